@@ -1,0 +1,65 @@
+"""One exception hierarchy for the whole package (STYLE §Shape 5)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class WatchdogError(Exception):
+    """Base of every error raised on purpose by the watchdog."""
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One problem in a configuration file, located by file, line and key."""
+
+    file: str
+    line: int | None
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{where}: {self.key}: {self.message}"
+
+
+class ConfigError(WatchdogError):
+    """The configuration is invalid; carries every problem found, not only the first."""
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class StoreError(WatchdogError):
+    """The observation store cannot be read or written."""
+
+
+class ProbeError(WatchdogError):
+    """A probe met a condition it reports as our own fault (outcome `probe_error`).
+
+    `detail` becomes the observation's detail code; `message` is kept as its message.
+    """
+
+    detail = "probe_error"
+
+    def __init__(self, message: str, detail: str | None = None) -> None:
+        super().__init__(message)
+        if detail is not None:
+            self.detail = detail
+
+
+class HostNotAllowed(ProbeError):
+    """A navigation or redirect left `allowed_hosts` and was refused."""
+
+    detail = "host_not_allowed"
+
+
+class BookingStepRefused(ProbeError):
+    """A probe tried to go past the step where availability is visible (rule 1)."""
+
+    detail = "booking_step_refused"
+
+
+class TargetNotFound(WatchdogError):
+    """No target with this id in the catalog."""
