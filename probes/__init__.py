@@ -1,0 +1,15 @@
+"""One module per booking platform, listed in one explicit registry (STYLE §Shape 1)."""
+
+from __future__ import annotations
+
+from probes import anef, eappointment, legacy_booking, rdv_prefecture, steps
+from watchdog.models import Platform
+from watchdog.probing import PlatformSpec
+
+REGISTRY: dict[Platform, PlatformSpec] = {
+    Platform.LEGACY_BOOKING: legacy_booking.SPEC,
+    Platform.RDV_PREFECTURE: rdv_prefecture.SPEC,
+    Platform.EAPPOINTMENT: eappointment.SPEC,
+    Platform.ANEF: anef.SPEC,
+    Platform.STEPS: steps.SPEC,
+}

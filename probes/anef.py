@@ -1,0 +1,47 @@
+"""ANEF portal reachability (platforms.md §5).
+
+ANEF books nothing: a working portal (its public home, or its login wall) is recorded as
+`available` with `slots` null, so it never counts in the no-slot rate.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from watchdog.models import Outcome
+from watchdog.probing import Classification, PageState, PlatformSpec, ProbeSession
+
+# What the rendered single-page app shows once it has booted, whatever its state.
+RENDERED = "h1, app-root form, app-root main, #kc-form-login"
+_LOGIN_PATHS = ("connexion-inscription", "openid-connect/auth", "/login")
+
+
+class Options(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    render_timeout_s: float = 15.0
+
+
+async def probe(session: ProbeSession, options: Options) -> PageState:
+    response = await session.goto(session.url, "portal")
+    if response is not None and response.status < 400:
+        await session.page.locator(RENDERED).first.wait_for(
+            state="attached", timeout=options.render_timeout_s * 1000
+        )
+    return await session.state()
+
+
+def classify(state: PageState, options: Options) -> Classification | None:
+    heading = next((line for line in state.lines if line == "Site en maintenance"), None)
+    if heading is not None:
+        return Classification(Outcome.MAINTENANCE, "maintenance_page", heading)
+    if any(marker in state.url for marker in _LOGIN_PATHS) and "password" in state.html:
+        return Classification(Outcome.AVAILABLE, "login_wall", None)
+    if state.status is not None and state.status >= 400:
+        return None
+    if "Administration numérique pour les étrangers en France" in state.text:
+        return Classification(Outcome.AVAILABLE, "portal_up", None)
+    return None
+
+
+SPEC = PlatformSpec(options=Options, probe=probe, classify=classify)

@@ -1,0 +1,159 @@
+"""A declarative journey for any other site: steps, then classification rules.
+
+Actions are `goto`, `click`, `check`, `select`, `fill` (non-personal values only) and
+`wait_for`. Rules map text, a regular expression or a selector to an outcome; the first
+matching rule wins, and the generic French rules still run when none matches.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from watchdog.models import Outcome
+from watchdog.probing import Classification, PageState, PlatformSpec, ProbeSession
+
+# Field hints and value shapes that mean personal data: a probe never types those (rule 1).
+_PERSONAL_FIELD = re.compile(
+    r"nom|name|pr[ée]nom|mail|t[ée]l|phone|agdref|naissance|birth|adresse|address|passport|"
+    r"etranger|password|mot.de.passe|iban|civilit",
+    re.IGNORECASE,
+)
+_PERSONAL_VALUE = re.compile(r"@|^\+?\d[\d .-]{8,}$")
+
+
+class _Action(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Goto(_Action):
+    goto: str
+
+
+class Click(_Action):
+    click: str
+    navigates: bool = True
+
+
+class Check(_Action):
+    check: str
+
+
+class Select(_Action):
+    select: str
+    value: str
+
+
+class Fill(_Action):
+    fill: str
+    value: str
+
+    @model_validator(mode="after")
+    def _non_personal(self) -> Fill:
+        if _PERSONAL_FIELD.search(self.fill) or _PERSONAL_VALUE.search(self.value):
+            raise ValueError("fill looks like personal data; a probe never submits personal data")
+        return self
+
+
+class WaitFor(_Action):
+    wait_for: str
+    timeout_s: float = 10.0
+
+
+Action = Goto | Click | Check | Select | Fill | WaitFor
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | None = None
+    regex: str | None = None
+    selector: str | None = None
+    outcome: Outcome
+    detail: str = "rule"
+    count: Annotated[str | None, Field(description="regex whose matches count the slots")] = None
+
+    @field_validator("regex", "count")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            re.compile(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_matcher(self) -> Rule:
+        if sum(x is not None for x in (self.text, self.regex, self.selector)) != 1:
+            raise ValueError("a rule needs exactly one of text, regex or selector")
+        return self
+
+
+class Options(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    steps: list[Action] = Field(default_factory=list)
+    rules: list[Rule] = Field(min_length=1)
+    engine: Literal["browser"] = "browser"
+
+
+async def _run(session: ProbeSession, index: int, action: Action) -> None:
+    page = session.page
+    name = f"step_{index}"
+    if isinstance(action, Goto):
+        await session.goto(action.goto, name)
+    elif isinstance(action, Click):
+        target = page.locator(action.click).first
+        if action.navigates:
+            await session.navigate_by(target.click, name)
+        else:
+            await target.click()
+    elif isinstance(action, Check):
+        await page.check(action.check)
+    elif isinstance(action, Select):
+        await page.select_option(action.select, action.value)
+    elif isinstance(action, Fill):
+        await page.fill(action.fill, action.value)
+    else:
+        await page.locator(action.wait_for).first.wait_for(timeout=action.timeout_s * 1000)
+
+
+async def probe(session: ProbeSession, options: Options) -> PageState:
+    await session.goto(session.url, "entry")
+    for index, action in enumerate(options.steps, start=1):
+        await _run(session, index, action)
+    return await session.state()
+
+
+def _selector_present(html: str, selector: str) -> bool:
+    # Static check for golden tests: `#id`, `.class` or a tag name; richer selectors are
+    # resolved in the browser by the probe via `wait_for`.
+    if selector.startswith("#"):
+        return f'id="{selector[1:]}"' in html
+    if selector.startswith("."):
+        return re.search(rf"class=\"[^\"]*\b{re.escape(selector[1:])}\b", html) is not None
+    return f"<{selector}" in html
+
+
+def _matches(rule: Rule, state: PageState) -> str | None:
+    if rule.text is not None:
+        return next((line for line in state.lines if rule.text.lower() in line.lower()), None)
+    if rule.regex is not None:
+        found = re.search(rule.regex, state.text)
+        return found.group(0) if found else None
+    assert rule.selector is not None
+    return rule.selector if _selector_present(state.html, rule.selector) else None
+
+
+def classify(state: PageState, options: Options) -> Classification | None:
+    for rule in options.rules:
+        hit = _matches(rule, state)
+        if hit is None:
+            continue
+        slots = len(re.findall(rule.count, state.html)) if rule.count else None
+        message = hit if rule.selector is None else None
+        return Classification(rule.outcome, rule.detail, message, slots)
+    return None
+
+
+SPEC = PlatformSpec(options=Options, probe=probe, classify=classify)

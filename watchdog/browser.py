@@ -1,0 +1,79 @@
+"""One Chromium per process, restarted when it dies (DESIGN §1, MACHINE-NOTES)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from pathlib import Path
+
+from playwright.async_api import Browser, Playwright, async_playwright
+
+from watchdog.errors import WatchdogError
+
+log = logging.getLogger(__name__)
+
+SYSTEM_CHROMIUM = ("/usr/bin/chromium", "/usr/lib/chromium/chromium", "/usr/bin/chromium-browser")
+# Traffic the watchdog did not ask for: Chromium still resolves these despite Playwright's flags.
+LAUNCH_ARGS = (
+    "--disable-gpu",
+    "--host-resolver-rules=MAP accounts.google.com ~NOTFOUND, "
+    "MAP update.googleapis.com ~NOTFOUND, MAP clients2.google.com ~NOTFOUND",
+)
+
+
+def find_chromium(configured: str | None, bundled: str | None) -> str | None:
+    """Configured path, then Playwright's own browser if downloaded, then the system one."""
+    if configured:
+        if not Path(configured).exists():
+            raise WatchdogError(f"browser.executable_path {configured!r} does not exist")
+        return configured
+    if bundled and Path(bundled).exists():
+        return None  # Playwright finds its own download
+    for candidate in SYSTEM_CHROMIUM:
+        if Path(candidate).exists():
+            return candidate
+    found = shutil.which("chromium")
+    if found:
+        return found
+    raise WatchdogError(
+        "no Chromium found: install Debian's package (`apt-get install chromium`), run "
+        "`playwright install chromium`, or set browser.executable_path"
+    )
+
+
+class BrowserHost:
+    """Owns Playwright and the shared browser; `get()` relaunches a browser that crashed."""
+
+    def __init__(self, executable_path: str | None = None, headless: bool = True) -> None:
+        self._configured = executable_path
+        self._headless = headless
+        self._playwright: Playwright | None = None
+        self._browser: Browser | None = None
+        self._lock = asyncio.Lock()
+        self.launches = 0
+
+    async def get(self) -> Browser:
+        async with self._lock:
+            if self._browser is not None and self._browser.is_connected():
+                return self._browser
+            if self._browser is not None:
+                log.warning("browser is gone (crashed or killed); launching a new one")
+            if self._playwright is None:
+                self._playwright = await async_playwright().start()
+            chromium = self._playwright.chromium
+            path = find_chromium(self._configured, chromium.executable_path)
+            self._browser = await chromium.launch(
+                executable_path=path, headless=self._headless, args=list(LAUNCH_ARGS)
+            )
+            self.launches += 1
+            return self._browser
+
+    async def close(self) -> None:
+        async with self._lock:
+            if self._browser is not None and self._browser.is_connected():
+                await self._browser.close()
+            self._browser = None
+            if self._playwright is not None:
+                await self._playwright.stop()
+                self._playwright = None

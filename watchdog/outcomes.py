@@ -1,0 +1,86 @@
+"""The single table that maps exceptions to outcomes (STYLE §Shape 2)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+from watchdog.errors import ProbeError
+from watchdog.models import Outcome
+
+# Chromium network error codes, by what they say about the site (not about us).
+_NETWORK_CODES = {
+    "ERR_CONNECTION_RESET": "connection_reset",
+    "ERR_CONNECTION_CLOSED": "connection_closed",
+    "ERR_EMPTY_RESPONSE": "empty_response",
+    "ERR_CONNECTION_REFUSED": "connection_refused",
+    "ERR_NAME_NOT_RESOLVED": "dns_failure",
+    "ERR_NAME_RESOLUTION_FAILED": "dns_failure",
+    "ERR_ADDRESS_UNREACHABLE": "address_unreachable",
+    "ERR_CONNECTION_TIMED_OUT": "connect_timeout",
+    "ERR_SSL_PROTOCOL_ERROR": "tls_error",
+    "ERR_CERT_": "tls_certificate",
+    "ERR_HTTP2_PROTOCOL_ERROR": "protocol_error",
+    "ERR_INVALID_RESPONSE": "invalid_response",
+}
+_BROWSER_GONE = ("has been closed", "Target closed", "Browser closed", "browser has disconnected")
+
+
+@dataclass(frozen=True)
+class Mapped:
+    outcome: Outcome
+    detail: str
+    message: str
+    browser_gone: bool = False
+
+
+def _network(exc: PlaywrightError) -> Mapped | None:
+    text = str(exc)
+    for code, detail in _NETWORK_CODES.items():
+        if f"net::{code}" in text:
+            return Mapped(Outcome.NETWORK_ERROR, detail, f"net::{code}")
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
+
+
+def _map_playwright(exc: PlaywrightError) -> Mapped:
+    network = _network(exc)
+    if network is not None:
+        return network
+    if any(marker in str(exc) for marker in _BROWSER_GONE):
+        return Mapped(Outcome.PROBE_ERROR, "browser_crashed", _first_line(exc), browser_gone=True)
+    return Mapped(Outcome.PROBE_ERROR, "playwright_error", _first_line(exc))
+
+
+MAPPERS: tuple[tuple[type[BaseException], Callable[[BaseException], Mapped]], ...] = (
+    (TimeoutError, lambda e: Mapped(Outcome.TIMEOUT, "deadline", "no answer before the deadline")),
+    (PlaywrightTimeout, lambda e: Mapped(Outcome.TIMEOUT, "action_timeout", _first_line(e))),
+    (
+        ProbeError,
+        lambda e: Mapped(Outcome.PROBE_ERROR, getattr(e, "detail", "probe_error"), str(e)),
+    ),
+    (
+        PlaywrightError,
+        lambda e: _map_playwright(e) if isinstance(e, PlaywrightError) else _unknown(e),
+    ),
+    (Exception, lambda e: _unknown(e)),
+)
+
+
+def _unknown(exc: BaseException) -> Mapped:
+    return Mapped(Outcome.PROBE_ERROR, f"exception_{type(exc).__name__}", _first_line(exc))
+
+
+def map_exception(exc: BaseException) -> Mapped:
+    """The outcome an exception stands for; unknown exceptions are our fault."""
+    for kind, mapper in MAPPERS:
+        if isinstance(exc, kind):
+            return mapper(exc)
+    return _unknown(exc)

@@ -1,0 +1,167 @@
+"""What a probe works with and what it returns (DESIGN §1).
+
+A probe drives one platform through a `ProbeSession` and returns the final `PageState`.
+It never catches broad exceptions, never times itself and never stores anything: the
+runner owns all of that. A platform's `classify` reads a `PageState` (HTML only, so the
+same function runs on golden fixtures) and returns a `Classification` or None when its
+markers do not apply; generic French rules run after it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel
+
+from watchdog.errors import HostNotAllowed
+from watchdog.models import Outcome, Step
+from watchdog.pagetext import page_title, visible_lines
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page, Response
+
+
+@dataclass(frozen=True)
+class PageState:
+    """The page a probe ended on, as the classifier sees it."""
+
+    url: str
+    status: int | None
+    html: str
+    dialogs: tuple[str, ...] = ()
+    redirects: tuple[str, ...] = ()
+
+    @cached_property
+    def lines(self) -> list[str]:
+        return visible_lines(self.html)
+
+    @cached_property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+    @cached_property
+    def title(self) -> str:
+        return page_title(self.html)
+
+
+@dataclass(frozen=True)
+class Classification:
+    """What the page means: an outcome from the closed vocabulary and its readings."""
+
+    outcome: Outcome
+    detail: str
+    message: str | None = None
+    slots: int | None = None
+    earliest_slot: datetime | None = None
+    published_next: datetime | None = None
+
+
+class PlatformClassifier(Protocol):
+    def __call__(self, state: PageState, options: Any) -> Classification | None: ...
+
+
+HostCheck = Callable[[str], bool]
+
+
+def host_of(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+@dataclass
+class ProbeSession:
+    """A fresh browser page plus the trail of steps; the only handle a probe gets."""
+
+    page: Page
+    url: str
+    target_id: str
+    host_allowed: HostCheck
+    action_timeout_ms: float = 15_000
+    steps: list[Step] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+    last_status: int | None = None
+    last_redirects: tuple[str, ...] = ()
+
+    def _check_host(self, url: str) -> None:
+        if not self.host_allowed(host_of(url)):
+            raise HostNotAllowed(f"navigation to {host_of(url)!r} refused: not in allowed_hosts")
+
+    def _record(self, name: str, response: Response | None, started: float) -> None:
+        ms = int((time.perf_counter() - started) * 1000)
+        url = response.url if response is not None else self.page.url
+        self._check_host(url)
+        status = response.status if response is not None else None
+        redirects: list[str] = []
+        if response is not None:
+            request = response.request.redirected_from
+            while request is not None:
+                self._check_host(request.url)
+                redirects.insert(0, request.url)
+                request = request.redirected_from
+        self.last_status = status
+        self.last_redirects = tuple(redirects)
+        self.steps.append(Step(name=name, url=url, status=status, ms=ms))
+
+    async def goto(self, url: str, step: str) -> Response | None:
+        """Load `url` as the named step of the journey."""
+        self._check_host(url)
+        started = time.perf_counter()
+        response = await self.page.goto(url, wait_until="load")
+        self._record(step, response, started)
+        return response
+
+    async def navigate_by(self, action: Callable[[], Awaitable[None]], step: str) -> None:
+        """Run `action` (a click, a submit) and record the navigation it causes."""
+        started = time.perf_counter()
+        async with self.page.expect_navigation(wait_until="load") as navigation:
+            await action()
+        self._record(step, await navigation.value, started)
+
+    async def exists(self, selector: str) -> bool:
+        return await self.page.locator(selector).count() > 0
+
+    async def state(self) -> PageState:
+        return PageState(
+            url=self.page.url if not self.steps else self.steps[-1].url,
+            status=self.last_status,
+            html=await self.page.content(),
+            dialogs=tuple(self.dialogs),
+            redirects=self.last_redirects,
+        )
+
+
+ProbeFunction = Callable[[ProbeSession, Any], Awaitable[PageState]]
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Secrets the site operator gave us (sanctioned bypass); sent to the target host only."""
+
+    headers: dict[str, str] = field(default_factory=dict)
+    cookies: dict[str, str] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.headers or self.cookies)
+
+    def secret_values(self) -> list[str]:
+        return [v for v in (*self.headers.values(), *self.cookies.values()) if v]
+
+
+def no_credentials(options: Any) -> Credentials:
+    return Credentials()
+
+
+@dataclass(frozen=True)
+class PlatformSpec:
+    """One registry entry: what a platform needs from the core."""
+
+    options: type[BaseModel]
+    probe: ProbeFunction
+    classify: PlatformClassifier
+    credentials: Callable[[Any], Credentials] = no_credentials
+    needs_browser: bool = True

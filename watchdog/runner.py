@@ -1,0 +1,287 @@
+"""The runner: one place that owns deadlines, timing, evidence and exception mapping.
+
+A probe only drives its platform (probes/<slug>.py). Everything else that makes an
+observation trustworthy happens here, the same way for every platform.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import platform as host_platform
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from playwright.async_api import BrowserContext, Dialog, Page, Route
+from ulid import ULID
+
+from probes import REGISTRY
+from watchdog import __version__
+from watchdog.browser import BrowserHost
+from watchdog.classify import classify
+from watchdog.config import Config, Target
+from watchdog.frame import Banner, frame
+from watchdog.models import Env, EvidenceRefs, Observation, Outcome
+from watchdog.netinfo import resolve, tls_fingerprint
+from watchdog.outcomes import Mapped, map_exception
+from watchdog.probing import Classification, Credentials, PageState, ProbeSession, host_of
+
+log = logging.getLogger(__name__)
+
+BlobPut = Callable[[bytes, str], str]
+CAPTURE_TIMEOUT_MS = 10_000
+KEEP_TRACE = frozenset({Outcome.UNRECOGNIZED, Outcome.PROBE_ERROR})
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Capture:
+    """What the runner saw, whatever happened to the probe."""
+
+    state: PageState | None = None
+    classification: Classification | None = None
+    mapped: Mapped | None = None
+    session: ProbeSession | None = None
+    evidence: EvidenceRefs = field(default_factory=EvidenceRefs)
+
+
+class Runner:
+    """Runs one probe at a time per call; share one Runner (one browser) per process."""
+
+    def __init__(self, config: Config, put_blob: BlobPut, host: BrowserHost | None = None) -> None:
+        self.config = config
+        self.put_blob = put_blob
+        self.host = host or BrowserHost(config.browser.executable_path, config.browser.headless)
+
+    async def close(self) -> None:
+        await self.host.close()
+
+    def _viewport(self) -> dict[str, int]:
+        width, height = self.config.browser.viewport.split("x")
+        return {"width": int(width), "height": int(height)}
+
+    async def _new_context(self, target: Target, creds: Credentials) -> BrowserContext:
+        browser = await self.host.get()
+        context = await browser.new_context(
+            user_agent=self.config.watchdog.user_agent,
+            viewport=self._viewport(),  # type: ignore[arg-type]
+            locale=self.config.browser.locale,
+            timezone_id=self.config.browser.timezone,
+            service_workers="block",
+        )
+        await context.route("**/*", self._router(target, creds))
+        for name, value in creds.cookies.items():
+            await context.add_cookies(
+                [{"name": name, "value": value, "domain": target.host, "path": "/"}]
+            )
+        return context
+
+    def _router(self, target: Target, creds: Credentials) -> Callable[[Route], object]:
+        async def route(route: Route) -> None:
+            request = route.request
+            host = host_of(request.url)
+            if request.is_navigation_request() and not self.config.host_allowed(host):
+                await route.abort("blockedbyclient")
+                return
+            if creds.headers and host == target.host:
+                # Operator secrets go to the operator's host only, never to third parties.
+                await route.continue_(headers={**request.headers, **creds.headers})
+                return
+            await route.continue_()
+
+        return route
+
+    async def probe(self, target: Target) -> Observation:
+        """Run `target`'s probe once and return the (unsealed) observation."""
+        obs_id = str(ULID())
+        started = utcnow()
+        spec = REGISTRY[target.platform]
+        options = target.parsed_options
+        creds = spec.credentials(options)
+        capture = Capture()
+        context: BrowserContext | None = None
+        tracing = False
+        try:
+            context = await self._new_context(target, creds)
+            tracing = not creds  # a trace records headers: never with operator secrets
+            if tracing:
+                await context.tracing.start(screenshots=False, snapshots=True)
+            page = await context.new_page()
+            capture.session = self._session(page, target)
+            deadline = self.config.browser.probe_timeout.total_seconds()
+            page.set_default_timeout(deadline * 1000)
+            capture.state = await asyncio.wait_for(spec.probe(capture.session, options), deadline)
+            capture.classification = classify(capture.state, spec.classify, options)
+        except Exception as exc:  # the one place exceptions become outcomes
+            capture.mapped = map_exception(exc)
+            log.info("probe %s: %s (%s)", target.id, capture.mapped.outcome, capture.mapped.detail)
+        finished = utcnow()
+        await self._keep_evidence(capture, context, tracing, target, obs_id, started)
+        if context is not None:
+            await _quietly_close(context)
+        return await self._observation(target, obs_id, started, finished, capture, creds)
+
+    def _session(self, page: Page, target: Target) -> ProbeSession:
+        session = ProbeSession(
+            page=page, url=target.url, target_id=target.id, host_allowed=self.config.host_allowed
+        )
+
+        async def on_dialog(dialog: Dialog) -> None:
+            session.dialogs.append(dialog.message)
+            await dialog.dismiss()
+
+        page.on("dialog", on_dialog)
+        return session
+
+    async def _keep_evidence(
+        self,
+        capture: Capture,
+        context: BrowserContext | None,
+        tracing: bool,
+        target: Target,
+        obs_id: str,
+        started: datetime,
+    ) -> None:
+        session = capture.session
+        if session is not None and session.page is not None and not session.page.is_closed():
+            await self._capture_page(capture, session, target, obs_id, started)
+        outcome = _outcome(capture)
+        if context is None or not tracing:
+            return
+        try:
+            if outcome in KEEP_TRACE:
+                with tempfile.TemporaryDirectory() as tmp:
+                    trace = Path(tmp) / "trace.zip"
+                    await context.tracing.stop(path=str(trace))
+                    capture.evidence.trace = self.put_blob(trace.read_bytes(), "trace")
+            else:
+                await context.tracing.stop()
+        except Exception as exc:  # evidence is best effort once the probe ended
+            log.warning("trace for %s not kept: %s", target.id, exc)
+
+    async def _capture_page(
+        self,
+        capture: Capture,
+        session: ProbeSession,
+        target: Target,
+        obs_id: str,
+        started: datetime,
+    ) -> None:
+        page = session.page
+        try:
+            html = await asyncio.wait_for(page.content(), CAPTURE_TIMEOUT_MS / 1000)
+            capture.evidence.html = self.put_blob(html.encode("utf-8"), "html")
+            if capture.state is None:
+                capture.state = PageState(
+                    url=page.url,
+                    status=session.last_status,
+                    html=html,
+                    dialogs=tuple(session.dialogs),
+                )
+            raw = await page.screenshot(full_page=True, timeout=CAPTURE_TIMEOUT_MS)
+        except Exception as exc:  # a page that cannot be captured is noted, not fatal
+            log.info("capture of %s incomplete: %s", target.id, exc)
+            return
+        raw_hash = self.put_blob(raw, "screenshot")
+        capture.evidence.screenshot = raw_hash
+        banner = Banner(
+            url=capture.state.url,
+            taken_at=utcnow(),
+            target=target.id,
+            observation_id=obs_id,
+            raw_sha256=raw_hash,
+            simulated=self.config.watchdog.simulated,
+        )
+        framed = await asyncio.to_thread(frame, raw, banner)
+        capture.evidence.framed = self.put_blob(framed, "framed")
+
+    async def _env(self, target: Target, final_url: str | None) -> Env:
+        browser = await self.host.get()
+        url = final_url or target.url
+        return Env(
+            software=f"prefecture-watchdog {__version__}",
+            browser="chromium",
+            browser_version=browser.version,
+            os=host_platform.platform(),
+            user_agent=self.config.watchdog.user_agent,
+            viewport=self.config.browser.viewport,
+            locale=self.config.browser.locale,
+            timezone=self.config.browser.timezone,
+            fresh_context=True,
+            proxy="none",
+            resolved_ip=await resolve(host_of(url)),
+            tls_fingerprint=await tls_fingerprint(url),
+            simulated=self.config.watchdog.simulated,
+        )
+
+    async def _observation(
+        self,
+        target: Target,
+        obs_id: str,
+        started: datetime,
+        finished: datetime,
+        capture: Capture,
+        creds: Credentials,
+    ) -> Observation:
+        state = capture.state
+        session = capture.session
+        c = capture.classification
+        if c is not None:
+            outcome, detail, message = c.outcome, c.detail, c.message
+        else:
+            mapped = capture.mapped or map_exception(RuntimeError("no result"))
+            outcome, detail, message = mapped.outcome, mapped.detail, mapped.message
+        final_url = state.url if state is not None else None
+        steps = session.steps if session is not None else []
+        obs = Observation(
+            id=obs_id,
+            target=target.id,
+            outcome=outcome,
+            detail=detail,
+            message=_mask(message, creds),
+            slots=c.slots if c else None,
+            earliest_slot=c.earliest_slot if c else None,
+            published_next=c.published_next if c else None,
+            started_at=started,
+            finished_at=finished,
+            duration_s=round((finished - started).total_seconds(), 3),
+            steps=steps,
+            final_url=final_url,
+            http_status=state.status if state is not None else None,
+            evidence=capture.evidence,
+            env=await self._env(target, final_url),
+            vantage=self.config.watchdog.vantage,
+        )
+        return obs
+
+
+def _outcome(capture: Capture) -> Outcome:
+    if capture.classification is not None:
+        return capture.classification.outcome
+    return capture.mapped.outcome if capture.mapped is not None else Outcome.PROBE_ERROR
+
+
+def _mask(text: str | None, creds: Credentials) -> str | None:
+    if text is None:
+        return None
+    for secret in creds.secret_values():
+        text = text.replace(secret, "****")
+    return text
+
+
+async def _quietly_close(context: BrowserContext) -> None:
+    try:
+        await context.close()
+    except Exception as exc:  # a crashed browser has no context left to close
+        log.debug("context close failed: %s", exc)
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
