@@ -8,9 +8,17 @@ matching rule wins, and the generic French rules still run when none matches.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from watchdog.models import Outcome
 from watchdog.probing import Classification, PageState, PlatformSpec, ProbeSession
@@ -62,7 +70,28 @@ class WaitFor(_Action):
     timeout_s: float = 10.0
 
 
-Action = Goto | Click | Check | Select | Fill | WaitFor
+_ACTION_KEYS = ("goto", "click", "check", "select", "fill", "wait_for")
+
+
+def _action_kind(value: Any) -> str | None:
+    """The action's verb, so a bad step reports its own errors, not every variant's."""
+    keys = value.keys() if isinstance(value, dict) else vars(value).keys()
+    return next((key for key in _ACTION_KEYS if key in keys), None)
+
+
+Action = Annotated[
+    Annotated[Goto, Tag("goto")]
+    | Annotated[Click, Tag("click")]
+    | Annotated[Check, Tag("check")]
+    | Annotated[Select, Tag("select")]
+    | Annotated[Fill, Tag("fill")]
+    | Annotated[WaitFor, Tag("wait_for")],
+    Discriminator(
+        _action_kind,
+        custom_error_type="unknown_action",
+        custom_error_message=f"a step needs one of {', '.join(_ACTION_KEYS)}",
+    ),
+]
 
 
 class Rule(BaseModel):
