@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 
-from watchdog.config import Config
+from watchdog.config import Config, Target
 from watchdog.errors import TargetNotFound
+from watchdog.metrics import would_export
 from watchdog.models import Observation, Outcome
 from watchdog.runner import Runner
 from watchdog.store import Store
@@ -30,13 +31,14 @@ def render_observation(obs: Observation) -> str:
     return "\n".join(lines)
 
 
-def render_debug(obs: Observation, store: Store) -> str:
+def render_debug(obs: Observation, target: Target, store: Store) -> str:
     steps = [(s.name, str(s.status or "-"), f"{s.ms} ms", s.url) for s in obs.steps]
     out = ["", "step trail", table(("step", "status", "time", "url"), steps)]
     evidence = obs.evidence.model_dump()
     rows = [(kind, str(store.blobs.path(sha))) for kind, sha in evidence.items() if sha]
     out += ["", "evidence", table(("kind", "path"), rows) if rows else "(none)"]
     out += ["", "environment", json.dumps(obs.env.model_dump(mode="json"), indent=2)]
+    out += ["", "metrics this observation exports", would_export(obs, target)]
     return "\n".join(out)
 
 
@@ -60,5 +62,5 @@ async def probe_once(config: Config, target_id: str, *, as_json: bool, debug: bo
     else:
         print(render_observation(sealed))
     if debug:
-        print(render_debug(sealed, store))
+        print(render_debug(sealed, target, store))
     return 1 if sealed.outcome is Outcome.PROBE_ERROR else 0
