@@ -35,6 +35,18 @@ class StoreError(WatchdogError):
     """The observation store cannot be read or written."""
 
 
+class StoreUnavailable(StoreError):
+    """The database cannot be opened or reached (its URL is given with the password masked)."""
+
+
+class InvalidObservation(StoreError):
+    """An observation cannot be sealed as given (e.g. a naive `started_at`)."""
+
+
+class EvidenceMissing(StoreError):
+    """An evidence blob is not in the evidence store."""
+
+
 class ProbeError(WatchdogError):
     """A probe met a condition it reports as our own fault (outcome `probe_error`).
 
