@@ -1,0 +1,235 @@
+"""The observation store: hash-chained observation rows plus the evidence blob store.
+
+Thread-safe (one engine; async callers use `asyncio.to_thread`). Each append seals the
+observation against its target's chain head and writes the row and the new head in one
+transaction: on PostgreSQL the head row is locked (SELECT … FOR UPDATE), on SQLite the
+transaction starts with BEGIN IMMEDIATE. A failed write rolls back and raises StoreError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterable, Iterator, Sequence
+from contextlib import closing
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from watchdog.chain import format_instant, seal_document
+from watchdog.errors import StoreError, StoreUnavailable
+from watchdog.models import Observation, Outcome
+from watchdog.store import engine as engines
+from watchdog.store.blobs import BlobStore
+from watchdog.store.schema import chain_heads, column_values, ensure_schema, observations
+
+EVIDENCE_DIR = "evidence"
+STREAM_BATCH = 1000
+
+Head = tuple[int, str | None]  # (seq, hash) of a target's last observation
+
+# Built once: SQLAlchemy then reuses their compiled form on every append.
+_SELECT_HEADS = (
+    sa.select(chain_heads)
+    .where(chain_heads.c.target.in_(sa.bindparam("targets", expanding=True)))
+    .order_by(chain_heads.c.target)
+    .with_for_update()
+)
+_INSERT_OBSERVATION = sa.insert(observations)
+_UPDATE_HEAD = (
+    sa.update(chain_heads)
+    .where(chain_heads.c.target == sa.bindparam("b_target"))
+    .values(seq=sa.bindparam("b_seq"), hash=sa.bindparam("b_hash"))
+)
+
+
+class Store:
+    """Observations (SQLite or PostgreSQL) and evidence blobs (a directory)."""
+
+    def __init__(self, engine: sa.Engine, blobs: BlobStore, url: sa.URL) -> None:
+        self.engine = engine
+        self.blobs = blobs
+        self.url = engines.mask(url)
+        self._password = url.password
+        self._writer = engines.Writer(engine)
+
+    @classmethod
+    def open(cls, data_dir: Path, database_url: str | None = None) -> Store:
+        """Open (and create or upgrade) the store; SQLite in `data_dir` unless a URL is given."""
+        url = engines.parse_url(data_dir, database_url)
+        store = cls(engines.create(url), BlobStore(data_dir / EVIDENCE_DIR), url)
+        try:
+            with store._writer.transaction(schema_change=True) as conn:
+                ensure_schema(conn)
+        except sa.exc.SQLAlchemyError as exc:
+            store.close()
+            raise store._failure("cannot open the store", exc) from exc
+        except StoreError:
+            store.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- writing ------------------------------------------------------------------------
+
+    def append(self, obs: Observation) -> Observation:
+        """Seal `obs` after its target's chain head and store it; return the sealed copy."""
+        return self.append_many([obs])[0]
+
+    def append_many(self, batch: Sequence[Observation]) -> list[Observation]:
+        """Append a batch in one transaction (all or nothing), in order within each target."""
+        if not batch:
+            return []
+        targets = sorted({obs.target for obs in batch})
+        try:
+            with self._writer.transaction() as conn:
+                heads = _lock_heads(conn, targets)
+                rows, sealed = _seal_rows(batch, heads)
+                conn.execute(_INSERT_OBSERVATION, rows)
+                _update_heads(conn, heads)
+        except sa.exc.SQLAlchemyError as exc:
+            what = f"cannot append {len(batch)} observation(s) for {', '.join(targets)}"
+            raise self._failure(what, exc) from exc
+        return sealed
+
+    # -- reading ------------------------------------------------------------------------
+
+    def get(self, obs_id: str) -> Observation | None:
+        stmt = sa.select(observations.c.doc, observations.c.hash).where(observations.c.id == obs_id)
+        return self._first(stmt)
+
+    def last_for_target(self, target: str) -> Observation | None:
+        return self._first(_heads_join().where(chain_heads.c.target == target))
+
+    def last_per_target(self) -> dict[str, Observation]:
+        return {obs.target: obs for obs in self._observations(_heads_join())}
+
+    def iter_observations(
+        self,
+        target: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        outcomes: Iterable[Outcome] | None = None,
+    ) -> Iterator[Observation]:
+        """Stream observations ordered by target then seq; `since` inclusive, `until` not."""
+        stmt = sa.select(observations.c.doc, observations.c.hash).order_by(
+            observations.c.target, observations.c.seq
+        )
+        if target is not None:
+            stmt = stmt.where(observations.c.target == target)
+        if since is not None:
+            stmt = stmt.where(observations.c.started_at >= format_instant(since))
+        if until is not None:
+            stmt = stmt.where(observations.c.started_at < format_instant(until))
+        if outcomes is not None:
+            stmt = stmt.where(observations.c.outcome.in_([Outcome(o).value for o in outcomes]))
+        return self._observations(stmt)
+
+    def count(self, target: str | None = None) -> int:
+        stmt = sa.select(sa.func.count()).select_from(observations)
+        if target is not None:
+            stmt = stmt.where(observations.c.target == target)
+        return int(self._scalar(stmt) or 0)
+
+    def targets(self) -> list[str]:
+        """Every target with at least one observation, sorted."""
+        stmt = sa.select(chain_heads.c.target).where(chain_heads.c.seq > 0)
+        return sorted(row.target for row in self.scan(stmt))
+
+    def scan(self, stmt: sa.Select[Any]) -> Generator[sa.Row[Any]]:
+        """Stream the rows of a read-only statement over the store's tables."""
+        try:
+            with self.engine.connect() as conn:
+                yield from conn.execution_options(yield_per=STREAM_BATCH).execute(stmt)
+        except sa.exc.SQLAlchemyError as exc:
+            raise self._failure("cannot read the store", exc) from exc
+
+    def _observations(self, stmt: sa.Select[Any]) -> Generator[Observation]:
+        for row in self.scan(stmt):
+            yield Observation.model_validate_json(row.doc).model_copy(update={"hash": row.hash})
+
+    def _first(self, stmt: sa.Select[Any]) -> Observation | None:
+        with closing(self._observations(stmt)) as found:
+            return next(found, None)
+
+    def _scalar(self, stmt: sa.Select[Any]) -> Any:
+        with closing(self.scan(stmt)) as rows:
+            return next(rows)[0]
+
+    def _failure(self, what: str, exc: sa.exc.SQLAlchemyError) -> StoreError:
+        """A StoreError naming the database (password masked) and the driver's reason."""
+        orig = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
+        reason = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+        if self._password:
+            reason = reason.replace(self._password, "***")
+        message = f"{what} in {self.url}: {reason}"
+        if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
+            return StoreUnavailable(message)
+        return StoreError(message)
+
+
+def _heads_join() -> sa.Select[Any]:
+    return (
+        sa.select(observations.c.doc, observations.c.hash)
+        .join(
+            chain_heads,
+            sa.and_(
+                chain_heads.c.target == observations.c.target,
+                chain_heads.c.seq == observations.c.seq,
+            ),
+        )
+        .order_by(observations.c.target)
+    )
+
+
+def _lock_heads(conn: sa.Connection, targets: list[str]) -> dict[str, Head]:
+    """Lock the heads of `targets` (created at seq 0 when new) and return them.
+
+    Heads are locked in target order, so batches sharing targets cannot deadlock.
+    """
+    params = {"targets": targets}
+    heads = {row.target: (row.seq, row.hash) for row in conn.execute(_SELECT_HEADS, params)}
+    missing = [t for t in targets if t not in heads]
+    if missing:
+        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        new_heads = [{"target": t, "seq": 0, "hash": None} for t in missing]
+        conn.execute(insert(chain_heads).on_conflict_do_nothing(), new_heads)
+        heads = {row.target: (row.seq, row.hash) for row in conn.execute(_SELECT_HEADS, params)}
+    return heads
+
+
+def _seal_rows(
+    batch: Sequence[Observation], heads: dict[str, Head]
+) -> tuple[list[dict[str, Any]], list[Observation]]:
+    """Seal each observation after its target's head, advancing `heads` in place."""
+    rows: list[dict[str, Any]] = []
+    sealed: list[Observation] = []
+    for obs in batch:
+        seq, prev_hash = heads[obs.target]
+        result = seal_document(obs, prev_hash)
+        row = column_values(result.document)
+        row.update(seq=seq + 1, hash=result.hash, doc=result.canonical.decode())
+        rows.append(row)
+        sealed.append(result.observation)
+        heads[obs.target] = (seq + 1, result.hash)
+    return rows, sealed
+
+
+def _update_heads(conn: sa.Connection, heads: dict[str, Head]) -> None:
+    params = [{"b_target": t, "b_seq": seq, "b_hash": h} for t, (seq, h) in heads.items()]
+    conn.execute(_UPDATE_HEAD, params)
