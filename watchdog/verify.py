@@ -21,7 +21,7 @@ from watchdog.store.blobs import SHA256_RE
 from watchdog.store.db import Store
 from watchdog.store.schema import DOC_COLUMNS, chain_heads, column_values, observations
 
-Progress = Callable[[str, int, int | None], None]  # (phase, done, total or None)
+Progress = Callable[[int], None]  # called with the number of items checked so far
 PROGRESS_EVERY = 10_000
 
 
@@ -119,8 +119,8 @@ class _ChainCheck:
             self.flag(
                 seq,
                 row.id,
-                f"its hash {_short(row.hash)} is not the SHA-256 of its "
-                f"stored document ({_short(computed)})",
+                f"its hash {_show(row.hash)} is not the SHA-256 of its "
+                f"stored document ({_show(computed)})",
             )
         doc = _parse(text)
         if doc is None:
@@ -130,8 +130,8 @@ class _ChainCheck:
                 self.flag(
                     seq,
                     row.id,
-                    f"its prev_hash {_short(doc.get('prev_hash'))} does not "
-                    f"name the previous observation ({_short(self.links[0])})",
+                    f"its prev_hash {_show(doc.get('prev_hash'))} does not "
+                    f"name the previous observation ({_show(self.links[0])})",
                 )
             self._check_columns(row, seq, doc)
         self.links = (row.hash, computed)
@@ -187,8 +187,8 @@ class _ChainCheck:
             self.flag(
                 head[0],
                 None,
-                f"the chain head names seq {head[0]} ({_short(head[1])}) "
-                f"but the last stored observation is seq {last_seq} ({_short(last_hash)})",
+                f"the chain head names seq {head[0]} ({_show(head[1])}) "
+                f"but the last stored observation is seq {last_seq} ({_show(last_hash)})",
             )
         if self.first is None:
             return None
@@ -202,12 +202,20 @@ class _ChainCheck:
 
 
 def verify_store(
-    store: Store, progress: Progress | None = None, every: int = PROGRESS_EVERY
+    store: Store,
+    progress: Progress | None = None,
+    *,
+    blob_progress: Progress | None = None,
+    every: int = PROGRESS_EVERY,
 ) -> VerifyReport:
-    """Recompute every chain and every blob of `store`; problems go in the report."""
+    """Recompute every chain and every blob of `store`; problems go in the report.
+
+    `progress` is called with the number of observations checked every `every` rows and at
+    the end; `blob_progress` likewise with the number of blobs hashed.
+    """
     report = VerifyReport()
     _verify_chains(store, report, progress, every)
-    _verify_blobs(store, report, progress, every)
+    _verify_blobs(store, report, blob_progress, every)
     return report
 
 
@@ -215,7 +223,6 @@ def _verify_chains(
     store: Store, report: VerifyReport, progress: Progress | None, every: int
 ) -> None:
     heads = {row.target: (row.seq, row.hash) for row in store.scan(sa.select(chain_heads))}
-    total = store.count()
     missing: dict[str, list[str]] = {}
     checks: list[_ChainCheck] = []
     for row in store.scan(_ROWS_IN_CHAIN_ORDER):
@@ -228,7 +235,7 @@ def _verify_chains(
             if not SHA256_RE.fullmatch(sha) or not store.blobs.exists(sha):
                 missing.setdefault(sha, []).append(_describe(row, kind))
         if progress and report.observations % every == 0:
-            progress("observations", report.observations, total)
+            progress(report.observations)
     seen = {check.target for check in checks}
     checks.extend(_ChainCheck(t) for t in sorted(set(heads) - seen) if heads[t][0] != 0)
     for check in checks:
@@ -238,7 +245,7 @@ def _verify_chains(
     report.breaks.sort(key=lambda b: b.target)
     report.targets = len(seen | set(heads))
     if progress:
-        progress("observations", report.observations, total)
+        progress(report.observations)
     report.blob_problems.extend(
         BlobProblem(sha, "it is missing from the evidence store", tuple(names))
         for sha, names in sorted(missing.items())
@@ -254,9 +261,9 @@ def _verify_blobs(
         if not store.blobs.verify(sha):
             corrupt.append(sha)
         if progress and report.blobs % every == 0:
-            progress("blobs", report.blobs, None)
+            progress(report.blobs)
     if progress:
-        progress("blobs", report.blobs, report.blobs)
+        progress(report.blobs)
     refs = _references(store, set(corrupt)) if corrupt else {}
     report.blob_problems.extend(
         BlobProblem(sha, "its content does not match its SHA-256 name", tuple(refs.get(sha, ())))
@@ -298,6 +305,6 @@ def _describe(row: sa.Row[Any], kind: str) -> str:
     return f"{row.target} seq {row.seq} ({row.id}, {kind})"
 
 
-def _short(value: object) -> str:
-    """A hash shortened for reading; the full value is in the store."""
-    return f"{value[:12]}…" if isinstance(value, str) and len(value) > 12 else repr(value)
+def _show(value: object) -> str:
+    """Hashes in full (a reader compares them with other copies), anything else as repr."""
+    return value if isinstance(value, str) else repr(value)

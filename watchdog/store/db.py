@@ -177,7 +177,7 @@ class Store:
         reason = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
         if self._password:
             reason = reason.replace(self._password, "***")
-        message = f"{what} in {self.url}: {reason}"
+        message = f"{what} ({self.url}): {reason}"
         if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
             return StoreUnavailable(message)
         return StoreError(message)
