@@ -1,0 +1,169 @@
+"""Legacy prefecture booking module: `/booking/create/<id>/<step>` (platforms.md §2).
+
+GET step 0 starts a journey and sets `eZSESSID`; every POST answers 302 to the next step
+(Post/Redirect/Get). Step 2 is the no-slot page, step 3 or 4 (`success_step`) the available one.
+Steps 4 (POST) and 6+ are booking steps: they exist, and the request log flags them.
+"""
+
+from __future__ import annotations
+
+import re
+
+from aiohttp import web
+
+from watchdog.models import Platform
+from watchdog.simulator import legacy_pages as pages
+from watchdog.simulator.chrome import cookie_banner, legacy_page
+from watchdog.simulator.faults import apply_fault, html, rate_limited
+from watchdog.simulator.log import BookingRoute
+from watchdog.simulator.scenario import State, Target
+from watchdog.simulator.state import Journey, SimState, new_session_id, note, sim_state
+
+SESSION_COOKIE = "eZSESSID"
+PREFIXES = ("", "/index.php")
+BOOKING_ROUTES = (
+    BookingRoute(
+        re.compile(r"/booking/create/\d+/(?:[5-9]|[1-9]\d+)/?$"), "legacy booking step (>= 5)"
+    ),
+    BookingRoute(
+        re.compile(r"/booking/create/\d+/4/?$"), "legacy slot selection", frozenset({"POST"})
+    ),
+)
+
+
+def entry_path(target: Target) -> str:
+    return f"/booking/create/{target.id}/0"
+
+
+def add_routes(app: web.Application) -> None:
+    for prefix in PREFIXES:
+        app.router.add_route("*", prefix + r"/booking/create/{id:\d+}{step:(/\d*)?}", booking)
+
+
+def redirect(location: str) -> web.Response:
+    return web.Response(status=302, headers={"Location": location})
+
+
+def _label(target: Target) -> str:
+    return target.label or "Prise de rendez-vous"
+
+
+def _site(target: Target) -> str:
+    return target.site_name or "Les services de l'État"
+
+
+async def booking(request: web.Request) -> web.StreamResponse:
+    """Every step of every legacy booking."""
+    state = sim_state(request)
+    target = state.scenario.find(Platform.LEGACY_BOOKING, request.match_info["id"])
+    if target is None:
+        raise web.HTTPNotFound()
+    step = int(request.match_info["step"].strip("/") or "0")
+    note(request, target, str(step))
+    if (limited := rate_limited(request, state, target)) is not None:
+        return limited
+    base = request.path[: request.path.index("/booking/create/")] + f"/booking/create/{target.id}"
+    sid = request.cookies.get(SESSION_COOKIE)
+    journey = state.journey(sid, target)
+    started = step == 0 and (request.method == "GET" or journey is None)
+    if started:
+        sid = sid or new_session_id()
+        journey = state.start_journey(sid, target)
+    elif journey is None:
+        return redirect(f"{base}/0")
+    fault = await apply_fault(request, state, journey, str(step), started=started)
+    if fault is not None:
+        return fault
+    response = await _respond(request, state, journey, step, base)
+    if started and SESSION_COOKIE not in request.cookies:
+        response.set_cookie(SESSION_COOKIE, journey.sid, path="/", httponly=True)
+        response.set_cookie("xtvrn", "$412384$", path="/", max_age=3600 * 24 * 30)
+    return response
+
+
+async def _respond(
+    request: web.Request, state: SimState, journey: Journey, step: int, base: str
+) -> web.Response:
+    if journey.draw.state is State.CLOSED:
+        return _page(request, journey, pages.notice(_label(journey.target), pages.CLOSED_TEXT))
+    if journey.draw.state is State.RETIRED:
+        body = pages.notice(_label(journey.target), pages.RETIRED_TEXT)
+        status = journey.draw.rule.status_or(200) if journey.draw.rule else 200
+        return _page(request, journey, body, status)
+    if request.method == "POST":
+        return await _post(request, state, journey, step, base)
+    return _get(request, state, journey, step, base)
+
+
+def _result_step(state: SimState, journey: Journey) -> int:
+    if state.availability(journey).state is State.SLOTS:
+        return journey.target.success_step
+    return 2
+
+
+def _get(
+    request: web.Request, state: SimState, journey: Journey, step: int, base: str
+) -> web.Response:
+    target, label, action = journey.target, _label(journey.target), f"{base}/{step}"
+    result = _result_step(state, journey)
+    if step == 0:
+        return _page(request, journey, pages.step0(label, action))
+    if step == 1:
+        if len(target.plannings) < 2:
+            return redirect(f"{base}/{result}")
+        return _page(request, journey, pages.step1(label, action, target.plannings))
+    if step == 2:
+        return (
+            _page(request, journey, pages.step2(label, action))
+            if result == 2
+            else redirect(f"{base}/{result}")
+        )
+    if step in (3, 4) and result == 2:
+        return redirect(f"{base}/2")
+    if step == 3:
+        nature = target.plannings.get(journey.planning or "", label)
+        return _page(request, journey, pages.step3(label, action, nature))
+    if step == 4:
+        slots = state.availability(journey).slots
+        return _page(request, journey, pages.step4(label, action, slots))
+    return _page(request, journey, _booking_step(label, action, step, target.id))
+
+
+def _booking_step(label: str, action: str, step: int, booking_id: str) -> str:
+    if step <= 7:
+        return pages.captcha_step(label, action, booking_id)
+    if step == 8:
+        return pages.personal_step(label, action)
+    return pages.final_step(label, action)
+
+
+async def _post(
+    request: web.Request, state: SimState, journey: Journey, step: int, base: str
+) -> web.Response:
+    form = await request.post()
+    target, label, action = journey.target, _label(journey.target), f"{base}/{step}"
+    if step == 0:
+        if form.get("condition") != "on":
+            return _page(request, journey, pages.step0(label, action, pages.CONDITION_ERROR))
+        if len(target.plannings) >= 2:
+            return redirect(f"{base}/1")
+        journey.planning = next(iter(target.plannings), None)
+        return redirect(f"{base}/{_result_step(state, journey)}")
+    if step == 1:
+        planning = form.get("planning")
+        if not isinstance(planning, str) or planning not in target.plannings:
+            body = pages.step1(label, action, target.plannings, pages.PLANNING_ERROR)
+            return _page(request, journey, body)
+        journey.planning = planning
+        return redirect(f"{base}/{_result_step(state, journey)}")
+    next_step = {2: 0, 3: 4, 4: 6, 5: 6, 6: 8, 7: 8, 8: 9}.get(step, 0)
+    return redirect(f"{base}/{next_step}")
+
+
+def _page(request: web.Request, journey: Journey, content: str, status: int = 200) -> web.Response:
+    target = journey.target
+    banner = cookie_banner(target.cookie_banner or "tarteaucitron", request)
+    title = _label(target)
+    return html(
+        legacy_page(title=title, site_name=_site(target), content=content, banner=banner), status
+    )

@@ -1,0 +1,59 @@
+"""Helpers for tests that drive the simulator (its own tests, probe tests, demo tests)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from watchdog.simulator.app import entry_path, serve
+from watchdog.simulator.scenario import Scenario, load_scenario
+from watchdog.simulator.state import SIM_STATE, SimState
+
+SCENARIO_DIR = Path(__file__).with_name("scenarios")
+
+
+def bundled_scenario(name: str) -> Scenario:
+    """A scenario shipped with the package: "demo" or "all"."""
+    return load_scenario(SCENARIO_DIR / f"{name}.yaml")
+
+
+class ManualClock:
+    """A clock that only moves when told to; pass it as `clock=`."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@dataclass(frozen=True)
+class RunningSimulator:
+    base_url: str
+    port: int
+    state: SimState
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def entry_url(self, key: str) -> str:
+        """Where the journey of target `key` starts."""
+        return self.base_url + entry_path(self.state.scenario.by_key(key))
+
+
+@asynccontextmanager
+async def running(
+    scenario: Scenario, *, clock: ManualClock | None = None, host: str = "127.0.0.1"
+) -> AsyncIterator[RunningSimulator]:
+    """Serve `scenario` on an ephemeral loopback port for the duration of the block."""
+    runner, port = await serve(scenario, host, 0, clock=clock)
+    try:
+        yield RunningSimulator(f"http://{host}:{port}", port, runner.app[SIM_STATE])
+    finally:
+        await runner.cleanup()
