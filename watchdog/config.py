@@ -10,12 +10,20 @@ import fnmatch
 import glob
 import ipaddress
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
 
 from probes import REGISTRY
 from watchdog import __version__
@@ -32,6 +40,7 @@ DEFAULT_USER_AGENT = (
 )
 LOOPBACK_MIN_INTERVAL = timedelta(seconds=1)
 PUBLIC_MIN_INTERVAL = timedelta(minutes=1)
+PARIS = ZoneInfo("Europe/Paris")
 
 
 class _Strict(BaseModel):
@@ -80,13 +89,54 @@ class ListenSettings(_Strict):
 
 
 class MaintenanceWindow(_Strict):
-    """Announced maintenance: cron-like weekly hours or an explicit range."""
+    """Announced maintenance: cron-like weekly hours or an explicit range.
+
+    Weekly: `weekdays` (0 = Monday) and/or `hours` "HH:MM-HH:MM" (may cross midnight), in
+    Europe/Paris. Explicit: `start` and `end` (ISO 8601; a naive time is Europe/Paris).
+    """
 
     weekdays: list[Annotated[int, Field(ge=0, le=6)]] | None = None
     hours: Annotated[str, Field(pattern=r"^\d{1,2}:\d{2}-\d{1,2}:\d{2}$")] | None = None
-    start: str | None = None
-    end: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
     note: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> MaintenanceWindow:
+        weekly = self.weekdays is not None or self.hours is not None
+        if weekly == (self.start is not None or self.end is not None):
+            raise ValueError("give either weekdays/hours or start/end")
+        if weekly:
+            if self.hours is not None:
+                first, last = (clock_minutes(part) for part in self.hours.split("-"))
+                if first == last:
+                    raise ValueError("hours: an empty range")
+        elif self.start is None or self.end is None:
+            raise ValueError("an explicit range needs both start and end")
+        elif in_paris(self.end) <= in_paris(self.start):
+            raise ValueError("end must be after start")
+        return self
+
+
+def clock_minutes(text: str) -> int:
+    """Minutes since midnight of "HH:MM" (24:00 allowed as the end of the day)."""
+    hours, minutes = (int(part) for part in text.split(":"))
+    if hours > 24 or minutes > 59 or (hours == 24 and minutes):
+        raise ValueError(f"hours: {text!r} is not a time of day")
+    return hours * 60 + minutes
+
+
+def in_paris(value: datetime) -> datetime:
+    """An aware instant: naive config times are Europe/Paris wall-clock times."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=PARIS)
+
+
+class SchedulerSettings(_Strict):
+    """How `watchdog run` schedules and stops (DESIGN §5)."""
+
+    grace_period: Duration = timedelta(seconds=30)  # in-flight probes may finish on SIGTERM
+    probe_overrun: Duration = timedelta(seconds=60)  # beyond probe_timeout, a probe is abandoned
+    seed: int | None = None  # fixes the spread of start times (tests, benchmarks)
 
 
 class Target(_Strict):
@@ -126,6 +176,9 @@ class Config(_Strict):
     browser: BrowserSettings = Field(default_factory=BrowserSettings)
     politeness: PolitenessSettings = Field(default_factory=PolitenessSettings)
     listen: ListenSettings = Field(default_factory=ListenSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    # Host-wide windows, keyed by host name or host:port, on top of each target's own.
+    maintenance: dict[str, list[MaintenanceWindow]] = Field(default_factory=dict)
     include: list[str] = Field(default_factory=list)
     targets: list[Target] = Field(default_factory=list)
 
