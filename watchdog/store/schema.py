@@ -10,11 +10,11 @@ order is time order on both backends and a column compares byte for byte with th
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import rfc8785
 import sqlalchemy as sa
 
 from watchdog.errors import StoreError
@@ -79,9 +79,12 @@ MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {}
 
 
 def column_values(doc: dict[str, Any]) -> dict[str, Any]:
-    """The indexed column values for a hashed document: one rule for writing and verifying."""
+    """The indexed column values for a hashed document: one rule for writing and verifying.
+
+    `tags` holds the list as compact JSON (a copy for SQL filters; the hash covers the doc).
+    """
     values = {name: doc.get(name) for name in DOC_COLUMNS}
-    values["tags"] = rfc8785.dumps(doc.get("tags", [])).decode()
+    values["tags"] = json.dumps(doc.get("tags", []), ensure_ascii=False, separators=(",", ":"))
     return values
 
 
