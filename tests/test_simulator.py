@@ -6,45 +6,32 @@ Other platforms: tests/test_simulator_platforms.py. No fixed sleeps: waits are c
 from __future__ import annotations
 
 import asyncio
-import functools
 import re
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import ParamSpec
 
 import aiohttp
 import pytest
 
 from watchdog.errors import ConfigError
 from watchdog.simulator.scenario import Scenario, load_scenario
-from watchdog.simulator.testing import ManualClock, RunningSimulator, bundled_scenario, running
+from watchdog.simulator.testing import (
+    ManualClock,
+    RunningSimulator,
+    async_test,
+    bundled_scenario,
+    http_client,
+    running,
+)
 
-P = ParamSpec("P")
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # Tuesday 10:00 in Paris
 NO_SLOT = (
     "Il n'existe plus de plage horaire libre pour votre demande de rendez-vous. "
     "Veuillez recommencer ultérieurement."
 )
 FIXTURES = Path(__file__).parent / "fixtures" / "scenarios"
-
-
-def async_test(fn: Callable[P, Awaitable[None]]) -> Callable[P, None]:
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
-        asyncio.run(fn(*args, **kwargs))  # type: ignore[arg-type]
-
-    return wrapper
-
-
 ALL = bundled_scenario("all")
-
-
-def client(timeout: float = 5.0) -> aiohttp.ClientSession:
-    return aiohttp.ClientSession(
-        cookie_jar=aiohttp.CookieJar(unsafe=True),
-        timeout=aiohttp.ClientTimeout(total=timeout),
-    )
+client = http_client
 
 
 async def legacy_walk(sim: RunningSimulator, http: aiohttp.ClientSession, key: str) -> str:

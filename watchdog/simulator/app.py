@@ -15,7 +15,7 @@ from aiohttp import web
 
 from watchdog.errors import ConfigError
 from watchdog.models import Platform
-from watchdog.simulator import legacy
+from watchdog.simulator import legacy, rdv
 from watchdog.simulator.log import BookingRoute, RequestLog, detect_booking, open_entry
 from watchdog.simulator.scenario import Scenario, Target, load_scenario
 from watchdog.simulator.state import LOG_ENTRY, SIM_STATE, SimState, system_clock
@@ -35,7 +35,10 @@ class PlatformModule(Protocol):
     def add_routes(self, app: web.Application) -> None: ...
 
 
-PLATFORM_MODULES: dict[Platform, PlatformModule] = {Platform.LEGACY_BOOKING: legacy}
+PLATFORM_MODULES: dict[Platform, PlatformModule] = {
+    Platform.LEGACY_BOOKING: legacy,
+    Platform.RDV_PREFECTURE: rdv,
+}
 
 
 def entry_path(target: Target) -> str:

@@ -2,17 +2,40 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import functools
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any, ParamSpec
+
+import aiohttp
 
 from watchdog.simulator.app import entry_path, serve
 from watchdog.simulator.scenario import Scenario, load_scenario
 from watchdog.simulator.state import SIM_STATE, SimState
 
 SCENARIO_DIR = Path(__file__).with_name("scenarios")
+P = ParamSpec("P")
+
+
+def async_test(fn: Callable[P, Coroutine[Any, Any, None]]) -> Callable[P, None]:
+    """Run an async test function in its own event loop (no pytest-asyncio needed)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
+        asyncio.run(fn(*args, **kwargs))
+
+    return wrapper
+
+
+def http_client(timeout: float = 5.0) -> aiohttp.ClientSession:
+    """A client that keeps cookies for IP hosts, as a browser does for 127.0.0.1."""
+    return aiohttp.ClientSession(
+        cookie_jar=aiohttp.CookieJar(unsafe=True), timeout=aiohttp.ClientTimeout(total=timeout)
+    )
 
 
 def bundled_scenario(name: str) -> Scenario:
