@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from watchdog.chain import canonical, compute_hash
-from watchdog.errors import StoreError, StoreUnavailable
+from watchdog.errors import InvalidObservation, StoreError, StoreUnavailable
 from watchdog.models import Observation, Outcome
 from watchdog.store import Store
 from watchdog.store.schema import SCHEMA_VERSION, observations, schema_version
@@ -191,6 +191,14 @@ def test_a_batch_with_a_duplicate_id_is_written_not_at_all(
     assert store.count() == 1
     assert store.targets() == ["paris-a"]
     assert verify_store(store).ok
+
+
+def test_an_unsealable_observation_writes_nothing(store: Store, make_observation: MakeObs) -> None:
+    naive = make_observation(n=1, started_at=datetime(2025, 3, 3, 8, 0))
+    with pytest.raises(InvalidObservation, match="started_at"):
+        store.append_many([make_observation(n=0), naive])
+    assert store.count() == 0
+    assert store.targets() == []
 
 
 def test_unreachable_postgresql_names_the_url_without_password(tmp_path: Path) -> None:

@@ -75,12 +75,13 @@ def _break_for(report: VerifyReport, target: str) -> Any:
 
 
 def test_an_untouched_store_verifies(filled: Store) -> None:
-    calls: list[int] = []
-    report = verify_store(filled, progress=calls.append, every=3)
+    rows: list[int] = []
+    blobs: list[int] = []
+    report = verify_store(filled, progress=rows.append, blob_progress=blobs.append, every=3)
     assert report.ok, report.render()
     assert (report.targets, report.observations) == (2, 8)
     assert (report.evidence_refs, report.blobs) == (10, 10)
-    assert calls == [3, 6, 8]
+    assert (rows, blobs) == ([3, 6, 8], [3, 6, 9, 10])
     assert report.render().splitlines()[1].startswith("OK")
 
 

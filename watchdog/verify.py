@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -192,13 +192,7 @@ class _ChainCheck:
             )
         if self.first is None:
             return None
-        return ChainBreak(
-            self.first.target,
-            self.first.seq,
-            self.first.observation_id,
-            self.first.problem,
-            self.further,
-        )
+        return replace(self.first, further_problems=self.further)
 
 
 def verify_store(
