@@ -283,3 +283,109 @@ async def test_rdv_booking_steps_are_flagged() -> None:
         assert "rdv slot selection" in reasons
         assert "reservation confirmation" in reasons
         assert "personal data fields: email, nom, prenom" in reasons
+
+
+# --- eAppointment ------------------------------------------------------------------------
+
+EAPP = "/eAppointmentpref94"
+MOTIFS_ALERT = (
+    "Aucun rendez-vous n'est possible pour les motifs selectionnnés ou le créneau horaire "
+    "séléctionné."
+)
+
+
+async def eapp_calendar(sim: RunningSimulator, http: aiohttp.ClientSession, sitekey: str) -> str:
+    """appointment.do → (302 ;jsessionid=) → motives → calendar; return the calendar page."""
+    start = sim.url(f"{EAPP}/appointment.do?sitekey={sitekey}&mobile=false")
+    async with http.get(start, allow_redirects=False) as resp:
+        assert resp.status == 302
+        location = resp.headers["Location"]
+        assert resp.cookies["JSESSIONID"]["path"] == EAPP
+    assert re.fullmatch(
+        rf"{EAPP}/appointment\.do;jsessionid=[0-9A-F]+\?sitekey={sitekey}&mobile=false", location
+    )
+    async with http.get(sim.url(location)) as resp:
+        page = await resp.text()
+    action = re.search(r'<form id="form1" name="form1" method="post" action="([^"]+)"', page)
+    assert action is not None and ";jsessionid=" in action.group(1)
+    assert 'name="selectedMotiveKeyList" value="20"' in page and 'id="nextButtonId"' in page
+    form = {"selectedMotiveKeyList": "20", "nextButton": "Continuer"}
+    async with http.post(sim.url(action.group(1)), data=form, allow_redirects=False) as resp:
+        assert resp.status == 302
+        calendar = resp.headers["Location"]
+    http.cookie_jar.clear()  # the path parameter alone must carry the session
+    async with http.get(sim.url(calendar)) as resp:
+        return await resp.text()
+
+
+@async_test
+async def test_eapp_postal_code_page() -> None:
+    async with running(ALL, clock=ManualClock(NOW)) as sim, http_client() as http:
+        async with http.get(sim.entry_url("eapp-no-slot")) as resp:
+            page = await resp.text()
+        assert '<input type="text" id="CPId" name="CP"' in page
+        assert '<input type="button" class="btn btn-primary" value="Continuer"' in page
+        assert "Préfecture du Val de Marne – SERVICES EN LIGNE" in page
+        assert "Veuillez saisir un code postal valide." in page
+        assert '"94130": "P942"' in page and '"94240": "P943"' in page
+        assert "appointment.do?sitekey=" in page
+
+
+@async_test
+async def test_eapp_no_slot_alert() -> None:
+    async with running(ALL, clock=ManualClock(NOW)) as sim, http_client() as http:
+        page = await eapp_calendar(sim, http, "P941")
+        assert "<h2>3/4 : Lieu, date et heure</h2>" in page
+        assert (
+            f'window.addEventListener("load", function () {{ alert("{MOTIFS_ALERT}"); }});' in page
+        )
+        assert '<select id="dayValueId" name="dayValue" class="form-control" disabled>' in page
+        assert "soonestText" not in page and 'data-handler="selectDay"' not in page
+        assert not sim.state.log.flagged
+
+
+@async_test
+async def test_eapp_other_no_slot_wording() -> None:
+    async with running(ALL, clock=ManualClock(NOW)) as sim, http_client() as http:
+        page = await eapp_calendar(sim, http, "P944")
+        assert 'alert("Il n\'y a pas de rendez-vous disponible pour ce service.")' in page
+
+
+@async_test
+async def test_eapp_slots() -> None:
+    async with running(ALL, clock=ManualClock(NOW)) as sim, http_client() as http:
+        page = await eapp_calendar(sim, http, "P942")
+        assert 'addEventListener("load"' not in page and "Aucun rendez-vous" not in page
+        options = re.findall(r'<option value="(\d{4}-\d\d-\d\d)">', page)
+        assert options == ["2026-12-02", "2026-12-03", "2026-12-04", "2026-12-05", "2026-12-06"]
+        assert page.count('data-handler="selectDay"') == 5
+        assert '<span class="ui-datepicker-month">décembre</span>' in page
+        assert '<a class="ui-state-default" href="#" data-iso="2026-12-02">2</a>' in page
+        assert '<p class="soonestText">mercredi 02 décembre 2026 à 09:00</p>' in page
+        assert '<select id="hourValueSelect" name="hourValue" class="form-control">' in page
+        assert page.count('name="selectedHour"') == 5
+        assert '<div class="availabilityColumn1">' in page and "> A 09:00</label>" in page
+
+
+@async_test
+async def test_eapp_error_and_booking_flags() -> None:
+    async with running(ALL, clock=ManualClock(NOW)) as sim, http_client() as http:
+        page = await eapp_calendar(sim, http, "P943")
+        assert "<title>Page d'erreur" in page
+        page = await eapp_calendar(sim, http, "P942")
+        action = re.search(r'action="([^"]*hour\.do[^"]*)"', page)
+        assert action is not None
+        form = {"dayValue": "2026-12-02", "selectedHour": "2026-12-02T09:00"}
+        async with http.post(sim.url(action.group(1)), data=form) as resp:
+            page = await resp.text()
+        assert "<h2>4/4 : informations personnelles</h2>" in page
+        assert '<form id="form2"' in page and 'id="saveRdvId"' in page
+        reasons = {r for e in sim.state.log.flagged for r in e.reasons}
+        assert {"eappointment slot selection", "eappointment 4/4"} <= reasons
+
+
+@async_test
+async def test_eapp_unknown_sitekey_is_an_error_page() -> None:
+    async with running(ALL, clock=ManualClock(NOW)) as sim, http_client() as http:
+        resp = await http.get(sim.url(f"{EAPP}/appointment.do?sitekey=P999"))
+        assert "erreur" in (await resp.text()).split("</title>")[0].lower()
