@@ -16,11 +16,19 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from harness import LoopThread, Sim
+from watchdog.browser import BrowserHost
 from watchdog.models import Env, Observation, Outcome
+from watchdog.simulator.app import serve
+from watchdog.simulator.scenario import load_scenario
+from watchdog.simulator.state import SIM_STATE
+from watchdog.simulator.testing import SCENARIO_DIR
 from watchdog.store import Store
 
 PG_URL = os.environ.get("WATCHDOG_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 T0 = datetime(2025, 3, 3, 8, 0, 0, 123456, tzinfo=UTC)
+# The simulator's frozen "now": a Monday morning, Paris time (08:00 UTC = 09:00 in Paris).
+SIM_NOW = datetime(2026, 11, 23, 8, 0, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="session")
@@ -96,3 +104,16 @@ def make_observation() -> Callable[..., Observation]:
         return Observation(**values)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def sim() -> Iterator[Sim]:
+    """The simulator (scenario all.yaml, frozen clock) and one Chromium, on one loop thread."""
+    loop = LoopThread()
+    scenario = load_scenario(SCENARIO_DIR / "all.yaml")
+    runner, port = loop.run(serve(scenario, "127.0.0.1", 0, clock=lambda: SIM_NOW))
+    host = BrowserHost()
+    yield Sim(loop=loop, port=port, host=host, state=runner.app[SIM_STATE])
+    loop.run(host.close())
+    loop.run(runner.cleanup())
+    loop.stop()

@@ -102,15 +102,21 @@ _TEXT_WINS_OVER_STATUS = frozenset(
 )
 
 
+_GENERIC_DETAILS = frozenset({"proxy_error", "forbidden_page"})
+
+
 def classify(state: PageState, platform: PlatformClassifier, options: Any) -> Classification:
     """The single classification path used by the runner and by golden tests."""
     found = platform(state, options)
     if found is not None:
         return found
     by_text = _by_text(state)
+    by_status = _by_status(state)
+    if by_text is not None and by_status is not None and by_text.detail in _GENERIC_DETAILS:
+        # "502 Bad Gateway" on a 502: the status code is the more precise detail.
+        return Classification(by_status.outcome, by_status.detail, by_text.message)
     if by_text is not None and by_text.outcome in _TEXT_WINS_OVER_STATUS:
         return by_text
-    by_status = _by_status(state)
     if by_status is not None:
         return by_status
     if by_text is not None:

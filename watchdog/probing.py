@@ -107,20 +107,34 @@ class ProbeSession:
         self.last_redirects = tuple(redirects)
         self.steps.append(Step(name=name, url=url, status=status, ms=ms))
 
+    def _failed(self, name: str, url: str, started: float) -> None:
+        ms = int((time.perf_counter() - started) * 1000)
+        self.steps.append(Step(name=name, url=url, status=None, ms=ms))
+
     async def goto(self, url: str, step: str) -> Response | None:
         """Load `url` as the named step of the journey."""
         self._check_host(url)
         started = time.perf_counter()
-        response = await self.page.goto(url, wait_until="load")
+        try:
+            response = await self.page.goto(url, wait_until="load")
+        except BaseException:
+            # Keep the attempt in the trail even when the site never answered.
+            self._failed(step, url, started)
+            raise
         self._record(step, response, started)
         return response
 
     async def navigate_by(self, action: Callable[[], Awaitable[None]], step: str) -> None:
         """Run `action` (a click, a submit) and record the navigation it causes."""
         started = time.perf_counter()
-        async with self.page.expect_navigation(wait_until="load") as navigation:
-            await action()
-        self._record(step, await navigation.value, started)
+        try:
+            async with self.page.expect_navigation(wait_until="load") as navigation:
+                await action()
+            response = await navigation.value
+        except BaseException:
+            self._failed(step, self.page.url, started)
+            raise
+        self._record(step, response, started)
 
     async def exists(self, selector: str) -> bool:
         return await self.page.locator(selector).count() > 0

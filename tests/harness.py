@@ -1,0 +1,113 @@
+"""Shared test plumbing: an event loop in a thread hosting the simulator and one browser.
+
+Probes are async and Playwright objects belong to the loop that made them, so one loop
+(in a daemon thread) owns the simulator, the browser and every probe; tests submit work
+with `LoopThread.run`. Readiness is polled against deadlines, never slept on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import urllib.request
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from watchdog.browser import BrowserHost
+from watchdog.config import Config, load_config
+from watchdog.models import Observation
+from watchdog.runner import Runner
+from watchdog.simulator.app import entry_path
+from watchdog.simulator.state import SimState
+from watchdog.store import Store
+
+T = TypeVar("T")
+REPO = Path(__file__).resolve().parent.parent
+
+
+class LoopThread:
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 180) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+@dataclass
+class Sim:
+    loop: LoopThread
+    port: int
+    host: BrowserHost
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    state: SimState
+
+    def entry_url(self, key: str) -> str:
+        return self.base + entry_path(self.state.scenario.by_key(key))
+
+    def requests(self) -> list[dict[str, Any]]:
+        with urllib.request.urlopen(f"{self.base}/__sim/log", timeout=10) as response:
+            data = json.loads(response.read())
+        return data if isinstance(data, list) else list(data.get("requests", []))
+
+    def reset(self) -> None:
+        request = urllib.request.Request(f"{self.base}/__sim/reset", method="POST", data=b"")
+        urllib.request.urlopen(request, timeout=10).close()
+
+
+def write_config(tmp_path: Path, targets: list[dict[str, Any]], **settings: Any) -> Config:
+    """A config whose targets live on the simulator (loopback is allowed there)."""
+    watchdog = {
+        "data_dir": str(tmp_path / "data"),
+        "allowed_hosts": ["127.0.0.1"],
+        "min_interval": "1s",
+        "simulated": True,
+    }
+    watchdog.update(settings.pop("watchdog", {}))
+    body = {"watchdog": watchdog, "targets": targets, **settings}
+    path = tmp_path / "watchdog.yaml"
+    path.write_text(yaml.safe_dump(body, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return load_config(path)
+
+
+def target(
+    target_id: str, platform: str, url: str, options: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return {
+        "id": target_id,
+        "department": "93",
+        "prefecture": "Seine-Saint-Denis",
+        "procedure": "premiere_demande",
+        "label": f"Cas de test {target_id}",
+        "platform": platform,
+        "url": url,
+        "interval": "1m",
+        "options": options or {},
+    }
+
+
+def probe_and_store(sim: Sim, config: Config, target_id: str) -> Observation:
+    """Run one probe through the real runner and store, as `watchdog probe` does."""
+    found = config.target(target_id)
+    assert found is not None
+    store = Store.open(config.watchdog.data_dir, config.watchdog.database_url)
+    try:
+        runner = Runner(config, store.blobs.put, sim.host)
+        observation = sim.loop.run(runner.probe(found))
+        return store.append(observation)
+    finally:
+        store.close()
