@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import aiohttp
+import pytest
+from playwright.async_api import Dialog, async_playwright
 
 from watchdog.simulator.testing import (
     ManualClock,
@@ -389,3 +392,109 @@ async def test_eapp_unknown_sitekey_is_an_error_page() -> None:
     async with running(ALL, clock=ManualClock(NOW)) as sim, http_client() as http:
         resp = await http.get(sim.url(f"{EAPP}/appointment.do?sitekey=P999"))
         assert "erreur" in (await resp.text()).split("</title>")[0].lower()
+
+
+# --- ANEF --------------------------------------------------------------------------------
+
+
+@async_test
+async def test_anef_up() -> None:
+    async with running(ALL, clock=ManualClock(NOW)) as sim, http_client() as http:
+        assert sim.entry_url("anef-up").endswith("/particuliers/#/")
+        async with http.get(sim.entry_url("anef-up")) as resp:
+            assert resp.status == 200
+            page = await resp.text()
+        assert '<app-root ng-version="15.2.10"></app-root>' in page
+        assert 'fetch(api + "/api/anf/status"' in page
+        for text in ("Administration numérique pour les étrangers en France", "Se connecter"):
+            assert text in page
+        assert "FranceConnect" in page and "client_id=anef-usagers" in page
+        async with http.get(sim.url("/api/anf/status")) as resp:
+            assert resp.status == 200 and await resp.json() == {"status": "UP"}
+        async with http.get(sim.url("/api/anf/dossier-stepper")) as resp:
+            assert resp.status == 401
+        async with http.get(sim.url("/api/anf/dossier-stepper"), headers=OPERATOR) as resp:
+            assert resp.status == 200
+
+
+@async_test
+async def test_anef_states() -> None:
+    async with running(ALL, clock=ManualClock(NOW)) as sim, http_client() as http:
+        async with http.get(sim.entry_url("anef-maintenance")) as resp:
+            assert resp.status == 503
+            assert "<h1>Site en maintenance</h1>" in await resp.text()
+        async with http.get(sim.entry_url("anef-maintenance-200")) as resp:
+            assert resp.status == 200
+            assert "<h1>Site en maintenance</h1>" in await resp.text()
+        async with http.get(sim.entry_url("anef-error")) as resp:
+            assert resp.status == 500
+            assert "500 Internal Server Error" in await resp.text()
+        async with http.get(sim.entry_url("anef-error-spa")) as resp:
+            assert resp.status == 200 and "<app-root" in await resp.text()
+        async with http.get(sim.url("/anef/error-spa/api/anf/status")) as resp:
+            assert resp.status == 500
+        async with http.get(sim.entry_url("anef-redesign")) as resp:
+            assert "Nouveau portail de rendez-vous" in await resp.text()
+
+
+@async_test
+async def test_anef_login_wall() -> None:
+    async with running(ALL, clock=ManualClock(NOW)) as sim, http_client() as http:
+        async with http.get(sim.entry_url("anef-login-wall"), allow_redirects=False) as resp:
+            assert resp.status == 302
+            location = resp.headers["Location"]
+        assert location.startswith(
+            "/anef/login-wall/auth/realms/anef-usagers/protocol/openid-connect/auth?"
+            "client_id=anef-usagers&redirect_uri="
+        )
+        assert "theme=portail-anef" in location and "response_mode=fragment" in location
+        async with http.get(sim.url(location)) as resp:
+            page = await resp.text()
+        assert '<h1 id="kc-page-title">Se connecter</h1>' in page
+        assert 'id="kc-form-login"' in page
+        action = re.search(r'id="kc-form-login" action="([^"]+)"', page)
+        assert action is not None
+        await (
+            await http.post(sim.url(action.group(1)), data={"username": "u", "password": "p"})
+        ).release()
+        assert [e.reasons for e in sim.state.log.flagged] == [
+            ["ANEF login attempt", "personal data fields: password, username"]
+        ]
+
+
+# --- client-side behaviour, in a real browser when one is installed ----------------------
+
+CHROMIUM = next(
+    (p for p in ("/usr/lib/chromium/chromium", "/usr/bin/chromium") if Path(p).exists()), None
+)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium to drive")
+@async_test
+async def test_client_side_behaviour_in_a_browser() -> None:
+    alerts: list[str] = []
+
+    async def dismiss(dialog: Dialog) -> None:
+        alerts.append(dialog.message)
+        await dialog.dismiss()
+
+    async with running(ALL, clock=ManualClock(NOW)) as sim, async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM)
+        page = await browser.new_page()
+        page.on("dialog", dismiss)
+        await page.goto(sim.entry_url("anef-up"))
+        await page.wait_for_selector("app-root #btn-connexion", timeout=5000)
+        await page.goto(sim.entry_url("anef-error-spa"))
+        await page.wait_for_selector("app-root .app-error", timeout=5000)
+        await page.goto(sim.entry_url("eapp-no-slot"))
+        await page.fill("#CPId", "94000")
+        async with page.expect_navigation():
+            await page.click("input[type=button].btn-primary")
+        await page.check("input[name=selectedMotiveKeyList][value='20']")
+        async with page.expect_navigation():
+            await page.click("#nextButtonId")
+        await page.wait_for_function("document.readyState === 'complete'")
+        await page.goto(sim.url("/rdvpref/reservation/demarche/4083/cgu/?error=invalidCaptcha"))
+        assert "error=" not in page.url  # the front end strips it, as the real one does
+        await browser.close()
+    assert alerts == [MOTIFS_ALERT]

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from watchdog.errors import ConfigError
 from watchdog.models import Platform
-from watchdog.simulator import eappointment, legacy, rdv
+from watchdog.simulator import anef, eappointment, legacy, rdv
 from watchdog.simulator.log import BookingRoute, RequestLog, detect_booking, open_entry
 from watchdog.simulator.scenario import Scenario, Target, load_scenario
 from watchdog.simulator.state import LOG_ENTRY, SIM_STATE, SimState, system_clock
@@ -39,6 +39,7 @@ PLATFORM_MODULES: dict[Platform, PlatformModule] = {
     Platform.LEGACY_BOOKING: legacy,
     Platform.RDV_PREFECTURE: rdv,
     Platform.EAPPOINTMENT: eappointment,
+    Platform.ANEF: anef,
 }
 
 

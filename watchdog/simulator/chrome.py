@@ -7,6 +7,7 @@ buttons share classes. A probe has to aim at the booking form, not at the first 
 
 from __future__ import annotations
 
+import json
 from html import escape
 
 from aiohttp import web
@@ -163,7 +164,8 @@ body{font-family:Marianne,Arial,sans-serif;margin:0;color:#161616}
  display:flex;align-items:center;gap:24px}
 .fr-logo{font-weight:bold;text-transform:uppercase;line-height:1.1}
 .fr-header__service-title{font-size:1.2em;font-weight:bold;margin:0}
-.fr-header__tools{margin-left:auto} .fr-nav{border-bottom:1px solid #ddd;padding:0 24px}
+.fr-header__tools{margin-left:auto} .fr-btns-group{list-style:none;display:flex;gap:8px}
+.fr-nav{border-bottom:1px solid #ddd;padding:0 24px}
 .fr-nav__list{list-style:none;display:flex;gap:16px;padding:0;margin:0}
 .fr-nav__link{display:block;padding:12px 0;color:#161616;text-decoration:none}
 main{padding:24px;max-width:1100px;margin:0 auto}
@@ -272,3 +274,95 @@ if (!navigator.cookieEnabled) {{
 {scripts}
 </body>"""
     return _doc(f"{title} - Prise de rendez-vous", _EAPP_CSS, body)
+
+
+# --- ANEF: Angular + PrimeNG single-page app -------------------------------------------------
+
+ANEF_TITLE = "Administration numérique pour les étrangers en France"
+_ANEF_CSS = """<style>
+body{font-family:Marianne,Arial,sans-serif;margin:0;color:#1e1e1e}
+.anef-header{display:flex;align-items:center;gap:24px;padding:12px 24px;
+ border-bottom:1px solid #ddd}
+.logo-rf{font-weight:bold;text-transform:uppercase;line-height:1.1} .app-title{font-weight:bold}
+.p-tabmenu ul{list-style:none;display:flex;gap:16px;margin:0;padding:0}
+.header-actions{margin-left:auto} main{padding:24px;max-width:1000px;margin:0 auto}
+.p-button{display:inline-block;padding:8px 16px;border:1px solid #000091;color:#000091;
+ text-decoration:none;margin-right:8px} .p-button-primary{background:#000091;color:#fff}
+.franceconnect-button{background:#000091;color:#fff;border:0;padding:10px 16px}
+.anef-footer{border-top:2px solid #000091;padding:16px 24px;font-size:.85em}
+</style>"""
+# The shell renders client-side after asking the API whether the service is up, like the real
+# Angular app: a probe must wait for <app-root> to fill, not read the first HTML it gets.
+_ANEF_JS = """<script>
+(function () {
+  var root = document.querySelector("app-root");
+  var api = %(api)s, login = %(login)s, title = %(title)s;
+  root.innerHTML = '<div class="app-loading"><p>Chargement en cours…</p></div>';
+  function header() {
+    return '<header class="anef-header" _ngcontent-ng-c1>' +
+      '<div class="logo-rf">République<br>Française</div>' +
+      '<p class="app-title">' + title + '</p>' +
+      '<nav class="p-tabmenu"><ul><li><a href="#/">Accueil</a></li>' +
+      '<li><a href="#/demarches">Vos démarches</a></li>' +
+      '<li><a href="#/aide">Aide</a></li><li><a href="#/contact">Contact</a></li></ul></nav>' +
+      '<div class="header-actions"><a class="p-button" href="' + login + '">Se connecter</a>' +
+      '</div></header>';
+  }
+  function footer() {
+    return '<footer class="anef-footer"><a href="#/mentions-legales">Mentions légales</a> · ' +
+      '<a href="#/accessibilite">Accessibilité</a> · ' +
+      '<a href="#/cookies">Gestion des cookies</a></footer>';
+  }
+  function home() {
+    root.innerHTML = header() + '<main><h1>' + title + '</h1>' +
+      '<p>Effectuez en ligne vos démarches de titre de séjour et de naturalisation.</p>' +
+      '<div class="connexion"><a class="p-button p-button-primary" id="btn-connexion" href="' +
+      login + '">Se connecter</a>' +
+      '<button type="button" class="franceconnect-button" id="btn-franceconnect">' +
+      '<span class="franceconnect-login">S&#39;identifier avec</span> ' +
+      '<span class="franceconnect-brand">FranceConnect</span></button>' +
+      '<a class="p-button" href="#/espace-personnel/connexion-inscription">Créer mon compte</a>' +
+      '</div><section class="demarches"><h2>Vos démarches</h2><ul><li>Titre de séjour</li>' +
+      '<li>Naturalisation</li><li>Document de circulation</li></ul></section></main>' + footer();
+    document.getElementById("btn-franceconnect").addEventListener("click", function () {
+      window.location.href = login + "&kc_idp_hint=franceconnect";
+    });
+  }
+  function failure() {
+    root.innerHTML = header() + '<main><div class="app-error"><h1>Une erreur est survenue</h1>' +
+      '<p>Une erreur technique est survenue. Veuillez réessayer ultérieurement.</p></div>' +
+      '</main>' + footer();
+  }
+  var headers = {Accept: "application/json"};
+  fetch(api + "/api/anf/status", {credentials: "same-origin", headers: headers})
+    .then(function (r) { if (!r.ok) { throw new Error(String(r.status)); } return r.json(); })
+    .then(home, failure);
+})();
+</script>"""
+
+
+def anef_shell(*, base_href: str, api_base: str, login_url: str) -> str:
+    """The index.html of /particuliers/: an empty <app-root> filled by script."""
+    values = {"api": api_base, "login": login_url, "title": ANEF_TITLE}
+    script = _ANEF_JS % {k: json.dumps(v, ensure_ascii=False) for k, v in values.items()}
+    body = f"""<body>
+{SIM_MARK}
+<app-root ng-version="15.2.10"></app-root>
+<noscript>Veuillez activer JavaScript pour utiliser ce site.</noscript>
+{script}
+</body>"""
+    head = f'<base href="{escape(base_href)}">\n{_ANEF_CSS}'
+    return _doc(f"ANEF - {ANEF_TITLE}", head, body)
+
+
+def anef_maintenance() -> str:
+    body = f"""<body>
+{SIM_MARK}
+<div class="maintenance" style="max-width:40em;margin:4em auto;font-family:Arial,sans-serif">
+<p class="logo-rf">République Française</p>
+<h1>Site en maintenance</h1>
+<p>Le site {ANEF_TITLE} est actuellement en maintenance. Nous vous prions de nous excuser
+pour la gêne occasionnée.</p>
+</div>
+</body>"""
+    return _doc("ANEF - Maintenance", "", body)

@@ -20,6 +20,7 @@ SIM_MARK = "<!-- simulated by prefecture-watchdog -->"
 REASONS = {
     403: "Forbidden",
     429: "Too Many Requests",
+    500: "Internal Server Error",
     502: "Bad Gateway",
     503: "Service Unavailable",
     504: "Gateway Timeout",
