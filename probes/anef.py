@@ -39,6 +39,9 @@ def classify(state: PageState, options: Options) -> Classification | None:
         return Classification(Outcome.AVAILABLE, "login_wall", None)
     if state.status is not None and state.status >= 400:
         return None
+    error = next((line for line in state.lines if line == "Une erreur est survenue"), None)
+    if error is not None:
+        return Classification(Outcome.SITE_ERROR, "app_error", error)
     if "Administration numérique pour les étrangers en France" in state.text:
         return Classification(Outcome.AVAILABLE, "portal_up", None)
     return None

@@ -15,20 +15,19 @@ import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from watchdog.models import Outcome
 from watchdog.probing import Classification, Credentials, PageState, PlatformSpec, ProbeSession
 
-PARIS = ZoneInfo("Europe/Paris")
 _CRITERE = re.compile(r"\"critere\"\s*:\s*(\{[^{}]*\})")
 _TRH = re.compile(r"<input[^>]*name=\"trhId\"[^>]*>", re.I)
 _PROCHAINE = re.compile(
     r"Prochaine mise en ligne de nouveaux rendez-vous\s*:\s*"
     r"le (\d{2}/\d{2}/\d{4}) à (\d{2})[:h](\d{2})"
 )
+_FIRST_TIME = re.compile(r"<label class=\"fr-label\" for=\"trhId_[^\"]+\">\s*(\d{2})h(\d{2})")
 _NO_SLOT = ("Aucun créneau disponible", "Veuillez réessayer ultérieurement")
 
 
@@ -73,10 +72,21 @@ async def probe(session: ProbeSession, options: Options) -> PageState:
 
 
 def _parse_date(value: str) -> datetime | None:
+    """A site date, kept as the local (Europe/Paris) wall time the site shows."""
     try:
-        return datetime.strptime(value, "%d/%m/%Y").replace(tzinfo=PARIS)
+        return datetime.strptime(value, "%d/%m/%Y")
     except ValueError:
         return None
+
+
+def _first_slot(first_day: datetime | None, html: str) -> datetime | None:
+    """`datePremiereDispo` plus the time of the first `trhId` radio ("09h30")."""
+    if first_day is None:
+        return None
+    label = _FIRST_TIME.search(html)
+    if label is None:
+        return first_day
+    return first_day.replace(hour=int(label.group(1)), minute=int(label.group(2)))
 
 
 def _critere(html: str) -> dict[str, Any] | None:
@@ -95,7 +105,7 @@ def published_next(state: PageState) -> datetime | None:
     if match is None:
         return None
     day = datetime.strptime(match.group(1), "%d/%m/%Y")
-    return day.replace(hour=int(match.group(2)), minute=int(match.group(3)), tzinfo=PARIS)
+    return day.replace(hour=int(match.group(2)), minute=int(match.group(3)))
 
 
 def _captcha(state: PageState) -> Classification | None:
@@ -116,7 +126,8 @@ def _slot_page(state: PageState) -> Classification | None:
     first = _parse_date(str(critere.get("datePremiereDispo") or ""))
     upcoming = published_next(state)
     if radios:
-        return Classification(Outcome.AVAILABLE, "slots", None, radios, first, upcoming)
+        earliest = _first_slot(first, state.html)
+        return Classification(Outcome.AVAILABLE, "slots", None, radios, earliest, upcoming)
     if first is not None:
         # "Prochaine disponibilité le …": nothing this week, but a later week has a slot.
         return Classification(Outcome.AVAILABLE, "later_week", None, None, first, upcoming)

@@ -26,6 +26,13 @@ NO_SLOT_LEGACY = (
 )
 
 
+EAPP_ALERT = (
+    "Aucun rendez-vous n'est possible pour les motifs selectionnnés ou le créneau horaire "
+    "séléctionné."
+)
+OPERATOR = {"captcha": "operator", "operator_headers": {"X-Operator-Token": "op-secret-token"}}
+
+
 @dataclass(frozen=True)
 class Case:
     key: str
@@ -59,6 +66,30 @@ CASES = [
     Case("legacy-blocked", "legacy_booking", "blocked", "http_403"),
     Case("legacy-redesign", "legacy_booking", "unrecognized", "no_rule_matched"),
     Case("legacy-502-at-step-2", "legacy_booking", "site_error"),
+    Case("rdv-no-slot", "rdv_prefecture", "captcha", "captcha_wall",
+         "Pour continuer, recopiez le code de sécurité affiché dans l'image."),
+    Case("rdv-no-slot-last-week", "rdv_prefecture", "no_slot", "no_slot_week",
+         "Aucun créneau disponible à partir de cette date.", 0, None, OPERATOR),
+    Case("rdv-slots", "rdv_prefecture", "captcha", "captcha_wall"),
+    Case("rdv-slots", "rdv_prefecture", "available", "slots", None, 4, 9, OPERATOR),
+    Case("rdv-no-slot", "rdv_prefecture", "no_slot", "no_slot_week", None, 0, None, OPERATOR),
+    Case("rdv-session-expired", "rdv_prefecture", "captcha", "session_expired", None, None, None,
+         OPERATOR),
+    Case("rdv-502-at-creneau", "rdv_prefecture", "site_error", "http_502", None, None, None,
+         OPERATOR),
+    Case("eapp-no-slot", "eappointment", "no_slot", "js_alert", EAPP_ALERT, None, None,
+         {"postal_code": "94000", "motives": ["20"]}),
+    Case("eapp-slots", "eappointment", "available", "calendar", None, 5, 8,
+         {"postal_code": "94120", "motives": ["20"]}),
+    Case("eapp-error", "eappointment", "site_error", None, None, None, None,
+         {"postal_code": "94110"}),
+    Case("anef-up", "anef", "available", "portal_up"),
+    Case("anef-maintenance", "anef", "maintenance", "maintenance_page", "Site en maintenance"),
+    Case("anef-maintenance-200", "anef", "maintenance", "maintenance_page", "Site en maintenance"),
+    Case("anef-error", "anef", "site_error", "http_500"),
+    Case("anef-error-spa", "anef", "site_error", "app_error", "Une erreur est survenue"),
+    Case("anef-login-wall", "anef", "available", "login_wall"),
+    Case("anef-redesign", "anef", "unrecognized", "no_rule_matched"),
 ]  # fmt: skip
 
 
@@ -82,11 +113,19 @@ def _assert_evidence(obs: Observation, data_dir: Path) -> None:
         assert "trace" in kinds
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.key)
+def _case_id(case: Case) -> str:
+    mode = (case.options or {}).get("captcha")
+    return f"{case.key}-{mode}" if mode else case.key
+
+
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
 def test_probe_case(sim: Sim, tmp_path: Path, case: Case) -> None:
     before = len(sim.requests())
     obs = _run(sim, tmp_path, case)
-    assert (obs.outcome.value, obs.detail) == (case.outcome, case.detail or obs.detail), obs
+    assert (obs.outcome.value, obs.detail) == (case.outcome, case.detail or obs.detail), (
+        obs.message,
+        obs.steps,
+    )
     if case.message is not None:
         assert obs.message == case.message
     assert obs.slots == case.slots

@@ -7,12 +7,15 @@ target up front, so a quiet target reads 0, not "no data".
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from watchdog.config import Target
 from watchdog.models import Observation, Outcome, Platform
 
+PARIS = ZoneInfo("Europe/Paris")
 DURATION_BUCKETS = (0.5, 1, 2, 3, 5, 8, 13, 21, 34, 60, 120)
 
 
@@ -84,11 +87,16 @@ class Metrics:
         if obs.outcome in (Outcome.AVAILABLE, Outcome.NO_SLOT):
             self.slots.labels(target.id).set(obs.slots or 0)
         if obs.earliest_slot is not None:
-            days = (obs.earliest_slot - obs.finished_at).total_seconds() / 86400
+            days = (site_time(obs.earliest_slot) - obs.finished_at).total_seconds() / 86400
             self.earliest_days.labels(target.id).set(round(max(days, 0.0), 3))
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def site_time(value: datetime) -> datetime:
+    """Sites show local wall times (naive); they are Europe/Paris times."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=PARIS)
 
 
 def would_export(obs: Observation, target: Target) -> str:
