@@ -14,8 +14,10 @@ import aiohttp
 import pytest
 
 from watchdog.errors import ConfigError
+from watchdog.simulator.app import main_simulate, run_forever
 from watchdog.simulator.scenario import Scenario, load_scenario
 from watchdog.simulator.testing import (
+    SCENARIO_DIR,
     ManualClock,
     RunningSimulator,
     async_test,
@@ -372,3 +374,54 @@ def test_scenario_refuses_two_targets_on_one_page() -> None:
                 ]
             }
         )
+
+
+# --- entry points ------------------------------------------------------------------------
+
+
+def test_main_simulate_rejects_a_bad_scenario(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main_simulate(str(FIXTURES / "bad_state.yaml"), "127.0.0.1", 0, None) == 2
+    assert "targets[0].behaviour[0].state" in capsys.readouterr().err
+
+
+@async_test
+async def test_run_forever_serves_until_stopped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stop = asyncio.Event()
+    log = tmp_path / "requests.jsonl"
+    task = asyncio.create_task(
+        run_forever(SCENARIO_DIR / "demo.yaml", "127.0.0.1", 0, log, stop=stop)
+    )
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while "Simulator listening on" not in (out := capsys.readouterr().out):
+        assert loop.time() < deadline and not task.done()
+        await asyncio.sleep(0.01)
+    base = re.search(r"listening on (http://[^/]+)/", out)
+    assert base is not None and "/booking/create/804/0" in out
+    async with client() as http, http.get(base.group(1) + "/__sim/") as resp:
+        assert "ain-804" in await resp.text()
+    async with client() as http, http.get(base.group(1) + "/booking/create/804/0") as resp:
+        assert resp.status == 200
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    lines = log.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 1 and '"path": "/booking/create/804/0"' in lines[0]
+
+
+@pytest.mark.parametrize("name", ["all", "demo"])
+@async_test
+async def test_every_target_answers_without_crashing(name: str) -> None:
+    scenario = bundled_scenario(name)
+    skip = {"legacy-hang", "legacy-reset"}
+    async with running(scenario, clock=ManualClock(NOW)) as sim, client(timeout=10) as http:
+        for target in scenario.targets:
+            if target.key in skip:
+                continue
+            async with http.get(sim.entry_url(target.key)) as resp:
+                body = await resp.text()
+            assert "Server got itself in trouble" not in body, target.key
+            assert resp.headers["X-Simulated"] == "1"
+            assert "<!-- simulated by prefecture-watchdog -->" in body, target.key
+        assert not sim.state.log.flagged

@@ -155,19 +155,25 @@ async def serve(
 
 
 async def run_forever(
-    scenario_path: str | Path, host: str, port: int, log_path: str | Path | None = None
+    scenario_path: str | Path,
+    host: str,
+    port: int,
+    log_path: str | Path | None = None,
+    *,
+    stop: asyncio.Event | None = None,
 ) -> None:
-    """Serve `scenario_path` until SIGINT/SIGTERM; print where each target starts."""
+    """Serve `scenario_path` until SIGINT/SIGTERM (or `stop`); print where each target starts."""
     scenario = load_scenario(scenario_path)
     runner, bound = await serve(scenario, host, port, log_path=log_path)
     base = f"http://{host}:{bound}"
     print(f"Simulator listening on {base}/ ({len(scenario.targets)} targets)", flush=True)
     for target in scenario.targets:
         print(f"  {target.key:<28} {target.platform.value:<15} {base}{entry_path(target)}")
-    stop = asyncio.Event()
+    print(f"  request log: {base}{ADMIN_PREFIX}log", flush=True)
+    stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     try:
         await stop.wait()
