@@ -146,12 +146,8 @@ async def serve(
         build_app(scenario, clock=clock, log_path=log_path), shutdown_timeout=1.0, access_log=None
     )
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    server = site._server
-    sockets = getattr(server, "sockets", None) or []
-    bound = int(sockets[0].getsockname()[1]) if sockets else port
-    return runner, bound
+    await web.TCPSite(runner, host, port).start()
+    return runner, int(runner.addresses[0][1])
 
 
 async def run_forever(
@@ -165,6 +161,7 @@ async def run_forever(
     """Serve `scenario_path` until SIGINT/SIGTERM (or `stop`); print where each target starts."""
     scenario = load_scenario(scenario_path)
     runner, bound = await serve(scenario, host, port, log_path=log_path)
+    runner.app[SIM_STATE].log.echo_flags = True
     base = f"http://{host}:{bound}"
     print(f"Simulator listening on {base}/ ({len(scenario.targets)} targets)", flush=True)
     for target in scenario.targets:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -118,15 +119,20 @@ class LogEntry:
 class RequestLog:
     """In-memory request log, optionally mirrored to a JSONL file."""
 
-    def __init__(self, path: str | Path | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, *, echo_flags: bool = False) -> None:
         self.entries: list[LogEntry] = []
         self.path = Path(path) if path is not None else None
+        self.echo_flags = echo_flags  # print flagged requests on stderr (`watchdog simulate`)
 
     def add(self, entry: LogEntry) -> None:
         self.entries.append(entry)
 
     def commit(self, entry: LogEntry) -> None:
-        """Persist a finished entry to the JSONL mirror."""
+        """Persist a finished entry to the JSONL mirror; shout when it is flagged."""
+        if entry.flagged and self.echo_flags:
+            print(
+                f"FLAGGED {entry.method} {entry.path}: {'; '.join(entry.reasons)}", file=sys.stderr
+            )
         if self.path is None:
             return
         with self.path.open("a", encoding="utf-8") as out:

@@ -72,7 +72,10 @@ class RunningSimulator:
 
 @asynccontextmanager
 async def running(
-    scenario: Scenario, *, clock: ManualClock | None = None, host: str = "127.0.0.1"
+    scenario: Scenario,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    host: str = "127.0.0.1",
 ) -> AsyncIterator[RunningSimulator]:
     """Serve `scenario` on an ephemeral loopback port for the duration of the block."""
     runner, port = await serve(scenario, host, 0, clock=clock)
