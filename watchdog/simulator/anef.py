@@ -102,7 +102,7 @@ def _home_response(request: web.Request, target: Target, journey: Journey) -> we
     if draw.state is State.MAINTENANCE:
         return html(anef_maintenance(), status or 503)
     if draw.state is State.ERROR and draw.variant != "spa":
-        return nginx_page(status or 500)
+        return nginx_page(500) if status in (None, 500) else html(_error_page(), status or 200)
     if draw.state is State.LOGIN_WALL:
         return web.Response(status=302, headers={"Location": login_url(request, target)})
     mount = prefix(target)
@@ -150,6 +150,16 @@ async def login_attempt(request: web.Request) -> web.Response:
     _, target = _target(request)
     action = f"{prefix(target)}{REALM}/login-actions/authenticate?client_id=anef-usagers"
     return html(_keycloak(action, error="Nom d'utilisateur ou mot de passe invalide."))
+
+
+def _error_page() -> str:
+    return f"""<!DOCTYPE html>
+<html lang="fr"><head><meta charset="utf-8"><title>ANEF - Erreur</title></head><body>
+{SIM_MARK}
+<h1>Erreur technique</h1>
+<p>Une erreur technique est survenue. Veuillez réessayer ultérieurement.</p>
+</body></html>
+"""
 
 
 def _keycloak(action: str, error: str | None) -> str:
