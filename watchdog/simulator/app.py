@@ -178,8 +178,15 @@ async def run_forever(
         await runner.cleanup()
 
 
-def main_simulate(scenario_path: str, host: str, port: int, log_path: str | None) -> int:
-    """`watchdog simulate`: exit status 0 after a clean stop, 2 on a bad scenario."""
+DEMO_SCENARIO = Path(__file__).with_name("scenarios") / "demo.yaml"
+
+
+def main_simulate(scenario_path: str | None, host: str, port: int, log_path: str | None) -> int:
+    """`watchdog simulate`: exit status 0 after a clean stop, 2 on a bad scenario.
+
+    Without a scenario path, the bundled demo scenario is served.
+    """
+    scenario_path = scenario_path or str(DEMO_SCENARIO)
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: the simulator is listening on {host}, not on loopback", file=sys.stderr)
     try:
