@@ -13,6 +13,7 @@ from watchdog import __version__
 from watchdog.config import Config, config_path, load_config
 from watchdog.errors import ConfigError, StoreError, WatchdogError
 from watchdog.probe_once import probe_once
+from watchdog.runcli import register as register_run
 from watchdog.simulator.app import main_simulate
 from watchdog.store import Store
 from watchdog.verify import verify_store
@@ -117,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", action="store_true", help="report progress on stderr")
     p.set_defaults(handler=cmd_verify)
     _simulate_parser(sub)
+    register_run(sub, _load, _add_config)
     return parser
 
 

@@ -1,0 +1,284 @@
+"""`watchdog run`: the scheduler, the recorder and the HTTP listener in one process.
+
+SIGTERM/SIGINT: no new probe starts; in-flight probes get `scheduler.grace_period` to
+finish and be recorded; the rest are cancelled and write nothing; exit 0.
+SIGHUP: reload the configuration. A bad file is rejected (each problem logged as
+file:line: key: message) and the running configuration stays in force.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from watchdog import __version__
+from watchdog.config import Config, Target, load_config
+from watchdog.errors import ConfigError
+from watchdog.listener import SchedulerMetrics, start_listener
+from watchdog.metrics import Metrics
+from watchdog.models import Observation
+from watchdog.runner import Runner
+from watchdog.schedstate import StateFile, build_state, read_state, state_path, write_state
+from watchdog.scheduler import Resume, Scheduler
+from watchdog.store import Store
+
+log = logging.getLogger(__name__)
+
+STATE_EVERY_S = 2.0
+# Settings read once at start; a reload that changes them is applied at the next restart.
+RESTART_ONLY = ("watchdog.data_dir", "watchdog.database_url", "listen", "browser.executable_path")
+
+
+class Daemon:
+    """One long-running watchdog over one store; `run()` returns the exit status."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.path = Path(config.source)
+        self.metrics = Metrics()
+        self.scheduler_metrics = SchedulerMetrics(self.metrics.registry)
+        self.started_at = datetime.now(UTC)
+        self.reloads = 0
+        self.last_reload_error: str | None = None
+        self.port: int | None = None
+        self._stop = asyncio.Event()
+        self._store: Store | None = None
+        self._runner: Runner | None = None
+        self._scheduler: Scheduler | None = None
+        self._reloading = asyncio.Lock()
+        self._background: set[asyncio.Task[bool]] = set()
+
+    # -- wiring ---------------------------------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        assert self._store is not None, "store used before run()"
+        return self._store
+
+    @property
+    def scheduler(self) -> Scheduler:
+        assert self._scheduler is not None, "scheduler used before run()"
+        return self._scheduler
+
+    async def _probe(self, target: Target) -> Observation:
+        assert self._runner is not None
+        return await self._runner.probe(target)
+
+    async def _record(self, obs: Observation, target: Target) -> None:
+        sealed = await asyncio.to_thread(self.store.append, obs)
+        self.metrics.observe(sealed, target)
+        tags = f" [{', '.join(sealed.tags)}]" if sealed.tags else ""
+        log.info("%s: %s (%s) in %.1fs%s", target.id, sealed.outcome, sealed.detail,
+                 sealed.duration_s, tags)  # fmt: skip
+
+    def _on_start(self, target: Target, planned: float, actual: float) -> None:
+        self.scheduler_metrics.lateness.observe(max(actual - planned, 0.0))
+
+    async def _last_started(self) -> dict[str, float]:
+        last = await asyncio.to_thread(self.store.last_per_target)
+        return {tid: obs.started_at.timestamp() for tid, obs in last.items()}
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def run(self, minutes: float | None = None) -> int:
+        config = self.config
+        self._store = await asyncio.to_thread(
+            Store.open, config.watchdog.data_dir, config.watchdog.database_url
+        )
+        try:
+            return await self._run_with_store(minutes)
+        finally:
+            self.store.close()
+
+    async def _run_with_store(self, minutes: float | None) -> int:
+        config = self.config
+        self._runner = Runner(config, self.store.blobs.put)
+        previous = read_state(state_path(config.watchdog.data_dir))
+        resume = Resume(
+            last_started=await self._last_started(),
+            backoff=previous.backoff() if previous is not None else {},
+        )
+        self._scheduler = Scheduler(
+            config, self._probe, self._record, resume=resume, on_start=self._on_start
+        )
+        self.metrics.declare(config.targets)
+        self.scheduler_metrics.declare(config.targets)
+        http, self.port = await start_listener(
+            config.listen.host, config.listen.port, self.health, self.exposition
+        )
+        try:
+            return await self._serve(minutes)
+        finally:
+            await http.cleanup()
+            await self._runner.close()
+
+    async def _serve(self, minutes: float | None) -> int:
+        self._install_signals()
+        log.info("watchdog %s running %d targets from %s; /healthz and /metrics on http://%s:%s",
+                 __version__, len(self.config.targets), self.path, self.config.listen.host,
+                 self.port)  # fmt: skip
+        dispatcher = asyncio.create_task(self.scheduler.run(), name="scheduler")
+        writer = asyncio.create_task(self._write_state_forever(), name="state-writer")
+        stop = asyncio.create_task(self._stop.wait())
+        try:
+            # The dispatcher only returns on stop(); if it dies, its error surfaces below.
+            await asyncio.wait(
+                {stop, dispatcher},
+                timeout=minutes * 60 if minutes else None,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            log.info("stopping: no new probes; %d in flight", self.scheduler.snapshot().in_flight)
+            self.scheduler.stop()
+            await dispatcher
+            grace = self.config.scheduler.grace_period.total_seconds()
+            abandoned = await self.scheduler.drain(grace)
+        finally:
+            stop.cancel()
+            writer.cancel()
+            self._remove_signals()
+        self._save_state(running=False)
+        log.info("stopped: %d observations recorded, %d probes abandoned at shutdown",
+                 self.scheduler.counters.recorded, abandoned)  # fmt: skip
+        return 0
+
+    def _install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop, sig)
+        loop.add_signal_handler(signal.SIGHUP, self._schedule_reload)
+
+    def _remove_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+
+    def request_stop(self, sig: signal.Signals | None = None) -> None:
+        if sig is not None:
+            log.info("received %s", sig.name)
+        self._stop.set()
+
+    # -- reload ---------------------------------------------------------------------------
+
+    def _schedule_reload(self) -> None:
+        task = asyncio.get_running_loop().create_task(self.reload())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        task.add_done_callback(_log_crash)
+
+    async def reload(self) -> bool:
+        """Load the config file again; keep the running one when the new one is invalid."""
+        async with self._reloading:
+            log.info("reloading %s", self.path)
+            try:
+                new = await asyncio.to_thread(load_config, self.path)
+            except ConfigError as exc:
+                self.last_reload_error = str(exc)
+                for problem in exc.problems:
+                    log.error("reload rejected: %s", problem)
+                log.error("reload rejected: %d problem(s); the previous configuration keeps "
+                          "running", len(exc.problems))  # fmt: skip
+                return False
+            self._switch(new, await self._last_started())
+            return True
+
+    def _switch(self, new: Config, last_started: dict[str, float]) -> None:
+        old = self.config
+        for key in RESTART_ONLY:
+            if _setting(old, key) != _setting(new, key):
+                log.warning("reload: %s changed; it takes effect at the next restart", key)
+        kept = new.model_copy(update={"watchdog": new.watchdog.model_copy(
+            update={"data_dir": old.watchdog.data_dir, "database_url": old.watchdog.database_url}
+        ), "listen": old.listen})  # fmt: skip
+        kept._source = new.source
+        self._forget_removed(old, kept)
+        self.metrics.declare(kept.targets)
+        self.scheduler_metrics.declare(kept.targets)
+        assert self._runner is not None
+        self._runner = Runner(kept, self.store.blobs.put, self._runner.host)
+        self.scheduler.reload(kept, last_started)
+        self.config = kept
+        self.reloads += 1
+        self.last_reload_error = None
+        added = {t.id for t in kept.targets} - {t.id for t in old.targets}
+        removed = {t.id for t in old.targets} - {t.id for t in kept.targets}
+        log.info("reloaded: %d targets (%d added, %d removed)", len(kept.targets), len(added),
+                 len(removed))  # fmt: skip
+
+    def _forget_removed(self, old: Config, new: Config) -> None:
+        remaining = {t.id for t in new.targets}
+        for target in old.targets:
+            if target.id not in remaining:
+                self.metrics.forget(target.id, target.platform)
+                self.scheduler_metrics.forget(target.id)
+
+    # -- state and endpoints --------------------------------------------------------------
+
+    async def _write_state_forever(self) -> None:
+        while True:
+            state = self._state(running=True)  # taken on the loop, written in a thread
+            await asyncio.to_thread(self._write, state)
+            await asyncio.sleep(STATE_EVERY_S)
+
+    def _save_state(self, *, running: bool) -> None:
+        self._write(self._state(running=running))
+
+    def _state(self, *, running: bool) -> StateFile:
+        return build_state(
+            self.scheduler.snapshot(),
+            self.scheduler.counters,
+            running=running,
+            config=str(self.path),
+            started_at=self.started_at,
+        )
+
+    def _write(self, state: StateFile) -> None:
+        try:
+            write_state(state_path(self.config.watchdog.data_dir), state)
+        except OSError as exc:
+            log.warning("cannot write the state file: %s", exc)
+
+    def health(self) -> dict[str, Any]:
+        snap = self.scheduler.snapshot()
+        counters = self.scheduler.counters
+        return {
+            "status": "stopping" if snap.stopping else "ok",
+            "version": __version__,
+            "started_at": self.started_at.isoformat(),
+            "config": str(self.path),
+            "targets": len(snap.targets),
+            "in_flight": snap.in_flight,
+            "probes_started": counters.started,
+            "observations_recorded": counters.recorded,
+            "probes_abandoned": counters.abandoned,
+            "failures": counters.failed,
+            "hosts_backing_off": sum(1 for h in snap.hosts if h.level > 0),
+            "reloads": self.reloads,
+            "last_reload_error": self.last_reload_error,
+        }
+
+    def exposition(self) -> bytes:
+        self.scheduler_metrics.refresh(self.scheduler.snapshot())
+        return self.metrics.exposition()
+
+
+def _setting(config: Config, dotted: str) -> Any:
+    value: Any = config
+    for part in dotted.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def _log_crash(task: asyncio.Task[bool]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("reload failed", exc_info=task.exception())
+
+
+def run_daemon(config: Config, minutes: float | None) -> int:
+    """Entry point of `watchdog run`."""
+    if log.getEffectiveLevel() > logging.INFO:
+        log.setLevel(logging.INFO)  # lifecycle and one line per probe, even without -v
+    return asyncio.run(Daemon(config).run(minutes))
