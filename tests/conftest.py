@@ -112,7 +112,7 @@ def sim() -> Iterator[Sim]:
     loop = LoopThread()
     scenario = load_scenario(SCENARIO_DIR / "all.yaml")
     runner, port = loop.run(serve(scenario, "127.0.0.1", 0, clock=lambda: SIM_NOW))
-    host = BrowserHost()
+    host = BrowserHost(allowed_hosts=["127.0.0.1"])
     yield Sim(loop=loop, port=port, host=host, state=runner.app[SIM_STATE])
     loop.run(host.close())
     loop.run(runner.cleanup())

@@ -14,12 +14,20 @@ from watchdog.errors import WatchdogError
 log = logging.getLogger(__name__)
 
 SYSTEM_CHROMIUM = ("/usr/bin/chromium", "/usr/lib/chromium/chromium", "/usr/bin/chromium-browser")
-# Traffic the watchdog did not ask for: Chromium still resolves these despite Playwright's flags.
-LAUNCH_ARGS = (
-    "--disable-gpu",
-    "--host-resolver-rules=MAP accounts.google.com ~NOTFOUND, "
-    "MAP update.googleapis.com ~NOTFOUND, MAP clients2.google.com ~NOTFOUND",
-)
+LAUNCH_ARGS = ("--disable-gpu",)
+
+
+def resolver_rules(allowed_hosts: list[str] | None) -> str:
+    """Chromium resolves only allowed hosts: redirect hops and subresources included.
+
+    Playwright's routes never see redirect hops, so this is what refuses an off-list
+    redirect before it is followed. It also silences the Google hosts Chromium contacts
+    on its own. IP literals bypass name resolution; the runner checks those after the fact.
+    """
+    if not allowed_hosts:
+        return "MAP accounts.google.com ~NOTFOUND, MAP update.googleapis.com ~NOTFOUND"
+    excluded = ", ".join(f"EXCLUDE {pattern}" for pattern in allowed_hosts)
+    return f"MAP * ~NOTFOUND, {excluded}"
 
 
 def find_chromium(configured: str | None, bundled: str | None) -> str | None:
@@ -45,8 +53,14 @@ def find_chromium(configured: str | None, bundled: str | None) -> str | None:
 class BrowserHost:
     """Owns Playwright and the shared browser; `get()` relaunches a browser that crashed."""
 
-    def __init__(self, executable_path: str | None = None, headless: bool = True) -> None:
+    def __init__(
+        self,
+        executable_path: str | None = None,
+        headless: bool = True,
+        allowed_hosts: list[str] | None = None,
+    ) -> None:
         self._configured = executable_path
+        self._args = [*LAUNCH_ARGS, f"--host-resolver-rules={resolver_rules(allowed_hosts)}"]
         self._headless = headless
         self._playwright: Playwright | None = None
         self._browser: Browser | None = None
@@ -64,7 +78,7 @@ class BrowserHost:
             chromium = self._playwright.chromium
             path = find_chromium(self._configured, chromium.executable_path)
             self._browser = await chromium.launch(
-                executable_path=path, headless=self._headless, args=list(LAUNCH_ARGS)
+                executable_path=path, headless=self._headless, args=self._args
             )
             self.launches += 1
             return self._browser

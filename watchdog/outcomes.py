@@ -25,6 +25,8 @@ _NETWORK_CODES = {
     "ERR_CERT_": "tls_certificate",
     "ERR_HTTP2_PROTOCOL_ERROR": "protocol_error",
     "ERR_INVALID_RESPONSE": "invalid_response",
+    "ERR_FAILED": "request_failed",
+    "ERR_TIMED_OUT": "timed_out",
 }
 _BROWSER_GONE = ("has been closed", "Target closed", "Browser closed", "browser has disconnected")
 
@@ -51,6 +53,9 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _map_playwright(exc: PlaywrightError) -> Mapped:
+    if "net::ERR_BLOCKED_BY_CLIENT" in str(exc):
+        # Only our router blocks: a navigation or redirect outside allowed_hosts.
+        return Mapped(Outcome.PROBE_ERROR, "host_not_allowed", "navigation outside allowed_hosts")
     network = _network(exc)
     if network is not None:
         return network

@@ -84,6 +84,7 @@ class ProbeSession:
     action_timeout_ms: float = 15_000
     steps: list[Step] = field(default_factory=list)
     dialogs: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
     last_status: int | None = None
     last_redirects: tuple[str, ...] = ()
 
@@ -107,6 +108,16 @@ class ProbeSession:
         self.last_redirects = tuple(redirects)
         self.steps.append(Step(name=name, url=url, status=status, ms=ms))
 
+    def note_failed_request(self, url: str, is_navigation: bool) -> None:
+        """Called for every failed request: remembers navigations we refused to resolve."""
+        if is_navigation and not self.host_allowed(host_of(url)):
+            self.refused.append(url)
+
+    def _raise_if_refused(self, exc: BaseException) -> None:
+        if self.refused:
+            host = host_of(self.refused[-1])
+            raise HostNotAllowed(f"redirect to {host!r} refused: not in allowed_hosts") from exc
+
     def _failed(self, name: str, url: str, started: float) -> None:
         ms = int((time.perf_counter() - started) * 1000)
         self.steps.append(Step(name=name, url=url, status=None, ms=ms))
@@ -117,9 +128,10 @@ class ProbeSession:
         started = time.perf_counter()
         try:
             response = await self.page.goto(url, wait_until="load")
-        except BaseException:
+        except BaseException as exc:
             # Keep the attempt in the trail even when the site never answered.
             self._failed(step, url, started)
+            self._raise_if_refused(exc)
             raise
         self._record(step, response, started)
         return response
@@ -131,8 +143,9 @@ class ProbeSession:
             async with self.page.expect_navigation(wait_until="load") as navigation:
                 await action()
             response = await navigation.value
-        except BaseException:
+        except BaseException as exc:
             self._failed(step, self.page.url, started)
+            self._raise_if_refused(exc)
             raise
         self._record(step, response, started)
 

@@ -58,7 +58,9 @@ class Runner:
     def __init__(self, config: Config, put_blob: BlobPut, host: BrowserHost | None = None) -> None:
         self.config = config
         self.put_blob = put_blob
-        self.host = host or BrowserHost(config.browser.executable_path, config.browser.headless)
+        self.host = host or BrowserHost(
+            config.browser.executable_path, config.browser.headless, config.watchdog.allowed_hosts
+        )
 
     async def close(self) -> None:
         await self.host.close()
@@ -138,6 +140,12 @@ class Runner:
             await dialog.dismiss()
 
         page.on("dialog", on_dialog)
+        page.on(
+            "requestfailed",
+            lambda request: session.note_failed_request(
+                request.url, request.is_navigation_request()
+            ),
+        )
         return session
 
     async def _keep_evidence(
