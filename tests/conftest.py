@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-
 from harness import LoopThread, Sim
+
 from watchdog.browser import BrowserHost
 from watchdog.models import Env, Observation, Outcome
 from watchdog.simulator.app import serve

@@ -208,8 +208,10 @@ def test_watchdog_probe_command_json(tmp_path: Path) -> None:
         )  # fmt: skip
         assert "step trail" in debug.stdout and "submit_conditions" in debug.stdout
         assert "watchdog_probe_outcomes_total" in debug.stdout
-        verify = subprocess.run([str(exe), "verify", "--config", config.source],
-                                capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+        verify = subprocess.run(
+            [str(exe), "verify", "--config", config.source],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
         assert verify.returncode == 0, verify.stdout + verify.stderr
     finally:
         sim_proc.terminate()

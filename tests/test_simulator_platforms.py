@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
-import pytest
 from playwright.async_api import Dialog, async_playwright
 
 from watchdog.simulator.testing import (
@@ -462,14 +461,13 @@ async def test_anef_login_wall() -> None:
         ]
 
 
-# --- client-side behaviour, in a real browser when one is installed ----------------------
+# --- client-side behaviour, in a real browser (the test command installs Chromium) -------
 
 CHROMIUM = next(
     (p for p in ("/usr/lib/chromium/chromium", "/usr/bin/chromium") if Path(p).exists()), None
 )
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium to drive")
 @async_test
 async def test_client_side_behaviour_in_a_browser() -> None:
     alerts: list[str] = []
