@@ -20,6 +20,7 @@ import pytest
 from fakeclock import EPOCH, FakeClock
 
 from watchdog.config import Config, MaintenanceWindow, Target
+from watchdog.errors import StoreError
 from watchdog.maintenance import MAINTENANCE_TAG, in_window
 from watchdog.models import Env, Observation, Outcome
 from watchdog.politeness import cycle_delay
@@ -468,3 +469,34 @@ def test_drain_lets_quick_probes_finish_and_abandons_the_rest() -> None:
     assert asyncio.run(main()) == 1
     assert [o.target for o in harness.recorded] == ["quick"]
     assert len(harness.starts) == 2  # nothing new after stop()
+
+
+def test_a_failing_store_or_probe_never_stops_the_schedule() -> None:
+    config = make_config([make_target("t", interval="1m")], politeness={"jitter": 0})
+    clock = FakeClock()
+    harness = Harness(clock, steady())
+    calls = Counter[str]()
+
+    async def flaky_probe(target: Target) -> Observation:
+        calls["probe"] += 1
+        if calls["probe"] == 2:
+            raise RuntimeError("a bug in a probe")
+        return await harness.probe(target)
+
+    async def flaky_record(obs: Observation, target: Target) -> None:
+        calls["record"] += 1
+        if calls["record"] == 1:
+            raise StoreError("database unreachable")
+        harness.recorded.append(obs)
+
+    async def main() -> Scheduler:
+        scheduler = Scheduler(config, flaky_probe, flaky_record, clock=clock, rng=random.Random(1))
+        runner = asyncio.create_task(scheduler.run())
+        await clock.run_until(EPOCH + 10 * MINUTE)
+        scheduler.stop()
+        await runner
+        return scheduler
+
+    scheduler = asyncio.run(main())
+    assert scheduler.counters.failed == 2
+    assert calls["probe"] >= 9 and len(harness.recorded) == calls["probe"] - 2

@@ -30,7 +30,13 @@ log = logging.getLogger(__name__)
 
 STATE_EVERY_S = 2.0
 # Settings read once at start; a reload that changes them is applied at the next restart.
-RESTART_ONLY = ("watchdog.data_dir", "watchdog.database_url", "listen", "browser.executable_path")
+RESTART_ONLY = (
+    "watchdog.data_dir",
+    "watchdog.database_url",
+    "listen",
+    "browser.executable_path",
+    "browser.headless",
+)
 
 
 class Daemon:

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from watchdog.config import Config, Target
+from watchdog.errors import WatchdogError
 from watchdog.maintenance import in_maintenance, tagged, windows_for
 from watchdog.models import Observation, Outcome
 from watchdog.politeness import HostState, cycle_delay
@@ -279,7 +280,10 @@ class Scheduler:
             outcome = Outcome.TIMEOUT
             self.counters.abandoned += 1
             log.warning("probe of %s overran its deadline: abandoned, nothing recorded", target.id)
-        except Exception:  # a broken probe or store must not stop the schedule
+        except WatchdogError as exc:  # e.g. the store is unreachable: said once per probe
+            self.counters.failed += 1
+            log.error("%s: %s", target.id, exc)
+        except Exception:  # a bug in a probe or the runner must not stop the schedule
             self.counters.failed += 1
             log.exception("probe of %s failed outside the runner", target.id)
         finally:
