@@ -4,13 +4,13 @@ off-list redirects, operator secrets, and the `watchdog probe` command itself.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-import os
-import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import Future
 from pathlib import Path
@@ -34,11 +34,10 @@ def test_hang_is_a_timeout_within_the_deadline(sim: Sim, tmp_path: Path) -> None
     url = sim.entry_url("legacy-hang")
     config = write_config(tmp_path, [target("t", "legacy_booking", url)],
                           browser={"probe_timeout": "3s"})  # fmt: skip
-    started = time.monotonic()
     obs = probe_and_store(sim, config, "t")
     assert obs.outcome.value == "timeout"
-    assert time.monotonic() - started < 3 + 15  # the deadline, plus capture and storage
-    assert obs.duration_s < 3 + 12
+    # The probe itself was stopped at its deadline (evidence capture comes after).
+    assert obs.duration_s < 3 + 3
     assert obs.steps and obs.steps[0].status is None
 
 
@@ -48,35 +47,6 @@ def test_rate_limit_then_blocked(sim: Sim, tmp_path: Path) -> None:
     outcomes = [probe_and_store(sim, config, "t").outcome.value for _ in range(3)]
     assert outcomes[-1] == "blocked", outcomes
     assert "blocked" in outcomes
-
-
-def _chromium_pids() -> set[int]:
-    """Chromium browser processes started by this test process (not the renderers)."""
-    mine = str(os.getpid())
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-            status = (entry / "status").read_text()
-        except OSError:
-            continue
-        if b"--remote-debugging-pipe" not in b" ".join(cmdline):
-            continue
-        ppid = next(line.split()[1] for line in status.splitlines() if line.startswith("PPid"))
-        grandparent = Path(f"/proc/{ppid}/status")
-        try:
-            gp = next(
-                line.split()[1]
-                for line in grandparent.read_text().splitlines()
-                if line.startswith("PPid")
-            )
-        except (OSError, StopIteration):
-            continue
-        if mine in (ppid, gp):
-            found.add(int(entry.name))
-    return found
 
 
 def test_browser_killed_mid_probe_then_next_probe_works(tmp_path: Path) -> None:
@@ -93,15 +63,11 @@ def test_browser_killed_mid_probe_then_next_probe_works(tmp_path: Path) -> None:
     store = Store.open(config.watchdog.data_dir)
     runner = Runner(config, store.blobs.put)
     try:
-        others = _chromium_pids()  # the shared browser of the other tests stays alive
         future = loop_submit(loop, runner, config, "hang")
         deadline = time.monotonic() + 20
-        while not (pids := _chromium_pids() - others) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert pids, "no Chromium process found"
-        time.sleep(1.0)  # let the probe reach the hanging page
-        for pid in pids:
-            os.kill(pid, signal.SIGKILL)
+        while not _hang_reached(port) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        loop.run(_crash(runner))
         crashed = future.result(60)
         assert crashed.outcome.value == "probe_error", crashed
         assert crashed.detail == "browser_crashed"
@@ -113,6 +79,19 @@ def test_browser_killed_mid_probe_then_next_probe_works(tmp_path: Path) -> None:
         store.close()
         loop.run(runner_app.cleanup())
         loop.stop()
+
+
+def _hang_reached(port: int) -> bool:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/__sim/log", timeout=5) as response:
+        return "/booking/create/9015/0" in response.read().decode()
+
+
+async def _crash(runner: Runner) -> None:
+    """Crash the runner's Chromium for real (CDP Browser.crash), as a renderer bug would."""
+    browser = await runner.host.get()
+    cdp = await browser.new_browser_cdp_session()
+    with contextlib.suppress(Exception):  # the browser dies before it can answer
+        await asyncio.wait_for(cdp.send("Browser.crash"), 5)
 
 
 def loop_submit(
