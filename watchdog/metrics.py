@@ -6,6 +6,7 @@ target up front, so a quiet target reads 0, not "no data".
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -52,6 +53,11 @@ class Metrics:
             "watchdog_last_observation_timestamp_seconds",
             "Unix time of the target's last recorded observation.", ["target"], registry=r,
         )  # fmt: skip
+        self.interval = Gauge(
+            "watchdog_target_interval_seconds",
+            "Configured probe interval of the target (staleness alerts compare against it).",
+            ["target"], registry=r,
+        )  # fmt: skip
         self.info = Gauge(
             "watchdog_target_info", "Static description of each target (always 1).",
             ["target", "department", "prefecture", "procedure", "platform", "label"],
@@ -65,14 +71,17 @@ class Metrics:
             for outcome in Outcome:
                 self.outcomes.labels(*base, outcome.value)
             self.duration.labels(t.id, t.platform.value)
-            for gauge in (self.site_up, self.slots, self.earliest_days, self.last_seen):
+            for gauge in (self.site_up, self.slots, self.last_seen):
                 gauge.labels(t.id)
+            self.earliest_days.labels(t.id).set(math.nan)  # no date seen yet is not "today"
+            self.interval.labels(t.id).set(t.interval.total_seconds())
             self.info.labels(t.id, t.department, t.prefecture, t.procedure.value,
                              t.platform.value, t.label).set(1)  # fmt: skip
 
     def forget(self, target_id: str, platform: Platform) -> None:
         """Drop a target removed from the catalog (on config reload)."""
-        for metric in (self.site_up, self.slots, self.earliest_days, self.last_seen):
+        for metric in (self.site_up, self.slots, self.earliest_days, self.last_seen,
+                       self.interval):  # fmt: skip
             metric.remove(target_id)
         self.duration.remove(target_id, platform.value)
 
@@ -86,12 +95,19 @@ class Metrics:
             self.site_up.labels(target.id).set(1 if up else 0)
         if obs.outcome in (Outcome.AVAILABLE, Outcome.NO_SLOT):
             self.slots.labels(target.id).set(obs.slots or 0)
-        if obs.earliest_slot is not None:
-            days = (site_time(obs.earliest_slot) - obs.finished_at).total_seconds() / 86400
-            self.earliest_days.labels(target.id).set(round(max(days, 0.0), 3))
+        self.earliest_days.labels(target.id).set(lead_days(obs))
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def lead_days(obs: Observation) -> float:
+    """Days to the earliest slot the observation showed; NaN when it showed no date (the
+    gauge describes the last observation, it does not keep an older date)."""
+    if obs.earliest_slot is None:
+        return math.nan
+    days = (site_time(obs.earliest_slot) - obs.finished_at).total_seconds() / 86400
+    return round(max(days, 0.0), 3)
 
 
 def site_time(value: datetime) -> datetime:
