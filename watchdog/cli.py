@@ -8,9 +8,11 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from watchdog import __version__
 from watchdog.config import Config, config_path, load_config
+from watchdog.demo import main_demo
 from watchdog.errors import ConfigError, StoreError, WatchdogError
 from watchdog.probe_once import probe_once
 from watchdog.runcli import register as register_run
@@ -75,6 +77,10 @@ def _progress(done: int) -> None:
     print(f"  … {done} observations checked", file=sys.stderr)
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    return main_demo(Path(args.data), args.minutes, args.port)
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     return main_simulate(args.scenario, args.host, args.port, args.log)
 
@@ -118,6 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", action="store_true", help="report progress on stderr")
     p.set_defaults(handler=cmd_verify)
     _simulate_parser(sub)
+    p = sub.add_parser("demo", help="run the watchdog on the bundled simulator (no config needed)")
+    p.add_argument("--minutes", type=float, default=3.0, help="how long to probe (default 3)")
+    p.add_argument("--data", default="data/demo", help="where the demo keeps its data")
+    p.add_argument("--port", type=int, default=9788, help="/metrics port (default 9788)")
+    p.set_defaults(handler=cmd_demo)
     register_run(sub, _load, _add_config)
     return parser
 

@@ -1,0 +1,51 @@
+"""The demo (README command #1) end to end in a short mode, and docs that match the CLI."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from watchdog.cli import build_parser
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO_TARGETS = re.findall(
+    r"^  - id: (\S+)$", (REPO / "watchdog/data/demo-catalog.yaml").read_text("utf-8"), re.M
+)
+OUTCOMES = r"(available|no_slot|captcha|queue|closed|maintenance|site_error|blocked|timeout|" \
+           r"network_error|unrecognized|probe_error)"  # fmt: skip
+
+
+def test_demo_runs_end_to_end_and_names_each_outcome(tmp_path: Path) -> None:
+    exe = Path(sys.executable).parent / "watchdog"
+    proc = subprocess.run(
+        [str(exe), "demo", "--minutes", "1", "--data", str(tmp_path / "demo"), "--port", "0"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "SIMULATED DATA" in out
+    assert "hash chains and evidence: verified" in out
+    probed = 0
+    for target_id in DEMO_TARGETS:
+        row = next(line for line in out.splitlines() if line.startswith(target_id + " "))
+        if re.search(rf"  {OUTCOMES}: ", row):
+            probed += 1
+    assert probed >= len(DEMO_TARGETS) - 1, out  # a loaded machine may miss one first run
+    assert (tmp_path / "demo" / "watchdog.sqlite3").exists()
+    assert (tmp_path / "demo" / "demo-config.yaml").exists()
+    status = subprocess.run(
+        [str(exe), "status", "--config", str(tmp_path / "demo" / "demo-config.yaml")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert status.returncode == 0 and "ain-premiere-demande" in status.stdout
+
+
+def test_every_cli_verb_is_in_the_readme() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    parser = build_parser()
+    verbs = next(a for a in parser._actions if a.dest == "command").choices
+    assert verbs, "no subcommands found"
+    for verb in verbs:
+        assert f"`watchdog {verb}" in readme, f"`watchdog {verb}` is not documented in README.md"
