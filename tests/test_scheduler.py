@@ -500,3 +500,22 @@ def test_a_failing_store_or_probe_never_stops_the_schedule() -> None:
     scheduler = asyncio.run(main())
     assert scheduler.counters.failed == 2
     assert calls["probe"] >= 9 and len(harness.recorded) == calls["probe"] - 2
+
+
+def test_no_double_run_when_a_target_is_removed_and_readded_mid_probe() -> None:
+    both = make_config(
+        [make_target("slow", interval="1m")],
+        browser={"probe_timeout": "5m"},
+        politeness={"per_host": {"requests_per_minute": 60, "concurrent": 4}},
+    )
+    empty = make_config([], browser={"probe_timeout": "5m"})
+
+    async def flap(harness: Harness, scheduler: Scheduler) -> None:
+        await harness.clock.run_until(EPOCH + 61)  # "slow" is in flight (150 s probes)
+        assert harness.running["slow"] == 1
+        scheduler.reload(empty)
+        scheduler.reload(both)
+        await harness.clock.run_until(EPOCH + 120)
+
+    harness, _ = simulate(both, 10 * MINUTE, steady(seconds=150), during=flap)
+    assert harness.max_running["slow"] == 1

@@ -147,6 +147,7 @@ class Scheduler:
         self._hosts: dict[str, HostState] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._active = 0  # probes holding a browser context (max_contexts)
+        self._in_flight: set[str] = set()  # by id: a target removed and re-added mid-probe too
         self._wake = asyncio.Event()
         self._stopping = False
         resume = resume or Resume()
@@ -215,7 +216,9 @@ class Scheduler:
 
     def _waiting(self) -> list[tuple[float, TargetState]]:
         """Targets not in flight, earliest due first."""
-        pending = [(self._due(s), s) for s in self._targets.values() if not s.in_flight]
+        pending = [
+            (self._due(s), s) for s in self._targets.values() if s.target.id not in self._in_flight
+        ]
         pending.sort(key=lambda pair: (pair[0], pair[1].target.id))
         return pending
 
@@ -237,6 +240,7 @@ class Scheduler:
 
     def _start(self, state: TargetState, host: HostState, planned: float, now: float) -> None:
         state.in_flight = True
+        self._in_flight.add(state.target.id)
         state.anchor, state.jitter = now, self._draw_jitter()
         state.runs += 1
         host.active += 1
@@ -289,6 +293,7 @@ class Scheduler:
         finally:
             now = self.clock.now()
             state.in_flight = False
+            self._in_flight.discard(target.id)
             state.last_outcome, state.last_finished = outcome, now
             host.active -= 1
             self._active -= 1
