@@ -1,0 +1,207 @@
+"""The statistics of one series (a target over a period), per DESIGN §2 definitions.
+
+Rates use only outcomes that count in rates: `probe_error` and `unrecognized` are counted
+apart (probe health) and never enter a denominator.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from watchdog.models import DOWN_OUTCOMES, Outcome
+from watchdog.stats.calendar import Period, iso_week
+from watchdog.stats.intervals import Proportion, weighted_quantile
+
+COUNTED = tuple(o for o in Outcome if o.counts_in_rates)
+EXCLUDED = tuple(o for o in Outcome if not o.counts_in_rates)
+TECHNICAL = (Outcome.SITE_ERROR, Outcome.TIMEOUT, Outcome.NETWORK_ERROR)
+# Cimade buckets (research/evidence.md §2.1), 1-based as published.
+BUCKETS = (1, 2, 3, 4, 5)
+HOURS_PER_DAY = 24
+
+
+@dataclass(frozen=True)
+class Run:
+    """Consecutive counted attempts without any slot: first and last of them, and how many."""
+
+    start: datetime
+    end: datetime
+    attempts: int
+
+    @property
+    def duration(self) -> timedelta:
+        return self.end - self.start
+
+
+@dataclass
+class DayCount:
+    attempts: int = 0
+    slots: int = 0  # attempts that found at least one slot
+
+    @property
+    def failed(self) -> int:
+        return self.attempts - self.slots
+
+
+@dataclass
+class SeriesStats:
+    """Counts gathered for one target (or a merge of several) over one period."""
+
+    target: str
+    period: Period
+    outcomes: Counter[Outcome] = field(default_factory=Counter)
+    details: Counter[tuple[Outcome, str]] = field(default_factory=Counter)
+    simulated: int = 0
+    days: dict[date, DayCount] = field(default_factory=dict)
+    heat: Counter[tuple[int, int, bool]] = field(default_factory=Counter)  # weekday, hour, slot
+    first_attempt: datetime | None = None
+    last_attempt: datetime | None = None
+    longest_run: Run | None = None
+    releases: Counter[tuple[int, int]] = field(default_factory=Counter)  # weekday, hour
+    last_release: datetime | None = None
+    lead_hours: Counter[int] = field(default_factory=Counter)
+    buckets: Counter[int] = field(default_factory=Counter)
+    announced: Counter[datetime] = field(default_factory=Counter)
+
+    # -- counts and rates -----------------------------------------------------------------
+
+    @property
+    def attempts(self) -> int:
+        """Attempts that count in rates (DESIGN §2)."""
+        return sum(self.outcomes[o] for o in COUNTED)
+
+    @property
+    def excluded(self) -> int:
+        return sum(self.outcomes[o] for o in EXCLUDED)
+
+    @property
+    def total(self) -> int:
+        return self.attempts + self.excluded
+
+    def share(self, *outcomes: Outcome) -> Proportion:
+        """Share of counted attempts whose outcome is one of `outcomes`."""
+        return Proportion(sum(self.outcomes[o] for o in outcomes), self.attempts)
+
+    @property
+    def no_slot_rate(self) -> Proportion:
+        """no_slot / (available + no_slot)."""
+        no_slot = self.outcomes[Outcome.NO_SLOT]
+        return Proportion(no_slot, no_slot + self.outcomes[Outcome.AVAILABLE])
+
+    @property
+    def failure_rate(self) -> Proportion:
+        """(attempts − available) / attempts: the user's view."""
+        return Proportion(self.attempts - self.outcomes[Outcome.AVAILABLE], self.attempts)
+
+    @property
+    def opening_rate(self) -> Proportion:
+        """Cimade's "taux d'ouverture": attempts that found at least one slot."""
+        return self.share(Outcome.AVAILABLE)
+
+    @property
+    def technical_error_rate(self) -> Proportion:
+        return self.share(*TECHNICAL)
+
+    @property
+    def uptime(self) -> Proportion:
+        """Attempts where the site answered with a working page (not down)."""
+        down = sum(self.outcomes[o] for o in DOWN_OUTCOMES)
+        return Proportion(self.attempts - down, self.attempts)
+
+    # -- persistence ----------------------------------------------------------------------
+
+    @property
+    def days_observed(self) -> int:
+        return sum(1 for d in self.days.values() if d.attempts)
+
+    @property
+    def days_with_failure(self) -> int:
+        return sum(1 for d in self.days.values() if d.failed)
+
+    @property
+    def days_without_slot(self) -> int:
+        return sum(1 for d in self.days.values() if d.attempts and not d.slots)
+
+    def weeks(self) -> dict[tuple[int, int], DayCount]:
+        """Counts per ISO week (of the Paris calendar)."""
+        weeks: dict[tuple[int, int], DayCount] = {}
+        for day, count in sorted(self.days.items()):
+            week = weeks.setdefault(iso_week(day), DayCount())
+            week.attempts += count.attempts
+            week.slots += count.slots
+        return weeks
+
+    @property
+    def weeks_with_failure(self) -> int:
+        """Distinct ISO weeks with at least one failed attempt (CE: "pas la même semaine")."""
+        return sum(1 for w in self.weeks().values() if w.failed)
+
+    @property
+    def weeks_without_slot(self) -> int:
+        return sum(1 for w in self.weeks().values() if w.attempts and not w.slots)
+
+    # -- lead time ------------------------------------------------------------------------
+
+    @property
+    def lead_count(self) -> int:
+        return sum(self.lead_hours.values())
+
+    def lead_days(self, q: float) -> float | None:
+        """Quantile of the lead time to the earliest slot, in days (hour precision)."""
+        hours = weighted_quantile(self.lead_hours.items(), q)
+        return None if hours is None else hours / HOURS_PER_DAY
+
+    @property
+    def lead_max_days(self) -> float | None:
+        return max(self.lead_hours) / HOURS_PER_DAY if self.lead_hours else None
+
+    def lead_beyond(self, days: int) -> Proportion:
+        """Share of attempts with a readable first date more than `days` days away."""
+        beyond = sum(n for h, n in self.lead_hours.items() if h > days * HOURS_PER_DAY)
+        return Proportion(beyond, self.lead_count)
+
+    @property
+    def bucket_total(self) -> int:
+        return sum(self.buckets[b] for b in BUCKETS)
+
+    def bucket_share(self, bucket: int) -> Proportion:
+        return Proportion(self.buckets[bucket], self.bucket_total)
+
+    # -- hour × weekday -------------------------------------------------------------------
+
+    def heat_cell(self, weekday: int, hour: int) -> Proportion:
+        """Share of attempts with a slot at this Paris weekday (0 = Monday) and hour."""
+        slots = self.heat[(weekday, hour, True)]
+        return Proportion(slots, slots + self.heat[(weekday, hour, False)])
+
+
+def merge(target: str, parts: Iterable[SeriesStats], period: Period) -> SeriesStats:
+    """The union of several series (an "ensemble" line): counts add up, extremes are kept."""
+    total = SeriesStats(target, period)
+    for part in parts:
+        for name in ("outcomes", "details", "heat", "releases", "lead_hours", "buckets"):
+            getattr(total, name).update(getattr(part, name))
+        total.announced.update(part.announced)
+        total.simulated += part.simulated
+        for day, count in part.days.items():
+            mine = total.days.setdefault(day, DayCount())
+            mine.attempts += count.attempts
+            mine.slots += count.slots
+        total.first_attempt = _extreme(min, total.first_attempt, part.first_attempt)
+        total.last_attempt = _extreme(max, total.last_attempt, part.last_attempt)
+        total.last_release = _extreme(max, total.last_release, part.last_release)
+        if part.longest_run and (
+            total.longest_run is None or part.longest_run.duration > total.longest_run.duration
+        ):
+            total.longest_run = part.longest_run
+    return total
+
+
+def _extreme(
+    pick: Callable[[list[datetime]], datetime], a: datetime | None, b: datetime | None
+) -> datetime | None:
+    values = [v for v in (a, b) if v is not None]
+    return pick(values) if values else None
