@@ -13,14 +13,15 @@ from collections import Counter
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from fakeclock import EPOCH, FakeClock
 
-from watchdog.config import Config, MaintenanceWindow, Target
-from watchdog.errors import StoreError
+from watchdog.config import Config, MaintenanceWindow, Target, load_config
+from watchdog.errors import ConfigError, StoreError
 from watchdog.maintenance import MAINTENANCE_TAG, in_window
 from watchdog.models import Env, Observation, Outcome
 from watchdog.politeness import cycle_delay
@@ -519,3 +520,20 @@ def test_no_double_run_when_a_target_is_removed_and_readded_mid_probe() -> None:
 
     harness, _ = simulate(both, 10 * MINUTE, steady(seconds=150), during=flap)
     assert harness.max_running["slow"] == 1
+
+
+def test_bad_windows_and_scheduler_keys_are_located_in_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "watchdog.yaml"
+    path.write_text(
+        "maintenance:\n"
+        "  www.ain.gouv.fr:\n"
+        '    - {hours: "09:00-09:00"}\n'
+        "scheduler: {grace_period: soon}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    problems = sorted(str(p) for p in info.value.problems)
+    assert problems[0].startswith(f"{path}:3: maintenance.www.ain.gouv.fr[0]: ")
+    assert "hours: an empty range" in problems[0]
+    assert problems[1].startswith(f"{path}:4: scheduler.grace_period: ")
