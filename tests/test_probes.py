@@ -133,7 +133,9 @@ def test_probe_case(sim: Sim, tmp_path: Path, case: Case) -> None:
         assert obs.earliest_slot is not None
         assert obs.earliest_slot.date() == (SIM_NOW + timedelta(days=case.earliest_in_days)).date()
     _assert_evidence(obs, tmp_path / "data")
-    booking = [r for r in sim.requests()[before:] if r.get("flags") or r.get("flag")]
+    seen = sim.requests()[before:]
+    assert seen and all("flagged" in r for r in seen)
+    booking = [r for r in seen if r["flagged"]]
     assert booking == [], booking
     assert obs.env.fresh_context and obs.env.browser_version
     assert obs.hash and obs.steps
