@@ -5,6 +5,7 @@
 #  1. Debian packages the tests use, installed only when missing:
 #       chromium, fonts-dejavu  headless browser for the probes, with fonts for screenshots/PDFs
 #       prometheus              promtool and prometheus, to check alert rules and dashboard queries
+#       prometheus-alertmanager amtool, to check the Alertmanager config and its routes
 #       poppler-utils           pdftotext/pdftoppm, to check the PDF reports
 #       postgresql              only when no usable PostgreSQL answers on 127.0.0.1:5432
 #     Off Debian, it says what to install instead (or set WATCHDOG_SETUP_SKIP_SYSTEM=1).
@@ -17,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 VENV=${VENV:-.venv}
 STAMP=$VENV/.watchdog-setup-stamp
-DEB_PACKAGES=(chromium fonts-dejavu prometheus poppler-utils)
+DEB_PACKAGES=(chromium fonts-dejavu prometheus prometheus-alertmanager poppler-utils)
 SECONDS=0
 
 say() { printf '==> %s\n' "$*"; }
@@ -52,6 +53,7 @@ why() {
     chromium) echo "headless browser driven by the probes (Playwright, executable_path)" ;;
     fonts-dejavu) echo "fonts for screenshots and PDF reports" ;;
     prometheus) echo "promtool and prometheus, to test alert rules and dashboard queries" ;;
+    prometheus-alertmanager) echo "amtool, to check the Alertmanager routes" ;;
     poppler-utils) echo "pdftotext/pdftoppm, to check the PDF reports" ;;
     postgresql) echo "a real PostgreSQL for the store tests (none usable on 127.0.0.1:5432)" ;;
     *) echo "" ;;
@@ -103,6 +105,7 @@ system_packages() {
 
     # Not Debian: check for the commands themselves and say what to install.
     have promtool || missing+=("prometheus (promtool)")
+    have amtool || missing+=("prometheus-alertmanager (amtool)")
     have pdftotext || missing+=("poppler-utils (pdftotext, pdftoppm)")
     fc-list 2>/dev/null | grep -qi dejavu || missing+=("DejaVu fonts")
     [[ -z "$pg_pkgs" ]] || missing+=("PostgreSQL server (initdb, pg_ctl, psql)")
