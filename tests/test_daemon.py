@@ -224,9 +224,9 @@ def test_backoff_sigterm_restart_and_reload(simulator: int, watchdog: Watchdog) 
         last = {i: obs.started_at for i, obs in store.last_per_target().items()}
         rows, failing_rows = store.count(), store.count("failing")
 
-    # Restart with 30 s intervals: each target is next due 30 s ± 10 % after its last start.
-    slow_catalog = [{**t, "interval": "30s"} for t in quiet]
-    watchdog.write_config([*slow_catalog, target("failing", "bad-gateway", elsewhere, "30s")])
+    # Restart with 5 min intervals: each target is next due 5 min ± 10 % after its last start.
+    slow_catalog = [{**t, "interval": "5m"} for t in quiet]
+    watchdog.write_config([*slow_catalog, target("failing", "bad-gateway", elsewhere, "5m")])
     watchdog.start()
     restart_honours_due_times(watchdog, last)
     assert watchdog.rows() == rows
@@ -286,11 +286,11 @@ def restart_honours_due_times(watchdog: Watchdog, last: dict[str, datetime]) -> 
         due, start = datetime.fromisoformat(row["next_due"]), last[target_id]
         assert row["next_due_estimated"] is False
         if target_id != "failing":
-            assert start + timedelta(seconds=27) <= due <= start + timedelta(seconds=33), row
-    # The back-off survived the restart: 30 s × 2^level.
+            assert start + timedelta(seconds=270) <= due <= start + timedelta(seconds=330), row
+    # The back-off survived the restart: 5 min × 2^level (under the 1 h cap).
     failing = rows["failing"]
     assert failing["last_outcome"] == "site_error" and failing["backoff_level"] >= 1
-    stretched = 30 * 2 ** failing["backoff_level"] * 0.9
+    stretched = min(300 * 2 ** failing["backoff_level"], 3600) * 0.9
     assert datetime.fromisoformat(failing["next_due"]) >= last["failing"] + timedelta(
         seconds=stretched
     )
@@ -306,7 +306,7 @@ def restart_honours_due_times(watchdog: Watchdog, last: dict[str, datetime]) -> 
 
 def reload_rejects_a_broken_config(watchdog: Watchdog) -> None:
     good = watchdog.config_path.read_text(encoding="utf-8")
-    broken = good.replace("  interval: 30s\n", "  interval: 30s\n  colour: blue\n", 1)
+    broken = good.replace("  interval: 5m\n", "  interval: 5m\n  colour: blue\n", 1)
     line = broken.splitlines().index("  colour: blue") + 1
     watchdog.config_path.write_text(broken, encoding="utf-8")
     watchdog.signal(signal.SIGHUP)
