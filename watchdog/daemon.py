@@ -134,7 +134,7 @@ class Daemon:
             # The dispatcher only returns on stop(); if it dies, its error surfaces below.
             await asyncio.wait(
                 {stop, dispatcher},
-                timeout=minutes * 60 if minutes else None,
+                timeout=minutes * 60 if minutes is not None else None,
                 return_when=asyncio.FIRST_COMPLETED,
             )
             log.info("stopping: no new probes; %d in flight", self.scheduler.snapshot().in_flight)
