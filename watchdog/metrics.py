@@ -1,7 +1,9 @@
 """Prometheus metrics of DESIGN §3. Names and labels are a contract with dashboards.
 
 Labels come only from config ids and enums (bounded). Every series is created for every
-target up front, so a quiet target reads 0, not "no data".
+target up front, so a quiet target reads 0, not "no data". The families render themselves
+(watchdog/exposition.py: a scrape of 2,000 targets must not stall the probes' event loop);
+`registry` holds any other collector (the scheduler's series) and is rendered after them.
 """
 
 from __future__ import annotations
@@ -11,61 +13,62 @@ from collections.abc import Iterable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 
 from watchdog.config import Target
+from watchdog.exposition import Family, render
 from watchdog.models import Observation, Outcome, Platform
 
 PARIS = ZoneInfo("Europe/Paris")
 DURATION_BUCKETS = (0.5, 1, 2, 3, 5, 8, 13, 21, 34, 60, 120)
+TARGET = ("target",)
 
 
 class Metrics:
-    """One registry per instance (tests get fresh ones)."""
+    """The DESIGN §3 series of one process (tests get fresh ones)."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
-        r = self.registry
-        self.outcomes = Counter(
+        self.outcomes = Family(
             "watchdog_probe_outcomes", "Probe results by outcome (DESIGN §2 vocabulary).",
-            ["target", "department", "procedure", "platform", "outcome"], registry=r,
+            "counter", ("target", "department", "procedure", "platform", "outcome"),
         )  # fmt: skip
-        self.duration = Histogram(
+        self.duration = Family(
             "watchdog_probe_duration_seconds", "Wall time of one probe, evidence included.",
-            ["target", "platform"], buckets=DURATION_BUCKETS, registry=r,
+            "histogram", ("target", "platform"), DURATION_BUCKETS,
         )  # fmt: skip
-        self.site_up = Gauge(
+        self.site_up = Family(
             "watchdog_site_up",
             "1 when the site answered with a working page; 0 on site_error, timeout, "
-            "network_error, blocked or maintenance.",
-            ["target"], registry=r,
+            "network_error, blocked or maintenance.", "gauge", TARGET,
         )  # fmt: skip
-        self.slots = Gauge(
-            "watchdog_slots_available", "Slots offered at the last observation.", ["target"],
-            registry=r,
-        )  # fmt: skip
-        self.earliest_days = Gauge(
+        self.slots = Family(
+            "watchdog_slots_available", "Slots offered at the last observation.", "gauge", TARGET
+        )
+        self.earliest_days = Family(
             "watchdog_earliest_slot_days",
-            "Days from the last observation to the earliest slot it showed.", ["target"],
-            registry=r,
+            "Days from the last observation to the earliest slot it showed (NaN: no date).",
+            "gauge", TARGET,
         )  # fmt: skip
-        self.last_seen = Gauge(
+        self.last_seen = Family(
             "watchdog_last_observation_timestamp_seconds",
-            "Unix time of the target's last recorded observation.", ["target"], registry=r,
+            "Unix time of the target's last recorded observation.", "gauge", TARGET,
         )  # fmt: skip
-        self.interval = Gauge(
+        self.interval = Family(
             "watchdog_target_interval_seconds",
             "Configured probe interval of the target (staleness alerts compare against it).",
-            ["target"], registry=r,
+            "gauge", TARGET,
         )  # fmt: skip
-        self.info = Gauge(
-            "watchdog_target_info", "Static description of each target (always 1).",
-            ["target", "department", "prefecture", "procedure", "platform", "label"],
-            registry=r,
+        self.info = Family(
+            "watchdog_target_info", "Static description of each target (always 1).", "gauge",
+            ("target", "department", "prefecture", "procedure", "platform", "label"),
         )  # fmt: skip
+        self.families = (self.outcomes, self.duration, self.site_up, self.slots,
+                         self.earliest_days, self.last_seen, self.interval, self.info)  # fmt: skip
+        self._info_key: dict[str, tuple[str, ...]] = {}
 
     def declare(self, targets: Iterable[Target]) -> None:
-        """Pre-create every series of every target."""
+        """Pre-create every series of every target (again after a reload: idempotent)."""
         for t in targets:
             base = (t.id, t.department, t.procedure.value, t.platform.value)
             for outcome in Outcome:
@@ -73,22 +76,30 @@ class Metrics:
             self.duration.labels(t.id, t.platform.value)
             for gauge in (self.site_up, self.slots, self.last_seen):
                 gauge.labels(t.id)
-            self.earliest_days.labels(t.id).set(math.nan)  # no date seen yet is not "today"
+            if (t.id,) not in self.earliest_days.series:
+                self.earliest_days.labels(t.id).set(math.nan)  # no date seen is not "today"
             self.interval.labels(t.id).set(t.interval.total_seconds())
-            self.info.labels(t.id, t.department, t.prefecture, t.procedure.value,
-                             t.platform.value, t.label).set(1)  # fmt: skip
+            info = (t.id, t.department, t.prefecture, t.procedure.value, t.platform.value, t.label)
+            if self._info_key.get(t.id, info) != info:
+                self.info.remove(*self._info_key[t.id])  # description edited on reload
+            self._info_key[t.id] = info
+            self.info.labels(*info).set(1)
 
     def forget(self, target_id: str, platform: Platform) -> None:
         """Drop a target removed from the catalog (on config reload)."""
-        for metric in (self.site_up, self.slots, self.earliest_days, self.last_seen,
+        for family in (self.site_up, self.slots, self.earliest_days, self.last_seen,
                        self.interval):  # fmt: skip
-            metric.remove(target_id)
+            family.remove(target_id)
         self.duration.remove(target_id, platform.value)
+        for key in [k for k in self.outcomes.series if k[0] == target_id]:
+            self.outcomes.remove(*key)
+        if target_id in self._info_key:
+            self.info.remove(*self._info_key.pop(target_id))
 
     def observe(self, obs: Observation, target: Target) -> None:
         base = (target.id, target.department, target.procedure.value, target.platform.value)
         self.outcomes.labels(*base, obs.outcome.value).inc()
-        self.duration.labels(target.id, target.platform.value).observe(obs.duration_s)
+        self.duration.observe((target.id, target.platform.value), obs.duration_s)
         self.last_seen.labels(target.id).set(obs.finished_at.timestamp())
         up = obs.outcome.site_up
         if up is not None:
@@ -98,7 +109,7 @@ class Metrics:
         self.earliest_days.labels(target.id).set(lead_days(obs))
 
     def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+        return render(self.families) + generate_latest(self.registry)
 
 
 def lead_days(obs: Observation) -> float:

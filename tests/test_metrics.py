@@ -1,0 +1,181 @@
+"""The /metrics exposition: golden text for fixed observations, promtool-clean, parseable,
+every series pre-created, reload-safe. Each test builds a fresh `Metrics`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client.parser import text_string_to_metric_families
+
+from watchdog.config import Target
+from watchdog.metrics import Metrics
+from watchdog.models import Env, Observation, Outcome
+
+GOLDEN = Path(__file__).parent / "fixtures" / "metrics" / "golden.prom"
+T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+
+
+def make_target(target_id: str, **fields: Any) -> Target:
+    values = {
+        "id": target_id,
+        "department": "01",
+        "prefecture": "Ain",
+        "procedure": "premiere_demande",
+        "label": "Rendez-vous titres de séjour",
+        "platform": "legacy_booking",
+        "url": "https://www.ain.gouv.fr/booking/create/804/0",
+        "interval": "15m",
+        **fields,
+    }
+    return Target.model_validate(values)
+
+
+def obs(target: str, n: int, outcome: Outcome, duration: float, **fields: Any) -> Observation:
+    started = T0 + timedelta(minutes=15 * n)
+    return Observation(
+        id=f"{target}-{n}", target=target, outcome=outcome, detail="test",
+        started_at=started, finished_at=started + timedelta(seconds=duration),
+        duration_s=duration, env=Env(software="test"), **fields,
+    )  # fmt: skip
+
+
+def fixed_metrics() -> Metrics:
+    """Two targets; Ain offers 2 slots once (first in 12.5 days), then none, then a 502;
+    Yvelines (quiet) is never observed."""
+    ain = make_target("ain-premiere-demande")
+    quiet = make_target(
+        "yvelines-titre", department="78", prefecture="Yvelines", procedure="renouvellement",
+        platform="rdv_prefecture", label='Titre de séjour "Versailles"',
+        url="https://rdv-prefecture.interieur.gouv.fr/rdvpref/reservation/demarche/4083/",
+    )  # fmt: skip
+    metrics = Metrics(CollectorRegistry(auto_describe=True))
+    metrics.declare([ain, quiet])
+    first = T0 + timedelta(seconds=3.5)
+    metrics.observe(obs(ain.id, 0, Outcome.AVAILABLE, 3.5, slots=2,
+                        earliest_slot=first + timedelta(days=12.5)), ain)  # fmt: skip
+    metrics.observe(obs(ain.id, 1, Outcome.NO_SLOT, 2.0), ain)
+    metrics.observe(obs(ain.id, 2, Outcome.SITE_ERROR, 0.75), ain)
+    metrics.observe(obs(ain.id, 3, Outcome.PROBE_ERROR, 130.0), ain)
+    return metrics
+
+
+def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def test_exposition_matches_the_golden_text() -> None:
+    text = fixed_metrics().exposition().decode()
+    if os.environ.get("WATCHDOG_UPDATE_GOLDEN") == "1":
+        GOLDEN.write_text(text, encoding="utf-8")
+    assert text == GOLDEN.read_text(encoding="utf-8")
+
+
+def test_golden_text_passes_promtool_check_metrics() -> None:
+    promtool = shutil.which("promtool")
+    assert promtool is not None, "promtool (Debian package prometheus) is needed: make setup"
+    result = subprocess.run(
+        [promtool, "check", "metrics"], input=GOLDEN.read_bytes(), capture_output=True,
+        timeout=30,
+    )  # fmt: skip
+    problems = [
+        line
+        for line in (result.stdout + result.stderr).decode().splitlines()
+        # DESIGN §3 names this gauge in days (the contract); promtool prefers seconds.
+        if line.strip() and not line.startswith("watchdog_earliest_slot_days ")
+    ]
+    assert not problems, problems
+
+
+def test_exposition_values_read_back_through_the_prometheus_parser() -> None:
+    got = samples(fixed_metrics().exposition().decode())
+    ain = ("target", "ain-premiere-demande")
+    base = {ain, ("department", "01"), ("procedure", "premiere_demande"),
+            ("platform", "legacy_booking")}  # fmt: skip
+
+    def outcome(name: str) -> float:
+        return got[("watchdog_probe_outcomes_total", frozenset({*base, ("outcome", name)}))]
+
+    assert [outcome(o) for o in ("available", "no_slot", "site_error", "probe_error")] == [1] * 4
+    assert outcome("captcha") == 0
+    hist = frozenset({ain, ("platform", "legacy_booking")})
+    bucket = "watchdog_probe_duration_seconds_bucket"
+    assert got[(bucket, hist | {("le", "1.0")})] == 1  # 0.75 s
+    assert got[(bucket, hist | {("le", "2.0")})] == 2  # 2.0 s: le is inclusive
+    assert got[(bucket, hist | {("le", "120.0")})] == 3
+    assert got[(bucket, hist | {("le", "+Inf")})] == 4
+    assert got[("watchdog_probe_duration_seconds_sum", hist)] == 136.25
+    assert got[("watchdog_site_up", frozenset({ain}))] == 0  # the 502; probe_error says nothing
+    assert got[("watchdog_slots_available", frozenset({ain}))] == 0  # the last reading
+    assert math.isnan(got[("watchdog_earliest_slot_days", frozenset({ain}))])
+    last = (T0 + timedelta(minutes=45, seconds=130)).timestamp()
+    assert got[("watchdog_last_observation_timestamp_seconds", frozenset({ain}))] == last
+    assert got[("watchdog_target_interval_seconds", frozenset({ain}))] == 900
+
+
+def test_a_quiet_target_has_every_series_at_zero_not_missing() -> None:
+    got = samples(fixed_metrics().exposition().decode())
+    quiet = {(name, labels) for name, labels in got if ("target", "yvelines-titre") in labels}
+    names = {name for name, _ in quiet}
+    assert len([1 for name, _ in quiet if name == "watchdog_probe_outcomes_total"]) == len(Outcome)
+    assert names >= {
+        "watchdog_site_up", "watchdog_slots_available", "watchdog_target_info",
+        "watchdog_last_observation_timestamp_seconds", "watchdog_probe_duration_seconds_count",
+        "watchdog_earliest_slot_days",
+    }  # fmt: skip
+    info = next(labels for name, labels in quiet if name == "watchdog_target_info")
+    assert ("label", 'Titre de séjour "Versailles"') in info  # escaped and read back intact
+
+
+def test_earliest_slot_days_describes_the_last_observation_only() -> None:
+    metrics = Metrics()
+    target = make_target("ain")
+    metrics.declare([target])
+    finished = T0 + timedelta(seconds=2)
+    metrics.observe(obs("ain", 0, Outcome.AVAILABLE, 2.0, slots=1,
+                        earliest_slot=finished + timedelta(days=3)), target)  # fmt: skip
+    assert metrics.earliest_days.labels("ain").value == 3.0
+    metrics.observe(obs("ain", 1, Outcome.NO_SLOT, 2.0), target)
+    assert math.isnan(metrics.earliest_days.labels("ain").value)
+
+
+def test_forget_drops_every_series_of_the_target_and_declare_is_idempotent() -> None:
+    metrics = Metrics()
+    kept, gone = make_target("kept"), make_target("gone")
+    metrics.declare([kept, gone])
+    metrics.declare([kept, gone])
+    metrics.observe(obs("kept", 0, Outcome.NO_SLOT, 1.0), kept)
+    metrics.declare([kept])
+    metrics.forget("gone", gone.platform)
+    text = metrics.exposition().decode()
+    assert 'target="gone"' not in text
+    assert text.count('watchdog_probe_outcomes_total{department="01",outcome="no_slot"') == 1
+    kept_no_slot = 'outcome="no_slot",platform="legacy_booking",procedure="premiere_demande"'
+    assert kept_no_slot + ',target="kept"} 1.0' in text
+
+
+def test_an_edited_description_replaces_the_info_series_on_reload() -> None:
+    metrics = Metrics()
+    metrics.declare([make_target("ain")])
+    metrics.declare([make_target("ain", label="Nouveau libellé")])
+    info = [line for line in metrics.exposition().decode().splitlines()
+            if line.startswith("watchdog_target_info{")]  # fmt: skip
+    assert len(info) == 1 and 'label="Nouveau libellé"' in info[0]
+
+
+def test_other_collectors_of_the_registry_follow_the_families() -> None:
+    metrics = Metrics()
+    Gauge("watchdog_scheduler_in_flight", "Probes running now.", registry=metrics.registry).set(2)
+    text = metrics.exposition().decode()
+    assert text.index("watchdog_target_info") < text.index("watchdog_scheduler_in_flight 2.0")
