@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import itertools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -110,13 +110,14 @@ def fill(
     specs: Iterable[Spec],
     *,
     simulated: bool = False,
-    captures: bool = False,
+    captures: bool | Callable[[Spec], bool] = False,
 ) -> list[Observation]:
-    """Append one observation per spec (in time order) and return the sealed copies."""
+    """Append one observation per spec (in time order) and return the sealed copies;
+    `captures` (all, or those a predicate picks) get a raw and a framed screenshot."""
     built = []
     for spec in sorted(specs, key=lambda s: s.at):
         obs = observation(target, spec, simulated=simulated)
-        if captures:
+        if captures is True or (callable(captures) and captures(spec)):
             obs = obs.model_copy(update={"evidence": capture(store, obs, spec.message or "")})
         built.append(obs)
     return store.append_many(built)

@@ -1,0 +1,306 @@
+"""The report: sections, figures, typography, CSP and inert scraped content, HTML and PDF."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import re
+import subprocess
+from datetime import date, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from reportdata import Spec, fill, paris, target
+
+from watchdog.browser import BrowserHost
+from watchdog.config import Target
+from watchdog.errors import WatchdogError
+from watchdog.models import Outcome
+from watchdog.report import ReportOptions, build_report, select_targets
+from watchdog.report.legal import load_legal
+from watchdog.report.recommend import load_rules
+from watchdog.report.typo import Typo
+from watchdog.stats import Period
+from watchdog.store import Store
+
+PERIOD = Period.from_dates(date(2026, 11, 2), date(2026, 11, 29))  # ISO weeks 45 to 48
+ISSUED = paris(2026, 12, 1, 10)
+PAYLOAD = '<script>window.pwned = 1; alert("x")</script><img src=x onerror="window.pwned = 2">'
+SECTIONS = ("synthese", "introduction", "methodologie", "constats", "analyse", "recommandations")
+T93 = target("seine-saint-denis-premiere", "93", "Seine-Saint-Denis")
+T01 = target("ain-renouvellement", "01", "Ain", "renouvellement")
+
+
+def _specs_93() -> list[Spec]:
+    """28 days × (9 h, 15 h): a slot at 9 h every fourth day (7), a 502 at 15 h on Sundays
+    (4), no slot otherwise (45): 56 attempts, no-slot rate 45/52, failure rate 49/56."""
+    specs = [Spec(paris(2026, 11, 3, 12), Outcome.PROBE_ERROR, detail="planning_required")]
+    for index in range(28):
+        day = date(2026, 11, 2 + index)
+        if index % 4 == 0:
+            far = index % 8 == 0  # 4 of the 7 first dates are beyond two months
+            earliest = datetime(2027, 2, 20, 9) if far else datetime(2026, 12, 1, 9)
+            specs.append(Spec(paris(2026, 11, day.day, 9), Outcome.AVAILABLE, 3, earliest))
+        else:  # the last one, on Sunday 29 November, is the example capture C1
+            message = PAYLOAD if index == 27 else None
+            specs.append(Spec(paris(2026, 11, day.day, 9), Outcome.NO_SLOT, message=message))
+        if day.weekday() == 6:
+            specs.append(Spec(paris(2026, 11, day.day, 15), Outcome.SITE_ERROR, detail="http_502"))
+        else:
+            specs.append(Spec(paris(2026, 11, day.day, 15), Outcome.NO_SLOT))
+    return specs
+
+
+def _captured(spec: Spec) -> bool:
+    return spec.at.day >= 28
+
+
+def make_store(data_dir: Path, *, simulated: bool = False) -> Store:
+    store = Store.open(data_dir)
+    fill(store, T93.id, _specs_93(), simulated=simulated, captures=_captured)
+    fill(store, T01.id, [Spec(paris(2026, 11, 2 + i, 11), Outcome.NO_SLOT) for i in range(28)])
+    return store
+
+
+def render(store: Store, out: Path, **options: object) -> list[Path]:
+    opts = ReportOptions(formats=("html",), generated_at=ISSUED, **options)  # type: ignore[arg-type]
+    return build_report(
+        store, [T93, T01], since=PERIOD.since, until=PERIOD.until, out_dir=out, options=opts
+    )
+
+
+@pytest.fixture(scope="module")
+def html_report(tmp_path_factory: pytest.TempPathFactory) -> str:
+    base = tmp_path_factory.mktemp("report")
+    with make_store(base / "data") as store:
+        (path,) = render(store, base / "out")
+    assert path.name.startswith("rapport-WD-20261201-") and path.suffix == ".html"
+    return path.read_text("utf-8")
+
+
+class _Text(HTMLParser):
+    """Visible text: everything but <style> and tags."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self._skip = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._skip = tag == "style"
+
+    def handle_endtag(self, tag: str) -> None:
+        self._skip = False
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def visible_parts(html: str) -> list[str]:
+    parser = _Text()
+    parser.feed(html)
+    return parser.parts
+
+
+def visible_text(html: str) -> str:
+    parser = _Text()
+    parser.feed(html)
+    # Collapse ASCII whitespace only: the no-break spaces are what the typography tests read.
+    return re.sub(r"[ \t\r\n]+", " ", "".join(parser.parts))
+
+
+def test_sections_and_key_figures(html_report: str) -> None:
+    for anchor in (*SECTIONS, "annexes", "sommaire"):
+        assert f'id="{anchor}"' in html_report
+    text = visible_text(html_report)
+    assert "Rapport n°" in text and "WD-20261201-" in text
+    assert "Période du 2\u00a0novembre 2026 au 29\u00a0novembre 2026" in text
+    assert "84\u00a0tentatives" in text  # 56 + 28 counted, the probe error set apart
+    # No slot: 73 of 80 attempts that reached the calendar; failure: 77 of 84.
+    assert (
+        "91,3\u202f% (intervalle de confiance à 95\u202f%\u00a0: 83,0\u00a0–\u00a095,7\u202f%)"
+        in text
+    )
+    assert "86,5\u202f%" in text  # 45/52 for Seine-Saint-Denis
+    assert "100,0\u202f%" in text  # Ain never offered a slot
+    assert "1\u00a0série n'a proposé aucun créneau sur toute la période" in text
+    assert "Ain — renouvellement" in text
+    assert "planning_required" in text  # probe-health annex
+    assert "1er\u00a0décembre 2026" in text or "2\u00a0décembre 2026" not in text
+
+
+def test_recommendations_follow_the_rules(html_report: str) -> None:
+    text = visible_text(html_report)
+    labels = re.findall(r"\bR(\d)\b — (\w+)", text)
+    assert [(n, verb) for n, verb in labels] == [
+        ("1", "Garantir"),
+        ("2", "Proposer"),
+        ("3", "Publier"),
+        ("4", "Mettre"),
+        ("5", "Délivrer"),
+    ]
+    # R1 (no-slot rate) concerns only the series with at least 30 attempts.
+    r1 = text[text.index("Recommandation 1") : text.index("Recommandation 2")]
+    assert "Seine-Saint-Denis — première demande" in r1 and "Ain" not in r1
+    r2 = text[text.index("Recommandation 2") : text.index("Recommandation 3")]
+    assert "Ain — renouvellement" in r2 and "Seine-Saint-Denis" not in r2
+
+
+def test_scraped_content_is_escaped_and_the_page_has_a_strict_csp(html_report: str) -> None:
+    assert "<script" not in html_report.lower()
+    assert "onerror=" not in html_report.replace("onerror=&#34;", "")
+    assert "&lt;script&gt;window.pwned = 1;" in html_report
+    csp = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">', html_report)
+    assert csp is not None
+    policy = csp.group(1)
+    assert "default-src 'none'" in policy and "img-src data:" in policy
+    assert "script-src" not in policy and "unsafe-inline" not in policy
+    style = re.search(r"<style>(.*?)</style>", html_report, re.S)
+    assert style is not None
+    digest = base64.b64encode(hashlib.sha256(style.group(1).encode()).digest()).decode()
+    assert f"style-src 'sha256-{digest}'" in policy
+    assert " style=" not in html_report  # the CSP would block inline styles anyway
+
+
+def test_payload_stays_inert_in_a_browser(html_report: str) -> None:
+    async def run() -> tuple[str, int]:
+        host = BrowserHost()
+        dialogs: list[str] = []
+        try:
+            browser = await host.get()
+            page = await browser.new_page()  # JavaScript enabled: only CSP and escaping hold
+            page.on("dialog", lambda d: dialogs.append(d.message))
+            await page.set_content(html_report, wait_until="load")
+            pwned = await page.evaluate("typeof window.pwned")
+            return str(pwned), len(dialogs)
+        finally:
+            await host.close()
+
+    assert asyncio.run(run()) == ("undefined", 0)
+
+
+def test_typography_has_no_plain_space_before_high_punctuation(html_report: str) -> None:
+    text = visible_text(html_report)
+    bad = re.findall(r".{12}(?: [;:!?%»]|« ).{0,12}", text)
+    assert bad == []
+    # Thousands take a narrow no-break space (looked for within each text node).
+    assert [part for part in visible_parts(html_report) if re.search(r"\d \d{3}\b", part)] == []
+
+
+def test_example_captures_are_embedded_with_their_hash(html_report: str) -> None:
+    assert 'id="C1"' in html_report
+    assert html_report.count('src="data:image/png;base64,') >= 2
+    assert re.search(
+        r"empreinte SHA-256 de la capture encadrée\u00a0: <span class=\"mono\">[0-9a-f]{64}",
+        html_report,
+    )
+
+
+def test_legal_analysis_cites_only_verified_references(html_report: str) -> None:
+    legal = load_legal()
+    analysis = html_report[
+        html_report.index('id="analyse"') : html_report.index('id="recommandations"')
+    ]
+    text = visible_text(analysis)
+    for ref in legal.used_for("vu"):
+        assert f"Vu {Typo('fr').prose(ref.citation)}" in text
+    for ref in legal.unverified:
+        assert ref.citation not in analysis
+        assert f"[non vérifié] {Typo('fr').prose(ref.citation)}" in visible_text(html_report)
+    assert "† Référence confirmée par une source secondaire" in text
+
+
+def test_simulated_data_is_watermarked(tmp_path: Path, html_report: str) -> None:
+    assert 'class="watermark"' not in html_report and "DONNÉES SIMULÉES" not in html_report
+    with make_store(tmp_path / "data", simulated=True) as store:
+        (path,) = render(store, tmp_path / "out")
+    html = path.read_text("utf-8")
+    assert 'class="watermark"' in html and "DONNÉES SIMULÉES" in html
+
+
+def test_english_report_and_edited_recommendations(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "rules:\n"
+        "  - id: always\n"
+        "    scope: overall\n"
+        "    when: [{stat: attempts, op: '>=', value: 1}]\n"
+        "    addressee: Préfet de la Seine-Saint-Denis\n"
+        "    text: Rouvrir un guichet sans rendez-vous le mardi matin.\n",
+        encoding="utf-8",
+    )
+    with make_store(tmp_path / "data") as store:
+        (fr,) = render(store, tmp_path / "fr", recommendations=rules)
+        (en,) = render(store, tmp_path / "en", lang="en")
+    fr_text = visible_text(fr.read_text("utf-8"))
+    assert "R1 — Rouvrir un guichet sans rendez-vous le mardi matin." in fr_text
+    assert "R2 —" not in fr_text
+    en_text = visible_text(en.read_text("utf-8"))
+    assert en.name.startswith("report-WD-")
+    assert "4. Findings" in en_text and "91.3% (95% CI: 83.0–95.7%)" in en_text
+
+
+def test_rules_must_open_with_an_infinitive_and_name_known_statistics(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "rules:\n  - {id: x, scope: overall, addressee: A, text: La préfecture devrait agir.}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(WatchdogError, match="infinitive"):
+        load_rules(bad)
+    bad.write_text(
+        "rules:\n  - {id: x, scope: overall, addressee: A, text: Agir.,"
+        " when: [{stat: nope, op: '>', value: 1}]}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(WatchdogError, match="unknown statistic 'nope'"):
+        load_rules(bad)
+
+
+def test_select_targets() -> None:
+    catalog: list[Target] = [T93, T01]
+    assert select_targets(catalog, departments=["93"]) == [T93]
+    assert select_targets(catalog, procedures=["renouvellement"]) == [T01]
+    assert select_targets(catalog) == catalog
+    with pytest.raises(WatchdogError, match="unknown target"):
+        select_targets(catalog, ids=["nope"])
+    with pytest.raises(WatchdogError, match="no target matches"):
+        select_targets(catalog, departments=["75"])
+
+
+def test_pdf_has_the_sections_figures_and_page_numbers(tmp_path: Path) -> None:
+    with make_store(tmp_path / "data") as store:
+        paths = build_report(
+            store,
+            [T93, T01],
+            since=PERIOD.since,
+            until=PERIOD.until,
+            out_dir=tmp_path / "out",
+            options=ReportOptions(generated_at=ISSUED),
+        )
+    pdf = next(p for p in paths if p.suffix == ".pdf")
+    # pdftotext turns the narrow no-break space (U+202F) into a plain space.
+    text = subprocess.run(
+        ["pdftotext", str(pdf), "-"], check=True, capture_output=True, text=True
+    ).stdout.replace("\u202f", " ")
+    for heading in (
+        "1. Synthèse et recommandations",
+        "3. Méthodologie",
+        "4. Constats",
+        "5. Analyse juridique",
+        "6. Recommandations",
+        "7. Annexes",
+    ):
+        assert heading in text
+    assert "91,3 %" in text and "86,5 %" in text and "84 tentatives" in text
+    pages = int(re.search(r"page 1 sur (\d+)", text).group(1))  # type: ignore[union-attr]
+    assert pages >= 8 and f"page {pages} sur {pages}" in text
+    subprocess.run(
+        ["pdftoppm", "-r", "40", "-png", "-f", "1", "-l", "1", str(pdf), str(tmp_path / "p")],
+        check=True,
+    )
+    png = next(tmp_path.glob("p-*1.png"))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5_000

@@ -1,0 +1,128 @@
+"""The public entry points of the reports: options, target selection, build."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from watchdog.browser import BrowserHost
+from watchdog.config import Target
+from watchdog.errors import WatchdogError
+from watchdog.report.legal import load_legal
+from watchdog.report.model import Inputs, assemble
+from watchdog.report.pdf import footer, html_to_pdf
+from watchdog.report.recommend import load_rules
+from watchdog.report.render import SIMULATED_MARK, render_report
+from watchdog.stats.calendar import Period
+from watchdog.store.db import Store
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ISSUER = "Instance locale de prefecture-watchdog (logiciel libre, AGPL-3.0)"
+FORMATS = ("html", "pdf")
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """How to render: formats, language, editable rules and legal data, identity."""
+
+    formats: Sequence[str] = FORMATS
+    lang: str = "fr"
+    recommendations: Path | None = None  # rules file (default: the bundled one)
+    legal_dir: Path | None = None  # legal references directory (default: bundled)
+    issuer: str = DEFAULT_ISSUER
+    generated_at: datetime | None = None  # default: now
+    number: str | None = None  # default: WD-<date>-<digest of the selection>
+    browser: BrowserHost | None = field(default=None, compare=False)  # reuse a Chromium
+
+    def __post_init__(self) -> None:
+        unknown = set(self.formats) - set(FORMATS)
+        if unknown or not self.formats:
+            raise WatchdogError(f"unknown report format(s) {sorted(unknown)}; use html and/or pdf")
+        if self.lang not in ("fr", "en"):
+            raise WatchdogError(f"unknown language {self.lang!r}; use fr or en")
+
+
+def select_targets(
+    targets: Iterable[Target],
+    ids: Sequence[str] = (),
+    departments: Sequence[str] = (),
+    procedures: Sequence[str] = (),
+) -> list[Target]:
+    """The catalog's targets matching every selector given (each selector: any of its values)."""
+    catalog = list(targets)
+    missing = sorted(set(ids) - {t.id for t in catalog})
+    if missing:
+        raise WatchdogError(f"unknown target(s): {', '.join(missing)} (see `watchdog targets`)")
+    chosen = [
+        t
+        for t in catalog
+        if (not ids or t.id in ids)
+        and (not departments or t.department in departments)
+        and (not procedures or t.procedure.value in procedures)
+    ]
+    if not chosen:
+        raise WatchdogError("no target matches the selectors (--target, --department, --procedure)")
+    return chosen
+
+
+def build_report(
+    store: Store,
+    targets: Sequence[Target],
+    *,
+    since: datetime,
+    until: datetime,
+    out_dir: Path,
+    options: ReportOptions | None = None,
+) -> list[Path]:
+    """Write the report (HTML and/or PDF) for `targets` over [since, until) into `out_dir`."""
+    return asyncio.run(
+        build_report_async(
+            store, targets, since=since, until=until, out_dir=out_dir, options=options
+        )
+    )
+
+
+async def build_report_async(
+    store: Store,
+    targets: Sequence[Target],
+    *,
+    since: datetime,
+    until: datetime,
+    out_dir: Path,
+    options: ReportOptions | None = None,
+) -> list[Path]:
+    """As `build_report`, from a running event loop (the store is read in a worker thread)."""
+    opts = options or ReportOptions()
+    inputs = Inputs(
+        targets=list(targets),
+        period=Period(since, until),
+        lang=opts.lang,
+        issuer=opts.issuer,
+        generated_at=opts.generated_at or datetime.now(UTC),
+        legal=load_legal(opts.legal_dir),
+        rules=load_rules(opts.recommendations),
+        number=opts.number,
+    )
+    data = await asyncio.to_thread(assemble, store, inputs)
+    html = render_report(data)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"{'rapport' if opts.lang == 'fr' else 'report'}-{data.meta.number}"
+    written: list[Path] = []
+    if "html" in opts.formats:
+        path = out_dir / f"{stem}.html"
+        path.write_text(html, encoding="utf-8")
+        written.append(path)
+    if "pdf" in opts.formats:
+        path = out_dir / f"{stem}.pdf"
+        label = f"{'Rapport' if opts.lang == 'fr' else 'Report'} {data.meta.number}"
+        if data.simulated:
+            label += f" — {SIMULATED_MARK[opts.lang]}"
+        seconds = await html_to_pdf(html, path, footer(label, opts.lang), opts.browser)
+        log.info("PDF %s written in %.2f s", path, seconds)
+        written.append(path)
+    return written

@@ -1,0 +1,186 @@
+"""Recommendations generated from the statistics by editable rules (YAML).
+
+Each rule is a condition on named indicators → one numbered recommendation (R1, R2 …)
+opening with an infinitive verb and naming its addressee, as the Défenseur des droits
+words them (research/evidence.md §1.5). Nothing is evaluated as code: an indicator name,
+a comparison operator and a number.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from watchdog.errors import WatchdogError
+from watchdog.models import Outcome
+from watchdog.stats.calendar import Period, paris_midnight
+from watchdog.stats.series import SeriesStats
+
+Indicators = dict[str, float | None]
+OPS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+    "==": operator.eq,
+}
+# A French infinitive: Garantir, Prévoir, Publier, Rappeler, Mettre, Rendre, Délivrer…
+INFINITIVE = re.compile(r"^[A-ZÉÈÀÂÎÔÛÇ][a-zéèêëàâîïôûüç]+(er|ir|re)\b")
+DAY_S = 86400.0
+
+
+class Condition(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    stat: str
+    op: Literal[">=", ">", "<=", "<", "=="]
+    value: float
+
+    def holds(self, indicators: Mapping[str, float | None]) -> bool:
+        if self.stat not in indicators:
+            raise WatchdogError(f"recommendation rule: unknown statistic {self.stat!r}")
+        measured = indicators[self.stat]
+        return measured is not None and OPS[self.op](measured, self.value)
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
+    scope: Literal["target", "overall"]
+    when: list[Condition] = Field(default_factory=list)
+    when_any: list[Condition] = Field(default_factory=list)
+    addressee: str
+    addressee_en: str | None = None
+    text: str
+    text_en: str | None = None
+
+    @field_validator("text")
+    @classmethod
+    def _infinitive(cls, text: str) -> str:
+        if not INFINITIVE.match(text):
+            raise ValueError(f"must open with a verb in the infinitive: {text[:40]!r}")
+        return text
+
+    def holds(self, indicators: Mapping[str, float | None]) -> bool:
+        if not all(c.holds(indicators) for c in self.when):
+            return False
+        return not self.when_any or any(c.holds(indicators) for c in self.when_any)
+
+
+class RuleFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    follow_up_months: Annotated[int, Field(ge=1, le=24)] = 3
+    rules: list[Rule]
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    number: int
+    rule_id: str
+    text: str
+    addressee: str
+    concerned: tuple[str, ...]  # target ids; empty for an overall recommendation
+
+    @property
+    def label(self) -> str:
+        return f"R{self.number}"
+
+
+def default_rules_path() -> Path:
+    return Path(str(resources.files("watchdog") / "data" / "report" / "recommendations.yaml"))
+
+
+def load_rules(path: Path | None = None) -> RuleFile:
+    source = path or default_rules_path()
+    try:
+        rules = RuleFile.model_validate(yaml.safe_load(source.read_text("utf-8")))
+    except (OSError, yaml.YAMLError, ValidationError) as exc:
+        raise WatchdogError(f"{source}: invalid recommendation rules: {exc}") from exc
+    known = known_statistics()
+    for rule in rules.rules:
+        for condition in (*rule.when, *rule.when_any):
+            if condition.stat not in known:
+                raise WatchdogError(
+                    f"{source}: rule {rule.id!r}: unknown statistic {condition.stat!r} "
+                    f"(known: {', '.join(sorted(known))})"
+                )
+    return rules
+
+
+def known_statistics() -> set[str]:
+    period = Period(paris_midnight(date(2000, 1, 1)), paris_midnight(date(2000, 1, 2)))
+    return set(indicators(SeriesStats("*", period), overall=True))
+
+
+def indicators(
+    s: SeriesStats, *, overall: bool = False, per_target: Sequence[SeriesStats] = ()
+) -> Indicators:
+    """The named statistics rules may test (see recommendations.yaml)."""
+    run = s.longest_run
+    values: Indicators = {
+        "attempts": float(s.attempts),
+        "no_slot_rate": s.no_slot_rate.value,
+        "no_slot_rate_low": s.no_slot_rate.low,
+        "failure_rate": s.failure_rate.value,
+        "failure_rate_low": s.failure_rate.low,
+        "opening_rate": s.opening_rate.value,
+        "captcha_rate": s.share(Outcome.CAPTCHA).value,
+        "blocked_rate": s.share(Outcome.BLOCKED).value,
+        "technical_error_rate": s.technical_error_rate.value,
+        "maintenance_rate": s.share(Outcome.MAINTENANCE).value,
+        "closed_rate": s.share(Outcome.CLOSED).value,
+        "queue_rate": s.share(Outcome.QUEUE).value,
+        "uptime": s.uptime.value,
+        "weeks_with_failure": float(s.weeks_with_failure),
+        "weeks_without_slot": float(s.weeks_without_slot),
+        "longest_run_days": run.duration.total_seconds() / DAY_S if run else 0.0,
+        "lead_median_days": s.lead_days(0.5),
+        "lead_p90_days": s.lead_days(0.9),
+        "lead_beyond_30_days": s.lead_beyond(30).value,
+        "lead_beyond_60_days": s.lead_beyond(60).value,
+    }
+    if overall:
+        values["targets_without_any_slot"] = float(
+            sum(1 for t in per_target if t.attempts and not t.outcomes[Outcome.AVAILABLE])
+        )
+    return values
+
+
+def recommend(
+    rules: RuleFile,
+    per_target: Mapping[str, SeriesStats],
+    total: SeriesStats,
+    lang: str = "fr",
+) -> list[Recommendation]:
+    """The recommendations whose rule holds, numbered in the order of the rule file."""
+    overall = indicators(total, overall=True, per_target=list(per_target.values()))
+    found: list[Recommendation] = []
+    for rule in rules.rules:
+        if rule.scope == "overall":
+            concerned: tuple[str, ...] = ()
+            applies = rule.holds(overall)
+        else:
+            concerned = tuple(t for t, s in per_target.items() if rule.holds(indicators(s)))
+            applies = bool(concerned)
+        if applies:
+            english = lang == "en"
+            found.append(
+                Recommendation(
+                    number=len(found) + 1,
+                    rule_id=rule.id,
+                    text=(rule.text_en if english and rule.text_en else rule.text),
+                    addressee=(
+                        rule.addressee_en if english and rule.addressee_en else rule.addressee
+                    ),
+                    concerned=concerned,
+                )
+            )
+    return found
