@@ -7,7 +7,7 @@ import base64
 import hashlib
 import re
 import subprocess
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -304,3 +304,23 @@ def test_pdf_has_the_sections_figures_and_page_numbers(tmp_path: Path) -> None:
     )
     png = next(tmp_path.glob("p-*1.png"))
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5_000
+
+
+def test_french_and_english_typography() -> None:
+    fr, en = Typo("fr"), Typo("en")
+    morning = datetime(2026, 11, 12, 8, 5, tzinfo=UTC)  # 9 h 05 in Paris
+    assert fr.date(date(2026, 11, 1)) == "1er\u00a0novembre 2026"
+    assert fr.date(date(2026, 11, 12)) == "12\u00a0novembre 2026"
+    assert fr.datetime(morning) == "12\u00a0novembre 2026 à 9\u00a0h\u00a005"
+    assert en.datetime(morning) == "12\u00a0November 2026, 09:05"
+    assert fr.num(1234567) == "1\u202f234\u202f567" and en.num(1234567) == "1,234,567"
+    assert fr.pct(0.9125) == "91,3\u202f%" and en.pct(0.9125) == "91.3%"  # half up
+    assert fr.quote("x") == "«\u00a0x\u00a0»"
+    assert fr.unit(0, "tentative", "tentatives") == "0\u00a0tentative"
+    assert fr.unit(2, "tentative", "tentatives") == "2\u00a0tentatives"
+    assert en.unit(0, "attempt", "attempts") == "0 attempts".replace(" ", "\u00a0")
+    assert fr.duration(timedelta(days=3, hours=9)) == "3\u00a0jours et 9\u00a0heures"
+    assert fr.prose("« a » ; b : c 5 000 € n° 12, 1er août") == (
+        "«\u00a0a\u00a0»\u202f; b\u00a0: c 5\u202f000 € n°\u00a012, 1er\u00a0août"
+    )
+    assert en.prose("a ; b") == "a ; b"

@@ -38,6 +38,9 @@ WEEKDAYS = {
 }
 
 
+_MONTH_AFTER_DAY = re.compile(r"\b(1er|\d{1,2}) (" + "|".join(MONTHS["fr"]) + r")\b")
+
+
 @dataclass(frozen=True)
 class Typo:
     """Number, date and quotation formatting for one language."""
@@ -183,7 +186,9 @@ class Typo:
         text = re.sub(r"\s*»", f"{NBSP}»", text)
         text = re.sub(r"(?<=\S)\s+([;!?%])", f"{NNBSP}\\1", text)
         text = re.sub(r"(?<=\d) (?=\d{3}\b)", NNBSP, text)  # 5 000 €
-        return re.sub(r"(?<=\S)\s+:(?=\s)", f"{NBSP}:", text)
+        text = re.sub(r"\b(n°|art\.|p\.) ", f"\\1{NBSP}", text)  # n° 435594
+        text = re.sub(r"(?<=\S)\s+:(?=\s)", f"{NBSP}:", text)
+        return _MONTH_AFTER_DAY.sub(f"\\1{NBSP}\\2", text)  # 10 juin 2020
 
 
 def _paris_date(value: date | datetime) -> date:
