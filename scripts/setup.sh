@@ -180,7 +180,10 @@ install_project() {
     say "pip install -e '.[dev]' into $VENV (first install or pyproject.toml changed;" \
         "a minute or two when downloading)"
     rm -f "$STAMP"
-    "$VENV/bin/python" -m pip install --disable-pip-version-check -q -e '.[dev]'
+    # grafana-client pulls urllib3-future, whose wheel replaces urllib3 under requests and
+    # apprise; built from source with URLLIB3_NO_OVERRIDE=1 it installs beside it instead.
+    URLLIB3_NO_OVERRIDE=1 PIP_NO_BINARY=urllib3-future \
+        "$VENV/bin/python" -m pip install --disable-pip-version-check -q -e '.[dev]'
     if "$VENV/bin/python" -c 'import importlib.metadata as m; m.distribution("watchdog")' \
         >/dev/null 2>&1; then
         warn "the PyPI distribution 'watchdog' (file-system events) is installed in $VENV and" \

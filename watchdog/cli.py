@@ -12,6 +12,7 @@ from pathlib import Path
 
 from watchdog import __version__
 from watchdog.config import Config, config_path, load_config
+from watchdog.dashboards.cli import register as register_dashboards
 from watchdog.demo import main_demo
 from watchdog.errors import ConfigError, StoreError, WatchdogError
 from watchdog.probe_once import probe_once
@@ -130,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=9788, help="/metrics port (default 9788)")
     p.set_defaults(handler=cmd_demo)
     register_run(sub, _load, _add_config)
+    register_dashboards(sub)
     return parser
 
 
