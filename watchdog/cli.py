@@ -16,6 +16,8 @@ from watchdog.dashboards.cli import register as register_dashboards
 from watchdog.demo import main_demo
 from watchdog.errors import ConfigError, StoreError, WatchdogError
 from watchdog.probe_once import probe_once
+from watchdog.reportcli import register as register_reports
+from watchdog.reportcli import verify_bundle_command
 from watchdog.runcli import register as register_run
 from watchdog.simulator.app import main_simulate
 from watchdog.store import Store
@@ -64,6 +66,8 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    if args.bundle:
+        return verify_bundle_command(args.bundle)
     config = _load(args)
     store = Store.open(config.watchdog.data_dir, config.watchdog.database_url)
     try:
@@ -120,8 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=cmd_targets)
     _probe_parser(sub)
-    p = sub.add_parser("verify", help="recompute every hash chain and evidence blob")
+    p = sub.add_parser(
+        "verify", help="recompute every hash chain and evidence blob, or check a bundle zip"
+    )
     _add_config(p)
+    p.add_argument("bundle", nargs="?", metavar="BUNDLE.zip", help="check this evidence bundle")
     p.add_argument("--progress", action="store_true", help="report progress on stderr")
     p.set_defaults(handler=cmd_verify)
     _simulate_parser(sub)
@@ -131,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=9788, help="/metrics port (default 9788)")
     p.set_defaults(handler=cmd_demo)
     register_run(sub, _load, _add_config)
+    register_reports(sub, _load, _add_config)
     register_dashboards(sub)
     return parser
 

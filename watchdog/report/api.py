@@ -38,6 +38,7 @@ class ReportOptions:
     generated_at: datetime | None = None  # default: now
     number: str | None = None  # default: WD-<date>-<digest of the selection>
     browser: BrowserHost | None = field(default=None, compare=False)  # reuse a Chromium
+    chromium: str | None = None  # executable when no browser is given (config browser.*)
 
     def __post_init__(self) -> None:
         unknown = set(self.formats) - set(FORMATS)
@@ -122,7 +123,12 @@ async def build_report_async(
         label = f"{'Rapport' if opts.lang == 'fr' else 'Report'} {data.meta.number}"
         if data.simulated:
             label += f" — {SIMULATED_MARK[opts.lang]}"
-        seconds = await html_to_pdf(html, path, footer(label, opts.lang), opts.browser)
+        host = opts.browser or BrowserHost(executable_path=opts.chromium)
+        try:
+            seconds = await html_to_pdf(html, path, footer(label, opts.lang), host)
+        finally:
+            if opts.browser is None:
+                await host.close()
         log.info("PDF %s written in %.2f s", path, seconds)
         written.append(path)
     return written

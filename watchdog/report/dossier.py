@@ -169,6 +169,7 @@ class DossierOptions:
     number: str | None = None
     legal_dir: Path | None = None
     browser: BrowserHost | None = field(default=None, compare=False)
+    chromium: str | None = None  # executable when no browser is given
 
 
 @dataclass
@@ -260,6 +261,11 @@ async def build_dossier_async(
         label = f"Dossier {data.number}"
         if data.simulated:
             label += f" — {SIMULATED_MARK[opts.lang]}"
-        await html_to_pdf(html, path, footer(label, opts.lang), opts.browser)
+        host = opts.browser or BrowserHost(executable_path=opts.chromium)
+        try:
+            await html_to_pdf(html, path, footer(label, opts.lang), host)
+        finally:
+            if opts.browser is None:
+                await host.close()
         written.append(path)
     return written

@@ -1,0 +1,90 @@
+"""`watchdog report`, `dossier`, `bundle` and `verify BUNDLE.zip` from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from reportdata import Spec, fill, paris
+
+from watchdog.cli import main
+from watchdog.models import Outcome
+from watchdog.store import Store
+
+CONFIG = """\
+watchdog:
+  data_dir: {data}
+targets:
+  - id: seine-saint-denis-premiere
+    department: "93"
+    prefecture: Seine-Saint-Denis
+    procedure: premiere_demande
+    label: "Première demande de titre de séjour"
+    platform: legacy_booking
+    url: https://www.seine-saint-denis.gouv.fr/booking/create/1/0
+  - id: ain-renouvellement
+    department: "01"
+    prefecture: Ain
+    procedure: renouvellement
+    label: "Renouvellement"
+    platform: legacy_booking
+    url: https://www.ain.gouv.fr/booking/create/2/0
+"""
+PERIOD = ["--from", "2026-11-02", "--to", "2026-11-22"]
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> str:
+    data = tmp_path / "data"
+    with Store.open(data) as store:
+        for target in ("seine-saint-denis-premiere", "ain-renouvellement"):
+            days = [Spec(paris(2026, 11, d, 9), Outcome.NO_SLOT) for d in range(2, 23)]
+            fill(store, target, days, captures=lambda s: s.at.day == 5)
+    path = tmp_path / "watchdog.yaml"
+    path.write_text(CONFIG.format(data=data), encoding="utf-8")
+    return str(path)
+
+
+def test_report_selects_by_department(
+    config: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    argv = ["report", "--config", config, *PERIOD, "--department", "93", "--format", "html"]
+    assert main([*argv, "--out", str(out)]) == 0
+    (path,) = out.glob("rapport-WD-*.html")
+    assert capsys.readouterr().out.strip() == str(path)
+    html = path.read_text("utf-8")
+    assert "Seine-Saint-Denis — première demande" in html and "Ain — renouvellement" not in html
+
+
+def test_dossier_and_unknown_target(
+    config: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    argv = ["dossier", "ain-renouvellement", "--config", config, *PERIOD, "--format", "html"]
+    assert main([*argv, "--out", str(out)]) == 0
+    (path,) = out.glob("dossier-ain-renouvellement-DOS-*.html")
+    assert "3\u00a0semaines ISO distinctes" in path.read_text("utf-8")
+    assert main(["dossier", "nope", "--config", config, *PERIOD]) == 1
+    assert "unknown target(s): nope" in capsys.readouterr().err
+
+
+def test_bundle_then_verify(
+    config: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "lot.zip"
+    argv = ["bundle", "--config", config, *PERIOD, "--format", "html", "--out", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert f"{out}: 42 observation(s)" in printed and "Bundle fingerprint" in printed
+    assert main(["verify", str(out)]) == 0
+    verified = capsys.readouterr().out
+    fingerprint = printed.split("manifest.json): ")[1].split()[0]
+    assert f"Bundle fingerprint (SHA-256 of manifest.json): {fingerprint}" in verified
+
+
+def test_bad_dates_are_refused(config: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "--config", config, "--from", "2026-11-30", "--to", "2026-11-01"]) == 1
+    assert "--to is before --from" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["report", "--config", config, "--from", "30/11/2026", "--to", "2026-12-01"])

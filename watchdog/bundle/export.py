@@ -1,0 +1,257 @@
+"""`watchdog bundle`: export observations, evidence and the report as one verifiable zip.
+
+The observations are copied as the exact canonical bytes that were hashed, so a third party
+recomputes every hash and every chain link offline. Each chain is exported whole between
+its first and last observation of the period (no gap a reader could mistake for deletion).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import sqlalchemy as sa
+
+from watchdog import __version__
+from watchdog.chain import format_instant
+from watchdog.config import Target
+from watchdog.errors import StoreError, WatchdogError
+from watchdog.report.api import ReportOptions, build_report_async
+from watchdog.store.db import Store
+from watchdog.store.schema import observations as obs
+
+from . import layout
+
+CHUNK = 1 << 20
+
+
+@dataclass
+class ChainSpan:
+    """One target's exported stretch of chain."""
+
+    target: str
+    first_seq: int
+    last_seq: int = 0
+    count: int = 0
+    anchor: str | None = None  # prev_hash of the first exported observation
+    head: str | None = None  # hash of the last one
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "first_seq": self.first_seq,
+            "last_seq": self.last_seq,
+            "count": self.count,
+            "anchor_prev_hash": self.anchor,
+            "head_hash": self.head,
+        }
+
+
+@dataclass
+class BundleResult:
+    path: Path
+    fingerprint: str  # SHA-256 of manifest.json
+    observations: int
+    evidence_files: int
+    missing_evidence: list[str] = field(default_factory=list)
+
+
+def spans(
+    store: Store, targets: Sequence[str], since: datetime, until: datetime
+) -> list[ChainSpan]:
+    """First and last seq of each target's observations started in [since, until)."""
+    stmt = (
+        sa.select(
+            obs.c.target,
+            sa.func.min(obs.c.seq).label("first"),
+            sa.func.max(obs.c.seq).label("last"),
+        )
+        .where(
+            obs.c.target.in_(list(targets)),
+            obs.c.started_at >= format_instant(since),
+            obs.c.started_at < format_instant(until),
+        )
+        .group_by(obs.c.target)
+        .order_by(obs.c.target)
+    )
+    return [ChainSpan(row.target, row.first, row.last) for row in store.scan(stmt)]
+
+
+def _rows(store: Store, span: ChainSpan) -> Iterator[sa.Row[Any]]:
+    stmt = (
+        sa.select(obs.c.seq, obs.c.hash, obs.c.doc)
+        .where(obs.c.target == span.target, obs.c.seq.between(span.first_seq, span.last_seq))
+        .order_by(obs.c.seq)
+    )
+    return store.scan(stmt)
+
+
+class _Writer:
+    """Adds members to the zip, hashing each as it is written."""
+
+    def __init__(self, archive: zipfile.ZipFile) -> None:
+        self.archive = archive
+        self.files: dict[str, tuple[str, int]] = {}  # path -> (sha256, size)
+
+    def add_stream(self, name: str, source: IO[bytes], *, compress: bool = True) -> None:
+        digest, size = hashlib.sha256(), 0
+        info = zipfile.ZipInfo(name, date_time=_zip_time())
+        info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+        info.external_attr = 0o100644 << 16  # a regular file, rw-r--r--
+        with self.archive.open(info, "w", force_zip64=True) as member:
+            while chunk := source.read(CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+                member.write(chunk)
+        self.files[name] = (digest.hexdigest(), size)
+
+    def add_bytes(self, name: str, data: bytes, *, compress: bool = True) -> None:
+        self.add_stream(name, io.BytesIO(data), compress=compress)
+
+
+def _zip_time() -> tuple[int, int, int, int, int, int]:
+    now = datetime.now(UTC)
+    return (now.year, now.month, now.day, now.hour, now.minute, now.second)
+
+
+def _export_observations(
+    store: Store, chains: list[ChainSpan], work: Path
+) -> tuple[dict[str, str], int]:
+    """Write JSONL and CSV into `work`; return the evidence to copy (sha -> kind) and count."""
+    evidence: dict[str, str] = {}
+    count = 0
+    with (work / layout.JSONL).open("wb") as jsonl, (work / layout.CSV).open("wb") as table:
+        table.write(layout.csv_header())
+        for span in chains:
+            for row in _rows(store, span):
+                doc = json.loads(row.doc)
+                if span.count == 0:
+                    span.anchor = doc.get("prev_hash")
+                span.count += 1
+                span.head = row.hash
+                jsonl.write(row.doc.encode("utf-8", "surrogatepass") + b"\n")
+                table.write(layout.csv_row(doc, row.seq, row.hash))
+                for kind, sha in (doc.get("evidence") or {}).items():
+                    if sha is not None:
+                        evidence.setdefault(sha, kind)
+                count += 1
+    return evidence, count
+
+
+async def export_bundle_async(
+    store: Store,
+    targets: Sequence[Target],
+    *,
+    since: datetime,
+    until: datetime,
+    out: Path,
+    report: ReportOptions | None = None,
+) -> BundleResult:
+    """Write the bundle to `out` (atomically: a temporary file renamed into place)."""
+    ids = [t.id for t in targets]
+    chains = await asyncio.to_thread(spans, store, ids, since, until)
+    if not chains:
+        raise WatchdogError(
+            "no observation of the selected targets in that period: nothing to bundle"
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="watchdog-bundle-") as tmp:
+        work = Path(tmp)
+        evidence, count = await asyncio.to_thread(_export_observations, store, chains, work)
+        reports = await build_report_async(
+            store, targets, since=since, until=until, out_dir=work / "report", options=report
+        )
+        partial = out.with_name(out.name + ".partial")
+        result = await asyncio.to_thread(
+            _write_zip, store, partial, work, reports, evidence, chains, (since, until)
+        )
+        os.replace(partial, out)
+    result.path = out
+    result.observations = count
+    return result
+
+
+def _write_zip(
+    store: Store,
+    path: Path,
+    work: Path,
+    reports: list[Path],
+    evidence: dict[str, str],
+    chains: list[ChainSpan],
+    period: tuple[datetime, datetime],
+) -> BundleResult:
+    missing: list[str] = []
+    with zipfile.ZipFile(path, "w", allowZip64=True) as archive:
+        writer = _Writer(archive)
+        readme = layout.README_TEXT.format(name=path.name.removesuffix(".partial"))
+        writer.add_bytes(layout.README, readme.encode("utf-8"))
+        for name in (layout.JSONL, layout.CSV):
+            with (work / name).open("rb") as source:
+                writer.add_stream(name, source)
+        for report in reports:
+            with report.open("rb") as source:
+                writer.add_stream(f"{layout.REPORT_DIR}/{report.name}", source)
+        for sha, kind in sorted(evidence.items()):
+            try:
+                with store.blobs.path(sha).open("rb") as source:
+                    name = layout.evidence_name(sha, kind)
+                    writer.add_stream(name, source, compress=name.endswith(".png") is False)
+            except (OSError, StoreError, ValueError):
+                missing.append(sha)
+        manifest = _manifest(writer.files, chains, period, missing)
+        writer.add_bytes(layout.MANIFEST, manifest)
+        sums = {name: sha for name, (sha, _) in writer.files.items()}
+        writer.add_bytes(layout.SUMS, layout.sums_text(sums))
+    return BundleResult(
+        path=path,
+        fingerprint=hashlib.sha256(manifest).hexdigest(),
+        observations=0,
+        evidence_files=len(evidence) - len(missing),
+        missing_evidence=missing,
+    )
+
+
+def _manifest(
+    files: dict[str, tuple[str, int]],
+    chains: list[ChainSpan],
+    period: tuple[datetime, datetime],
+    missing: list[str],
+) -> bytes:
+    document = {
+        "format": layout.FORMAT,
+        "software": f"prefecture-watchdog {__version__}",
+        "created_at": format_instant(datetime.now(UTC)),
+        "period": {"since": format_instant(period[0]), "until": format_instant(period[1])},
+        "chains": [span.to_json() for span in chains],
+        "missing_evidence": missing,
+        "files": [
+            {"path": name, "sha256": sha, "size": size}
+            for name, (sha, size) in sorted(files.items())
+        ],
+    }
+    return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def export_bundle(
+    store: Store,
+    targets: Sequence[Target],
+    *,
+    since: datetime,
+    until: datetime,
+    out: Path,
+    report: ReportOptions | None = None,
+) -> BundleResult:
+    """As `export_bundle_async`, outside an event loop."""
+    return asyncio.run(
+        export_bundle_async(store, targets, since=since, until=until, out=out, report=report)
+    )

@@ -1,0 +1,121 @@
+"""What an evidence bundle holds, shared by the exporter and the offline verifier.
+
+LISEZMOI.txt            how to check the bundle, in plain French and English
+manifest.json           every other file with its SHA-256 and size; each chain's ends
+SHA256SUMS              `sha256sum -c` lines for every file, manifest.json included
+observations.jsonl      one line per observation: the exact canonical JSON that was hashed
+observations.csv        the same observations as a table (derived; re-derived by verify)
+rapport/…               the report (HTML, PDF)
+preuves/<sha256>.<ext>  each evidence file, named by its own SHA-256
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+FORMAT = "prefecture-watchdog-bundle/1"
+README = "LISEZMOI.txt"
+MANIFEST = "manifest.json"
+SUMS = "SHA256SUMS"
+JSONL = "observations.jsonl"
+CSV = "observations.csv"
+REPORT_DIR = "rapport"
+EVIDENCE_DIR = "preuves"
+EXTENSIONS = {"screenshot": "png", "framed": "png", "html": "html", "har": "har", "trace": "zip"}
+EVIDENCE_NAME = re.compile(rf"^{EVIDENCE_DIR}/([0-9a-f]{{64}})\.(png|html|har|zip)$")
+SUM_LINE = re.compile(r"^([0-9a-f]{64})  (\S.*)$")
+
+CSV_COLUMNS = (
+    "target", "seq", "id", "started_at", "finished_at", "outcome", "detail", "message",
+    "slots", "earliest_slot", "published_next", "final_url", "http_status", "duration_s",
+    "screenshot", "framed", "html", "har", "trace", "simulated", "prev_hash", "hash",
+)  # fmt: skip
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def evidence_name(sha: str, kind: str) -> str:
+    return f"{EVIDENCE_DIR}/{sha}.{EXTENSIONS.get(kind, 'bin')}"
+
+
+def csv_header() -> bytes:
+    return _csv_line(CSV_COLUMNS)
+
+
+def csv_row(doc: dict[str, Any], seq: int, digest: str) -> bytes:
+    """One CSV line derived from a hashed document; verify re-derives it byte for byte."""
+    evidence = doc.get("evidence") or {}
+    env = doc.get("env") or {}
+    values: dict[str, Any] = {name: doc.get(name) for name in CSV_COLUMNS}
+    values.update({kind: evidence.get(kind) for kind in EXTENSIONS})
+    values.update(seq=seq, hash=digest, simulated=env.get("simulated", False))
+    return _csv_line(tuple(_cell(values[name]) for name in CSV_COLUMNS))
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = value if isinstance(value, str) else json.dumps(value)
+    if text.startswith(_FORMULA_START):
+        return "'" + text  # shown as text, never evaluated
+    return text
+
+
+def _csv_line(cells: Iterable[str]) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow(list(cells))
+    return buffer.getvalue().encode("utf-8")
+
+
+def sums_text(entries: dict[str, str]) -> bytes:
+    """`sha256sum` format: "<hex>  <path>" per line, sorted by path."""
+    return "".join(f"{sha}  {path}\n" for path, sha in sorted(entries.items())).encode()
+
+
+README_TEXT = """\
+LOT DE PREUVES — prefecture-watchdog
+====================================
+
+Ce lot contient des observations automatisées de sites de prise de rendez-vous en
+préfecture, les pièces capturées (copies d'écran, pages HTML) et un rapport. Chaque fichier
+est identifié par son empreinte SHA-256 : la moindre modification d'un fichier change son
+empreinte.
+
+Comment vérifier ce lot
+-----------------------
+1. Avec le logiciel : « watchdog verify {name} ». Il contrôle chaque fichier, la chaîne
+   des observations et la cohérence du tableau CSV, sans rien extraire sur le disque, et
+   nomme le premier fichier altéré.
+2. Sans le logiciel : décompressez le lot, puis dans le dossier obtenu
+   - Linux : sha256sum -c SHA256SUMS
+   - macOS : shasum -a 256 -c SHA256SUMS
+   - Windows (PowerShell) : Get-FileHash -Algorithm SHA256 <fichier>, à comparer à la
+     ligne correspondante de SHA256SUMS.
+   Chaque fichier doit être déclaré « OK ».
+3. L'empreinte de manifest.json (affichée par « watchdog verify ») identifie le lot entier :
+   comparez-la à celle que l'émetteur a publiée ou fait horodater.
+
+La chaîne des observations
+--------------------------
+Chaque ligne de observations.jsonl est le document JSON canonique (RFC 8785) d'une
+observation. L'empreinte SHA-256 d'une ligne (sans le saut de ligne final) est l'empreinte
+de l'observation ; le champ « prev_hash » de la ligne suivante de la même série doit la
+reproduire. Supprimer, modifier ou réordonner une observation rompt la chaîne.
+Les pièces citées dans le champ « evidence » se trouvent dans preuves/, sous leur empreinte.
+
+EVIDENCE BUNDLE — prefecture-watchdog
+-------------------------------------
+Automated observations of prefecture booking sites, the evidence captured and a report.
+Check it with `watchdog verify {name}`, or unzip it and run `sha256sum -c SHA256SUMS`.
+The SHA-256 of manifest.json (printed by `watchdog verify`) identifies the whole bundle:
+compare it with the one the issuer published or had timestamped.
+Each line of observations.jsonl is an observation's canonical JSON; its SHA-256 is the
+observation's hash, which the next line of the same series names as "prev_hash".
+"""
