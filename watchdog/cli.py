@@ -15,6 +15,7 @@ from watchdog.config import Config, config_path, load_config
 from watchdog.dashboards.cli import register as register_dashboards
 from watchdog.demo import main_demo
 from watchdog.errors import ConfigError, StoreError, WatchdogError
+from watchdog.notify.commands import register as register_notify
 from watchdog.probe_once import probe_once
 from watchdog.reportcli import register as register_reports
 from watchdog.reportcli import verify_bundle_command
@@ -140,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_run(sub, _load, _add_config)
     register_reports(sub, _load, _add_config)
     register_dashboards(sub)
+    register_notify(sub, _load, _add_config)
     return parser
 
 

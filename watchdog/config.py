@@ -31,6 +31,7 @@ from watchdog.durations import Duration
 from watchdog.errors import ConfigError, ConfigProblem
 from watchdog.models import Platform, Procedure
 from watchdog.notify.settings import NotificationSettings
+from watchdog.notify.settings import NotificationSettings
 from watchdog.yamlpos import KeyPath, Located, dotted, load_located, raise_problem
 
 DEFAULT_CONFIG = Path("config/watchdog.yaml")
@@ -178,6 +179,7 @@ class Config(_Strict):
     politeness: PolitenessSettings = Field(default_factory=PolitenessSettings)
     listen: ListenSettings = Field(default_factory=ListenSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     # Host-wide windows, keyed by host name or host:port, on top of each target's own.
     maintenance: dict[str, list[MaintenanceWindow]] = Field(default_factory=dict)

@@ -21,6 +21,7 @@ from watchdog.errors import ConfigError
 from watchdog.listener import SchedulerMetrics, start_listener
 from watchdog.metrics import Metrics
 from watchdog.models import Observation
+from watchdog.notify.service import Notifications
 from watchdog.runner import Runner
 from watchdog.schedstate import StateFile, build_state, read_state, state_path, write_state
 from watchdog.scheduler import Resume, Scheduler
@@ -57,6 +58,7 @@ class Daemon:
         self._scheduler: Scheduler | None = None
         self._reloading = asyncio.Lock()
         self._background: set[asyncio.Task[bool]] = set()
+        self.notifications: Notifications | None = None  # incidents and Apprise (issue 5)
 
     # -- wiring ---------------------------------------------------------------------------
 
@@ -77,6 +79,8 @@ class Daemon:
     async def _record(self, obs: Observation, target: Target) -> None:
         sealed = await asyncio.to_thread(self.store.append, obs)
         self.metrics.observe(sealed, target)
+        if self.notifications is not None:  # returns promptly: delivery runs on its own
+            await self.notifications.on_observation(sealed, target)
         tags = f" [{', '.join(sealed.tags)}]" if sealed.tags else ""
         log.info("%s: %s (%s) in %.1fs%s", target.id, sealed.outcome, sealed.detail,
                  sealed.duration_s, tags)  # fmt: skip
@@ -113,12 +117,18 @@ class Daemon:
         )
         self.metrics.declare(config.targets)
         self.scheduler_metrics.declare(config.targets)
-        http, self.port = await start_listener(
-            config.listen.host, config.listen.port, self.health, self.exposition
+        self.notifications = await asyncio.to_thread(
+            Notifications.for_daemon, config, self.store, self.metrics.registry
         )
+        http, self.port = await start_listener(
+            config.listen.host, config.listen.port, self.health, self.exposition,
+            self.notifications.add_routes,
+        )  # fmt: skip
+        self.notifications.start()
         try:
             return await self._serve(minutes)
         finally:
+            await self.notifications.stop()
             await http.cleanup()
             await self._runner.close()
 
@@ -206,6 +216,8 @@ class Daemon:
         assert self._runner is not None
         self._runner = Runner(kept, self.store.blobs.put, self._runner.host)
         self.scheduler.reload(kept, last_started)
+        if self.notifications is not None:
+            self.notifications.reload(kept)
         self.config = kept
         self.reloads += 1
         self.last_reload_error = None

@@ -16,6 +16,7 @@ LATENESS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 18
 
 Health = Callable[[], dict[str, Any]]
 Exposition = Callable[[], bytes]
+Extra = Callable[[web.Application], None]
 
 
 class SchedulerMetrics:
@@ -52,7 +53,9 @@ class SchedulerMetrics:
             self.backoff_level.labels(target.id).set(target.backoff_level)
 
 
-def build_app(health: Health, exposition: Exposition) -> web.Application:
+def build_app(
+    health: Health, exposition: Exposition, extra: Extra | None = None
+) -> web.Application:
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response(health())
 
@@ -64,14 +67,17 @@ def build_app(health: Health, exposition: Exposition) -> web.Application:
     app = web.Application()
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+    if extra is not None:
+        extra(app)  # optional endpoints of other components (the Alertmanager bridge)
     return app
 
 
 async def start_listener(
-    host: str, port: int, health: Health, exposition: Exposition
+    host: str, port: int, health: Health, exposition: Exposition, extra: Extra | None = None
 ) -> tuple[web.AppRunner, int]:
     """Serve `/healthz` and `/metrics` on host:port; return the runner and the bound port."""
-    runner = web.AppRunner(build_app(health, exposition), access_log=None, shutdown_timeout=1.0)
+    app = build_app(health, exposition, extra)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     try:
