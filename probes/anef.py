@@ -2,14 +2,20 @@
 
 ANEF books nothing: a working portal (its public home, or its login wall) is recorded as
 `available` with `slots` null, so it never counts in the no-slot rate.
+
+The request engine reads what the server renders itself (the maintenance page, proxy
+errors, the Keycloak login wall); the portal's own pages are built by script in an empty
+`<app-root>`, so on those it hands over to the browser (`NeedsBrowser`).
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from watchdog.errors import NeedsBrowser
 from watchdog.models import Outcome
 from watchdog.probing import Classification, PageState, PlatformSpec, ProbeSession
+from watchdog.requesting import RequestSession
 
 # What the rendered single-page app shows once it has booted, whatever its state.
 RENDERED = "h1, app-root form, app-root main, #kc-form-login"
@@ -31,6 +37,14 @@ async def probe(session: ProbeSession, options: Options) -> PageState:
     return await session.state()
 
 
+async def request_probe(session: RequestSession, options: Options) -> PageState:
+    """The portal as served: a script-built shell is the browser's to read."""
+    state = await session.get(session.url, "portal")
+    if "<app-root" in state.html and not state.lines:
+        raise NeedsBrowser("the portal page is built by script (an empty <app-root>)")
+    return state
+
+
 def classify(state: PageState, options: Options) -> Classification | None:
     heading = next((line for line in state.lines if line == "Site en maintenance"), None)
     if heading is not None:
@@ -47,4 +61,4 @@ def classify(state: PageState, options: Options) -> Classification | None:
     return None
 
 
-SPEC = PlatformSpec(options=Options, probe=probe, classify=classify)
+SPEC = PlatformSpec(options=Options, probe=probe, classify=classify, request_probe=request_probe)

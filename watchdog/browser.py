@@ -66,6 +66,22 @@ class BrowserHost:
         self._browser: Browser | None = None
         self._lock = asyncio.Lock()
         self.launches = 0
+        self.version: str | None = None  # of the last browser launched, for `env`
+
+    async def driver(self) -> Playwright:
+        """Playwright itself, without launching a browser (the request engine needs no more)."""
+        async with self._lock:
+            return await self._driver()
+
+    async def _driver(self) -> Playwright:
+        if self._playwright is None:
+            self._playwright = await async_playwright().start()
+        return self._playwright
+
+    @property
+    def launched(self) -> Browser | None:
+        """The running browser, if one was launched (never launches one)."""
+        return self._browser if self._browser is not None and self._browser.is_connected() else None
 
     async def get(self) -> Browser:
         async with self._lock:
@@ -73,14 +89,13 @@ class BrowserHost:
                 return self._browser
             if self._browser is not None:
                 log.warning("browser is gone (crashed or killed); launching a new one")
-            if self._playwright is None:
-                self._playwright = await async_playwright().start()
-            chromium = self._playwright.chromium
+            chromium = (await self._driver()).chromium
             path = find_chromium(self._configured, chromium.executable_path)
             self._browser = await chromium.launch(
                 executable_path=path, headless=self._headless, args=self._args
             )
             self.launches += 1
+            self.version = self._browser.version
             return self._browser
 
     async def close(self) -> None:

@@ -29,8 +29,7 @@ from probes import REGISTRY
 from watchdog import __version__
 from watchdog.durations import Duration
 from watchdog.errors import ConfigError, ConfigProblem
-from watchdog.models import Platform, Procedure
-from watchdog.notify.settings import NotificationSettings
+from watchdog.models import EngineChoice, Platform, Procedure, Screenshots
 from watchdog.notify.settings import NotificationSettings
 from watchdog.yamlpos import KeyPath, Located, dotted, load_located, raise_problem
 
@@ -141,6 +140,13 @@ class SchedulerSettings(_Strict):
     seed: int | None = None  # fixes the spread of start times (tests, benchmarks)
 
 
+class ProbingSettings(_Strict):
+    """Defaults for every target (issue 7); a target may set either key itself."""
+
+    engine: EngineChoice = EngineChoice.BROWSER
+    screenshots: Screenshots = Screenshots.EVERY
+
+
 class Target(_Strict):
     id: Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=80)]
     department: Annotated[str, Field(pattern=r"^(0[1-9]|[1-8]\d|9[0-5]|2A|2B|97[1-6])$")]
@@ -154,6 +160,8 @@ class Target(_Strict):
     options: dict[str, Any] = Field(default_factory=dict)
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
     enabled: bool = True
+    engine: EngineChoice | None = None  # None: probing.engine
+    screenshots: Screenshots | None = None  # None: probing.screenshots
 
     _parsed_options: BaseModel | None = PrivateAttr(default=None)
 
@@ -180,7 +188,7 @@ class Config(_Strict):
     listen: ListenSettings = Field(default_factory=ListenSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
-    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    probing: ProbingSettings = Field(default_factory=ProbingSettings)
     # Host-wide windows, keyed by host name or host:port, on top of each target's own.
     maintenance: dict[str, list[MaintenanceWindow]] = Field(default_factory=dict)
     include: list[str] = Field(default_factory=list)
@@ -197,6 +205,12 @@ class Config(_Strict):
 
     def host_allowed(self, host: str) -> bool:
         return host_allowed(host, self.watchdog.allowed_hosts)
+
+    def engine_for(self, target: Target) -> EngineChoice:
+        return target.engine or self.probing.engine
+
+    def screenshots_for(self, target: Target) -> Screenshots:
+        return target.screenshots or self.probing.screenshots
 
 
 def host_allowed(host: str, patterns: list[str]) -> bool:
@@ -332,6 +346,20 @@ def _cross_checks(config: Config, where: dict[str, tuple[Located, KeyPath]]) -> 
                     f"host {target.host!r} is not in watchdog.allowed_hosts {hosts}",
                 )
             )
+    return problems + _engine_problems(config, where)
+
+
+def _engine_problems(
+    config: Config, where: dict[str, tuple[Located, KeyPath]]
+) -> list[ConfigProblem]:
+    """`engine: request` only where the platform has a request probe (else browser or auto)."""
+    problems = []
+    for t in config.targets:
+        if config.engine_for(t) is EngineChoice.REQUEST and not REGISTRY[t.platform].request_probe:
+            doc, path = where[t.id] if t.engine else where[""]
+            key = (*path, "engine") if t.engine else ("probing", "engine")
+            why = f"platform {t.platform.value} has no request engine: use browser or auto"
+            problems.append(ConfigProblem(doc.file, doc.line_of(key), dotted(key), why))
     return problems
 
 

@@ -214,7 +214,7 @@ class Daemon:
         self.metrics.declare(kept.targets)
         self.scheduler_metrics.declare(kept.targets)
         assert self._runner is not None
-        self._runner = Runner(kept, self.store.blobs.put, self._runner.host)
+        self._runner = Runner(kept, self.store.blobs.put, self._runner.host, self._runner.memory)
         self.scheduler.reload(kept, last_started)
         if self.notifications is not None:
             self.notifications.reload(kept)

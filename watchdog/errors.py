@@ -73,5 +73,11 @@ class BookingStepRefused(ProbeError):
     detail = "booking_step_refused"
 
 
+class NeedsBrowser(ProbeError):
+    """The request engine met a page that only a renderer can read (a script-built page)."""
+
+    detail = "needs_browser"
+
+
 class TargetNotFound(WatchdogError):
     """No target with this id in the catalog."""

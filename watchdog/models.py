@@ -77,6 +77,25 @@ class Engine(StrEnum):
     REQUEST = "request"
 
 
+class EngineChoice(StrEnum):
+    """Config: which engine a target runs on (`auto`: the request engine where the platform
+    has one, the browser when a page needs rendering or is not recognized)."""
+
+    AUTO = "auto"
+    BROWSER = "browser"
+    REQUEST = "request"
+
+
+class Screenshots(StrEnum):
+    """Config: when a screenshot is kept (DOM and hashes always are; the first observation
+    of every outcome run always gets one)."""
+
+    EVERY = "every"
+    ON_CHANGE = "on_change"
+    HOURLY = "hourly"
+    DAILY = "daily"
+
+
 class Step(BaseModel):
     """One step of a probe's trail: what was loaded and how it answered."""
 
@@ -107,6 +126,7 @@ class Env(BaseModel):
 
     software: str
     engine: Engine = Engine.BROWSER
+    screenshots: Screenshots | None = None  # the evidence policy in force
     browser: str | None = None
     browser_version: str | None = None
     os: str | None = None

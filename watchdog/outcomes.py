@@ -28,6 +28,21 @@ _NETWORK_CODES = {
     "ERR_FAILED": "request_failed",
     "ERR_TIMED_OUT": "timed_out",
 }
+# The same failures as the request engine (Playwright's APIRequestContext, Node.js) words them.
+_NODE_CODES = {
+    "ECONNRESET": "connection_reset",
+    "socket hang up": "connection_closed",
+    "ECONNREFUSED": "connection_refused",
+    "ENOTFOUND": "dns_failure",
+    "EAI_AGAIN": "dns_failure",
+    "EHOSTUNREACH": "address_unreachable",
+    "ENETUNREACH": "address_unreachable",
+    "ETIMEDOUT": "connect_timeout",
+    "EPROTO": "tls_error",
+    "CERT_": "tls_certificate",
+    "certificate": "tls_certificate",
+    "HPE_": "invalid_response",
+}
 _BROWSER_GONE = ("has been closed", "Target closed", "Browser closed", "browser has disconnected")
 
 
@@ -44,6 +59,11 @@ def _network(exc: PlaywrightError) -> Mapped | None:
     for code, detail in _NETWORK_CODES.items():
         if f"net::{code}" in text:
             return Mapped(Outcome.NETWORK_ERROR, detail, f"net::{code}")
+    if text.startswith("APIRequestContext."):
+        first = _first_line(exc)
+        for code, detail in _NODE_CODES.items():
+            if code in first:
+                return Mapped(Outcome.NETWORK_ERROR, detail, first.split(": ", 1)[-1])
     return None
 
 

@@ -26,6 +26,8 @@ from watchdog.pagetext import page_title, visible_lines
 if TYPE_CHECKING:
     from playwright.async_api import Page, Response
 
+    from watchdog.requesting import RequestProbeFunction
+
 
 @dataclass(frozen=True)
 class PageState:
@@ -192,3 +194,6 @@ class PlatformSpec:
     classify: PlatformClassifier
     credentials: Callable[[Any], Credentials] = no_credentials
     needs_browser: bool = True
+    # The cheap path (watchdog/requesting.py): the same journey as plain HTTP requests, for
+    # platforms whose availability is in server-rendered HTML. None: browser only.
+    request_probe: RequestProbeFunction | None = None

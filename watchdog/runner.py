@@ -22,13 +22,16 @@ from ulid import ULID
 from probes import REGISTRY
 from watchdog import __version__
 from watchdog.browser import BrowserHost
+from watchdog.cheap import RequestAttempt, RequestEngine
 from watchdog.classify import classify
 from watchdog.config import Config, Target
+from watchdog.evidence_policy import EvidenceMemory, page_fingerprint
 from watchdog.frame import Banner, frame
-from watchdog.models import Env, EvidenceRefs, Observation, Outcome
+from watchdog.models import Engine, EngineChoice, Env, EvidenceRefs, Observation, Outcome, Step
 from watchdog.netinfo import resolve, tls_fingerprint
 from watchdog.outcomes import Mapped, map_exception
 from watchdog.probing import Classification, Credentials, PageState, ProbeSession, host_of
+from watchdog.render import render_later
 
 log = logging.getLogger(__name__)
 
@@ -50,17 +53,38 @@ class Capture:
     mapped: Mapped | None = None
     session: ProbeSession | None = None
     evidence: EvidenceRefs = field(default_factory=EvidenceRefs)
+    engine: Engine = Engine.BROWSER
+    trail: list[Step] = field(default_factory=list)  # steps not in `session` (request engine)
+    fingerprint: str | None = None  # of the page, volatile tokens aside (evidence policy)
+    shot_at: datetime | None = None  # when its screenshot was taken, if one was
+
+    @classmethod
+    def of_request(cls, attempt: RequestAttempt) -> Capture:
+        return cls(attempt.state, attempt.classification, attempt.mapped, None,
+                   engine=Engine.REQUEST, trail=list(attempt.steps))  # fmt: skip
+
+    @property
+    def steps(self) -> list[Step]:
+        return self.trail + (self.session.steps if self.session is not None else [])
 
 
 class Runner:
     """Runs one probe at a time per call; share one Runner (one browser) per process."""
 
-    def __init__(self, config: Config, put_blob: BlobPut, host: BrowserHost | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        put_blob: BlobPut,
+        host: BrowserHost | None = None,
+        memory: EvidenceMemory | None = None,
+    ) -> None:
         self.config = config
         self.put_blob = put_blob
         self.host = host or BrowserHost(
             config.browser.executable_path, config.browser.headless, config.watchdog.allowed_hosts
         )
+        self.memory = memory or EvidenceMemory()  # the evidence policy's per-target memory
+        self.requests = RequestEngine(config, self.host)
 
     async def close(self) -> None:
         await self.host.close()
@@ -101,13 +125,30 @@ class Runner:
         return route
 
     async def probe(self, target: Target) -> Observation:
-        """Run `target`'s probe once and return the (unsealed) observation."""
+        """Run `target`'s probe once (engine per config) and return the unsealed observation."""
         obs_id = str(ULID())
         started = utcnow()
         spec = REGISTRY[target.platform]
+        creds = spec.credentials(target.parsed_options)
+        choice = self.config.engine_for(target)
+        trail: list[Step] = []
+        if choice is not EngineChoice.BROWSER and spec.request_probe is not None:
+            attempt = await self.requests.attempt(target, spec, creds)
+            if choice is EngineChoice.REQUEST or not attempt.needs_browser:
+                capture = Capture.of_request(attempt)
+                finished = utcnow()
+                await self._keep_request_evidence(capture, target, obs_id)
+                return await self._observation(target, obs_id, started, finished, capture, creds)
+            # `auto`: a page only a renderer reads, or one no rule knows: the browser looks.
+            trail = [s.model_copy(update={"name": f"request:{s.name}"}) for s in attempt.steps]
+        return await self._browse(target, obs_id, started, creds, trail)
+
+    async def _browse(
+        self, target: Target, obs_id: str, started: datetime, creds: Credentials, trail: list[Step]
+    ) -> Observation:
+        spec = REGISTRY[target.platform]
         options = target.parsed_options
-        creds = spec.credentials(options)
-        capture = Capture()
+        capture = Capture(trail=trail)
         context: BrowserContext | None = None
         tracing = False
         try:
@@ -193,30 +234,67 @@ class Runner:
                     html=html,
                     dialogs=tuple(session.dialogs),
                 )
+            if not self._wants_screenshot(capture, target, html):
+                return
             raw = await page.screenshot(full_page=True, timeout=CAPTURE_TIMEOUT_MS)
         except Exception as exc:  # a page that cannot be captured is noted, not fatal
             log.info("capture of %s incomplete: %s", target.id, exc)
             return
+        await self._keep_screenshot(capture, raw, target, obs_id)
+
+    def _wants_screenshot(self, capture: Capture, target: Target, html: str) -> bool:
+        capture.fingerprint = page_fingerprint(html)
+        policy = self.config.screenshots_for(target)
+        outcome = _outcome(capture)
+        return self.memory.wants_screenshot(
+            target.id, policy, outcome, capture.fingerprint, utcnow()
+        )
+
+    async def _keep_screenshot(
+        self, capture: Capture, raw: bytes, target: Target, obs_id: str
+    ) -> None:
+        """Keep the raw capture and its framed copy (which says when it was rendered later)."""
+        assert capture.state is not None
         raw_hash = self.put_blob(raw, "screenshot")
         capture.evidence.screenshot = raw_hash
+        capture.shot_at = utcnow()
         banner = Banner(
             url=capture.state.url,
-            taken_at=utcnow(),
+            taken_at=capture.shot_at,
             target=target.id,
             observation_id=obs_id,
             raw_sha256=raw_hash,
             simulated=self.config.watchdog.simulated,
+            rendered_later=capture.engine is Engine.REQUEST,
         )
         framed = await asyncio.to_thread(frame, raw, banner)
         capture.evidence.framed = self.put_blob(framed, "framed")
 
+    async def _keep_request_evidence(self, capture: Capture, target: Target, obs_id: str) -> None:
+        """The served HTML always; a screenshot rendered from it when the policy asks."""
+        state = capture.state
+        if state is None:
+            return
+        capture.evidence.html = self.put_blob(state.html.encode("utf-8"), "html")
+        if not self._wants_screenshot(capture, target, state.html):
+            return
+        try:
+            browser = await self.host.get()
+            raw = await render_later(
+                browser, state.html, state.url, self.config.browser.viewport,
+                self.config.host_allowed,
+            )  # fmt: skip
+        except Exception as exc:  # evidence is best effort once the probe ended
+            log.info("rendering of %s's page not kept: %s", target.id, exc)
+            return
+        await self._keep_screenshot(capture, raw, target, obs_id)
+
     async def _env(self, target: Target, final_url: str | None) -> Env:
-        browser = await self.host.get()
         url = final_url or target.url
         return Env(
             software=f"prefecture-watchdog {__version__}",
             browser="chromium",
-            browser_version=browser.version,
+            browser_version=self.host.version,
             os=host_platform.platform(),
             user_agent=self.config.watchdog.user_agent,
             viewport=self.config.browser.viewport,
@@ -239,7 +317,6 @@ class Runner:
         creds: Credentials,
     ) -> Observation:
         state = capture.state
-        session = capture.session
         c = capture.classification
         if c is not None:
             outcome, detail, message = c.outcome, c.detail, c.message
@@ -247,7 +324,8 @@ class Runner:
             mapped = capture.mapped or map_exception(RuntimeError("no result"))
             outcome, detail, message = mapped.outcome, mapped.detail, mapped.message
         final_url = state.url if state is not None else None
-        steps = session.steps if session is not None else []
+        steps = capture.steps
+        self.memory.remember(target.id, outcome, capture.fingerprint, capture.shot_at)
         obs = Observation(
             id=obs_id,
             target=target.id,
@@ -264,10 +342,18 @@ class Runner:
             final_url=final_url,
             http_status=state.status if state is not None else None,
             evidence=capture.evidence,
-            env=await self._env(target, final_url),
+            env=self._engine_env(await self._env(target, final_url), capture, target),
             vantage=self.config.watchdog.vantage,
         )
         return obs
+
+    def _engine_env(self, env: Env, capture: Capture, target: Target) -> Env:
+        """`env` as the engine that ran saw it (no browser, no viewport for the request engine)."""
+        update: dict[str, object] = {"screenshots": self.config.screenshots_for(target)}
+        if capture.engine is Engine.REQUEST:
+            update |= {"engine": Engine.REQUEST, "browser": None, "browser_version": None,
+                       "viewport": None, "timezone": None}  # fmt: skip
+        return env.model_copy(update=update)
 
 
 def _outcome(capture: Capture) -> Outcome:

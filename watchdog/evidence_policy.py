@@ -1,0 +1,85 @@
+"""When a screenshot is kept: the evidence policy (`screenshots: every|on_change|hourly|daily`).
+
+The DOM and the hashes are kept for every observation whatever the policy. A screenshot is
+kept for the first observation of each outcome run (the first `no_slot` after an
+`available`, the first observation after a restart), and then:
+
+- `every`: always;
+- `on_change`: when the page differs from the previous observation's page, once volatile
+  tokens (session ids, CSRF tokens, nonces) are set aside;
+- `hourly` / `daily`: when the target's last screenshot is at least that old.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from watchdog.models import Outcome, Screenshots
+
+PERIODS = {Screenshots.HOURLY: timedelta(hours=1), Screenshots.DAILY: timedelta(days=1)}
+
+# Values that change on every visit without the page saying anything new.
+_VOLATILE = (
+    re.compile(r"(;jsessionid=)[^\"'?#&;/\s]*", re.I),
+    re.compile(r"([?&](?:state|nonce|code_challenge|sid|session_id|token)=)[^\"'&#\s]*", re.I),
+    re.compile(
+        r"(<input[^>]*name=[\"'][^\"']*(?:token|csrf|nonce|session|sid)[^\"']*[\"'][^>]*"
+        r"value=[\"'])[^\"']*",
+        re.I,
+    ),
+    re.compile(r"()\b[0-9a-fA-F]{24,}\b"),
+)
+
+
+def page_fingerprint(html: str) -> str:
+    """SHA-256 of the page with its volatile tokens blanked: equal when nothing changed."""
+    for pattern in _VOLATILE:
+        html = pattern.sub(r"\1", html)
+    return hashlib.sha256(html.encode("utf-8", "replace")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What the policy remembers of a target's previous observation."""
+
+    outcome: Outcome
+    fingerprint: str | None
+    last_shot: datetime | None
+    run_shot: bool  # the current outcome run has a screenshot
+
+
+class EvidenceMemory:
+    """Per-target memory for the policy (in the process: a restart starts a new run)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, Seen] = {}
+
+    def wants_screenshot(
+        self,
+        target_id: str,
+        policy: Screenshots,
+        outcome: Outcome,
+        fingerprint: str | None,
+        now: datetime,
+    ) -> bool:
+        seen = self._seen.get(target_id)
+        if seen is None or seen.outcome is not outcome or not seen.run_shot:
+            return True
+        if policy is Screenshots.EVERY:
+            return True
+        if policy is Screenshots.ON_CHANGE:
+            return fingerprint != seen.fingerprint
+        return seen.last_shot is None or now - seen.last_shot >= PERIODS[policy]
+
+    def remember(
+        self, target_id: str, outcome: Outcome, fingerprint: str | None, shot_at: datetime | None
+    ) -> None:
+        """Note an observation; `shot_at` is when its screenshot was taken, None if none."""
+        previous = self._seen.get(target_id)
+        same_run = previous is not None and previous.outcome is outcome
+        last_shot = shot_at or (previous.last_shot if previous is not None else None)
+        run_shot = shot_at is not None or (same_run and previous is not None and previous.run_shot)
+        self._seen[target_id] = Seen(outcome, fingerprint, last_shot, run_shot)
