@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, disable_created_metrics, generate_latest
 
 from watchdog.config import Target
 from watchdog.exposition import Family, render
@@ -28,6 +28,9 @@ class Metrics:
     """The DESIGN §3 series of one process (tests get fresh ones)."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        # prometheus_client adds a `_created` gauge to every counter and histogram of the
+        # other collectors; Prometheus 2 stores them as plain series nobody reads.
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in the library
         self.registry = registry or CollectorRegistry(auto_describe=True)
         self.outcomes = Family(
             "watchdog_probe_outcomes", "Probe results by outcome (DESIGN §2 vocabulary).",
