@@ -324,3 +324,30 @@ def test_french_and_english_typography() -> None:
         "«\u00a0a\u00a0»\u202f; b\u00a0: c 5\u202f000 € n°\u00a012, 1er\u00a0août"
     )
     assert en.prose("a ; b") == "a ; b"
+
+
+def test_anef_stays_out_of_the_no_slot_rate_and_twin_series_are_told_apart(
+    tmp_path: Path,
+) -> None:
+    anef = target("anef-portail", "75", "Paris", "other", "anef")
+    twin = target("seine-saint-denis-eapp", "93", "Seine-Saint-Denis", platform="eappointment")
+    days = range(2, 7)
+    with Store.open(tmp_path / "data") as store:
+        fill(store, T93.id, [Spec(paris(2026, 11, d, 9), Outcome.NO_SLOT) for d in days])
+        fill(store, twin.id, [Spec(paris(2026, 11, 2, 9), Outcome.AVAILABLE, 1)])
+        fill(store, anef.id, [Spec(paris(2026, 11, d, 9), Outcome.AVAILABLE) for d in days])
+        opts = ReportOptions(formats=("html",), generated_at=ISSUED)
+        (path,) = build_report(
+            store,
+            [T93, twin, anef],
+            since=PERIOD.since,
+            until=PERIOD.until,
+            out_dir=tmp_path,
+            options=opts,
+        )
+    text = visible_text(path.read_text("utf-8"))
+    # 5 no-slot and 1 slot on the booking series; ANEF's 5 "available" do not count.
+    assert "Sur 6\u00a0tentatives ayant atteint le calendrier de réservation, 5 n'ont" in text
+    assert "sans objet (ANEF)" in text
+    assert "Seine-Saint-Denis — première demande [module de réservation" in text
+    assert "Seine-Saint-Denis — première demande [eAppointment]" in text

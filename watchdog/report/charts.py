@@ -37,12 +37,12 @@ def _text(x: float, y: float, text: str, anchor: str = "start", size: int = 11) 
 
 def rate_bars(rows: Sequence[tuple[str, Proportion]], typo: Typo, label: str) -> Markup:
     """Horizontal bars (one per series) with the Wilson 95 % interval as a whisker."""
-    left, width, row_h, plot = 230, 940, 26, 470
+    left, width, row_h, plot = 300, 940, 26, 440
     height = 30 + row_h * len(rows) + 24
     body = [_axis_grid(left, plot, 20, 20 + row_h * len(rows), typo)]
     for i, (name, p) in enumerate(rows):
         y = 20 + i * row_h
-        body.append(_text(left - 8, y + 16, _short(name, 34), "end"))
+        body.append(_text(left - 8, y + 16, _short(name, 48), "end"))
         if p.value is None:
             body.append(_text(left + 4, y + 16, "—"))
             continue
@@ -135,12 +135,12 @@ def _shade(p: Proportion) -> str:
 
 def bucket_bars(rows: Sequence[tuple[str, SeriesStats]], typo: Typo, label: str) -> Markup:
     """100 % stacked bars of the five Cimade buckets per series."""
-    left, width, row_h, plot = 230, 940, 24, 640
+    left, width, row_h, plot = 300, 940, 24, 600
     height = 20 + row_h * len(rows) + 34
     body = []
     for i, (name, stats) in enumerate(rows):
         y = 12 + i * row_h
-        body.append(_text(left - 8, y + 15, _short(name, 34), "end"))
+        body.append(_text(left - 8, y + 15, _short(name, 48), "end"))
         x = float(left)
         for bucket, colour in zip((1, 2, 3, 4, 5), BUCKET_COLOURS, strict=True):
             share = stats.bucket_share(bucket).value or 0.0
@@ -153,7 +153,7 @@ def bucket_bars(rows: Sequence[tuple[str, SeriesStats]], typo: Typo, label: str)
             body.append(_text(left + 4, y + 15, "—"))
     legend_y = 20 + row_h * len(rows) + 10
     for i, colour in enumerate(BUCKET_COLOURS):
-        x = left + i * 130
+        x = left + i * 120
         body.append(f'<rect x="{x}" y="{legend_y - 10}" width="12" height="12" fill="{colour}"/>')
         body.append(_text(x + 18, legend_y, f"{i + 1}", "start", 10))
     return _svg(width, height, body, label)

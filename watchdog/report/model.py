@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Sequence
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from markupsafe import Markup
@@ -43,11 +44,18 @@ class TargetView:
     stats: SeriesStats
     previous: SeriesStats
     chain: ChainEnd | None
+    distinguish: bool = False  # another series of the report has the same short name
 
-    def name(self, lang: str) -> str:
+    def short_name(self, lang: str) -> str:
         procedure = labels.procedure(lang, self.target.procedure)
         site = f" ({self.target.site})" if self.target.site else ""
         return f"{self.target.prefecture}{site} — {procedure}"
+
+    def name(self, lang: str) -> str:
+        name = self.short_name(lang)
+        if self.distinguish:
+            name += f" [{labels.platform(lang, self.target.platform)}]"
+        return name
 
     @property
     def books(self) -> bool:
@@ -105,6 +113,11 @@ class ReportData:
         return self.total.simulated > 0
 
     @property
+    def no_slot_total(self) -> Proportion:
+        """The no-slot rate of all series that book (ANEF books nothing: DESIGN §2)."""
+        return sum((v.stats.no_slot_rate for v in self.views if v.books), Proportion(0, 0))
+
+    @property
     def weeks(self) -> list[tuple[str, Proportion]]:
         return [
             (week_label(w), Proportion(c.failed, c.attempts)) for w, c in self.total.weeks().items()
@@ -155,6 +168,8 @@ def assemble(store: Store, inputs: Inputs) -> ReportData:
         TargetView(t, series[t.id], previous[t.id], chain_end(store, t.id, period))
         for t in inputs.targets
     ]
+    names = Counter(v.short_name(inputs.lang) for v in views)
+    views = [replace(v, distinguish=names[v.short_name(inputs.lang)] > 1) for v in views]
     total = compute_total(series, period)
     typo = Typo(inputs.lang)
     rules = inputs.rules
@@ -173,12 +188,16 @@ def assemble(store: Store, inputs: Inputs) -> ReportData:
         total_previous=compute_total(previous, period.previous()),
         examples=examples,
         legal=inputs.legal,
-        recommendations=recommend(rules, series, total, inputs.lang),
+        recommendations=recommend(rules, series, total, inputs.lang, booking=_booking(views)),
         follow_up_months=rules.follow_up_months,
         env=_environment(store, examples, ids),
     )
     data.charts = build_charts(data)
     return data
+
+
+def _booking(views: Sequence[TargetView]) -> set[str]:
+    return {v.target.id for v in views if v.books}
 
 
 def build_charts(data: ReportData) -> dict[str, Markup]:

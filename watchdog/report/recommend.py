@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from importlib import resources
@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from watchdog.errors import WatchdogError
 from watchdog.models import Outcome
 from watchdog.stats.calendar import Period, paris_midnight
+from watchdog.stats.intervals import Proportion
 from watchdog.stats.series import SeriesStats
 
 Indicators = dict[str, float | None]
@@ -154,21 +155,38 @@ def indicators(
     return values
 
 
+def _target_indicators(s: SeriesStats, books: bool) -> Indicators:
+    values = indicators(s)
+    if not books:
+        values.update(no_slot_rate=None, no_slot_rate_low=None)
+    return values
+
+
 def recommend(
     rules: RuleFile,
     per_target: Mapping[str, SeriesStats],
     total: SeriesStats,
     lang: str = "fr",
+    booking: Collection[str] | None = None,
 ) -> list[Recommendation]:
-    """The recommendations whose rule holds, numbered in the order of the rule file."""
+    """The recommendations whose rule holds, numbered in the order of the rule file.
+
+    `booking`: the targets that book (all by default); the others (ANEF) have no no-slot
+    rate, and the overall no-slot rate counts only the booking ones.
+    """
+    books = set(per_target) if booking is None else set(booking)
     overall = indicators(total, overall=True, per_target=list(per_target.values()))
+    no_slot = sum((s.no_slot_rate for t, s in per_target.items() if t in books), Proportion(0, 0))
+    overall.update(no_slot_rate=no_slot.value, no_slot_rate_low=no_slot.low)
     found: list[Recommendation] = []
     for rule in rules.rules:
         if rule.scope == "overall":
             concerned: tuple[str, ...] = ()
             applies = rule.holds(overall)
         else:
-            concerned = tuple(t for t, s in per_target.items() if rule.holds(indicators(s)))
+            concerned = tuple(
+                t for t, s in per_target.items() if rule.holds(_target_indicators(s, t in books))
+            )
             applies = bool(concerned)
         if applies:
             english = lang == "en"

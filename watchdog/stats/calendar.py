@@ -61,14 +61,13 @@ def paris_midnight(day: date) -> datetime:
 @lru_cache(maxsize=65536)
 def local_hour(utc_hour_key: str) -> datetime:
     """The Paris wall time (aware) of a UTC hour key `YYYY-MM-DDTHH`."""
-    instant = datetime.strptime(utc_hour_key, "%Y-%m-%dT%H").replace(tzinfo=UTC)
-    return instant.astimezone(PARIS)
+    return datetime.fromisoformat(f"{utc_hour_key}:00:00+00:00").astimezone(PARIS)
 
 
 @lru_cache(maxsize=65536)
 def site_hour(naive_hour_key: str) -> datetime:
     """A site's naive local hour key `YYYY-MM-DDTHH`, as an aware Paris time."""
-    return datetime.strptime(naive_hour_key, "%Y-%m-%dT%H").replace(tzinfo=PARIS)
+    return datetime.fromisoformat(f"{naive_hour_key}:00:00").replace(tzinfo=PARIS)
 
 
 def iso_week(day: date) -> tuple[int, int]:
@@ -95,4 +94,6 @@ def add_months(moment: datetime, months: int) -> datetime:
 
 def parse_instant(text: str) -> datetime:
     """Canonical store text `YYYY-MM-DDTHH:MM:SS.ffffffZ` → aware UTC datetime."""
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    if not text.endswith("Z"):
+        raise ValueError(f"not a canonical UTC instant: {text!r}")
+    return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
