@@ -20,6 +20,7 @@ from notifyfix import (
     SmtpReceiver,
     config,
     free_port,
+    observe,
     paris,
     receivers,
     rig,
@@ -147,7 +148,6 @@ def test_probing_is_not_held_up_by_a_hanging_receiver(store: Store, http: HttpRe
     http.mode = "hang"
     r = failing_rig(store, http.url(), timeout="3s", poll="50ms")
     target = r.config.targets[0]
-    from notifyfix import observe
 
     async def scenario() -> list[float]:
         r.service.start()
