@@ -23,7 +23,7 @@ SPECS = [
     Spec(paris(2026, 11, 2, 10), N),
     Spec(paris(2026, 11, 3, 9), A, slots=3, earliest=datetime(2026, 11, 20, 14)),  # 413 h
     Spec(paris(2026, 11, 4, 9), Outcome.SITE_ERROR, detail="http_502"),
-    Spec(paris(2026, 11, 5, 9), N),
+    Spec(paris(2026, 11, 5, 9), N, published_next=datetime(2026, 11, 9, 9)),  # announced
     Spec(paris(2026, 11, 9, 9), A, slots=1, earliest=datetime(2027, 1, 15, 9)),  # 67 days
     Spec(paris(2026, 11, 10, 9), Outcome.PROBE_ERROR, detail="planning_required"),
     Spec(paris(2026, 11, 11, 9), Outcome.UNRECOGNIZED),
@@ -117,6 +117,7 @@ def test_releases_lead_times_and_cimade_buckets(filled: Store) -> None:
     # 3 slots within a month → bucket 1; first date beyond two months → 4; no_slot → 5.
     assert dict(s.buckets) == {1: 1, 4: 1, 5: 4}
     assert s.bucket_share(5) == Proportion(4, 6)
+    assert s.announced == {paris(2026, 11, 9, 9): 1}  # read from the JSON on both backends
 
 
 def test_heatmap_is_in_paris_time(filled: Store) -> None:
