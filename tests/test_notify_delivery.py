@@ -11,9 +11,11 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from notifyfix import (
     HttpReceiver,
     Rig,
@@ -24,8 +26,10 @@ from notifyfix import (
     paris,
     receivers,
     rig,
+    target,
 )
 
+from watchdog.config import load_config
 from watchdog.listener import start_listener
 from watchdog.models import Outcome
 from watchdog.notify.repo import FAILED, PENDING, SENT, Repo
@@ -247,4 +251,29 @@ def test_alertmanager_webhooks_go_out_through_the_sre_routes(
         "• [en cours] WatchdogSiteDown (target=ain-premiere-demande) — Le site ne répond plus "
         f"depuis 10 minutes, depuis le 3{NBSP}mars 2025 à 9{NBSP}h{NBSP}00"
     )
+    r.close()
+
+
+def test_an_apprise_config_file_and_its_tags_select_the_services(
+    tmp_path: Path, store: Store, http: HttpReceiver
+) -> None:
+    apprise_file = tmp_path / "apprise.yaml"
+    apprise_file.write_text(
+        yaml.safe_dump({"urls": [
+            {http.url("json", "/cimade"): [{"tag": "cimade"}]},
+            {http.url("json", "/other"): [{"tag": "other"}]},
+        ]}),
+        "utf-8",
+    )  # fmt: skip
+    main = tmp_path / "watchdog.yaml"
+    main.write_text(yaml.safe_dump({
+        "notifications": {"routes": [{"id": "asso", "audience": "sre",
+                                      "config_file": "apprise.yaml", "tags": ["cimade"]}]},
+        "targets": [target()],
+    }, allow_unicode=True), "utf-8")  # fmt: skip
+    cfg = load_config(main)
+    r = rig(store, cfg, paris(2025, 3, 3, 9))
+    open_incident(r)
+    assert r.deliver() == 1
+    assert [x.path for x in http.received] == ["/cimade"], "relative to the config file, by tag"
     r.close()
