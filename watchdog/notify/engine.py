@@ -258,13 +258,14 @@ class IncidentEngine:
                 if interval is None or self.repo.has_unsent(incident.id, route.id):
                     continue
                 nth = int((now - incident.opened_at) / interval)
-                if nth < 1:
-                    continue
+                key = f"reminder-{nth}"
+                if nth < 1 or self.repo.known(f"{incident.id}:{key}:{route.id}"):
+                    continue  # not due, or already sent: no rendering every poll
                 latest = self.store.last_for_target(incident.target)
                 last = ev.observation_facts(latest) if latest is not None else None
                 messages += [
                     m
-                    for m in self._messages(incident, Event.REMINDER, f"reminder-{nth}", last)
+                    for m in self._messages(incident, Event.REMINDER, key, last)
                     if m.route == route.id
                 ]
         return self.repo.enqueue(messages, now) if messages else 0

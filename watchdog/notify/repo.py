@@ -164,6 +164,12 @@ class Repo:
         with self.engine.connect() as conn:
             return bool(conn.execute(stmt).scalar())
 
+    def known(self, dedup_key: str) -> bool:
+        """Whether a message with this key was ever queued (sent or not)."""
+        stmt = sa.select(outbox.c.id).where(outbox.c.dedup_key == dedup_key)
+        with self.engine.connect() as conn:
+            return conn.execute(stmt).first() is not None
+
     def claim_due(self, now: datetime, limit: int = 50) -> list[Queued]:
         """Take the due rows (pending, or sending past a dead worker's lease) for this worker."""
         stamp = format_instant(now)
