@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from watchdog.demo import write_demo_config
 from watchdog.simulator.app import entry_path
 from watchdog.simulator.scenario import load_scenario
 from watchdog.simulator.testing import SCENARIO_DIR
@@ -165,20 +166,26 @@ def process(args: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
 
 
 @contextmanager
-def running_stack(folder: Path, interval: str = "5s") -> Iterator[Stack]:
-    """Simulator, watchdog and Prometheus up and answering (not yet holding data)."""
+def running_stack(folder: Path, interval: str = "5s", demo: bool = False) -> Iterator[Stack]:
+    """Simulator, watchdog and Prometheus up and answering (not yet holding data). `demo`:
+    the bundled demo scenario and catalog (watchdog demo's) instead of TARGETS on all.yaml."""
     prometheus = shutil.which("prometheus")
     if prometheus is None:
         raise StackError("prometheus is missing (Debian package prometheus): run `make setup`")
     stack = Stack(folder, free_port(), free_port(), free_port())
-    scenario = str(SCENARIO_DIR / "all.yaml")
+    scenario = str(SCENARIO_DIR / ("demo.yaml" if demo else "all.yaml"))
     with ExitStack() as stop:
         stop.enter_context(process(
             [WATCHDOG, "simulate", "--scenario", scenario, "--port", str(stack.simulator)],
             folder / "simulator.log"))  # fmt: skip
         poll(lambda: http_get(f"http://127.0.0.1:{stack.simulator}/__sim/health"), 30,
              "the simulator")  # fmt: skip
-        config = watchdog_config(folder, stack.simulator, stack.watchdog, interval)
+        base = f"http://127.0.0.1:{stack.simulator}"
+        config = (
+            write_demo_config(folder / "data", base, stack.watchdog)
+            if demo
+            else watchdog_config(folder, stack.simulator, stack.watchdog, interval)
+        )
         stop.enter_context(process([WATCHDOG, "run", "--config", str(config)],
                                    folder / "watchdog.log"))  # fmt: skip
         poll(lambda: http_get(f"http://127.0.0.1:{stack.watchdog}/healthz"), 30, "/healthz")
