@@ -24,6 +24,8 @@ from watchdog.store.db import Store
 
 MAX_WIDTH = 1000
 MAX_HEIGHT = 1300
+SEARCH_DEPTH = 500
+FRAMED_MARK = '"framed":"'  # a framed capture's hash in the canonical JSON
 BARRIERS = tuple(o for o in COUNTED if o not in (Outcome.AVAILABLE, Outcome.NO_SLOT))
 
 
@@ -38,9 +40,10 @@ class Example:
 
 
 def latest(store: Store, target: str, period: Period, outcome: Outcome) -> Observation | None:
-    """The latest observation of `target` with `outcome` that has a framed capture."""
-    with closing(store.scan(queries.examples(target, period, outcome))) as rows:
-        row = next(rows, None)
+    """The latest observation of `target` with `outcome` that has a framed capture, among
+    the most recent SEARCH_DEPTH ones (captures may be kept only on change)."""
+    with closing(store.scan(queries.recent(target, period, outcome, SEARCH_DEPTH))) as rows:
+        row = next((r for r in rows if FRAMED_MARK in r.doc), None)
     if row is None:
         return None
     return Observation.model_validate_json(row.doc).model_copy(update={"hash": row.hash})

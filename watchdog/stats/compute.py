@@ -32,13 +32,12 @@ def compute(
     series = {t: SeriesStats(t, period) for t in targets}
     if not targets:
         return series
+    dialect = store.engine.dialect.name
     _fill_hourly(series, store.scan(queries.hourly(targets, period)))
-    _fill_details(series, store.scan(queries.details(targets, period)))
+    _fill_details(series, store.scan(queries.details(targets, period, dialect)))
     if full:
         _fill_runs(series, store.scan(queries.runs(targets, period)))
         _fill_leads(series, store.scan(queries.lead_times(targets, period)))
-        dialect = store.engine.dialect.name
-        _fill_announced(series, store.scan(queries.published(targets, period, dialect)))
     return series
 
 
@@ -82,6 +81,9 @@ def _fill_details(series: dict[str, SeriesStats], rows: Any) -> None:
         stats = series[row.target]
         stats.details[(outcome, row.detail)] += row.n
         stats.simulated += int(row.simulated or 0)
+        if row.announced:
+            announced = datetime.fromisoformat(str(row.announced)).replace(tzinfo=PARIS)
+            stats.announced[announced] += row.n
 
 
 def _fill_runs(series: dict[str, SeriesStats], rows: Any) -> None:
@@ -132,11 +134,3 @@ def _bucket(start: datetime, earliest: datetime, several: bool) -> int:
     if earliest < add_months(start, 2):
         return 3
     return 4
-
-
-def _fill_announced(series: dict[str, SeriesStats], rows: Any) -> None:
-    for row in rows:
-        if not row.announced:
-            continue
-        announced = datetime.fromisoformat(str(row.announced)).replace(tzinfo=PARIS)
-        series[row.target].announced[announced] += row.n

@@ -23,6 +23,7 @@ AVAILABLE = Outcome.AVAILABLE.value
 # RFC 8785 JSON is compact and a quote inside a JSON string is escaped (\"), so this text
 # only matches the real `env.simulated` key set to true, never a scraped message.
 SIMULATED_MARK = '%"simulated":true%'
+ANNOUNCED_MARK = '%"published_next":"%'
 
 
 def _hour(column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
@@ -47,20 +48,32 @@ def hourly(targets: Sequence[str], period: Period) -> sa.Select[Any]:
     )
 
 
-def details(targets: Sequence[str], period: Period) -> sa.Select[Any]:
-    """(target, outcome, detail, n, simulated): detail codes and simulated-data counts."""
+def details(targets: Sequence[str], period: Period, dialect: str) -> sa.Select[Any]:
+    """(target, outcome, detail, announced, n, simulated) in one pass over the documents:
+    detail codes, simulated-data counts and the publication instants sites announced."""
     simulated = sa.func.sum(sa.case((obs.c.doc.like(SIMULATED_MARK), 1), else_=0))
+    # The cheap LIKE first: JSON is parsed only where a publication instant is present.
+    announced = sa.case(
+        (obs.c.doc.like(ANNOUNCED_MARK), _json_text(obs.c.doc, "published_next", dialect))
+    ).label("announced")
     return (
         sa.select(
             obs.c.target,
             obs.c.outcome,
             obs.c.detail,
+            announced,
             sa.func.count().label("n"),
             simulated.label("simulated"),
         )
         .where(*_where(targets, period))
-        .group_by(obs.c.target, obs.c.outcome, obs.c.detail)
+        .group_by(obs.c.target, obs.c.outcome, obs.c.detail, announced)
     )
+
+
+def _json_text(doc: sa.ColumnElement[Any], key: str, dialect: str) -> sa.ColumnElement[Any]:
+    if dialect == "postgresql":
+        return sa.func.jsonb_extract_path_text(sa.cast(doc, postgresql.JSONB), key)
+    return sa.func.json_extract(doc, f"$.{key}")
 
 
 def lead_times(targets: Sequence[str], period: Period) -> sa.Select[Any]:
@@ -95,7 +108,9 @@ def runs(targets: Sequence[str], period: Period) -> sa.Select[Any]:
             sa.func.sum(is_slot)
             .over(
                 partition_by=obs.c.target,
-                order_by=(obs.c.started_at, obs.c.seq),
+                # started_at alone: the (target, started_at, outcome) index then serves
+                # the window without a sort (two starts of one target never coincide).
+                order_by=obs.c.started_at,
                 rows=(None, 0),
             )
             .label("grp"),
@@ -118,36 +133,14 @@ def runs(targets: Sequence[str], period: Period) -> sa.Select[Any]:
     )
 
 
-def published(targets: Sequence[str], period: Period, dialect: str) -> sa.Select[Any]:
-    """(target, published_next, n): the publication instants the sites announced."""
-    if dialect == "postgresql":
-        value: sa.ColumnElement[Any] = sa.func.jsonb_extract_path_text(
-            sa.cast(obs.c.doc, postgresql.JSONB), "published_next"
-        )
-    else:
-        value = sa.func.json_extract(obs.c.doc, "$.published_next")
-    announced = value.label("announced")
+def recent(target: str, period: Period, outcome: Outcome, limit: int) -> sa.Select[Any]:
+    """The latest `limit` observations of `target` with `outcome` (newest first): where to
+    look for an example capture without scanning a whole period of documents."""
     return (
-        sa.select(obs.c.target, announced, sa.func.count().label("n"))
-        .where(*_where(targets, period), obs.c.doc.like('%"published_next":"%'))
-        .group_by(obs.c.target, announced)
-    )
-
-
-def examples(
-    target: str, period: Period, outcome: Outcome, *, latest: bool = True
-) -> sa.Select[Any]:
-    """The latest (or first) observation of `target` with `outcome` and a framed capture."""
-    order = obs.c.started_at.desc() if latest else obs.c.started_at.asc()
-    return (
-        sa.select(obs.c.doc, obs.c.hash, obs.c.seq)
-        .where(
-            *_where([target], period),
-            obs.c.outcome == outcome.value,
-            obs.c.doc.like('%"framed":"%'),
-        )
-        .order_by(order)
-        .limit(1)
+        sa.select(obs.c.doc, obs.c.hash)
+        .where(*_where([target], period), obs.c.outcome == outcome.value)
+        .order_by(obs.c.started_at.desc())
+        .limit(limit)
     )
 
 
