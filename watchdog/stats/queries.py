@@ -133,6 +133,27 @@ def runs(targets: Sequence[str], period: Period) -> sa.Select[Any]:
     )
 
 
+def examples(
+    target: str, period: Period, outcome: Outcome, *, latest: bool = True
+) -> sa.Select[Any]:
+    """The latest (or first) observation of `target` with `outcome` and a framed capture.
+
+    Used by the weekly digest (watchdog/notify/digest.py). It scans documents until one
+    matches: the report itself uses `recent`, whose cost is bounded.
+    """
+    order = obs.c.started_at.desc() if latest else obs.c.started_at.asc()
+    return (
+        sa.select(obs.c.doc, obs.c.hash, obs.c.seq)
+        .where(
+            *_where([target], period),
+            obs.c.outcome == outcome.value,
+            obs.c.doc.like('%"framed":"%'),
+        )
+        .order_by(order)
+        .limit(1)
+    )
+
+
 def recent(target: str, period: Period, outcome: Outcome, limit: int) -> sa.Select[Any]:
     """The latest `limit` observations of `target` with `outcome` (newest first): where to
     look for an example capture without scanning a whole period of documents."""
