@@ -35,6 +35,10 @@ def test_demo_runs_end_to_end_and_names_each_outcome(tmp_path: Path) -> None:
     assert probed >= len(DEMO_TARGETS) - 1, out  # a loaded machine may miss one first run
     assert (tmp_path / "demo" / "watchdog.sqlite3").exists()
     assert (tmp_path / "demo" / "demo-config.yaml").exists()
+    reports = sorted(p.suffix for p in (tmp_path / "demo" / "report").glob("rapport-*"))
+    assert reports == [".html", ".pdf"], reports
+    html = next((tmp_path / "demo" / "report").glob("rapport-*.html")).read_text("utf-8")
+    assert "simulé" in html.lower()
     status = subprocess.run(
         [str(exe), "status", "--config", str(tmp_path / "demo" / "demo-config.yaml")],
         capture_output=True, text=True, timeout=60, check=False,

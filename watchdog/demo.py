@@ -11,13 +11,16 @@ import asyncio
 import logging
 import socket
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
 from watchdog.config import Config, load_config
 from watchdog.daemon import Daemon
+from watchdog.errors import WatchdogError
 from watchdog.models import Observation, Outcome, Platform
+from watchdog.report.api import ReportOptions, build_report_async
 from watchdog.simulator.app import serve
 from watchdog.simulator.scenario import load_scenario
 from watchdog.store import Store
@@ -33,6 +36,8 @@ class DemoResult:
     config: Config
     metrics_url: str
     exit_code: int
+    started: datetime
+    report: list[Path] = field(default_factory=list)
 
 
 def _free(port: int) -> bool:
@@ -69,11 +74,28 @@ async def _run(data_dir: Path, minutes: float, listen_port: int) -> DemoResult:
         daemon = Daemon(config)
         print(f"{BANNER}\nsimulator on http://127.0.0.1:{port}/ — probing "
               f"{len(config.targets)} targets for {minutes:g} min…", flush=True)  # fmt: skip
+        started = datetime.now(UTC)
         code = await daemon.run(minutes)
         metrics_url = f"http://127.0.0.1:{daemon.port}/metrics"
-        return DemoResult(config, metrics_url, code)
+        report = await _report(config, started)
+        return DemoResult(config, metrics_url, code, started, report)
     finally:
         await sim.cleanup()
+
+
+async def _report(config: Config, started: datetime) -> list[Path]:
+    """The evidence report of what the demo saw (HTML and PDF, watermarked as simulated)."""
+    out = config.watchdog.data_dir / "report"
+    with Store.open(config.watchdog.data_dir, config.watchdog.database_url) as store:
+        try:
+            return await build_report_async(
+                store, config.targets, since=started - timedelta(minutes=1),
+                until=datetime.now(UTC) + timedelta(minutes=1), out_dir=out,
+                options=ReportOptions(chromium=config.browser.executable_path),
+            )  # fmt: skip
+        except WatchdogError as exc:  # the demo's data is shown even when a PDF cannot be made
+            print(f"report not produced: {exc}")
+            return []
 
 
 def _rate(platform: Platform, counts: Counter[Outcome]) -> str:
@@ -124,6 +146,7 @@ def report(result: DemoResult) -> str:
         f"  evidence        {data_dir / 'evidence'} (frames say « DONNÉES SIMULÉES »)",
         f"  configuration   {config.source}",
         f"  simulator log   {data_dir / 'simulator-log.jsonl'}",
+        *(f"  report          {path}" for path in result.report),
         f"  metrics         {result.metrics_url} (served while the demo ran)",
         f"next: watchdog status --config {config.source}",
         f"      watchdog verify --config {config.source}",
