@@ -139,3 +139,19 @@ def test_each_outcome_run_starts_with_a_screenshot(sim: Sim, tmp_path: Path) -> 
     ]
     assert [o.outcome for o in observations] == [NO, NO, AV, AV, NO]
     assert _shots(observations) == [True, False, True, False, True]
+
+
+def test_a_restart_continues_the_outcome_run(sim: Sim, tmp_path: Path) -> None:
+    """Seeded from the store (as `watchdog run` does), a restarted runner takes no new
+    screenshot of an unchanged page; without the seed it would start a new run."""
+    config = _config(tmp_path, sim.entry_url("legacy-no-slot"), "request", "on_change")
+    store = Store.open(config.watchdog.data_dir)
+    try:
+        assert _shots(_observe(sim, Runner(config, store.blobs.put, sim.host), config, 1)) == [True]
+        restarted = Runner(config, store.blobs.put, sim.host)
+        restarted.memory.seed(store.last_per_target().values(), store.blobs.get)
+        unseeded = Runner(config, store.blobs.put, sim.host)
+        assert _shots(_observe(sim, restarted, config, 1)) == [False]
+        assert _shots(_observe(sim, unseeded, config, 1)) == [True]
+    finally:
+        store.close()

@@ -107,6 +107,8 @@ class Daemon:
     async def _run_with_store(self, minutes: float | None) -> int:
         config = self.config
         self._runner = Runner(config, self.store.blobs.put)
+        last = await asyncio.to_thread(self.store.last_per_target)
+        await asyncio.to_thread(self._runner.memory.seed, last.values(), self.store.blobs.get)
         previous = read_state(state_path(config.watchdog.data_dir))
         resume = Resume(
             last_started=await self._last_started(),

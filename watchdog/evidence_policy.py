@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from watchdog.models import Outcome, Screenshots
+from watchdog.errors import EvidenceMissing
+from watchdog.models import Observation, Outcome, Screenshots
 
 PERIODS = {Screenshots.HOURLY: timedelta(hours=1), Screenshots.DAILY: timedelta(days=1)}
 
@@ -56,6 +58,26 @@ class EvidenceMemory:
 
     def __init__(self) -> None:
         self._seen: dict[str, Seen] = {}
+
+    def seed(self, last: Iterable[Observation], read_blob: Callable[[str], bytes]) -> None:
+        """Carry each target's outcome run across a restart, from its last stored observation.
+
+        A restart is not a new run: without this, every target would take a screenshot on
+        its first probe after a restart (thousands of renders at once on a large catalog).
+        """
+        for obs in last:
+            if obs.target in self._seen:
+                continue
+            fingerprint = None
+            if obs.evidence.html is not None:
+                try:
+                    html = read_blob(obs.evidence.html).decode("utf-8", "replace")
+                except EvidenceMissing:
+                    html = None
+                fingerprint = page_fingerprint(html) if html is not None else None
+            shot = obs.finished_at if obs.evidence.screenshot else None
+            # The policy gave the run its screenshot when it started: the run has one.
+            self._seen[obs.target] = Seen(obs.outcome, fingerprint, shot, run_shot=True)
 
     def wants_screenshot(
         self,

@@ -280,6 +280,7 @@ class Runner:
             return
         try:
             browser = await self.host.get()
+            # One render at a time per browser, on a kept page: see watchdog/render.py.
             raw = await render_later(
                 browser, state.html, state.url, self.config.browser.viewport,
                 self.config.host_allowed,

@@ -1,0 +1,103 @@
+"""CPU and memory of a whole process tree (Python, Playwright's driver, every Chromium process).
+
+CPU: utime + stime + cutime + cstime of every process in the tree, from /proc/<pid>/stat.
+A process that exited and was reaped has its time in its parent's cutime/cstime, so two
+readings bracket everything the tree did in between, renderers that came and went included;
+`become_subreaper` keeps orphans (a Chromium child whose parent exited first) in the tree.
+
+Memory: one reading of the tree's proportional set size (PSS, /proc/<pid>/smaps_rollup), which
+counts pages shared between Chromium's processes once. Summing RSS over-counts them 3-5x.
+Reading smaps is slow on Chromium (seconds per pass on a loaded machine): a benchmark takes
+a handful of readings, never one in a loop.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper() -> bool:
+    """Orphaned descendants are re-parented to us rather than to init (Linux)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False
+
+
+def _stat(pid: int) -> list[str] | None:
+    """Fields of /proc/<pid>/stat after the command name (field 3 onwards)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            text = handle.read()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2 :].split()
+
+
+def tree(root: int) -> list[int]:
+    """`root` and every descendant, zombies included (their CPU is still readable)."""
+    children: dict[int, list[int]] = defaultdict(list)
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _stat(int(entry))
+            if fields is not None:
+                children[int(fields[1])].append(int(entry))
+    found, queue = [], [root]
+    while queue:
+        pid = queue.pop()
+        found.append(pid)
+        queue.extend(children.get(pid, ()))
+    return found
+
+
+def tree_cpu_seconds(root: int | None = None) -> float:
+    """CPU seconds used so far by the tree under `root` (default: this process)."""
+    total = 0
+    for pid in tree(root or os.getpid()):
+        fields = _stat(pid)
+        if fields is not None:
+            total += sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime stime cutime cstime
+    return total / CLOCK_TICKS
+
+
+@dataclass(frozen=True)
+class MemoryReading:
+    pss_bytes: int
+    rss_bytes: int
+    processes: int
+    cpu_cost_s: float  # what the reading itself cost (subtract it from the tree's CPU)
+
+
+def _rollup(pid: int) -> tuple[int, int]:
+    pss = rss = 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    pss = int(line.split()[1]) * 1024
+                elif line.startswith("Rss:"):
+                    rss = int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass  # the process exited meanwhile, or is a zombie
+    return pss, rss
+
+
+def tree_memory(root: int | None = None) -> MemoryReading:
+    """One reading of the tree's PSS and RSS (seconds on Chromium: call it rarely)."""
+    started = time.thread_time()
+    pids = tree(root or os.getpid())
+    readings = [_rollup(pid) for pid in pids]
+    return MemoryReading(
+        pss_bytes=sum(p for p, _ in readings),
+        rss_bytes=sum(r for _, r in readings),
+        processes=sum(1 for p, _ in readings if p),
+        cpu_cost_s=time.thread_time() - started,
+    )

@@ -1,0 +1,155 @@
+"""The printed table: every figure beside its ratio to the two baselines of the same run.
+
+(a) `naive`: a new browser per probe; (b) `floor`: the same journey as bare HTTP requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+Row = dict[str, Any]
+MB = 2**20
+
+
+def _ratio(value: float | None, base: float | None) -> str:
+    if not value or not base:
+        return "–"
+    ratio = value / base
+    return f"{ratio:.2f}×" if ratio < 10 else f"{ratio:.0f}×"
+
+
+def _num(value: float | None, digits: int = 2) -> str:
+    if value is None:
+        return "–"
+    return f"{value:,.{digits}f}"
+
+
+def baseline(rows: list[Row], name: str, concurrency: int, latency: int = 0) -> Row | None:
+    """The baseline row at the same concurrency and latency, else at concurrency 1."""
+    rows = [r for r in rows if r["scenario"] == name and r.get("latency_ms", 0) == latency]
+    same = [r for r in rows if r["concurrency"] == concurrency]
+    ones = [r for r in rows if r["concurrency"] == 1]
+    found = same or ones
+    return found[0] if found else None
+
+
+HEADER = (
+    "| scenario | C | probes/min | ×naive | ×floor | CPU-s/probe | naive÷ | ÷floor | CPU p50 "
+    "| wall p50 s | p95 s | p50÷floor | PSS MB | stored KB/obs | KB/unchanged |"
+)
+
+
+def probe_table(rows: list[Row]) -> list[str]:
+    lines = [HEADER, _rule(HEADER)]
+    for row in rows:
+        latency = row.get("latency_ms", 0)
+        naive = baseline(rows, "naive", row["concurrency"]) or {}
+        floor = baseline(rows, "floor", row["concurrency"], latency) or {}
+        speed, cpu, wall = row["probes_per_min"], row["cpu_s_per_probe"], row["wall_p50_s"]
+        cells = [
+            row["scenario"] + (f" +{latency} ms" if latency else ""), str(row["concurrency"]),
+            _num(speed, 1),
+            _ratio(speed, naive.get("probes_per_min")), _ratio(speed, floor.get("probes_per_min")),
+            _num(cpu, 3), _ratio(naive.get("cpu_s_per_probe"), cpu),
+            _ratio(cpu, floor.get("cpu_s_per_probe")), _num(row.get("cpu_s_per_probe_p50"), 3),
+            _num(wall, 3), _num(row["wall_p95_s"], 3),
+            _ratio(wall, floor.get("wall_p50_s")), _num(row.get("memory_pss_mb"), 0),
+            _kb(row.get("stored_bytes_per_obs")), _kb(row.get("stored_bytes_per_unchanged_obs")),
+        ]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _kb(value: float | None) -> str:
+    return "–" if value is None else f"{value / 1024:,.1f}"
+
+
+def _rule(header: str) -> str:
+    return "|" + "---|" * (header.count("|") - 1)
+
+
+def kv_table(title: str, values: dict[str, Any]) -> list[str]:
+    lines = [f"| {title} | value |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in values.items() if not isinstance(v, dict | list)]
+    return lines
+
+
+Check = tuple[str, str, Callable[[dict[str, Any]], float | None], Callable[[float], bool]]
+
+
+def _row(result: dict[str, Any], name: str, concurrency: int = 1, latency: int = 0) -> Row:
+    return baseline(result["probes"], name, concurrency, latency) or {}
+
+
+def _capture_bound(r: dict[str, Any]) -> float | None:
+    """Browser wall ÷ (HTTP floor + capture), on the slow site; capture = what a screenshot
+    adds to a browser probe (every minus on_change, whose unchanged probes take none)."""
+    browser = _row(r, "browser", 1, 300).get("wall_p50_s")
+    unchanged = _row(r, "browser_on_change", 1, 300).get("wall_p50_s")
+    floor = _row(r, "floor", 1, 300).get("wall_p50_s")
+    if not (browser and unchanged and floor):
+        return None
+    return float(browser / (floor + max(browser - unchanged, 0.0)))
+
+
+def _div(a: float | None, b: float | None) -> float | None:
+    return a / b if a and b else None
+
+
+CHECKS: list[Check] = [
+    ("browser probe CPU-s (new context, framed PNG + DOM)", "≤ 1.5",
+     lambda r: _row(r, "browser").get("cpu_s_per_probe"), lambda v: v <= 1.5),
+    ("browser probe: naive CPU ÷ browser CPU", "≥ 2.4×",
+     lambda r: _div(_row(r, "naive").get("cpu_s_per_probe"),
+                    _row(r, "browser").get("cpu_s_per_probe")), lambda v: v >= 2.4),
+    ("browser wall p50 ÷ (HTTP floor + capture), pages +300 ms", "≤ 1.5×",
+     _capture_bound, lambda v: v <= 1.5),
+    ("request engine: browser CPU ÷ request CPU", "≥ 20×",
+     lambda r: _div(_row(r, "browser").get("cpu_s_per_probe"),
+                    _row(r, "request_on_change").get("cpu_s_per_probe")), lambda v: v >= 20),
+    ("request engine under the scheduler, probes/min", "≥ 400",
+     lambda r: (r.get("scheduled") or {}).get("probes_per_min"), lambda v: v >= 400),
+    ("memory (PSS) at 4 concurrent browser contexts, MB", "≤ 600",
+     lambda r: _row(r, "browser", 4).get("memory_pss_mb"), lambda v: v <= 600),
+    ("stored per unchanged observation under on_change (request), KB", "≤ 25",
+     lambda r: _div(_row(r, "request_on_change").get("stored_bytes_per_unchanged_obs"), 1024),
+     lambda v: v <= 25),
+    ("stored per unchanged observation under on_change (browser), KB", "≤ 25",
+     lambda r: _div(_row(r, "browser_on_change").get("stored_bytes_per_unchanged_obs"), 1024),
+     lambda v: v <= 25),
+    ("store ingest, observations/s (append_many)", "≥ 5,000",
+     lambda r: (r.get("micro", {}).get("ingest") or {}).get("per_second_batched"),
+     lambda v: v >= 5000),
+    ("/metrics for 2,000 targets, ms", "< 100",
+     lambda r: (r.get("micro", {}).get("scrape") or {}).get("median_ms"), lambda v: v < 100),
+]  # fmt: skip
+
+
+def targets_table(result: dict[str, Any]) -> list[str]:
+    lines = ["| issue 7 target | goal | measured | met |", "|---|---|---|---|"]
+    for label, goal, read, ok in CHECKS:
+        value = read(result)
+        shown = "not measured" if value is None else f"{value:,.2f}"
+        met = "–" if value is None else ("yes" if ok(value) else "no")
+        lines.append(f"| {label} | {goal} | {shown} | {met} |")
+    return lines
+
+
+def render(result: dict[str, Any]) -> str:
+    machine = result["machine"]
+    parts = [
+        f"prefecture-watchdog bench — {result['date']} — {machine['cpu']} × {machine['cores']}, "
+        f"{machine['memory_gb']} GB, {machine['os']}; load average {machine['load_before']} "
+        f"before, {machine['load_after']} after; Chromium {machine['chromium']}, "
+        f"Playwright {machine['playwright']}; medians of {result['repeats']} run(s)",
+        "",
+        *probe_table(result["probes"]),
+        "",
+    ]
+    if result.get("scheduled"):
+        parts += [*kv_table("request engine under the scheduler", result["scheduled"]), ""]
+    for name, values in result.get("micro", {}).items():
+        parts += [*kv_table(name, values), ""]
+    parts += targets_table(result)
+    return "\n".join(parts)
