@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from conftest import SIM_NOW
 from harness import Sim, probe_and_store, target, write_config
 from PIL import Image
@@ -191,3 +193,34 @@ def test_request_engine_is_refused_where_a_platform_has_none(tmp_path: Path) -> 
     with pytest.raises(ConfigError) as raised:
         write_config(tmp_path, [{**target("t", "legacy_booking", url), "engine": "fast"}])
     assert "targets[0].engine" in str(raised.value)
+
+
+@pytest.fixture
+def off_list_redirect(sim: Sim) -> Iterator[str]:
+    """A page on 127.0.0.1 that redirects to another host (localhost, not allowed)."""
+
+    async def start() -> web.AppRunner:
+        app = web.Application()
+
+        async def jump(request: web.Request) -> web.Response:
+            raise web.HTTPFound(f"http://localhost:{sim.port}/booking/create/9001/0")
+
+        app.router.add_get("/booking/create/1/0", jump)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        return runner
+
+    runner = sim.loop.run(start())
+    yield f"http://127.0.0.1:{runner.addresses[0][1]}/booking/create/1/0"
+    sim.loop.run(runner.cleanup())
+
+
+def test_an_off_list_redirect_is_refused_before_it_is_followed(
+    sim: Sim, tmp_path: Path, off_list_redirect: str
+) -> None:
+    case = next(c for c in LEGACY if c.key == "legacy-no-slot")
+    before = len(sim.requests())
+    obs = probe_and_store(sim, _config(tmp_path, case, off_list_redirect, engine="request"), "t")
+    assert (obs.outcome.value, obs.detail) == ("probe_error", "host_not_allowed"), obs
+    assert sim.requests()[before:] == [], "the off-list host must never be contacted"
