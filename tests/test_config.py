@@ -84,6 +84,10 @@ BAD_CASES = {
         "targets:\n" + GOOD_TARGET.replace('"01"', '"00"'),
         ":3: targets[0].department: String should match pattern",
     ),
+    "corsica_is_2a_or_2b": (
+        "targets:\n" + GOOD_TARGET.replace('"01"', '"20"'),
+        ":3: targets[0].department: String should match pattern",
+    ),
     "duplicate_yaml_key": (
         "watchdog:\n  min_interval: 2m\n  min_interval: 3m\ntargets:\n" + GOOD_TARGET,
         ":3: watchdog.min_interval: duplicate key",

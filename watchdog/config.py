@@ -149,7 +149,7 @@ class ProbingSettings(_Strict):
 
 class Target(_Strict):
     id: Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=80)]
-    department: Annotated[str, Field(pattern=r"^(0[1-9]|[1-8]\d|9[0-5]|2A|2B|97[1-6])$")]
+    department: Annotated[str, Field(pattern=r"^(0[1-9]|1\d|2[1-9]|[3-8]\d|9[0-5]|2A|2B|97[1-6])$")]
     prefecture: str
     site: str | None = None
     procedure: Procedure
