@@ -129,7 +129,7 @@ def test_sections_and_key_figures(html_report: str) -> None:
     assert "1\u00a0série n'a proposé aucun créneau sur toute la période" in text
     assert "Ain — renouvellement" in text
     assert "planning_required" in text  # probe-health annex
-    assert "Date d'émission 1er\u00a0décembre 2026" in text
+    assert "Date d'émission1er\u00a0décembre 2026" in text  # adjacent table cells
 
 
 def test_recommendations_follow_the_rules(html_report: str) -> None:
