@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from datetime import datetime
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
+from watchdog.atomic import write_atomically
 from watchdog.models import Outcome
 from watchdog.scheduler import Counters, Snapshot, to_datetime
 
@@ -114,16 +114,7 @@ def write_state(path: Path, state: StateFile) -> None:
     """Replace `path` atomically: a reader sees the old file or the new one, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     data = json.dumps(state.model_dump(mode="json"), indent=1, sort_keys=True).encode()
-    fd, tmp = tempfile.mkstemp(prefix=".state-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, data, prefix=".state-")
 
 
 def read_state(path: Path) -> StateFile | None:

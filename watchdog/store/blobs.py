@@ -7,14 +7,13 @@ into place, then the directory is fsynced: a crash leaves either no blob or a wh
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from watchdog.atomic import write_atomically
 from watchdog.errors import EvidenceMissing, StoreError
 from watchdog.models import EvidenceRefs
 
@@ -99,18 +98,7 @@ class BlobStore:
             _fsync_dir(created.parent)
 
     def _write_atomically(self, final: Path, data: bytes) -> None:
-        fd, name = tempfile.mkstemp(dir=final.parent, prefix=TEMP_PREFIX)
-        tmp = Path(name)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, READ_ONLY)
-            os.replace(tmp, final)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+        write_atomically(final, data, prefix=TEMP_PREFIX, mode=READ_ONLY)
         _fsync_dir(final.parent)
 
 
