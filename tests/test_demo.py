@@ -39,6 +39,24 @@ def test_demo_runs_end_to_end_and_names_each_outcome(tmp_path: Path) -> None:
     assert reports == [".html", ".pdf"], reports
     html = next((tmp_path / "demo" / "report").glob("rapport-*.html")).read_text("utf-8")
     assert "simulé" in html.lower()
+    config = str(tmp_path / "demo" / "demo-config.yaml")
+    period = ["--from", "2000-01-01", "--to", "2100-01-01"]
+    dossier = subprocess.run(
+        [str(exe), "dossier", "ain-premiere-demande", *period, "--config", config,
+         "--out", str(tmp_path / "dossier"), "--format", "html"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert dossier.returncode == 0, dossier.stdout + dossier.stderr
+    assert list((tmp_path / "dossier").glob("dossier-ain-premiere-demande-*.html"))
+    bundle = tmp_path / "lot.zip"
+    made = subprocess.run(
+        [str(exe), "bundle", *period, "--config", config, "--out", str(bundle), "--format", "html"],
+        capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stdout + made.stderr
+    checked = subprocess.run([str(exe), "verify", str(bundle)], capture_output=True, text=True,
+                             timeout=120, check=False)  # fmt: skip
+    assert checked.returncode == 0, checked.stdout + checked.stderr
     status = subprocess.run(
         [str(exe), "status", "--config", str(tmp_path / "demo" / "demo-config.yaml")],
         capture_output=True, text=True, timeout=60, check=False,
