@@ -3,6 +3,7 @@
     python -m bench                 # full: every scenario 3 times, medians (≈ 15 min)
     python -m bench --quick         # one short run of each (≈ 3 min)
     python -m bench --only browser,floor --repeats 5
+    python -m bench --render bench/results/bench-….json   # a saved run's table again
 
 It starts the simulator (its own process, not counted), runs each probe scenario in a fresh
 process for a fixed number of probes, then the request engine under the real scheduler
@@ -151,7 +152,11 @@ def main() -> None:
     parser.add_argument("--only", help="comma-separated scenarios (naive, browser, floor, …)")
     parser.add_argument("--no-scheduled", action="store_true", help="skip the scheduler run")
     parser.add_argument("--no-micro", action="store_true", help="skip lateness/scrape/ingest")
+    parser.add_argument("--render", metavar="JSON", help="print the table of a saved result")
     args = parser.parse_args()
+    if args.render:
+        print(table.render(json.loads(Path(args.render).read_text(encoding="utf-8"))))
+        return
     mode = "quick" if args.quick else "full"
     repeats = args.repeats or (1 if args.quick else 3)
     plan = QUICK if args.quick else FULL
