@@ -14,7 +14,7 @@ from watchdog import __version__
 from watchdog.config import Config, config_path, load_config
 from watchdog.dashboards.cli import register as register_dashboards
 from watchdog.demo import main_demo
-from watchdog.errors import ConfigError, StoreError, WatchdogError
+from watchdog.errors import ConfigError, ConfigMissing, WatchdogError
 from watchdog.notify.commands import register as register_notify
 from watchdog.probe_once import probe_once
 from watchdog.reportcli import register as register_reports
@@ -37,7 +37,7 @@ Handler = Callable[[argparse.Namespace], int]
 def _load(args: argparse.Namespace) -> Config:
     path = config_path(getattr(args, "config", None))
     if path is None:
-        raise WatchdogError(NO_CONFIG_HELP)
+        raise ConfigMissing(NO_CONFIG_HELP)
     return load_config(path)
 
 
@@ -159,9 +159,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {problem}", file=sys.stderr)
         print(f"{len(exc.problems)} configuration problem(s)", file=sys.stderr)
         return EXIT_CONFIG
-    except (StoreError, WatchdogError) as exc:
+    except ConfigMissing as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_CONFIG if "configuration" in str(exc) else EXIT_FAILURE
+        return EXIT_CONFIG
+    except WatchdogError as exc:  # StoreError included
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
 

@@ -31,6 +31,10 @@ class ConfigError(WatchdogError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+class ConfigMissing(WatchdogError):
+    """No configuration file was given or found (exit code 2, like a bad one)."""
+
+
 class StoreError(WatchdogError):
     """The observation store cannot be read or written."""
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from watchdog.config import Config, config_path
 from watchdog.daemon import run_daemon
-from watchdog.errors import WatchdogError
+from watchdog.errors import ConfigMissing
 from watchdog.status import collect, render
 
 Loader = Callable[[argparse.Namespace], Config]
@@ -31,7 +31,7 @@ def register(
 
     def cmd_run(args: argparse.Namespace) -> int:
         if config_path(args.config) is None:
-            raise WatchdogError(RUN_WITHOUT_CONFIG)
+            raise ConfigMissing(RUN_WITHOUT_CONFIG)
         return run_daemon(load(args), args.minutes)
 
     def cmd_status(args: argparse.Namespace) -> int:
