@@ -13,7 +13,6 @@ import email
 import io
 import itertools
 import socket
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,6 +24,7 @@ from aiohttp import web
 from aiosmtpd.controller import Controller
 from harness import LoopThread
 from PIL import Image
+from polling import wait_until
 
 from watchdog.config import Config
 from watchdog.models import Env, EvidenceRefs, Observation, Outcome
@@ -49,14 +49,7 @@ def free_port() -> int:
 
 def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
     """Poll `check` until truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
+    return wait_until(check, timeout, what, every=0.02)
 
 
 class Clock:

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 import yaml
+from polling import wait_until
 
 from watchdog.config import load_config
 from watchdog.status import collect, render
@@ -58,14 +59,10 @@ def free_port() -> int:
 
 def poll(check: Callable[[], Any], timeout: float, what: str, every: float = 0.1) -> Any:
     """Call `check` until it returns something truthy, or fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(every)
+    try:
+        return wait_until(check, timeout, what, every)
+    except AssertionError as exc:
+        pytest.fail(str(exc))
 
 
 def get(url: str) -> tuple[int, str, bytes] | None:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from harness import LoopThread, Sim, probe_and_store, target, write_config
+from polling import wait_until
 
 from watchdog.config import Config
 from watchdog.models import Observation
@@ -64,9 +65,7 @@ def test_browser_killed_mid_probe_then_next_probe_works(tmp_path: Path) -> None:
     runner = Runner(config, store.blobs.put)
     try:
         future = loop_submit(loop, runner, config, "hang")
-        deadline = time.monotonic() + 20
-        while not _hang_reached(port) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: _hang_reached(port), 20, "the probe to reach the hanging page")
         loop.run(_crash(runner))
         crashed = future.result(60)
         assert crashed.outcome.value == "probe_error", crashed
