@@ -17,7 +17,7 @@ import pytest
 from conftest import SIM_NOW
 from harness import Sim, probe_and_store, target, write_config
 
-from watchdog.models import Observation
+from watchdog.models import Observation, Profile
 from watchdog.store import Store
 
 NO_SLOT_LEGACY = (
@@ -137,5 +137,8 @@ def test_probe_case(sim: Sim, tmp_path: Path, case: Case) -> None:
     assert seen and all("flagged" in r for r in seen)
     booking = [r for r in seen if r["flagged"]]
     assert booking == [], booking
-    assert obs.env.fresh_context and obs.env.browser_version
+    # Operator credentials never enter a kept page: those probes get a fresh profile.
+    operator = (case.options or {}).get("captcha") == "operator"
+    assert obs.env.profile is (Profile.FRESH if operator else Profile.CLEARED)
+    assert obs.env.fresh_context is operator and obs.env.browser_version
     assert obs.hash and obs.steps

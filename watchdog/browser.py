@@ -10,6 +10,7 @@ from pathlib import Path
 from playwright.async_api import Browser, Playwright, async_playwright
 
 from watchdog.errors import WatchdogError
+from watchdog.pages import ContextFactory, PagePool
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,18 @@ class BrowserHost:
         self._lock = asyncio.Lock()
         self.launches = 0
         self.version: str | None = None  # of the last browser launched, for `env`
+        self._pools: dict[tuple[object, ...], PagePool] = {}
+
+    def pages(self, settings: tuple[object, ...], factory: ContextFactory, size: int) -> PagePool:
+        """The kept pages for contexts made with `settings` (user agent, viewport…).
+
+        Kept with the browser, not the runner: a runner rebuilt on a config reload finds
+        them, and closing the browser closes them.
+        """
+        pool = self._pools.get(settings)
+        if pool is None:
+            pool = self._pools[settings] = PagePool(factory, size)
+        return pool
 
     async def driver(self) -> Playwright:
         """Playwright itself, without launching a browser (the request engine needs no more)."""
@@ -99,6 +112,9 @@ class BrowserHost:
             return self._browser
 
     async def close(self) -> None:
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            await pool.close()
         async with self._lock:
             if self._browser is not None and self._browser.is_connected():
                 await self._browser.close()

@@ -29,7 +29,7 @@ from probes import REGISTRY
 from watchdog import __version__
 from watchdog.durations import Duration
 from watchdog.errors import ConfigError, ConfigProblem
-from watchdog.models import EngineChoice, Platform, Procedure, Screenshots
+from watchdog.models import EngineChoice, Platform, Procedure, Profile, Screenshots
 from watchdog.notify.settings import NotificationSettings
 from watchdog.yamlpos import KeyPath, Located, dotted, load_located, raise_problem
 
@@ -66,6 +66,8 @@ class BrowserSettings(_Strict):
     viewport: Annotated[str, Field(pattern=r"^\d{3,4}x\d{3,4}$")] = "1280x900"
     locale: str = "fr-FR"
     timezone: str = "Europe/Paris"
+    # cleared: kept pages wiped between probes (half the CPU); fresh: a new profile each time
+    profile: Profile = Profile.CLEARED
 
 
 class PerHostBudget(_Strict):

@@ -96,6 +96,14 @@ class Screenshots(StrEnum):
     DAILY = "daily"
 
 
+class Profile(StrEnum):
+    """Config and env: the browser state a probe starts from. Both start with no cookie,
+    storage, cache or history of an earlier probe (watchdog/pages.py)."""
+
+    CLEARED = "cleared"  # a kept page, wiped after each probe (cheaper: no new renderer)
+    FRESH = "fresh"  # a new context and page for each probe
+
+
 class Step(BaseModel):
     """One step of a probe's trail: what was loaded and how it answered."""
 
@@ -134,7 +142,8 @@ class Env(BaseModel):
     viewport: str | None = None
     locale: str | None = None
     timezone: str | None = None
-    fresh_context: bool = True
+    fresh_context: bool = True  # a new context (profile), or a kept page wiped clean
+    profile: Profile | None = None  # how the clean state was made (None: older records)
     proxy: str | None = None
     resolved_ip: str | None = None
     tls_fingerprint: str | None = None

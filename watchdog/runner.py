@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from playwright.async_api import BrowserContext, Dialog, Page, Route
+from playwright.async_api import BrowserContext, Dialog, Page, Request, Route
 from ulid import ULID
 
 from probes import REGISTRY
@@ -27,15 +27,26 @@ from watchdog.classify import classify
 from watchdog.config import Config, Target
 from watchdog.evidence_policy import EvidenceMemory, page_fingerprint
 from watchdog.frame import Banner, frame
-from watchdog.models import Engine, EngineChoice, Env, EvidenceRefs, Observation, Outcome, Step
+from watchdog.models import (
+    Engine,
+    EngineChoice,
+    Env,
+    EvidenceRefs,
+    Observation,
+    Outcome,
+    Profile,
+    Step,
+)
 from watchdog.netinfo import resolve, tls_fingerprint
 from watchdog.outcomes import Mapped, map_exception
+from watchdog.pages import Lent, PagePool
 from watchdog.probing import Classification, Credentials, PageState, ProbeSession, host_of
 from watchdog.render import render_later
 
 log = logging.getLogger(__name__)
 
 BlobPut = Callable[[bytes, str], str]
+Listeners = list[tuple[str, Callable[..., object]]]
 CAPTURE_TIMEOUT_MS = 10_000
 KEEP_TRACE = frozenset({Outcome.UNRECOGNIZED, Outcome.PROBE_ERROR})
 
@@ -56,6 +67,7 @@ class Capture:
     engine: Engine = Engine.BROWSER
     trail: list[Step] = field(default_factory=list)  # steps not in `session` (request engine)
     fingerprint: str | None = None  # of the page, volatile tokens aside (evidence policy)
+    profile: Profile | None = None  # how the browser's clean state was made, if one ran
     shot_at: datetime | None = None  # when its screenshot was taken, if one was
 
     @classmethod
@@ -86,6 +98,13 @@ class Runner:
         self.memory = memory or EvidenceMemory()  # the evidence policy's per-target memory
         self.requests = RequestEngine(config, self.host)
 
+    @property
+    def pages(self) -> PagePool:
+        """Pages kept for `browser.profile: cleared` (held by the browser host, see there)."""
+        b = self.config.browser
+        settings = (self.config.watchdog.user_agent, b.viewport, b.locale, b.timezone)
+        return self.host.pages(settings, self._bare_context, b.max_contexts)
+
     async def close(self) -> None:
         await self.host.close()
 
@@ -93,16 +112,23 @@ class Runner:
         width, height = self.config.browser.viewport.split("x")
         return {"width": int(width), "height": int(height)}
 
-    async def _new_context(self, target: Target, creds: Credentials) -> BrowserContext:
+    async def _bare_context(self) -> BrowserContext:
         browser = await self.host.get()
-        context = await browser.new_context(
+        return await browser.new_context(
             user_agent=self.config.watchdog.user_agent,
             viewport=self._viewport(),  # type: ignore[arg-type]
             locale=self.config.browser.locale,
             timezone_id=self.config.browser.timezone,
             service_workers="block",
         )
-        await context.route("**/*", self._router(target, creds))
+
+    async def _new_context(self, target: Target, creds: Credentials) -> BrowserContext:
+        context = await self._bare_context()
+        if creds.headers:
+            # Interception costs every request a round trip through Python: only when
+            # operator headers must be added. Off-list hosts are refused by Chromium's
+            # resolver rules (watchdog/browser.py), redirect hops included.
+            await context.route("**/*", self._router(target, creds))
         for name, value in creds.cookies.items():
             await context.add_cookies(
                 [{"name": name, "value": value, "domain": target.host, "path": "/"}]
@@ -150,14 +176,23 @@ class Runner:
         options = target.parsed_options
         capture = Capture(trail=trail)
         context: BrowserContext | None = None
+        lent: Lent | None = None
+        page: Page | None = None
+        listeners: Listeners = []
         tracing = False
         try:
-            context = await self._new_context(target, creds)
+            if self.config.browser.profile is Profile.CLEARED and not creds:
+                lent = await self.pages.borrow()
+                context, page = lent.context, lent.page
+                capture.profile = Profile.CLEARED
+            else:  # operator credentials never go into a page that outlives the probe
+                context = await self._new_context(target, creds)
+                page = await context.new_page()
+                capture.profile = Profile.FRESH
             tracing = not creds  # a trace records headers: never with operator secrets
             if tracing:
                 await context.tracing.start(screenshots=False, snapshots=True)
-            page = await context.new_page()
-            capture.session = self._session(page, target)
+            capture.session, listeners = self._session(page, target)
             deadline = self.config.browser.probe_timeout.total_seconds()
             page.set_default_timeout(deadline * 1000)
             capture.state = await asyncio.wait_for(spec.probe(capture.session, options), deadline)
@@ -167,11 +202,17 @@ class Runner:
             log.info("probe %s: %s (%s)", target.id, capture.mapped.outcome, capture.mapped.detail)
         finished = utcnow()
         await self._keep_evidence(capture, context, tracing, target, obs_id, started)
-        if context is not None:
+        if page is not None:
+            for event, listener in listeners:  # a kept page must not call this probe's handlers
+                page.remove_listener(event, listener)
+        if lent is not None:
+            # Only a probe that ended normally leaves a page fit to wipe and lend again.
+            await self.pages.give_back(lent, clean_end=capture.mapped is None)
+        elif context is not None:
             await _quietly_close(context)
         return await self._observation(target, obs_id, started, finished, capture, creds)
 
-    def _session(self, page: Page, target: Target) -> ProbeSession:
+    def _session(self, page: Page, target: Target) -> tuple[ProbeSession, Listeners]:
         session = ProbeSession(
             page=page, url=target.url, target_id=target.id, host_allowed=self.config.host_allowed
         )
@@ -180,14 +221,12 @@ class Runner:
             session.dialogs.append(dialog.message)
             await dialog.dismiss()
 
+        def on_failed(request: Request) -> None:
+            session.note_failed_request(request.url, request.is_navigation_request())
+
         page.on("dialog", on_dialog)
-        page.on(
-            "requestfailed",
-            lambda request: session.note_failed_request(
-                request.url, request.is_navigation_request()
-            ),
-        )
-        return session
+        page.on("requestfailed", on_failed)
+        return session, [("dialog", on_dialog), ("requestfailed", on_failed)]
 
     async def _keep_evidence(
         self,
@@ -350,7 +389,11 @@ class Runner:
 
     def _engine_env(self, env: Env, capture: Capture, target: Target) -> Env:
         """`env` as the engine that ran saw it (no browser, no viewport for the request engine)."""
-        update: dict[str, object] = {"screenshots": self.config.screenshots_for(target)}
+        update: dict[str, object] = {
+            "screenshots": self.config.screenshots_for(target),
+            "profile": capture.profile,
+            "fresh_context": capture.profile is not Profile.CLEARED,
+        }
         if capture.engine is Engine.REQUEST:
             update |= {"engine": Engine.REQUEST, "browser": None, "browser_version": None,
                        "viewport": None, "timezone": None}  # fmt: skip
