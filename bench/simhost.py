@@ -7,9 +7,15 @@ serving the bench scenario: a legacy booking journey of three pages (conditions 
 → result): "no slot" 95 % of the time, a calendar with free cells 5 % (drawn per journey).
 It runs until its stdin closes (the parent exits or closes the pipe).
 
-`--latency-ms N` puts a forwarding proxy in front of each host that holds every page
-(not the static files) N ms before answering: loopback answers in milliseconds, a real
-prefecture site does not, and the browser's wall time is compared with the HTTP floor's.
+Each host is fronted by a forwarding proxy that makes its pages carry what real sites' pages
+carry on every visit (research/platforms.md): a fresh CSRF token in each form and in a
+`<meta name="csrf-token">`, and a session id in a link. An unchanged page is then not the
+same bytes twice, so "stored KB per unchanged observation" measures the volatile-token split
+(watchdog/volatile.py), not a simulator kinder than the sites.
+
+`--latency-ms N` makes the proxy hold every page (not the static files) N ms before
+answering: loopback answers in milliseconds, a real prefecture site does not, and the
+browser's wall time is compared with the HTTP floor's.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
+import secrets
 import sys
 from contextlib import AsyncExitStack
 from typing import Any
@@ -52,13 +60,26 @@ PLANNING = "14806"
 
 
 HOP_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
+_FORM = re.compile(rb"<form\b[^>]*>", re.I)
+
+
+def with_tokens(page: bytes) -> bytes:
+    """`page` with a fresh CSRF token (each form, a meta tag) and a session id in a link."""
+    token = secrets.token_urlsafe(32).encode()
+    hidden = b'<input type="hidden" name="csrf_token" value="' + token + b'">'
+    page = _FORM.sub(lambda form: form.group(0) + hidden, page)
+    page = page.replace(b"</head>", b'<meta name="csrf-token" content="' + token + b'"></head>', 1)
+    sid = secrets.token_hex(16).upper().encode()
+    link = b'<p class="footer"><a href="/contact;jsessionid=' + sid + b'">Contact</a></p>'
+    return page.replace(b"</body>", link + b"</body>", 1)
 
 
 def delaying_proxy(upstream: str, client: aiohttp.ClientSession, delay: float) -> web.Application:
-    """Forward everything to `upstream`, pages after `delay` seconds (redirects not followed)."""
+    """Forward everything to `upstream`, pages after `delay` seconds (redirects not followed),
+    HTML pages with volatile tokens added (`with_tokens`)."""
 
     async def forward(request: web.Request) -> web.Response:
-        if not request.path.startswith("/static/"):
+        if delay > 0 and not request.path.startswith("/static/"):
             await asyncio.sleep(delay)
         headers = {k: v for k, v in request.headers.items() if k.lower() not in {"host"}}
         async with client.request(
@@ -66,6 +87,8 @@ def delaying_proxy(upstream: str, client: aiohttp.ClientSession, delay: float) -
             data=await request.read(), allow_redirects=False,
         ) as answer:  # fmt: skip
             body = await answer.read()
+            if answer.content_type == "text/html" and "content-encoding" not in answer.headers:
+                body = with_tokens(body)
             kept = [(k, v) for k, v in answer.headers.items() if k.lower() not in HOP_HEADERS]
             response = web.Response(status=answer.status, body=body)
             for name, value in kept:
@@ -94,8 +117,7 @@ async def serve(hosts: int, latency_ms: float) -> None:
     async with AsyncExitStack() as stack:
         sims = [await stack.enter_async_context(running(scenario)) for _ in range(hosts)]
         urls = [sim.base_url for sim in sims]
-        if latency_ms > 0:
-            urls = [await _proxied(stack, url, latency_ms / 1000) for url in urls]
+        urls = [await _proxied(stack, url, latency_ms / 1000) for url in urls]
         print(json.dumps(urls), flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
 

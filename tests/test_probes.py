@@ -102,7 +102,7 @@ def _run(sim: Sim, tmp_path: Path, case: Case) -> Observation:
 def _assert_evidence(obs: Observation, data_dir: Path) -> None:
     store = Store.open(data_dir)
     try:
-        kinds = {k: v for k, v in obs.evidence.model_dump().items() if v}
+        kinds = obs.evidence.blobs()  # html_sha256 names the page as served, not a blob
         for sha in kinds.values():
             assert hashlib.sha256(store.blobs.get(sha)).hexdigest() == sha
     finally:

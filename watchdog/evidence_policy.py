@@ -6,41 +6,35 @@ kept for the first observation of each outcome run (the first `no_slot` after an
 
 - `every`: always;
 - `on_change`: when the page differs from the previous observation's page, once volatile
-  tokens (session ids, CSRF tokens, nonces) are set aside;
+  tokens (session ids, CSRF tokens, nonces) are set aside (`page_fingerprint`, the SHA-256
+  of the page's skeleton: watchdog/volatile.py holds the one definition of "volatile");
 - `hourly` / `daily`: when the target's last screenshot is at least that old.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from watchdog.errors import EvidenceMissing
 from watchdog.models import Observation, Outcome, Screenshots
+from watchdog.volatile import page_fingerprint
+
+__all__ = ["EvidenceMemory", "Seen", "page_fingerprint"]
 
 PERIODS = {Screenshots.HOURLY: timedelta(hours=1), Screenshots.DAILY: timedelta(days=1)}
 
-# Values that change on every visit without the page saying anything new.
-_VOLATILE = (
-    re.compile(r"(;jsessionid=)[^\"'?#&;/\s]*", re.I),
-    re.compile(r"([?&](?:state|nonce|code_challenge|sid|session_id|token)=)[^\"'&#\s]*", re.I),
-    re.compile(
-        r"(<input[^>]*name=[\"'][^\"']*(?:token|csrf|nonce|session|sid)[^\"']*[\"'][^>]*"
-        r"value=[\"'])[^\"']*",
-        re.I,
-    ),
-    re.compile(r"()\b[0-9a-fA-F]{24,}\b"),
-)
 
-
-def page_fingerprint(html: str) -> str:
-    """SHA-256 of the page with its volatile tokens blanked: equal when nothing changed."""
-    for pattern in _VOLATILE:
-        html = pattern.sub(r"\1", html)
-    return hashlib.sha256(html.encode("utf-8", "replace")).hexdigest()
+def _fingerprint(obs: Observation, read_blob: Callable[[str], bytes]) -> str | None:
+    if obs.evidence.html is None:
+        return None
+    if obs.evidence.html_sha256 is not None:
+        return obs.evidence.html  # the skeleton's blob: named by the page's fingerprint
+    try:  # from before the split: the blob is the whole page
+        return page_fingerprint(read_blob(obs.evidence.html).decode("utf-8", "replace"))
+    except EvidenceMissing:
+        return None
 
 
 @dataclass(frozen=True)
@@ -68,13 +62,7 @@ class EvidenceMemory:
         for obs in last:
             if obs.target in self._seen:
                 continue
-            fingerprint = None
-            if obs.evidence.html is not None:
-                try:
-                    html = read_blob(obs.evidence.html).decode("utf-8", "replace")
-                except EvidenceMissing:
-                    html = None
-                fingerprint = page_fingerprint(html) if html is not None else None
+            fingerprint = _fingerprint(obs, read_blob)
             shot = obs.finished_at if obs.evidence.screenshot else None
             # The policy gave the run its screenshot when it started: the run has one.
             self._seen[obs.target] = Seen(obs.outcome, fingerprint, shot, run_shot=True)

@@ -116,15 +116,33 @@ class Step(BaseModel):
 
 
 class EvidenceRefs(BaseModel):
-    """SHA-256 of each evidence blob kept for an observation."""
+    """SHA-256 of each evidence blob kept for an observation.
+
+    The DOM is kept as two blobs (watchdog/volatile.py): `html`, the page with its volatile
+    tokens cut out (equal from one visit to the next, so stored once), and `html_volatile`,
+    the record of the cuts (None when nothing was cut). `html_sha256` is no blob: it is the
+    SHA-256 of the page as served, which joining the two reproduces. Without `html_sha256`
+    (observations from before the split), `html` is the page itself.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     screenshot: str | None = None
     framed: str | None = None
     html: str | None = None
+    html_volatile: str | None = None
+    html_sha256: str | None = None
     har: str | None = None
     trace: str | None = None
+
+    def blobs(self) -> dict[str, str]:
+        """kind -> SHA-256 of each blob kept (`html_sha256` names a page, not a blob)."""
+        refs = self.model_dump(exclude={"html_sha256"})
+        return {kind: sha for kind, sha in refs.items() if sha is not None}
+
+
+# Evidence fields that name no stored blob (readers of raw documents skip them).
+NOT_BLOBS = frozenset({"html_sha256"})
 
 
 class Env(BaseModel):

@@ -42,6 +42,7 @@ from watchdog.outcomes import Mapped, map_exception
 from watchdog.pages import Lent, PagePool
 from watchdog.probing import Classification, Credentials, PageState, ProbeSession, host_of
 from watchdog.render import render_later
+from watchdog.volatile import keep_page
 
 log = logging.getLogger(__name__)
 
@@ -265,7 +266,7 @@ class Runner:
         page = session.page
         try:
             html = await asyncio.wait_for(page.content(), CAPTURE_TIMEOUT_MS / 1000)
-            capture.evidence.html = self.put_blob(html.encode("utf-8"), "html")
+            keep_page(capture.evidence, html, self.put_blob)  # skeleton + volatile record
             if capture.state is None:
                 capture.state = PageState(
                     url=page.url,
@@ -314,7 +315,7 @@ class Runner:
         state = capture.state
         if state is None:
             return
-        capture.evidence.html = self.put_blob(state.html.encode("utf-8"), "html")
+        keep_page(capture.evidence, state.html, self.put_blob)  # skeleton + volatile record
         if not self._wants_screenshot(capture, target, state.html):
             return
         try:

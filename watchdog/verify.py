@@ -4,22 +4,29 @@ Per target, rows are read in seq order and each is checked for: seq continuity, 
 of its stored document against its `hash`, its `prev_hash` against the previous row, and
 every indexed column against the value in the hashed document; the chain head must name
 the last row. Every blob an observation references must exist, and every blob in the
-evidence store must hash to its name. The report names the first broken link per target.
+evidence store must hash to its name. A page kept as skeleton + volatile record
+(watchdog/volatile.py) must rebuild to the bytes its `html_sha256` names. The report names the
+first broken link per target.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
 
 from watchdog.chain import sha256_hex
+from watchdog.errors import StoreError
+from watchdog.models import NOT_BLOBS
 from watchdog.store.blobs import SHA256_RE
 from watchdog.store.db import Store
 from watchdog.store.schema import DOC_COLUMNS, chain_heads, column_values, observations
+from watchdog.volatile import rebuild
 
 Progress = Callable[[int], None]  # called with the number of items checked so far
 PROGRESS_EVERY = 10_000
@@ -218,6 +225,7 @@ def _verify_chains(
 ) -> None:
     heads = {row.target: (row.seq, row.hash) for row in store.scan(sa.select(chain_heads))}
     missing: dict[str, list[str]] = {}
+    pages = _PageCheck(store)
     checks: list[_ChainCheck] = []
     for row in store.scan(_ROWS_IN_CHAIN_ORDER):
         if not checks or checks[-1].target != row.target:
@@ -228,6 +236,7 @@ def _verify_chains(
             report.evidence_refs += 1
             if not SHA256_RE.fullmatch(sha) or not store.blobs.exists(sha):
                 missing.setdefault(sha, []).append(_describe(row, kind))
+        pages.check(row, doc)
         if progress and report.observations % every == 0:
             progress(report.observations)
     seen = {check.target for check in checks}
@@ -244,6 +253,45 @@ def _verify_chains(
         BlobProblem(sha, "it is missing from the evidence store", tuple(names))
         for sha, names in sorted(missing.items())
     )
+    report.blob_problems.extend(pages.problems)
+
+
+class _PageCheck:
+    """Rebuilds each page kept as skeleton + volatile record and hashes it."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.problems: list[BlobProblem] = []
+        # A skeleton is shared by every unchanged observation: read it once, not each time.
+        self.read = lru_cache(maxsize=64)(store.blobs.get)
+
+    def check(self, row: sa.Row[Any], doc: dict[str, Any] | None) -> None:
+        evidence = doc.get("evidence") if doc else None
+        if not isinstance(evidence, dict) or evidence.get("html_sha256") is None:
+            return  # no DOM, or one from before the split (`html` is the page itself)
+        expected = str(evidence["html_sha256"])
+        try:
+            page = rebuild(evidence, self.read)
+        except (StoreError, ValueError):  # a missing blob is reported as such already
+            if all(self._exists(evidence.get(k)) for k in ("html", "html_volatile")):
+                self._flag(expected, "its volatile record is unreadable", row)
+            return
+        if page is not None and hashlib.sha256(page).hexdigest() != expected:
+            self._flag(
+                expected,
+                f"the page rebuilt from its skeleton {evidence.get('html')} and volatile "
+                f"record {evidence.get('html_volatile')} does not hash to it",
+                row,
+            )
+
+    def _exists(self, sha: object) -> bool:
+        return sha is None or (
+            isinstance(sha, str) and SHA256_RE.fullmatch(sha) is not None
+            and self.store.blobs.exists(sha)
+        )  # fmt: skip
+
+    def _flag(self, sha: str, problem: str, row: sa.Row[Any]) -> None:
+        self.problems.append(BlobProblem(sha, problem, (_describe(row, "html_sha256"),)))
 
 
 def _verify_blobs(
@@ -284,7 +332,11 @@ def _evidence(doc: dict[str, Any] | None) -> Iterable[tuple[str, str]]:
     evidence = doc.get("evidence") if doc else None
     if not isinstance(evidence, dict):
         return []
-    return [(str(sha), kind) for kind, sha in sorted(evidence.items()) if sha is not None]
+    return [
+        (str(sha), kind)
+        for kind, sha in sorted(evidence.items())
+        if sha is not None and kind not in NOT_BLOBS
+    ]
 
 
 def _parse(text: Any) -> dict[str, Any] | None:

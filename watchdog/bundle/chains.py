@@ -1,4 +1,8 @@
-"""The observation part of a bundle check: hash chains, evidence references, derived CSV."""
+"""The observation part of a bundle check: hash chains, evidence references, derived CSV.
+
+A page kept as skeleton + volatile record must rebuild (watchdog/volatile.py) to the bytes
+its `html_sha256` names; that file's own hash is checked with every other file.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,12 @@ import json
 import zipfile
 from typing import Any
 
+from watchdog.volatile import VolatileRecord, join_bytes
+
 from . import layout
 
 MAX_CHAIN_PROBLEMS = 20
+MAX_PAGE = 64 << 20  # a skeleton or record read whole to rebuild a page
 
 
 class ChainWalk:
@@ -114,6 +121,31 @@ class ChainWalk:
                 continue
             if layout.evidence_name(str(sha), kind) not in self.names:
                 self.flag(f"{ident}: its {kind} evidence {sha} is not in the bundle")
+        self._page(evidence, ident)
+
+    def _page(self, evidence: dict[str, Any], ident: str) -> None:
+        skeleton, volatile = evidence.get("html"), evidence.get("html_volatile")
+        page = evidence.get("html_sha256")
+        names = [layout.evidence_name(str(sha), kind) for kind, sha in
+                 (("html", skeleton), ("html_volatile", volatile))]  # fmt: skip
+        if volatile is None or page is None or not all(n in self.names for n in names):
+            return  # nothing cut, or a missing file already flagged
+        try:
+            parts = [self._read(name) for name in names]
+            rebuilt = join_bytes(parts[0], VolatileRecord.from_json(parts[1]))
+        except (ValueError, zipfile.BadZipFile, OSError, EOFError) as exc:
+            self.flag(f"{ident}: its page cannot be rebuilt from its skeleton and record ({exc})")
+            return
+        if hashlib.sha256(rebuilt).hexdigest() != page:
+            self.flag(
+                f"{ident}: its page rebuilt from its skeleton and volatile record does not "
+                f"hash to its html_sha256 {page}"
+            )
+
+    def _read(self, name: str) -> bytes:
+        if self.archive.getinfo(name).file_size > MAX_PAGE:
+            raise ValueError(f"{name} is implausibly large")
+        return self.archive.read(name)
 
     def _check_csv(self) -> None:
         if layout.CSV not in self.names:

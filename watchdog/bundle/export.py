@@ -3,6 +3,10 @@
 The observations are copied as the exact canonical bytes that were hashed, so a third party
 recomputes every hash and every chain link offline. Each chain is exported whole between
 its first and last observation of the period (no gap a reader could mistake for deletion).
+
+A page kept as skeleton + volatile record (watchdog/volatile.py) is exported three times:
+both blobs, which the observation names, and the page as served, rebuilt and named by its
+`html_sha256`, so `sha256sum -c` alone proves the page a reader opens is the one observed.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from watchdog.errors import StoreError, WatchdogError
 from watchdog.report.api import ReportOptions, build_report_async
 from watchdog.store.db import Store
 from watchdog.store.schema import observations as obs
+from watchdog.volatile import rebuild
 
 from . import layout
 
@@ -96,6 +101,23 @@ def _rows(store: Store, span: ChainSpan) -> Iterator[sa.Row[Any]]:
     return store.scan(stmt)
 
 
+@dataclass(frozen=True)
+class _Piece:
+    """One evidence file to export: a stored blob, or a page rebuilt from its two blobs."""
+
+    kind: str
+    page: dict[str, Any] | None = None  # the evidence refs to rebuild the page from
+
+
+def _pieces(evidence: dict[str, Any], into: dict[str, _Piece]) -> None:
+    """Note the evidence files one observation references (RFC 8785 keys come sorted)."""
+    for kind, sha in evidence.items():
+        if sha is None or sha in into:
+            continue
+        page = evidence if kind == "html_sha256" else None
+        into[sha] = _Piece(kind, page)
+
+
 class _Writer:
     """Adds members to the zip, hashing each as it is written."""
 
@@ -126,9 +148,9 @@ def _zip_time() -> tuple[int, int, int, int, int, int]:
 
 def _export_observations(
     store: Store, chains: list[ChainSpan], work: Path
-) -> tuple[dict[str, str], int]:
-    """Write JSONL and CSV into `work`; return the evidence to copy (sha -> kind) and count."""
-    evidence: dict[str, str] = {}
+) -> tuple[dict[str, _Piece], int]:
+    """Write JSONL and CSV into `work`; return the evidence to copy (by sha) and count."""
+    evidence: dict[str, _Piece] = {}
     count = 0
     with (work / layout.JSONL).open("wb") as jsonl, (work / layout.CSV).open("wb") as table:
         table.write(layout.csv_header())
@@ -141,9 +163,7 @@ def _export_observations(
                 span.head = row.hash
                 jsonl.write(row.doc.encode("utf-8", "surrogatepass") + b"\n")
                 table.write(layout.csv_row(doc, row.seq, row.hash))
-                for kind, sha in (doc.get("evidence") or {}).items():
-                    if sha is not None:
-                        evidence.setdefault(sha, kind)
+                _pieces(doc.get("evidence") or {}, evidence)
                 count += 1
     return evidence, count
 
@@ -186,7 +206,7 @@ def _write_zip(
     path: Path,
     work: Path,
     reports: list[Path],
-    evidence: dict[str, str],
+    evidence: dict[str, _Piece],
     chains: list[ChainSpan],
     period: tuple[datetime, datetime],
 ) -> BundleResult:
@@ -201,11 +221,9 @@ def _write_zip(
         for report in reports:
             with report.open("rb") as source:
                 writer.add_stream(f"{layout.REPORT_DIR}/{report.name}", source)
-        for sha, kind in sorted(evidence.items()):
+        for sha, piece in sorted(evidence.items()):
             try:
-                with store.blobs.path(sha).open("rb") as source:
-                    name = layout.evidence_name(sha, kind)
-                    writer.add_stream(name, source, compress=name.endswith(".png") is False)
+                _add_evidence(writer, store, sha, piece)
             except (OSError, StoreError, ValueError):
                 missing.append(sha)
         manifest = _manifest(writer.files, chains, period, missing)
@@ -219,6 +237,18 @@ def _write_zip(
         evidence_files=len(evidence) - len(missing),
         missing_evidence=missing,
     )
+
+
+def _add_evidence(writer: _Writer, store: Store, sha: str, piece: _Piece) -> None:
+    name = layout.evidence_name(sha, piece.kind)
+    if piece.page is None:
+        with store.blobs.path(sha).open("rb") as source:
+            writer.add_stream(name, source, compress=name.endswith(".png") is False)
+        return
+    page = rebuild(piece.page, store.blobs.get)
+    if page is None or hashlib.sha256(page).hexdigest() != sha:
+        raise ValueError(f"the page {sha} does not rebuild from its skeleton and record")
+    writer.add_bytes(name, page)
 
 
 def _manifest(

@@ -6,7 +6,9 @@ SHA256SUMS              `sha256sum -c` lines for every file, manifest.json inclu
 observations.jsonl      one line per observation: the exact canonical JSON that was hashed
 observations.csv        the same observations as a table (derived; re-derived by verify)
 rapport/…               the report (HTML, PDF)
-preuves/<sha256>.<ext>  each evidence file, named by its own SHA-256
+preuves/<sha256>.<ext>  each evidence file, named by its own SHA-256; a page kept as skeleton
+                        + volatile record (watchdog/volatile.py) is there as both blobs
+                        (.html, .json) and as the page as served (.html, its html_sha256)
 """
 
 from __future__ import annotations
@@ -26,8 +28,12 @@ JSONL = "observations.jsonl"
 CSV = "observations.csv"
 REPORT_DIR = "rapport"
 EVIDENCE_DIR = "preuves"
-EXTENSIONS = {"screenshot": "png", "framed": "png", "html": "html", "har": "har", "trace": "zip"}
-EVIDENCE_NAME = re.compile(rf"^{EVIDENCE_DIR}/([0-9a-f]{{64}})\.(png|html|har|zip)$")
+EXTENSIONS = {
+    "screenshot": "png", "framed": "png", "html": "html", "html_volatile": "json",
+    "html_sha256": "html", "har": "har", "trace": "zip",
+}  # fmt: skip
+CSV_EVIDENCE = ("screenshot", "framed", "html", "har", "trace")
+EVIDENCE_NAME = re.compile(rf"^{EVIDENCE_DIR}/([0-9a-f]{{64}})\.(png|html|json|har|zip)$")
 SUM_LINE = re.compile(r"^([0-9a-f]{64})  (\S.*)$")
 
 CSV_COLUMNS = (
@@ -52,7 +58,7 @@ def csv_row(doc: dict[str, Any], seq: int, digest: str) -> bytes:
     evidence = doc.get("evidence") or {}
     env = doc.get("env") or {}
     values: dict[str, Any] = {name: doc.get(name) for name in CSV_COLUMNS}
-    values.update({kind: evidence.get(kind) for kind in EXTENSIONS})
+    values.update({kind: evidence.get(kind) for kind in CSV_EVIDENCE})
     values.update(seq=seq, hash=digest, simulated=env.get("simulated", False))
     return _csv_line(tuple(_cell(values[name]) for name in CSV_COLUMNS))
 
@@ -109,6 +115,11 @@ observation. L'empreinte SHA-256 d'une ligne (sans le saut de ligne final) est l
 de l'observation ; le champ « prev_hash » de la ligne suivante de la même série doit la
 reproduire. Supprimer, modifier ou réordonner une observation rompt la chaîne.
 Les pièces citées dans le champ « evidence » se trouvent dans preuves/, sous leur empreinte.
+La page HTML telle que servie porte le nom de son empreinte « html_sha256 ». Les valeurs qui
+changent à chaque visite (jetons de session, jetons CSRF…) en sont conservées à part :
+« html » désigne la page sans elles (identique d'une visite à l'autre) et « html_volatile »
+un petit fichier JSON qui les liste avec leur position (en octets) ; les réinsérer redonne
+exactement la page, ce que « watchdog verify » contrôle.
 
 EVIDENCE BUNDLE — prefecture-watchdog
 -------------------------------------
@@ -118,4 +129,7 @@ The SHA-256 of manifest.json (printed by `watchdog verify`) identifies the whole
 compare it with the one the issuer published or had timestamped.
 Each line of observations.jsonl is an observation's canonical JSON; its SHA-256 is the
 observation's hash, which the next line of the same series names as "prev_hash".
+The page as served is preuves/<html_sha256>.html. "html" names it without its volatile tokens
+(session ids, CSRF tokens…) and "html_volatile" a JSON record of them with their byte offsets:
+inserting them back rebuilds the page exactly, which `watchdog verify` checks.
 """
