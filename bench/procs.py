@@ -5,7 +5,8 @@ A process that exited and was reaped has its time in its parent's cutime/cstime,
 readings bracket everything the tree did in between, renderers that came and went included;
 `become_subreaper` keeps orphans (a Chromium child whose parent exited first) in the tree.
 
-Memory: one reading of the tree's proportional set size (PSS, /proc/<pid>/smaps_rollup), which
+Memory: the peak of a cgroup of its own (`MemoryCgroup`), where one may be created; else
+one reading of the tree's proportional set size (PSS, /proc/<pid>/smaps_rollup), which
 counts pages shared between Chromium's processes once. Summing RSS over-counts them 3-5x.
 Reading smaps is slow on Chromium (seconds per pass on a loaded machine): a benchmark takes
 a handful of readings, never one in a loop.
@@ -13,6 +14,7 @@ a handful of readings, never one in a loop.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import time
@@ -101,3 +103,80 @@ def tree_memory(root: int | None = None) -> MemoryReading:
         processes=sum(1 for p, _ in readings if p),
         cpu_cost_s=time.thread_time() - started,
     )
+
+
+class MemoryCgroup:
+    """A memory cgroup of its own for this process and every child it starts afterwards.
+
+    Its peak is the kernel's own accounting of the whole tree (Chromium included, pages
+    shared between Chromium's processes counted once, page cache and shared memory
+    included), read once at the end: cgroup v2 `memory.peak`, v1 `memory.max_usage_in_bytes`.
+    Needs the right to create a cgroup (root, or a delegated subtree); `enter()` returns
+    None where that is refused, and the bench falls back to PSS readings.
+    """
+
+    def __init__(self, path: str, peak_file: str) -> None:
+        self.path = path
+        self._peak = os.path.join(path, peak_file)
+
+    @classmethod
+    def enter(cls) -> MemoryCgroup | None:
+        for found in (cls._v1(), cls._v2()):
+            if found is None:
+                continue
+            path, peak_file = found
+            try:
+                os.mkdir(path)
+                with open(os.path.join(path, "cgroup.procs"), "w", encoding="ascii") as procs:
+                    procs.write(str(os.getpid()))
+                return cls(path, peak_file)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.rmdir(path)
+        return None
+
+    @staticmethod
+    def _v1() -> tuple[str, str] | None:
+        for line in _own_cgroups():
+            _, controllers, where = line.split(":", 2)
+            if "memory" in controllers.split(","):
+                base = f"/sys/fs/cgroup/memory{where.rstrip('/')}"
+                return f"{base}/wd-bench-{os.getpid()}", "memory.max_usage_in_bytes"
+        return None
+
+    @staticmethod
+    def _v2() -> tuple[str, str] | None:
+        for line in _own_cgroups():
+            if line.startswith("0::"):
+                base = f"/sys/fs/cgroup{line[3:].rstrip('/')}"
+                if os.path.exists(f"{base}/memory.peak"):
+                    return f"{base}/wd-bench-{os.getpid()}", "memory.peak"
+        return None
+
+    def peak_bytes(self) -> int | None:
+        try:
+            with open(self._peak, encoding="ascii") as handle:
+                return int(handle.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def leave(self) -> None:
+        """Back to the parent cgroup (children still in it are moved too), then remove it."""
+        parent = os.path.dirname(self.path)
+        try:
+            with open(os.path.join(self.path, "cgroup.procs"), encoding="ascii") as procs:
+                pids = procs.read().split()
+            for pid in pids:
+                with open(os.path.join(parent, "cgroup.procs"), "w", encoding="ascii") as out:
+                    out.write(pid)
+            os.rmdir(self.path)
+        except OSError:
+            pass  # the kernel removes nothing on its own: a leftover empty group is harmless
+
+
+def _own_cgroups() -> list[str]:
+    try:
+        with open("/proc/self/cgroup", encoding="ascii") as handle:
+            return handle.read().splitlines()
+    except OSError:
+        return []

@@ -5,9 +5,10 @@
 Runs one warm-up probe per worker (browser launched, driver started), then `--probes`
 probes split over `--concurrency` workers, each on its own target, through the real runner
 and a real store (SQLite, evidence directory), as `watchdog run` does. Prints one JSON
-object: throughput, wall times, the tree's CPU between the first and the last probe, PSS
-read twice (at half and nine tenths of the run: when every worker is mid-journey), and the
-evidence bytes written per observation.
+object: throughput, wall times, the tree's CPU between the first and the last probe, the
+peak memory of the whole process (Chromium included) from a cgroup of its own where one can
+be made, PSS read twice (at half and nine tenths of the run: when every worker is
+mid-journey), and the evidence bytes written per observation.
 """
 
 from __future__ import annotations
@@ -26,7 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from bench import floor
-from bench.procs import MemoryReading, become_subreaper, tree_cpu_seconds, tree_memory
+from bench.procs import (
+    MemoryCgroup,
+    MemoryReading,
+    become_subreaper,
+    tree_cpu_seconds,
+    tree_memory,
+)
 from bench.simhost import ENTRY_PATH, PLANNING
 from watchdog.config import Config, Target
 from watchdog.models import Observation
@@ -41,10 +48,12 @@ class Scenario:
     engine: str = "browser"  # browser | request | auto, or "floor" (baseline b)
     screenshots: str = "every"
     new_browser: bool = False  # baseline (a): a browser launched and closed per probe
+    profile: str = "cleared"  # browser.profile: a kept page wiped clean, or a fresh context
 
 
 SCENARIOS = {
-    "naive": Scenario("browser", "every", new_browser=True),
+    "naive": Scenario("browser", "every", new_browser=True, profile="fresh"),
+    "browser_fresh": Scenario("browser", "every", profile="fresh"),
     "browser": Scenario("browser", "every"),
     "browser_on_change": Scenario("browser", "on_change"),
     "request_every": Scenario("request", "every"),
@@ -58,7 +67,7 @@ def build_config(scenario: Scenario, urls: list[str], count: int, data_dir: Path
         {
             "watchdog": {"data_dir": str(data_dir), "allowed_hosts": ["127.0.0.1"],
                          "min_interval": "1s", "simulated": True},
-            "browser": {"max_contexts": 64, "probe_timeout": "60s"},
+            "browser": {"max_contexts": 64, "probe_timeout": "60s", "profile": scenario.profile},
             "probing": {"engine": "browser" if scenario.engine == "floor" else scenario.engine,
                         "screenshots": scenario.screenshots},
         }
@@ -105,7 +114,7 @@ class Bench:
         previous: dict[str, tuple[str, str | None]] = {}
         every, unchanged = [], []
         for n, obs in enumerate(self.observations):
-            blobs = {sha for sha in obs.evidence.model_dump().values() if sha}
+            blobs = set(obs.evidence.blobs().values())
             new = sum(self.store.blobs.path(sha).stat().st_size for sha in blobs - seen)
             seen |= blobs
             page = (obs.outcome.value, obs.evidence.html)
@@ -228,7 +237,14 @@ def main() -> None:
     parser.add_argument("--urls", required=True, help="simulator base URLs, comma-separated")
     args = parser.parse_args()
     become_subreaper()
-    result = asyncio.run(run(args))
+    cgroup = MemoryCgroup.enter()  # before Playwright starts: Chromium is born inside it
+    try:
+        result = asyncio.run(run(args))
+        peak = cgroup.peak_bytes() if cgroup is not None else None
+    finally:
+        if cgroup is not None:
+            cgroup.leave()
+    result["memory_cgroup_peak_mb"] = round(peak / 2**20, 1) if peak else None
     result["pid"] = os.getpid()
     print(json.dumps(result), flush=True)
 

@@ -15,7 +15,16 @@ from watchdog.pages import ContextFactory, PagePool
 log = logging.getLogger(__name__)
 
 SYSTEM_CHROMIUM = ("/usr/bin/chromium", "/usr/lib/chromium/chromium", "/usr/bin/chromium-browser")
-LAUNCH_ARGS = ("--disable-gpu",)
+# Chromium merges repeated --disable-features with Playwright's own list. New headless
+# Chromium builds its omnibox popups as WebUI pages: two renderers (≈ 50 MB) per context
+# that a probe never shows. Kept pages make the spare renderer useless too.
+DISABLED_FEATURES = (
+    "WebUIOmniboxPopup",
+    "WebUIOmniboxAimPopup",
+    "WebUIOmniboxFullPopup",
+    "SpareRendererForSitePerProcess",
+)
+LAUNCH_ARGS = ("--disable-gpu", f"--disable-features={','.join(DISABLED_FEATURES)}")
 
 
 def resolver_rules(allowed_hosts: list[str] | None) -> str:
