@@ -74,6 +74,9 @@ DOC_COLUMNS = (
     "prev_hash",
 )
 
+# Built once: json.dumps with options builds a new encoder on every call (this runs per row).
+_TAGS_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
 # version -> upgrade from version - 1; run in order inside one transaction.
 MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {}
 
@@ -84,7 +87,7 @@ def column_values(doc: dict[str, Any]) -> dict[str, Any]:
     `tags` holds the list as compact JSON (a copy for SQL filters; the hash covers the doc).
     """
     values = {name: doc.get(name) for name in DOC_COLUMNS}
-    values["tags"] = json.dumps(doc.get("tags", []), ensure_ascii=False, separators=(",", ":"))
+    values["tags"] = _TAGS_JSON(doc.get("tags", []))
     return values
 
 
