@@ -180,6 +180,9 @@ def main() -> None:
                 "bench.scheduled", ["--urls", ",".join(urls), *params], log
             )
     if not args.no_micro:
+        print("  screenshot and framing formats", file=sys.stderr, flush=True)
+        with (RESULTS / f"bench-{stamp}.log").open("a") as log:
+            result["capture"] = run_child("bench.capture", [], log)
         print("  lateness, /metrics, store ingest", file=sys.stderr, flush=True)
         result["micro"] = micro_figures(args.quick, repeats)
     result["machine"]["load_after"] = " ".join(f"{x:.1f}" for x in os.getloadavg())

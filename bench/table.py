@@ -140,6 +140,17 @@ CHECKS: list[Check] = [
 ]  # fmt: skip
 
 
+def capture_table(capture: dict[str, dict[str, float]]) -> list[str]:
+    """Screenshot formats: the raw capture stays lossless PNG; what a cheaper copy would save."""
+    lines = ["| capture (item 4) | CPU-s | wall s | KB |", "|---|---|---|---|"]
+    for label, v in capture.items():
+        cpu = v.get("cpu_s", v.get("encode_cpu_s"))
+        kind = "" if "cpu_s" in v else " (encode only)"
+        lines.append(f"| {label}{kind} | {_num(cpu, 3)} | {_num(v.get('wall_s'), 3)} "
+                     f"| {_num(v.get('kb'), 1)} |")  # fmt: skip
+    return lines
+
+
 def targets_table(result: dict[str, Any]) -> list[str]:
     lines = ["| issue 7 target | goal | measured | met |", "|---|---|---|---|"]
     for label, goal, read, ok in CHECKS:
@@ -163,6 +174,8 @@ def render(result: dict[str, Any]) -> str:
     ]
     if result.get("scheduled"):
         parts += [*kv_table("request engine under the scheduler", result["scheduled"]), ""]
+    if result.get("capture"):
+        parts += [*capture_table(result["capture"]), ""]
     for name, values in result.get("micro", {}).items():
         parts += [*kv_table(name, values), ""]
     parts += targets_table(result)
