@@ -34,8 +34,9 @@ def render_observation(obs: Observation) -> str:
 def render_debug(obs: Observation, target: Target, store: Store) -> str:
     steps = [(s.name, str(s.status or "-"), f"{s.ms} ms", s.url) for s in obs.steps]
     out = ["", "step trail", table(("step", "status", "time", "url"), steps)]
-    evidence = obs.evidence.model_dump()
-    rows = [(kind, str(store.blobs.path(sha))) for kind, sha in evidence.items() if sha]
+    rows = [(kind, str(store.blobs.path(sha))) for kind, sha in obs.evidence.blobs().items()]
+    if obs.evidence.html_sha256:  # names the page as served, which html + html_volatile rebuild
+        rows.append(("html_sha256", obs.evidence.html_sha256))
     out += ["", "evidence", table(("kind", "path"), rows) if rows else "(none)"]
     out += ["", "environment", json.dumps(obs.env.model_dump(mode="json"), indent=2)]
     out += ["", "metrics this observation exports", would_export(obs, target)]
