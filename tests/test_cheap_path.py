@@ -30,6 +30,7 @@ from watchdog.store import Store
 
 LEGACY = [c for c in CASES if c.platform == "legacy_booking"]
 ANEF = [c for c in CASES if c.platform == "anef"]
+EAPP = [c for c in CASES if c.platform == "eappointment"]
 
 
 def _config(tmp_path: Path, case: Case, url: str, **fields: Any) -> Any:
@@ -177,6 +178,33 @@ def test_anef_on_auto_reads_like_the_browser(sim: Sim, tmp_path: Path, case: Cas
     _assert_same_reading(obs, case)
     script_built = case.key in ("anef-up", "anef-error-spa", "anef-redesign")
     assert obs.env.engine is (Engine.BROWSER if script_built else Engine.REQUEST)
+
+
+@pytest.mark.parametrize("case", EAPP, ids=lambda c: c.key)
+def test_request_engine_reads_eappointment_from_its_sitekey_url(
+    sim: Sim, tmp_path: Path, case: Case
+) -> None:
+    """Motive form and calendar are server-rendered; the no-slot alert is read from the
+    calendar's script (only when it offers no day)."""
+    sitekey = sim.state.scenario.by_key(case.key).id
+    url = f"{sim.base}/eAppointmentpref94/appointment.do?sitekey={sitekey}"
+    before = len(sim.requests())
+    obs = probe_and_store(sim, _config(tmp_path, case, url, engine="request"), "t")
+    _assert_same_reading(obs, case)
+    assert obs.env.engine is Engine.REQUEST
+    seen = sim.requests()[before:]
+    assert seen and not [r for r in seen if r["flagged"]], seen
+    if case.outcome != "site_error":
+        assert [s.name for s in obs.steps] == ["entry", "motives"]
+
+
+def test_eappointment_postal_code_page_is_the_browsers_on_auto(sim: Sim, tmp_path: Path) -> None:
+    """The postal-code page routes with its script: `auto` hands it to the browser."""
+    case = next(c for c in EAPP if c.key == "eapp-no-slot")
+    obs = probe_and_store(sim, _config(tmp_path, case, sim.entry_url(case.key), engine="auto"), "t")
+    _assert_same_reading(obs, case)
+    assert obs.env.engine is Engine.BROWSER
+    assert [s.name for s in obs.steps][:2] == ["request:entry", "entry"]
 
 
 def test_request_engine_is_refused_where_a_platform_has_none(tmp_path: Path) -> None:
