@@ -68,12 +68,17 @@ def ingest(count: int, batch: int, targets: int = 100) -> dict[str, Any]:
     singles = [observation(count + n, targets) for n in range(min(count // 10, 1000))]
     with tempfile.TemporaryDirectory(prefix="wd-ingest-") as tmp:
         store = Store.open(Path(tmp))
+
+        def append_batches() -> None:  # sealed copies are dropped, as a caller would
+            for i in range(0, count, batch):
+                store.append_many(observations[i : i + batch])
+
+        def append_singles() -> None:
+            for obs in singles:
+                store.append(obs)
+
         try:
-            batched = _timed(
-                lambda: [store.append_many(observations[i : i + batch])
-                         for i in range(0, count, batch)]
-            )  # fmt: skip
-            single = _timed(lambda: [store.append(obs) for obs in singles])
+            batched, single = _timed(append_batches), _timed(append_singles)
         finally:
             store.close()
     return {
