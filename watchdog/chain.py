@@ -107,7 +107,7 @@ class _Unusual(Exception):
 
 
 def _encodable(value: Any) -> Any:
-    """`value` rebuilt so that `_ENCODER` prints its RFC 8785 text; raise _Unusual otherwise."""
+    """`value`, or a copy that `_ENCODER` prints as RFC 8785 text; raise _Unusual if none."""
     convert = _CONVERTERS.get(type(value))
     if convert is None:
         raise _Unusual
@@ -148,18 +148,32 @@ def _es6_number(value: float) -> float | int:
 
 
 def _object(value: dict[Any, Any]) -> dict[str, Any]:
-    result = {}
+    result = value  # copied on the first value that must change (most documents: none)
     for key, item in value.items():
         # Code point order (Python's sort) is UTF-16 order (RFC 8785's) within the BMP.
         if type(key) is not str or not (key.isascii() or max(key) <= "\uffff"):
             raise _Unusual
-        # Most values are strings, booleans or null: no call for them (the walk's main cost).
-        result[key] = item if type(item) in _AS_IS else _encodable(item)
+        if type(item) in _AS_IS:  # most values: no call (the walk's main cost)
+            continue
+        new = _encodable(item)
+        if new is not item:
+            if result is value:
+                result = dict(value)
+            result[key] = new
     return result
 
 
 def _array(value: list[Any]) -> list[Any]:
-    return [item if type(item) in _AS_IS else _encodable(item) for item in value]
+    result = value
+    for index, item in enumerate(value):
+        if type(item) in _AS_IS:
+            continue
+        new = _encodable(item)
+        if new is not item:
+            if result is value:
+                result = list(value)
+            result[index] = new
+    return result
 
 
 # Exact types only: subclasses (str enums, int subclasses…) are left to the reference.
