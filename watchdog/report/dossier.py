@@ -25,9 +25,12 @@ from watchdog.report import labels
 from watchdog.report.examples import reduce_png
 from watchdog.report.legal import LegalRefs, load_legal
 from watchdog.report.pdf import footer, html_to_pdf
+from watchdog.report.policy import describe
 from watchdog.report.render import SIMULATED_MARK, base_context, environment
 from watchdog.report.typo import Typo
 from watchdog.stats.calendar import PARIS, Period, iso_week, week_label, week_monday
+from watchdog.stats.compute import capture_modes
+from watchdog.stats.series import CaptureMode, Span
 from watchdog.store.db import Store
 
 CE_WEEKS = 2  # "plusieurs tentatives n'ayant pas été effectuées la même semaine" (CE 435594)
@@ -182,6 +185,7 @@ class DossierData:
     summary: Summary
     simulated: bool
     last_hash: str | None
+    capture_modes: dict[CaptureMode, Span] = field(default_factory=dict)
 
 
 def collect(store: Store, target: Target, period: Period, opts: DossierOptions) -> DossierData:
@@ -200,6 +204,7 @@ def collect(store: Store, target: Target, period: Period, opts: DossierOptions) 
         summary=summarise(weeks),
         simulated=any(o.env.simulated for o in observations),
         last_hash=observations[-1].hash if observations else None,
+        capture_modes=capture_modes(store, [target.id], period),
     )
 
 
@@ -213,6 +218,7 @@ def render_dossier(data: DossierData, lang: str, legal: LegalRefs) -> str:
         title=f"Dossier {data.number}",
         target_name=f"{data.target.prefecture} — {labels.procedure(lang, data.target.procedure)}",
         thresholds={"ce": CE_WEEKS, "practice": PRACTICE_WEEKS, "ideal": IDEAL_WEEKS},
+        policy=describe(data.capture_modes, typo),
     )
     return environment().get_template("dossier.html.j2").render(context)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -105,7 +105,7 @@ def load_legal(directory: Path | None = None) -> LegalRefs:
     refs: list[LegalRef] = []
     for path in files:
         try:
-            refs.extend(_File.model_validate(yaml.safe_load(path.read_text("utf-8"))).references)
+            refs.extend(_File.model_validate(_load_yaml(path.read_text("utf-8"))).references)
         except (OSError, yaml.YAMLError, ValidationError) as exc:
             raise WatchdogError(f"{path}: invalid legal references: {exc}") from exc
     seen: set[str] = set()
@@ -114,3 +114,8 @@ def load_legal(directory: Path | None = None) -> LegalRefs:
             raise WatchdogError(f"legal reference {ref.id!r} is defined twice in {folder}")
         seen.add(ref.id)
     return LegalRefs(tuple(refs))
+
+
+def _load_yaml(text: str) -> Any:
+    """yaml.safe_load, with libyaml's C parser when PyYAML has it (several times faster)."""
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))

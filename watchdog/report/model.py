@@ -17,6 +17,7 @@ from watchdog.models import Env, Outcome
 from watchdog.report import charts, labels
 from watchdog.report.examples import Example, pick_examples
 from watchdog.report.legal import LegalRefs
+from watchdog.report.policy import PolicyText, describe
 from watchdog.report.recommend import Recommendation, RuleFile, recommend
 from watchdog.report.typo import Typo
 from watchdog.stats import queries
@@ -106,6 +107,7 @@ class ReportData:
     recommendations: list[Recommendation]
     follow_up_months: int
     env: Env | None
+    policy: PolicyText | None = None  # the evidence policy in force over the period
     charts: dict[str, Markup] = field(default_factory=dict)
 
     @property
@@ -191,6 +193,7 @@ def assemble(store: Store, inputs: Inputs) -> ReportData:
         recommendations=recommend(rules, series, total, inputs.lang, booking=_booking(views)),
         follow_up_months=rules.follow_up_months,
         env=_environment(store, examples, ids),
+        policy=describe(total.capture_modes, typo),
     )
     data.charts = build_charts(data)
     return data
@@ -230,9 +233,14 @@ def build_charts(data: ReportData) -> dict[str, Markup]:
 
 
 def chain_end(store: Store, target: str, period: Period) -> ChainEnd | None:
-    with closing(store.scan(queries.chain_end(target, period))) as rows:
-        row = next(rows, None)
-    return None if row is None else ChainEnd(row.seq, row.hash, row.id)
+    """The observation of `target` with the highest seq in the period."""
+    with closing(store.scan(queries.latest(target, period))) as rows:
+        latest = next(rows, None)
+    if latest is None:
+        return None
+    with closing(store.scan(queries.chain_end(target, period, latest.seq))) as rows:
+        row = next(rows)
+    return ChainEnd(row.seq, row.hash, row.id)
 
 
 def _environment(store: Store, examples: Sequence[Example], targets: Sequence[str]) -> Env | None:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, TypeVar
 
-from watchdog.models import Outcome
+from watchdog.models import Engine, Outcome, Screenshots
 from watchdog.stats import queries
 from watchdog.stats.calendar import (
+    HOUR_KEY_LEN,
     PARIS,
     Period,
     add_months,
@@ -16,10 +21,11 @@ from watchdog.stats.calendar import (
     parse_instant,
     site_hour,
 )
-from watchdog.stats.series import DayCount, Run, SeriesStats, merge
+from watchdog.stats.series import CaptureMode, DayCount, Run, SeriesStats, Span, merge
 from watchdog.store.db import Store
 
 HOUR_S = 3600
+_Mode = TypeVar("_Mode", Screenshots, Engine)
 
 
 def compute(
@@ -27,17 +33,26 @@ def compute(
 ) -> dict[str, SeriesStats]:
     """Statistics per target id (every requested target, even without observations).
 
-    `full=False` computes only the counts and rates (enough for a previous-period line).
+    `full=False` computes only the counts and rates, days, heat map and first and last
+    attempts, from the index alone (enough for a previous-period line): no detail codes,
+    simulated marks, announcements, capture modes, runs or lead times.
     """
     series = {t: SeriesStats(t, period) for t in targets}
     if not targets:
         return series
-    dialect = store.engine.dialect.name
-    _fill_hourly(series, store.scan(queries.hourly(targets, period)))
-    _fill_details(series, store.scan(queries.details(targets, period, dialect)))
-    if full:
-        _fill_runs(series, store.scan(queries.runs(targets, period)))
+    if not full:
+        _fill_hourly(series, store.scan(queries.hourly(targets, period)))
+        return series
+    facts = queries.facts(targets, period, store.engine.dialect.name)
+    # The documents' pass costs as much as the rest: it runs in a thread of its own, on its
+    # own connection (the drivers release the GIL while the database works), and fills only
+    # fields that no other query touches.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stats") as pool:
+        documents = pool.submit(_fill_facts, series, store.scan(facts))
+        _fill_hourly(series, store.scan(queries.hourly(targets, period)))
+        _fill_runs(series, store.scan(queries.attempts(targets, period)))
         _fill_leads(series, store.scan(queries.lead_times(targets, period)))
+        documents.result()
     return series
 
 
@@ -46,91 +61,149 @@ def compute_total(series: dict[str, SeriesStats], period: Period) -> SeriesStats
     return merge("*", series.values(), period)
 
 
-def _outcome(value: str) -> Outcome | None:
-    try:
-        return Outcome(value)
-    except ValueError:
-        return None  # a value from a newer watchdog: not ours to count
+def capture_modes(store: Store, targets: Sequence[str], period: Period) -> dict[CaptureMode, Span]:
+    """The screenshot policies and engines in force for `targets` (the documents' pass of
+    `compute` alone), with how many observations and the first and last of them."""
+    series = {t: SeriesStats(t, period) for t in targets}
+    if targets:
+        dialect = store.engine.dialect.name
+        _fill_facts(series, store.scan(queries.facts(targets, period, dialect)))
+    return merge("*", series.values(), period).capture_modes
 
 
-def _fill_hourly(series: dict[str, SeriesStats], rows: Any) -> None:
-    for row in rows:
-        outcome = _outcome(row.outcome)
+# By stored value: a value from a newer watchdog is not ours to count (absent here).
+_OUTCOMES = {o.value: o for o in Outcome}
+_COUNTED = frozenset(o for o in Outcome if o.counts_in_rates)
+# Outside the rates; an unknown value is an attempt for runs and first and last attempts.
+_EXCLUDED = frozenset(queries.EXCLUDED)
+
+
+def _fill_hourly(series: dict[str, SeriesStats], rows: Iterable[Any]) -> None:
+    attempts: dict[str, tuple[str, str]] = {}  # first and last attempt, as stored text
+    for target, hour, value, n, first, last in rows:
+        stats = series[target]
+        if value not in _EXCLUDED:
+            seen = attempts.get(target)
+            attempts[target] = (first, last) if seen is None else _widen(seen, first, last)
+        outcome = _OUTCOMES.get(value)
         if outcome is None:
             continue
-        stats = series[row.target]
-        stats.outcomes[outcome] += row.n
-        if not outcome.counts_in_rates:
+        stats.outcomes[outcome] += n
+        if outcome not in _COUNTED:
             continue
-        local = local_hour(row.hour)
-        day = stats.days.setdefault(local.date(), DayCount())
-        day.attempts += row.n
+        local = local_hour(hour)
+        day = stats.days.get(local.date())
+        if day is None:
+            day = stats.days[local.date()] = DayCount()
+        day.attempts += n
         slot = outcome is Outcome.AVAILABLE
         if slot:
-            day.slots += row.n
-        stats.heat[(local.weekday(), local.hour, slot)] += row.n
+            day.slots += n
+        stats.heat[(local.weekday(), local.hour, slot)] += n
         if outcome is Outcome.NO_SLOT:
-            stats.buckets[5] += row.n
+            stats.buckets[5] += n
+    for target, (first, last) in attempts.items():
+        series[target].first_attempt = parse_instant(first)
+        series[target].last_attempt = parse_instant(last)
 
 
-def _fill_details(series: dict[str, SeriesStats], rows: Any) -> None:
-    for row in rows:
-        outcome = _outcome(row.outcome)
+def _widen(seen: tuple[str, str], first: str, last: str) -> tuple[str, str]:
+    return min(seen[0], first), max(seen[1], last)  # canonical text sorts as time
+
+
+def _fill_facts(series: dict[str, SeriesStats], rows: Iterable[Any]) -> None:
+    for target, value, detail, facts, n, first, last in rows:
+        stats = series[target]
+        simulated, shots, engine, announced = json.loads(facts)  # queries.FACTS
+        # A document without `engine` predates the request engine: the browser made it.
+        mode = CaptureMode(_member(Screenshots, shots), _member(Engine, engine) or Engine.BROWSER)
+        span = Span(n, parse_instant(first), parse_instant(last))
+        stats.capture_modes.setdefault(mode, Span()).add(span)
+        outcome = _OUTCOMES.get(value)
         if outcome is None:
             continue
-        stats = series[row.target]
-        stats.details[(outcome, row.detail)] += row.n
-        stats.simulated += int(row.simulated or 0)
-        if row.announced:
-            announced = datetime.fromisoformat(str(row.announced)).replace(tzinfo=PARIS)
-            stats.announced[announced] += row.n
+        stats.details[(outcome, detail)] += n
+        if simulated:
+            stats.simulated += n
+        if announced:
+            moment = datetime.fromisoformat(str(announced)).replace(tzinfo=PARIS)
+            stats.announced[moment] += n
 
 
-def _fill_runs(series: dict[str, SeriesStats], rows: Any) -> None:
-    before: tuple[str | None, int] = (None, 0)  # target and failures of the previous group
-    for row in rows:
-        stats = series[row.target]
-        for text in (row.slot_at, row.first_fail, row.last_fail):
-            if text is not None:
-                _note_attempt(stats, parse_instant(text))
-        if row.fails:
-            run = Run(parse_instant(row.first_fail), parse_instant(row.last_fail), int(row.fails))
-            if stats.longest_run is None or run.duration > stats.longest_run.duration:
-                stats.longest_run = run
-        if row.slot_at is not None and before[0] == row.target and before[1]:
-            _note_release(stats, parse_instant(row.slot_at))
-        before = (row.target, int(row.fails or 0))
+def _member(kind: type[_Mode], value: str | None) -> _Mode | None:
+    return None if value is None else kind(value)
 
 
-def _note_attempt(stats: SeriesStats, moment: datetime) -> None:
-    if stats.first_attempt is None or moment < stats.first_attempt:
-        stats.first_attempt = moment
-    if stats.last_attempt is None or moment > stats.last_attempt:
-        stats.last_attempt = moment
+def _fill_runs(series: dict[str, SeriesStats], rows: Iterable[Any]) -> None:
+    """Longest run without any slot, and releases, from `queries.attempts` (time order)."""
+    run = _OpenRun()
+    for target, started_at, outcome in rows:
+        if target != run.target:
+            run.close(series)
+            run = _OpenRun(target)
+        if outcome != queries.AVAILABLE:
+            run.fail(started_at)
+        elif run.fails:
+            run.close(series)
+            _note_release(series[target], started_at)
+            run = _OpenRun(target)
+    run.close(series)
 
 
-def _note_release(stats: SeriesStats, moment: datetime) -> None:
+@dataclass
+class _OpenRun:
+    """The failures since a target's last slot, as stored text (parsed once, when closed)."""
+
+    target: str | None = None
+    first: str = ""
+    last: str = ""
+    fails: int = 0
+
+    def fail(self, started_at: str) -> None:
+        if not self.fails:
+            self.first = started_at
+        self.last = started_at
+        self.fails += 1
+
+    def close(self, series: dict[str, SeriesStats]) -> None:
+        if self.target is None or not self.fails:
+            return
+        stats = series[self.target]
+        run = Run(parse_instant(self.first), parse_instant(self.last), self.fails)
+        if stats.longest_run is None or run.duration > stats.longest_run.duration:
+            stats.longest_run = run  # the first of equally long runs stays
+
+
+def _note_release(stats: SeriesStats, slot_at: str) -> None:
     """A slot seen right after attempts without any: when slots appear."""
-    local = moment.astimezone(PARIS)
+    local = local_hour(slot_at[:HOUR_KEY_LEN])  # Paris offsets are whole hours
     stats.releases[(local.weekday(), local.hour)] += 1
+    moment = parse_instant(slot_at)
     if stats.last_release is None or moment > stats.last_release:
         stats.last_release = moment
 
 
-def _fill_leads(series: dict[str, SeriesStats], rows: Any) -> None:
-    for row in rows:
-        stats = series[row.target]
-        start = local_hour(row.start)
-        earliest = site_hour(row.earliest)
+def _fill_leads(series: dict[str, SeriesStats], rows: Iterable[Any]) -> None:
+    for target, start_key, earliest_key, several, n in rows:
+        stats = series[target]
+        start, one_month, two_months = _month_marks(start_key)
+        earliest = site_hour(earliest_key)
         hours = max(0, round((earliest - start).total_seconds() / HOUR_S))
-        stats.lead_hours[hours] += row.n
-        stats.buckets[_bucket(start, earliest, bool(row.several))] += row.n
+        stats.lead_hours[hours] += n
+        stats.buckets[_bucket(earliest, one_month, two_months, bool(several))] += n
 
 
-def _bucket(start: datetime, earliest: datetime, several: bool) -> int:
+@lru_cache(maxsize=65536)
+def _month_marks(start_key: str) -> tuple[datetime, datetime, datetime]:
+    """The Paris time of a UTC start hour, and the same one and two months later."""
+    start = local_hour(start_key)
+    return start, add_months(start, 1), add_months(start, 2)
+
+
+def _bucket(earliest: datetime, one_month: datetime, two_months: datetime, several: bool) -> int:
     """Cimade bucket of an attempt with a readable first date (5, "no date", is no_slot)."""
-    if earliest < add_months(start, 1):
+    if earliest < one_month:
         return 1 if several else 2
-    if earliest < add_months(start, 2):
+    if earliest < two_months:
         return 3
     return 4

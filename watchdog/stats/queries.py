@@ -1,7 +1,8 @@
 """The SQL aggregations behind the statistics (SQLite and PostgreSQL alike).
 
-Every query groups in the database, so memory follows the length of the period and the
-number of targets, never the number of observations. Instants are canonical UTC text, so
+Counts are grouped in the database, and the one per-attempt query (`attempts`, for runs) is
+streamed from its index, so memory follows the length of the period and the number of
+targets, never the number of observations. Documents are read by one query only (`facts`). Instants are canonical UTC text, so
 `substr(started_at, 1, 13)` is the UTC hour and text comparison is time comparison.
 """
 
@@ -20,14 +21,25 @@ from watchdog.store.schema import observations as obs
 
 EXCLUDED = [o.value for o in Outcome if not o.counts_in_rates]
 AVAILABLE = Outcome.AVAILABLE.value
-# RFC 8785 JSON is compact and a quote inside a JSON string is escaped (\"), so this text
-# only matches the real `env.simulated` key set to true, never a scraped message.
-SIMULATED_MARK = '%"simulated":true%'
-ANNOUNCED_MARK = '%"published_next":"%'
+# What `facts` reads in each document, in the order of its JSON array.
+FACTS = (("env", "simulated"), ("env", "screenshots"), ("env", "engine"), ("published_next",))
+
+
+def _const(value: str | int) -> sa.ColumnElement[Any]:
+    """A constant written into the SQL (our own keys and lengths, never user input).
+
+    SQLite sees `substr(x, ?, ?)` twice as two expressions (the select list and GROUP BY) and
+    evaluates both for every row; with constants written in, it computes the key once.
+    """
+    if isinstance(value, int):
+        return sa.literal_column(str(value), sa.Integer)
+    if "'" in value:
+        raise ValueError(f"not a constant for SQL: {value!r}")
+    return sa.literal_column(f"'{value}'", sa.String)
 
 
 def _hour(column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
-    return sa.func.substr(column, 1, HOUR_KEY_LEN)
+    return sa.func.substr(column, _const(1), _const(HOUR_KEY_LEN))
 
 
 def _where(targets: Sequence[str], period: Period) -> list[sa.ColumnElement[bool]]:
@@ -39,41 +51,69 @@ def _where(targets: Sequence[str], period: Period) -> list[sa.ColumnElement[bool
 
 
 def hourly(targets: Sequence[str], period: Period) -> sa.Select[Any]:
-    """(target, UTC hour, outcome, n): served by the (target, started_at, outcome) index."""
+    """(target, UTC hour, outcome, n, first, last): served by the (target, started_at,
+    outcome) index alone, never the documents."""
     hour = _hour(obs.c.started_at).label("hour")
     return (
-        sa.select(obs.c.target, hour, obs.c.outcome, sa.func.count().label("n"))
+        sa.select(
+            obs.c.target,
+            hour,
+            obs.c.outcome,
+            sa.func.count().label("n"),
+            sa.func.min(obs.c.started_at).label("first"),
+            sa.func.max(obs.c.started_at).label("last"),
+        )
         .where(*_where(targets, period))
         .group_by(obs.c.target, hour, obs.c.outcome)
     )
 
 
-def details(targets: Sequence[str], period: Period, dialect: str) -> sa.Select[Any]:
-    """(target, outcome, detail, announced, n, simulated) in one pass over the documents:
-    detail codes, simulated-data counts and the publication instants sites announced."""
-    simulated = sa.func.sum(sa.case((obs.c.doc.like(SIMULATED_MARK), 1), else_=0))
-    # The cheap LIKE first: JSON is parsed only where a publication instant is present.
-    announced = sa.case(
-        (obs.c.doc.like(ANNOUNCED_MARK), _json_text(obs.c.doc, "published_next", dialect))
-    ).label("announced")
+def facts(targets: Sequence[str], period: Period, dialect: str) -> sa.Select[Any]:
+    """One pass over the documents for what only they hold: (target, outcome, detail,
+    facts, n, first, last), `facts` being the JSON array of the values at the FACTS paths.
+
+    Each document is parsed once (the cost of reading it at all): SQLite's json_extract takes
+    several paths at once; PostgreSQL casts to jsonb in a subquery that OFFSET 0 keeps from
+    being merged, so the cast is not repeated per path. The array is a short group key.
+    """
+    values: sa.ColumnElement[Any]
+    if dialect == "postgresql":
+        doc = (
+            sa.select(
+                obs.c.target,
+                obs.c.outcome,
+                obs.c.detail,
+                obs.c.started_at,
+                sa.cast(obs.c.doc, postgresql.JSONB).label("j"),
+            )
+            .where(*_where(targets, period))
+            .offset(0)
+            .subquery("documents")
+        )
+        parts = [doc.c.j.op("#>")(_const("{" + ",".join(path) + "}")) for path in FACTS]
+        values = sa.cast(sa.func.jsonb_build_array(*parts), sa.Text)
+        source, where = doc.c, []
+    else:
+        paths = [_const("$." + ".".join(path)) for path in FACTS]
+        values = sa.func.json_extract(obs.c.doc, *paths)
+        source, where = obs.c, _where(targets, period)
+    keys = [source.target, source.outcome, source.detail, values.label("facts")]
     return (
         sa.select(
-            obs.c.target,
-            obs.c.outcome,
-            obs.c.detail,
-            announced,
+            *keys,
             sa.func.count().label("n"),
-            simulated.label("simulated"),
+            sa.func.min(source.started_at).label("first"),
+            sa.func.max(source.started_at).label("last"),
         )
-        .where(*_where(targets, period))
-        .group_by(obs.c.target, obs.c.outcome, obs.c.detail, announced)
+        .where(*where)
+        .group_by(*keys)
     )
 
 
 def _json_text(doc: sa.ColumnElement[Any], key: str, dialect: str) -> sa.ColumnElement[Any]:
     if dialect == "postgresql":
-        return sa.func.jsonb_extract_path_text(sa.cast(doc, postgresql.JSONB), key)
-    return sa.func.json_extract(doc, f"$.{key}")
+        return sa.func.jsonb_extract_path_text(sa.cast(doc, postgresql.JSONB), _const(key))
+    return sa.func.json_extract(doc, _const(f"$.{key}"))
 
 
 def lead_times(targets: Sequence[str], period: Period) -> sa.Select[Any]:
@@ -92,44 +132,17 @@ def lead_times(targets: Sequence[str], period: Period) -> sa.Select[Any]:
     )
 
 
-def runs(targets: Sequence[str], period: Period) -> sa.Select[Any]:
-    """One row per stretch that starts at an attempt with a slot (or the period's start).
+def attempts(targets: Sequence[str], period: Period) -> sa.Select[Any]:
+    """(target, started_at, outcome) of every attempt outside EXCLUDED, in time order per
+    target: read from the (target, started_at, outcome) index in its own order, no sort.
 
-    `grp` counts the attempts with a slot so far, so every attempt after a slot shares its
-    group until the next slot: each group's failures are a run of attempts without any slot.
-    Rows come in (target, grp) order and number one per attempt with a slot, plus one.
+    Runs without any slot are a property of the sequence, not a count: `compute` streams
+    these narrow rows once instead of having the database number and regroup them.
     """
-    is_slot = sa.case((obs.c.outcome == AVAILABLE, 1), else_=0)
-    counted = (
-        sa.select(
-            obs.c.target,
-            obs.c.started_at,
-            obs.c.outcome,
-            sa.func.sum(is_slot)
-            .over(
-                partition_by=obs.c.target,
-                # started_at alone: the (target, started_at, outcome) index then serves
-                # the window without a sort (two starts of one target never coincide).
-                order_by=obs.c.started_at,
-                rows=(None, 0),
-            )
-            .label("grp"),
-        )
-        .where(*_where(targets, period), obs.c.outcome.not_in(EXCLUDED))
-        .subquery("counted")
-    )
-    failed = counted.c.outcome != AVAILABLE
     return (
-        sa.select(
-            counted.c.target,
-            counted.c.grp,
-            sa.func.min(sa.case((~failed, counted.c.started_at))).label("slot_at"),
-            sa.func.min(sa.case((failed, counted.c.started_at))).label("first_fail"),
-            sa.func.max(sa.case((failed, counted.c.started_at))).label("last_fail"),
-            sa.func.sum(sa.case((failed, 1), else_=0)).label("fails"),
-        )
-        .group_by(counted.c.target, counted.c.grp)
-        .order_by(counted.c.target, counted.c.grp)
+        sa.select(obs.c.target, obs.c.started_at, obs.c.outcome)
+        .where(*_where(targets, period), obs.c.outcome.not_in(EXCLUDED))
+        .order_by(obs.c.target, obs.c.started_at)
     )
 
 
@@ -165,11 +178,25 @@ def recent(target: str, period: Period, outcome: Outcome, limit: int) -> sa.Sele
     )
 
 
-def chain_end(target: str, period: Period) -> sa.Select[Any]:
-    """Seq and hash of the last observation of `target` in the period (the index anchor)."""
+def latest(target: str, period: Period) -> sa.Select[Any]:
+    """Seq of the latest observation of `target` in the period, from the time index."""
+    return (
+        sa.select(obs.c.seq)
+        .where(*_where([target], period))
+        .order_by(obs.c.started_at.desc())
+        .limit(1)
+    )
+
+
+def chain_end(target: str, period: Period, from_seq: int = 0) -> sa.Select[Any]:
+    """Seq and hash of the last observation of `target` in the period (the index anchor).
+
+    With `from_seq`, the seq of `latest`, the (target, seq) index finds it among the few
+    observations from there on, instead of sorting the whole period by seq.
+    """
     return (
         sa.select(obs.c.seq, obs.c.hash, obs.c.id)
-        .where(*_where([target], period))
+        .where(*_where([target], period), obs.c.seq >= from_seq)
         .order_by(obs.c.seq.desc())
         .limit(1)
     )

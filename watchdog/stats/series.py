@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
-from watchdog.models import DOWN_OUTCOMES, Outcome
+from watchdog.models import DOWN_OUTCOMES, Engine, Outcome, Screenshots
 from watchdog.stats.calendar import Period, iso_week
 from watchdog.stats.intervals import Proportion, weighted_quantile
 
@@ -34,6 +34,34 @@ class Run:
     @property
     def duration(self) -> timedelta:
         return self.end - self.start
+
+
+@dataclass(frozen=True)
+class CaptureMode:
+    """How evidence was captured: env.screenshots (None: not recorded) and env.engine."""
+
+    screenshots: Screenshots | None
+    engine: Engine
+
+
+@dataclass
+class Span:
+    """How many observations, and the first and last of them."""
+
+    observations: int = 0
+    first: datetime | None = None
+    last: datetime | None = None
+
+    def add(self, other: Span) -> None:
+        self.observations += other.observations
+        self.first = _extreme(min, self.first, other.first)
+        self.last = _extreme(max, self.last, other.last)
+
+    @property
+    def order(self) -> tuple[datetime, datetime]:
+        """Sort key: by first, then last observation (an empty span last)."""
+        far = datetime.max.replace(tzinfo=UTC)
+        return (self.first or far, self.last or far)
 
 
 @dataclass
@@ -65,6 +93,8 @@ class SeriesStats:
     lead_hours: Counter[int] = field(default_factory=Counter)
     buckets: Counter[int] = field(default_factory=Counter)
     announced: Counter[datetime] = field(default_factory=Counter)
+    # Every observation, whatever its outcome: the evidence policy applies to all of them.
+    capture_modes: dict[CaptureMode, Span] = field(default_factory=dict)
 
     # -- counts and rates -----------------------------------------------------------------
 
@@ -170,6 +200,10 @@ class SeriesStats:
     def bucket_share(self, bucket: int) -> Proportion:
         return Proportion(self.buckets[bucket], self.bucket_total)
 
+    def capture_history(self) -> list[tuple[CaptureMode, Span]]:
+        """The capture modes in force, in the order they were first used."""
+        return sorted(self.capture_modes.items(), key=lambda item: item[1].order)
+
     # -- hour × weekday -------------------------------------------------------------------
 
     def heat_cell(self, weekday: int, hour: int) -> Proportion:
@@ -185,6 +219,8 @@ def merge(target: str, parts: Iterable[SeriesStats], period: Period) -> SeriesSt
         for name in ("outcomes", "details", "heat", "releases", "lead_hours", "buckets"):
             getattr(total, name).update(getattr(part, name))
         total.announced.update(part.announced)
+        for mode, span in part.capture_modes.items():
+            total.capture_modes.setdefault(mode, Span()).add(span)
         total.simulated += part.simulated
         for day, count in part.days.items():
             mine = total.days.setdefault(day, DayCount())
