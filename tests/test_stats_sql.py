@@ -1,6 +1,6 @@
 """The SQL aggregations equal a plain Python count over the observations themselves.
 
-A seeded store of several hundred observations (every outcome, probe errors and unknown
+A seeded store of several hundred observations (eight outcomes, probe errors and unknown
 pages included, simulated and announced values, two evidence policies and both engines,
 the end of summer time inside the period) is read both ways: `compute` (SQL) and a reference
 written from the definitions of DESIGN §2 over `iter_observations` (one pydantic object per
@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from reportdata import Spec, observation
 
-from watchdog.models import Engine, Observation, Outcome, Screenshots
+from watchdog.models import Engine, Env, Observation, Outcome, Screenshots
 from watchdog.stats import Period, compute, compute_total
 from watchdog.stats.calendar import PARIS, add_months
 from watchdog.stats.series import CaptureMode, DayCount, Run, SeriesStats, Span
@@ -61,7 +61,7 @@ def _observations(target: str, rng: random.Random) -> list[Observation]:
     return built
 
 
-def _env(obs: Observation, target: str, at: datetime, rng: random.Random) -> object:
+def _env(obs: Observation, target: str, at: datetime, rng: random.Random) -> Env:
     engine = Engine.REQUEST if target == "sql-c" and rng.random() < 0.7 else Engine.BROWSER
     policy: Screenshots | None = Screenshots.ON_CHANGE if at < POLICY_CHANGE else Screenshots.EVERY
     if target == "sql-a" and at < START + timedelta(days=4):
@@ -81,11 +81,10 @@ def reference(store: Store, target: str, period: Period) -> SeriesStats:
     """The statistics from their definitions, one observation at a time."""
     stats = SeriesStats(target, period)
     every = list(store.iter_observations(target, period.since, period.until))
-    known = [o for o in every if o.outcome in set(Outcome)]
     for obs in every:
         mode = CaptureMode(obs.env.screenshots, obs.env.engine)
         stats.capture_modes.setdefault(mode, Span()).add(Span(1, obs.started_at, obs.started_at))
-    for obs in known:
+    for obs in every:
         stats.outcomes[obs.outcome] += 1
         stats.details[(obs.outcome, obs.detail)] += 1
         stats.simulated += obs.env.simulated
