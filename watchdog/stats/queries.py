@@ -2,7 +2,8 @@
 
 Counts are grouped in the database, and the one per-attempt query (`attempts`, for runs) is
 streamed from its index, so memory follows the length of the period and the number of
-targets, never the number of observations. Documents are read by one query only (`facts`). Instants are canonical UTC text, so
+targets, never the number of observations. Documents are read by one query only (`facts`).
+Instants are canonical UTC text, so
 `substr(started_at, 1, 13)` is the UTC hour and text comparison is time comparison.
 """
 
