@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from watchdog.models import EvidenceRefs, Observation, Outcome
+from watchdog.models import Engine, Env, EvidenceRefs, Observation, Outcome, Screenshots
 from watchdog.store import Store
 from watchdog.store.schema import chain_heads, observations
 from watchdog.verify import VerifyReport, verify_store
@@ -32,7 +32,14 @@ def filled(store: Store, make_observation: MakeObs) -> Store:
                 detail="slots_offered",
                 slots=12,
                 earliest_slot=datetime(2025, 4, 1, 14, 15),
+                published_next=datetime(2025, 3, 10, 9, 0),
                 tags=["alpha", "beta"],
+                env=Env(
+                    software="prefecture-watchdog 0.1.0",
+                    engine=Engine.REQUEST,
+                    screenshots=Screenshots.ON_CHANGE,
+                    simulated=True,
+                ),
             )
         store.append(make_observation("paris-a", n, **fields))
     store.append_many([make_observation("paris-b", n) for n in range(3)])
@@ -55,7 +62,9 @@ def tamper(store: Store) -> Iterator[Callable[..., None]]:
 
 
 def flip(value: Any) -> Any:
-    """Change one byte: one bit of an integer, or of the middle character of a text."""
+    """Change one byte: a boolean, one bit of an integer, or of the middle character of a text."""
+    if isinstance(value, bool):
+        return not value
     if isinstance(value, int):
         return value ^ 0x40
     middle = len(value) // 2
@@ -105,6 +114,10 @@ def test_an_empty_store_verifies(store: Store) -> None:
         "prev_hash",
         "hash",
         "doc",
+        "simulated",
+        "screenshots",
+        "engine",
+        "published_next",
     ],
 )
 def test_flipping_one_byte_of_any_column_is_found(
@@ -141,6 +154,10 @@ def test_every_column_is_covered_by_the_flip_test() -> None:
         "prev_hash",
         "hash",
         "doc",
+        "simulated",
+        "screenshots",
+        "engine",
+        "published_next",
     }
     assert set(observations.c.keys()) == tested
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -43,10 +42,9 @@ def compute(
     if not full:
         _fill_hourly(series, store.scan(queries.hourly(targets, period)))
         return series
-    facts = queries.facts(targets, period, store.engine.dialect.name)
-    # The documents' pass costs as much as the rest: it runs in a thread of its own, on its
-    # own connection (the drivers release the GIL while the database works), and fills only
-    # fields that no other query touches.
+    facts = queries.facts(targets, period)
+    # The facts' pass runs in a thread of its own, on its own connection (the drivers release
+    # the GIL while the database works), and fills only fields no other query touches.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stats") as pool:
         documents = pool.submit(_fill_facts, series, store.scan(facts))
         _fill_hourly(series, store.scan(queries.hourly(targets, period)))
@@ -62,12 +60,11 @@ def compute_total(series: dict[str, SeriesStats], period: Period) -> SeriesStats
 
 
 def capture_modes(store: Store, targets: Sequence[str], period: Period) -> dict[CaptureMode, Span]:
-    """The screenshot policies and engines in force for `targets` (the documents' pass of
+    """The screenshot policies and engines in force for `targets` (the facts' pass of
     `compute` alone), with how many observations and the first and last of them."""
     series = {t: SeriesStats(t, period) for t in targets}
     if targets:
-        dialect = store.engine.dialect.name
-        _fill_facts(series, store.scan(queries.facts(targets, period, dialect)))
+        _fill_facts(series, store.scan(queries.facts(targets, period)))
     return merge("*", series.values(), period).capture_modes
 
 
@@ -112,9 +109,8 @@ def _widen(seen: tuple[str, str], first: str, last: str) -> tuple[str, str]:
 
 
 def _fill_facts(series: dict[str, SeriesStats], rows: Iterable[Any]) -> None:
-    for target, value, detail, facts, n, first, last in rows:
+    for target, value, detail, simulated, shots, engine, announced, n, first, last in rows:
         stats = series[target]
-        simulated, shots, engine, announced = json.loads(facts)  # queries.FACTS
         # A document without `engine` predates the request engine: the browser made it.
         mode = CaptureMode(_member(Screenshots, shots), _member(Engine, engine) or Engine.BROWSER)
         span = Span(n, parse_instant(first), parse_instant(last))

@@ -2,8 +2,8 @@
 
 Counts are grouped in the database, and the one per-attempt query (`attempts`, for runs) is
 streamed from its index, so memory follows the length of the period and the number of
-targets, never the number of observations. Documents are read by one query only (`facts`).
-Instants are canonical UTC text, so
+targets, never the number of observations. No query reads a document but `examples` and
+`recent` (a bounded few). Instants are canonical UTC text, so
 `substr(started_at, 1, 13)` is the UTC hour and text comparison is time comparison.
 """
 
@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
 from watchdog.chain import format_instant
 from watchdog.models import Outcome
@@ -22,8 +21,8 @@ from watchdog.store.schema import observations as obs
 
 EXCLUDED = [o.value for o in Outcome if not o.counts_in_rates]
 AVAILABLE = Outcome.AVAILABLE.value
-# What `facts` reads in each document, in the order of its JSON array.
-FACTS = (("env", "simulated"), ("env", "screenshots"), ("env", "engine"), ("published_next",))
+# The column copies of document values that `facts` groups by (schema.ENV_COPIES).
+FACTS = ("simulated", "screenshots", "engine", "published_next")
 
 
 def _const(value: str | int) -> sa.ColumnElement[Any]:
@@ -69,52 +68,21 @@ def hourly(targets: Sequence[str], period: Period) -> sa.Select[Any]:
     )
 
 
-def facts(targets: Sequence[str], period: Period, dialect: str) -> sa.Select[Any]:
-    """One pass over the documents for what only they hold: (target, outcome, detail,
-    facts, n, first, last), `facts` being the JSON array of the values at the FACTS paths.
-
-    Each document is parsed once (the cost of reading it at all): SQLite's json_extract takes
-    several paths at once; PostgreSQL casts to jsonb in a subquery that OFFSET 0 keeps from
-    being merged, so the cast is not repeated per path. The array is a short group key.
-    """
-    values: sa.ColumnElement[Any]
-    if dialect == "postgresql":
-        doc = (
-            sa.select(
-                obs.c.target,
-                obs.c.outcome,
-                obs.c.detail,
-                obs.c.started_at,
-                sa.cast(obs.c.doc, postgresql.JSONB).label("j"),
-            )
-            .where(*_where(targets, period))
-            .offset(0)
-            .subquery("documents")
-        )
-        parts = [doc.c.j.op("#>")(_const("{" + ",".join(path) + "}")) for path in FACTS]
-        values = sa.cast(sa.func.jsonb_build_array(*parts), sa.Text)
-        source, where = doc.c, []
-    else:
-        paths = [_const("$." + ".".join(path)) for path in FACTS]
-        values = sa.func.json_extract(obs.c.doc, *paths)
-        source, where = obs.c, _where(targets, period)
-    keys = [source.target, source.outcome, source.detail, values.label("facts")]
+def facts(targets: Sequence[str], period: Period) -> sa.Select[Any]:
+    """(target, outcome, detail, simulated, screenshots, engine, published_next, n, first,
+    last): what the report once parsed the documents for, grouped from their column copies
+    (schema version 2), all in the (target, started_at, …) report index: no document read."""
+    keys = [obs.c[name] for name in ("target", "outcome", "detail", *FACTS)]
     return (
         sa.select(
             *keys,
             sa.func.count().label("n"),
-            sa.func.min(source.started_at).label("first"),
-            sa.func.max(source.started_at).label("last"),
+            sa.func.min(obs.c.started_at).label("first"),
+            sa.func.max(obs.c.started_at).label("last"),
         )
-        .where(*where)
+        .where(*_where(targets, period))
         .group_by(*keys)
     )
-
-
-def _json_text(doc: sa.ColumnElement[Any], key: str, dialect: str) -> sa.ColumnElement[Any]:
-    if dialect == "postgresql":
-        return sa.func.jsonb_extract_path_text(sa.cast(doc, postgresql.JSONB), _const(key))
-    return sa.func.json_extract(doc, _const(f"$.{key}"))
 
 
 def lead_times(targets: Sequence[str], period: Period) -> sa.Select[Any]:

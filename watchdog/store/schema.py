@@ -6,11 +6,17 @@ the document, so a column edited alone is detected.
 
 Datetime columns hold the canonical text of `watchdog.chain` (UTC, fixed width, `Z`), so text
 order is time order on both backends and a column compares byte for byte with the document.
+
+Schema version 2 copies what the report's statistics read from `env` (`simulated`,
+`screenshots`, `engine`) and `published_next`, so that no report parses a document; a v1
+store is upgraded on open (`MIGRATIONS`), its copies filled from its documents by the same
+rule (`column_values`) in the transaction that adds them.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +25,9 @@ import sqlalchemy as sa
 
 from watchdog.errors import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+log = logging.getLogger(__name__)
 
 metadata = sa.MetaData()
 
@@ -47,11 +55,30 @@ observations = sa.Table(
     sa.Column("prev_hash", sa.String(64), nullable=True),
     sa.Column("hash", sa.String(64), nullable=False),
     sa.Column("doc", sa.Text, nullable=False),
+    # Version 2 (after doc: ALTER TABLE adds them there on an upgraded store too). NULL where
+    # the document has no such value (older documents) or one of another type.
+    sa.Column("simulated", sa.Boolean, nullable=True),
+    sa.Column("screenshots", sa.String(32), nullable=True),
+    sa.Column("engine", sa.String(32), nullable=True),
+    sa.Column("published_next", sa.String(32), nullable=True),
     sa.UniqueConstraint("target", "seq", name="uq_observations_target_seq"),
-    # Covers per-target time ranges and the per-day outcome counts of reports; it also
-    # serves every (target, started_at) query, so no separate index on that prefix.
-    sa.Index("ix_observations_target_started_outcome", "target", "started_at", "outcome"),
 )
+
+# Every column the report's statistics read, in (target, started_at) order: the per-hour
+# counts, the runs and the per-detail facts are all read from it alone, never the table.
+# It also serves every (target, started_at) query, so no separate index on that prefix.
+REPORT_INDEX = sa.Index(
+    "ix_observations_target_started_report",
+    observations.c.target,
+    observations.c.started_at,
+    observations.c.outcome,
+    observations.c.detail,
+    observations.c.simulated,
+    observations.c.screenshots,
+    observations.c.engine,
+    observations.c.published_next,
+)
+V1_INDEX = "ix_observations_target_started_outcome"  # (target, started_at, outcome)
 
 schema_version = sa.Table(
     "schema_version",
@@ -72,13 +99,23 @@ DOC_COLUMNS = (
     "earliest_slot",
     "tags",
     "prev_hash",
+    "simulated",
+    "screenshots",
+    "engine",
+    "published_next",
 )
+# Version 2's copies: (column, path in the document, the type a value must have).
+ENV_COPIES: tuple[tuple[str, tuple[str, ...], type], ...] = (
+    ("simulated", ("env", "simulated"), bool),
+    ("screenshots", ("env", "screenshots"), str),
+    ("engine", ("env", "engine"), str),
+    ("published_next", ("published_next",), str),
+)
+MIGRATION_BATCH = 5000
+MIGRATION_LOG_EVERY = 100_000
 
 # Built once: json.dumps with options builds a new encoder on every call (this runs per row).
 _TAGS_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-# version -> upgrade from version - 1; run in order inside one transaction.
-MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {}
 
 
 def column_values(doc: dict[str, Any]) -> dict[str, Any]:
@@ -88,7 +125,74 @@ def column_values(doc: dict[str, Any]) -> dict[str, Any]:
     """
     values = {name: doc.get(name) for name in DOC_COLUMNS}
     values["tags"] = _TAGS_JSON(doc.get("tags", []))
+    values.update(_copies(doc))
     return values
+
+
+def _copies(doc: dict[str, Any]) -> dict[str, Any]:
+    """The ENV_COPIES of `doc`: None where a value is missing or not of its column's type
+    (a document written by the model always has the type; a damaged one fails its hash)."""
+    values: dict[str, Any] = {}
+    for name, path, kind in ENV_COPIES:
+        value: Any = doc
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        values[name] = value if isinstance(value, kind) else None
+    return values
+
+
+def _upgrade_to_2(conn: sa.Connection) -> None:
+    """Add the ENV_COPIES columns, fill them from the documents, swap in REPORT_INDEX."""
+    preparer = conn.dialect.identifier_preparer
+    for name, _path, _kind in ENV_COPIES:
+        column = observations.c[name]
+        kind = column.type.compile(dialect=conn.dialect)
+        conn.exec_driver_sql(f"ALTER TABLE observations ADD COLUMN {preparer.quote(name)} {kind}")
+    _backfill(conn)
+    conn.exec_driver_sql(f"DROP INDEX IF EXISTS {V1_INDEX}")
+    REPORT_INDEX.create(conn)
+
+
+def _backfill(conn: sa.Connection) -> None:
+    """Fill the version 2 copies batch by batch in id order, logging progress."""
+    total = conn.execute(sa.select(sa.func.count()).select_from(observations)).scalar() or 0
+    if total:
+        log.info("schema upgrade to version 2: filling %d observation(s)", total)
+    select = (
+        sa.select(observations.c.id, observations.c.doc)
+        .where(observations.c.id > sa.bindparam("after"))
+        .order_by(observations.c.id)
+        .limit(MIGRATION_BATCH)
+    )
+    update = (
+        sa.update(observations)
+        .where(observations.c.id == sa.bindparam("b_id"))
+        .values({name: sa.bindparam(f"b_{name}") for name, _path, _kind in ENV_COPIES})
+    )
+    done, after = 0, ""
+    while rows := conn.execute(select, {"after": after}).all():
+        params = [
+            {"b_id": row.id, **{f"b_{k}": v for k, v in _copies(_document(row.doc)).items()}}
+            for row in rows
+        ]
+        conn.execute(update, params)
+        after = rows[-1].id
+        previous, done = done, done + len(rows)
+        if done // MIGRATION_LOG_EVERY > previous // MIGRATION_LOG_EVERY or done == total:
+            log.info("schema upgrade to version 2: %d of %d observation(s) filled", done, total)
+
+
+def _document(text: str) -> dict[str, Any]:
+    """A stored document, or {} when it is not a JSON object (verify names that one)."""
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+# version -> upgrade from version - 1; run in order inside one transaction.
+MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {2: _upgrade_to_2}
 
 
 def ensure_schema(conn: sa.Connection) -> None:
