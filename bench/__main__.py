@@ -45,7 +45,8 @@ class Run:
 
 LATENCY_MS = 300  # a slow-ish real site; loopback alone answers in milliseconds
 QUICK = [
-    Run("naive", 1, 3), Run("browser_fresh", 1, 5), Run("browser", 1, 5), Run("browser", 4, 8),
+    Run("naive_default", 1, 3), Run("naive", 1, 3), Run("browser_fresh", 1, 5),
+    Run("browser", 1, 5), Run("browser", 4, 8),
     Run("browser_on_change", 1, 5), Run("request_every", 1, 5),
     Run("request_on_change", 1, 40), Run("request_on_change", 8, 80),
     Run("floor", 1, 40), Run("floor", 8, 80),
@@ -53,7 +54,8 @@ QUICK = [
     Run("request_on_change", 1, 5, LATENCY_MS), Run("floor", 1, 5, LATENCY_MS),
 ]  # fmt: skip
 FULL = [
-    Run("naive", 1, 12), Run("browser_fresh", 1, 20), Run("browser", 1, 20), Run("browser", 4, 40),
+    Run("naive_default", 1, 12), Run("naive", 1, 12), Run("browser_fresh", 1, 20),
+    Run("browser", 1, 20), Run("browser", 4, 40),
     Run("browser_on_change", 1, 20), Run("request_every", 1, 20),
     Run("request_on_change", 1, 200), Run("request_on_change", 8, 400),
     Run("floor", 1, 200), Run("floor", 8, 400),

@@ -35,6 +35,7 @@ from bench.procs import (
     tree_memory,
 )
 from bench.simhost import ENTRY_PATH, PLANNING
+from watchdog import browser as browser_module
 from watchdog.config import Config, Target
 from watchdog.models import Observation
 from watchdog.runner import Runner
@@ -49,10 +50,15 @@ class Scenario:
     screenshots: str = "every"
     new_browser: bool = False  # baseline (a): a browser launched and closed per probe
     profile: str = "cleared"  # browser.profile: a kept page wiped clean, or a fresh context
+    default_flags: bool = False  # Playwright's launch flags only, not watchdog/browser.py's
 
 
 SCENARIOS = {
     "naive": Scenario("browser", "every", new_browser=True, profile="fresh"),
+    # The issue's naive figure: a browser per probe as Playwright launches it by default.
+    "naive_default": Scenario(
+        "browser", "every", new_browser=True, profile="fresh", default_flags=True
+    ),
     "browser_fresh": Scenario("browser", "every", profile="fresh"),
     "browser": Scenario("browser", "every"),
     "browser_on_change": Scenario("browser", "on_change"),
@@ -99,6 +105,8 @@ class Bench:
     """The probe function of a scenario, with what it needs opened and closed."""
 
     def __init__(self, scenario: Scenario, urls: list[str], count: int, data_dir: Path) -> None:
+        if scenario.default_flags:
+            browser_module.LAUNCH_ARGS = ()
         self.scenario = scenario
         self.urls = urls
         self.config = build_config(scenario, urls, count, data_dir)

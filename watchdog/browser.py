@@ -24,7 +24,10 @@ DISABLED_FEATURES = (
     "WebUIOmniboxFullPopup",
     "SpareRendererForSitePerProcess",
 )
-LAUNCH_ARGS = ("--disable-gpu", f"--disable-features={','.join(DISABLED_FEATURES)}")
+LAUNCH_ARGS: tuple[str, ...] = (
+    "--disable-gpu",
+    f"--disable-features={','.join(DISABLED_FEATURES)}",
+)
 
 
 def resolver_rules(allowed_hosts: list[str] | None) -> str:
