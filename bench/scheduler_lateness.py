@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.worker import bench_target
 from watchdog.config import Config, Target
 from watchdog.models import Env, Observation, Outcome
 from watchdog.runner import Runner
@@ -47,18 +48,7 @@ def build_config(args: argparse.Namespace, bases: list[str], data_dir: Path) -> 
         }
     )  # fmt: skip
     config.targets = [
-        Target.model_validate(
-            {
-                "id": f"bench-{i}",
-                "department": "93",
-                "prefecture": "Bench",
-                "procedure": "premiere_demande",
-                "label": f"bench {i}",
-                "platform": "legacy_booking",
-                "url": f"{bases[i % len(bases)]}/booking/create/9001/0",
-                "interval": f"{args.interval}s",
-            }
-        )
+        bench_target(i, f"{bases[i % len(bases)]}/booking/create/9001/0", f"{args.interval}s")
         for i in range(args.targets)
     ]
     return config

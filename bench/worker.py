@@ -79,22 +79,29 @@ def build_config(scenario: Scenario, urls: list[str], count: int, data_dir: Path
         }
     )  # fmt: skip
     config.targets = [
-        Target.model_validate(
-            {
-                "id": f"bench-{i}",
-                "department": "93",
-                "prefecture": "Bench",
-                "procedure": "premiere_demande",
-                "label": f"bench {i}",
-                "platform": "legacy_booking",
-                "url": urls[i % len(urls)] + ENTRY_PATH,
-                "interval": "1m",
-                "options": {"planning": PLANNING},
-            }
-        )
+        bench_target(i, urls[i % len(urls)] + ENTRY_PATH, "1m", {"planning": PLANNING})
         for i in range(count)
     ]
     return config
+
+
+def bench_target(
+    index: int, url: str, interval: str, options: dict[str, Any] | None = None
+) -> Target:
+    """The `index`-th legacy booking target of a bench catalog."""
+    return Target.model_validate(
+        {
+            "id": f"bench-{index}",
+            "department": "93",
+            "prefecture": "Bench",
+            "procedure": "premiere_demande",
+            "label": f"bench {index}",
+            "platform": "legacy_booking",
+            "url": url,
+            "interval": interval,
+            "options": options or {},
+        }
+    )
 
 
 def dir_bytes(path: Path) -> int:
