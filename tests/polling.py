@@ -17,3 +17,11 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(every)
+
+
+def holds_for(check: Callable[[], Any], seconds: float, what: str, every: float = 0.2) -> None:
+    """Call `check` for `seconds`; AssertionError as soon as it returns something falsy."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert check(), f"{what} stopped holding"
+        time.sleep(every)

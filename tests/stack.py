@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from polling import wait_until
 
 from watchdog.demo import write_demo_config
 from watchdog.simulator.app import entry_path
@@ -51,14 +52,11 @@ def free_port() -> int:
 
 
 def poll(check: Callable[[], Any], timeout: float, what: str, every: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise StackError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(every)
+    """`polling.wait_until`, failing as a StackError (the stack did not come up)."""
+    try:
+        return wait_until(check, timeout, what, every)
+    except AssertionError as exc:
+        raise StackError(str(exc)) from exc
 
 
 def http_get(url: str) -> bytes | None:

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 import yaml
-from polling import wait_until
+from polling import holds_for, wait_until
 
 from watchdog.config import load_config
 from watchdog.status import collect, render
@@ -300,10 +300,7 @@ def restart_honours_due_times(watchdog: Watchdog, last: dict[str, datetime]) -> 
     assert table.startswith("watchdog run: running (pid ")
     assert f"x{2 ** failing['backoff_level']} (level {failing['backoff_level']})" in table
     # No burst: nothing is due yet, so nothing starts.
-    deadline = time.monotonic() + 2
-    while time.monotonic() < deadline:
-        assert (watchdog.health() or {}).get("probes_started") == 0
-        time.sleep(0.2)
+    holds_for(lambda: (watchdog.health() or {}).get("probes_started") == 0, 2, "no probe started")
 
 
 def reload_rejects_a_broken_config(watchdog: Watchdog) -> None:

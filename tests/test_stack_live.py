@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
+from polling import wait_until
 from stack import PROM_CONFIG, TARGETS, Stack, StackError, running_stack
 
 from watchdog.dashboards import build_all
@@ -70,12 +71,16 @@ def missing(stack: Stack, queries: list[tuple[str, str, bool]]) -> list[str]:
 
 
 def wait_for_data(stack: Stack, queries: list[tuple[str, str, bool]], started: float) -> None:
-    empty = queries and [""]
-    while empty:
-        empty = missing(stack, queries)
-        if empty and time.monotonic() - started > DEADLINE:
-            pytest.fail(f"no data after {DEADLINE}s for:\n" + "\n".join(empty), pytrace=False)
-        time.sleep(1)
+    empty: list[str] = []
+
+    def ready() -> bool:
+        empty[:] = missing(stack, queries)
+        return not empty
+
+    try:
+        wait_until(ready, DEADLINE - (time.monotonic() - started), "data", every=1)
+    except AssertionError:
+        pytest.fail(f"no data after {DEADLINE}s for:\n" + "\n".join(empty), pytrace=False)
 
 
 def test_every_recording_rule_returns_data(stack: Stack) -> None:
@@ -108,14 +113,20 @@ def holds(value: float | None, want: float | tuple[float, float]) -> bool:
 
 def eventually(stack: Stack, expr: str, want: Want, label: str = "target") -> dict[str, float]:
     """Poll `expr` until the series named in `want` hold those values."""
-    started = time.monotonic()
-    while True:
-        got = {r["metric"][label]: float(r["value"][1]) for r in stack.query(expr, instant=True)}
-        if all(holds(got.get(key), value) for key, value in want.items()):
-            return got
-        if time.monotonic() - started > DEADLINE:
-            pytest.fail(f"{expr}: want {want}, got {got}", pytrace=False)
-        time.sleep(1)
+    got: dict[str, float] = {}
+
+    def ready() -> bool:
+        got.clear()
+        got.update(
+            {r["metric"][label]: float(r["value"][1]) for r in stack.query(expr, instant=True)}
+        )
+        return all(holds(got.get(key), value) for key, value in want.items())
+
+    try:
+        wait_until(ready, DEADLINE, expr, every=1)
+    except AssertionError:
+        pytest.fail(f"{expr}: want {want}, got {got}", pytrace=False)
+    return got
 
 
 def test_every_dashboard_query_returns_data_with_all_values(stack: Stack) -> None:

@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from polling import wait_until
 from sqlalchemy import event
 
 from watchdog.chain import canonical, compute_hash
@@ -275,10 +275,11 @@ def test_killing_a_writer_mid_stream_leaves_a_verifying_store(
             [sys.executable, "-c", _APPEND_FOREVER, str(data_dir), database_url or ""]
         )
         try:
-            deadline = time.monotonic() + 60
-            while store.count() < 200 and child.poll() is None:
-                assert time.monotonic() < deadline, "the writer never got going"
-                time.sleep(0.05)
+            wait_until(
+                lambda: store.count() >= 200 or child.poll() is not None,
+                60,
+                "the writer to get going",
+            )
         finally:
             child.kill()
             child.wait(timeout=30)
