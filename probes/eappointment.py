@@ -9,23 +9,37 @@ literal in the calendar page's own script. It reads that alert only when the cal
 no day (a disabled or absent day select), so a script the page would not run on load
 cannot make a page with days read as "no slot"; a page with both is the browser's to read.
 The postal-code page routes with its script: from there, the browser takes over (`auto`).
+
+What each reading rests on, fact by fact: docs/readings.md (« eappointment »).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
-from datetime import datetime
+from datetime import date, datetime, time
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from watchdog.errors import NeedsBrowser
 from watchdog.models import Outcome
+from watchdog.pagetext import sentence_containing
 from watchdog.probing import Classification, PageState, PlatformSpec, ProbeSession
 from watchdog.requesting import RequestSession, press
+from watchdog.sitedates import any_date, clock, long_date, paris
 
-_DAY_OPTION = re.compile(r"<option[^>]*value=\"(\d{4}-\d{2}-\d{2})\"", re.I)
-_HOUR_RADIO = re.compile(r"<input[^>]*type=\"radio\"[^>]*name=\"[^\"]*[Hh]our[^\"]*\"", re.I)
+_OPTIONS = re.compile(r"<option\b[^>]*>([^<]*)</option>", re.I)
+_SELECT_BODY = r"<select\b[^>]*\bid=[\"']?{id}\b[^>]*>(.*?)</select>"
+_COLUMN = re.compile(r"<div\b[^>]*\bclass=[\"'][^\"']*\bavailabilityColumn\w*[^>]*>", re.I)
+_RADIO = re.compile(r"<input\b[^>]*\btype=[\"']?radio\b[^>]*>([^<]*)", re.I)
+_PICKER_DAY = re.compile(
+    r"<td\b[^>]*data-handler=[\"']?selectDay[^>]*data-month=[\"']?(\d+)[^>]*"
+    r"data-year=[\"']?(\d{4})[^>]*>\s*<a\b[^>]*>\s*(\d{1,2})\s*</a>",
+    re.I,
+)
+_SOONEST = re.compile(r"<[^>]*\bclass=[\"'][^\"']*\bsoonestText\b[^>]*>([^<]*)<", re.I)
+_CALENDAR_SHOWN = "() => !!document.querySelector('#dayValueId, .ui-datepicker, #hourValueSelect')"
 _DAY_SELECT = re.compile(r"<select[^>]*id=\"dayValueId\"[^>]*>", re.I)
 _NO_SLOT_ALERTS = ("Aucun rendez-vous n'est possible", "Il n'y a pas de rendez-vous disponible")
 _ALERT_LITERAL = re.compile(r"""alert\(\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')\s*\)""")
@@ -37,6 +51,8 @@ class Options(BaseModel):
 
     postal_code: str | None = Field(default=None, pattern=r"^\d{5}$")
     motives: list[str] = Field(default_factory=list, min_length=0)
+    calendar_timeout_s: float = Field(default=10.0, gt=0, le=60)
+    alert_grace_s: float = Field(default=2.0, ge=0, le=10)
 
 
 async def _route_postal_code(session: ProbeSession, options: Options) -> bool:
@@ -44,10 +60,10 @@ async def _route_postal_code(session: ProbeSession, options: Options) -> bool:
         return True
     if options.postal_code is None:
         return False
-    await session.page.fill("input#CPId", options.postal_code)
-    button = session.page.locator("input[type='button'].btn-primary", has_text="")
-    button = session.page.locator("input[type='button'][value='Continuer'].btn-primary")
-    await session.navigate_by(button.first.click, "postal_code")
+    field = await session.ready_to_act(session.page.locator("input#CPId"), "the postal code field")
+    await field.fill(options.postal_code)
+    button = session.page.locator("input[type='button'][value='Continuer']")
+    await session.click_to(button, "postal_code", "the « Continuer » button")
     return True
 
 
@@ -55,14 +71,30 @@ async def probe(session: ProbeSession, options: Options) -> PageState:
     await session.goto(session.url, "entry")
     if not await _route_postal_code(session, options):
         return await session.state()
-    boxes = session.page.locator("input[name='selectedMotiveKeyList']")
+    boxes = session.page.locator(f"input[name='{_MOTIVE}']")
     if await boxes.count() == 0:
         return await session.state()
     wanted = options.motives or [await boxes.first.get_attribute("value") or ""]
     for value in wanted:
-        await session.page.check(f"input[name='selectedMotiveKeyList'][value='{value}']")
-    await session.navigate_by(session.page.locator("#nextButtonId").click, "motives")
+        box = session.page.locator(f"input[name='{_MOTIVE}'][value='{value}']")
+        await session.tick(box, f"the motive checkbox {value}")
+    await session.click_to(session.page.locator("#nextButtonId"), "motives", "the next button")
+    await _await_calendar(session, options)
     return await session.state()
+
+
+async def _await_calendar(session: ProbeSession, options: Options) -> None:
+    """The calendar step once shown, and its no-slot alert if one comes."""
+    if session.dialogs:
+        return
+    if not await session.wait_for_content(_CALENDAR_SHOWN, options.calendar_timeout_s * 1000):
+        return
+    if _days(await session.page.content()):
+        return
+    loop = asyncio.get_running_loop()
+    until = loop.time() + options.alert_grace_s
+    while not session.dialogs and loop.time() < until:
+        await asyncio.sleep(0.1)  # the alert is the site's answer; it may come after `load`
 
 
 async def request_probe(session: RequestSession, options: Options) -> PageState:
@@ -100,17 +132,56 @@ def _load_alerts(html: str) -> tuple[str, ...]:
     return tuple(alerts)
 
 
+def _select_options(html: str, select_id: str) -> list[str]:
+    match = re.search(_SELECT_BODY.format(id=select_id), html, re.I | re.S)
+    return [text.strip() for text in _OPTIONS.findall(match.group(1))] if match else []
+
+
+def _days(html: str) -> list[date]:
+    """Days offered: the day select's options as shown, and the datepicker's clickable days."""
+    days = {d for text in _select_options(html, "dayValueId") if (d := any_date(text))}
+    for month, year, day in _PICKER_DAY.findall(html):
+        try:
+            days.add(date(int(year), int(month) + 1, int(day)))
+        except ValueError:
+            continue
+    return sorted(days)
+
+
+def _hours(html: str) -> list[time]:
+    """Hours shown: radios in the `.availabilityColumnX` lists, else the hour select."""
+    radios: list[time] = []
+    for column in _COLUMN.finditer(html):
+        end = html.find("</div>", column.end())
+        chunk = html[column.end() : end if end != -1 else None]
+        radios += [t for label in _RADIO.findall(chunk) if (t := clock(label)) is not None]
+    if radios:
+        return radios
+    return [t for text in _select_options(html, "hourValueSelect") if (t := clock(text))]
+
+
+def _earliest(html: str, days: list[date], hours: list[time]) -> datetime | None:
+    soonest = _SOONEST.search(html)
+    if soonest is not None and (day := long_date(soonest.group(1))) is not None:
+        return paris(day, clock(soonest.group(1)))
+    first = _select_options(html, "hourValueSelect")
+    first_time = next((t for text in first if (t := clock(text))), hours[0] if hours else None)
+    return paris(days[0], first_time) if days else None
+
+
 def classify(state: PageState, options: Options) -> Classification | None:
     for alert in state.dialogs:
         if alert.startswith(_NO_SLOT_ALERTS):
             return Classification(Outcome.NO_SLOT, "js_alert", alert)
-    select = _DAY_SELECT.search(state.html)
-    if select is None or "disabled" in select.group(0):
+    if "erreur" in state.title.lower():  # the product's error pages say so in their title
+        message = sentence_containing(state.lines, "erreur") or state.title
+        return Classification(Outcome.SITE_ERROR, "error_page", message)
+    days = _days(state.html)
+    if not days:
         return None
-    days = sorted(_DAY_OPTION.findall(state.html))
-    hours = len(_HOUR_RADIO.findall(state.html))
-    earliest = datetime.fromisoformat(days[0]) if days else None
-    return Classification(Outcome.AVAILABLE, "calendar", None, hours or len(days) or None, earliest)
+    hours = _hours(state.html)
+    earliest = _earliest(state.html, days, hours)
+    return Classification(Outcome.AVAILABLE, "calendar", None, len(hours) or None, earliest)
 
 
 SPEC = PlatformSpec(options=Options, probe=probe, classify=classify, request_probe=request_probe)

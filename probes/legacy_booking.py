@@ -3,27 +3,49 @@
 Journey: step 0 conditions checkbox → optional step 1 guichet (`planning`) → step 2
 "no slot" page, or step 3 (description) → step 4 weekly calendar with free cells.
 Availability is visible before the captcha (step 6); the probe never goes past step 4.
-Every page of the journey is server-rendered, so `request_probe` walks it as plain HTTP
-requests (the cheap path), refusing any URL past step 4 before it is requested.
+The week table arrives by an `ezjscore` XHR after the page's `load` on some sites: the
+browser probe waits for it (or for the no-slot sentence); the request engine, which runs no
+script, hands such a page to the browser rather than read an empty calendar.
+
+What each reading rests on, fact by fact: docs/readings.md (« legacy_booking »).
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from watchdog.errors import BookingStepRefused, ProbeError
+from watchdog.errors import BookingStepRefused, NeedsBrowser, ProbeError
 from watchdog.models import Outcome
+from watchdog.pagetext import sentence_containing
 from watchdog.probing import Classification, PageState, PlatformSpec, ProbeSession
 from watchdog.requesting import RequestSession, press
+from watchdog.sitedates import clock, long_date, numeric_date, paris
+from watchdog.tables import Row, Table, tables
 
 NO_SLOT_TEXT = "Il n'existe plus de plage horaire libre pour votre demande de rendez-vous"
+# Wordings the module used besides the classic sentence, only trusted on a booking page.
+LATE_NO_SLOT = (
+    ("Il n'y a pas calendrier disponible", "no_calendar"),
+    ("Veuillez réessayer ultérieurement", "retry_later"),
+    ("Please try later", "no_free_slot"),
+)
 LAST_VISIBLE_STEP = 4
 _STEP = re.compile(r"/booking/create/\d+/(\d+)")
-_FREE_CELL = re.compile(r"<td[^>]*class=\"[^\"]*\bstatus-1\b[^\"]*\bfree\b[^\"]*\"[^>]*>", re.I)
-_SLOT_ATTR = re.compile(r"data-slot=\"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})\"")
+_WEEK = re.compile(r"^\s*(Semaine du|Week from)\b", re.I)
+# The browser waits for the week table or for one of the module's no-slot sentences.
+CALENDAR_READY = """() => {
+  const week = /^\\s*(Semaine du|Week from)\\b/i;
+  for (const cell of document.querySelectorAll("table th, table td")) {
+    if (week.test(cell.textContent || "")) return true;
+  }
+  const text = document.body ? document.body.innerText : "";
+  return /Il n'existe plus de plage horaire libre|Il n'y a pas calendrier disponible/i.test(text)
+    || /Veuillez r\u00e9essayer ult\u00e9rieurement|Please try later/i.test(text);
+}"""
 
 
 class Options(BaseModel):
@@ -32,6 +54,7 @@ class Options(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     planning: str | None = None
+    calendar_timeout_s: float = Field(default=10.0, gt=0, le=60)
 
 
 def step_of(url: str) -> int | None:
@@ -39,46 +62,58 @@ def step_of(url: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _refuse_booking_steps(session: ProbeSession) -> None:
-    step = step_of(session.steps[-1].url) if session.steps else None
+def _refuse_booking_url(url: str) -> None:
+    step = step_of(url)
     if step is not None and step > LAST_VISIBLE_STEP:
         raise BookingStepRefused(f"the site led to booking step {step}; the probe stops at 4")
 
 
+def _refuse_booking_steps(session: ProbeSession) -> None:
+    if session.steps:
+        _refuse_booking_url(session.steps[-1].url)
+
+
+def _current_step(session: ProbeSession) -> int | None:
+    pages = [s for s in session.steps if not s.name.startswith("consent:")]
+    return step_of(pages[-1].url) if pages else None
+
+
 async def _choose_planning(session: ProbeSession, options: Options) -> None:
-    radios = session.page.locator("#fchoix_Booking input.radio[name='planning']")
+    radios = session.page.locator("#fchoix_Booking input[name='planning']")
     choices = [v for v in await radios.evaluate_all("els => els.map(e => e.value)")]
     planning = _planning_choice(choices, options)
-    await session.page.check(f"#fchoix_Booking input.radio[value='{planning}']")
-    submit = session.page.locator("#FormBookingCreate input.Bbutton[name='nextButton']")
-    await session.navigate_by(submit.click, "planning")
+    radio = session.page.locator("#fchoix_Booking input[name='planning']").filter(
+        has=session.page.locator(f"xpath=self::*[@value={_xpath_literal(planning)}]")
+    )
+    await session.tick(radio, f"the guichet radio {planning}")
+    submit = session.page.locator("#FormBookingCreate input[name='nextButton']")
+    await session.click_to(submit, "planning", "the « Etape suivante » button")
+
+
+def _xpath_literal(value: str) -> str:
+    if "'" not in value:
+        return f"'{value}'"
+    return '"' + value.replace('"', "") + '"'
 
 
 async def probe(session: ProbeSession, options: Options) -> PageState:
     await session.goto(session.url, "conditions")
     form = "#FormBookingCreate"
-    if not await session.exists(f"{form} input#condition"):
-        return await session.state()
-    await session.page.check(f"{form} input#condition")
-    submit = session.page.locator(f"{form} input[name='nextButton']")
-    await session.navigate_by(submit.click, "submit_conditions")
-    if step_of(session.steps[-1].url) == 1 and await session.exists("#fchoix_Booking"):
+    box = session.page.locator(f"{form} input#condition")
+    if await box.count() > 0:
+        await session.tick(box, "the conditions checkbox")
+        submit = session.page.locator(f"{form} input[name='nextButton']")
+        await session.click_to(submit, "submit_conditions", "the conditions' submit button")
+    if _current_step(session) == 1 and await session.exists("#fchoix_Booking"):
         await _choose_planning(session, options)
-    if step_of(session.steps[-1].url) == 3 and await session.exists(
-        f"{form} input[name='nextButton']"
-    ):
+    if _current_step(session) == 3 and await session.exists(f"{form} input[name='nextButton']"):
         # Step 3 only describes the appointment; step 4 shows the calendar (still before captcha).
-        await session.navigate_by(
-            session.page.locator(f"{form} input[name='nextButton']").click, "description"
-        )
+        submit = session.page.locator(f"{form} input[name='nextButton']")
+        await session.click_to(submit, "description", "the « Etape suivante » button")
     _refuse_booking_steps(session)
+    if _current_step(session) == 4:
+        await session.wait_for_content(CALENDAR_READY, options.calendar_timeout_s * 1000)
     return await session.state()
-
-
-def _refuse_booking_url(url: str) -> None:
-    step = step_of(url)
-    if step is not None and step > LAST_VISIBLE_STEP:
-        raise BookingStepRefused(f"the site led to booking step {step}; the probe stops at 4")
 
 
 def _planning_choice(choices: list[str], options: Options) -> str:
@@ -101,11 +136,10 @@ async def request_probe(session: RequestSession, options: Options) -> PageState:
     await session.get(session.url, "conditions")
     form = session.form("FormBookingCreate")
     box = form.find(id="condition") if form is not None else None
-    if form is None or box is None:
-        return session.state()
-    pairs = form.submission({box.name: box.value or "on"}, press(form, "nextButton"))
-    await session.submit(form, pairs, "submit_conditions")
-    form = session.form("FormBookingCreate")
+    if form is not None and box is not None:
+        pairs = form.submission({box.name: box.value or "on"}, press(form, "nextButton"))
+        await session.submit(form, pairs, "submit_conditions")
+        form = session.form("FormBookingCreate")
     if step_of(session.page_url) == 1 and form is not None and "fchoix_Booking" in session.html:
         planning = _planning_choice(form.choices("planning"), options)
         pairs = form.submission({"planning": planning}, press(form, "nextButton"))
@@ -114,26 +148,93 @@ async def request_probe(session: RequestSession, options: Options) -> PageState:
     if step_of(session.page_url) == 3 and form is not None and form.button("nextButton"):
         # Step 3 only describes the appointment; step 4 shows the calendar (still before captcha).
         await session.submit(form, form.submission(press=press(form, "nextButton")), "description")
-    return session.state()
+    state = session.state()
+    if step_of(state.url) == 4 and _week(state.html) is None and _no_slot(state) is None:
+        raise NeedsBrowser("the step-4 week table is not in the served page (it comes by XHR)")
+    return state
 
 
-def _slots(state: PageState) -> tuple[int, datetime | None]:
-    cells = _FREE_CELL.findall(state.html)
-    dates = sorted(datetime.fromisoformat(m) for m in _SLOT_ATTR.findall(state.html))
-    return len(cells), (dates[0] if dates else None)
+@dataclass(frozen=True)
+class Week:
+    """The week table of step 4, as a person reads it."""
+
+    monday: date | None
+    free: list[datetime | None]  # one entry per free cell, its start when readable
+
+    @property
+    def earliest(self) -> datetime | None:
+        known = [moment for moment in self.free if moment is not None]
+        return min(known) if known else None
+
+
+def _week_table(html: str) -> tuple[Table, Row] | None:
+    for table in tables(html):
+        for row in table.head:
+            header = next((c for c in row.cells if _WEEK.match(c.text)), None)
+            if header is not None:
+                return table, row
+    return None
+
+
+def _is_free(classes: frozenset[str], text: str) -> bool:
+    if "free" in classes and "status-1" in classes:
+        return True
+    words = text.lower().split()
+    return "libre" in words and "complet" not in words
+
+
+def _week(html: str) -> Week | None:
+    found = _week_table(html)
+    if found is None:
+        return None
+    table, header_row = found
+    header = next(c.text for c in header_row.cells if _WEEK.match(c.text))
+    monday = long_date(header) or numeric_date(header)
+    free: list[datetime | None] = []
+    for row in table.body:
+        if row.text.lower().startswith(("légende", "legende", "legend")):
+            continue  # a legend row shows what « libre » looks like; it is not a slot
+        row_time = next((clock(c.text) for c in row.cells if c.tag == "th"), None)
+        days = [c for c in row.cells if c.tag == "td"]
+        for index, cell in enumerate(days):
+            if not _is_free(cell.classes, cell.text):
+                continue
+            start = clock(cell.text) or row_time
+            on_day = monday + timedelta(days=index) if monday and len(days) == 7 else None
+            free.append(paris(on_day, start) if on_day is not None and start else None)
+    return Week(monday, free)
+
+
+def _no_slot(state: PageState) -> Classification | None:
+    message = sentence_containing(state.lines, NO_SLOT_TEXT)
+    if message is not None:
+        return Classification(Outcome.NO_SLOT, "no_free_slot", message)
+    on_booking_page = "FormBookingCreate" in state.html and step_of(state.url) is not None
+    if not on_booking_page or (state.status or 200) >= 400:
+        return None
+    for marker, detail in LATE_NO_SLOT:
+        message = sentence_containing(state.lines, marker)
+        if message is not None:
+            return Classification(Outcome.NO_SLOT, detail, message)
+    return None
 
 
 def classify(state: PageState, options: Options) -> Classification | None:
     step = step_of(state.url)
-    if NO_SLOT_TEXT.lower() in state.text.lower():
-        message = next((line for line in state.lines if NO_SLOT_TEXT.lower() in line.lower()), None)
-        return Classification(Outcome.NO_SLOT, "no_free_slot", message)
-    if step in (3, 4) and "FormBookingCreate" in state.html:
-        count, earliest = _slots(state)
-        if step == 4 and count == 0:
-            return Classification(Outcome.NO_SLOT, "calendar_full", "Aucune plage libre")
-        return Classification(Outcome.AVAILABLE, f"step_{step}", None, count or None, earliest)
-    return None
+    no_slot = _no_slot(state)
+    if no_slot is not None:
+        return no_slot
+    if step not in (3, 4) or "FormBookingCreate" not in state.html:
+        return None
+    if step == 3:  # the module shows step 3 only when slots exist; no calendar yet
+        return Classification(Outcome.AVAILABLE, "step_3")
+    week = _week(state.html)
+    if week is None:
+        # A calendar that has not arrived says nothing about slots.
+        return Classification(Outcome.UNRECOGNIZED, "calendar_not_loaded")
+    if not week.free:
+        return Classification(Outcome.NO_SLOT, "calendar_full", None, 0)
+    return Classification(Outcome.AVAILABLE, "step_4", None, len(week.free), week.earliest)
 
 
 SPEC = PlatformSpec(options=Options, probe=probe, classify=classify, request_probe=request_probe)

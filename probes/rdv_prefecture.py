@@ -3,9 +3,12 @@
 Journey: landing → "Prendre un rendez-vous" → `cgu/` (CaptchEtat captcha) → `creneau/`.
 In `record` mode the captcha is the observation (outcome `captcha`): software never
 answers it. In `operator` mode a header or cookie given by the site operator lets the
-site skip the captcha; the probe then reads the slot page (`critere`, `trhId` radios,
-publication notices). The HTTP redirect target is read, not the address bar, because
-the front end rewrites `?error=` away.
+site skip the captcha; the probe then reads the slot page once its front end has rendered
+it (the `trhId` radios or one of its messages), after opening « Voir plus de créneaux » and
+the mobile day panels so that every offered slot is on the page. The HTTP redirect target
+is read, not the address bar, because the front end rewrites `?error=` away.
+
+What each reading rests on, fact by fact: docs/readings.md (« rdv_prefecture »).
 """
 
 from __future__ import annotations
@@ -16,19 +19,37 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from watchdog.errors import ProbeError
 from watchdog.models import Outcome
+from watchdog.pagetext import sentence_containing
 from watchdog.probing import Classification, Credentials, PageState, PlatformSpec, ProbeSession
+from watchdog.sitedates import clock, numeric_date, paris
 
 _CRITERE = re.compile(r"\"critere\"\s*:\s*(\{[^{}]*\})")
-_TRH = re.compile(r"<input[^>]*name=\"trhId\"[^>]*>", re.I)
+_TRH = re.compile(r"<input\b[^>]*\bname=[\"']?trhId\b[^>]*>", re.I)
+_TRH_LABEL = re.compile(r"<label\b[^>]*\bfor=[\"']?trhId_[^>]*>([^<]*)<", re.I)
 _PROCHAINE = re.compile(
     r"Prochaine mise en ligne de nouveaux rendez-vous\s*:\s*"
-    r"le (\d{2}/\d{2}/\d{4}) à (\d{2})[:h](\d{2})"
+    r"le (\d{2}/\d{2}/\d{4}) à (\d{1,2})\s*[:h]\s*(\d{2})"
 )
-_FIRST_TIME = re.compile(r"<label class=\"fr-label\" for=\"trhId_[^\"]+\">\s*(\d{2})h(\d{2})")
-_NO_SLOT = ("Aucun créneau disponible", "Veuillez réessayer ultérieurement")
+_NEXT_AVAILABILITY = re.compile(r"Prochaine disponibilité le\s+(.+)")
+NO_SLOT_LAST_WEEK = "Aucun créneau disponible à partir de cette date."
+NO_SLOT_WEEK = "Aucun créneau disponible sur cette semaine"
+RETRY_LATER = "Veuillez réessayer ultérieurement."
+NO_SLOT_DAY = "Aucun créneau disponible"
+# The slot chooser is rendered by the front end after `load`: wait for its radios or words.
+SLOTS_READY = """() => {
+  if (document.querySelector("input[name='trhId']")) return true;
+  const text = document.body ? document.body.innerText : "";
+  return /Aucun cr\u00e9neau disponible|Veuillez r\u00e9essayer ult\u00e9rieurement/.test(text)
+    || /Prochaine disponibilit\u00e9 le/.test(text);
+}"""
+MORE = "Voir plus de créneaux"
+# Quasar expansion items (mobile markup): a closed day panel's header.
+CLOSED_PANEL = ".q-expansion-item .q-item[aria-expanded='false']"
+MAX_EXPANSIONS = 20
 
 
 class CaptchaMode(StrEnum):
@@ -41,6 +62,7 @@ class Options(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     captcha: CaptchaMode = CaptchaMode.RECORD
+    render_timeout_s: float = Field(default=10.0, gt=0, le=60)
     operator_headers: dict[str, str] = {}
     operator_cookies: dict[str, str] = {}
 
@@ -64,29 +86,49 @@ def credentials(options: Options) -> Credentials:
 
 async def probe(session: ProbeSession, options: Options) -> PageState:
     await session.goto(session.url, "landing")
-    button = session.page.locator("main a.q-btn.bg-primary", has_text="Prendre un rendez-vous")
-    if "/cgu/" in session.url or "/creneau/" in session.url or await button.count() == 0:
-        return await session.state()
-    await session.navigate_by(button.first.click, "prendre_rdv")
+    if "/cgu/" not in session.url and "/creneau/" not in session.url:
+        button = session.page.locator("a.q-btn, button.q-btn").filter(
+            has_text="Prendre un rendez-vous"
+        )
+        if await button.count() == 0:
+            return await session.state()
+        await session.click_to(button, "prendre_rdv", "the « Prendre un rendez-vous » button")
+    on_slots = "/creneau/" in session.steps[-1].url
+    if on_slots and await session.wait_for_content(SLOTS_READY, options.render_timeout_s * 1000):
+        await _show_every_slot(session)
     return await session.state()
 
 
-def _parse_date(value: str) -> datetime | None:
-    """A site date, kept as the local (Europe/Paris) wall time the site shows."""
-    try:
-        return datetime.strptime(value, "%d/%m/%Y")
-    except ValueError:
-        return None
+async def _show_every_slot(session: ProbeSession) -> None:
+    """Open « Voir plus de créneaux » and closed day panels, as a person would to see all."""
+    page = session.page
+    for _ in range(MAX_EXPANSIONS):
+        more = page.locator("button", has_text=MORE)
+        panel = page.locator(CLOSED_PANEL)
+        target = more if await more.count() else panel if await panel.count() else None
+        if target is None:
+            return
+        before = await page.locator("input[name='trhId']").count()
+        try:
+            element = await session.ready_to_act(target, "a slot expander")
+        except ProbeError:
+            # A dialog on top, say: read what is already on the page rather than guess.
+            session.steps.append(session.steps[-1].model_copy(update={"name": "expand_skipped"}))
+            return
+        await element.click(timeout=5_000)
+        await session.wait_for_content(
+            f"() => document.querySelectorAll(\"input[name='trhId']\").length > {before}",
+            2_000,
+        )
 
 
-def _first_slot(first_day: datetime | None, html: str) -> datetime | None:
-    """`datePremiereDispo` plus the time of the first `trhId` radio ("09h30")."""
+def _first_slot(critere: dict[str, Any] | None, html: str) -> datetime | None:
+    """`datePremiereDispo` (DD/MM/YYYY) at the time of the first `trhId` radio ("09h30")."""
+    first_day = numeric_date(str((critere or {}).get("datePremiereDispo") or ""))
     if first_day is None:
         return None
-    label = _FIRST_TIME.search(html)
-    if label is None:
-        return first_day
-    return first_day.replace(hour=int(label.group(1)), minute=int(label.group(2)))
+    label = _TRH_LABEL.search(html)
+    return paris(first_day, clock(label.group(1)) if label else None)
 
 
 def _critere(html: str) -> dict[str, Any] | None:
@@ -101,11 +143,14 @@ def _critere(html: str) -> dict[str, Any] | None:
 
 
 def published_next(state: PageState) -> datetime | None:
+    """« Prochaine mise en ligne de nouveaux rendez-vous : le DD/MM/YYYY à HH:mm »."""
     match = _PROCHAINE.search(state.text)
     if match is None:
         return None
-    day = datetime.strptime(match.group(1), "%d/%m/%Y")
-    return day.replace(hour=int(match.group(2)), minute=int(match.group(3)))
+    day = numeric_date(match.group(1))
+    if day is None:
+        return None
+    return paris(day, clock(f"{match.group(2)}:{match.group(3)}"))
 
 
 def _captcha(state: PageState) -> Classification | None:
@@ -114,25 +159,47 @@ def _captcha(state: PageState) -> Classification | None:
         return None
     hops = " ".join((*state.redirects, state.url))
     detail = "session_expired" if "errorSessionInvalide" in hops else "captcha_wall"
-    message = next((line for line in state.lines if "code de sécurité" in line.lower()), None)
-    return Classification(Outcome.CAPTCHA, detail, message)
+    return Classification(
+        Outcome.CAPTCHA, detail, sentence_containing(state.lines, "code de sécurité")
+    )
+
+
+def _later_week(state: PageState, critere: dict[str, Any] | None) -> datetime | None:
+    """The first availability the page offers beyond the week shown, if it offers one."""
+    button = next((m for line in state.lines if (m := _NEXT_AVAILABILITY.search(line))), None)
+    day = numeric_date(button.group(1)) if button is not None else None
+    day = day or numeric_date(str((critere or {}).get("datePremiereDispo") or ""))
+    return paris(day) if day is not None else None
 
 
 def _slot_page(state: PageState) -> Classification | None:
-    critere = _critere(state.html)
-    if "/creneau/" not in state.url or critere is None:
+    if "/creneau/" not in state.url:
         return None
-    radios = len(_TRH.findall(state.html))
-    first = _parse_date(str(critere.get("datePremiereDispo") or ""))
+    critere = _critere(state.html)
     upcoming = published_next(state)
+    radios = len(_TRH.findall(state.html))
     if radios:
-        earliest = _first_slot(first, state.html)
+        earliest = _first_slot(critere, state.html)
         return Classification(Outcome.AVAILABLE, "slots", None, radios, earliest, upcoming)
-    if first is not None:
+    later = _later_week(state, critere)
+    if later is not None:
         # "Prochaine disponibilité le …": nothing this week, but a later week has a slot.
-        return Classification(Outcome.AVAILABLE, "later_week", None, None, first, upcoming)
-    message = next((line for line in state.lines if line.startswith(_NO_SLOT)), None)
-    return Classification(Outcome.NO_SLOT, "no_slot_week", message, 0, first, upcoming)
+        return Classification(Outcome.AVAILABLE, "later_week", None, None, later, upcoming)
+    for marker, detail in (
+        (NO_SLOT_LAST_WEEK, "no_slot_last_week"),
+        (NO_SLOT_WEEK, "no_slot_week"),
+        (RETRY_LATER, "no_calendar"),
+        (NO_SLOT_DAY, "no_slot_day"),
+    ):
+        message = sentence_containing(state.lines, marker)
+        if message is not None:
+            return Classification(Outcome.NO_SLOT, detail, message, 0, None, upcoming)
+    if critere is not None:
+        # The page's data says nothing is free, but no sentence shows it: not yet rendered.
+        return Classification(
+            Outcome.UNRECOGNIZED, "slots_not_rendered", None, None, None, upcoming
+        )
+    return None
 
 
 def classify(state: PageState, options: Options) -> Classification | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -10,6 +11,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from watchdog.errors import ProbeError
 from watchdog.models import Outcome
+from watchdog.probing import not_actionable
 
 # Chromium network error codes, by what they say about the site (not about us).
 _NETWORK_CODES = {
@@ -86,7 +88,7 @@ def _map_playwright(exc: PlaywrightError) -> Mapped:
 
 MAPPERS: tuple[tuple[type[BaseException], Callable[[BaseException], Mapped]], ...] = (
     (TimeoutError, lambda e: Mapped(Outcome.TIMEOUT, "deadline", "no answer before the deadline")),
-    (PlaywrightTimeout, lambda e: Mapped(Outcome.TIMEOUT, "action_timeout", _first_line(e))),
+    (PlaywrightTimeout, lambda e: _map_timeout(e)),
     (
         ProbeError,
         lambda e: Mapped(Outcome.PROBE_ERROR, getattr(e, "detail", "probe_error"), str(e)),
@@ -97,6 +99,23 @@ MAPPERS: tuple[tuple[type[BaseException], Callable[[BaseException], Mapped]], ..
     ),
     (Exception, lambda e: _unknown(e)),
 )
+
+
+# Playwright calls that wait on the site (a page load, a navigation, content appearing) versus
+# calls that act on an element: when an action times out, the site has answered and we could
+# not click, check or fill (an overlay, a missing or hidden element). That is our fault.
+_ACTIONS = re.compile(
+    r"^(Locator|Page|Frame|ElementHandle)\.(click|dblclick|check|uncheck|set_checked|fill|"
+    r"select_option|press|type|hover|tap|focus|set_input_files|dispatch_event)\b"
+)
+
+
+def _map_timeout(exc: BaseException) -> Mapped:
+    text = str(exc)
+    if _ACTIONS.match(text):
+        detail = not_actionable(text)
+        return Mapped(Outcome.PROBE_ERROR, detail, _first_line(exc))
+    return Mapped(Outcome.TIMEOUT, "action_timeout", _first_line(exc))
 
 
 def _unknown(exc: BaseException) -> Mapped:

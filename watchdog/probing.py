@@ -17,14 +17,17 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 from pydantic import BaseModel
 
-from watchdog.errors import HostNotAllowed
+from watchdog import consent
+from watchdog.errors import HostNotAllowed, ProbeError
 from watchdog.models import Outcome, Step
 from watchdog.pagetext import page_title, visible_lines
 
 if TYPE_CHECKING:
-    from playwright.async_api import Page, Response
+    from playwright.async_api import Locator, Page, Response
 
     from watchdog.requesting import RequestProbeFunction
 
@@ -154,6 +157,57 @@ class ProbeSession:
     async def exists(self, selector: str) -> bool:
         return await self.page.locator(selector).count() > 0
 
+    async def dismiss_consent(self) -> None:
+        """Answer any known consent banner on the page; each answer goes into the trail."""
+        started = time.perf_counter()
+        for answered in await consent.dismiss(self.page):
+            ms = int((time.perf_counter() - started) * 1000)
+            self.steps.append(Step(name=answered.step_name, url=self.page.url, status=None, ms=ms))
+
+    async def ready_to_act(self, target: Locator, what: str) -> Locator:
+        """`target`'s first element, once nothing stops a person from clicking it.
+
+        Anything that does (no such element, hidden, covered by an overlay we could not
+        dismiss) is our failure to act, `probe_error` with a precise detail, never a
+        site timeout: the site has answered, we could not go on.
+        """
+        if await target.count() == 0:
+            raise ProbeError(f"{what}: no such element on the page", "element_missing")
+        element = target.first
+        for attempt in range(2):
+            await self.dismiss_consent()
+            try:
+                await element.click(trial=True, timeout=TRIAL_MS)
+                return element
+            except PlaywrightError as exc:
+                detail = not_actionable(str(exc))
+                if attempt == 0 and detail == "click_intercepted":
+                    continue  # a banner may have appeared since we looked
+                raise ProbeError(f"{what}: {detail.replace('_', ' ')}", detail) from exc
+        raise AssertionError("unreachable")
+
+    async def click_to(self, target: Locator, step: str, what: str) -> None:
+        """Click `target` (a link or a submit) and record the navigation it causes."""
+        element = await self.ready_to_act(target, what)
+        await self.navigate_by(lambda: element.click(timeout=TRIAL_MS), step)
+
+    async def tick(self, target: Locator, what: str) -> None:
+        """Check a checkbox or a radio button, as a person would."""
+        element = await self.ready_to_act(target, what)
+        await element.check(timeout=TRIAL_MS)
+
+    async def wait_for_content(self, condition: str, timeout_ms: float) -> bool:
+        """Wait until the page's script says `condition` (a JS expression) holds.
+
+        Content that scripts or XHR deliver after `load` is read once it is there; False when
+        it never came (which is not evidence of anything the site said).
+        """
+        try:
+            await self.page.wait_for_function(condition, timeout=timeout_ms, polling=100)
+        except PlaywrightTimeout:
+            return False
+        return True
+
     async def state(self) -> PageState:
         return PageState(
             url=self.page.url if not self.steps else self.steps[-1].url,
@@ -165,6 +219,23 @@ class ProbeSession:
 
 
 ProbeFunction = Callable[[ProbeSession, Any], Awaitable[PageState]]
+TRIAL_MS = 5_000
+_NOT_ACTIONABLE = (
+    ("intercepts pointer events", "click_intercepted"),
+    ("element is not visible", "element_hidden"),
+    ("element is not enabled", "element_disabled"),
+    ("element is outside of the viewport", "element_hidden"),
+)
+
+
+def not_actionable(error: str) -> str:
+    """Why Playwright could not act on an element, from its call log."""
+    for marker, detail in _NOT_ACTIONABLE:
+        if marker in error:
+            return detail
+    if "locator resolved to" not in error:
+        return "element_missing"
+    return "element_not_actionable"
 
 
 @dataclass(frozen=True)
