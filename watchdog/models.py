@@ -122,7 +122,9 @@ class EvidenceRefs(BaseModel):
     tokens cut out (equal from one visit to the next, so stored once), and `html_volatile`,
     the record of the cuts (None when nothing was cut). `html_sha256` is no blob: it is the
     SHA-256 of the page as served, which joining the two reproduces. Without `html_sha256`
-    (observations from before the split), `html` is the page itself.
+    (observations from before the split), `html` is the page itself. `resources` holds the
+    stylesheets, images and fonts the request engine fetched during the probe for a page it
+    kept a screenshot of (watchdog/resources.py): the later rendering was made from them alone.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -134,6 +136,7 @@ class EvidenceRefs(BaseModel):
     html_sha256: str | None = None
     har: str | None = None
     trace: str | None = None
+    resources: str | None = None
 
     def blobs(self) -> dict[str, str]:
         """kind -> SHA-256 of each blob kept (`html_sha256` names a page, not a blob)."""
