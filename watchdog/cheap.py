@@ -5,12 +5,17 @@ classifier reads is the HTML the site served. Each attempt gets a new request co
 fresh cookie jar: nothing carried over from an earlier probe), the configured user agent and
 locale, and the operator's sanctioned header/cookie for the target host only. The runner
 owns what happens next: evidence, the observation, and the browser re-check under `auto`.
+
+What a later rendering of the page needs (stylesheets, images, fonts) is fetched here, within
+the probe's deadline and by the same context, and travels with the page
+(`resources.RenderablePage`): the rendering itself never touches the site.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 
 from playwright.async_api import APIRequestContext
@@ -19,10 +24,11 @@ from watchdog.browser import BrowserHost
 from watchdog.classify import classify
 from watchdog.config import Config, Target
 from watchdog.errors import NeedsBrowser
-from watchdog.models import Outcome, Step
+from watchdog.models import EngineChoice, Outcome, Step
 from watchdog.outcomes import Mapped, map_exception
 from watchdog.probing import Classification, Credentials, PageState, PlatformSpec
 from watchdog.requesting import RequestSession
+from watchdog.resources import with_resources
 
 log = logging.getLogger(__name__)
 
@@ -78,15 +84,30 @@ class RequestEngine:
         self, target: Target, spec: PlatformSpec, creds: Credentials
     ) -> RequestAttempt:
         """Run `target`'s request probe once, within the probe deadline."""
-        assert spec.request_probe is not None
-        options = target.parsed_options
         deadline = self.config.browser.probe_timeout.total_seconds()
+        ends = time.monotonic() + deadline
         result = RequestAttempt()
         context = await self._context(target, creds)
         session = RequestSession(
             context, target.url, target.id, self.config.host_allowed, target.host,
             dict(creds.headers), timeout_ms=deadline * 1000,
         )  # fmt: skip
+        try:
+            await self._probe(target, spec, session, result)
+            if result.state is not None and self._keeps(target, result):
+                resources = await session.resources(ends - time.monotonic())
+                result.state = with_resources(result.state, resources)
+        finally:
+            await context.dispose()
+        result.steps, result.server_ip = session.steps, session.server_ip
+        return result
+
+    async def _probe(
+        self, target: Target, spec: PlatformSpec, session: RequestSession, result: RequestAttempt
+    ) -> None:
+        assert spec.request_probe is not None
+        options = target.parsed_options
+        deadline = self.config.browser.probe_timeout.total_seconds()
         try:
             result.state = await asyncio.wait_for(spec.request_probe(session, options), deadline)
             result.classification = classify(result.state, spec.classify, options)
@@ -95,7 +116,8 @@ class RequestEngine:
             result.state = session.state() if session.html else None
             log.info("request probe %s: %s (%s)", target.id, result.mapped.outcome,
                      result.mapped.detail)  # fmt: skip
-        finally:
-            await context.dispose()
-        result.steps, result.server_ip = session.steps, session.server_ip
-        return result
+
+    def _keeps(self, target: Target, result: RequestAttempt) -> bool:
+        """Whether this attempt's page is the observation's (`auto` hands some to the browser,
+        whose page replaces it: no need to fetch what its rendering would need)."""
+        return not (self.config.engine_for(target) is EngineChoice.AUTO and result.needs_browser)

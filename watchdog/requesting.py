@@ -4,11 +4,14 @@ A `RequestSession` is what a `request_probe` drives instead of a `ProbeSession`:
 step trail, the same allowed-hosts rule, the same user agent, the same `PageState` at the
 end (so the same classifier reads it). It runs on Playwright's `APIRequestContext`, one new
 context per probe, so no cookie survives from one probe to the next. Redirects are followed
-here, one hop at a time, so every hop is checked before it is requested.
+here, one hop at a time, so every hop is checked before it is requested. What the final
+page's later rendering needs is fetched the same way, once the journey is over
+(`RequestSession.resources`, see watchdog/resources.py).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -16,10 +19,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
+from playwright.async_api import Error as PlaywrightError
+
 from watchdog.errors import HostNotAllowed, ProbeError
 from watchdog.forms import Field, Form, form_by_id
 from watchdog.models import Step
 from watchdog.probing import HostCheck, PageState, host_of
+from watchdog.resources import Budget, Resource, css_references, page_references
 
 if TYPE_CHECKING:
     from playwright.async_api import APIRequestContext, APIResponse
@@ -30,6 +36,13 @@ _CHARSET = re.compile(r"charset=[\"']?([\w.:-]+)", re.I)
 _META_CHARSET = re.compile(rb"<meta[^>]+charset=[\"']?([\w.:-]+)", re.I)
 
 UrlGuard = Callable[[str], None]
+log = logging.getLogger(__name__)
+# What Chromium sends for each kind of subresource (a site may answer by the Accept header).
+ACCEPT = {
+    "stylesheet": "text/css,*/*;q=0.1",
+    "image": "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8",
+    "css": "*/*",  # a font or a background image: Chromium's Accept for either
+}
 
 
 def _no_guard(url: str) -> None:
@@ -100,8 +113,25 @@ class RequestSession:
         self.steps.append(Step(name=step, url=url, status=response.status, ms=_ms(started)))
         return self.state()
 
+    async def fetch_resource(self, url: str, accept: str, timeout_ms: float) -> Resource:
+        """A stylesheet, image or font for the current page, hops checked as a page's are."""
+        page = self.page_url or self.url
+        sent = {"accept": accept, "referer": _referer(page, url)}
+        response, _, _ = await self._follow("GET", url, None, sent, timeout_ms)
+        try:
+            body = await response.body()
+        finally:
+            await response.dispose()
+        kind = response.headers.get("content-type", "")
+        return Resource(url, response.status, kind, body)
+
     async def _follow(
-        self, method: str, url: str, body: str | None, sent: dict[str, str]
+        self,
+        method: str,
+        url: str,
+        body: str | None,
+        sent: dict[str, str],
+        timeout_ms: float | None = None,
     ) -> tuple[APIResponse, str, tuple[str, ...]]:
         redirects: list[str] = []
         while True:
@@ -111,7 +141,7 @@ class RequestSession:
                 headers["content-type"] = "application/x-www-form-urlencoded"
             response = await self.request.fetch(
                 url, method=method, data=body, headers=self._headers(url, headers),
-                max_redirects=0, timeout=self.timeout_ms,
+                max_redirects=0, timeout=timeout_ms or self.timeout_ms,
             )  # fmt: skip
             location = response.headers.get("location")
             if response.status not in REDIRECT_STATUSES or not location:
@@ -125,6 +155,24 @@ class RequestSession:
                 method, body = "GET", None
                 sent = {k: v for k, v in sent.items() if k != "origin"}
 
+    async def resources(self, seconds: float, budget: Budget | None = None) -> list[Resource]:
+        """What the current page's rendering needs, fetched now within `seconds` (see
+        watchdog/resources.py): stylesheets, what styles ask for (one level), then images.
+
+        Each hop is checked as a page's would be; a resource that fails is left out (the
+        rendering shows it missing, as a browser would) and never fails the probe."""
+        fetch = _Fetch(self, budget or Budget(), time.monotonic() + seconds)
+        refs = page_references(self.html, self.page_url or self.url)
+        sheets = [r for url in refs.stylesheets if (r := await fetch.get(url, "stylesheet"))]
+        styled = list(refs.inline)
+        for sheet in (s for s in sheets if s.status < 400):  # an error page is no stylesheet
+            styled += css_references(sheet.body.decode("utf-8", "replace"), sheet.url)
+        for url in styled:
+            await fetch.get(url, "css")
+        for url in refs.images:
+            await fetch.get(url, "image")
+        return list(fetch.kept.values())
+
     def form(self, form_id: str) -> Form | None:
         """The form `form_id` of the current page, if it has one."""
         return form_by_id(self.html, form_id)
@@ -136,6 +184,37 @@ class RequestSession:
             html=self.html,
             redirects=self.last_redirects,
         )
+
+
+@dataclass
+class _Fetch:
+    """One probe's resource fetches: each URL once, within the budget and the deadline."""
+
+    session: RequestSession
+    budget: Budget
+    deadline: float
+    kept: dict[str, Resource] = field(default_factory=dict)
+    tried: set[str] = field(default_factory=set)
+    size: int = 0
+
+    async def get(self, url: str, kind: str) -> Resource | None:
+        left = self.deadline - time.monotonic()
+        if url in self.tried or len(self.tried) >= self.budget.count or left <= 0:
+            return None
+        if self.size >= self.budget.total or not self.session.host_allowed(host_of(url)):
+            return None  # an off-list host is never contacted, not even to be refused
+        self.tried.add(url)
+        try:
+            resource = await self.session.fetch_resource(url, ACCEPT[kind], left * 1000)
+        except (PlaywrightError, ProbeError) as exc:  # the rendering shows it missing
+            log.info("resource %s not fetched: %s", url, exc)
+            return None
+        if len(resource.body) > min(self.budget.each, self.budget.total - self.size):
+            log.info("resource %s not kept: %d bytes", url, len(resource.body))
+            return None
+        self.size += len(resource.body)
+        self.kept[url] = resource
+        return resource
 
 
 RequestProbeFunction = Callable[[RequestSession, Any], Awaitable[PageState]]
@@ -165,6 +244,12 @@ def decode(raw: bytes, content_type: str) -> str:
 async def _server_ip(response: APIResponse) -> str | None:
     address = await response.server_addr()
     return address["ipAddress"] if address else None
+
+
+def _referer(page: str, url: str) -> str:
+    """What Chromium's default policy sends (strict-origin-when-cross-origin)."""
+    origin = "{0.scheme}://{0.netloc}/".format(urlsplit(page))
+    return page if url.startswith(origin) else origin
 
 
 def _ms(started: float) -> int:
