@@ -1,28 +1,31 @@
 """A screenshot rendered later from a DOM the request engine captured (issue 7).
 
 The page is rendered from the captured HTML, not reloaded: scripts are off (the capture is
-what the site served; nothing may change it), navigation is refused, and only stylesheets,
-images and fonts from allowed hosts are fetched. Its frame says it is a later rendering.
+what the site served; nothing may change it) and the network is blocked. The stylesheets,
+images and fonts it shows are those the probe fetched and kept (watchdog/resources.py),
+served to Chromium from their kept bytes; every other request is aborted, so a rendering
+never reaches the site, whenever it runs. Its frame says it is a later rendering.
 
 One page per browser is kept for these renders, one render at a time: a new page costs over
 a CPU-second, and a rendering needs no fresh profile (it shows a fixed document, scripts
-off; cookies are cleared before each). The probes themselves always get a fresh context.
+off; cookies and the cache are cleared before each). The probes themselves always get a
+fresh context.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from html import escape
 from weakref import WeakKeyDictionary
 
-from playwright.async_api import Browser, Page, Route
+from playwright.async_api import Browser, CDPSession, Page, Route
 
-from watchdog.probing import HostCheck, host_of
+from watchdog.resources import Resource, by_url, resource_key
 
 RENDER_TIMEOUT_MS = 15_000
-_STATIC = frozenset({"stylesheet", "image", "font"})
 _HEAD = re.compile(r"<head[^>]*>", re.I)
 _BASE = re.compile(r"<base\s", re.I)
 
@@ -38,45 +41,50 @@ def with_base(html: str, url: str) -> str:
     return html[: head.end()] + base + html[head.end() :]
 
 
-def _never(host: str) -> bool:
-    return False
-
-
 @dataclass
 class _RenderPage:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     page: Page | None = None
-    allowed: HostCheck = _never
+    cdp: CDPSession | None = None
+    kept: Mapping[str, Resource] = field(default_factory=dict)
 
     async def route(self, route: Route) -> None:
         request = route.request
-        if request.resource_type in _STATIC and self.allowed(host_of(request.url)):
-            await route.continue_()
-        else:
-            await route.abort("blockedbyclient")
+        found = self.kept.get(resource_key(request.url))
+        if found is None or request.is_navigation_request():
+            await route.abort("blockedbyclient")  # never the network: only what was kept
+            return
+        # The page is rendered from about:blank, not from the site's origin: fonts (fetched
+        # in CORS mode) would be refused without the header their own origin did not need.
+        headers = {"content-type": found.content_type, "access-control-allow-origin": "*"}
+        await route.fulfill(status=found.status, headers=headers, body=found.body)
 
 
 _PAGES: WeakKeyDictionary[Browser, _RenderPage] = WeakKeyDictionary()
 
 
-async def _page(browser: Browser, slot: _RenderPage) -> Page:
-    if slot.page is None or slot.page.is_closed():
+async def _page(browser: Browser, slot: _RenderPage) -> tuple[Page, CDPSession]:
+    if slot.page is None or slot.cdp is None or slot.page.is_closed():
         context = await browser.new_context(java_script_enabled=False, service_workers="block")
         await context.route("**/*", slot.route)
         slot.page = await context.new_page()
-    return slot.page
+        slot.cdp = await context.new_cdp_session(slot.page)
+    return slot.page, slot.cdp
 
 
 async def render_later(
-    browser: Browser, html: str, url: str, viewport: str, allowed: HostCheck
+    browser: Browser, html: str, url: str, viewport: str, resources: Iterable[Resource]
 ) -> bytes:
-    """A full-page PNG of `html` as served from `url`, scripts off, nothing navigated."""
+    """A full-page PNG of `html` as served from `url` with the `resources` kept with it;
+    scripts off, nothing navigated, no request leaves the browser."""
     slot = _PAGES.setdefault(browser, _RenderPage())
     width, height = (int(n) for n in viewport.split("x"))
     async with slot.lock:
-        slot.allowed = allowed
-        page = await _page(browser, slot)
+        slot.kept = by_url(resources)
+        page, cdp = await _page(browser, slot)
         await page.context.clear_cookies()
+        # Chromium's cache would show an earlier rendering's stylesheet under the same URL.
+        await cdp.send("Network.clearBrowserCache")
         await page.set_viewport_size({"width": width, "height": height})
         await page.set_content(with_base(html, url), wait_until="load", timeout=RENDER_TIMEOUT_MS)
         return await page.screenshot(full_page=True, timeout=RENDER_TIMEOUT_MS)

@@ -42,6 +42,8 @@ from watchdog.outcomes import Mapped, map_exception
 from watchdog.pages import Lent, PagePool
 from watchdog.probing import Classification, Credentials, PageState, ProbeSession, host_of
 from watchdog.render import render_later
+from watchdog.resources import resources_of
+from watchdog.resources import to_json as resources_json
 from watchdog.volatile import keep_page
 
 log = logging.getLogger(__name__)
@@ -311,20 +313,23 @@ class Runner:
         capture.evidence.framed = self.put_blob(framed, "framed")
 
     async def _keep_request_evidence(self, capture: Capture, target: Target, obs_id: str) -> None:
-        """The served HTML always; a screenshot rendered from it when the policy asks."""
+        """The served HTML always; with a screenshot rendered from it when the policy asks, the
+        resources the probe fetched for that rendering (which never reaches the site)."""
         state = capture.state
         if state is None:
             return
         keep_page(capture.evidence, state.html, self.put_blob)  # skeleton + volatile record
         if not self._wants_screenshot(capture, target, state.html):
             return
+        resources = resources_of(state)
         try:
+            if resources:
+                capture.evidence.resources = self.put_blob(resources_json(resources), "resources")
             browser = await self.host.get()
             # One render at a time per browser, on a kept page: see watchdog/render.py.
             raw = await render_later(
-                browser, state.html, state.url, self.config.browser.viewport,
-                self.config.host_allowed,
-            )  # fmt: skip
+                browser, state.html, state.url, self.config.browser.viewport, resources
+            )
         except Exception as exc:  # evidence is best effort once the probe ended
             log.info("rendering of %s's page not kept: %s", target.id, exc)
             return
