@@ -269,7 +269,9 @@ def test_page_references_honour_base_and_skip_what_needs_no_request() -> None:
     <link rel="alternate stylesheet" href="alt.css"><link rel="icon" href="favicon.ico">
     <style>div { background: url(bg.png) } @import "more.css";</style></head>
     <body style="background-image: url('body.png#x')"><img src="a b.png"><img src="data:,x">
-    <img src="javascript:void(0)"><img src="//other.example/c.png"><img src=""></body></html>"""
+    <img src="javascript:void(0)"><img src="//other.example/c.png"><img src="">
+<input type="IMAGE" src="go.png">
+    <img src="http://[::1/broken.png"><img src="http://site.example:99999/x.png"></body></html>"""
     refs = page_references(html, "https://site.example/page")
     assert refs.stylesheets == ["https://cdn.example/app/alt.css"]
     assert refs.inline == [
@@ -277,7 +279,11 @@ def test_page_references_honour_base_and_skip_what_needs_no_request() -> None:
         "https://cdn.example/app/more.css",
         "https://cdn.example/app/body.png",
     ]
-    assert refs.images == ["https://cdn.example/app/a%20b.png", "https://other.example/c.png"]
+    assert refs.images == [
+        "https://cdn.example/app/a%20b.png",
+        "https://other.example/c.png",
+        "https://cdn.example/app/go.png",
+    ]
 
 
 def test_on_the_simulator_a_rendering_adds_nothing_to_its_log(sim: Sim, tmp_path: Path) -> None:

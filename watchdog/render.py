@@ -50,7 +50,7 @@ class _RenderPage:
 
     async def route(self, route: Route) -> None:
         request = route.request
-        found = self.kept.get(resource_key(request.url))
+        found = _kept(self.kept, request.url)
         if found is None or request.is_navigation_request():
             await route.abort("blockedbyclient")  # never the network: only what was kept
             return
@@ -58,6 +58,13 @@ class _RenderPage:
         # in CORS mode) would be refused without the header their own origin did not need.
         headers = {"content-type": found.content_type, "access-control-allow-origin": "*"}
         await route.fulfill(status=found.status, headers=headers, body=found.body)
+
+
+def _kept(kept: Mapping[str, Resource], url: str) -> Resource | None:
+    try:
+        return kept.get(resource_key(url))
+    except ValueError:  # not a URL the probe could have fetched
+        return None
 
 
 _PAGES: WeakKeyDictionary[Browser, _RenderPage] = WeakKeyDictionary()

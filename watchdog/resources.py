@@ -9,7 +9,9 @@ rendering shows was fetched at another moment or under another name.
 What is fetched, in this order and within `Budget`: the page's `<link rel=stylesheet>`, the
 `url(…)`s and `@import`s of its `<style>` blocks, `style` attributes and of those
 stylesheets (one level: an imported stylesheet's own references are not followed), then its
-`<img src>`. Scripts are never fetched: the rendering runs with scripts off.
+`<img src>` and `<input type=image src>` (not `srcset` candidates: Chromium's choice among
+them depends on the screen; such an image may show missing). Scripts are never fetched: the
+rendering runs with scripts off.
 
 Blob format (JSON, UTF-8, keys sorted, no spaces; `format` names the version), one entry per
 URL in URL order, the body in base64 and its SHA-256 beside it:
@@ -97,10 +99,13 @@ def resource_key(url: str) -> str:
 
 
 def _fetchable(url: str, base: str) -> str | None:
-    absolute = urljoin(base, url.strip())
-    if urlsplit(absolute).scheme.lower() not in _DEFAULT_PORTS:
-        return None  # data:, blob:, javascript: … need no request
-    return resource_key(absolute)
+    try:
+        absolute = urljoin(base, url.strip())
+        if urlsplit(absolute).scheme.lower() not in _DEFAULT_PORTS:
+            return None  # data:, blob:, javascript: … need no request
+        return resource_key(absolute)
+    except ValueError:  # no URL a browser would request either (a bad port, a broken [v6])
+        return None
 
 
 def css_references(css: str, css_url: str) -> list[str]:
@@ -125,7 +130,7 @@ class _References(HTMLParser):
             self.base, self.based = urljoin(self.base, found["href"]), True
         elif tag == "link" and "stylesheet" in found.get("rel", "").lower().split():
             self._add(self.stylesheets, found.get("href", ""))
-        elif tag == "img":
+        elif tag == "img" or (tag == "input" and found.get("type", "").lower() == "image"):
             self._add(self.images, found.get("src", ""))
         self._in_style = tag == "style"
         if found.get("style"):
