@@ -63,7 +63,10 @@ def test_four_weeks_of_attempts_are_not_flagged(fresh: Store, tmp_path: Path) ->
     fill(fresh, T.id, attempts(28))
     text = dossier(fresh, tmp_path / "out", 28)
     assert WARNING not in text
-    assert "4\u00a0semaines ISO distinctes\u00a0: le critère du Conseil d'État" in text
+    assert (
+        "4\u00a0semaines ISO distinctes (56\u00a0échecs sur 28\u00a0jours)\u00a0: le critère du "
+        "Conseil d'État"
+    ) in text
     assert "CE, 10\u00a0juin 2020, n°\u00a0435594" in text
 
 
@@ -75,7 +78,7 @@ def test_summary_counts_days_weeks_and_slots_seen(fresh: Store, tmp_path: Path) 
     text = dossier(fresh, tmp_path / "out", 21, captures="none")
     # 42 no-slot + 1 slot counted; the probe error is listed but set apart.
     assert ">43</td>" in text and ">42</td>" in text and ">21</td>" in text
-    assert "(écartée)" in text
+    assert "(à part)" in text and "Listées à part, non imputables au demandeur" in text
     assert "l'administration pourra s'en prévaloir" in text
     assert "3\u00a0semaines ISO distinctes" in text and WARNING not in text
     assert '<figure id="P' not in text

@@ -91,7 +91,9 @@ async def _report(config: Config, started: datetime) -> list[Path]:
             return await build_report_async(
                 store, config.targets, since=started - timedelta(minutes=1),
                 until=datetime.now(UTC) + timedelta(minutes=1), out_dir=out,
-                options=ReportOptions(chromium=config.browser.executable_path),
+                options=ReportOptions(
+                    chromium=config.browser.executable_path, simulated=config.watchdog.simulated
+                ),
             )  # fmt: skip
         except WatchdogError as exc:  # the demo's data is shown even when a PDF cannot be made
             print(f"report not produced: {exc}")

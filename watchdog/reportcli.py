@@ -9,17 +9,20 @@ watchdog verify lot.zip
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from datetime import date
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
 from pathlib import Path
 
 from watchdog.bundle import export_bundle, verify_bundle
-from watchdog.config import Config
+from watchdog.config import Config, Target
 from watchdog.errors import WatchdogError
 from watchdog.models import Procedure
 from watchdog.report import ReportOptions, build_report, select_targets
+from watchdog.report.applicant import load_applicant
 from watchdog.report.dossier import DossierOptions, build_dossier
-from watchdog.stats.calendar import Period
+from watchdog.stats.calendar import PARIS, Period
+from watchdog.stats.compute import observed_window
 from watchdog.store import Store
 
 Loader = Callable[[argparse.Namespace], Config]
@@ -39,10 +42,42 @@ def _formats(text: str) -> tuple[str, ...]:
     return formats
 
 
-def _period(args: argparse.Namespace) -> Period:
+def _period(args: argparse.Namespace, today: date | None = None) -> Period:
+    """The asked period; a --to after today (Paris) is refused: nothing is observed yet."""
     if args.last < args.first:
         raise WatchdogError("--to is before --from")
+    now = today or datetime.now(PARIS).date()
+    if args.last > now:
+        raise WatchdogError(
+            f"--to {args.last.isoformat()} is in the future (today is {now.isoformat()}, "
+            "Paris): a report cannot cover what has not been observed"
+        )
     return Period.from_dates(args.first, args.last)
+
+
+def _observed(store: Store, targets: Sequence[Target], period: Period, allow_empty: bool) -> None:
+    """Say on stderr which window was observed beside the asked one; refuse an empty period
+    unless --allow-empty (a report over nothing would only say so)."""
+    found = observed_window(store, [t.id for t in targets], period)
+    asked = f"{period.first_day.isoformat()} to {period.last_day.isoformat()} (Paris)"
+    if found is None:
+        if not allow_empty:
+            raise WatchdogError(
+                f"no observation from {asked} for the target(s) selected; "
+                "pass --allow-empty to write a document that says so"
+            )
+        print(f"asked: {asked}; observed: nothing", file=sys.stderr)
+        return
+    count, first, last = found
+    print(
+        f"asked: {asked}; observed: {count} observation(s) from "
+        f"{_local(first)} to {_local(last)} (Paris)",
+        file=sys.stderr,
+    )
+
+
+def _local(moment: datetime) -> str:
+    return moment.astimezone(PARIS).strftime("%Y-%m-%d %H:%M")
 
 
 def _common(
@@ -66,6 +101,11 @@ def _common(
         help="last day covered, included",
     )
     p.add_argument("--lang", choices=("fr", "en"), default="fr", help="language (default fr)")
+    p.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="write the document even when the period holds no observation",
+    )
     p.add_argument(
         "--format",
         dest="formats",
@@ -118,6 +158,7 @@ def _report_options(args: argparse.Namespace, config: Config) -> ReportOptions:
         recommendations=args.recommendations,
         legal_dir=args.legal,
         chromium=config.browser.executable_path,
+        simulated=config.watchdog.simulated,
         **extra,
     )
 
@@ -138,6 +179,7 @@ def register(
         targets = select_targets(config.targets, args.target, args.department, args.procedure)
         period = _period(args)
         with _open(config) as store:
+            _observed(store, targets, period, args.allow_empty)
             paths = build_report(
                 store,
                 targets,
@@ -159,8 +201,13 @@ def register(
             lang=args.lang,
             captures=args.captures,
             chromium=config.browser.executable_path,
+            applicant=load_applicant(args.applicant) if args.applicant else None,
+            issuer=args.issuer,
+            place=args.place,
+            simulated=config.watchdog.simulated,
         )
         with _open(config) as store:
+            _observed(store, [target], period, args.allow_empty)
             paths = build_dossier(
                 store,
                 target,
@@ -178,6 +225,7 @@ def register(
         targets = select_targets(config.targets, args.target, args.department, args.procedure)
         period = _period(args)
         with _open(config) as store:
+            _observed(store, targets, period, args.allow_empty)
             result = export_bundle(
                 store,
                 targets,
@@ -217,6 +265,14 @@ def register(
         default="day",
         help="framed captures shown: first failure of each day (default), all, none",
     )
+    p.add_argument(
+        "--applicant",
+        type=Path,
+        metavar="FILE",
+        help="the applicant's own attempts and letters, situation, issuer (YAML or CSV)",
+    )
+    p.add_argument("--issuer", help="who issues the file (signature block)")
+    p.add_argument("--place", help="where the file is signed (« Fait à … »)")
     p.add_argument(
         "--out",
         type=Path,

@@ -39,6 +39,7 @@ class ReportOptions:
     number: str | None = None  # default: WD-<date>-<digest of the selection>
     browser: BrowserHost | None = field(default=None, compare=False)  # reuse a Chromium
     chromium: str | None = None  # executable when no browser is given (config browser.*)
+    simulated: bool = False  # config `watchdog.simulated`: watermark even without data
 
     def __post_init__(self) -> None:
         unknown = set(self.formats) - set(FORMATS)
@@ -108,6 +109,7 @@ async def build_report_async(
         legal=load_legal(opts.legal_dir),
         rules=load_rules(opts.recommendations),
         number=opts.number,
+        simulated=opts.simulated,
     )
     data = await asyncio.to_thread(assemble, store, inputs)
     html = render_report(data)

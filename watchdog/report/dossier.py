@@ -1,9 +1,14 @@
 """The référé file: every attempt on one target, grouped by ISO week, with framed captures.
 
-For an association helping one person: the summary gives the attempts, days and distinct
-ISO weeks, and warns when the failed attempts fall short of what the courts have accepted
-(research/evidence.md §3.4): the Conseil d'État asks for attempts "not in the same week";
-interim-relief judges granted files spanning "at least three weeks".
+For an association helping one person. It opens by saying who made the attempts: an
+automated, observe-only device, independent of the applicant — what that proves and what it
+does not. The summary gives the attempts, days and distinct ISO weeks, words each outcome by
+its cause (DESIGN §2: `blocked`, `network_error`, `probe_error` and `unrecognized` are never
+the applicant's failures and are listed apart; ANEF is a portal, never « créneau »), and warns
+when the failed attempts fall short of what the courts have accepted: the Conseil d'État asks
+for attempts "not in the same week"; lawyers describe the files interim-relief judges granted
+as spanning "at least three weeks". The applicant's own steps and letters (applicant.py),
+the questions CE 453391 leaves to answer, « Fait à …, le … » and the issuer close it.
 """
 
 from __future__ import annotations
@@ -11,17 +16,20 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
+from watchdog import __version__
 from watchdog.browser import BrowserHost
 from watchdog.config import Target
 from watchdog.errors import StoreError, WatchdogError
 from watchdog.models import Observation, Outcome
-from watchdog.report import labels
+from watchdog.report import causes, labels
+from watchdog.report.applicant import Applicant, empty
 from watchdog.report.examples import reduce_png
 from watchdog.report.legal import LegalRefs, load_legal
 from watchdog.report.pdf import footer, html_to_pdf
@@ -34,8 +42,10 @@ from watchdog.stats.series import CaptureMode, Span
 from watchdog.store.db import Store
 
 CE_WEEKS = 2  # "plusieurs tentatives n'ayant pas été effectuées la même semaine" (CE 435594)
-PRACTICE_WEEKS = 3  # "au moins trois semaines" (TA Cergy-Pontoise and TA Paris, 2020)
-IDEAL_WEEKS = 4  # research/evidence.md §3.4: "at least 3 distinct ISO weeks (ideally 4 or more)"
+# "au moins trois semaines": how lawyers describe the files granted by TA Cergy-Pontoise and
+# TA Paris in November 2020 — a practice, not a threshold set by the judges.
+PRACTICE_WEEKS = 3
+IDEAL_WEEKS = 4  # practitioners' advice: at least 3 distinct ISO weeks, ideally 4 or more
 Captures = Literal["day", "all", "none"]
 
 
@@ -47,11 +57,18 @@ class Attempt:
 
     @property
     def failed(self) -> bool:
-        return self.observation.outcome is not Outcome.AVAILABLE
+        """A failure the applicant would have met: no slot, or a barrier of the service."""
+        return self.observation.outcome in causes.APPLICANT_FAILURES
 
     @property
     def counted(self) -> bool:
-        return self.observation.outcome.counts_in_rates
+        """Says something of the applicant's access (not blocked, network or our fault)."""
+        return self.observation.outcome not in causes.NOT_APPLICANT
+
+    @property
+    def announced(self) -> bool:
+        """Made during a maintenance the site had announced."""
+        return "maintenance_window" in self.observation.tags
 
 
 @dataclass
@@ -78,10 +95,13 @@ class Week:
 
 @dataclass(frozen=True)
 class Summary:
-    attempts: int  # counted attempts
-    failed: int
-    slots_seen: int
-    excluded: int
+    attempts: int  # attempts that say something of the applicant's access
+    failed: int  # no slot or a barrier of the service
+    slots_seen: int  # a slot offered (ANEF: the portal available)
+    excluded: int  # blocked, network error, probe error, unrecognised page: listed apart
+    causes: tuple[tuple[Outcome, int], ...]  # the failures by outcome, most frequent first
+    set_apart: tuple[tuple[Outcome, int], ...]  # the attempts listed apart, by outcome
+    announced: int  # failures during a maintenance the site had announced
     days: int  # distinct Paris days with a counted attempt
     failed_days: int
     failed_weeks: int  # distinct ISO weeks with a failed attempt
@@ -105,9 +125,12 @@ class Summary:
 
 
 def summarise(weeks: Sequence[Week]) -> Summary:
-    counted = [a for w in weeks for a in w.attempts if a.counted]
+    every = [a for w in weeks for a in w.attempts]
+    counted = [a for a in every if a.counted]
     failed = [a for a in counted if a.failed]
-    excluded = sum(len(w.attempts) for w in weeks) - len(counted)
+    excluded = len(every) - len(counted)
+    by_failure = Counter(a.observation.outcome for a in failed)
+    by_apart = Counter(a.observation.outcome for a in every if not a.counted)
 
     def day(a: Attempt) -> date:
         return a.observation.started_at.astimezone(PARIS).date()
@@ -118,6 +141,9 @@ def summarise(weeks: Sequence[Week]) -> Summary:
         failed=len(failed),
         slots_seen=len(counted) - len(failed),
         excluded=excluded,
+        causes=tuple((o, by_failure[o]) for o in causes.dominant(by_failure, Outcome)),
+        set_apart=tuple((o, by_apart[o]) for o in causes.dominant(by_apart, Outcome)),
+        announced=sum(1 for a in failed if a.announced),
         days=len({day(a) for a in counted}),
         failed_days=len({day(a) for a in failed}),
         failed_weeks=sum(1 for w in weeks if w.failed),
@@ -140,8 +166,7 @@ def group_by_week(
         wanted = captures == "all" or (
             captures == "day"
             and local_day not in shown_days
-            and obs.outcome.counts_in_rates
-            and obs.outcome is not Outcome.AVAILABLE
+            and obs.outcome in causes.APPLICANT_FAILURES
         )
         image = _capture(store, obs) if wanted else None
         if image is not None:
@@ -173,6 +198,10 @@ class DossierOptions:
     legal_dir: Path | None = None
     browser: BrowserHost | None = field(default=None, compare=False)
     chromium: str | None = None  # executable when no browser is given
+    applicant: Applicant | None = None  # the association's file (applicant.py)
+    issuer: str | None = None  # who issues the file, when the applicant file names nobody
+    place: str | None = None  # « Fait à … »
+    simulated: bool = False  # config `watchdog.simulated`: watermark even without data
 
 
 @dataclass
@@ -186,6 +215,19 @@ class DossierData:
     simulated: bool
     last_hash: str | None
     capture_modes: dict[CaptureMode, Span] = field(default_factory=dict)
+    applicant: Applicant = field(default_factory=empty)
+    issuer: str | None = None
+    place: str | None = None
+
+    @property
+    def books(self) -> bool:
+        return causes.books(self.target.platform)
+
+    @property
+    def observed(self) -> tuple[datetime, datetime] | None:
+        """First and last observation of the period, whatever their outcome."""
+        starts = [a.observation.started_at for w in self.weeks for a in w.attempts]
+        return (min(starts), max(starts)) if starts else None
 
 
 def collect(store: Store, target: Target, period: Period, opts: DossierOptions) -> DossierData:
@@ -202,9 +244,12 @@ def collect(store: Store, target: Target, period: Period, opts: DossierOptions) 
         generated_at=generated,
         weeks=weeks,
         summary=summarise(weeks),
-        simulated=any(o.env.simulated for o in observations),
+        simulated=opts.simulated or any(o.env.simulated for o in observations),
         last_hash=observations[-1].hash if observations else None,
         capture_modes=capture_modes(store, [target.id], period),
+        applicant=opts.applicant or empty(),
+        issuer=opts.issuer,
+        place=opts.place or (opts.applicant.place if opts.applicant else None),
     )
 
 
@@ -214,10 +259,11 @@ def render_dossier(data: DossierData, lang: str, legal: LegalRefs) -> str:
     context.update(
         d=data,
         s=data.summary,
-        meta={"software": "prefecture-watchdog"},
+        meta={"software": f"prefecture-watchdog {__version__}"},
         title=f"Dossier {data.number}",
         target_name=f"{data.target.prefecture} — {labels.procedure(lang, data.target.procedure)}",
         thresholds={"ce": CE_WEEKS, "practice": PRACTICE_WEEKS, "ideal": IDEAL_WEEKS},
+        on=data.target.platform,
         policy=describe(data.capture_modes, typo),
     )
     return environment().get_template("dossier.html.j2").render(context)

@@ -3,33 +3,34 @@
 from __future__ import annotations
 
 from watchdog.models import Outcome, Platform, Procedure
+from watchdog.report import causes
 
 OUTCOMES: dict[str, dict[Outcome, str]] = {
     "fr": {
         Outcome.AVAILABLE: "créneau proposé",
         Outcome.NO_SLOT: "aucun créneau",
-        Outcome.CAPTCHA: "captcha bloquant",
-        Outcome.QUEUE: "file d'attente",
-        Outcome.CLOSED: "prise de rendez-vous fermée",
-        Outcome.MAINTENANCE: "maintenance annoncée",
-        Outcome.SITE_ERROR: "erreur du site",
-        Outcome.BLOCKED: "accès bloqué",
-        Outcome.TIMEOUT: "absence de réponse",
-        Outcome.NETWORK_ERROR: "erreur réseau",
+        Outcome.CAPTCHA: "calendrier non atteint (captcha)",
+        Outcome.QUEUE: "calendrier non atteint (file d'attente)",
+        Outcome.CLOSED: "page désactivée",
+        Outcome.MAINTENANCE: "site en maintenance",
+        Outcome.SITE_ERROR: "site indisponible (erreur)",
+        Outcome.BLOCKED: "sonde bloquée par le site",
+        Outcome.TIMEOUT: "site indisponible (sans réponse)",
+        Outcome.NETWORK_ERROR: "erreur réseau (côté sonde possible)",
         Outcome.UNRECOGNIZED: "page non reconnue",
         Outcome.PROBE_ERROR: "erreur de la sonde",
     },
     "en": {
         Outcome.AVAILABLE: "slot offered",
         Outcome.NO_SLOT: "no slot",
-        Outcome.CAPTCHA: "captcha barrier",
-        Outcome.QUEUE: "waiting room",
-        Outcome.CLOSED: "booking closed",
-        Outcome.MAINTENANCE: "announced maintenance",
-        Outcome.SITE_ERROR: "site error",
-        Outcome.BLOCKED: "access blocked",
-        Outcome.TIMEOUT: "no answer in time",
-        Outcome.NETWORK_ERROR: "network error",
+        Outcome.CAPTCHA: "calendar not reached (captcha)",
+        Outcome.QUEUE: "calendar not reached (waiting room)",
+        Outcome.CLOSED: "page disabled",
+        Outcome.MAINTENANCE: "site under maintenance",
+        Outcome.SITE_ERROR: "site unavailable (error)",
+        Outcome.BLOCKED: "probe blocked by the site",
+        Outcome.TIMEOUT: "site unavailable (no answer)",
+        Outcome.NETWORK_ERROR: "network error (possibly ours)",
         Outcome.UNRECOGNIZED: "unrecognised page",
         Outcome.PROBE_ERROR: "probe error",
     },
@@ -78,7 +79,10 @@ PLATFORMS: dict[str, dict[Platform, str]] = {
 }
 
 
-def outcome(lang: str, value: Outcome) -> str:
+def outcome(lang: str, value: Outcome, on: Platform | None = None) -> str:
+    """The words for an outcome, by cause; on ANEF (`on`), a portal's, never a slot's."""
+    if on is not None and not causes.books(on):
+        return causes.anef_outcome(lang, value) or OUTCOMES[lang][value]
     return OUTCOMES[lang][value]
 
 
@@ -104,9 +108,15 @@ MEANINGS: dict[str, dict[Outcome, str]] = {
             "erreur 5xx, page d'erreur intermédiaire, «\u00a0service surchargé\u00a0», "
             "erreur applicative"
         ),
-        Outcome.BLOCKED: "refus 403 ou 429, ou page de protection visant la sonde",
+        Outcome.BLOCKED: (
+            "refus 403 ou 429, ou page de protection visant la sonde\u202f; ne dit rien de "
+            "l'accès d'un usager et n'est jamais compté comme son échec"
+        ),
         Outcome.TIMEOUT: "aucune réponse dans le délai imparti",
-        Outcome.NETWORK_ERROR: "échec DNS ou TLS, connexion refusée ou interrompue",
+        Outcome.NETWORK_ERROR: (
+            "échec DNS ou TLS, connexion refusée ou interrompue, peut-être du côté de la "
+            "sonde\u202f; jamais compté comme un échec de l'usager"
+        ),
         Outcome.UNRECOGNIZED: "page qu'aucune règle ne reconnaît, conservée pour examen humain",
         Outcome.PROBE_ERROR: "défaillance de la sonde elle-même",
     },
@@ -118,9 +128,15 @@ MEANINGS: dict[str, dict[Outcome, str]] = {
         Outcome.CLOSED: 'booking page disabled, retired or "not available for now"',
         Outcome.MAINTENANCE: "maintenance announced by the site",
         Outcome.SITE_ERROR: '5xx, proxy error page, "service overloaded", application error',
-        Outcome.BLOCKED: "403 or 429, or a protection page aimed at the probe",
+        Outcome.BLOCKED: (
+            "403 or 429, or a protection page aimed at the probe; says nothing of a user's "
+            "access and is never counted as their failure"
+        ),
         Outcome.TIMEOUT: "no answer in time",
-        Outcome.NETWORK_ERROR: "DNS or TLS failure, connection refused or reset",
+        Outcome.NETWORK_ERROR: (
+            "DNS or TLS failure, connection refused or reset, possibly on the probe's side; "
+            "never counted as a user's failure"
+        ),
         Outcome.UNRECOGNIZED: "a page no rule matches, kept for a person to label",
         Outcome.PROBE_ERROR: "a fault of the probe itself",
     },
@@ -138,5 +154,21 @@ CONFIDENCE: dict[str, dict[str, str]] = {
         "C2": "secondary source †",
         "I": "issuer's analysis",
         "?": "unverified",
+    },
+}
+
+# Capture-environment fields the methodology names only when the observation records them.
+ENV_FIELDS: dict[str, dict[str, str]] = {
+    "fr": {
+        "user_agent": "agent utilisateur déclaré",
+        "locale": "langue du navigateur",
+        "resolved_ip": "adresse IP résolue du site",
+        "tls_fingerprint": "empreinte du certificat TLS du site",
+    },
+    "en": {
+        "user_agent": "declared user agent",
+        "locale": "browser language",
+        "resolved_ip": "the site's resolved IP address",
+        "tls_fingerprint": "the fingerprint of the site's TLS certificate",
     },
 }

@@ -44,6 +44,7 @@ class LegalRef(BaseModel):
     date: dt.date | None = None
     caveat: str | None = None
     holding: str
+    holding_en: str | None = None  # the English rendering's summary (citations stay French)
     source: str
     confidence: Confidence
     use: list[Use]

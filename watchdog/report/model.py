@@ -14,17 +14,23 @@ from markupsafe import Markup
 from watchdog import __version__
 from watchdog.config import Target
 from watchdog.models import Env, Outcome
-from watchdog.report import charts, labels
+from watchdog.report import causes, charts, labels, support
 from watchdog.report.examples import Example, pick_examples
 from watchdog.report.legal import LegalRefs
 from watchdog.report.policy import PolicyText, describe
-from watchdog.report.recommend import Recommendation, RuleFile, recommend
+from watchdog.report.recommend import (
+    Recommendation,
+    RuleFile,
+    RuleNote,
+    recommend,
+    rule_notes,
+)
 from watchdog.report.typo import Typo
 from watchdog.stats import queries
 from watchdog.stats.calendar import Period, week_label
 from watchdog.stats.compute import compute, compute_total
 from watchdog.stats.intervals import Difference, Proportion, difference
-from watchdog.stats.series import EXCLUDED, SeriesStats
+from watchdog.stats.series import EXCLUDED, Run, SeriesStats
 from watchdog.store.db import Store
 
 # Version of the measurement protocol the report applies: outcome vocabulary and rates of
@@ -61,7 +67,32 @@ class TargetView:
     @property
     def books(self) -> bool:
         """False for ANEF: a portal that books nothing has no no-slot rate (DESIGN §2)."""
-        return self.target.platform.value != "anef"
+        return causes.books(self.target.platform)
+
+    @property
+    def verdict(self) -> support.Verdict:
+        """The conclusion this series supports, with its basis (issue 12, item 1)."""
+        return support.verdict(self.stats, self.books)
+
+    @property
+    def reached(self) -> int:
+        """Attempts that reached the booking calendar (slot offered or « aucun créneau »)."""
+        return self.stats.no_slot_rate.n
+
+    @property
+    def never_reached(self) -> bool:
+        """A booking series whose attempts met only barriers: the calendar was never seen."""
+        return self.books and not self.reached and bool(self.barriers)
+
+    @property
+    def barriers(self) -> list[Outcome]:
+        """The barriers of the service met, most frequent first."""
+        return causes.dominant(self.stats.outcomes, causes.BARRIERS)
+
+    @property
+    def probe_side(self) -> int:
+        """Counted attempts aimed at or caused by the probe (blocked, network error)."""
+        return sum(self.stats.outcomes[o] for o in causes.PROBE_SIDE)
 
     @property
     def no_slot_change(self) -> Difference | None:
@@ -106,13 +137,16 @@ class ReportData:
     legal: LegalRefs
     recommendations: list[Recommendation]
     follow_up_months: int
+    rule_notes: list[RuleNote]
     env: Env | None
     policy: PolicyText | None = None  # the evidence policy in force over the period
     charts: dict[str, Markup] = field(default_factory=dict)
+    simulated_config: bool = False  # the configuration says its targets are simulated
 
     @property
     def simulated(self) -> bool:
-        return self.total.simulated > 0
+        """Watermarked when any observation was simulated or the configuration says so."""
+        return self.simulated_config or self.total.simulated > 0
 
     @property
     def no_slot_total(self) -> Proportion:
@@ -130,12 +164,63 @@ class ReportData:
 
     @property
     def zero_slot_views(self) -> list[TargetView]:
-        """Series that never found a slot over the whole period."""
+        """Series that reached the calendar and never found a slot there (« aucun créneau »
+        only: a series stopped by a barrier is in `never_reached_views`)."""
         return [
             v
             for v in self.views
-            if v.books and v.stats.attempts and not v.stats.outcomes[Outcome.AVAILABLE]
+            if v.books and v.reached and not v.stats.outcomes[Outcome.AVAILABLE]
         ]
+
+    @property
+    def never_reached_views(self) -> list[TargetView]:
+        """Booking series whose calendar was never reached (captcha, disabled page…)."""
+        return [v for v in self.views if v.never_reached]
+
+    @property
+    def conclusions(self) -> list[TargetView]:
+        """Series whose statistics support a conclusion (see support.py)."""
+        return [v for v in self.views if v.verdict.concludes]
+
+    @property
+    def longest_run(self) -> tuple[TargetView, Run] | None:
+        """The longest run without a slot among series that reached the calendar (a run on
+        a journey that never showed its calendar is a barrier's, not « sans créneau »)."""
+        runs = [(v, v.stats.longest_run) for v in self.views if v.books and v.reached]
+        found = [(v, r) for v, r in runs if r is not None]
+        return max(found, key=lambda item: item[1].duration, default=None)
+
+    def outcome_total(self, *outcomes: Outcome) -> int:
+        return sum(self.total.outcomes[o] for o in outcomes)
+
+    @property
+    def barrier_counts(self) -> list[tuple[Outcome, int]]:
+        """Barriers of the service over all series, most frequent first."""
+        return [
+            (o, self.total.outcomes[o])
+            for o in causes.dominant(self.total.outcomes, causes.BARRIERS)
+        ]
+
+    @property
+    def probe_side_counts(self) -> list[tuple[Outcome, int]]:
+        return [
+            (o, self.total.outcomes[o])
+            for o in causes.dominant(self.total.outcomes, causes.PROBE_SIDE)
+        ]
+
+    @property
+    def observed(self) -> tuple[datetime, datetime] | None:
+        """First and last observation of the period, whatever their outcome."""
+        spans = list(self.total.capture_modes.values())
+        firsts = [s.first for s in spans if s.first is not None]
+        lasts = [s.last for s in spans if s.last is not None]
+        if not firsts or not lasts:
+            return None
+        return min(firsts), max(lasts)
+
+    @property
+    def basis(self) -> support.Basis:
+        return support.basis(self.total)
 
 
 def report_number(targets: Sequence[Target], period: Period, generated_at: datetime) -> str:
@@ -159,6 +244,7 @@ class Inputs:
     legal: LegalRefs
     rules: RuleFile
     number: str | None = None
+    simulated: bool = False  # config `watchdog.simulated`: watermark even without data
 
 
 def assemble(store: Store, inputs: Inputs) -> ReportData:
@@ -176,6 +262,7 @@ def assemble(store: Store, inputs: Inputs) -> ReportData:
     typo = Typo(inputs.lang)
     rules = inputs.rules
     examples = pick_examples(store, inputs.targets, period, series)
+    recommendations = recommend(rules, series, total, inputs.lang, booking=_booking(views))
     data = ReportData(
         meta=Meta(
             number=inputs.number or report_number(inputs.targets, period, inputs.generated_at),
@@ -190,10 +277,14 @@ def assemble(store: Store, inputs: Inputs) -> ReportData:
         total_previous=compute_total(previous, period.previous()),
         examples=examples,
         legal=inputs.legal,
-        recommendations=recommend(rules, series, total, inputs.lang, booking=_booking(views)),
+        recommendations=recommendations,
         follow_up_months=rules.follow_up_months,
+        rule_notes=rule_notes(
+            rules, series, {r.rule_id for r in recommendations}, inputs.lang, _booking(views)
+        ),
         env=_environment(store, examples, ids),
         policy=describe(total.capture_modes, typo),
+        simulated_config=inputs.simulated,
     )
     data.charts = build_charts(data)
     return data

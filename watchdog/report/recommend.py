@@ -62,6 +62,11 @@ class Rule(BaseModel):
     addressee_en: str | None = None
     text: str
     text_en: str | None = None
+    # Printed when the rule did not fire although `note_when` holds for some series: says
+    # why the data do not allow the recommendation (e.g. a fact no probe records yet).
+    note_when: list[Condition] = Field(default_factory=list)
+    note: str | None = None
+    note_en: str | None = None
 
     @field_validator("text")
     @classmethod
@@ -80,6 +85,14 @@ class RuleFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     follow_up_months: Annotated[int, Field(ge=1, le=24)] = 3
     rules: list[Rule]
+
+
+@dataclass(frozen=True)
+class RuleNote:
+    """Why a rule did not fire where a reader might expect it to."""
+
+    rule_id: str
+    text: str
 
 
 @dataclass(frozen=True)
@@ -107,7 +120,7 @@ def load_rules(path: Path | None = None) -> RuleFile:
         raise WatchdogError(f"{source}: invalid recommendation rules: {exc}") from exc
     known = known_statistics()
     for rule in rules.rules:
-        for condition in (*rule.when, *rule.when_any):
+        for condition in (*rule.when, *rule.when_any, *rule.note_when):
             if condition.stat not in known:
                 raise WatchdogError(
                     f"{source}: rule {rule.id!r}: unknown statistic {condition.stat!r} "
@@ -128,12 +141,16 @@ def indicators(
     run = s.longest_run
     values: Indicators = {
         "attempts": float(s.attempts),
+        "books": 1.0,  # 0 for a portal that books nothing (ANEF)
         "no_slot_rate": s.no_slot_rate.value,
         "no_slot_rate_low": s.no_slot_rate.low,
         "failure_rate": s.failure_rate.value,
         "failure_rate_low": s.failure_rate.low,
         "opening_rate": s.opening_rate.value,
         "captcha_rate": s.share(Outcome.CAPTCHA).value,
+        # RGAA 1.5 is about a missing alternative (audio or other), not about a captcha
+        # being there; no probe records whether one is offered yet, so this is unknown.
+        "captcha_without_alternative_rate": None,
         "blocked_rate": s.share(Outcome.BLOCKED).value,
         "technical_error_rate": s.technical_error_rate.value,
         "maintenance_rate": s.share(Outcome.MAINTENANCE).value,
@@ -158,7 +175,7 @@ def indicators(
 def _target_indicators(s: SeriesStats, books: bool) -> Indicators:
     values = indicators(s)
     if not books:
-        values.update(no_slot_rate=None, no_slot_rate_low=None)
+        values.update(no_slot_rate=None, no_slot_rate_low=None, books=0.0)
     return values
 
 
@@ -202,6 +219,28 @@ def recommend(
                 )
             )
     return found
+
+
+def rule_notes(
+    rules: RuleFile,
+    per_target: Mapping[str, SeriesStats],
+    fired: Collection[str],
+    lang: str = "fr",
+    booking: Collection[str] | None = None,
+) -> list[RuleNote]:
+    """The notes of the rules that did not fire while their `note_when` holds somewhere."""
+    books = set(per_target) if booking is None else set(booking)
+    notes: list[RuleNote] = []
+    for rule in rules.rules:
+        if rule.id in fired or not rule.note or not rule.note_when:
+            continue
+        if any(
+            all(c.holds(_target_indicators(s, t in books)) for c in rule.note_when)
+            for t, s in per_target.items()
+        ):
+            text = rule.note_en if lang == "en" and rule.note_en else rule.note
+            notes.append(RuleNote(rule.id, text))
+    return notes
 
 
 def _load_yaml(text: str) -> Any:

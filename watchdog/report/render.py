@@ -21,7 +21,7 @@ from markupsafe import Markup
 from PIL import Image, ImageDraw, ImageFont
 
 from watchdog.models import Outcome
-from watchdog.report import labels
+from watchdog.report import causes, labels, support
 from watchdog.report.legal import Confidence, LegalRefs
 from watchdog.report.model import ReportData
 from watchdog.report.typo import NBSP, NNBSP, Typo
@@ -104,6 +104,8 @@ def base_context(typo: Typo, legal: LegalRefs, simulated: bool) -> dict[str, Any
         "lang": lang,
         "t": typo,
         "lab": labels,
+        "causes": causes,
+        "support": support,
         "O": Outcome,
         "all_outcomes": list(Outcome),
         "outcome_meanings": list(labels.MEANINGS[lang].items()),
@@ -131,6 +133,8 @@ def render_report(data: ReportData) -> str:
         charts=data.charts,
         title=title,
         top_releases=data.total.releases.most_common(3),
+        env_recorded=[f for f in labels.ENV_FIELDS[typo.lang] if getattr(data.env, f, None)],
+        env_words=labels.ENV_FIELDS[typo.lang],
         diff_failure=difference(data.total.failure_rate, data.total_previous.failure_rate),
     )
     template = environment().get_template(f"report.{typo.lang}.html.j2")

@@ -149,6 +149,21 @@ class Typo:
             value, "jour" if self.fr else "day", "jours" if self.fr else "days", digits
         )
 
+    def interval(self, value: timedelta) -> str:
+        """A cadence as configured: "30 secondes", "2 minutes", "1 heure 30 minutes"."""
+        seconds = round(value.total_seconds())
+        hours, rest = divmod(seconds, 3600)
+        minutes, secs = divmod(rest, 60)
+        words = ("heure", "heures", "minute", "minutes", "seconde", "secondes")
+        if not self.fr:
+            words = ("hour", "hours", "minute", "minutes", "second", "seconds")
+        parts = [
+            self.unit(n, words[2 * i], words[2 * i + 1])
+            for i, n in enumerate((hours, minutes, secs))
+            if n
+        ]
+        return " ".join(parts) if parts else self.unit(0, words[4], words[5])
+
     def duration(self, value: timedelta | None) -> str:
         """ "3 jours et 9 heures", "45 minutes"."""
         if value is None:

@@ -68,6 +68,20 @@ def capture_modes(store: Store, targets: Sequence[str], period: Period) -> dict[
     return merge("*", series.values(), period).capture_modes
 
 
+def observed_window(
+    store: Store, targets: Sequence[str], period: Period
+) -> tuple[int, datetime, datetime] | None:
+    """How many observations `targets` have in `period`, and the first and last of them
+    (whatever their outcome); None when there is none."""
+    spans = list(capture_modes(store, targets, period).values())
+    count = sum(s.observations for s in spans)
+    firsts = [s.first for s in spans if s.first is not None]
+    lasts = [s.last for s in spans if s.last is not None]
+    if not count or not firsts or not lasts:
+        return None
+    return count, min(firsts), max(lasts)
+
+
 # By stored value: a value from a newer watchdog is not ours to count (absent here).
 _OUTCOMES = {o.value: o for o in Outcome}
 _COUNTED = frozenset(o for o in Outcome if o.counts_in_rates)
