@@ -120,6 +120,10 @@ changent à chaque visite (jetons de session, jetons CSRF…) en sont conservée
 « html » désigne la page sans elles (identique d'une visite à l'autre) et « html_volatile »
 un petit fichier JSON qui les liste avec leur position (en octets) ; les réinsérer redonne
 exactement la page, ce que « watchdog verify » contrôle.
+Une copie d'écran « rendue ultérieurement » (moteur de requêtes) n'a rien demandé au site :
+« resources » est le fichier JSON des feuilles de style, images et polices obtenues pendant
+l'observation (adresse, statut, type, contenu en base64 et son empreinte), seules sources
+de ce rendu.
 
 EVIDENCE BUNDLE — prefecture-watchdog
 -------------------------------------
@@ -132,4 +136,7 @@ observation's hash, which the next line of the same series names as "prev_hash".
 The page as served is preuves/<html_sha256>.html. "html" names it without its volatile tokens
 (session ids, CSRF tokens…) and "html_volatile" a JSON record of them with their byte offsets:
 inserting them back rebuilds the page exactly, which `watchdog verify` checks.
+A screenshot "rendered later" (request engine) asked the site for nothing: "resources" is the
+JSON file of the stylesheets, images and fonts fetched during the observation (URL, status,
+type, base64 body and its SHA-256), the rendering's only sources.
 """
