@@ -33,7 +33,8 @@ class ChainWalk:
         }
         self.missing = set(manifest.get("missing_evidence", []))
         self.names = set(archive.namelist())
-        self.csv = hashlib.sha256(layout.csv_header())
+        self.columns = layout.COLUMNS_BY_FORMAT.get(str(manifest.get("format")), layout.CSV_COLUMNS)
+        self.csv = hashlib.sha256(layout.csv_header(self.columns))
         self.count = 0
         self.found = 0  # chain problems found (only the first MAX_CHAIN_PROBLEMS are listed)
         self.target: str | None = None
@@ -85,7 +86,7 @@ class ChainWalk:
                 f"observation ({self.previous}): an observation was altered, removed or moved"
             )
         self._evidence(doc, ident)
-        self.csv.update(layout.csv_row(doc, self.seq, digest))
+        self.csv.update(layout.csv_row(doc, self.seq, digest, self.columns))
         self.previous = digest
         self.seq += 1
         self.in_chain += 1

@@ -177,7 +177,7 @@ def _parse_manifest(raw: bytes, check: BundleCheck) -> dict[str, Any] | None:
     except (UnicodeDecodeError, ValueError) as exc:
         check.problems.append(f"{layout.MANIFEST}: not valid JSON ({exc})")
         return None
-    if not isinstance(manifest, dict) or manifest.get("format") != layout.FORMAT:
+    if not isinstance(manifest, dict) or manifest.get("format") not in layout.COLUMNS_BY_FORMAT:
         check.problems.append(f"{layout.MANIFEST}: not a {layout.FORMAT} manifest")
         return None
     return manifest

@@ -20,7 +20,10 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-FORMAT = "prefecture-watchdog-bundle/1"
+# Format 2 drops the CSV's `har` column, which no observation ever filled (no probe records a
+# HAR): a column is a claim. Format 1 bundles still verify, with their own columns.
+FORMAT = "prefecture-watchdog-bundle/2"
+FORMAT_1 = "prefecture-watchdog-bundle/1"
 README = "LISEZMOI.txt"
 MANIFEST = "manifest.json"
 SUMS = "SHA256SUMS"
@@ -36,11 +39,13 @@ CSV_EVIDENCE = ("screenshot", "framed", "html", "har", "trace")
 EVIDENCE_NAME = re.compile(rf"^{EVIDENCE_DIR}/([0-9a-f]{{64}})\.(png|html|json|har|zip)$")
 SUM_LINE = re.compile(r"^([0-9a-f]{64})  (\S.*)$")
 
-CSV_COLUMNS = (
+CSV_COLUMNS_1 = (
     "target", "seq", "id", "started_at", "finished_at", "outcome", "detail", "message",
     "slots", "earliest_slot", "published_next", "final_url", "http_status", "duration_s",
     "screenshot", "framed", "html", "har", "trace", "simulated", "prev_hash", "hash",
 )  # fmt: skip
+CSV_COLUMNS = tuple(c for c in CSV_COLUMNS_1 if c != "har")
+COLUMNS_BY_FORMAT = {FORMAT: CSV_COLUMNS, FORMAT_1: CSV_COLUMNS_1}
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -49,18 +54,20 @@ def evidence_name(sha: str, kind: str) -> str:
     return f"{EVIDENCE_DIR}/{sha}.{EXTENSIONS.get(kind, 'bin')}"
 
 
-def csv_header() -> bytes:
-    return _csv_line(CSV_COLUMNS)
+def csv_header(columns: tuple[str, ...] = CSV_COLUMNS) -> bytes:
+    return _csv_line(columns)
 
 
-def csv_row(doc: dict[str, Any], seq: int, digest: str) -> bytes:
+def csv_row(
+    doc: dict[str, Any], seq: int, digest: str, columns: tuple[str, ...] = CSV_COLUMNS
+) -> bytes:
     """One CSV line derived from a hashed document; verify re-derives it byte for byte."""
     evidence = doc.get("evidence") or {}
     env = doc.get("env") or {}
-    values: dict[str, Any] = {name: doc.get(name) for name in CSV_COLUMNS}
+    values: dict[str, Any] = {name: doc.get(name) for name in columns}
     values.update({kind: evidence.get(kind) for kind in CSV_EVIDENCE})
     values.update(seq=seq, hash=digest, simulated=env.get("simulated", False))
-    return _csv_line(tuple(_cell(values[name]) for name in CSV_COLUMNS))
+    return _csv_line(tuple(_cell(values[name]) for name in columns))
 
 
 def _cell(value: Any) -> str:

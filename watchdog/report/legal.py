@@ -40,7 +40,9 @@ class LegalRef(BaseModel):
     id: Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
     kind: Kind
     citation: str
+    citation_en: str | None = None  # the English rendering's (the French one is the title)
     short: str | None = None
+    short_en: str | None = None
     date: dt.date | None = None
     caveat: str | None = None
     holding: str
@@ -58,6 +60,19 @@ class LegalRef(BaseModel):
     @property
     def label(self) -> str:
         return self.short or self.citation
+
+    def cited(self, lang: str) -> str:
+        """The citation in `lang` (English falls back to the French title)."""
+        return (self.citation_en or self.citation) if lang == "en" else self.citation
+
+    def labelled(self, lang: str) -> str:
+        if lang == "en":
+            return self.short_en or self.short or self.cited("en")
+        return self.label
+
+    def summary(self, lang: str) -> str:
+        """The holding in `lang` (English falls back to the French one)."""
+        return (self.holding_en or self.holding) if lang == "en" else self.holding
 
     @property
     def secondary(self) -> bool:
