@@ -3,6 +3,7 @@ the failed attempts span fewer weeks than the courts have accepted."""
 
 from __future__ import annotations
 
+import hashlib
 import html
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -11,7 +12,9 @@ from pathlib import Path
 import pytest
 from reportdata import Spec, fill, paris, target
 
+from watchdog.errors import WatchdogError
 from watchdog.models import Outcome
+from watchdog.report.applicant import load_applicant
 from watchdog.report.dossier import DossierOptions, build_dossier
 from watchdog.stats import Period
 from watchdog.store import Store
@@ -91,3 +94,69 @@ def test_a_message_with_markup_stays_text(fresh: Store, tmp_path: Path) -> None:
     raw = next(out.glob("*.html")).read_text("utf-8")
     assert "&lt;b&gt;x&lt;/b&gt;&lt;script&gt;" in raw and "<script" not in raw
     assert WARNING in raw
+
+
+APPLICANT = """\
+place: Bobigny
+issuer: {name: Jeanne Martin, role: juriste, organisation: Association d'aide aux étrangers}
+situation: {request: premiere_demande, oqtf: false, circumstances: Promesse d'embauche}
+attempts:
+  - {date: 2026-11-04, channel: en ligne, description: Tentative depuis son téléphone,
+     attachments: [capture.png]}
+correspondence:
+  - {date: 2026-11-09, channel: lettre recommandée, reference: 1A 234 567 8901 2,
+     description: Demande de rendez-vous, answer: Sans réponse,
+     attachments: [{file: absent.pdf, sha256: "%s"}]}
+"""
+
+
+def test_the_applicants_own_steps_questions_and_signature(fresh: Store, tmp_path: Path) -> None:
+    fill(fresh, T.id, attempts(14))
+    folder = tmp_path / "asso"
+    folder.mkdir()
+    (folder / "capture.png").write_bytes(b"the applicant's own screenshot")
+    given = "ab" * 32
+    (folder / "dossier.yaml").write_text(APPLICANT % given, encoding="utf-8")
+    applicant = load_applicant(folder / "dossier.yaml")
+    text = dossier(fresh, tmp_path / "out", 14, applicant=applicant)
+    own = hashlib.sha256(b"the applicant's own screenshot").hexdigest()
+    assert f"capture.png\u00a0: {own}" in text and f"absent.pdf\u00a0: {given}" in text
+    assert "Tentative depuis son téléphone" in text and "1A 234 567 8901 2" in text
+    assert "Réponse\u00a0:</em> Sans réponse" in text
+    assert "Réponse\u00a0: non, première demande" in text
+    assert "Réponse\u00a0: Promesse d'embauche" in text and "Réponse\u00a0: non</span>" in text
+    assert "Fait à Bobigny, le 1er\u00a0décembre 2026" in text
+    assert "Jeanne Martin</p>" not in text and "Jeanne Martin, juriste" in text
+    assert "Association d'aide aux étrangers" in text
+    assert 'id="declaration-automatisee"' in text and "indépendamment du demandeur" in text
+    # A hash given for a file that is there must be that file's.
+    (folder / "dossier.yaml").write_text(
+        APPLICANT.replace("absent.pdf", "capture.png") % given, encoding="utf-8"
+    )
+    with pytest.raises(WatchdogError, match="SHA-256 is"):
+        load_applicant(folder / "dossier.yaml")
+
+
+def test_the_applicants_steps_from_a_csv(tmp_path: Path) -> None:
+    (tmp_path / "ar.pdf").write_bytes(b"%PDF accuse de reception")
+    (tmp_path / "steps.csv").write_text(
+        "kind,date,channel,reference,description,attachments\n"
+        "correspondence,2026-11-09,lettre recommandée,1A 2,Demande,ar.pdf\n"
+        "attempt,2026-11-03,guichet,,Refus oral au guichet,\n",
+        encoding="utf-8",
+    )
+    applicant = load_applicant(tmp_path / "steps.csv")
+    assert [s.step.channel for s in applicant.attempts] == ["guichet"]
+    (letter,) = applicant.correspondence
+    assert letter.attachments[0].sha256 == hashlib.sha256(b"%PDF accuse de reception").hexdigest()
+    (tmp_path / "bad.csv").write_text("kind,date,channel\nphone,2026-11-03,x\n", encoding="utf-8")
+    with pytest.raises(WatchdogError, match="kind must be attempt or correspondence"):
+        load_applicant(tmp_path / "bad.csv")
+
+
+def test_without_steps_the_dossier_says_what_is_missing(fresh: Store, tmp_path: Path) -> None:
+    fill(fresh, T.id, attempts(3))
+    text = dossier(fresh, tmp_path / "out", 3)
+    assert 'id="tentatives-demandeur-aucune"' in text and 'id="courriers-aucune"' in text
+    assert "Fait à ………………, le 1er\u00a0décembre 2026" in text
+    assert "Réponse\u00a0: ……… (la série observée concerne une démarche de type" in text

@@ -88,3 +88,47 @@ def test_bad_dates_are_refused(config: str, capsys: pytest.CaptureFixture[str]) 
     assert "--to is before --from" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["report", "--config", config, "--from", "30/11/2026", "--to", "2026-12-01"])
+
+
+def test_the_period_must_be_observed_and_not_in_the_future(
+    config: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = ["--format", "html", "--out", str(tmp_path / "out")]
+    future = ["--from", "2026-11-02", "--to", "2099-01-01"]
+    assert main(["report", "--config", config, *future, *out]) == 1
+    assert "--to 2099-01-01 is in the future" in capsys.readouterr().err
+    empty = ["--from", "2025-01-01", "--to", "2025-01-31"]
+    assert main(["report", "--config", config, *empty, *out]) == 1
+    assert "no observation from 2025-01-01 to 2025-01-31" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    assert main(["report", "--config", config, *empty, "--allow-empty", *out]) == 0
+    captured = capsys.readouterr()
+    assert "asked: 2025-01-01 to 2025-01-31 (Paris); observed: nothing" in captured.err
+    (path,) = (tmp_path / "out").glob("rapport-WD-*.html")
+    html = path.read_text("utf-8")
+    assert 'id="sans-donnees"' in html and "aucune observation" in html
+    assert "n'apparaissent pas réunies" not in html and "0\u00a0tentative sur" not in html
+    # The terminal gives the observed window beside the asked one; stdout stays the paths.
+    assert main(["dossier", "ain-renouvellement", "--config", config, *PERIOD, *out]) == 0
+    captured = capsys.readouterr()
+    assert (
+        "asked: 2026-11-02 to 2026-11-22 (Paris); observed: 21 observation(s) from "
+        "2026-11-02 09:00 to 2026-11-22 09:00 (Paris)"
+    ) in captured.err
+    assert all(line.endswith(".html") for line in captured.out.split())
+
+
+def test_the_watermark_follows_the_configuration(
+    config: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    simulated = (
+        Path(config).read_text("utf-8").replace("  data_dir:", "  simulated: true\n  data_dir:")
+    )
+    path = tmp_path / "simulated.yaml"
+    path.write_text(simulated, encoding="utf-8")
+    out = tmp_path / "out"
+    argv = ["report", "--config", str(path), *PERIOD, "--format", "html", "--out", str(out)]
+    assert main(argv) == 0
+    (report,) = out.glob("rapport-WD-*.html")
+    html = report.read_text("utf-8")
+    assert 'class="watermark"' in html and "DONNÉES SIMULÉES" in html

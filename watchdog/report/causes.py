@@ -23,6 +23,12 @@ BARRIERS = (
     Outcome.SITE_ERROR,
     Outcome.TIMEOUT,
 )
+# Barriers that make the service unusable for anyone: they support a finding of unavailability.
+DOWN = (Outcome.CLOSED, Outcome.MAINTENANCE, Outcome.SITE_ERROR, Outcome.TIMEOUT)
+# Barriers that stop our robot before the calendar but that a person may get past (a captcha
+# is built to stop robots; a waiting room lets people in): they hide the calendar from us and
+# prove neither that slots were there nor that they were not.
+HIDING = (Outcome.CAPTCHA, Outcome.QUEUE)
 # Counted in the DESIGN rates, but never an applicant's failure (aimed at or caused by us).
 PROBE_SIDE = (Outcome.BLOCKED, Outcome.NETWORK_ERROR)
 # What an applicant would have met when trying: no slot, or a barrier of the service.

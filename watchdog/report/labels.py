@@ -86,6 +86,31 @@ def outcome(lang: str, value: Outcome, on: Platform | None = None) -> str:
     return OUTCOMES[lang][value]
 
 
+CAUSES: dict[str, dict[Outcome, str]] = {
+    "fr": {
+        Outcome.CAPTCHA: "captcha",
+        Outcome.QUEUE: "file d'attente",
+        Outcome.CLOSED: "page désactivée",
+        Outcome.MAINTENANCE: "maintenance",
+        Outcome.SITE_ERROR: "erreur du site",
+        Outcome.TIMEOUT: "sans réponse",
+    },
+    "en": {
+        Outcome.CAPTCHA: "captcha",
+        Outcome.QUEUE: "waiting room",
+        Outcome.CLOSED: "page disabled",
+        Outcome.MAINTENANCE: "maintenance",
+        Outcome.SITE_ERROR: "site error",
+        Outcome.TIMEOUT: "no answer",
+    },
+}
+
+
+def cause(lang: str, value: Outcome) -> str:
+    """The barrier alone, where the context already says the calendar was not reached."""
+    return CAUSES[lang].get(value) or OUTCOMES[lang][value]
+
+
 def procedure(lang: str, value: Procedure) -> str:
     return PROCEDURES[lang][value]
 

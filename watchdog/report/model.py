@@ -297,7 +297,7 @@ def _booking(views: Sequence[TargetView]) -> set[str]:
 def build_charts(data: ReportData) -> dict[str, Markup]:
     typo, lang = data.typo, data.meta.lang
     fr = lang == "fr"
-    booking = [v for v in data.views if v.books]
+    booking = [v for v in data.views if v.books and v.reached]  # a rate needs a calendar
     return {
         "no_slot": charts.rate_bars(
             [(v.name(lang), v.stats.no_slot_rate) for v in booking],

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from watchdog.errors import WatchdogError
 from watchdog.models import Outcome
+from watchdog.report import support
 from watchdog.stats.calendar import Period, paris_midnight
 from watchdog.stats.intervals import Proportion
 from watchdog.stats.series import SeriesStats
@@ -148,6 +149,11 @@ def indicators(
         "failure_rate_low": s.failure_rate.low,
         "opening_rate": s.opening_rate.value,
         "captcha_rate": s.share(Outcome.CAPTCHA).value,
+        # Beside the DESIGN rates: what says something of an applicant's access (support.py).
+        "applicant_attempts": float(support.applicant_attempts(s)),
+        "hidden_rate": support.hidden_rate(s).value,
+        "service_error_rate": support.service_error_rate(s).value,
+        "service_uptime": support.service_uptime(s).value,
         # RGAA 1.5 is about a missing alternative (audio or other), not about a captcha
         # being there; no probe records whether one is offered yet, so this is unknown.
         "captcha_without_alternative_rate": None,

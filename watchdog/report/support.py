@@ -42,6 +42,7 @@ class Shortfall(StrEnum):
     FEW_WEEKS = "few_weeks"  # fewer than MIN_WEEKS distinct ISO weeks
     RATE_NOT_HIGH = "rate_not_high"  # the lower bound of the rate is under HIGH_RATE
     PROBE_SIDE = "probe_side"  # only attempts that say nothing of an applicant's access
+    HIDDEN = "hidden"  # a captcha or a waiting room hid the calendar from the probe
 
 
 @dataclass(frozen=True)
@@ -86,26 +87,48 @@ def applicant_attempts(s: SeriesStats) -> int:
     return s.attempts - sum(s.outcomes[o] for o in causes.PROBE_SIDE)
 
 
-def barrier_rate(s: SeriesStats) -> Proportion:
-    """Barriers of the service over the attempts that say something of access."""
-    return Proportion(sum(s.outcomes[o] for o in causes.BARRIERS), applicant_attempts(s))
+def down_rate(s: SeriesStats) -> Proportion:
+    """Barriers that make the service unusable for anyone (disabled page, maintenance, site
+    error, no answer) over the attempts that say something of access."""
+    return Proportion(sum(s.outcomes[o] for o in causes.DOWN), applicant_attempts(s))
+
+
+def service_error_rate(s: SeriesStats) -> Proportion:
+    """Site errors and unanswered attempts over the attempts that say something of access."""
+    errors = s.outcomes[Outcome.SITE_ERROR] + s.outcomes[Outcome.TIMEOUT]
+    return Proportion(errors, applicant_attempts(s))
+
+
+def service_uptime(s: SeriesStats) -> Proportion:
+    """Attempts where the service answered with a working page (not an error, no answer or
+    maintenance), our own blocks and network errors left out."""
+    down = sum(s.outcomes[o] for o in (Outcome.SITE_ERROR, Outcome.TIMEOUT, Outcome.MAINTENANCE))
+    return Proportion(applicant_attempts(s) - down, applicant_attempts(s))
+
+
+def hidden_rate(s: SeriesStats) -> Proportion:
+    """Attempts a captcha or a waiting room stopped before the calendar."""
+    return Proportion(sum(s.outcomes[o] for o in causes.HIDING), applicant_attempts(s))
 
 
 def verdict(s: SeriesStats, books: bool) -> Verdict:
     """The conclusion `s` supports, if any (`books`: False for ANEF)."""
     base = basis(s)
-    barriers = tuple(causes.dominant(s.outcomes, causes.BARRIERS))
+    down_outcomes = tuple(causes.dominant(s.outcomes, causes.DOWN))
     if not s.attempts:
         return Verdict(None, base, Proportion(0, 0), (Shortfall.NO_ATTEMPT,))
     if not applicant_attempts(s):
         return Verdict(None, base, Proportion(0, 0), (Shortfall.PROBE_SIDE,))
     if not books:
-        return _judge(Kind.PORTAL, barrier_rate(s), base, barriers)
-    reached = s.no_slot_rate
-    barrier = barrier_rate(s)
-    if reached.n >= MIN_ATTEMPTS or (barrier.value or 0.0) < HIGH_RATE:
-        return _judge(Kind.NO_SLOT, reached, base, barriers)
-    return _judge(Kind.BARRIER, barrier, base, barriers)
+        return _judge(Kind.PORTAL, down_rate(s), base, down_outcomes)
+    reached, down, hidden = s.no_slot_rate, down_rate(s), hidden_rate(s)
+    down_share, hidden_share = down.value or 0.0, hidden.value or 0.0
+    if reached.n >= MIN_ATTEMPTS or max(down_share, hidden_share) < HIGH_RATE:
+        return _judge(Kind.NO_SLOT, reached, base, down_outcomes)
+    if down_share >= hidden_share:
+        return _judge(Kind.BARRIER, down, base, down_outcomes)
+    hiding = tuple(causes.dominant(s.outcomes, causes.HIDING))
+    return Verdict(None, base, hidden, (Shortfall.HIDDEN,), hiding)
 
 
 def _judge(kind: Kind, rate: Proportion, base: Basis, barriers: tuple[Outcome, ...]) -> Verdict:

@@ -1,0 +1,290 @@
+"""The reports and dossiers read as a lawyer would (issue 12): no barrier called « aucun
+créneau », an appréciation only where its conditions hold, the automated-attempts statement in
+the dossier, an English report without French legal phrasing, and no feature named in the
+methodology that the observations do not carry. Assertions read the text Chromium printed
+(pdftotext), and the HTML elements where a sentence must be read whole."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+from datetime import date, timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from reportdata import Spec, observation, paris, target
+
+from watchdog.config import Target
+from watchdog.models import Observation, Outcome
+from watchdog.report import ReportOptions, build_report
+from watchdog.report.dossier import DossierOptions, build_dossier
+from watchdog.report.labels import ENV_FIELDS
+from watchdog.report.legal import load_legal
+from watchdog.stats import Period
+from watchdog.store import Store
+
+FIRST = date(2026, 11, 2)  # a Monday: ISO week 45
+ISSUED = paris(2026, 12, 7, 10)
+HOURS = (9, 13, 17)  # three attempts a day
+NO_SLOT = target("claims-noslot", "93", "Seine-Saint-Denis")
+CAPTCHA = target("claims-captcha", "78", "Yvelines", platform="rdv_prefecture")
+CLOSED = target("claims-closed", "69", "Rhône", "naturalisation")
+BLOCKED = target("claims-blocked", "75", "Paris", "renouvellement")
+NETWORK = target("claims-network", "95", "Val-d'Oise")
+ANEF = target("claims-anef", "92", "Hauts-de-Seine", "renouvellement", "anef")
+TARGETS = [NO_SLOT, CAPTCHA, CLOSED, BLOCKED, NETWORK, ANEF]
+BARRIER_SERIES = ("Yvelines", "Rhône", "Paris", "Val-d'Oise")  # captcha, closed, blocked, network
+PERIODS = {"day": 1, "two_weeks": 14, "five_weeks": 35}
+APPRECIATION = "n'apparaissent pas réunies"
+FRENCH_LEGAL = (
+    "n'apparaissent pas réunies",
+    "Vu ",
+    "juge des référés",
+    "l'accès normal des usagers",
+    "du code de l'entrée et du séjour",
+    "10 juin 2020",
+    "aucun créneau",
+    "tentatives",
+    "Recommandation 1",
+    "Destinataire",
+)
+
+
+def _outcome(t: Target, index: int) -> Outcome:
+    """What the series shows at its index-th attempt."""
+    if t is NO_SLOT:
+        return Outcome.AVAILABLE if index % 10 == 0 else Outcome.NO_SLOT
+    if t is ANEF:  # a portal down two times in three
+        return Outcome.AVAILABLE if index % 3 == 0 else Outcome.SITE_ERROR
+    return {
+        CAPTCHA.id: Outcome.CAPTCHA,
+        CLOSED.id: Outcome.CLOSED,
+        BLOCKED.id: Outcome.BLOCKED,
+        NETWORK.id: Outcome.NETWORK_ERROR,
+    }[t.id]
+
+
+def _observations(t: Target) -> list[Observation]:
+    made = []
+    for day in range(PERIODS["five_weeks"]):
+        when = FIRST + timedelta(days=day)
+        for hour in HOURS:
+            index = len(made)
+            outcome = _outcome(t, index)
+            slots = 2 if outcome is Outcome.AVAILABLE and t is not ANEF else None
+            spec = Spec(paris(when.year, when.month, when.day, hour), outcome, slots)
+            obs = observation(t.id, spec)
+            env = obs.env.model_copy(
+                update={"user_agent": "prefecture-watchdog/0.1", "resolved_ip": "192.0.2.7"}
+            )
+            made.append(obs.model_copy(update={"env": env}))
+    return made
+
+
+@dataclass(frozen=True)
+class Printed:
+    pdf_text: str  # pdftotext output, narrow no-break spaces as plain ones
+    html: str
+
+
+def _pdf_text(pdf: Path) -> str:
+    out = subprocess.run(["pdftotext", str(pdf), "-"], check=True, capture_output=True, text=True)
+    return out.stdout.replace("\u202f", " ").replace("\u00a0", " ")
+
+
+def _printed(paths: list[Path]) -> Printed:
+    pdf = next(p for p in paths if p.suffix == ".pdf")
+    html = next(p for p in paths if p.suffix == ".html")
+    return Printed(_pdf_text(pdf), html.read_text("utf-8"))
+
+
+def _period(days: int) -> Period:
+    return Period.from_dates(FIRST, FIRST + timedelta(days=days - 1))
+
+
+@pytest.fixture(scope="module")
+def claims_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    store = Store.open(tmp_path_factory.mktemp("claims") / "data")
+    for t in TARGETS:
+        store.append_many(_observations(t))
+    return store
+
+
+@pytest.fixture(scope="module")
+def reports(claims_store: Store, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Printed]:
+    """The French report over 1 day, 2 weeks and 5 weeks, and the English one over 5 weeks."""
+    out = tmp_path_factory.mktemp("reports")
+    printed = {}
+    for name, days, lang in [*((n, d, "fr") for n, d in PERIODS.items()), ("en", 35, "en")]:
+        period = _period(days)
+        paths = build_report(
+            claims_store,
+            TARGETS,
+            since=period.since,
+            until=period.until,
+            out_dir=out / name,
+            options=ReportOptions(generated_at=ISSUED, lang=lang),
+        )
+        printed[name] = _printed(paths)
+    return printed
+
+
+class _Blocks(HTMLParser):
+    """The text of each paragraph, list item, table row and caption, read whole."""
+
+    BLOCKS = frozenset({"p", "li", "tr", "figcaption", "h1", "h2", "h3", "h4", "td"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.blocks: list[str] = []
+        self._stack: list[list[str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.BLOCKS and tag != "td":
+            self._stack.append([])
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.BLOCKS and tag != "td" and self._stack:
+            self.blocks.append("".join(self._stack.pop()))
+
+    def handle_data(self, data: str) -> None:
+        for part in self._stack:
+            part.append(data)
+
+
+def blocks(html: str) -> list[str]:
+    parser = _Blocks()
+    parser.feed(html)
+    return [re.sub(r"\s+", " ", b) for b in parser.blocks]
+
+
+def _names_a_barrier_series(text: str) -> list[str]:
+    return [name for name in BARRIER_SERIES if re.search(rf"\b{name}\b —", text)]
+
+
+@pytest.mark.parametrize("period", list(PERIODS))
+def test_no_barrier_is_called_aucun_creneau(reports: dict[str, Printed], period: str) -> None:
+    printed = reports[period]
+    # In the PDF, no printed line says « aucun créneau » of a series stopped by a barrier…
+    lines = [line for line in printed.pdf_text.splitlines() if "aucun créneau" in line]
+    assert lines, "the no-slot series is there: its calendar said « aucun créneau »"
+    assert [line for line in lines if _names_a_barrier_series(line)] == []
+    # …nor does any paragraph, list item, table row or caption of the document.
+    said = [b for b in blocks(printed.html) if "aucun créneau" in b and _names_a_barrier_series(b)]
+    assert said == []
+    # The barriers are named by their cause, and the probe's own troubles set apart.
+    text = " ".join(printed.pdf_text.split())
+    assert "calendrier non atteint (captcha)" in text and "page désactivée" in text
+    assert "le dispositif lui-même" in text and "comptées comme échec d'aucun usager" in text
+    assert "Le calendrier n'a jamais été atteint pour 2 séries" in text
+
+
+def test_the_appreciation_appears_only_where_its_conditions_hold(
+    reports: dict[str, Printed],
+) -> None:
+    for short in ("day", "two_weeks"):
+        text = " ".join(reports[short].pdf_text.split())
+        assert APPRECIATION not in text
+        assert "ne permettent pas d'apprécier si ces conditions sont réunies" in text
+    one_day = " ".join(reports["day"].pdf_text.split())
+    assert "1 semaine ISO, quand 3 sont requises" in one_day
+    assert "3 tentatives utiles ayant atteint le calendrier, quand 30 sont requises" in one_day
+    two_weeks = " ".join(reports["two_weeks"].pdf_text.split())
+    assert "2 semaines ISO, quand 3 sont requises" in two_weeks
+    five = " ".join(reports["five_weeks"].pdf_text.split())
+    start = five.index("5.4 Appréciation")
+    analysis = five[start : five.index("6. Recommandations", start)]
+    assert APPRECIATION in analysis
+    # Named with their basis: the no-slot series and the disabled page, nothing else.
+    assert "Seine-Saint-Denis — première demande : 89,5 % (94 sur 105)" in analysis
+    assert "Rhône — naturalisation : le calendrier n'a pas été atteint" in analysis
+    assert "constat fondé sur 105 tentatives sur 35 jours et 5 semaines ISO" in analysis
+    for hidden in ("Yvelines", "Paris", "Val-d'Oise"):
+        assert f"{hidden} —" not in analysis[: analysis.index("Il appartient")]
+    # The captcha hid the calendar: no conclusion either way, and the reason said.
+    assert "le calendrier n'a pas pu être observé" in five
+    # ANEF is a portal: its own finding, never « créneau ».
+    assert "Le portail de dépôt en ligne a été indisponible" in analysis
+    assert "le portail était indisponible lors de 66,7 % (70 sur 105)" in analysis
+
+
+def test_recommendations_need_volume_and_captcha_rgaa_waits_for_a_recorded_alternative(
+    reports: dict[str, Printed],
+) -> None:
+    five = " ".join(reports["five_weeks"].pdf_text.split())
+    start = five.index("6. Recommandations", five.index("5.4 Appréciation"))
+    section = five[start : five.index("7. Annexes", start)]
+    assert "RGAA" not in section[: section.index("Aucune recommandation")]
+    # Only where the data say so: not for the probe's own troubles, not behind a captcha.
+    autre = section[section.index("autre modalité") : section.index("Recommandation 3")]
+    assert "Rhône — naturalisation" in autre
+    assert not _names_a_barrier_series(autre.replace("Rhône —", ""))
+    assert "Aucune recommandation n'est formulée au titre du critère 1.5 du RGAA" in five
+    assert "Proposer sans délai un rendez-vous ou une autre modalité de dépôt" in five
+    assert "solution de substitution prévue par l'article R. 431-2" in five
+    day = " ".join(reports["day"].pdf_text.split())
+    assert "Aucune règle de recommandation n'est satisfaite" in day
+
+
+def test_the_english_report_has_no_french_legal_phrasing(reports: dict[str, Printed]) -> None:
+    text = " ".join(reports["en"].pdf_text.split())
+    assert "5.4 Assessment" in text and "do not appear to be met" in text
+    assert [phrase for phrase in FRENCH_LEGAL if phrase in text] == []
+    for ref in load_legal():
+        start = " ".join(ref.holding.split())[:40]
+        assert start not in text, ref.id
+    assert "Conseil d'État, 9 June 2022, n° 453391" in text
+
+
+def test_the_methodology_names_only_what_the_observations_carry(
+    reports: dict[str, Printed], claims_store: Store
+) -> None:
+    text = " ".join(reports["five_weeks"].pdf_text.split())
+    observations = [o for t in TARGETS for o in claims_store.iter_observations(t.id, None, None)]
+    named = {field for field, words in ENV_FIELDS["fr"].items() if words in text}
+    assert named == {"user_agent", "resolved_ip"}
+    for field in named:
+        assert all(getattr(o.env, field) for o in observations), field
+    # Nothing measures a clock offset or keeps a HAR: nothing says so.
+    assert "NTP" not in text and "HAR" not in text
+    assert "aucun écart à une source de temps extérieure n'est mesuré" in text
+
+
+def test_the_dossier_says_who_made_the_attempts(claims_store: Store, tmp_path: Path) -> None:
+    period = _period(14)
+    paths = build_dossier(
+        claims_store,
+        BLOCKED,
+        since=period.since,
+        until=period.until,
+        out_dir=tmp_path,
+        options=DossierOptions(generated_at=ISSUED, captures="none"),
+    )
+    text = " ".join(_printed(paths).pdf_text.split())
+    assert "dispositif automatisé d'observation" in text
+    assert "indépendamment du demandeur : ces tentatives ne sont pas les siennes" in text
+    assert "Ce qu'elles n'établissent pas" in text
+    # Every attempt was a 403 aimed at the robot: none is the applicant's failure.
+    assert "Tentatives retenues 0" in text
+    assert "Listées à part, non imputables au demandeur : sonde bloquée par le site (42)" in text
+    assert "Aucune tentative retenue sur la période : ce dossier n'établit rien." in text
+    assert "Fait à ………………, le 7 décembre 2026" in text
+    assert "Questions à renseigner" in text and "circonstances particulières" in text
+
+
+def test_an_anef_dossier_speaks_of_a_portal(claims_store: Store, tmp_path: Path) -> None:
+    period = _period(35)
+    paths = build_dossier(
+        claims_store,
+        ANEF,
+        since=period.since,
+        until=period.until,
+        out_dir=tmp_path,
+        options=DossierOptions(generated_at=ISSUED, captures="none"),
+    )
+    text = " ".join(_printed(paths).pdf_text.split())
+    assert "créneau" not in text
+    assert "dont portail indisponible 70" in text and "dont portail disponible 35" in text
+    assert "portail indisponible (erreur)" in text and "portail disponible" in text
