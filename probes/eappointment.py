@@ -19,6 +19,7 @@ import asyncio
 import json
 import re
 from datetime import date, datetime, time
+from html.parser import HTMLParser
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,8 +32,6 @@ from watchdog.sitedates import any_date, clock, long_date, paris
 
 _OPTIONS = re.compile(r"<option\b[^>]*>([^<]*)</option>", re.I)
 _SELECT_BODY = r"<select\b[^>]*\bid=[\"']?{id}\b[^>]*>(.*?)</select>"
-_COLUMN = re.compile(r"<div\b[^>]*\bclass=[\"'][^\"']*\bavailabilityColumn\w*[^>]*>", re.I)
-_RADIO = re.compile(r"<input\b[^>]*\btype=[\"']?radio\b[^>]*>([^<]*)", re.I)
 _PICKER_DAY = re.compile(
     r"<td\b[^>]*data-handler=[\"']?selectDay[^>]*data-month=[\"']?(\d+)[^>]*"
     r"data-year=[\"']?(\d{4})[^>]*>\s*<a\b[^>]*>\s*(\d{1,2})\s*</a>",
@@ -148,13 +147,44 @@ def _days(html: str) -> list[date]:
     return sorted(days)
 
 
+class _ColumnRadios(HTMLParser):
+    """The labels of the radios inside `.availabilityColumnX` elements ("A 09:45")."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.depth = 0  # open elements inside the current column; 0: outside any column
+        self.labels: list[str] = []
+        self._radio = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if self.depth:
+            self.depth += tag not in _VOID
+        elif any(c.startswith("availabilityColumn") for c in (found.get("class") or "").split()):
+            self.depth = 1
+        if self.depth and tag == "input" and (found.get("type") or "").lower() == "radio":
+            self.labels.append("")
+            self._radio = True
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.depth and tag not in _VOID:
+            self.depth -= 1
+        if tag in ("label", "div"):
+            self._radio = False
+
+    def handle_data(self, data: str) -> None:
+        if self._radio and self.labels:
+            self.labels[-1] += data
+
+
+_VOID = frozenset({"input", "br", "img", "hr", "meta", "link", "area", "col", "source", "wbr"})
+
+
 def _hours(html: str) -> list[time]:
     """Hours shown: radios in the `.availabilityColumnX` lists, else the hour select."""
-    radios: list[time] = []
-    for column in _COLUMN.finditer(html):
-        end = html.find("</div>", column.end())
-        chunk = html[column.end() : end if end != -1 else None]
-        radios += [t for label in _RADIO.findall(chunk) if (t := clock(label)) is not None]
+    parser = _ColumnRadios()
+    parser.feed(html)
+    radios = [t for label in parser.labels if (t := clock(label)) is not None]
     if radios:
         return radios
     return [t for text in _select_options(html, "hourValueSelect") if (t := clock(text))]

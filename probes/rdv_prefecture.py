@@ -41,7 +41,7 @@ RETRY_LATER = "Veuillez réessayer ultérieurement."
 NO_SLOT_DAY = "Aucun créneau disponible"
 # The slot chooser is rendered by the front end after `load`: wait for its radios or words.
 SLOTS_READY = """() => {
-  if (document.querySelector("input[name='trhId']")) return true;
+  if (document.querySelector("input[name='trhId'], .q-expansion-item")) return true;
   const text = document.body ? document.body.innerText : "";
   return /Aucun cr\u00e9neau disponible|Veuillez r\u00e9essayer ult\u00e9rieurement/.test(text)
     || /Prochaine disponibilit\u00e9 le/.test(text);
@@ -50,6 +50,10 @@ MORE = "Voir plus de créneaux"
 # Quasar expansion items (mobile markup): a closed day panel's header.
 CLOSED_PANEL = ".q-expansion-item .q-item[aria-expanded='false']"
 MAX_EXPANSIONS = 20
+_CLOSED_COUNT = """() => document.querySelectorAll(
+  ".q-expansion-item .q-item[aria-expanded='false']").length
+  + Array.from(document.querySelectorAll("button"))
+      .filter(b => (b.textContent || "").includes("Voir plus de cr\u00e9neaux")).length"""
 
 
 class CaptchaMode(StrEnum):
@@ -108,7 +112,8 @@ async def _show_every_slot(session: ProbeSession) -> None:
         target = more if await more.count() else panel if await panel.count() else None
         if target is None:
             return
-        before = await page.locator("input[name='trhId']").count()
+        closed = _CLOSED_COUNT
+        before = await page.evaluate(closed)
         try:
             element = await session.ready_to_act(target, "a slot expander")
         except ProbeError:
@@ -116,10 +121,7 @@ async def _show_every_slot(session: ProbeSession) -> None:
             session.steps.append(session.steps[-1].model_copy(update={"name": "expand_skipped"}))
             return
         await element.click(timeout=5_000)
-        await session.wait_for_content(
-            f"() => document.querySelectorAll(\"input[name='trhId']\").length > {before}",
-            2_000,
-        )
+        await session.wait_for_content(f"() => ({closed})() < {int(before)}", 2_000)
 
 
 def _first_slot(critere: dict[str, Any] | None, html: str) -> datetime | None:

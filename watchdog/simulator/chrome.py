@@ -20,7 +20,14 @@ def esc(text: str) -> str:
     return escape(text, quote=False)
 
 
-BANNER_COOKIES = {"tarteaucitron": "tarteaucitron", "simple": "cookies_consent"}
+BANNER_COOKIES = {
+    "tarteaucitron": "tarteaucitron",
+    "tarteaucitron_center": "tarteaucitron",
+    "tarteaucitron_late": "tarteaucitron",
+    "simple": "cookies_consent",
+    "paris": "cookies_consent",
+    "accepter": "cookies_consent",
+}
 
 _ACCEPT_JS = """<script>
 function simAcceptCookies(name, root) {
@@ -36,7 +43,64 @@ def cookie_banner(kind: str | None, request: web.Request) -> str:
         return ""
     if kind == "tarteaucitron":
         return _ACCEPT_JS + _TARTEAUCITRON
+    if kind == "tarteaucitron_center":
+        return _ACCEPT_JS + _TARTEAUCITRON_CENTER
+    if kind == "tarteaucitron_late":  # the library shows its banner once its script has run
+        return _ACCEPT_JS + _shown_later(_TARTEAUCITRON_CENTER, 800)
+    if kind == "paris":
+        return _ACCEPT_JS + _PARIS_BANNER
+    if kind == "accepter":
+        return _ACCEPT_JS + _ACCEPTER_BANNER
     return _ACCEPT_JS + _SIMPLE_BANNER
+
+
+def _shown_later(banner: str, delay_ms: int) -> str:
+    return (
+        '<script>window.addEventListener("load", function () { setTimeout(function () {'
+        f" document.body.insertAdjacentHTML('beforeend', {json.dumps(banner)}); }},"
+        f" {delay_ms}); }});</script>"
+    )
+
+
+# tarteaucitron's centred form ("orientation: middle"): a backdrop over the whole page that
+# takes every click until one of the banner's buttons is pressed.
+_TARTEAUCITRON_CENTER = """
+<div id="tarteaucitronRoot" class="tarteaucitronBeforeVisible">
+ <div id="tarteaucitronBack" style="display:block;opacity:0.7;position:fixed;inset:0;
+  background:#333;z-index:2147483640"></div>
+ <div id="tarteaucitronAlertBig" class="tarteaucitronAlertBigMiddle" role="dialog"
+  aria-modal="true" aria-label="Gestion des cookies"
+  style="position:fixed;top:30%;left:20%;right:20%;background:#333;color:#fff;padding:24px;
+  z-index:2147483645">
+  <span id="tarteaucitronDisclaimerAlert">Ce site utilise des cookies et vous donne le contrôle
+   sur ceux que vous souhaitez activer</span>
+  <button type="button" class="tarteaucitronCTAButton tarteaucitronAllow"
+   id="tarteaucitronPersonalize2"
+   onclick="simAcceptCookies('tarteaucitron','tarteaucitronRoot')">✓ Tout accepter</button>
+  <button type="button" class="tarteaucitronCTAButton tarteaucitronDeny"
+   id="tarteaucitronAllDenied2"
+   onclick="simAcceptCookies('tarteaucitron','tarteaucitronRoot')">✗ Tout refuser</button>
+  <button type="button" id="tarteaucitronCloseAlert">Personnaliser</button>
+ </div>
+</div>"""
+
+# The Préfecture de police's banner: `#cookies-banner` with « Accepter ».
+_PARIS_BANNER = """
+<div id="cookies-banner" role="dialog" style="position:fixed;inset:0;background:rgba(0,0,0,.5);
+ z-index:99;display:flex;align-items:flex-end">
+ <div style="background:#fff;padding:16px;width:100%">
+ <p>Nous utilisons des cookies pour mesurer l'audience de ce site.</p>
+ <button type="button" onclick="simAcceptCookies('cookies_consent','cookies-banner')"
+  >Accepter</button></div>
+</div>"""
+
+# A link calling the site's own `accepter()`.
+_ACCEPTER_BANNER = """
+<script>function accepter() { simAcceptCookies('cookies_consent', 'bandeau-cookies'); }</script>
+<div id="bandeau-cookies" style="position:fixed;inset:0;background:rgba(0,0,0,.5);z-index:99">
+ <p style="background:#fff;padding:16px;margin:0">Ce site utilise des cookies.
+ <a href="#" onclick="javascript:accepter()">Accepter</a></p>
+</div>"""
 
 
 _TARTEAUCITRON = """

@@ -19,6 +19,7 @@ from watchdog.simulator.log import BookingRoute
 from watchdog.simulator.media import captcha_png
 from watchdog.simulator.scenario import State, Target
 from watchdog.simulator.state import Journey, SimState, new_session_id, note, sim_state
+from watchdog.simulator.variants import LATE_MS, Variant
 
 CONTEXT = "/eAppointmentpref94"
 SESSION_COOKIE = "JSESSIONID"
@@ -80,8 +81,16 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     return await handler()
 
 
+BUSY_EAPP = """<h2>Actualités</h2>
+<form class="newsletter" action="/newsletter" method="post"><label for="nl">Lettre
+d'information</label><input type="text" id="nl" name="email">
+<input type="submit" class="btn btn-primary" value="S'abonner"></form>
+"""
+
+
 def _error(status: int = 200) -> web.Response:
-    return html(eapp_page(title="Page d'erreur", content=pages.error_page()), status)
+    # The product's error pages say « Erreur » in their title (platforms.md §4.1).
+    return html(eapp_page(title="eAppointment - Erreur", content=pages.error_page()), status)
 
 
 async def appointment(request: web.Request) -> web.StreamResponse:
@@ -135,6 +144,8 @@ class _Session:
         return await apply_fault(self.request, self.state, self.journey, step, started=False)
 
     def page(self, title: str, content: str, scripts: str = "") -> web.Response:
+        if Variant.BUSY in self.target.variants:
+            content = BUSY_EAPP + content
         return html(eapp_page(title=title, content=content, scripts=scripts))
 
     async def motive_page(self, error: str | None = None) -> web.StreamResponse:
@@ -168,6 +179,7 @@ class _Session:
             slots=avail.slots,
             today=self.state.now().date(),
             alert=alert,
+            alert_delay_ms=LATE_MS if Variant.LATE in self.target.variants else 0,
         )
         content, scripts = pages.calendar_page(view)
         return self.page("Lieu, date et heure", content, scripts)

@@ -100,6 +100,7 @@ class CalendarView:
     slots: Sequence[datetime]
     today: date
     alert: str | None
+    alert_delay_ms: int = 0
 
 
 def _datepicker_month(year: int, month: int, free_days: set[date]) -> str:
@@ -113,8 +114,7 @@ def _datepicker_month(year: int, month: int, free_days: set[date]) -> str:
                 cells.append(
                     f'<td class=" ui-datepicker-days-cell-over" data-handler="selectDay" '
                     f'data-event="click" data-month="{month - 1}" data-year="{year}">'
-                    f'<a class="ui-state-default" href="#" data-iso="{day.isoformat()}">'
-                    f"{day.day}</a></td>"
+                    f'<a class="ui-state-default" href="#">{day.day}</a></td>'
                 )
             else:
                 cells.append(
@@ -206,10 +206,10 @@ def calendar_page(view: CalendarView) -> tuple[str, str]:
 <div class="col-md-4"><div class="panel panel-default resume">
 <div class="panel-heading">Résumé :</div>
 <div class="panel-body"><p>Rendez-vous au {esc(view.site)}</p>{motives}</div></div></div></div>"""
-    return content, _calendar_js(view.alert)
+    return content, _calendar_js(view.alert, view.alert_delay_ms)
 
 
-def _calendar_js(alert: str | None) -> str:
+def _calendar_js(alert: str | None, delay_ms: int = 0) -> str:
     script = """<script>
 function choisirJour(iso) {
   document.getElementById("dayValueId").value = iso;
@@ -228,7 +228,12 @@ function choisirJour(iso) {
   });
 }
 document.querySelectorAll("td[data-handler=selectDay] a").forEach(function (a) {
-  a.addEventListener("click", function (e) { e.preventDefault(); choisirJour(a.dataset.iso); });
+  a.addEventListener("click", function (e) {
+    e.preventDefault();
+    var td = a.parentNode, m = Number(td.dataset.month) + 1, d = Number(a.textContent);
+    var pad = function (n) { return String(n).padStart(2, "0"); };
+    choisirJour(td.dataset.year + "-" + pad(m) + "-" + pad(d));
+  });
 });
 document.getElementById("dayValueId").addEventListener("change", function (e) {
   choisirJour(e.target.value);
@@ -236,8 +241,8 @@ document.getElementById("dayValueId").addEventListener("change", function (e) {
 </script>"""
     if alert:
         script += (
-            '\n<script>window.addEventListener("load", function () { alert('
-            f"{json.dumps(alert, ensure_ascii=False)}); }});</script>"
+            '\n<script>window.addEventListener("load", function () { setTimeout(function () {'
+            f" alert({json.dumps(alert, ensure_ascii=False)}); }}, {delay_ms}); }});</script>"
         )
     return script
 

@@ -13,11 +13,13 @@ from aiohttp import web
 
 from watchdog.models import Platform
 from watchdog.simulator import legacy_pages as pages
+from watchdog.simulator import variants
 from watchdog.simulator.chrome import cookie_banner, legacy_page
 from watchdog.simulator.faults import apply_fault, html, rate_limited
 from watchdog.simulator.log import BookingRoute
 from watchdog.simulator.scenario import State, Target
 from watchdog.simulator.state import Journey, SimState, new_session_id, note, sim_state
+from watchdog.simulator.variants import Variant
 
 SESSION_COOKIE = "eZSESSID"
 PREFIXES = ("", "/index.php")
@@ -38,6 +40,32 @@ def entry_path(target: Target) -> str:
 def add_routes(app: web.Application) -> None:
     for prefix in PREFIXES:
         app.router.add_route("*", prefix + r"/booking/create/{id:\d+}{step:(/\d*)?}", booking)
+        app.router.add_route(
+            "*", prefix + r"/ezjscore/call/{call:bookingserver::planning::.*}", week
+        )
+
+
+def _week_url(base: str, journey: Journey) -> str:
+    prefix = base[: base.index("/booking/create/")]
+    planning = journey.planning or "0"
+    call = f"bookingserver::planning::assign::{journey.target.id}::{planning}::0"
+    return f"{prefix}/ezjscore/call/{call}"
+
+
+async def week(request: web.Request) -> web.StreamResponse:
+    """The `ezjscore` week fragment step 4 fetches after `load` (platforms.md §2.4)."""
+    state = sim_state(request)
+    parts = request.match_info["call"].split("::")
+    target = state.scenario.find(Platform.LEGACY_BOOKING, parts[3] if len(parts) > 3 else "")
+    journey = state.journey(request.cookies.get(SESSION_COOKIE), target) if target else None
+    if target is None or journey is None:
+        raise web.HTTPNotFound()
+    note(request, target, "4")
+    slots = state.availability(journey).slots
+    if not slots:
+        raise web.HTTPNotFound()
+    english = Variant.ENGLISH in target.variants
+    return web.Response(text=pages.calendar(slots, english), content_type="text/html")
 
 
 def redirect(location: str) -> web.Response:
@@ -114,7 +142,7 @@ def _get(
         return _page(request, journey, pages.step1(label, action, target.plannings))
     if step == 2:
         return (
-            _page(request, journey, pages.step2(label, action))
+            _page(request, journey, pages.step2(label, action, _wording(target)))
             if result == 2
             else redirect(f"{base}/{result}")
         )
@@ -125,7 +153,12 @@ def _get(
         return _page(request, journey, pages.step3(label, action, nature))
     if step == 4:
         slots = state.availability(journey).slots
-        return _page(request, journey, pages.step4(label, action, slots))
+        if Variant.LATE in target.variants:
+            week_html = variants.fetched("calendrier", _week_url(base, journey))
+        else:
+            week_html = pages.calendar(slots, Variant.ENGLISH in target.variants)
+        legend = Variant.LEGEND in target.variants
+        return _page(request, journey, pages.step4(label, action, week_html, legend_table=legend))
     return _page(request, journey, _booking_step(label, action, step, target.id))
 
 
@@ -160,8 +193,17 @@ async def _post(
     return redirect(f"{base}/{next_step}")
 
 
+def _wording(target: Target) -> str:
+    for variant in (Variant.ENGLISH, Variant.WORDING_2025):
+        if variant in target.variants:
+            return variant.value
+    return "classic"
+
+
 def _page(request: web.Request, journey: Journey, content: str, status: int = 200) -> web.Response:
     target = journey.target
+    if Variant.BUSY in target.variants:
+        content = variants.BUSY_LEGACY + "\n" + content
     banner = cookie_banner(target.cookie_banner or "tarteaucitron", request)
     title = _label(target)
     return html(

@@ -94,8 +94,16 @@ def step1(label: str, action: str, plannings: dict[str, str], error: str | None 
 <h2>Choix de la nature du rendez-vous</h2>\n{form(action, inner)}"""
 
 
-def step2(label: str, action: str) -> str:
-    inner = f"""<p>{NO_SLOT_TEXT}</p>
+# The module's later and English wordings of the same page (platforms.md §2.3).
+NO_SLOT_WORDINGS = {
+    "classic": NO_SLOT_TEXT,
+    "english": "Please try later",
+    "wording_2025": "Veuillez réessayer ultérieurement.",
+}
+
+
+def step2(label: str, action: str, wording: str = "classic") -> str:
+    inner = f"""<p>{NO_SLOT_WORDINGS[wording]}</p>
 <input type="submit" class="Bbutton" name="finishButton" value="Terminer">"""
     return f"""<h1>{esc(label)}</h1>\n{tabs(2)}
 <h2>Vérification de disponibilité</h2>\n{form(action, inner)}"""
@@ -111,9 +119,16 @@ def step3(label: str, action: str, nature: str) -> str:
 <h2>Description de la nature du rendez-vous</h2>\n{form(action, inner)}"""
 
 
-def step4(label: str, action: str, slots: Sequence[datetime]) -> str:
+LEGEND_TABLE = """<table class="legende"><tr><td class="status-1 free">libre</td>
+<td class="status-2 full">complet</td></tr></table>"""
+
+
+def step4(label: str, action: str, week: str, *, legend_table: bool = False) -> str:
+    """Step 4 around `week`: the calendar table itself, or what fetches it after `load`."""
+    legend = LEGEND_TABLE if legend_table else ""
     inner = f"""<p>Cliquez sur une plage horaire libre pour la sélectionner.</p>
-{calendar(slots)}
+{legend}
+{week}
 <p class="legende">Légende : <span class="status-1 free">libre</span>
 <span class="status-2 full">complet</span></p>
 <input type="submit" class="Bbutton" name="nextButton" value="Première plage horaire libre">
@@ -122,12 +137,14 @@ def step4(label: str, action: str, slots: Sequence[datetime]) -> str:
 <h2>Choix d'une plage horaire</h2>\n{form(action, inner)}"""
 
 
-def calendar(slots: Sequence[datetime]) -> str:
+def calendar(slots: Sequence[datetime], english: bool = False) -> str:
     """The weekly table of the week holding the earliest slot: one `td.free` per free slot."""
     monday = monday_of(slots[0].date())
     days = [monday + timedelta(days=i) for i in range(7)]
     free = {(s.date(), s.time()): s for s in slots}
     period = f"Semaine du {long_date(days[0])} au {long_date(days[-1])}"
+    if english:
+        period = f"Week from {long_date(days[0])} to {long_date(days[-1])}"
     head = "".join(f"<th>{short_day(d)}</th>" for d in days)
     rows = []
     for start in SLOT_TIMES:
@@ -135,10 +152,9 @@ def calendar(slots: Sequence[datetime]) -> str:
         for day in days:
             slot = free.get((day, start))
             if slot is not None:
-                iso = slot.strftime("%Y-%m-%dT%H:%M")
                 cells.append(
-                    f'<td class="status-1 free" data-slot="{iso}"><label>'
-                    f'<input type="radio" name="slot" value="{iso}"> '
+                    f'<td class="status-1 free"><label>'
+                    f'<input type="radio" name="slot" value="{slot:%Y%m%d%H%M}"> '
                     f'<span class="heure">{hm(slot)}</span> libre</label></td>'
                 )
             else:

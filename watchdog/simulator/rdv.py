@@ -100,7 +100,7 @@ class _Visit:
         )
 
     def page(self, title: str, content: str, scripts: str = "") -> web.Response:
-        banner = cookie_banner(self.target.cookie_banner or "simple", self.request)
+        banner = cookie_banner(self.target.cookie_banner or "none", self.request)
         response = html(rdv_page(title=title, content=content, banner=banner, scripts=scripts))
         return self.cookies(response)
 
@@ -183,6 +183,7 @@ async def creneau(request: web.Request) -> web.StreamResponse:
         availability=state.availability(journey),
         variant=journey.draw.variant or ("last_week" if rule and rule.publish else "week"),
         agenda_id=int(visit.target.id) * 10 + 1,
+        presentation=frozenset(visit.target.variants),
     )
     return visit.page("Choisissez votre créneau", pages.slots(view))
 

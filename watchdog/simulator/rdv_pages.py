@@ -10,6 +10,8 @@ from html import escape
 from watchdog.simulator.availability import Availability, monday_of
 from watchdog.simulator.chrome import esc
 from watchdog.simulator.french import dmy, hm, short_day
+from watchdog.simulator.variants import QUASAR_DIALOG, Variant
+from watchdog.simulator.variants import late as late_render
 
 PISTE_PATH = "/piste/captcha/simple-captcha-endpoint"
 STYLE = "captchaFR"
@@ -129,6 +131,7 @@ class SlotView:
     availability: Availability
     variant: str
     agenda_id: int
+    presentation: frozenset[Variant] = frozenset()
 
 
 def trh_id(slot: datetime) -> str:
@@ -169,25 +172,68 @@ def notices(avail: Availability) -> str:
     )
 
 
-def _columns(slots: tuple[datetime, ...], first_day: date) -> str:
-    columns = []
+def _item(i: int, slot: datetime) -> str:
+    even = " even" if i % 2 else ""
+    sid = trh_id(slot)
+    return (
+        f'<li class="row cellule justify-center radio-card{even}">'
+        f'<input type="radio" name="trhId" id="trhId_{sid}" data-value="{sid}" '
+        f'value="{sid}"><label class="fr-label" for="trhId_{sid}">'
+        f"{slot:%H}h{slot:%M}</label></li>"
+    )
+
+
+SHOWN_ROWS = 2  # rows shown before « Voir plus de créneaux » (collapsed presentation)
+MORE_BUTTON = (
+    '<button type="button" class="fr-btn fr-btn--tertiary-no-outline"{onclick}>'
+    "Voir plus de créneaux</button>"
+)
+
+
+def _columns(slots: tuple[datetime, ...], first_day: date, collapsed: bool) -> str:
+    columns, hidden = [], {}
     for offset in range(7):
         day = first_day + timedelta(days=offset)
-        items = []
-        for i, slot in enumerate(s for s in slots if s.date() == day):
-            even = " even" if i % 2 else ""
-            sid = trh_id(slot)
-            items.append(
-                f'<li class="row cellule justify-center radio-card{even}">'
-                f'<input type="radio" name="trhId" id="trhId_{sid}" data-value="{sid}" '
-                f'value="{sid}"><label class="fr-label" for="trhId_{sid}">'
-                f"{slot:%H}h{slot:%M}</label></li>"
-            )
+        items = [_item(i, slot) for i, slot in enumerate(s for s in slots if s.date() == day)]
+        if collapsed and len(items) > SHOWN_ROWS:
+            hidden[f"cellules-{offset}"] = "".join(items[SHOWN_ROWS:])
+            items = items[:SHOWN_ROWS]
         columns.append(
             f'<div class="col celulleColumn"><div class="celulleHeader">{short_day(day)}</div>'
-            f'<ul class="cellules">{"".join(items)}</ul></div>'
+            f'<ul class="cellules" id="cellules-{offset}">{"".join(items)}</ul></div>'
         )
-    return '<div class="row calendrier">' + "\n".join(columns) + "</div>"
+    body = '<div class="row calendrier">' + "\n".join(columns) + "</div>"
+    if not collapsed:
+        return body + "\n" + MORE_BUTTON.format(onclick="")
+    # The rows beyond the first ones are rendered only when the button is pressed.
+    show = (
+        f" onclick='var more = {json.dumps(hidden, ensure_ascii=False)};"
+        ' for (var id in more) { document.getElementById(id).insertAdjacentHTML("beforeend",'
+        " more[id]); } this.remove();'"
+    )
+    return body + "\n" + MORE_BUTTON.format(onclick=show if hidden else "")
+
+
+def _panels(slots: tuple[datetime, ...], first_day: date) -> str:
+    """Mobile markup: one closed Quasar expansion item per day, rendered when opened."""
+    panels = []
+    for offset in range(7):
+        day = first_day + timedelta(days=offset)
+        todays = [s for s in slots if s.date() == day]
+        inner = "".join(_item(i, slot) for i, slot in enumerate(todays))
+        if not todays:
+            inner = '<p class="q-pa-sm">Aucun créneau disponible</p>'
+        opener = (
+            f' onclick=\'this.setAttribute("aria-expanded", "true");'
+            f" this.nextElementSibling.innerHTML = {json.dumps(inner, ensure_ascii=False)};'"
+        )
+        panels.append(
+            '<div class="q-expansion-item q-item-type q-expansion-item--collapsed">'
+            f'<div class="q-item q-item-type row q-item--clickable" role="button" tabindex="0"'
+            f' aria-expanded="false"{opener}><div class="q-item__section">{short_day(day)}'
+            '</div></div><div class="q-expansion-item__content"></div></div>'
+        )
+    return '<div class="q-list calendrier-mobile">' + "\n".join(panels) + "</div>"
 
 
 def _no_slot(variant: str) -> str:
@@ -199,18 +245,23 @@ def _no_slot(variant: str) -> str:
 def slots(view: SlotView) -> str:
     avail = view.availability
     first_day = monday_of(avail.earliest.date() if avail.earliest else view.today)
-    if avail.slots:
-        body = _columns(avail.slots, first_day) + (
-            '\n<button type="button" class="fr-btn fr-btn--tertiary-no-outline">'
-            "Voir plus de créneaux</button>"
-        )
+    shown = view.presentation
+    if avail.slots and Variant.MOBILE in shown:
+        body = _panels(avail.slots, first_day)
+    elif avail.slots:
+        body = _columns(avail.slots, first_day, Variant.COLLAPSED in shown)
     else:
         body = _no_slot(view.variant)
+    publications = f'<div class="publications">{notices(avail)}</div>'
+    if Variant.LATE in shown:  # the front end renders the chooser from its data after `load`
+        body, publications = late_render("rdv-choix-tranche-contenu", body + publications), ""
+    extra = '<h2 class="text-h6">Informations</h2>' if Variant.BUSY in shown else ""
+    dialog = QUASAR_DIALOG if Variant.DIALOG in shown else ""
     data = {"demarche": {"libelle": view.label}, "critere": critere(view, first_day)}
     data["precedentePub"] = _instant(avail.last_publication)
     data["prochainePub"] = _instant(avail.next_publication)
-    return f"""<div class="q-pa-md rdv-creneau">
-<h1 class="text-h5">Choisissez votre créneau</h1>
+    return f"""{dialog}<div class="q-pa-md rdv-creneau">
+<h1 class="text-h5">Choisissez votre créneau</h1>{extra}
 <p class="fr-text--lead">{esc(view.label)}</p>
 <p class="fr-stepper__state">Étape 2 sur 6</p>
 <form id="formCreneau" method="post" action="{escape(view.base)}/_choisirCreneau">
@@ -221,7 +272,7 @@ def slots(view: SlotView) -> str:
 <button type="button" class="q-btn">Semaine suivante</button></div>
 {body}
 </div>
-<div class="publications">{notices(avail)}</div>
+{publications}
 {_btn("Suivant")}
 </form></div>
 <script>var rdvChoixTranche = {json.dumps(data, ensure_ascii=False)};</script>"""

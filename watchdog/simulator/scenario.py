@@ -57,6 +57,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from watchdog.errors import ConfigError, ConfigProblem
 from watchdog.models import Platform
 from watchdog.simulator.units import Duration, HourWindows, IdStr, parse_clock
+from watchdog.simulator.variants import PLATFORM_VARIANTS, Variant
 
 
 class State(StrEnum):
@@ -208,7 +209,19 @@ class Target(_Model):
     success_step: Literal[3, 4] = 3
     session_lifetime: Duration = 900.0
     rate_limit: RateLimit | None = None
-    cookie_banner: Literal["tarteaucitron", "simple", "none"] | None = None
+    cookie_banner: (
+        Literal[
+            "tarteaucitron",
+            "tarteaucitron_center",
+            "tarteaucitron_late",
+            "simple",
+            "paris",
+            "accepter",
+            "none",
+        ]
+        | None
+    ) = None
+    variants: list[Variant] = Field(default_factory=list)
     behaviour: list[Rule] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -218,6 +231,9 @@ class Target(_Model):
         _check_id(self)
         if self.plannings and self.platform is not Platform.LEGACY_BOOKING:
             raise ValueError("`plannings` only applies to legacy_booking")
+        wrong = sorted(set(self.variants) - PLATFORM_VARIANTS[self.platform])
+        if wrong:
+            raise ValueError(f"variants {wrong} do not apply to {self.platform.value}")
         for index, rule in enumerate(self.behaviour):
             _check_rule(self.platform, rule, index)
         return self

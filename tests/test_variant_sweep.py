@@ -1,0 +1,257 @@
+"""The variant sweep: every probe over every documented presentation × outcome, both engines.
+
+The simulator shows the same facts the ways the real sites showed them (consent overlays,
+content delivered after `load`, legends reading « libre », several `h2`, other forms, the
+English and 2025 wordings, mobile markup, collapsed rows, dialogs on top; see
+watchdog/simulator/variants.py). Each row of `CASES` is one simulated target; each runs
+through the real runner, real Chromium and, where the platform has one, the request engine
+(`auto`: the request engine, handing over to the browser what only a renderer can read).
+Every row asserts outcome, detail, message, slots, the earliest slot and `published_next`
+as instants with their Europe/Paris offset, and that the simulator saw no booking request.
+A new variant is one row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from conftest import SIM_NOW
+from harness import LoopThread, Sim, probe_and_store, target, write_config
+
+from watchdog.browser import BrowserHost
+from watchdog.models import Observation
+from watchdog.simulator.app import entry_path, serve
+from watchdog.simulator.scenario import Scenario
+from watchdog.simulator.state import SIM_STATE
+
+PARIS = ZoneInfo("Europe/Paris")
+TODAY = SIM_NOW.astimezone(PARIS).date()
+TOKEN = "op-secret-token"
+OPERATOR = {"captcha": "operator", "operator_headers": {"X-Operator-Token": TOKEN}}
+EAPP = {"motives": ["20"]}
+NO_SLOT_LEGACY = (
+    "Il n'existe plus de plage horaire libre pour votre demande de rendez-vous. "
+    "Veuillez recommencer ultérieurement."
+)
+EAPP_MOTIFS = (
+    "Aucun rendez-vous n'est possible pour les motifs selectionnnés ou le créneau horaire "
+    "séléctionné."
+)
+EAPP_SERVICE = "Il n'y a pas de rendez-vous disponible pour ce service."
+SLOTS = {"state": "slots", "slots": 3, "first_slot_in_days": 12}
+SLOTS_WIDE = {"state": "slots", "slots": 20, "first_slot_in_days": 7}
+PUBLISH = {"publish": {"at": ["10:00"], "lifetime": "1m", "slots": 4}}
+
+
+@dataclass(frozen=True)
+class Case:
+    key: str
+    platform: str
+    rule: dict[str, Any]
+    outcome: str
+    detail: str
+    message: str | None = None
+    slots: int | None = None
+    earliest_in_days: int | None = None  # the earliest slot: that day at 09:00, Paris time
+    published_next: datetime | None = None
+    variants: tuple[str, ...] = ()
+    banner: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    engines: tuple[str, ...] = ("browser",)
+    consent: str | None = None  # the consent answer the browser's trail must show
+    extra: dict[str, Any] = field(default_factory=dict)  # more fields of the scenario target
+
+
+BOTH = ("browser", "auto")
+GUICHETS = {"plannings": {"14806": "Remise de titre - GUICHET 1", "14807": "GUICHET 2"}}
+
+CASES = [
+    # --- legacy booking module --------------------------------------------------------------
+    Case("legacy-plain-no-slot", "legacy_booking", {"state": "no_slot"}, "no_slot",
+         "no_free_slot", NO_SLOT_LEGACY, engines=BOTH, consent="tarteaucitron:refused"),
+    Case("legacy-plain-slots-step3", "legacy_booking", SLOTS, "available", "step_4", None, 3,
+         12, engines=BOTH),
+    Case("legacy-plain-slots-step4", "legacy_booking", SLOTS, "available", "step_4", None, 3,
+         12, engines=BOTH, extra={"success_step": 4}),
+    Case("legacy-center-slots", "legacy_booking", SLOTS, "available", "step_4", None, 3, 12,
+         banner="tarteaucitron_center", engines=BOTH, consent="tarteaucitron:refused",
+         extra={"success_step": 4}),
+    Case("legacy-center-guichets", "legacy_booking", SLOTS, "available", "step_4", None, 3, 12,
+         banner="tarteaucitron_center", engines=BOTH, options={"planning": "14807"},
+         consent="tarteaucitron:refused", extra=GUICHETS),
+    Case("legacy-late-banner-no-slot", "legacy_booking", {"state": "no_slot"}, "no_slot",
+         "no_free_slot", NO_SLOT_LEGACY, banner="tarteaucitron_late", engines=BOTH),
+    Case("legacy-paris-banner-slots", "legacy_booking", SLOTS, "available", "step_4", None, 3,
+         12, banner="paris", engines=BOTH, consent="cookies-banner:accepted",
+         extra={"success_step": 4}),
+    Case("legacy-simple-banner-slots", "legacy_booking", SLOTS, "available", "step_4", None, 3,
+         12, banner="simple", engines=BOTH, consent="cookies-banner:refused"),
+    Case("legacy-accepter-no-slot", "legacy_booking", {"state": "no_slot"}, "no_slot",
+         "no_free_slot", NO_SLOT_LEGACY, banner="accepter", engines=BOTH,
+         consent="accepter-link:accepted"),
+    Case("legacy-xhr-calendar-slots", "legacy_booking", SLOTS, "available", "step_4", None, 3,
+         12, variants=("late",), engines=BOTH, extra={"success_step": 4}),
+    Case("legacy-xhr-calendar-center", "legacy_booking", SLOTS, "available", "step_4", None, 3,
+         12, variants=("late",), banner="tarteaucitron_center", engines=BOTH,
+         extra={"success_step": 4}),
+    Case("legacy-xhr-no-slot", "legacy_booking", {"state": "no_slot"}, "no_slot",
+         "no_free_slot", NO_SLOT_LEGACY, variants=("late",), engines=BOTH),
+    Case("legacy-legend-slots", "legacy_booking", SLOTS, "available", "step_4", None, 3, 12,
+         variants=("legend",), engines=BOTH),
+    Case("legacy-legend-xhr-slots", "legacy_booking", SLOTS, "available", "step_4", None, 3, 12,
+         variants=("legend", "late"), engines=BOTH),
+    Case("legacy-busy-slots", "legacy_booking", SLOTS, "available", "step_4", None, 3, 12,
+         variants=("busy",), engines=BOTH),
+    Case("legacy-busy-no-slot", "legacy_booking", {"state": "no_slot"}, "no_slot",
+         "no_free_slot", NO_SLOT_LEGACY, variants=("busy",), engines=BOTH),
+    Case("legacy-english-no-slot", "legacy_booking", {"state": "no_slot"}, "no_slot",
+         "no_free_slot", "Please try later", variants=("english",), engines=BOTH),
+    Case("legacy-english-slots", "legacy_booking", SLOTS, "available", "step_4", None, 3, 12,
+         variants=("english",), engines=BOTH),
+    Case("legacy-2025-no-slot", "legacy_booking", {"state": "no_slot"}, "no_slot",
+         "retry_later", "Veuillez réessayer ultérieurement.", variants=("wording_2025",),
+         engines=BOTH, extra={"id_prefix": "/index.php"}),
+    # --- RDV-Préfecture (operator mode reaches creneau/; record mode stops at the captcha) ---
+    Case("rdv-plain-captcha", "rdv_prefecture", SLOTS, "captcha", "captcha_wall",
+         "Pour continuer, recopiez le code de sécurité affiché dans l'image."),
+    Case("rdv-plain-slots", "rdv_prefecture", SLOTS, "available", "slots", None, 3, 12,
+         options=OPERATOR),
+    Case("rdv-plain-no-slot-week", "rdv_prefecture", {"state": "no_slot"}, "no_slot",
+         "no_slot_week", "Aucun créneau disponible sur cette semaine", 0, options=OPERATOR),
+    Case("rdv-plain-no-slot-last-week", "rdv_prefecture",
+         {"state": "no_slot", "variant": "last_week"}, "no_slot", "no_slot_last_week",
+         "Aucun créneau disponible à partir de cette date.", 0, options=OPERATOR),
+    Case("rdv-plain-publication", "rdv_prefecture", PUBLISH, "no_slot", "no_slot_last_week",
+         "Aucun créneau disponible à partir de cette date.", 0,
+         published_next=datetime.combine(TODAY, time(10, 0), PARIS), options=OPERATOR),
+    Case("rdv-late-slots", "rdv_prefecture", SLOTS, "available", "slots", None, 3, 12,
+         variants=("late",), options=OPERATOR),
+    Case("rdv-late-no-slot", "rdv_prefecture", {"state": "no_slot", "variant": "last_week"},
+         "no_slot", "no_slot_last_week", "Aucun créneau disponible à partir de cette date.", 0,
+         variants=("late",), options=OPERATOR),
+    Case("rdv-late-publication", "rdv_prefecture", PUBLISH, "no_slot", "no_slot_last_week",
+         "Aucun créneau disponible à partir de cette date.", 0,
+         published_next=datetime.combine(TODAY, time(10, 0), PARIS), variants=("late",),
+         options=OPERATOR),
+    Case("rdv-mobile-slots", "rdv_prefecture", SLOTS, "available", "slots", None, 3, 12,
+         variants=("mobile",), options=OPERATOR),
+    Case("rdv-mobile-late-slots", "rdv_prefecture", SLOTS_WIDE, "available", "slots", None, 20,
+         7, variants=("mobile", "late"), options=OPERATOR),
+    Case("rdv-collapsed-slots", "rdv_prefecture", SLOTS_WIDE, "available", "slots", None, 20,
+         7, variants=("collapsed",), options=OPERATOR),
+    Case("rdv-dialog-slots", "rdv_prefecture", SLOTS, "available", "slots", None, 3, 12,
+         variants=("dialog",), options=OPERATOR),
+    Case("rdv-busy-no-slot", "rdv_prefecture", {"state": "no_slot"}, "no_slot", "no_slot_week",
+         "Aucun créneau disponible sur cette semaine", 0, variants=("busy",), options=OPERATOR),
+    # --- eAppointment (from appointment.do?sitekey=…) ---------------------------------------
+    Case("eapp-plain-no-slot", "eappointment", {"state": "no_slot"}, "no_slot", "js_alert",
+         EAPP_MOTIFS, options=EAPP, engines=BOTH),
+    Case("eapp-plain-no-slot-service", "eappointment",
+         {"state": "no_slot", "variant": "service"}, "no_slot", "js_alert", EAPP_SERVICE,
+         options=EAPP, engines=BOTH),
+    Case("eapp-plain-slots", "eappointment", SLOTS, "available", "calendar", None, 3, 12,
+         options=EAPP, engines=BOTH),
+    Case("eapp-late-alert", "eappointment", {"state": "no_slot"}, "no_slot", "js_alert",
+         EAPP_MOTIFS, variants=("late",), options=EAPP, engines=BOTH),
+    Case("eapp-busy-slots", "eappointment", SLOTS, "available", "calendar", None, 3, 12,
+         variants=("busy",), options=EAPP, engines=BOTH),
+    Case("eapp-error-title", "eappointment", {"state": "error", "status": 200}, "site_error",
+         "error_page", "Erreur", options=EAPP, engines=BOTH),
+    Case("eapp-error-title-500", "eappointment", {"state": "error"}, "site_error", "error_page",
+         "Erreur", options=EAPP, engines=BOTH),
+]  # fmt: skip
+
+
+def _scenario_target(index: int, case: Case) -> dict[str, Any]:
+    extra = {k: v for k, v in case.extra.items() if k != "id_prefix"}
+    ident = f"SWEEP{index}" if case.platform == "eappointment" else str(90000 + index)
+    body: dict[str, Any] = {"key": case.key, "platform": case.platform, "id": ident}
+    body |= {"behaviour": [case.rule], "variants": list(case.variants), **extra}
+    if case.banner is not None:
+        body["cookie_banner"] = case.banner
+    return body
+
+
+@pytest.fixture(scope="module")
+def sweep_sim() -> Iterator[Sim]:
+    scenario = Scenario.model_validate(
+        {
+            "simulated": True,
+            "seed": 11,
+            "operator_token": TOKEN,
+            "targets": [_scenario_target(i, c) for i, c in enumerate(CASES)],
+        }
+    )
+    loop = LoopThread()
+    runner, port = loop.run(serve(scenario, "127.0.0.1", 0, clock=lambda: SIM_NOW))
+    host = BrowserHost(allowed_hosts=["127.0.0.1"])
+    yield Sim(loop=loop, port=port, host=host, state=runner.app[SIM_STATE])
+    loop.run(host.close())
+    loop.run(runner.cleanup())
+    loop.stop()
+
+
+def _entry(sim: Sim, case: Case) -> str:
+    found = sim.state.scenario.by_key(case.key)
+    if case.platform == "eappointment":
+        return f"{sim.base}/eAppointmentpref94/appointment.do?sitekey={found.id}"
+    return sim.base + case.extra.get("id_prefix", "") + entry_path(found)
+
+
+def _assert_reading(obs: Observation, case: Case) -> None:
+    assert (obs.outcome.value, obs.detail) == (case.outcome, case.detail), (
+        obs.message,
+        obs.steps,
+    )
+    assert obs.message == case.message
+    assert obs.slots == case.slots
+    if case.earliest_in_days is None:
+        assert obs.earliest_slot is None
+    else:
+        expected = datetime.combine(TODAY + timedelta(days=case.earliest_in_days), time(9), PARIS)
+        assert obs.earliest_slot is not None and obs.earliest_slot.utcoffset() is not None
+        assert obs.earliest_slot == expected
+    # Aware instants: the site's Paris wall time, stored as the same instant in UTC.
+    assert obs.published_next == case.published_next
+    if obs.published_next is not None:
+        assert obs.published_next.utcoffset() is not None
+
+
+RUNS = [(case, engine) for case in CASES for engine in case.engines]
+
+
+@pytest.mark.parametrize(("case", "engine"), RUNS, ids=[f"{c.key}-{e}" for c, e in RUNS])
+def test_variant_sweep(sweep_sim: Sim, tmp_path: Path, case: Case, engine: str) -> None:
+    before = len(sweep_sim.requests())
+    fields = {"engine": engine}
+    config = write_config(
+        tmp_path, [{**target("t", case.platform, _entry(sweep_sim, case), case.options), **fields}]
+    )
+    obs = probe_and_store(sweep_sim, config, "t")
+    _assert_reading(obs, case)
+    seen = sweep_sim.requests()[before:]
+    assert seen and not [r for r in seen if r["flagged"]]
+    if case.consent is not None and obs.env.engine.value == "browser":
+        assert f"consent:{case.consent}" in [s.name for s in obs.steps], obs.steps
+
+
+def test_the_sweep_covers_every_variant_and_banner() -> None:
+    """Adding a variant or a banner kind to the simulator without a sweep row fails here."""
+    from typing import get_args
+
+    from watchdog.simulator.scenario import Target
+    from watchdog.simulator.variants import PLATFORM_VARIANTS
+
+    for platform, variants in PLATFORM_VARIANTS.items():
+        swept = {v for c in CASES if c.platform == platform.value for v in c.variants}
+        assert variants <= swept, (platform, variants - swept)
+    banner_type = Target.model_fields["cookie_banner"].annotation
+    kinds = {a for arg in get_args(banner_type) for a in get_args(arg)}
+    swept_banners = {c.banner for c in CASES} | {"tarteaucitron", "none"}
+    assert kinds <= swept_banners, kinds - swept_banners
