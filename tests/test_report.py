@@ -296,6 +296,14 @@ def test_pdf_has_the_sections_figures_and_page_numbers(tmp_path: Path) -> None:
     assert "91,3 %" in text and "86,5 %" in text and "84 tentatives" in text
     pages = int(re.search(r"page 1 sur (\d+)", text).group(1))  # type: ignore[union-attr]
     assert pages >= 8 and f"page {pages} sur {pages}" in text
+    # The contents page gives each section's page, as printed.
+    printed = [[" ".join(line.split()) for line in p.splitlines()] for p in text.split("\f")]
+    contents = next(i for i, page in enumerate(printed) if "Sommaire" in page)
+    listed = printed[contents]
+    for heading in ("1. Synthèse et recommandations", "4. Constats", "7. Annexes"):
+        number = next(line for line in listed[listed.index(heading) + 1 :] if line)
+        landed = next(i for i in range(contents + 1, len(printed)) if heading in printed[i])
+        assert int(number) == landed + 1, heading
     subprocess.run(
         ["pdftoppm", "-r", "40", "-png", "-f", "1", "-l", "1", str(pdf), str(tmp_path / "p")],
         check=True,

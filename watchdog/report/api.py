@@ -14,9 +14,9 @@ from watchdog.config import Target
 from watchdog.errors import WatchdogError
 from watchdog.report.legal import load_legal
 from watchdog.report.model import Inputs, assemble
-from watchdog.report.pdf import footer, html_to_pdf
+from watchdog.report.pdf import footer, heading_pages, html_to_pdf
 from watchdog.report.recommend import load_rules
-from watchdog.report.render import SIMULATED_MARK, render_report
+from watchdog.report.render import SIMULATED_MARK, TOC, render_report
 from watchdog.stats.calendar import Period
 from watchdog.store.db import Store
 
@@ -128,6 +128,13 @@ async def build_report_async(
         host = opts.browser or BrowserHost(executable_path=opts.chromium)
         try:
             seconds = await html_to_pdf(html, path, footer(label, opts.lang), host)
+            # Chromium cannot number a contents page; print once, read where each section
+            # landed, print again with the numbers (the contents page keeps its length).
+            contents = "Sommaire" if opts.lang == "fr" else "Contents"
+            pages = heading_pages(path, TOC[opts.lang], after=contents)
+            if pages:
+                numbered = render_report(data, pages)
+                seconds += await html_to_pdf(numbered, path, footer(label, opts.lang), host)
         finally:
             if opts.browser is None:
                 await host.close()

@@ -16,8 +16,11 @@ INK = "#1d2a4d"
 BAR = "#3b5ba5"
 LIGHT = "#e8ecf4"
 NO_DATA = "#d9d9d9"
-# Cimade buckets 1 → 5: from "≥ 2 dates within a month" (green) to "no date" (dark red).
-BUCKET_COLOURS = ("#2e7d32", "#8bc34a", "#f9a825", "#ef6c00", "#b71c1c")
+# Cimade buckets 1 → 5, from "≥ 2 dates within a month" (blue) to "no date" (red): ColorBrewer
+# RdYlBu, a diverging scheme ColorBrewer marks colour-blind safe, whose lightness also orders
+# the buckets in greyscale. Every colour is named in the legend, not left to be decoded.
+BUCKET_COLOURS = ("#2c7bb6", "#abd9e9", "#ffffbf", "#fdae61", "#d7191c")
+BUCKET_EDGE = "#555555"  # the pale middle buckets stay visible on white
 
 
 def _svg(width: int, height: int, body: list[str], label: str) -> Markup:
@@ -133,10 +136,12 @@ def _shade(p: Proportion) -> str:
     return "#{:02x}{:02x}{:02x}".format(*rgb)
 
 
-def bucket_bars(rows: Sequence[tuple[str, SeriesStats]], typo: Typo, label: str) -> Markup:
-    """100 % stacked bars of the five Cimade buckets per series."""
+def bucket_bars(
+    rows: Sequence[tuple[str, SeriesStats]], typo: Typo, label: str, legend: Sequence[str]
+) -> Markup:
+    """100 % stacked bars of the five Cimade buckets per series, with a labelled legend."""
     left, width, row_h, plot = 300, 940, 24, 600
-    height = 20 + row_h * len(rows) + 34
+    height = 20 + row_h * len(rows) + 34 + 18 * len(legend)
     body = []
     for i, (name, stats) in enumerate(rows):
         y = 12 + i * row_h
@@ -146,16 +151,19 @@ def bucket_bars(rows: Sequence[tuple[str, SeriesStats]], typo: Typo, label: str)
             share = stats.bucket_share(bucket).value or 0.0
             body.append(
                 f'<rect x="{x:.1f}" y="{y + 3}" width="{plot * share:.1f}" height="{row_h - 6}" '
-                f'fill="{colour}"/>'
+                f'fill="{colour}" stroke="{BUCKET_EDGE}" stroke-width="0.5"/>'
             )
             x += plot * share
         if not stats.bucket_total:
             body.append(_text(left + 4, y + 15, "—"))
-    legend_y = 20 + row_h * len(rows) + 10
-    for i, colour in enumerate(BUCKET_COLOURS):
-        x = left + i * 120
-        body.append(f'<rect x="{x}" y="{legend_y - 10}" width="12" height="12" fill="{colour}"/>')
-        body.append(_text(x + 18, legend_y, f"{i + 1}", "start", 10))
+    legend_y = 20 + row_h * len(rows) + 14
+    for i, (colour, words) in enumerate(zip(BUCKET_COLOURS, legend, strict=True)):
+        y = legend_y + 18 * i
+        body.append(
+            f'<rect x="{left}" y="{y - 10}" width="12" height="12" fill="{colour}" '
+            f'stroke="{BUCKET_EDGE}" stroke-width="0.5"/>'
+        )
+        body.append(_text(left + 18, y, f"{i + 1}{typo.colon()} {words}", "start", 10))
     return _svg(width, height, body, label)
 
 

@@ -86,6 +86,24 @@ def outcome(lang: str, value: Outcome, on: Platform | None = None) -> str:
     return OUTCOMES[lang][value]
 
 
+# Cimade buckets 1 → 5 (research: evidence.md §2.1), as the chart's legend names them.
+BUCKETS: dict[str, tuple[str, ...]] = {
+    "fr": (
+        "au moins deux créneaux dans le mois",
+        "un seul créneau dans le mois",
+        "première date entre un et deux mois",
+        "première date au-delà de deux mois",
+        "aucune date",
+    ),
+    "en": (
+        "at least two slots within a month",
+        "a single slot within a month",
+        "first date in one to two months",
+        "first date beyond two months",
+        "no date",
+    ),
+}
+
 CAUSES: dict[str, dict[Outcome, str]] = {
     "fr": {
         Outcome.CAPTCHA: "captcha",

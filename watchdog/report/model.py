@@ -319,6 +319,7 @@ def build_charts(data: ReportData) -> dict[str, Markup]:
             [(v.name(lang), v.stats) for v in booking],
             typo,
             "Répartition selon les catégories de la Cimade" if fr else "Cimade buckets",
+            labels.BUCKETS[lang],
         ),
     }
 

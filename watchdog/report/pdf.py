@@ -7,7 +7,11 @@ margin boxes together with it). The page is rendered with JavaScript disabled an
 
 from __future__ import annotations
 
+import logging
+import shutil
+import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from markupsafe import escape
@@ -15,6 +19,7 @@ from playwright.async_api import PdfMargins
 
 from watchdog.browser import BrowserHost
 
+log = logging.getLogger(__name__)
 MARGINS: PdfMargins = {"top": "16mm", "bottom": "18mm", "left": "14mm", "right": "14mm"}
 _FOOTER = (
     '<div style="width:100%;font-family:DejaVu Sans,Arial,sans-serif;font-size:7.5pt;'
@@ -58,3 +63,25 @@ async def html_to_pdf(
         if own:
             await browser_host.close()
     return time.perf_counter() - started
+
+
+def heading_pages(pdf: Path, headings: Sequence[tuple[str, str]], after: str) -> dict[str, int]:
+    """The page (1-based) where each heading is printed, read back from the PDF with poppler's
+    pdftotext: the first line equal to the heading on a page after the one holding `after`
+    (the contents page, which lists them all). Empty when pdftotext is not installed."""
+    tool = shutil.which("pdftotext")
+    if tool is None:
+        log.warning("pdftotext not found: the contents page is printed without page numbers")
+        return {}
+    text = subprocess.run(
+        [tool, "-enc", "UTF-8", str(pdf), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    pages = [[" ".join(line.split()) for line in page.splitlines()] for page in text.split("\f")]
+    start = next((i for i, page in enumerate(pages) if after in page), 0) + 1
+    found: dict[str, int] = {}
+    for anchor, heading in headings:
+        for index in range(start, len(pages)):
+            if heading in pages[index]:
+                found[anchor] = index + 1
+                break
+    return found

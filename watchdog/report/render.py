@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -122,7 +122,31 @@ def base_context(typo: Typo, legal: LegalRefs, simulated: bool) -> dict[str, Any
     }
 
 
-def render_report(data: ReportData) -> str:
+# The contents: anchor and heading of each numbered section, as the templates print them.
+TOC: dict[str, tuple[tuple[str, str], ...]] = {
+    "fr": (
+        ("synthese", "1. Synthèse et recommandations"),
+        ("introduction", "2. Introduction"),
+        ("methodologie", "3. Méthodologie"),
+        ("constats", "4. Constats"),
+        ("analyse", "5. Analyse juridique"),
+        ("recommandations", "6. Recommandations"),
+        ("annexes", "7. Annexes"),
+    ),
+    "en": (
+        ("synthese", "1. Summary and recommendations"),
+        ("introduction", "2. Introduction"),
+        ("methodologie", "3. Method"),
+        ("constats", "4. Findings"),
+        ("analyse", "5. Legal analysis"),
+        ("recommandations", "6. Recommendations"),
+        ("annexes", "7. Annexes"),
+    ),
+}
+
+
+def render_report(data: ReportData, pages: Mapping[str, int] | None = None) -> str:
+    """The report's HTML; `pages` (anchor → page of the printed PDF) numbers the contents."""
     typo = data.typo
     context = base_context(typo, data.legal, data.simulated)
     title = f"Rapport {data.meta.number}" if typo.fr else f"Report {data.meta.number}"
@@ -136,6 +160,7 @@ def render_report(data: ReportData) -> str:
         env_recorded=[f for f in labels.ENV_FIELDS[typo.lang] if getattr(data.env, f, None)],
         env_words=labels.ENV_FIELDS[typo.lang],
         diff_failure=difference(data.total.failure_rate, data.total_previous.failure_rate),
+        toc=[(a, h, (pages or {}).get(a)) for a, h in TOC[typo.lang]],
     )
     template = environment().get_template(f"report.{typo.lang}.html.j2")
     return template.render(context)
