@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import zipfile
 from dataclasses import dataclass
 from datetime import date, timedelta
 from html.parser import HTMLParser
@@ -288,3 +289,44 @@ def test_an_anef_dossier_speaks_of_a_portal(claims_store: Store, tmp_path: Path)
     assert "créneau" not in text
     assert "dont portail indisponible 70" in text and "dont portail disponible 35" in text
     assert "portail indisponible (erreur)" in text and "portail disponible" in text
+
+
+def _reopened(path: Path) -> str:
+    """The document as a word processor would read it back (pandoc's reader), plain text."""
+    out = subprocess.run(
+        ["pandoc", "--from", path.suffix.removeprefix("."), "--to", "plain", "--wrap=none", path],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return " ".join(out.stdout.replace("\u00a0", " ").replace("\u202f", " ").split())
+
+
+def test_editable_copies_reopen_with_their_text(claims_store: Store, tmp_path: Path) -> None:
+    period = _period(35)
+    paths = build_report(
+        claims_store,
+        TARGETS,
+        since=period.since,
+        until=period.until,
+        out_dir=tmp_path / "report",
+        options=ReportOptions(generated_at=ISSUED, formats=("odt", "docx")),
+    )
+    assert sorted(p.suffix for p in paths) == [".docx", ".odt"]
+    with zipfile.ZipFile(next(p for p in paths if p.suffix == ".odt")) as odt:
+        assert odt.read("mimetype") == b"application/vnd.oasis.opendocument.text"
+    for path in paths:
+        text = _reopened(path)
+        assert "Copie modifiable produite par pandoc" in text
+        assert "5.4 Appréciation" in text and APPRECIATION in text
+        assert "Seine-Saint-Denis — première demande : 89,5 % (94 sur 105)" in text
+    (dossier,) = build_dossier(
+        claims_store,
+        NO_SLOT,
+        since=period.since,
+        until=period.until,
+        out_dir=tmp_path / "dossier",
+        options=DossierOptions(generated_at=ISSUED, formats=("odt",), captures="none"),
+    )
+    text = _reopened(dossier)
+    assert "dispositif automatisé d'observation" in text and "Fait à" in text

@@ -37,8 +37,8 @@ def _day(text: str) -> date:
 
 def _formats(text: str) -> tuple[str, ...]:
     formats = tuple(part.strip() for part in text.split(",") if part.strip())
-    if not formats or set(formats) - {"html", "pdf"}:
-        raise argparse.ArgumentTypeError(f"{text!r}: use html, pdf or html,pdf")
+    if not formats or set(formats) - {"html", "pdf", "odt", "docx"}:
+        raise argparse.ArgumentTypeError(f"{text!r}: use html, pdf, odt, docx (comma-separated)")
     return formats
 
 
@@ -112,7 +112,7 @@ def _common(
         type=_formats,
         default=("html", "pdf"),
         metavar="html,pdf",
-        help="html, pdf or both (default both)",
+        help="html, pdf, and an editable odt or docx copy made by pandoc (default html,pdf)",
     )
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from watchdog.browser import BrowserHost
 from watchdog.config import Target
 from watchdog.errors import WatchdogError
+from watchdog.report.editable import EDITABLE, write_editable
 from watchdog.report.legal import load_legal
 from watchdog.report.model import Inputs, assemble
 from watchdog.report.pdf import footer, heading_pages, html_to_pdf
@@ -23,7 +24,7 @@ from watchdog.store.db import Store
 log = logging.getLogger(__name__)
 
 DEFAULT_ISSUER = "Instance locale de prefecture-watchdog (logiciel libre, AGPL-3.0)"
-FORMATS = ("html", "pdf")
+FORMATS = ("html", "pdf", *EDITABLE)
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,9 @@ class ReportOptions:
     def __post_init__(self) -> None:
         unknown = set(self.formats) - set(FORMATS)
         if unknown or not self.formats:
-            raise WatchdogError(f"unknown report format(s) {sorted(unknown)}; use html and/or pdf")
+            raise WatchdogError(
+                f"unknown report format(s) {sorted(unknown)}; use html, pdf, odt and/or docx"
+            )
         if self.lang not in ("fr", "en"):
             raise WatchdogError(f"unknown language {self.lang!r}; use fr or en")
 
@@ -140,4 +143,7 @@ async def build_report_async(
                 await host.close()
         log.info("PDF %s written in %.2f s", path, seconds)
         written.append(path)
+    for fmt in EDITABLE:
+        if fmt in opts.formats:
+            written.append(write_editable(html, out_dir / f"{stem}.{fmt}", opts.lang))
     return written

@@ -30,6 +30,7 @@ from watchdog.errors import StoreError, WatchdogError
 from watchdog.models import Observation, Outcome
 from watchdog.report import causes, labels
 from watchdog.report.applicant import Applicant, empty
+from watchdog.report.editable import EDITABLE, write_editable
 from watchdog.report.examples import reduce_png
 from watchdog.report.legal import LegalRefs, load_legal
 from watchdog.report.pdf import footer, html_to_pdf
@@ -320,4 +321,7 @@ async def build_dossier_async(
             if opts.browser is None:
                 await host.close()
         written.append(path)
+    for fmt in EDITABLE:
+        if fmt in opts.formats:
+            written.append(write_editable(html, out_dir / f"{stem}.{fmt}", opts.lang))
     return written
