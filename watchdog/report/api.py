@@ -24,6 +24,7 @@ from watchdog.store.db import Store
 log = logging.getLogger(__name__)
 
 DEFAULT_ISSUER = "Instance locale de prefecture-watchdog (logiciel libre, AGPL-3.0)"
+DEFAULT_ISSUER_EN = "Local instance of prefecture-watchdog (free software, AGPL-3.0)"
 FORMATS = ("html", "pdf", *EDITABLE)
 
 
@@ -107,7 +108,9 @@ async def build_report_async(
         targets=list(targets),
         period=Period(since, until),
         lang=opts.lang,
-        issuer=opts.issuer,
+        issuer=DEFAULT_ISSUER_EN
+        if opts.lang == "en" and opts.issuer == DEFAULT_ISSUER
+        else opts.issuer,
         generated_at=opts.generated_at or datetime.now(UTC),
         legal=load_legal(opts.legal_dir),
         rules=load_rules(opts.recommendations),

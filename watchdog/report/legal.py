@@ -48,6 +48,7 @@ class LegalRef(BaseModel):
     holding: str
     holding_en: str | None = None  # the English rendering's summary (citations stay French)
     source: str
+    source_en: str | None = None  # where the French source is described in words
     confidence: Confidence
     use: list[Use]
 
@@ -69,6 +70,9 @@ class LegalRef(BaseModel):
         if lang == "en":
             return self.short_en or self.short or self.cited("en")
         return self.label
+
+    def sourced(self, lang: str) -> str:
+        return (self.source_en or self.source) if lang == "en" else self.source
 
     def summary(self, lang: str) -> str:
         """The holding in `lang` (English falls back to the French one)."""
