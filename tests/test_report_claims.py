@@ -330,3 +330,24 @@ def test_editable_copies_reopen_with_their_text(claims_store: Store, tmp_path: P
     )
     text = _reopened(dossier)
     assert "dispositif automatisé d'observation" in text and "Fait à" in text
+
+
+def test_the_english_dossier_has_no_french_legal_phrasing(
+    claims_store: Store, tmp_path: Path
+) -> None:
+    period = _period(35)
+    paths = build_dossier(
+        claims_store,
+        NO_SLOT,
+        since=period.since,
+        until=period.until,
+        out_dir=tmp_path,
+        options=DossierOptions(generated_at=ISSUED, lang="en", captures="none"),
+    )
+    text = " ".join(_printed(paths).pdf_text.split())
+    assert "automated observation device" in text and "independently of the applicant" in text
+    assert "Done at ………………, on 7 December 2026" in text
+    assert [phrase for phrase in FRENCH_LEGAL if phrase in text] == []
+    for ref in load_legal().used_for("dossier"):
+        assert " ".join(ref.holding.split())[:40] not in text, ref.id
+        assert ref.cited("en").split(",")[0] in text
