@@ -10,6 +10,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -68,6 +69,7 @@ def test_every_platform_has_a_catalog_example() -> None:
 
 def test_publication_notice_is_read() -> None:
     html = (
+        "<p>Veuillez réessayer ultérieurement.</p>"
         "<p><span>Prochaine mise en ligne de nouveaux rendez-vous : le 04/12/2026 à 11:58</span>"
         ' <span>pour des créneaux de la semaine du 14/12/2026</span></p><script>var d = {"critere":'
         ' {"datePremiereDispo": "", "dateMin": "23/11/2026", "dateMax": "20/12/2026"}}</script>'
@@ -76,8 +78,36 @@ def test_publication_notice_is_read() -> None:
                       status=200, html=html)  # fmt: skip
     spec = REGISTRY[Platform.RDV_PREFECTURE]
     found = classify(state, spec.classify, spec.options.model_validate({}))
-    assert found.outcome.value == "no_slot"
-    assert found.published_next == datetime(2026, 12, 4, 11, 58)
+    assert (found.outcome.value, found.message) == ("no_slot", "Veuillez réessayer ultérieurement.")
+    assert found.published_next == datetime(2026, 12, 4, 11, 58, tzinfo=ZoneInfo("Europe/Paris"))
+
+
+def test_a_slot_page_without_its_sentence_is_not_no_slot() -> None:
+    """Empty `critere` but no sentence shown yet: the chooser has not rendered; no reading."""
+    html = (
+        '<script>var d = {"critere": {"datePremiereDispo": "", "dateMin": "23/11/2026"}}</script>'
+    )
+    state = PageState(url="https://x.gouv.fr/rdvpref/reservation/demarche/1/creneau/",
+                      status=200, html=html)  # fmt: skip
+    spec = REGISTRY[Platform.RDV_PREFECTURE]
+    found = classify(state, spec.classify, spec.options.model_validate({}))
+    assert (found.outcome.value, found.detail) == ("unrecognized", "slots_not_rendered")
+
+
+def test_a_legacy_calendar_not_loaded_is_not_no_slot() -> None:
+    """Step 4 whose week table has not arrived (XHR after load): no reading, never no_slot."""
+    html = (
+        '<h2>Choix d\'une plage horaire</h2><form id="FormBookingCreate"><div id="c"></div>'
+        '<p class="legende">Légende : <span class="status-1 free">libre</span></p></form>'
+    )
+    state = PageState(url="https://x.gouv.fr/booking/create/948/4", status=200, html=html)
+    spec = REGISTRY[Platform.LEGACY_BOOKING]
+    found = classify(state, spec.classify, spec.options.model_validate({}))
+    assert (found.outcome.value, found.detail, found.message) == (
+        "unrecognized",
+        "calendar_not_loaded",
+        None,
+    )
 
 
 def test_unknown_page_is_unrecognized_not_guessed() -> None:

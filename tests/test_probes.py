@@ -68,7 +68,7 @@ CASES = [
     Case("legacy-502-at-step-2", "legacy_booking", "site_error"),
     Case("rdv-no-slot", "rdv_prefecture", "captcha", "captcha_wall",
          "Pour continuer, recopiez le code de sécurité affiché dans l'image."),
-    Case("rdv-no-slot-last-week", "rdv_prefecture", "no_slot", "no_slot_week",
+    Case("rdv-no-slot-last-week", "rdv_prefecture", "no_slot", "no_slot_last_week",
          "Aucun créneau disponible à partir de cette date.", 0, None, OPERATOR),
     Case("rdv-slots", "rdv_prefecture", "captcha", "captcha_wall"),
     Case("rdv-slots", "rdv_prefecture", "available", "slots", None, 4, 9, OPERATOR),
