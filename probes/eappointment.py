@@ -199,10 +199,21 @@ def _earliest(html: str, days: list[date], hours: list[time]) -> datetime | None
     return paris(days[0], first_time) if days else None
 
 
+# Alerts of the postal-code page that answer what we typed or how our browser is set up:
+# the site refused our input, it did not say anything about slots.
+_OUR_FAULT_ALERTS = (
+    ("Veuillez saisir un code postal valide", "postal_code_rejected"),
+    ("Vous devez activer les cookies", "cookies_disabled"),
+)
+
+
 def classify(state: PageState, options: Options) -> Classification | None:
     for alert in state.dialogs:
         if alert.startswith(_NO_SLOT_ALERTS):
             return Classification(Outcome.NO_SLOT, "js_alert", alert)
+        for marker, detail in _OUR_FAULT_ALERTS:
+            if alert.startswith(marker):
+                return Classification(Outcome.PROBE_ERROR, detail, alert)
     if "erreur" in state.title.lower():  # the product's error pages say so in their title
         message = sentence_containing(state.lines, "erreur") or state.title
         return Classification(Outcome.SITE_ERROR, "error_page", message)

@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from watchdog.models import Outcome
-from watchdog.probing import Classification, PageState, PlatformSpec, ProbeSession
+from watchdog.probing import TRIAL_MS, Classification, PageState, PlatformSpec, ProbeSession
 
 # Field hints and value shapes that mean personal data: a probe never types those (rule 1).
 _PERSONAL_FIELD = re.compile(
@@ -132,17 +132,22 @@ async def _run(session: ProbeSession, index: int, action: Action) -> None:
     if isinstance(action, Goto):
         await session.goto(action.goto, name)
     elif isinstance(action, Click):
-        target = page.locator(action.click).first
+        # Every action first answers a known consent banner; a target that cannot be acted
+        # on is our failure (probe_error with its detail), not the site's timeout.
+        what = f"step {index} ({action.click})"
         if action.navigates:
-            await session.navigate_by(target.click, name)
+            await session.click_to(page.locator(action.click), name, what)
         else:
-            await target.click()
+            target = await session.ready_to_act(page.locator(action.click), what)
+            await target.click(timeout=TRIAL_MS)
     elif isinstance(action, Check):
-        await page.check(action.check)
+        await session.tick(page.locator(action.check), f"step {index} ({action.check})")
     elif isinstance(action, Select):
-        await page.select_option(action.select, action.value)
+        target = await session.ready_to_act(page.locator(action.select), f"step {index}")
+        await target.select_option(action.value, timeout=TRIAL_MS)
     elif isinstance(action, Fill):
-        await page.fill(action.fill, action.value)
+        target = await session.ready_to_act(page.locator(action.fill), f"step {index}")
+        await target.fill(action.value, timeout=TRIAL_MS)
     else:
         await page.locator(action.wait_for).first.wait_for(timeout=action.timeout_s * 1000)
 
