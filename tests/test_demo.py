@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from watchdog.cli import build_parser
 
@@ -40,7 +42,9 @@ def test_demo_runs_end_to_end_and_names_each_outcome(tmp_path: Path) -> None:
     html = next((tmp_path / "demo" / "report").glob("rapport-*.html")).read_text("utf-8")
     assert "simulé" in html.lower()
     config = str(tmp_path / "demo" / "demo-config.yaml")
-    period = ["--from", "2000-01-01", "--to", "2100-01-01"]
+    # The whole store, up to today in Paris: a --to in the future is refused.
+    today = datetime.now(ZoneInfo("Europe/Paris")).date().isoformat()
+    period = ["--from", "2000-01-01", "--to", today]
     dossier = subprocess.run(
         [str(exe), "dossier", "ain-premiere-demande", *period, "--config", config,
          "--out", str(tmp_path / "dossier"), "--format", "html"],

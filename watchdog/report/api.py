@@ -26,13 +26,14 @@ log = logging.getLogger(__name__)
 DEFAULT_ISSUER = "Instance locale de prefecture-watchdog (logiciel libre, AGPL-3.0)"
 DEFAULT_ISSUER_EN = "Local instance of prefecture-watchdog (free software, AGPL-3.0)"
 FORMATS = ("html", "pdf", *EDITABLE)
+DEFAULT_FORMATS = ("html", "pdf")
 
 
 @dataclass(frozen=True)
 class ReportOptions:
     """How to render: formats, language, editable rules and legal data, identity."""
 
-    formats: Sequence[str] = FORMATS
+    formats: Sequence[str] = DEFAULT_FORMATS
     lang: str = "fr"
     recommendations: Path | None = None  # rules file (default: the bundled one)
     legal_dir: Path | None = None  # legal references directory (default: bundled)
