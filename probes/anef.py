@@ -6,20 +6,29 @@ ANEF books nothing: a working portal (its public home, or its login wall) is rec
 The request engine reads what the server renders itself (the maintenance page, proxy
 errors, the Keycloak login wall); the portal's own pages are built by script in an empty
 `<app-root>`, so on those it hands over to the browser (`NeedsBrowser`).
+
+What each reading rests on, fact by fact: docs/readings.md (« anef »). No source documents
+how the portal shows its own errors: a rendered page that speaks of an error is left to
+the generic rules, never read as a working portal.
 """
 
 from __future__ import annotations
+
+import re
 
 from pydantic import BaseModel, ConfigDict
 
 from watchdog.errors import NeedsBrowser
 from watchdog.models import Outcome
+from watchdog.pagetext import visible_lines
 from watchdog.probing import Classification, PageState, PlatformSpec, ProbeSession
 from watchdog.requesting import RequestSession
 
 # What the rendered single-page app shows once it has booted, whatever its state.
 RENDERED = "h1, app-root form, app-root main, #kc-form-login"
 _LOGIN_PATHS = ("connexion-inscription", "openid-connect/auth", "/login")
+_APP_ROOT = re.compile(r"<app-root\b[^>]*>(.*)</app-root>", re.S | re.I)
+_TROUBLE = re.compile(r"erreur|error|indisponible|maintenance", re.I)
 
 
 class Options(BaseModel):
@@ -53,10 +62,10 @@ def classify(state: PageState, options: Options) -> Classification | None:
         return Classification(Outcome.AVAILABLE, "login_wall", None)
     if state.status is not None and state.status >= 400:
         return None
-    error = next((line for line in state.lines if line == "Une erreur est survenue"), None)
-    if error is not None:
-        return Classification(Outcome.SITE_ERROR, "app_error", error)
-    if "Administration numérique pour les étrangers en France" in state.text:
+    app = _APP_ROOT.search(state.html)
+    rendered = visible_lines(app.group(1)) if app is not None else []
+    if rendered and not any(_TROUBLE.search(line) for line in rendered):
+        # The portal answered and its application rendered: the service is reachable.
         return Classification(Outcome.AVAILABLE, "portal_up", None)
     return None
 

@@ -87,7 +87,7 @@ CASES = [
     Case("anef-maintenance", "anef", "maintenance", "maintenance_page", "Site en maintenance"),
     Case("anef-maintenance-200", "anef", "maintenance", "maintenance_page", "Site en maintenance"),
     Case("anef-error", "anef", "site_error", "http_500"),
-    Case("anef-error-spa", "anef", "site_error", "app_error", "Une erreur est survenue"),
+    Case("anef-error-spa", "anef", "site_error", "error_text", "Une erreur est survenue"),
     Case("anef-login-wall", "anef", "available", "login_wall"),
     Case("anef-redesign", "anef", "unrecognized", "no_rule_matched"),
 ]  # fmt: skip

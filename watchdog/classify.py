@@ -29,6 +29,7 @@ def _rule(pattern: str, outcome: Outcome, detail: str) -> TextRule:
 # Order matters: protection and error pages first, then the site's own answers.
 GENERIC_RULES: tuple[TextRule, ...] = (
     _rule(r"service surcharg[ée]", Outcome.SITE_ERROR, "overloaded"),
+    _rule(r"une erreur (technique )?est survenue", Outcome.SITE_ERROR, "error_text"),
     _rule(
         r"\b(502 bad gateway|503 service (temporarily )?unavailable|504 gateway time-?out)\b",
         Outcome.SITE_ERROR,
