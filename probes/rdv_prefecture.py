@@ -120,7 +120,7 @@ async def _show_every_slot(session: ProbeSession) -> None:
             # A dialog on top, say: read what is already on the page rather than guess.
             session.steps.append(session.steps[-1].model_copy(update={"name": "expand_skipped"}))
             return
-        await element.click(timeout=5_000)
+        await element.click(timeout=5_000, no_wait_after=True)
         await session.wait_for_content(f"() => ({closed})() < {int(before)}", 2_000)
 
 

@@ -139,7 +139,7 @@ async def _run(session: ProbeSession, index: int, action: Action) -> None:
             await session.click_to(page.locator(action.click), name, what)
         else:
             target = await session.ready_to_act(page.locator(action.click), what)
-            await target.click(timeout=TRIAL_MS)
+            await target.click(timeout=TRIAL_MS, no_wait_after=True)
     elif isinstance(action, Check):
         await session.tick(page.locator(action.check), f"step {index} ({action.check})")
     elif isinstance(action, Select):

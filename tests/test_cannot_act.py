@@ -86,3 +86,43 @@ def test_a_probe_that_cannot_act_is_a_probe_error(
         assert obs.evidence.trace is not None and store.blobs.get(obs.evidence.trace)
     finally:
         store.close()
+
+
+def test_a_slow_answer_to_our_click_is_not_our_fault(tmp_path: Path) -> None:
+    """The site takes longer to answer a submit than an action's own check lasts: the probe
+    waits for the site (its deadline), and reads the page it eventually gets."""
+    from conftest import SIM_NOW
+    from harness import LoopThread
+
+    from watchdog.browser import BrowserHost
+    from watchdog.simulator.app import entry_path, serve
+    from watchdog.simulator.scenario import Scenario
+    from watchdog.simulator.state import SIM_STATE
+
+    slow = {"fault": "slow", "delay": "7s", "at_step": "2", "state": "no_slot"}
+    scenario = Scenario.model_validate(
+        {
+            "targets": [
+                {
+                    "key": "slow-step-2",
+                    "platform": "legacy_booking",
+                    "id": "9100",
+                    "behaviour": [slow],
+                }
+            ]
+        }
+    )
+    loop = LoopThread()
+    runner, port = loop.run(serve(scenario, "127.0.0.1", 0, clock=lambda: SIM_NOW))
+    host = BrowserHost(allowed_hosts=["127.0.0.1"])
+    sim = Sim(loop=loop, port=port, host=host, state=runner.app[SIM_STATE])
+    try:
+        url = sim.base + entry_path(scenario.targets[0])
+        config = write_config(tmp_path, [target("t", "legacy_booking", url)])
+        obs = probe_and_store(sim, config, "t")
+        assert (obs.outcome.value, obs.detail) == ("no_slot", "no_free_slot"), obs.message
+        assert obs.duration_s >= 7
+    finally:
+        loop.run(host.close())
+        loop.run(runner.cleanup())
+        loop.stop()

@@ -189,7 +189,9 @@ class ProbeSession:
     async def click_to(self, target: Locator, step: str, what: str) -> None:
         """Click `target` (a link or a submit) and record the navigation it causes."""
         element = await self.ready_to_act(target, what)
-        await self.navigate_by(lambda: element.click(timeout=TRIAL_MS), step)
+        # The click returns once dispatched: waiting for the site's answer is the navigation's
+        # wait (the probe's deadline), so a slow site is never taken for a click we missed.
+        await self.navigate_by(lambda: element.click(timeout=TRIAL_MS, no_wait_after=True), step)
 
     async def tick(self, target: Locator, what: str) -> None:
         """Check a checkbox or a radio button, as a person would."""
