@@ -30,7 +30,8 @@ from watchdog.probing import Classification, PageState, PlatformSpec, ProbeSessi
 from watchdog.requesting import RequestSession, press
 from watchdog.sitedates import any_date, clock, long_date, paris
 
-_OPTIONS = re.compile(r"<option\b[^>]*>([^<]*)</option>", re.I)
+_OPTIONS = re.compile(r"<option\b([^>]*)>([^<]*)</option>", re.I)
+_VALUE = re.compile(r"\bvalue=[\"']?([^\"'>\s]*)", re.I)
 _SELECT_BODY = r"<select\b[^>]*\bid=[\"']?{id}\b[^>]*>(.*?)</select>"
 _PICKER_DAY = re.compile(
     r"<td\b[^>]*data-handler=[\"']?selectDay[^>]*data-month=[\"']?(\d+)[^>]*"
@@ -131,14 +132,24 @@ def _load_alerts(html: str) -> tuple[str, ...]:
     return tuple(alerts)
 
 
-def _select_options(html: str, select_id: str) -> list[str]:
+def _select_options(html: str, select_id: str, with_values: bool = False) -> list[str]:
+    """The options of a select as shown (and, if asked, each followed by its value)."""
     match = re.search(_SELECT_BODY.format(id=select_id), html, re.I | re.S)
-    return [text.strip() for text in _OPTIONS.findall(match.group(1))] if match else []
+    if match is None:
+        return []
+    found = []
+    for attrs, text in _OPTIONS.findall(match.group(1)):
+        value = _VALUE.search(attrs)
+        extra = f" {value.group(1)}" if with_values and value is not None else ""
+        found.append(text.strip() + extra)
+    return found
 
 
 def _days(html: str) -> list[date]:
-    """Days offered: the day select's options as shown, and the datepicker's clickable days."""
-    days = {d for text in _select_options(html, "dayValueId") if (d := any_date(text))}
+    """Days offered: the day select's options (their text, else their value), and the
+    datepicker's clickable days."""
+    options = _select_options(html, "dayValueId", with_values=True)
+    days = {d for text in options if (d := any_date(text))}
     for month, year, day in _PICKER_DAY.findall(html):
         try:
             days.add(date(int(year), int(month) + 1, int(day)))

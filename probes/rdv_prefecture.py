@@ -47,6 +47,9 @@ SLOTS_READY = """() => {
     || /Prochaine disponibilit\u00e9 le/.test(text);
 }"""
 MORE = "Voir plus de créneaux"
+TAKE_APPOINTMENT = "Prendre un rendez-vous"
+LANDING_READY = """() => Array.from(document.querySelectorAll("a, button"))
+  .some(e => (e.textContent || "").includes("Prendre un rendez-vous"))"""
 # Quasar expansion items (mobile markup): a closed day panel's header.
 CLOSED_PANEL = ".q-expansion-item .q-item[aria-expanded='false']"
 MAX_EXPANSIONS = 20
@@ -91,9 +94,10 @@ def credentials(options: Options) -> Credentials:
 async def probe(session: ProbeSession, options: Options) -> PageState:
     await session.goto(session.url, "landing")
     if "/cgu/" not in session.url and "/creneau/" not in session.url:
-        button = session.page.locator("a.q-btn, button.q-btn").filter(
-            has_text="Prendre un rendez-vous"
-        )
+        # The landing page is the front end's too: its button may come after `load`.
+        if (session.last_status or 200) < 400:
+            await session.wait_for_content(LANDING_READY, options.render_timeout_s * 1000)
+        button = session.page.locator("a, button").filter(has_text=TAKE_APPOINTMENT)
         if await button.count() == 0:
             return await session.state()
         await session.click_to(button, "prendre_rdv", "the « Prendre un rendez-vous » button")

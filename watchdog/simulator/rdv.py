@@ -22,6 +22,7 @@ from watchdog.simulator.log import BookingRoute, request_mode
 from watchdog.simulator.media import captcha_png, silent_wav
 from watchdog.simulator.scenario import State, Target
 from watchdog.simulator.state import Journey, SimState, new_session_id, note, sim_state
+from watchdog.simulator.variants import Variant, late
 
 SESSION_COOKIE = "JSESSIONID"
 SESSION_PATH = "/rdvpref"
@@ -126,7 +127,10 @@ async def landing(request: web.Request) -> web.StreamResponse:
     if (answer := await visit.gate()) is not None:
         return answer
     site = visit.target.site_name or "Préfecture"
-    return visit.page(visit.label, pages.landing(visit.label, site, visit.base))
+    content = pages.landing(visit.label, site, visit.base)
+    if Variant.LATE in visit.target.variants:  # the front end renders the page after `load`
+        content = late("rdv-demarche", content)
+    return visit.page(visit.label, content)
 
 
 async def cgu(request: web.Request) -> web.StreamResponse:
