@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta
 from pydantic import BaseModel, ConfigDict, Field
 
 from watchdog.errors import BookingStepRefused, NeedsBrowser, ProbeError
+from watchdog.forms import read_forms
 from watchdog.models import Outcome
 from watchdog.pagetext import sentence_containing
 from watchdog.probing import Classification, PageState, PlatformSpec, ProbeSession
@@ -33,6 +34,8 @@ LATE_NO_SLOT = (
     ("Veuillez réessayer ultérieurement", "retry_later"),
     ("Please try later", "no_free_slot"),
 )
+DESCRIPTION = "Description de la nature du rendez-vous"  # step 3's h2
+CHOOSE = "Choix d'une plage horaire"  # step 4's h2
 LAST_VISIBLE_STEP = 4
 _STEP = re.compile(r"/booking/create/\d+/(\d+)")
 _WEEK = re.compile(r"^\s*(Semaine du|Week from)\b", re.I)
@@ -86,7 +89,7 @@ async def _choose_planning(session: ProbeSession, options: Options) -> None:
         has=session.page.locator(f"xpath=self::*[@value={_xpath_literal(planning)}]")
     )
     await session.tick(radio, f"the guichet radio {planning}")
-    submit = session.page.locator("#FormBookingCreate input[name='nextButton']")
+    submit = session.page.locator("#FormBookingCreate [name='nextButton']")
     await session.click_to(submit, "planning", "the « Etape suivante » button")
 
 
@@ -96,19 +99,24 @@ def _xpath_literal(value: str) -> str:
     return '"' + value.replace('"', "") + '"'
 
 
+# Step 0's form is the one holding the `condition` checkbox (its id is only reported for
+# step 1, `#FormBookingCreate`); its submit is `nextButton`, an input or a button.
+CONDITIONS_FORM = "form:has(input[name='condition'])"
+
+
 async def probe(session: ProbeSession, options: Options) -> PageState:
     await session.goto(session.url, "conditions")
     form = "#FormBookingCreate"
-    box = session.page.locator(f"{form} input#condition")
+    box = session.page.locator(f"{CONDITIONS_FORM} input[name='condition']")
     if await box.count() > 0:
         await session.tick(box, "the conditions checkbox")
-        submit = session.page.locator(f"{form} input[name='nextButton']")
+        submit = session.page.locator(f"{CONDITIONS_FORM} [name='nextButton']")
         await session.click_to(submit, "submit_conditions", "the conditions' submit button")
     if _current_step(session) == 1 and await session.exists("#fchoix_Booking"):
         await _choose_planning(session, options)
-    if _current_step(session) == 3 and await session.exists(f"{form} input[name='nextButton']"):
+    if _current_step(session) == 3 and await session.exists(f"{form} [name='nextButton']"):
         # Step 3 only describes the appointment; step 4 shows the calendar (still before captcha).
-        submit = session.page.locator(f"{form} input[name='nextButton']")
+        submit = session.page.locator(f"{form} [name='nextButton']")
         await session.click_to(submit, "description", "the « Etape suivante » button")
     _refuse_booking_steps(session)
     if _current_step(session) == 4:
@@ -134,8 +142,8 @@ async def request_probe(session: RequestSession, options: Options) -> PageState:
     """The same journey as `probe`, as the HTTP requests the browser would send."""
     session.guard = _refuse_booking_url
     await session.get(session.url, "conditions")
-    form = session.form("FormBookingCreate")
-    box = form.find(id="condition") if form is not None else None
+    form = next((f for f in read_forms(session.html) if f.find(name="condition")), None)
+    box = form.find(name="condition") if form is not None else None
     if form is not None and box is not None:
         pairs = form.submission({box.name: box.value or "on"}, press(form, "nextButton"))
         await session.submit(form, pairs, "submit_conditions")
@@ -224,12 +232,16 @@ def classify(state: PageState, options: Options) -> Classification | None:
     no_slot = _no_slot(state)
     if no_slot is not None:
         return no_slot
-    if step not in (3, 4) or "FormBookingCreate" not in state.html:
+    if step not in (3, 4) or (state.status or 200) >= 400:
         return None
     if step == 3:  # the module shows step 3 only when slots exist; no calendar yet
-        return Classification(Outcome.AVAILABLE, "step_3")
+        if "FormBookingCreate" in state.html or DESCRIPTION in state.text:
+            return Classification(Outcome.AVAILABLE, "step_3")
+        return None
     week = _week(state.html)
     if week is None:
+        if "FormBookingCreate" not in state.html and CHOOSE not in state.text:
+            return None  # not the calendar step's page: the generic rules read it
         # A calendar that has not arrived says nothing about slots.
         return Classification(Outcome.UNRECOGNIZED, "calendar_not_loaded")
     if not week.free:
