@@ -203,14 +203,14 @@ CONFIDENCE: dict[str, dict[str, str]] = {
 # Capture-environment fields the methodology names only when the observation records them.
 ENV_FIELDS: dict[str, dict[str, str]] = {
     "fr": {
-        "user_agent": "agent utilisateur déclaré",
-        "locale": "langue du navigateur",
-        "resolved_ip": "adresse IP résolue du site",
-        "tls_fingerprint": "empreinte du certificat TLS du site",
+        "user_agent": "l'agent utilisateur déclaré",
+        "locale": "la langue du navigateur",
+        "resolved_ip": "l'adresse IP résolue du site",
+        "tls_fingerprint": "l'empreinte du certificat TLS du site",
     },
     "en": {
-        "user_agent": "declared user agent",
-        "locale": "browser language",
+        "user_agent": "the declared user agent",
+        "locale": "the browser language",
         "resolved_ip": "the site's resolved IP address",
         "tls_fingerprint": "the fingerprint of the site's TLS certificate",
     },
