@@ -160,3 +160,10 @@ def test_without_steps_the_dossier_says_what_is_missing(fresh: Store, tmp_path: 
     assert 'id="tentatives-demandeur-aucune"' in text and 'id="courriers-aucune"' in text
     assert "Fait à ………………, le 1er\u00a0décembre 2026" in text
     assert "Réponse\u00a0: ……… (la série observée concerne une démarche de type" in text
+
+
+def test_without_a_failure_the_dossier_establishes_nothing(fresh: Store, tmp_path: Path) -> None:
+    fill(fresh, T.id, [Spec(paris(2026, 11, 2, h), Outcome.AVAILABLE, 2) for h in (9, 15)])
+    text = dossier(fresh, tmp_path / "out", 1)
+    assert "Aucune tentative retenue n'a échoué sur la période\u00a0: ce dossier n'établit" in text
+    assert "s'étendent sur 0" not in text
