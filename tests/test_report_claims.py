@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from reportdata import Spec, observation, paris, target
+from test_report import visible_text
 
 from watchdog.config import Target
 from watchdog.models import Observation, Outcome
@@ -351,3 +352,26 @@ def test_the_english_dossier_has_no_french_legal_phrasing(
     for ref in load_legal().used_for("dossier"):
         assert " ".join(ref.holding.split())[:40] not in text, ref.id
         assert ref.cited("en").split(",")[0] in text
+
+
+@pytest.mark.parametrize("period", list(PERIODS))
+def test_french_typography_holds_in_every_new_sentence(
+    reports: dict[str, Printed], period: str
+) -> None:
+    text = visible_text(reports[period].html)
+    assert re.findall(r".{12}(?: [;:!?%»]|« ).{0,12}", text) == []
+    assert "1er\u00a0" in text or "2\u00a0novembre 2026" in text
+
+
+def test_french_typography_holds_in_the_dossier(claims_store: Store, tmp_path: Path) -> None:
+    period = _period(35)
+    (path,) = build_dossier(
+        claims_store,
+        ANEF,
+        since=period.since,
+        until=period.until,
+        out_dir=tmp_path,
+        options=DossierOptions(generated_at=ISSUED, formats=("html",), captures="none"),
+    )
+    text = visible_text(path.read_text("utf-8"))
+    assert re.findall(r".{12}(?: [;:!?%»]|« ).{0,12}", text) == []
