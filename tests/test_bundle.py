@@ -3,7 +3,9 @@ archives (zip-slip, links) are refused without extracting anything."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import stat
 import subprocess
@@ -231,3 +233,55 @@ def test_cli_verify_takes_a_bundle(
     rewrite(bundle, altered, lambda n, data: flip(data) if n == "observations.csv" else data)
     assert main(["verify", str(altered)]) == 1
     assert "FAILED: observations.csv:" in capsys.readouterr().out
+
+
+def _relabelled(bundle: Path, out: Path, table: bytes, fmt: str) -> Path:
+    """`bundle` with another CSV and format label, its manifest and sums made consistent."""
+    archive = zipfile.ZipFile(bundle)
+    manifest = json.loads(archive.read("manifest.json"))
+    manifest["format"] = fmt
+    for entry in manifest["files"]:
+        if entry["path"] == "observations.csv":
+            entry.update(sha256=hashlib.sha256(table).hexdigest(), size=len(table))
+    manifest_bytes = (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode()
+
+    def change(name: str, data: bytes) -> bytes:
+        if name == "observations.csv":
+            return table
+        if name == "manifest.json":
+            return manifest_bytes
+        if name == "SHA256SUMS":
+            sums = {
+                line.split("  ", 1)[1]: line.split("  ", 1)[0]
+                for line in data.decode().splitlines()
+            }
+            sums["observations.csv"] = hashlib.sha256(table).hexdigest()
+            sums["manifest.json"] = hashlib.sha256(manifest_bytes).hexdigest()
+            return layout.sums_text(sums)
+        return data
+
+    rewrite(bundle, out, change)
+    return out
+
+
+def test_format_2_has_no_har_column_and_format_1_bundles_still_verify(
+    bundle: Path, tmp_path: Path
+) -> None:
+    archive = zipfile.ZipFile(bundle)
+    current = archive.read("observations.csv")
+    rows = list(csv.reader(io.StringIO(current.decode())))
+    assert "har" not in rows[0]
+    assert json.loads(archive.read("manifest.json"))["format"] == layout.FORMAT
+    # The same bundle as format 1 wrote it: a `har` column after `html`, always empty.
+    at = rows[0].index("html") + 1
+    old_rows = [[*row[:at], "har" if n == 0 else "", *row[at:]] for n, row in enumerate(rows)]
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(old_rows)
+    old_table = buffer.getvalue().encode()
+    check = verify_bundle(_relabelled(bundle, tmp_path / "v1.zip", old_table, layout.FORMAT_1))
+    assert check.ok, check.render()
+    # Each format's table is checked against its own columns.
+    check = verify_bundle(_relabelled(bundle, tmp_path / "mixed.zip", current, layout.FORMAT_1))
+    assert not check.ok and "observations.csv: does not match the observations" in check.render()
+    check = verify_bundle(_relabelled(bundle, tmp_path / "v2.zip", current, layout.FORMAT))
+    assert check.ok, check.render()
