@@ -326,6 +326,11 @@ def test_french_and_english_typography() -> None:
     assert fr.unit(2, "tentative", "tentatives") == "2\u00a0tentatives"
     assert en.unit(0, "attempt", "attempts") == "0 attempts".replace(" ", "\u00a0")
     assert fr.duration(timedelta(days=3, hours=9)) == "3\u00a0jours et 9\u00a0heures"
+    # A cadence as configured: 30 s is not « 1 minute ».
+    assert fr.interval(timedelta(seconds=30)) == "30\u00a0secondes"
+    assert fr.interval(timedelta(minutes=15)) == "15\u00a0minutes"
+    assert fr.interval(timedelta(minutes=90)) == "1\u00a0heure 30\u00a0minutes"
+    assert en.interval(timedelta(seconds=90)) == "1\u00a0minute 30\u00a0seconds"
     assert fr.prose("« a » ; b : c 5 000 € n° 12, 1er août") == (
         "«\u00a0a\u00a0»\u202f; b\u00a0: c 5\u202f000 € n°\u00a012, 1er\u00a0août"
     )
