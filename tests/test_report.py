@@ -117,7 +117,8 @@ def test_sections_and_key_figures(html_report: str) -> None:
         assert f'id="{anchor}"' in html_report
     text = visible_text(html_report)
     assert "Rapport n°" in text and "WD-20261201-" in text
-    assert "Période du 2\u00a0novembre 2026 au 29\u00a0novembre 2026" in text
+    assert "Observations du 2\u00a0novembre 2026 au 29\u00a0novembre 2026" in text
+    assert "période demandée du 2\u00a0novembre 2026 au 29\u00a0novembre 2026" in text
     assert "84\u00a0tentatives" in text  # 56 + 28 counted, the probe error set apart
     # No slot: 73 of 80 attempts that reached the calendar; failure: 77 of 84.
     assert (
