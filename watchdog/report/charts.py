@@ -141,7 +141,7 @@ def bucket_bars(
 ) -> Markup:
     """100 % stacked bars of the five Cimade buckets per series, with a labelled legend."""
     left, width, row_h, plot = 300, 940, 24, 600
-    height = 20 + row_h * len(rows) + 34 + 18 * len(legend)
+    height = 20 + row_h * len(rows) + 34 + 20 * len(legend)
     body = []
     for i, (name, stats) in enumerate(rows):
         y = 12 + i * row_h
@@ -158,12 +158,12 @@ def bucket_bars(
             body.append(_text(left + 4, y + 15, "—"))
     legend_y = 20 + row_h * len(rows) + 14
     for i, (colour, words) in enumerate(zip(BUCKET_COLOURS, legend, strict=True)):
-        y = legend_y + 18 * i
+        y = legend_y + 20 * i
         body.append(
-            f'<rect x="{left}" y="{y - 10}" width="12" height="12" fill="{colour}" '
+            f'<rect x="{left}" y="{y - 12}" width="14" height="14" fill="{colour}" '
             f'stroke="{BUCKET_EDGE}" stroke-width="0.5"/>'
         )
-        body.append(_text(left + 18, y, f"{i + 1}{typo.colon()} {words}", "start", 10))
+        body.append(_text(left + 20, y, f"{i + 1}{typo.colon()} {words}", "start", 13))
     return _svg(width, height, body, label)
 
 
