@@ -108,6 +108,7 @@ def test_the_period_must_be_observed_and_not_in_the_future(
     html = path.read_text("utf-8")
     assert 'id="sans-donnees"' in html and "aucune observation" in html
     assert "n'apparaissent pas réunies" not in html and "0\u00a0tentative sur" not in html
+    assert 'id="constats-vides"' in html and "0 sur 0" not in html and "sans donnée" not in html
     # The terminal gives the observed window beside the asked one; stdout stays the paths.
     assert main(["dossier", "ain-renouvellement", "--config", config, *PERIOD, *out]) == 0
     captured = capsys.readouterr()
