@@ -207,11 +207,13 @@ ENV_FIELDS: dict[str, dict[str, str]] = {
         "locale": "la langue du navigateur",
         "resolved_ip": "l'adresse IP résolue du site",
         "tls_fingerprint": "l'empreinte du certificat TLS du site",
+        "proxy": "le mandataire (proxy) utilisé",
     },
     "en": {
         "user_agent": "the declared user agent",
         "locale": "the browser language",
         "resolved_ip": "the site's resolved IP address",
         "tls_fingerprint": "the fingerprint of the site's TLS certificate",
+        "proxy": "the proxy used",
     },
 }
