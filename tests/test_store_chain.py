@@ -110,3 +110,20 @@ def test_datetimes_live_only_in_top_level_fields() -> None:
         for arg in args:
             if arg is not datetime:
                 assert not _has_datetime(arg), f"Observation.{name} nests a datetime"
+
+
+def test_a_sites_reading_keeps_its_paris_offset(make_observation: MakeObs) -> None:
+    """`earliest_slot`/`published_next` read on a Paris page keep the wall time and offset the
+    site showed; the document round-trips to the same bytes; instants stay UTC."""
+    obs = make_observation(
+        earliest_slot=datetime(2025, 12, 5, 9, 0, tzinfo=PARIS),
+        published_next=datetime(2025, 7, 1, 10, 0, tzinfo=PARIS),
+    )
+    sealed = seal_document(obs, None)
+    doc = json.loads(sealed.canonical)
+    assert doc["earliest_slot"] == "2025-12-05T09:00:00.000000+01:00"
+    assert doc["published_next"] == "2025-07-01T10:00:00.000000+02:00"
+    assert doc["started_at"].endswith("Z")
+    again = Observation.model_validate(doc | {"hash": sealed.hash})
+    assert canonical(again) == sealed.canonical and compute_hash(again) == sealed.hash
+    assert again.earliest_slot is not None and again.earliest_slot.utcoffset() == timedelta(hours=1)

@@ -10,6 +10,9 @@ re-canonicalises to the very same bytes, whatever pydantic's own formatting does
   (always six fractional digits, always `Z`): fixed width, so text order is time order;
 - naive values (a local wall-clock reading such as a site's "earliest slot") are written
   `YYYY-MM-DDTHH:MM:SS.ffffff`, with no offset, never reinterpreted;
+- a site's readings (`earliest_slot`, `published_next`) that carry a non-zero offset keep it:
+  `YYYY-MM-DDTHH:MM:SS.ffffff+01:00`, the site's Europe/Paris wall time and its offset (the
+  text's date and hour stay the local ones the statistics group by);
 - `started_at` and `finished_at` are instants and must be timezone-aware.
 
 Canonical JSON is written by the standard library's C encoder whenever that yields the very
@@ -64,6 +67,17 @@ def format_datetime(value: datetime) -> str:
     return utc.isoformat(timespec="microseconds") + "Z"
 
 
+READING_FIELDS = ("earliest_slot", "published_next")
+
+
+def format_reading(value: datetime) -> str:
+    """A site's reading: its local wall time with its offset; UTC and naive as above."""
+    offset = value.utcoffset() if value.tzinfo is not None else None
+    if offset is None or not offset:
+        return format_datetime(value)
+    return value.isoformat(timespec="microseconds")
+
+
 def format_instant(value: datetime) -> str:
     """The canonical UTC text of an aware datetime; naive values are refused."""
     if value.tzinfo is None or value.utcoffset() is None:
@@ -83,7 +97,8 @@ def document(obs: Observation) -> dict[str, Any]:
     # Datetimes are top-level fields only (a test guards this); write them our way.
     for name, value in vars(obs).items():
         if isinstance(value, datetime):
-            doc[name] = format_datetime(value)
+            reading = name in READING_FIELDS
+            doc[name] = format_reading(value) if reading else format_datetime(value)
     return doc
 
 
