@@ -26,6 +26,7 @@ from watchdog.runner import Runner
 from watchdog.schedstate import StateFile, build_state, read_state, state_path, write_state
 from watchdog.scheduler import Resume, Scheduler
 from watchdog.store import Store
+from watchdog.store.writes import WriteSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +154,8 @@ class Daemon:
             self.scheduler.stop()
             await dispatcher
             grace = self.config.scheduler.grace_period.total_seconds()
+            # A write still retrying (a locked or full store) gives up with the grace period.
+            asyncio.get_running_loop().call_later(grace, self.store.stop_retrying)
             abandoned = await self.scheduler.drain(grace)
         finally:
             stop.cancel()
@@ -264,8 +267,10 @@ class Daemon:
     def health(self) -> dict[str, Any]:
         snap = self.scheduler.snapshot()
         counters = self.scheduler.counters
+        writes = self.store.health.snapshot()
+        status = "stopping" if snap.stopping else "ok" if writes.writable else "unhealthy"
         return {
-            "status": "stopping" if snap.stopping else "ok",
+            "status": status,
             "version": __version__,
             "started_at": self.started_at.isoformat(),
             "config": str(self.path),
@@ -278,11 +283,28 @@ class Daemon:
             "hosts_backing_off": sum(1 for h in snap.hosts if h.level > 0),
             "reloads": self.reloads,
             "last_reload_error": self.last_reload_error,
+            "store": store_health(writes),
         }
 
     def exposition(self) -> bytes:
         self.scheduler_metrics.refresh(self.scheduler.snapshot())
+        self.metrics.store_health(self.store.health.snapshot())
         return self.metrics.exposition()
+
+
+def store_health(writes: WriteSnapshot) -> dict[str, Any]:
+    """The store part of /healthz: failing writes now (none once they succeed), counters."""
+    failing = [
+        {"kind": f.kind.value, "since": f.since.isoformat(), "attempts": f.attempts,
+         "error": f.error}
+        for f in writes.failing
+    ]  # fmt: skip
+    return {
+        "writable": writes.writable,
+        "failing": failing,
+        "write_errors": {kind.value: n for kind, n in writes.errors.items()},
+        "observations_dropped": writes.dropped,
+    }
 
 
 def _setting(config: Config, dotted: str) -> Any:

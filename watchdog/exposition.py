@@ -84,7 +84,8 @@ class Family:
     def _new(self, values: tuple[str, ...]) -> Series:
         pairs = list(zip(self.labelnames, values, strict=True))
         if self.kind != "histogram":
-            return Series(lines=(f"{self.sample_name}{{{label_text(pairs)}}} ",))
+            labels = f"{{{label_text(pairs)}}}" if pairs else ""  # as prometheus_client: no {}
+            return Series(lines=(f"{self.sample_name}{labels} ",))
         bounds = [*(number(b) for b in self.buckets), "+Inf"]
         plain = label_text(pairs)
         lines = [f"{self.name}_bucket{{{label_text([*pairs, ('le', b)])}}} " for b in bounds]

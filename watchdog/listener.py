@@ -57,7 +57,9 @@ def build_app(
     health: Health, exposition: Exposition, extra: Extra | None = None
 ) -> web.Application:
     async def healthz(request: web.Request) -> web.Response:
-        return web.json_response(health())
+        body = health()
+        # Load balancers and container health checks read the status code, not the body.
+        return web.json_response(body, status=503 if body.get("status") == "unhealthy" else 200)
 
     async def metrics(request: web.Request) -> web.Response:
         response = web.Response(body=exposition())

@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, disable_created_metrics, genera
 from watchdog.config import Target
 from watchdog.exposition import Family, render
 from watchdog.models import Observation, Outcome, Platform
+from watchdog.store.writes import WriteKind, WriteSnapshot
 
 PARIS = ZoneInfo("Europe/Paris")
 DURATION_BUCKETS = (0.5, 1, 2, 3, 5, 8, 13, 21, 34, 60, 120)
@@ -66,8 +67,29 @@ class Metrics:
             "watchdog_target_info", "Static description of each target (always 1).", "gauge",
             ("target", "department", "prefecture", "procedure", "platform", "label"),
         )  # fmt: skip
-        self.families = (self.outcomes, self.duration, self.site_up, self.slots,
-                         self.earliest_days, self.last_seen, self.interval, self.info)  # fmt: skip
+        self.write_errors = Family(
+            "watchdog_store_write_errors",
+            "Failed attempts to write to the store (each retry counts), by what was written.",
+            "counter", ("kind",),
+        )  # fmt: skip
+        self.dropped = Family(
+            "watchdog_observations_dropped",
+            "Observations given up after the store kept failing (each one is logged).",
+            "counter", (),
+        )  # fmt: skip
+        self.writable = Family(
+            "watchdog_store_writable",
+            "1 when the last write of observations and of evidence succeeded; 0 while failing.",
+            "gauge", (),
+        )  # fmt: skip
+        for kind in WriteKind:
+            self.write_errors.labels(kind.value)
+        self.dropped.labels()
+        self.writable.labels().set(1)
+        self.target_families = (self.outcomes, self.duration, self.site_up, self.slots,
+                                self.earliest_days, self.last_seen, self.interval,
+                                self.info)  # fmt: skip
+        self.families = (*self.target_families, self.write_errors, self.dropped, self.writable)
         self._info_key: dict[str, tuple[str, ...]] = {}
 
     def declare(self, targets: Iterable[Target]) -> None:
@@ -111,6 +133,13 @@ class Metrics:
             self.slots.labels(target.id).set(obs.slots or 0)
         self.earliest_days.labels(target.id).set(lead_days(obs))
 
+    def store_health(self, snapshot: WriteSnapshot) -> None:
+        """Copy the store's write health into its series (before each scrape)."""
+        for kind, count in snapshot.errors.items():
+            self.write_errors.labels(kind.value).set(count)
+        self.dropped.labels().set(snapshot.dropped)
+        self.writable.labels().set(1 if snapshot.writable else 0)
+
     def exposition(self) -> bytes:
         return render(self.families) + generate_latest(self.registry)
 
@@ -133,5 +162,5 @@ def would_export(obs: Observation, target: Target) -> str:
     """The exposition lines one observation produces (for `probe --debug`)."""
     metrics = Metrics()
     metrics.observe(obs, target)
-    lines = metrics.exposition().decode().splitlines()
+    lines = render(metrics.target_families).decode().splitlines()
     return "\n".join(line for line in lines if line and not line.startswith("#"))

@@ -16,6 +16,7 @@ from pathlib import Path
 from watchdog.atomic import write_atomically
 from watchdog.errors import EvidenceMissing, StoreError
 from watchdog.models import EvidenceRefs
+from watchdog.store.writes import WriteHealth, WriteKind
 
 SHA256_RE = re.compile(r"[0-9a-f]{64}")
 TEMP_PREFIX = ".tmp-"
@@ -26,8 +27,9 @@ KINDS = frozenset(EvidenceRefs.model_fields)
 class BlobStore:
     """SHA-256 addressed files under one root directory."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, health: WriteHealth | None = None) -> None:
         self.root = root
+        self.health = health or WriteHealth()  # failed writes count in the store's health
 
     def path(self, sha: str) -> Path:
         """Where the blob named `sha` lives (whether or not it exists)."""
@@ -47,7 +49,10 @@ class BlobStore:
             self._make_dirs(final.parent)
             self._write_atomically(final, data)
         except OSError as exc:
-            raise StoreError(f"cannot write {kind} evidence blob {sha} at {final}: {exc}") from exc
+            error = f"cannot write {kind} evidence blob {sha} at {final}: {exc}"
+            self.health.failed(WriteKind.EVIDENCE, error)
+            raise StoreError(error) from exc
+        self.health.succeeded(WriteKind.EVIDENCE)
         return sha
 
     def get(self, sha: str) -> bytes:

@@ -3,17 +3,21 @@
 Thread-safe (one engine; async callers use `asyncio.to_thread`). Each append seals the
 observation against its target's chain head and writes the row and the new head in one
 transaction: on PostgreSQL the head row is locked (SELECT … FOR UPDATE), on SQLite the
-transaction starts with BEGIN IMMEDIATE. A failed write rolls back and raises StoreError.
+transaction starts with BEGIN IMMEDIATE. A write that fails for a reason that can heal (a
+lock, a full disk, a lost connection: watchdog/store/writes.py) is rolled back and retried
+with back-off; one that still fails is counted as dropped and raises StoreError. `health`
+says whether writes succeed right now.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -24,10 +28,19 @@ from watchdog.models import Observation, Outcome
 from watchdog.store import engine as engines
 from watchdog.store.blobs import BlobStore
 from watchdog.store.schema import chain_heads, column_values, ensure_schema, observations
+from watchdog.store.writes import (
+    RetryClock,
+    WriteHealth,
+    WriteKind,
+    WriteRetry,
+    is_lock_contention,
+    is_transient,
+)
 
 EVIDENCE_DIR = "evidence"
 STREAM_BATCH = 1000
 
+T = TypeVar("T")
 Head = tuple[int, str | None]  # (seq, hash) of a target's last observation
 
 # Built once: SQLAlchemy then reuses their compiled form on every append.
@@ -48,28 +61,47 @@ _UPDATE_HEAD = (
 class Store:
     """Observations (SQLite or PostgreSQL) and evidence blobs (a directory)."""
 
-    def __init__(self, engine: sa.Engine, blobs: BlobStore, url: sa.URL) -> None:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        blobs: BlobStore,
+        url: sa.URL,
+        retry: WriteRetry | None = None,
+        health: WriteHealth | None = None,
+    ) -> None:
         self.engine = engine
         self.blobs = blobs
         self.url = engines.mask(url)
+        self.retry = retry or WriteRetry()
+        self.health = health or WriteHealth()
         self._password = url.password
         self._writer = engines.Writer(engine)
+        self._stop_retrying = threading.Event()
 
     @classmethod
-    def open(cls, data_dir: Path, database_url: str | None = None) -> Store:
+    def open(
+        cls, data_dir: Path, database_url: str | None = None, retry: WriteRetry | None = None
+    ) -> Store:
         """Open (and create or upgrade) the store; SQLite in `data_dir` unless a URL is given."""
         url = engines.parse_url(data_dir, database_url)
-        store = cls(engines.create(url), BlobStore(data_dir / EVIDENCE_DIR), url)
+        retry = retry or WriteRetry()
+        health = WriteHealth()
+        engine = engines.create(url, retry.lock_wait_s)
+        store = cls(engine, BlobStore(data_dir / EVIDENCE_DIR, health), url, retry, health)
         try:
-            with store._writer.transaction(schema_change=True) as conn:
-                ensure_schema(conn)
-        except sa.exc.SQLAlchemyError as exc:
-            store.close()
-            raise store._failure("cannot open the store", exc) from exc
+            store._retrying("cannot open the store", store._ensure_schema, is_lock_contention)
         except StoreError:
             store.close()
             raise
         return store
+
+    def _ensure_schema(self) -> None:
+        with self._writer.transaction(schema_change=True) as conn:
+            ensure_schema(conn)
+
+    def stop_retrying(self) -> None:
+        """Give up waiting writes now (at shutdown): each is counted as dropped and raised."""
+        self._stop_retrying.set()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -92,20 +124,52 @@ class Store:
         return self.append_many([obs])[0]
 
     def append_many(self, batch: Sequence[Observation]) -> list[Observation]:
-        """Append a batch in one transaction (all or nothing), in order within each target."""
+        """Append a batch in one transaction (all or nothing), in order within each target.
+
+        A transient failure is retried (`retry`); when it persists, or for any other
+        database error, the batch is counted as dropped and StoreError names it.
+        """
         if not batch:
             return []
         targets = sorted({obs.target for obs in batch})
+        what = f"cannot append {len(batch)} observation(s) for {', '.join(targets)}"
         try:
-            with self._writer.transaction() as conn:
-                heads = _lock_heads(conn, targets)
-                rows, sealed = _seal_rows(batch, heads)
-                conn.execute(_INSERT_OBSERVATION, rows)
-                _update_heads(conn, heads)
-        except sa.exc.SQLAlchemyError as exc:
-            what = f"cannot append {len(batch)} observation(s) for {', '.join(targets)}"
-            raise self._failure(what, exc) from exc
+            sealed = self._retrying(what, lambda: self._append_once(batch, targets), is_transient)
+        except StoreError as exc:
+            self.health.dropped(len(batch))
+            ids = ", ".join(obs.id for obs in batch)
+            raise type(exc)(f"{exc}; dropped: {ids}") from exc
         return sealed
+
+    def _append_once(self, batch: Sequence[Observation], targets: list[str]) -> list[Observation]:
+        with self._writer.transaction() as conn:
+            heads = _lock_heads(conn, targets)
+            rows, sealed = _seal_rows(batch, heads)
+            conn.execute(_INSERT_OBSERVATION, rows)
+            _update_heads(conn, heads)
+        return sealed
+
+    def _retrying(
+        self, what: str, attempt: Callable[[], T], retry_on: Callable[[BaseException], bool]
+    ) -> T:
+        """Run `attempt` until it succeeds, retrying the errors `retry_on` accepts."""
+        clock = RetryClock(self.retry, self._stop_retrying)
+        while True:
+            try:
+                result = attempt()
+            except sa.exc.SQLAlchemyError as exc:
+                error = self._failure(what, exc)
+                self.health.failed(WriteKind.OBSERVATION, str(error))
+                if not retry_on(exc):
+                    raise error from exc
+                if not clock.pause():
+                    raise type(error)(
+                        f"{error} (still failing after {clock.attempts} attempts "
+                        f"in {clock.elapsed:.0f} s)"
+                    ) from exc
+            else:
+                self.health.succeeded(WriteKind.OBSERVATION)
+                return result
 
     # -- reading ------------------------------------------------------------------------
 

@@ -14,7 +14,10 @@ from sqlalchemy import event
 from watchdog.errors import StoreError
 
 SQLITE_FILE = "watchdog.sqlite3"
-SQLITE_BUSY_TIMEOUT_S = 30.0
+# How long one statement waits for a lock held elsewhere before failing (SQLite's busy
+# timeout, PostgreSQL's lock_timeout); the store retries the write (watchdog/store/writes.py)
+# and /healthz shows the lock meanwhile instead of a silent stall.
+LOCK_WAIT_S = 5.0
 PG_CONNECT_TIMEOUT_S = 10
 # Serialises schema creation between workers starting together on one PostgreSQL.
 PG_SCHEMA_LOCK_KEY = 0x57A7_C4D0_6C0C_4B01 & 0x7FFF_FFFF_FFFF_FFFF
@@ -48,24 +51,37 @@ def mask(url: sa.URL) -> str:
     return url.render_as_string(hide_password=True)
 
 
-def create(url: sa.URL) -> sa.Engine:
+def create(url: sa.URL, lock_wait_s: float = LOCK_WAIT_S) -> sa.Engine:
     """One engine per store; SQLite gets WAL, synchronous=NORMAL and foreign keys."""
     try:
         if url.get_backend_name() == "sqlite":
-            return _sqlite_engine(url)
-        return sa.create_engine(
-            url, pool_pre_ping=True, connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S}
-        )
+            return _sqlite_engine(url, lock_wait_s)
+        return _pg_engine(url, lock_wait_s)
     except (sa.exc.ArgumentError, ImportError) as exc:
         raise StoreError(f"cannot use database {mask(url)}: {exc}") from exc
 
 
-def _sqlite_engine(url: sa.URL) -> sa.Engine:
+def _sqlite_engine(url: sa.URL, lock_wait_s: float) -> sa.Engine:
     engine = sa.create_engine(
-        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}
+        url, connect_args={"timeout": lock_wait_s, "check_same_thread": False}
     )
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _pg_engine(url: sa.URL, lock_wait_s: float) -> sa.Engine:
+    engine = sa.create_engine(
+        url, pool_pre_ping=True, connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S}
+    )
+    timeout_ms = max(int(lock_wait_s * 1000), 1)  # 0 would mean « wait forever »
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET lock_timeout = {timeout_ms}")
+        dbapi_connection.commit()
+
+    event.listen(engine, "connect", on_connect)
     return engine
 
 
