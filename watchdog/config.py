@@ -1,232 +1,81 @@
-"""The configuration schema and its strict loader (DESIGN §3).
+"""The configuration's strict loader (DESIGN §3); the schema is in watchdog/configschema.py.
 
-This is the only module that reads the environment. Every problem found is reported,
-each with file, line and key; nothing is silently ignored (unknown keys are errors).
+This is the only module that reads the environment. Every problem found is reported once,
+each with file, line and key; nothing is silently ignored (unknown keys are errors). A bad
+value costs only its own setting: the rest of its section and the other sections are still
+validated, and no check leans on a setting that failed (no « not in allowed_hosts » because
+`allowed_hosts` itself was wrong). Relative paths are relative to the config file's folder,
+as in Prometheus. Nothing a file holds can make loading crash or hang (watchdog/yamlpos.py
+bounds the YAML; whatever a platform's option schema raises becomes a problem).
 """
 
 from __future__ import annotations
 
-import fnmatch
 import glob
-import ipaddress
 import os
-from datetime import datetime, timedelta
+import re
+from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
-from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
+from typing import Any, TypeVar
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    ValidationError,
-    model_validator,
-)
+from pydantic import BaseModel, ValidationError
 
 from probes import REGISTRY
-from watchdog import __version__
-from watchdog.durations import Duration
+from watchdog.configschema import (
+    DEFAULT_USER_AGENT,
+    PARIS,
+    BackoffSettings,
+    BrowserSettings,
+    Config,
+    ListenSettings,
+    MaintenanceWindow,
+    PerHostBudget,
+    PolitenessSettings,
+    ProbingSettings,
+    SchedulerSettings,
+    Target,
+    WatchdogSettings,
+    clock_minutes,
+    host_allowed,
+    in_paris,
+    is_loopback,
+)
 from watchdog.errors import ConfigError, ConfigProblem
-from watchdog.models import EngineChoice, Platform, Procedure, Profile, Screenshots
-from watchdog.notify.settings import NotificationSettings
+from watchdog.models import EngineChoice
 from watchdog.yamlpos import KeyPath, Located, dotted, load_located, raise_problem
+
+__all__ = [
+    "CONFIG_ENV",
+    "DEFAULT_CONFIG",
+    "DEFAULT_USER_AGENT",
+    "PARIS",
+    "BackoffSettings",
+    "BrowserSettings",
+    "Config",
+    "ListenSettings",
+    "MaintenanceWindow",
+    "PerHostBudget",
+    "PolitenessSettings",
+    "ProbingSettings",
+    "SchedulerSettings",
+    "Target",
+    "WatchdogSettings",
+    "clock_minutes",
+    "config_path",
+    "host_allowed",
+    "in_paris",
+    "is_loopback",
+    "load_config",
+]
 
 DEFAULT_CONFIG = Path("config/watchdog.yaml")
 CONFIG_ENV = "WATCHDOG_CONFIG"
-DEFAULT_USER_AGENT = (
-    f"prefecture-watchdog/{__version__} "
-    "(+https://github.com/prefecture-watchdog/prefecture-watchdog; observe-only)"
-)
 LOOPBACK_MIN_INTERVAL = timedelta(seconds=1)
 PUBLIC_MIN_INTERVAL = timedelta(minutes=1)
-PARIS = ZoneInfo("Europe/Paris")
+MAX_INCLUDED_FILES = 500
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class WatchdogSettings(_Strict):
-    data_dir: Path = Path("./data")
-    database_url: str | None = None
-    user_agent: str = DEFAULT_USER_AGENT
-    allowed_hosts: list[str] = Field(default_factory=lambda: ["*.gouv.fr"])
-    min_interval: Duration = timedelta(minutes=2)
-    vantage: str = "default"
-    simulated: bool = False
-
-
-class BrowserSettings(_Strict):
-    executable_path: str | None = None
-    headless: bool = True
-    max_contexts: Annotated[int, Field(ge=1, le=64)] = 2
-    probe_timeout: Duration = timedelta(seconds=60)
-    viewport: Annotated[str, Field(pattern=r"^\d{3,4}x\d{3,4}$")] = "1280x900"
-    locale: str = "fr-FR"
-    timezone: str = "Europe/Paris"
-    # cleared: kept pages wiped between probes (half the CPU); fresh: a new profile each time
-    profile: Profile = Profile.CLEARED
-
-
-class PerHostBudget(_Strict):
-    requests_per_minute: Annotated[float, Field(gt=0, le=600)] = 6.0
-    concurrent: Annotated[int, Field(ge=1, le=16)] = 1
-
-
-class BackoffSettings(_Strict):
-    factor: Annotated[float, Field(ge=1)] = 2.0
-    cap: Duration = timedelta(hours=1)
-
-
-class PolitenessSettings(_Strict):
-    per_host: PerHostBudget = Field(default_factory=PerHostBudget)
-    jitter: Annotated[float, Field(ge=0, le=0.5)] = 0.1
-    backoff: BackoffSettings = Field(default_factory=BackoffSettings)
-
-
-class ListenSettings(_Strict):
-    host: str = "127.0.0.1"
-    port: Annotated[int, Field(ge=0, le=65535)] = 9788
-
-
-class MaintenanceWindow(_Strict):
-    """Announced maintenance: cron-like weekly hours or an explicit range.
-
-    Weekly: `weekdays` (0 = Monday) and/or `hours` "HH:MM-HH:MM" (may cross midnight), in
-    Europe/Paris. Explicit: `start` and `end` (ISO 8601; a naive time is Europe/Paris).
-    """
-
-    weekdays: list[Annotated[int, Field(ge=0, le=6)]] | None = None
-    hours: Annotated[str, Field(pattern=r"^\d{1,2}:\d{2}-\d{1,2}:\d{2}$")] | None = None
-    start: datetime | None = None
-    end: datetime | None = None
-    note: str | None = None
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> MaintenanceWindow:
-        weekly = self.weekdays is not None or self.hours is not None
-        if weekly == (self.start is not None or self.end is not None):
-            raise ValueError("give either weekdays/hours or start/end")
-        if weekly:
-            if self.hours is not None:
-                first, last = (clock_minutes(part) for part in self.hours.split("-"))
-                if first == last:
-                    raise ValueError("hours: an empty range")
-        elif self.start is None or self.end is None:
-            raise ValueError("an explicit range needs both start and end")
-        elif in_paris(self.end) <= in_paris(self.start):
-            raise ValueError("end must be after start")
-        return self
-
-
-def clock_minutes(text: str) -> int:
-    """Minutes since midnight of "HH:MM" (24:00 allowed as the end of the day)."""
-    hours, minutes = (int(part) for part in text.split(":"))
-    if hours > 24 or minutes > 59 or (hours == 24 and minutes):
-        raise ValueError(f"hours: {text!r} is not a time of day")
-    return hours * 60 + minutes
-
-
-def in_paris(value: datetime) -> datetime:
-    """An aware instant: naive config times are Europe/Paris wall-clock times."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=PARIS)
-
-
-class SchedulerSettings(_Strict):
-    """How `watchdog run` schedules and stops (DESIGN §5)."""
-
-    grace_period: Duration = timedelta(seconds=30)  # in-flight probes may finish on SIGTERM
-    probe_overrun: Duration = timedelta(seconds=60)  # beyond probe_timeout, a probe is abandoned
-    seed: int | None = None  # fixes the spread of start times (tests, benchmarks)
-
-
-class ProbingSettings(_Strict):
-    """Defaults for every target (issue 7); a target may set either key itself."""
-
-    engine: EngineChoice = EngineChoice.BROWSER
-    screenshots: Screenshots = Screenshots.EVERY
-
-
-class Target(_Strict):
-    id: Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=80)]
-    department: Annotated[str, Field(pattern=r"^(0[1-9]|1\d|2[1-9]|[3-8]\d|9[0-5]|2A|2B|97[1-6])$")]
-    prefecture: str
-    site: str | None = None
-    procedure: Procedure
-    label: str
-    platform: Platform
-    url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/\S*)?$")]
-    interval: Duration = timedelta(minutes=15)
-    options: dict[str, Any] = Field(default_factory=dict)
-    maintenance: list[MaintenanceWindow] = Field(default_factory=list)
-    enabled: bool = True
-    engine: EngineChoice | None = None  # None: probing.engine
-    screenshots: Screenshots | None = None  # None: probing.screenshots
-
-    _parsed_options: BaseModel | None = PrivateAttr(default=None)
-
-    @property
-    def host(self) -> str:
-        return (urlsplit(self.url).hostname or "").lower()
-
-    @property
-    def netloc(self) -> str:
-        """Host and port: the key of politeness budgets."""
-        return urlsplit(self.url).netloc.lower()
-
-    @property
-    def parsed_options(self) -> BaseModel:
-        if self._parsed_options is None:
-            self._parsed_options = REGISTRY[self.platform].options.model_validate(self.options)
-        return self._parsed_options
-
-
-class Config(_Strict):
-    watchdog: WatchdogSettings = Field(default_factory=WatchdogSettings)
-    browser: BrowserSettings = Field(default_factory=BrowserSettings)
-    politeness: PolitenessSettings = Field(default_factory=PolitenessSettings)
-    listen: ListenSettings = Field(default_factory=ListenSettings)
-    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
-    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
-    probing: ProbingSettings = Field(default_factory=ProbingSettings)
-    # Host-wide windows, keyed by host name or host:port, on top of each target's own.
-    maintenance: dict[str, list[MaintenanceWindow]] = Field(default_factory=dict)
-    include: list[str] = Field(default_factory=list)
-    targets: list[Target] = Field(default_factory=list)
-
-    _source: str = PrivateAttr(default="")
-
-    @property
-    def source(self) -> str:
-        return self._source
-
-    def target(self, target_id: str) -> Target | None:
-        return next((t for t in self.targets if t.id == target_id), None)
-
-    def host_allowed(self, host: str) -> bool:
-        return host_allowed(host, self.watchdog.allowed_hosts)
-
-    def engine_for(self, target: Target) -> EngineChoice:
-        return target.engine or self.probing.engine
-
-    def screenshots_for(self, target: Target) -> Screenshots:
-        return target.screenshots or self.probing.screenshots
-
-
-def host_allowed(host: str, patterns: list[str]) -> bool:
-    host = host.lower()
-    return any(host == p.lower() or fnmatch.fnmatchcase(host, p.lower()) for p in patterns)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+M = TypeVar("M", bound=BaseModel)
+Where = dict[str, tuple[Located, KeyPath]]
 
 
 def config_path(explicit: str | None) -> Path | None:
@@ -239,90 +88,229 @@ def config_path(explicit: str | None) -> Path | None:
     return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None
 
 
+def _problem(doc: Located, path: KeyPath, message: str) -> ConfigProblem:
+    return ConfigProblem(doc.file, doc.line_of(path), dotted(path), message)
+
+
 def _problems_from(exc: ValidationError, doc: Located, prefix: KeyPath) -> list[ConfigProblem]:
     problems = []
     for error in exc.errors():
         path = (*prefix, *error["loc"])
-        message = error["msg"]
-        if error["type"] == "extra_forbidden":
-            message = "unknown key"
-        problems.append(ConfigProblem(doc.file, doc.line_of(path), dotted(path), message))
+        message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+        problems.append(_problem(doc, path, message))
     return problems
 
 
-def _validate_target(
-    raw: Any, doc: Located, path: KeyPath
-) -> tuple[Target | None, list[ConfigProblem]]:
+def _validate(
+    model: type[M], raw: Any, doc: Located, path: KeyPath
+) -> tuple[M | None, list[ConfigProblem]]:
+    """`model` validated from `raw`, or the problems found, each located under `path`."""
     try:
-        target = Target.model_validate(raw)
+        return model.model_validate(raw), []
     except ValidationError as exc:
         return None, _problems_from(exc, doc, path)
-    spec = REGISTRY[target.platform]
+    except re.error as exc:  # a schema compiling a pattern lets re.error through pydantic
+        where = _bad_pattern(raw, path, exc) or path
+        return None, [_problem(doc, where, f"invalid regular expression: {exc}")]
+    except Exception as exc:
+        # A platform's option schema is plugin code: whatever it raises on a hostile value
+        # (a step that is not a mapping…) must be a config problem, never a traceback.
+        return None, [_problem(doc, path, f"invalid value ({type(exc).__name__}: {exc})")]
+
+
+def _bad_pattern(raw: Any, path: KeyPath, error: re.error) -> KeyPath | None:
+    """The path of the string in `raw` that fails to compile as `error` says, if one does."""
+    if isinstance(raw, str):
+        try:
+            re.compile(raw)
+        except re.error as exc:
+            return path if str(exc) == str(error) else None
+        return None
+    items = (
+        raw.items() if isinstance(raw, dict) else enumerate(raw) if isinstance(raw, list) else ()
+    )
+    for key, value in items:
+        found = _bad_pattern(value, (*path, key if isinstance(key, int) else str(key)), error)
+        if found is not None:
+            return found
+    return None
+
+
+# -- the settings outside `targets` ------------------------------------------------------
+
+
+def _section(name: str, raw: Any, doc: Located) -> tuple[Any, list[ConfigProblem], set[str]]:
+    """One top-level section: its value, its problems, and the settings that failed.
+
+    On errors, the failing settings are dropped and the section validated again without
+    them, quietly: what that pass finds may only follow from the drop, and each problem is
+    reported once. If it still fails, the section's defaults stand and all of it failed."""
     try:
-        target._parsed_options = spec.options.model_validate(target.options)
+        return getattr(Config.model_validate({name: raw}), name), [], set()
     except ValidationError as exc:
-        return None, _problems_from(exc, doc, (*path, "options"))
-    return target, []
+        problems = _problems_from(exc, doc, ())
+        heads = {error["loc"][1] for error in exc.errors() if len(error["loc"]) > 1}
+        whole = any(len(error["loc"]) < 2 for error in exc.errors())
+    except Exception:  # reported as _validate words it; the section keeps its defaults
+        _, problems = _validate(Config, {name: raw}, doc, ())
+        return getattr(Config(), name), problems, {name}
+    kept = None if whole else _without(raw, heads)
+    if kept is not None:
+        again, _ = _validate(Config, {name: kept}, doc, ())
+        if again is not None:
+            return getattr(again, name), problems, {f"{name}.{head}" for head in heads}
+    return getattr(Config(), name), problems, {name}
 
 
-def _target_docs(
-    main: Located, root: Path
-) -> tuple[list[tuple[Located, int]], list[ConfigProblem]]:
-    """Every (document, index) holding a target: the main file's, then included files'."""
+def _without(raw: Any, heads: set[str | int]) -> Any:
+    """`raw` less the keys or list items in `heads`; None when nothing could be dropped."""
+    if isinstance(raw, dict):
+        kept = {k: v for k, v in raw.items() if k not in heads}
+        return kept if len(kept) < len(raw) else None
+    if isinstance(raw, list):
+        items = [v for i, v in enumerate(raw) if i not in heads]
+        return items if len(items) < len(raw) else None
+    return None
+
+
+def _settings(main: Located) -> tuple[Config, list[ConfigProblem], set[str]]:
+    """The sections of the main file, each on its own (see _section)."""
+    problems: list[ConfigProblem] = []
+    failed: set[str] = set()
+    sections: dict[str, Any] = {}
+    for key, raw in main.data.items():
+        if key == "targets":
+            continue
+        if not isinstance(key, str) or key not in Config.model_fields:
+            problems.append(_problem(main, (str(key),), "unknown key"))
+            continue
+        sections[key], found, bad = _section(key, raw, main)
+        problems.extend(found)
+        failed |= bad
+    return Config(**sections), problems, failed
+
+
+def _intact(failed: set[str], *settings: str) -> bool:
+    """None of `settings` (dotted) nor their sections failed validation."""
+    return not any(s in failed or s.split(".")[0] in failed for s in settings)
+
+
+# -- includes and targets ----------------------------------------------------------------
+
+
+def _included(main: Located, path: Path) -> tuple[list[Located], list[ConfigProblem]]:
+    """The files `include:` names (globs relative to the main file's folder), parsed."""
+    patterns = main.data.get("include")
+    if not isinstance(patterns, list):
+        return [], []  # absent, or reported by the schema
+    docs: list[Located] = []
+    problems: list[ConfigProblem] = []
+    seen = {path.absolute()}
+    for index, pattern in enumerate(patterns):
+        if not isinstance(pattern, str) or "\0" in pattern:
+            continue  # reported by the schema (or unusable as a file name)
+        matches = sorted(glob.glob(str(path.parent / pattern)))
+        if not matches:
+            problems.append(_problem(main, ("include", index), f"no file matches {pattern!r}"))
+        for match in matches:
+            if Path(match).absolute() in seen:
+                continue  # the main file itself, or a file two patterns match
+            seen.add(Path(match).absolute())
+            if len(seen) > MAX_INCLUDED_FILES + 1:
+                why = f"more than {MAX_INCLUDED_FILES} included files"
+                return docs, [*problems, _problem(main, ("include", index), why)]
+            try:
+                docs.append(load_located(Path(match)))
+            except ConfigError as exc:  # a file that cannot be read is named where it is included
+                problems.extend(
+                    _problem(main, ("include", index), f"{match}: {p.message}")
+                    if p.key == "(file)" and p.line is None
+                    else p
+                    for p in exc.problems
+                )
+    return docs, problems
+
+
+def _catalog_problems(doc: Located) -> list[ConfigProblem]:
+    if not isinstance(doc.data, dict):
+        return [_problem(doc, (), "an included file must be a mapping holding `targets:`")]
+    return [
+        _problem(doc, (str(key),), "unknown key (an included catalog holds only targets)")
+        for key in doc.data
+        if key != "targets"
+    ]
+
+
+def _target_entries(docs: list[Located]) -> tuple[list[tuple[Located, int]], list[ConfigProblem]]:
+    """Every (document, index) holding a target, in order."""
     entries: list[tuple[Located, int]] = []
     problems: list[ConfigProblem] = []
-    docs = [main]
-    for index, pattern in enumerate(main.data.get("include") or []):
-        matches = sorted(glob.glob(str(root / pattern)))
-        if not matches:
-            problems.append(
-                ConfigProblem(
-                    main.file,
-                    main.line_of(("include", index)),
-                    f"include[{index}]",
-                    f"no file matches {pattern!r}",
-                )
-            )
-        for match in matches:
-            included = load_located(Path(match))
-            extra = set(included.data) - {"targets"} if isinstance(included.data, dict) else set()
-            for key in sorted(extra):
-                problems.append(
-                    ConfigProblem(
-                        included.file,
-                        included.line_of((key,)),
-                        key,
-                        "unknown key (an included catalog holds only targets)",
-                    )
-                )
-            docs.append(included)
     for doc in docs:
         targets = doc.data.get("targets") if isinstance(doc.data, dict) else None
         if targets is not None and not isinstance(targets, list):
-            problems.append(
-                ConfigProblem(
-                    doc.file, doc.line_of(("targets",)), "targets", "must be a list of targets"
-                )
-            )
+            problems.append(_problem(doc, ("targets",), "must be a list of targets"))
             continue
         entries.extend((doc, i) for i in range(len(targets or [])))
     return entries, problems
 
 
-def _cross_checks(config: Config, where: dict[str, tuple[Located, KeyPath]]) -> list[ConfigProblem]:
+def _validate_target(raw: Any, doc: Located, path: KeyPath) -> tuple[Target | None, list[Any]]:
+    target, problems = _validate(Target, raw, doc, path)
+    if target is None:
+        return None, problems
+    options, problems = _validate(
+        REGISTRY[target.platform].options, target.options, doc, (*path, "options")
+    )
+    if options is None:
+        return None, problems
+    target._parsed_options = options
+    return target, []
+
+
+def _targets(
+    entries: list[tuple[Located, int]], main: Located
+) -> tuple[list[Target], Where, list[ConfigProblem]]:
+    where: Where = {"": (main, ())}
+    targets: list[Target] = []
     problems: list[ConfigProblem] = []
+    for doc, index in entries:
+        tpath: KeyPath = ("targets", index)
+        target, found = _validate_target(doc.data["targets"][index], doc, tpath)
+        problems.extend(found)
+        if target is None:
+            continue
+        if target.id in where:
+            first_doc, first_path = where[target.id]
+            problems.append(
+                _problem(
+                    doc,
+                    (*tpath, "id"),
+                    f"duplicate target id {target.id!r} (first defined at "
+                    f"{first_doc.file}:{first_doc.line_of(first_path)})",
+                )
+            )
+            continue
+        where[target.id] = (doc, tpath)
+        targets.append(target)
+    return targets, where, problems
+
+
+# -- checks across sections --------------------------------------------------------------
+
+
+def _floor_problems(config: Config, where: Where, failed: set[str]) -> list[ConfigProblem]:
+    if not _intact(failed, "watchdog.min_interval"):
+        return []
     floor = config.watchdog.min_interval
-    hosts = config.watchdog.allowed_hosts
     all_loopback = all(is_loopback(t.host) for t in config.targets)
     absolute = LOOPBACK_MIN_INTERVAL if all_loopback else PUBLIC_MIN_INTERVAL
-    main_doc = where.get("")
-    if floor < absolute and main_doc is not None:
-        doc, _ = main_doc
+    main, _ = where[""]
+    problems = []
+    if floor < absolute:
         problems.append(
-            ConfigProblem(
-                doc.file,
-                doc.line_of(("watchdog", "min_interval")),
-                "watchdog.min_interval",
+            _problem(
+                main,
+                ("watchdog", "min_interval"),
                 f"below the politeness floor of {int(absolute.total_seconds())}s "
                 "(shorter floors are allowed only when every target is on loopback)",
             )
@@ -331,38 +319,88 @@ def _cross_checks(config: Config, where: dict[str, tuple[Located, KeyPath]]) -> 
         doc, path = where[target.id]
         if target.interval < floor:
             problems.append(
-                ConfigProblem(
-                    doc.file,
-                    doc.line_of((*path, "interval")),
-                    dotted((*path, "interval")),
+                _problem(
+                    doc,
+                    (*path, "interval"),
                     f"{target.interval.total_seconds():g}s is under min_interval "
                     f"({floor.total_seconds():g}s)",
                 )
             )
+    return problems
+
+
+def _host_problems(config: Config, where: Where, failed: set[str]) -> list[ConfigProblem]:
+    if not _intact(failed, "watchdog.allowed_hosts"):
+        return []
+    hosts = config.watchdog.allowed_hosts
+    problems = []
+    for target in config.targets:
         if not host_allowed(target.host, hosts):
-            problems.append(
-                ConfigProblem(
-                    doc.file,
-                    doc.line_of((*path, "url")),
-                    dotted((*path, "url")),
-                    f"host {target.host!r} is not in watchdog.allowed_hosts {hosts}",
-                )
-            )
-    return problems + _engine_problems(config, where)
+            doc, path = where[target.id]
+            why = f"host {target.host!r} is not in watchdog.allowed_hosts {hosts}"
+            problems.append(_problem(doc, (*path, "url"), why))
+    return problems
 
 
-def _engine_problems(
-    config: Config, where: dict[str, tuple[Located, KeyPath]]
-) -> list[ConfigProblem]:
+def _engine_problems(config: Config, where: Where, failed: set[str]) -> list[ConfigProblem]:
     """`engine: request` only where the platform has a request probe (else browser or auto)."""
     problems = []
     for t in config.targets:
+        if t.engine is None and not _intact(failed, "probing.engine"):
+            continue
         if config.engine_for(t) is EngineChoice.REQUEST and not REGISTRY[t.platform].request_probe:
             doc, path = where[t.id] if t.engine else where[""]
             key = (*path, "engine") if t.engine else ("probing", "engine")
             why = f"platform {t.platform.value} has no request engine: use browser or auto"
-            problems.append(ConfigProblem(doc.file, doc.line_of(key), dotted(key), why))
+            problems.append(_problem(doc, key, why))
     return problems
+
+
+def _exposure_problems(config: Config, where: Where, failed: set[str]) -> list[ConfigProblem]:
+    """An exposed listener takes Alertmanager webhooks only with a bearer token."""
+    bridge = config.notifications.alertmanager
+    if not _intact(failed, "listen", "notifications.alertmanager", "notifications.enabled"):
+        return []
+    exposed = not is_loopback(config.listen.host)
+    if exposed and config.notifications.enabled and bridge.enabled and not bridge.bearer_token:
+        main, _ = where[""]
+        why = (
+            "required when the listener is exposed (listen.expose: true): without it anyone "
+            "who reaches the port can send notifications through your routes"
+        )
+        return [_problem(main, ("notifications", "alertmanager", "bearer_token"), why)]
+    return []
+
+
+def _cross_checks(config: Config, where: Where, failed: set[str]) -> list[ConfigProblem]:
+    checks = (_floor_problems, _host_problems, _engine_problems, _exposure_problems)
+    return [problem for check in checks for problem in check(config, where, failed)]
+
+
+# -- paths -------------------------------------------------------------------------------
+
+
+def _relative_to(root: Path, path: Path) -> Path:
+    return path if path.is_absolute() else Path(os.path.normpath(root / path))
+
+
+def _resolve_paths(config: Config, root: Path) -> None:
+    """Relative paths mean relative to the config file's folder, wherever the command runs."""
+    watchdog = config.watchdog
+    config.watchdog = watchdog.model_copy(
+        update={"data_dir": _relative_to(root, watchdog.data_dir)}
+    )
+    executable = config.browser.executable_path
+    if executable and os.sep in executable:  # a bare name is looked up as a command
+        resolved = str(_relative_to(root, Path(executable)))
+        config.browser = config.browser.model_copy(update={"executable_path": resolved})
+    routes = [
+        route.model_copy(update={"config_file": _relative_to(root, route.config_file)})
+        if route.config_file is not None
+        else route
+        for route in config.notifications.routes
+    ]
+    config.notifications = config.notifications.model_copy(update={"routes": routes})
 
 
 def load_config(path: Path) -> Config:
@@ -370,42 +408,18 @@ def load_config(path: Path) -> Config:
     main = load_located(path)
     if not isinstance(main.data, dict):
         raise_problem(main.file, 1, "(top level)", "the configuration must be a mapping")
-    problems = list(main.duplicates)
-    base = {k: v for k, v in main.data.items() if k != "targets"}
-    try:
-        config = Config.model_validate(base)
-    except ValidationError as exc:
-        problems.extend(_problems_from(exc, main, ()))
-        config = Config()
-    entries, include_problems = _target_docs(main, path.parent)
+    config, problems, failed = _settings(main)
+    problems[:0] = main.duplicates
+    included, include_problems = _included(main, path)
     problems.extend(include_problems)
-    where: dict[str, tuple[Located, KeyPath]] = {"": (main, ())}
-    targets: list[Target] = []
-    for doc, index in entries:
-        if doc is not main:
-            problems.extend(p for p in doc.duplicates if p not in problems)
-        tpath: KeyPath = ("targets", index)
-        target, target_problems = _validate_target(doc.data["targets"][index], doc, tpath)
-        problems.extend(target_problems)
-        if target is None:
-            continue
-        if target.id in where:
-            first_doc, first_path = where[target.id]
-            problems.append(
-                ConfigProblem(
-                    doc.file,
-                    doc.line_of((*tpath, "id")),
-                    dotted((*tpath, "id")),
-                    f"duplicate target id {target.id!r} (first defined at "
-                    f"{first_doc.file}:{first_doc.line_of(first_path)})",
-                )
-            )
-            continue
-        where[target.id] = (doc, tpath)
-        targets.append(target)
-    config.targets = targets
-    problems.extend(_cross_checks(config, where))
+    for doc in included:
+        problems.extend(p for p in [*doc.duplicates, *_catalog_problems(doc)] if p not in problems)
+    entries, shape_problems = _target_entries([main, *included])
+    config.targets, where, target_problems = _targets(entries, main)
+    problems.extend(shape_problems + target_problems)
+    problems.extend(_cross_checks(config, where, failed))
     if problems:
         raise ConfigError(problems)
+    _resolve_paths(config, path.parent.absolute())
     config._source = str(path)
     return config
