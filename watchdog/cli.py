@@ -16,6 +16,7 @@ from watchdog.dashboards.cli import register as register_dashboards
 from watchdog.demo import main_demo
 from watchdog.errors import ConfigError, ConfigMissing, WatchdogError
 from watchdog.notify.commands import register as register_notify
+from watchdog.outputs import EXIT_BROKEN_PIPE, os_reason, stdout_closed
 from watchdog.probe_once import probe_once
 from watchdog.reportcli import register as register_reports
 from watchdog.reportcli import verify_bundle_command
@@ -153,7 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     handler: Handler = args.handler
     try:
-        return handler(args)
+        status = handler(args)
+        sys.stdout.flush()  # here, so that a closed pipe is reported below, not at exit
+        return status
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
@@ -164,6 +167,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     except WatchdogError as exc:  # StoreError included
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except BrokenPipeError:  # `watchdog targets | head`: the reader left
+        print(f"error: {stdout_closed()}", file=sys.stderr)
+        return EXIT_BROKEN_PIPE
+    except OSError as exc:  # a file the command had to read or write; the system says why
+        print(f"error: {os_reason(exc)}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130

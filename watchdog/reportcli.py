@@ -18,6 +18,7 @@ from watchdog.bundle import export_bundle, verify_bundle
 from watchdog.config import Config, Target
 from watchdog.errors import WatchdogError
 from watchdog.models import Procedure
+from watchdog.outputs import writable_dir, writable_file
 from watchdog.report import ReportOptions, build_report, select_targets
 from watchdog.report.applicant import load_applicant
 from watchdog.report.dossier import DossierOptions, build_dossier
@@ -53,6 +54,16 @@ def _period(args: argparse.Namespace, today: date | None = None) -> Period:
             "Paris): a report cannot cover what has not been observed"
         )
     return Period.from_dates(args.first, args.last)
+
+
+def _prepare(args: argparse.Namespace) -> Period:
+    """The period, once the output is known to be writable: before minutes of work."""
+    period = _period(args)
+    if args.command == "bundle":
+        writable_file(args.out)
+    else:
+        writable_dir(args.out)
+    return period
 
 
 def _observed(store: Store, targets: Sequence[Target], period: Period, allow_empty: bool) -> None:
@@ -177,7 +188,7 @@ def register(
     def cmd_report(args: argparse.Namespace) -> int:
         config = load(args)
         targets = select_targets(config.targets, args.target, args.department, args.procedure)
-        period = _period(args)
+        period = _prepare(args)
         with _open(config) as store:
             _observed(store, targets, period, args.allow_empty)
             paths = build_report(
@@ -195,7 +206,7 @@ def register(
     def cmd_dossier(args: argparse.Namespace) -> int:
         config = load(args)
         (target,) = select_targets(config.targets, [args.target_id])
-        period = _period(args)
+        period = _prepare(args)
         options = DossierOptions(
             formats=args.formats,
             lang=args.lang,
@@ -223,7 +234,7 @@ def register(
     def cmd_bundle(args: argparse.Namespace) -> int:
         config = load(args)
         targets = select_targets(config.targets, args.target, args.department, args.procedure)
-        period = _period(args)
+        period = _prepare(args)
         with _open(config) as store:
             _observed(store, targets, period, args.allow_empty)
             result = export_bundle(

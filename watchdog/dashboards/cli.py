@@ -8,12 +8,13 @@ from pathlib import Path
 
 from watchdog.dashboards import build_all, write_all
 from watchdog.dashboards.push import incident_annotations, push, read_incidents
+from watchdog.outputs import writable_dir
 
 DEFAULT_OUT = Path("dashboards")
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    for path in write_all(Path(args.out)):
+    for path in write_all(writable_dir(Path(args.out))):
         print(path)
     return 0
 
