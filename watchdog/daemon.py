@@ -9,11 +9,14 @@ file:line: key: message) and the running configuration stays in force.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from watchdog import __version__
 from watchdog.config import Config, Target, load_config
@@ -52,6 +55,7 @@ class Daemon:
         self.started_at = datetime.now(UTC)
         self.reloads = 0
         self.last_reload_error: str | None = None
+        self.last_reload: dict[str, Any] | None = None  # the last reload: when, file, ok, why
         self.port: int | None = None
         self._stop = asyncio.Event()
         self._store: Store | None = None
@@ -191,22 +195,46 @@ class Daemon:
         task.add_done_callback(_log_crash)
 
     async def reload(self) -> bool:
-        """Load the config file again; keep the running one when the new one is invalid."""
+        """Load the config file again and switch to it whole, or keep the running one whole.
+
+        Whatever the new file holds (a bomb, a tag, a bad value) ends as a rejected reload
+        in the log and in /healthz (`last_reload`: when, which file, why), never as a crash;
+        the load runs in a daemon thread so that SIGTERM never waits for it."""
         async with self._reloading:
             log.info("reloading %s", self.path)
             try:
-                new = await asyncio.to_thread(load_config, self.path)
+                new = await _in_daemon_thread(load_config, self.path)
+                kept = self._kept(new)
+                runner = self._new_runner(kept)  # built before anything running is touched
             except ConfigError as exc:
-                self.last_reload_error = str(exc)
-                for problem in exc.problems:
+                problems = [str(problem) for problem in exc.problems]
+                for problem in problems:
                     log.error("reload rejected: %s", problem)
-                log.error("reload rejected: %d problem(s); the previous configuration keeps "
-                          "running", len(exc.problems))  # fmt: skip
-                return False
-            self._switch(new, await self._last_started())
+                return self._reload_failed(f"{len(problems)} configuration problem(s)", problems)
+            except Exception as exc:  # any other failure must leave the running config whole
+                log.error("reload rejected: %s: %s", type(exc).__name__, exc)
+                return self._reload_failed(f"{type(exc).__name__}: {exc}", [])
+            self._switch(kept, runner, await self._last_started())
+            self._reload_result(ok=True, error=None, problems=[])
             return True
 
-    def _switch(self, new: Config, last_started: dict[str, float]) -> None:
+    def _reload_failed(self, error: str, problems: list[str]) -> bool:
+        log.error("reload rejected: %s; the previous configuration keeps running", error)
+        self.last_reload_error = "\n".join(problems) or error
+        self._reload_result(ok=False, error=error, problems=problems)
+        return False
+
+    def _reload_result(self, *, ok: bool, error: str | None, problems: list[str]) -> None:
+        self.last_reload = {
+            "at": datetime.now(UTC).isoformat(),
+            "file": str(self.path),
+            "ok": ok,
+            "error": error,
+            "problems": problems[:20],  # the log has them all
+        }
+
+    def _kept(self, new: Config) -> Config:
+        """`new`, less the settings read once at start (RESTART_ONLY), which stay as they are."""
         old = self.config
         for key in RESTART_ONLY:
             if _setting(old, key) != _setting(new, key):
@@ -215,11 +243,18 @@ class Daemon:
             update={"data_dir": old.watchdog.data_dir, "database_url": old.watchdog.database_url}
         ), "listen": old.listen})  # fmt: skip
         kept._source = new.source
+        return kept
+
+    def _new_runner(self, kept: Config) -> Runner:
+        assert self._runner is not None
+        return Runner(kept, self.store.blobs.put, self._runner.host, self._runner.memory)
+
+    def _switch(self, kept: Config, runner: Runner, last_started: dict[str, float]) -> None:
+        old = self.config
         self._forget_removed(old, kept)
         self.metrics.declare(kept.targets)
         self.scheduler_metrics.declare(kept.targets)
-        assert self._runner is not None
-        self._runner = Runner(kept, self.store.blobs.put, self._runner.host, self._runner.memory)
+        self._runner = runner
         self.scheduler.reload(kept, last_started)
         if self.notifications is not None:
             self.notifications.reload(kept)
@@ -283,6 +318,7 @@ class Daemon:
             "hosts_backing_off": sum(1 for h in snap.hosts if h.level > 0),
             "reloads": self.reloads,
             "last_reload_error": self.last_reload_error,
+            "last_reload": self.last_reload,
             "store": store_health(writes),
         }
 
@@ -312,6 +348,34 @@ def _setting(config: Config, dotted: str) -> Any:
     for part in dotted.split("."):
         value = getattr(value, part)
     return value
+
+
+async def _in_daemon_thread(function: Callable[[Path], Config], path: Path) -> Config:
+    """`function(path)` in a daemon thread: unlike asyncio.to_thread's pool, which
+    asyncio.run joins on exit, a slow load can never hold back a SIGTERM'd daemon."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[Config] = loop.create_future()
+
+    def settle(result: Config | None, error: BaseException | None) -> None:
+        if done.cancelled():
+            return
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(cast(Config, result))
+
+    def work() -> None:
+        result: Config | None = None
+        error: BaseException | None = None
+        try:
+            result = function(path)
+        except BaseException as exc:  # handed to the awaiting task, which decides
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=work, name="config-reload", daemon=True).start()
+    return await done
 
 
 def _log_crash(task: asyncio.Task[bool]) -> None:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, Histogram
 
-from watchdog.config import Target
+from watchdog.config import Target, is_loopback
 from watchdog.errors import WatchdogError
 from watchdog.scheduler import Snapshot
+
+log = logging.getLogger(__name__)
 
 LATENESS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800)
 
@@ -89,4 +92,7 @@ async def start_listener(
         raise WatchdogError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     sockets = getattr(site._server, "sockets", None) or []
     bound = int(sockets[0].getsockname()[1]) if sockets else port
+    if not is_loopback(host):  # the config allowed it only with listen.expose: true
+        log.warning("listening on %r port %d: reachable from other machines (listen.expose)",
+                    host, bound)  # fmt: skip
     return runner, bound
