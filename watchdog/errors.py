@@ -65,6 +65,19 @@ class ProbeError(WatchdogError):
             self.detail = detail
 
 
+class SiteFault(WatchdogError):
+    """The site answered with something that is not a page to read (outcome `site_error`):
+    a redirect loop, a file to download, a page that crashed its renderer, an oversized page.
+    """
+
+    detail = "site_fault"
+
+    def __init__(self, message: str, detail: str | None = None) -> None:
+        super().__init__(message)
+        if detail is not None:
+            self.detail = detail
+
+
 class HostNotAllowed(ProbeError):
     """A navigation or redirect left `allowed_hosts` and was refused."""
 

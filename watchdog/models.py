@@ -182,6 +182,7 @@ class Observation(BaseModel):
     outcome: Outcome
     detail: str
     message: str | None = None
+    dialogs: list[str] = Field(default_factory=list)  # alert()/confirm() texts, verbatim
     slots: int | None = None
     earliest_slot: datetime | None = None
     published_next: datetime | None = None

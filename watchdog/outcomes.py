@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from watchdog.errors import ProbeError
+from watchdog.errors import ProbeError, SiteFault
 from watchdog.models import Outcome
 from watchdog.probing import not_actionable
 
@@ -45,6 +46,13 @@ _NODE_CODES = {
     "certificate": "tls_certificate",
     "HPE_": "invalid_response",
 }
+# What the site did, as Chromium and Playwright word it: not a page we could read, its doing.
+_SITE_FAULTS = {
+    "net::ERR_TOO_MANY_REDIRECTS": "redirect_loop",
+    "Download is starting": "download",
+    "Page crashed": "page_crashed",
+    "Target crashed": "page_crashed",
+}
 _BROWSER_GONE = ("has been closed", "Target closed", "Browser closed", "browser has disconnected")
 
 
@@ -69,6 +77,10 @@ def _network(exc: PlaywrightError) -> Mapped | None:
     return None
 
 
+def _browser_gone(exc: BaseException) -> bool:
+    return any(marker in str(exc) for marker in _BROWSER_GONE)
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:300] if text else type(exc).__name__
@@ -78,6 +90,9 @@ def _map_playwright(exc: PlaywrightError) -> Mapped:
     if "net::ERR_BLOCKED_BY_CLIENT" in str(exc):
         # Only our router blocks: a navigation or redirect outside allowed_hosts.
         return Mapped(Outcome.PROBE_ERROR, "host_not_allowed", "navigation outside allowed_hosts")
+    for marker, detail in _SITE_FAULTS.items():
+        if marker in str(exc) and not _browser_gone(exc):
+            return Mapped(Outcome.SITE_ERROR, detail, _first_line(exc))
     network = _network(exc)
     if network is not None:
         return network
@@ -89,6 +104,7 @@ def _map_playwright(exc: PlaywrightError) -> Mapped:
 MAPPERS: tuple[tuple[type[BaseException], Callable[[BaseException], Mapped]], ...] = (
     (TimeoutError, lambda e: Mapped(Outcome.TIMEOUT, "deadline", "no answer before the deadline")),
     (PlaywrightTimeout, lambda e: _map_timeout(e)),
+    (SiteFault, lambda e: Mapped(Outcome.SITE_ERROR, getattr(e, "detail", "site_fault"), str(e))),
     (
         ProbeError,
         lambda e: Mapped(Outcome.PROBE_ERROR, getattr(e, "detail", "probe_error"), str(e)),
@@ -128,3 +144,22 @@ def map_exception(exc: BaseException) -> Mapped:
         if isinstance(exc, kind):
             return mapper(exc)
     return _unknown(exc)
+
+
+def attribute(
+    exc: BaseException, downloads: list[str], crashed: bool, refused: list[str]
+) -> Mapped:
+    """`map_exception`, knowing what the page did while the probe failed: a file the site
+    sent instead of a page, or a renderer the page crashed, is the site's doing; a page that
+    went off `allowed_hosts` by itself (script, meta refresh) was refused by us."""
+    mapped = map_exception(exc)
+    if mapped.browser_gone:
+        return mapped
+    if refused and mapped.detail != "host_not_allowed":
+        host = (urlsplit(refused[-1]).hostname or "").lower()
+        return Mapped(Outcome.PROBE_ERROR, "host_not_allowed", f"redirect to {host!r} refused")
+    if downloads:
+        return Mapped(Outcome.SITE_ERROR, "download", f"the site sent a file: {downloads[0]}")
+    if crashed:
+        return Mapped(Outcome.SITE_ERROR, "page_crashed", "the page crashed its renderer")
+    return mapped

@@ -90,6 +90,8 @@ class ProbeSession:
     steps: list[Step] = field(default_factory=list)
     dialogs: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    downloads: list[str] = field(default_factory=list)  # files the site sent instead of pages
+    crashed: bool = False  # the page crashed its renderer
     last_status: int | None = None
     last_redirects: tuple[str, ...] = ()
 
@@ -117,6 +119,13 @@ class ProbeSession:
         """Called for every failed request: remembers navigations we refused to resolve."""
         if is_navigation and not self.host_allowed(host_of(url)):
             self.refused.append(url)
+
+    def check_refused(self) -> None:
+        """A navigation the page started by itself (script, meta refresh) to a host outside
+        `allowed_hosts` was refused: the page we hold is not the one the site meant."""
+        if self.refused:
+            host = host_of(self.refused[-1])
+            raise HostNotAllowed(f"redirect to {host!r} refused: not in allowed_hosts")
 
     def _raise_if_refused(self, exc: BaseException) -> None:
         if self.refused:

@@ -21,7 +21,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 from playwright.async_api import Error as PlaywrightError
 
-from watchdog.errors import HostNotAllowed, ProbeError
+from watchdog.errors import HostNotAllowed, NeedsBrowser, ProbeError, SiteFault
 from watchdog.forms import Field, Form, form_by_id
 from watchdog.models import Step
 from watchdog.probing import HostCheck, PageState, host_of
@@ -32,6 +32,11 @@ if TYPE_CHECKING:
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 10
+MAX_PAGE_BYTES = 10 * 1024 * 1024  # no booking page comes near it; a bigger one is not a page
+_META_REFRESH = re.compile(
+    r"<meta\b[^>]*http-equiv=[\"']?refresh[\"']?[^>]*content=[\"']?\s*\d*\s*;\s*url=([^\"'>]+)",
+    re.I,
+)
 _CHARSET = re.compile(r"charset=[\"']?([\w.:-]+)", re.I)
 _META_CHARSET = re.compile(rb"<meta[^>]+charset=[\"']?([\w.:-]+)", re.I)
 
@@ -101,12 +106,16 @@ class RequestSession:
         started = time.perf_counter()
         try:
             response, url, redirects = await self._follow(method, url, body, sent or {})
+            _refuse_non_page(response.headers, url)
             raw = await response.body()
+            if len(raw) > MAX_PAGE_BYTES:
+                raise SiteFault(f"a page of {len(raw)} bytes", detail="page_too_large")
         except BaseException:
             # Keep the attempt in the trail even when the site never answered.
             self.steps.append(Step(name=step, url=url, status=None, ms=_ms(started)))
             raise
         self.html = decode(raw, response.headers.get("content-type", ""))
+        self._follow_meta_refresh(url)
         self.page_url, self.last_status, self.last_redirects = url, response.status, redirects
         self.server_ip = await _server_ip(response)
         await response.dispose()
@@ -148,7 +157,7 @@ class RequestSession:
                 return response, url, tuple(redirects)
             await response.dispose()
             if len(redirects) >= MAX_REDIRECTS:
-                raise ProbeError(f"more than {MAX_REDIRECTS} redirects", detail="redirect_loop")
+                raise SiteFault(f"more than {MAX_REDIRECTS} redirects", detail="redirect_loop")
             redirects.append(url)
             url = urljoin(url, location)
             if response.status in (301, 302, 303):
@@ -172,6 +181,17 @@ class RequestSession:
         for url in refs.images:
             await fetch.get(url, "image")
         return list(fetch.kept.values())
+
+    def _follow_meta_refresh(self, url: str) -> None:
+        """A `<meta http-equiv=refresh>` is a redirect a browser follows: refused off-list,
+        otherwise left to the browser (the request engine does not wait and reload)."""
+        match = _META_REFRESH.search(self.html[:65536])
+        if match is None:
+            return
+        target = urljoin(url, match.group(1).strip(" '\""))
+        if not self.host_allowed(host_of(target)):
+            raise HostNotAllowed(f"refresh to {host_of(target)!r} refused: not in allowed_hosts")
+        raise NeedsBrowser("the page refreshes to another address")
 
     def form(self, form_id: str) -> Form | None:
         """The form `form_id` of the current page, if it has one."""
@@ -226,6 +246,15 @@ def press(form: Form, name: str) -> Field:
     if button is None:
         raise ProbeError(f"no submit button {name!r} in form {form.id!r}", detail="layout_changed")
     return button
+
+
+def _refuse_non_page(headers: dict[str, str], url: str) -> None:
+    """A file the site sends instead of a page (an attachment, a declared oversized body)."""
+    if "attachment" in headers.get("content-disposition", "").lower():
+        raise SiteFault(f"the site sent a file: {url}", detail="download")
+    length = headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_PAGE_BYTES:
+        raise SiteFault(f"a page of {length} bytes", detail="page_too_large")
 
 
 def decode(raw: bytes, content_type: str) -> str:

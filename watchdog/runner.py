@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from playwright.async_api import BrowserContext, Dialog, Page, Request, Route
+from playwright.async_api import BrowserContext, Dialog, Download, Page, Request, Route
 from ulid import ULID
 
 from probes import REGISTRY
@@ -25,6 +25,7 @@ from watchdog.browser import BrowserHost
 from watchdog.cheap import RequestAttempt, RequestEngine
 from watchdog.classify import classify
 from watchdog.config import Config, Target
+from watchdog.errors import SiteFault
 from watchdog.evidence_policy import EvidenceMemory, page_fingerprint
 from watchdog.frame import Banner, frame
 from watchdog.models import (
@@ -38,10 +39,11 @@ from watchdog.models import (
     Step,
 )
 from watchdog.netinfo import resolve, tls_fingerprint
-from watchdog.outcomes import Mapped, map_exception
+from watchdog.outcomes import Mapped, attribute, map_exception
 from watchdog.pages import Lent, PagePool
 from watchdog.probing import Classification, Credentials, PageState, ProbeSession, host_of
 from watchdog.render import render_later
+from watchdog.requesting import MAX_PAGE_BYTES
 from watchdog.resources import resources_of
 from watchdog.resources import to_json as resources_json
 from watchdog.volatile import keep_page
@@ -199,9 +201,16 @@ class Runner:
             deadline = self.config.browser.probe_timeout.total_seconds()
             page.set_default_timeout(deadline * 1000)
             capture.state = await asyncio.wait_for(spec.probe(capture.session, options), deadline)
+            capture.session.check_refused()
+            if len(capture.state.html) > MAX_PAGE_BYTES:
+                raise SiteFault(f"a page of {len(capture.state.html)} characters", "page_too_large")
             capture.classification = classify(capture.state, spec.classify, options)
         except Exception as exc:  # the one place exceptions become outcomes
-            capture.mapped = map_exception(exc)
+            session = capture.session
+            if session is None:
+                capture.mapped = map_exception(exc)
+            else:
+                capture.mapped = attribute(exc, session.downloads, session.crashed, session.refused)
             log.info("probe %s: %s (%s)", target.id, capture.mapped.outcome, capture.mapped.detail)
         finished = utcnow()
         await self._keep_evidence(capture, context, tracing, target, obs_id, started)
@@ -227,9 +236,24 @@ class Runner:
         def on_failed(request: Request) -> None:
             session.note_failed_request(request.url, request.is_navigation_request())
 
-        page.on("dialog", on_dialog)
-        page.on("requestfailed", on_failed)
-        return session, [("dialog", on_dialog), ("requestfailed", on_failed)]
+        async def on_download(download: Download) -> None:
+            session.downloads.append(download.url)  # never saved: the file is the site's fault
+            await download.cancel()
+
+        def on_crash(crashed: Page) -> None:
+            session.crashed = True
+
+        async def on_popup(popup: Page) -> None:
+            # A window the page opened by itself: noted in the trail, closed unread.
+            session.steps.append(Step(name="popup", url=popup.url, status=None, ms=0))
+            await popup.close()
+
+        listeners: Listeners = [("dialog", on_dialog), ("requestfailed", on_failed),
+                                ("download", on_download), ("crash", on_crash),
+                                ("popup", on_popup)]  # fmt: skip
+        for event, listener in listeners:
+            page.on(event, listener)  # type: ignore[call-overload]
+        return session, listeners
 
     async def _keep_evidence(
         self,
@@ -268,6 +292,9 @@ class Runner:
         page = session.page
         try:
             html = await asyncio.wait_for(page.content(), CAPTURE_TIMEOUT_MS / 1000)
+            if len(html) > MAX_PAGE_BYTES:  # not a page to keep (nor to photograph whole)
+                log.info("capture of %s skipped: a page of %d characters", target.id, len(html))
+                return
             keep_page(capture.evidence, html, self.put_blob)  # skeleton + volatile record
             if capture.state is None:
                 capture.state = PageState(
@@ -378,6 +405,7 @@ class Runner:
             outcome=outcome,
             detail=detail,
             message=_mask(message, creds),
+            dialogs=[m for d in _dialogs(capture) if (m := _mask(d, creds)) is not None],
             slots=c.slots if c else None,
             earliest_slot=c.earliest_slot if c else None,
             published_next=c.published_next if c else None,
@@ -404,6 +432,13 @@ class Runner:
             update |= {"engine": Engine.REQUEST, "browser": None, "browser_version": None,
                        "viewport": None, "timezone": None}  # fmt: skip
         return env.model_copy(update=update)
+
+
+def _dialogs(capture: Capture) -> list[str]:
+    """What the page said in `alert()`/`confirm()` dialogs, kept verbatim in the observation."""
+    if capture.state is not None and capture.state.dialogs:
+        return list(capture.state.dialogs)
+    return list(capture.session.dialogs) if capture.session is not None else []
 
 
 def _outcome(capture: Capture) -> Outcome:
