@@ -20,7 +20,7 @@ from typing import Any, cast
 
 from watchdog import __version__
 from watchdog.config import Config, Target, load_config
-from watchdog.errors import ConfigError
+from watchdog.errors import ConfigError, StoreError
 from watchdog.listener import SchedulerMetrics, start_listener
 from watchdog.metrics import Metrics
 from watchdog.models import Observation
@@ -79,7 +79,11 @@ class Daemon:
 
     async def _probe(self, target: Target) -> Observation:
         assert self._runner is not None
-        return await self._runner.probe(target)
+        try:
+            return await self._runner.probe(target)
+        except StoreError as exc:  # its evidence could not be written (a full disk…)
+            self.store.health.dropped(1)
+            raise StoreError(f"{exc}; the observation is dropped") from exc
 
     async def _record(self, obs: Observation, target: Target) -> None:
         sealed = await asyncio.to_thread(self.store.append, obs)

@@ -11,6 +11,7 @@ serves /healthz and /metrics, hence its lock.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
@@ -32,6 +33,8 @@ PG_LOCK_STATES = frozenset({"40001", "40P01", "55P03"})
 # out of memory, too many connections).
 PG_TRANSIENT_STATES = PG_LOCK_STATES | {"25006", "57014", "57P01", "57P02", "57P03", "58030"}
 PG_TRANSIENT_CLASSES = ("08", "53")
+
+log = logging.getLogger(__name__)
 
 
 class WriteKind(StrEnum):
@@ -120,7 +123,8 @@ class WriteHealth:
     """Counts failed writes and dropped observations; knows which kinds fail right now.
 
     A kind stops failing at its next successful write, so /healthz never keeps an error
-    that no longer holds; the counters keep the history.
+    that no longer holds; the counters keep the history. The log says when a kind starts
+    failing and when it heals (not each retry: a full disk would flood it).
     """
 
     def __init__(self) -> None:
@@ -136,11 +140,18 @@ class WriteHealth:
             since = before.since if before is not None else datetime.now(UTC)
             attempts = before.attempts + 1 if before is not None else 1
             self._failing[kind] = Failing(kind, since, error, attempts)
+        if before is None:
+            log.error("store: %s writes failing: %s", kind.value, error)
 
     def succeeded(self, kind: WriteKind) -> None:
-        if kind in self._failing:  # unlocked peek: the common case takes no lock
-            with self._lock:
-                self._failing.pop(kind, None)
+        if kind not in self._failing:  # unlocked peek: the common case takes no lock
+            return
+        with self._lock:
+            healed = self._failing.pop(kind, None)
+        if healed is not None:
+            took = (datetime.now(UTC) - healed.since).total_seconds()
+            log.warning("store: %s writes succeed again after %.1f s and %d failed attempt(s)",
+                        kind.value, took, healed.attempts)  # fmt: skip
 
     def dropped(self, count: int) -> None:
         with self._lock:
