@@ -10,6 +10,7 @@ detail the observation must carry, in the browser and, where it applies, the req
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +18,11 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from harness import Sim, probe_and_store, target, write_config
+from polling import wait_until
 
 from watchdog.models import Observation
+from watchdog.runner import Runner
+from watchdog.store import Store
 
 PAGE = (
     "<!DOCTYPE html><html lang=fr><head><title>{title}</title>{head}</head>"
@@ -173,3 +177,42 @@ def test_each_fault_lands_on_its_side(
     if fault.path == "/popup":
         assert "popup" in [s.name for s in obs.steps]
     assert obs.duration_s < 30  # nothing hangs past the probe's deadline (6 s) for long
+
+
+async def _crash_page_at(sim: Sim, path: str) -> bool:
+    """Crash the renderer of the page showing `path` (CDP Page.crash), as a page bug would."""
+    browser = await sim.host.get()
+    for context in browser.contexts:
+        for page in context.pages:
+            if page.url.endswith(path):
+                cdp = await context.new_cdp_session(page)
+                with contextlib.suppress(Exception):  # the renderer dies before it answers
+                    await asyncio.wait_for(cdp.send("Page.crash"), 2)
+                return True
+    return False
+
+
+def test_a_page_that_crashes_its_renderer_is_the_sites_fault(
+    sim: Sim, tmp_path: Path, fault_site: str
+) -> None:
+    """The renderer of the probe's page dies while the probe waits: `site_error`
+    `page_crashed`, not our browser (which keeps running for the next probe)."""
+    steps = [{"wait_for": "#never-there", "timeout_s": 20}]
+    rules = {"steps": steps, "rules": [{"text": "Rendez-vous disponible", "outcome": "available"}]}
+    config = write_config(tmp_path, [target("t", "steps", fault_site + "/dialog", rules)],
+                          browser={"probe_timeout": "30s"})  # fmt: skip
+    found = config.target("t")
+    assert found is not None
+    store = Store.open(config.watchdog.data_dir)
+    runner = Runner(config, store.blobs.put, sim.host)
+    try:
+        future = asyncio.run_coroutine_threadsafe(runner.probe(found), sim.loop.loop)
+        wait_until(lambda: sim.loop.run(_crash_page_at(sim, "/dialog")), 20, "the page to load")
+        obs = future.result(60)
+        assert (obs.outcome.value, obs.detail) == ("site_error", "page_crashed"), obs.message
+        (tmp_path / "b").mkdir()
+        after = probe_and_store(sim, write_config(tmp_path / "b", [target(
+            "t", "steps", fault_site + "/popup", {"rules": rules["rules"]})]), "t")  # fmt: skip
+        assert after.outcome.value == "unrecognized"  # the browser still serves the next probe
+    finally:
+        store.close()
