@@ -24,6 +24,7 @@ from html.parser import HTMLParser
 from pydantic import BaseModel, ConfigDict, Field
 
 from watchdog.errors import NeedsBrowser
+from watchdog.forms import read_forms
 from watchdog.models import Outcome
 from watchdog.pagetext import sentence_containing
 from watchdog.probing import Classification, PageState, PlatformSpec, ProbeSession
@@ -102,7 +103,8 @@ async def request_probe(session: RequestSession, options: Options) -> PageState:
     await session.get(session.url, "entry")
     if 'id="CPId"' in session.html:
         raise NeedsBrowser("the postal-code page routes to a site with its script")
-    form = session.form("form1")
+    # The motive form is the one holding the motive checkboxes (its id is not reported).
+    form = next((f for f in read_forms(session.html) if f.choices(_MOTIVE)), None)
     offered = form.choices(_MOTIVE) if form is not None else []
     if form is None or not offered:
         return session.state()
