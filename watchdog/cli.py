@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from watchdog import __version__
+from watchdog.checkpointcli import register as register_checkpoint
 from watchdog.config import Config, config_path, load_config
 from watchdog.dashboards.cli import register as register_dashboards
 from watchdog.demo import main_demo
@@ -140,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=9788, help="/metrics port (default 9788)")
     p.set_defaults(handler=cmd_demo)
     register_run(sub, _load, _add_config)
+    register_checkpoint(sub, _load, _add_config)
     register_reports(sub, _load, _add_config)
     register_dashboards(sub)
     register_notify(sub, _load, _add_config)

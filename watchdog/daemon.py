@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from watchdog import __version__
+from watchdog.checkpoint import Checkpointer
 from watchdog.config import Config, Target, load_config
 from watchdog.errors import ConfigError, StoreError
 from watchdog.listener import SchedulerMetrics, start_listener
@@ -116,6 +117,7 @@ class Daemon:
     async def _run_with_store(self, minutes: float | None) -> int:
         config = self.config
         self._runner = Runner(config, self.store.blobs.put)
+        self.checkpoints = Checkpointer(self.store, config.watchdog.data_dir)
         last = await asyncio.to_thread(self.store.last_per_target)
         await asyncio.to_thread(self._runner.memory.seed, last.values(), self.store.blobs.get)
         previous = read_state(state_path(config.watchdog.data_dir))
@@ -170,6 +172,7 @@ class Daemon:
             writer.cancel()
             self._remove_signals()
         self._save_state(running=False)
+        self.checkpoints.tick(self.scheduler.counters.recorded)  # the last ones recorded
         log.info("stopped: %d observations recorded, %d probes abandoned at shutdown",
                  self.scheduler.counters.recorded, abandoned)  # fmt: skip
         return 0
@@ -283,6 +286,7 @@ class Daemon:
         while True:
             state = self._state(running=True)  # taken on the loop, written in a thread
             await asyncio.to_thread(self._write, state)
+            await asyncio.to_thread(self.checkpoints.tick, self.scheduler.counters.recorded)
             await asyncio.sleep(STATE_EVERY_S)
 
     def _save_state(self, *, running: bool) -> None:

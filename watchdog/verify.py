@@ -3,10 +3,12 @@
 Per target, rows are read in seq order and each is checked for: seq continuity, the SHA-256
 of its stored document against its `hash`, its `prev_hash` against the previous row, and
 every indexed column against the value in the hashed document; the chain head must name
-the last row. Every blob an observation references must exist, and every blob in the
-evidence store must hash to its name. A page kept as skeleton + volatile record
-(watchdog/volatile.py) must rebuild to the bytes its `html_sha256` names. The report names the
-first broken link per target.
+the last row. Against the last checkpoint (watchdog/checkpoint.py), each chain must still
+hold the observation it names at its seq, and each target it names must still exist: a
+removed tail (head moved back) or a removed chain is found. Every blob an observation
+references must exist, and every blob in the evidence store must hash to its name. A page
+kept as skeleton + volatile record (watchdog/volatile.py) must rebuild to the bytes its
+`html_sha256` names. The report names the first broken link per target.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
+from watchdog import checkpoint as checkpoints
 from watchdog.chain import sha256_hex
 from watchdog.errors import StoreError
 from watchdog.models import NOT_BLOBS
@@ -61,10 +65,13 @@ class VerifyReport:
     breaks: list[ChainBreak] = field(default_factory=list)
     blob_problems: list[BlobProblem] = field(default_factory=list)
     temp_files: int = 0
+    checkpoint: str | None = None  # the summary of the checkpoint checked against
+    checkpoint_problem: str | None = None
+    checkpoint_note: str | None = None
 
     @property
     def ok(self) -> bool:
-        return not self.breaks and not self.blob_problems
+        return not self.breaks and not self.blob_problems and not self.checkpoint_problem
 
     def render(self) -> str:
         """A plain-English account, first line a summary."""
@@ -75,10 +82,16 @@ class VerifyReport:
         if self.ok:
             lines.append("OK: every chain links up and every blob matches its SHA-256.")
         else:
-            count = len(self.breaks) + len(self.blob_problems)
+            count = len(self.breaks) + len(self.blob_problems) + bool(self.checkpoint_problem)
             lines.append(f"FAILED: {count} problem(s) found.")
+        if self.checkpoint:
+            lines.append(f"Checked against the {self.checkpoint}.")
+        if self.checkpoint_problem:
+            lines.append(f"Checkpoint: {self.checkpoint_problem}.")
         lines.extend(_render_break(b) for b in self.breaks)
         lines.extend(_render_blob(p) for p in self.blob_problems)
+        if self.checkpoint_note:
+            lines.append(f"Note: {self.checkpoint_note}.")
         if self.temp_files:
             lines.append(
                 f"Note: {self.temp_files} temporary file(s) left by an interrupted evidence "
@@ -102,8 +115,9 @@ def _render_blob(p: BlobProblem) -> str:
 class _ChainCheck:
     """Walks one target's rows in seq order, keeping the first problem and a count."""
 
-    def __init__(self, target: str) -> None:
+    def __init__(self, target: str, expect: tuple[int, str] | None = None) -> None:
         self.target = target
+        self.expect = expect  # (seq, hash) the last checkpoint names for this target
         self.expected_seq = 1
         self.links: tuple[str | None, ...] = (None,)  # hashes the next prev_hash may name
         self.last: tuple[int, str, str] | None = None  # (seq, hash, id) of the last row
@@ -142,6 +156,13 @@ class _ChainCheck:
                 )
             self._check_columns(row, seq, doc)
         self.links = (row.hash, computed)
+        if self.expect is not None and seq == self.expect[0] and row.hash != self.expect[1]:
+            self.flag(
+                seq,
+                row.id,
+                f"its hash {_show(row.hash)} is not the {self.expect[1]} the checkpoint "
+                "names for this seq: the chain was rewritten after the checkpoint",
+            )
         if seq is not None:
             self.expected_seq = seq + 1
             self.last = (seq, row.hash, row.id)
@@ -188,8 +209,11 @@ class _ChainCheck:
     def finish(self, head: tuple[int, str | None] | None) -> ChainBreak | None:
         """Compare the chain head with the last row; return the first break, if any."""
         last_seq, last_hash, last_id = self.last or (0, None, None)
+        if self.expect is not None and last_seq < self.expect[0]:
+            self.flag(last_seq + 1, None, self._cut_short(last_seq))
         if head is None:
-            self.flag(last_seq, last_id, "the target has no chain head")
+            if self.last is not None:
+                self.flag(last_seq, last_id, "the target has no chain head")
         elif head != (last_seq, last_hash):
             self.flag(
                 head[0],
@@ -201,6 +225,19 @@ class _ChainCheck:
             return None
         return replace(self.first, further_problems=self.further)
 
+    def _cut_short(self, last_seq: int) -> str:
+        assert self.expect is not None
+        seq, digest = self.expect
+        if last_seq == 0:
+            return (
+                f"the whole chain is gone: the checkpoint names its seq {seq} ({digest}) "
+                "but the store holds no observation of this target"
+            )
+        return (
+            f"the chain ends at seq {last_seq} but the checkpoint names seq {seq} "
+            f"({digest}): its last {seq - last_seq} observation(s) were removed"
+        )
+
 
 def verify_store(
     store: Store,
@@ -208,20 +245,32 @@ def verify_store(
     *,
     blob_progress: Progress | None = None,
     every: int = PROGRESS_EVERY,
+    data_dir: Path | None = None,
 ) -> VerifyReport:
     """Recompute every chain and every blob of `store`; problems go in the report.
 
     `progress` is called with the number of observations checked every `every` rows and at
-    the end; `blob_progress` likewise with the number of blobs hashed.
+    the end; `blob_progress` likewise with the number of blobs hashed. The checkpoint is read
+    from `data_dir` (by default the store's own data directory).
     """
     report = VerifyReport()
-    _verify_chains(store, report, progress, every)
+    loaded = checkpoints.load(data_dir or checkpoints.data_dir_of(store))
+    report.checkpoint_problem, report.checkpoint_note = loaded.problem, loaded.note
+    expect: dict[str, tuple[int, str]] = {}
+    if loaded.checkpoint is not None:
+        report.checkpoint = loaded.checkpoint.summary()
+        expect = loaded.checkpoint.by_target()
+    _verify_chains(store, report, progress, every, expect)
     _verify_blobs(store, report, blob_progress, every)
     return report
 
 
 def _verify_chains(
-    store: Store, report: VerifyReport, progress: Progress | None, every: int
+    store: Store,
+    report: VerifyReport,
+    progress: Progress | None,
+    every: int,
+    expect: dict[str, tuple[int, str]],
 ) -> None:
     heads = {row.target: (row.seq, row.hash) for row in store.scan(sa.select(chain_heads))}
     missing: dict[str, list[str]] = {}
@@ -229,7 +278,7 @@ def _verify_chains(
     checks: list[_ChainCheck] = []
     for row in store.scan(_ROWS_IN_CHAIN_ORDER):
         if not checks or checks[-1].target != row.target:
-            checks.append(_ChainCheck(row.target))
+            checks.append(_ChainCheck(row.target, expect.get(row.target)))
         doc = checks[-1].check_row(row)
         report.observations += 1
         for sha, kind in _evidence(doc):
@@ -240,13 +289,14 @@ def _verify_chains(
         if progress and report.observations % every == 0:
             progress(report.observations)
     seen = {check.target for check in checks}
-    checks.extend(_ChainCheck(t) for t in sorted(set(heads) - seen) if heads[t][0] != 0)
+    unseen = {t for t in heads if heads[t][0] != 0} | set(expect)
+    checks.extend(_ChainCheck(t, expect.get(t)) for t in sorted(unseen - seen))
     for check in checks:
         found = check.finish(heads.get(check.target))
         if found is not None:
             report.breaks.append(found)
     report.breaks.sort(key=lambda b: b.target)
-    report.targets = len(seen | set(heads))
+    report.targets = len(seen | set(heads) | set(expect))
     if progress:
         progress(report.observations)
     report.blob_problems.extend(
