@@ -7,6 +7,7 @@ its `html_sha256` names; that file's own hash is checked with every other file.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import zipfile
 from typing import Any
@@ -14,9 +15,13 @@ from typing import Any
 from watchdog.volatile import VolatileRecord, join_bytes
 
 from . import layout
+from .manifest import Manifest
 
 MAX_CHAIN_PROBLEMS = 20
 MAX_PAGE = 64 << 20  # a skeleton or record read whole to rebuild a page
+MAX_LINE = 16 << 20  # one observation; real ones are a few kB
+READ_BUFFER = 1 << 20
+_UNREADABLE = (zipfile.BadZipFile, OSError, EOFError, RuntimeError)  # reported by the hash pass
 
 
 class ChainWalk:
@@ -24,16 +29,19 @@ class ChainWalk:
     same target names as prev_hash, from the manifest's anchor to its head."""
 
     def __init__(
-        self, archive: zipfile.ZipFile, manifest: dict[str, Any], problems: list[str]
+        self,
+        archive: zipfile.ZipFile,
+        manifest: Manifest,
+        problems: list[str],
+        heads: dict[str, tuple[int, str | None]] | None = None,
     ) -> None:
         self.archive = archive
         self.problems = problems
-        self.chains = {
-            c.get("target"): c for c in manifest.get("chains", []) if isinstance(c, dict)
-        }
-        self.missing = set(manifest.get("missing_evidence", []))
+        self.chains = {span.target: span for span in manifest.chains}
+        self.heads = heads or {}  # (seq, hash) a checkpoint names, per target
+        self.missing = set(manifest.missing_evidence)
         self.names = set(archive.namelist())
-        self.columns = layout.COLUMNS_BY_FORMAT.get(str(manifest.get("format")), layout.CSV_COLUMNS)
+        self.columns = manifest.columns
         self.csv = hashlib.sha256(layout.csv_header(self.columns))
         self.count = 0
         self.found = 0  # chain problems found (only the first MAX_CHAIN_PROBLEMS are listed)
@@ -50,13 +58,10 @@ class ChainWalk:
 
     def run(self) -> None:
         try:
-            with self.archive.open(layout.JSONL) as lines:
-                for number, line in enumerate(lines, start=1):
-                    if not self._line(number, line.removesuffix(b"\n")):
-                        break
+            self._lines()
         except KeyError:
             return  # already reported as missing
-        except (zipfile.BadZipFile, OSError, EOFError):
+        except _UNREADABLE:
             return  # already reported as corrupted
         self._finish()
         for target in sorted(set(self.chains) - self.seen, key=str):
@@ -65,11 +70,29 @@ class ChainWalk:
             self.problems.append(f"… and {self.found - MAX_CHAIN_PROBLEMS} more chain problem(s)")
         self._check_csv()
 
+    def _lines(self) -> None:
+        """Each line in turn, none longer than MAX_LINE: memory stays bounded."""
+        with (
+            self.archive.open(layout.JSONL) as member,
+            io.BufferedReader(member, READ_BUFFER) as lines,  # type: ignore[type-var]
+        ):
+            number = 0
+            while line := lines.readline(MAX_LINE + 1):
+                number += 1
+                if len(line) > MAX_LINE and not line.endswith(b"\n"):
+                    self.flag(
+                        f"{layout.JSONL} line {number}: longer than {MAX_LINE} bytes, "
+                        "not an observation (not read further)"
+                    )
+                    return
+                if not self._line(number, line.removesuffix(b"\n")):
+                    return
+
     def _line(self, number: int, line: bytes) -> bool:
         where = f"{layout.JSONL} line {number}"
         try:
             doc = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             self.flag(f"{where}: not a JSON document")
             return False
         if not isinstance(doc, dict):
@@ -77,12 +100,14 @@ class ChainWalk:
             return False
         digest = hashlib.sha256(line).hexdigest()
         target = doc.get("target")
-        if target != self.target and not self._start(str(target), where):
+        name = target if isinstance(target, str) else _short(target)
+        if name != self.target and not self._start(name, where):
             return False
-        ident = f"{where} ({target}, observation {doc.get('id')})"
+        ident = f"{where} ({_short(name)}, observation {_short(doc.get('id'))})"
+        self._against_checkpoint(ident, digest)
         if doc.get("prev_hash") != self.previous:
             self.flag(
-                f"{ident}: its prev_hash {doc.get('prev_hash')} does not name the previous "
+                f"{ident}: its prev_hash {_short(doc.get('prev_hash'))} does not name the previous "
                 f"observation ({self.previous}): an observation was altered, removed or moved"
             )
         self._evidence(doc, ident)
@@ -100,28 +125,42 @@ class ChainWalk:
             return False
         self.seen.add(target)
         span = self.chains[target]
-        self.target, self.seq = target, int(span.get("first_seq", 1))
-        self.previous, self.in_chain = span.get("anchor_prev_hash"), 0
+        self.target, self.seq = target, span.first_seq
+        self.previous, self.in_chain = span.anchor_prev_hash, 0
         return True
+
+    def _against_checkpoint(self, ident: str, digest: str) -> None:
+        """The line at the seq a checkpoint names must be the observation it names."""
+        seq, expected = self.heads.get(str(self.target), (None, None))
+        if seq == self.seq and digest != expected:
+            self.flag(
+                f"{ident}: its SHA-256 {digest} is not the hash the checkpoint names for "
+                f"seq {seq} ({expected}): the chain was rewritten after the checkpoint"
+            )
 
     def _finish(self) -> None:
         if self.target is None:
             return
         span = self.chains[self.target]
-        if self.in_chain != span.get("count") or self.previous != span.get("head_hash"):
+        if self.in_chain != span.count or self.previous != span.head_hash:
             self.flag(
                 f"{layout.JSONL}: the chain of {self.target} ends at {self.previous} after "
-                f"{self.in_chain} observation(s); the manifest says {span.get('head_hash')} "
-                f"after {span.get('count')}"
+                f"{self.in_chain} observation(s); the manifest says {span.head_hash} "
+                f"after {span.count}"
             )
 
     def _evidence(self, doc: dict[str, Any], ident: str) -> None:
         evidence = doc.get("evidence") or {}
+        if not isinstance(evidence, dict):
+            self.flag(f"{ident}: its evidence is not a JSON object")
+            return
         for kind, sha in sorted(evidence.items()):
             if sha is None or sha in self.missing:
                 continue
-            if layout.evidence_name(str(sha), kind) not in self.names:
-                self.flag(f"{ident}: its {kind} evidence {sha} is not in the bundle")
+            if not isinstance(sha, str) or layout.evidence_name(sha, kind) not in self.names:
+                self.flag(
+                    f"{ident}: its {_short(kind)} evidence {_short(sha)} is not in the bundle"
+                )
         self._page(evidence, ident)
 
     def _page(self, evidence: dict[str, Any], ident: str) -> None:
@@ -134,7 +173,7 @@ class ChainWalk:
         try:
             parts = [self._read(name) for name in names]
             rebuilt = join_bytes(parts[0], VolatileRecord.from_json(parts[1]))
-        except (ValueError, zipfile.BadZipFile, OSError, EOFError) as exc:
+        except (ValueError, RecursionError, *_UNREADABLE) as exc:
             self.flag(f"{ident}: its page cannot be rebuilt from its skeleton and record ({exc})")
             return
         if hashlib.sha256(rebuilt).hexdigest() != page:
@@ -156,9 +195,15 @@ class ChainWalk:
             with self.archive.open(layout.CSV) as table:
                 while chunk := table.read(1 << 20):
                     digest.update(chunk)
-        except (zipfile.BadZipFile, OSError, EOFError):
+        except _UNREADABLE:
             return
         if digest.hexdigest() != self.csv.hexdigest():
             self.problems.append(
                 f"{layout.CSV}: does not match the observations (re-derived from {layout.JSONL})"
             )
+
+
+def _short(value: object, limit: int = 120) -> str:
+    """A value of a crafted line, cut short enough to print."""
+    text = value if isinstance(value, str) else json.dumps(value, default=repr)[: limit + 1]
+    return text if len(text) <= limit else text[:limit] + "…"

@@ -1,24 +1,32 @@
 """`watchdog verify BUNDLE.zip`: check an evidence bundle offline, without extracting it.
 
-Unsafe archives are refused before anything is read: absolute paths, `..`, backslashes,
-links or any non-regular entry, duplicates (zip-slip and friends). Then every file is
-hashed against manifest.json and SHA256SUMS (which must agree), every evidence file
+A bundle may be crafted, so unsafe archives are refused before any member is read
+(watchdog/bundle/entries.py: zip-slip paths, links, duplicates, encrypted entries, other
+compression methods, an oversized directory, zip bombs), manifest.json is parsed into bounded
+strict models (manifest.py), a member is read only when its declared size is the manifest's,
+and every read streams or is capped: memory stays bounded whatever the file holds. Then every
+file is hashed against manifest.json and SHA256SUMS (which must agree), every evidence file
 against its own name, every observation line against the chain, and the CSV is re-derived
-from the observations. The report names the first mismatch.
+from the observations. The report names the first mismatch; whatever zipfile raises on crafted
+bytes is a problem line, never a traceback.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import stat
+import os
+import struct
 import zipfile
+import zlib
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
-from typing import Any
+from pathlib import Path
+
+from watchdog import checkpoint as checkpoints
 
 from . import layout
 from .chains import ChainWalk
+from .entries import directory_problem, size_problem, unsafe_reason
+from .manifest import Manifest, parse_manifest
 
 CHUNK = 1 << 20
 MAX_SMALL_FILE = 64 << 20  # manifest.json and SHA256SUMS are read whole
@@ -55,55 +63,103 @@ class BundleCheck:
         return "\n".join(lines)
 
 
-def unsafe_reason(info: zipfile.ZipInfo) -> str | None:
-    """Why an entry must not be trusted (None when it is a plain relative file)."""
-    name = info.filename
-    if not name or "\\" in name or "\x00" in name or name.startswith("/") or ":" in name:
-        return "an absolute or non-portable path"
-    parts = PurePosixPath(name).parts
-    if any(part in ("..", ".", "") for part in name.split("/")) or not parts:
-        return "a path that leaves or escapes the bundle"
-    mode = info.external_attr >> 16
-    if info.is_dir():
-        return "a directory entry"
-    if mode and stat.S_IFMT(mode) not in (0, stat.S_IFREG):
-        kind = "a symbolic link" if stat.S_ISLNK(mode) else "not a regular file"
-        return kind
-    return None
-
-
 def verify_bundle(path: Path) -> BundleCheck:
+    """Check the bundle at `path`; every problem, however crafted the file, is in the result."""
     check = BundleCheck(path)
     try:
-        archive = zipfile.ZipFile(path)
-    except (OSError, zipfile.BadZipFile) as exc:
-        check.problems.append(f"{path.name}: not a readable zip archive ({exc})")
-        return check
-    with archive:
-        if _refuse_unsafe(archive, check):
-            return check
-        listed = _listed(archive, check)
-        if listed is None:
-            return check
-        manifest, expected = listed
-        _hash_members(archive, expected, check)
-        walk = ChainWalk(archive, manifest, check.problems)
-        walk.run()
-        check.observations = walk.count
+        _verify(path, check)
+    except _UNREADABLE as exc:
+        check.problems.append(f"{path.name}: unreadable archive ({_reason(exc)})")
     return check
 
 
-def _refuse_unsafe(archive: zipfile.ZipFile, check: BundleCheck) -> bool:
+# What zipfile, zlib and the JSON parser raise on crafted bytes: each is a verdict on the
+# file, never a bug of ours, so each becomes a problem line (RecursionError included).
+_UNREADABLE = (
+    OSError, EOFError, ValueError, RuntimeError, OverflowError, zlib.error, struct.error,
+    zipfile.BadZipFile, zipfile.LargeZipFile,
+)  # fmt: skip
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
+
+
+def _verify(path: Path, check: BundleCheck) -> None:
+    if not path.is_file():
+        check.problems.append(f"{path.name}: not a readable zip archive (not a regular file)")
+        return
+    with path.open("rb") as handle:
+        reason = directory_problem(handle)
+        if reason is not None:
+            check.refused = True
+            check.problems.append(f"{path.name} refused: {reason}")
+            return
+        try:
+            archive = zipfile.ZipFile(handle)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
+            check.problems.append(f"{path.name}: not a readable zip archive ({exc})")
+            return
+        with archive:
+            if _refuse_unsafe(archive, check, os.fstat(handle.fileno()).st_size):
+                return
+            _check_contents(archive, check)
+
+
+def _check_contents(archive: zipfile.ZipFile, check: BundleCheck) -> None:
+    listed = _listed(archive, check)
+    if listed is None:
+        return
+    manifest, expected = listed
+    _hash_members(archive, expected, check)
+    heads = _checkpoint_heads(archive, expected, check)
+    walk = ChainWalk(archive, manifest, check.problems, heads)
+    walk.run()
+    check.observations = walk.count
+
+
+def _checkpoint_heads(
+    archive: zipfile.ZipFile, expected: dict[str, tuple[str, int]], check: BundleCheck
+) -> dict[str, tuple[int, str | None]]:
+    """The heads the bundle's checkpoint names (none when it has no valid one)."""
+    if layout.CHECKPOINT not in expected:
+        return {}
+    raw = _read_small(archive, layout.CHECKPOINT, check)
+    if raw is None:
+        return {}
+    found = checkpoints.parse(raw)
+    if isinstance(found, str):
+        check.problems.append(f"{layout.CHECKPOINT}: not a valid checkpoint: {found}")
+        return {}
+    check.notes.append(
+        f"{layout.CHECKPOINT}: the {found.summary()}; the lines at the seqs it names were "
+        "checked against it (its HMAC signature needs the issuer's key: `watchdog verify` "
+        "on the issuer's data directory)"
+    )
+    return dict(found.by_target())
+
+
+def _refuse_unsafe(archive: zipfile.ZipFile, check: BundleCheck, size: int) -> bool:
     seen: set[str] = set()
-    for info in archive.infolist():
+    infos = archive.infolist()
+    for info in infos:
         reason = unsafe_reason(info)
         if reason is None and info.filename in seen:
             reason = "a duplicate entry"
         seen.add(info.filename)
         if reason is not None:
-            check.problems.append(f"entry {info.filename!r} refused: {reason}")
+            check.problems.append(f"entry {_short(info.filename)!r} refused: {reason}")
+    if not check.problems:
+        reason = size_problem(infos, size)
+        if reason is not None:
+            check.problems.append(f"{check.path.name} refused: {reason}")
     check.refused = bool(check.problems)
     return check.refused
+
+
+def _short(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _read_small(archive: zipfile.ZipFile, name: str, check: BundleCheck) -> bytes | None:
@@ -122,7 +178,8 @@ def _read_small(archive: zipfile.ZipFile, name: str, check: BundleCheck) -> byte
         return None
 
 
-Listed = tuple[dict[str, Any], dict[str, tuple[str, int]]]
+Listed = tuple[Manifest, dict[str, tuple[str, int]]]
+MAX_NOTES = 20
 
 
 def _listed(archive: zipfile.ZipFile, check: BundleCheck) -> Listed | None:
@@ -138,20 +195,29 @@ def _listed(archive: zipfile.ZipFile, check: BundleCheck) -> Listed | None:
             f"{layout.MANIFEST}: its SHA-256 {check.fingerprint} differs from the one in "
             f"{layout.SUMS} ({sums.get(layout.MANIFEST)})"
         )
-    manifest = _parse_manifest(manifest_raw, check)
-    if manifest is None:
+    manifest = parse_manifest(manifest_raw)
+    if isinstance(manifest, str):
+        check.problems.append(f"{layout.MANIFEST}: refused, {manifest}")
         return None
-    listed = {f["path"]: (f["sha256"], f["size"]) for f in manifest.get("files", [])}
+    listed: dict[str, tuple[str, int]] = {}
+    for entry in manifest.files:
+        if entry.path in listed:
+            check.problems.append(f"{layout.MANIFEST}: {_short(entry.path)} is listed twice")
+        listed[entry.path] = (entry.sha256, entry.size)
+    targets = [span.target for span in manifest.chains]
+    for target in sorted({t for t in targets if targets.count(t) > 1}):
+        check.problems.append(f"{layout.MANIFEST}: the chain of {_short(target)} is listed twice")
     others = {p: s for p, s in sums.items() if p != layout.MANIFEST}
     for name in sorted(set(listed) | set(others)):
         if others.get(name) != listed.get(name, (None,))[0]:
             check.problems.append(
-                f"{layout.SUMS}: the line for {name} disagrees with {layout.MANIFEST}"
+                f"{layout.SUMS}: the line for {_short(name)} disagrees with {layout.MANIFEST}"
             )
-    check.notes.extend(
-        f"evidence {sha} was missing from the store at export"
-        for sha in manifest.get("missing_evidence", [])
-    )
+    missing = manifest.missing_evidence
+    check.notes.extend(f"evidence {sha} was missing from the store at export" for sha in
+                       missing[:MAX_NOTES])  # fmt: skip
+    if len(missing) > MAX_NOTES:
+        check.notes.append(f"… and {len(missing) - MAX_NOTES} more evidence file(s) missing")
     return manifest, listed
 
 
@@ -171,27 +237,25 @@ def _parse_sums(raw: bytes, check: BundleCheck) -> dict[str, str]:
     return sums
 
 
-def _parse_manifest(raw: bytes, check: BundleCheck) -> dict[str, Any] | None:
-    try:
-        manifest = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
-        check.problems.append(f"{layout.MANIFEST}: not valid JSON ({exc})")
-        return None
-    if not isinstance(manifest, dict) or manifest.get("format") not in layout.COLUMNS_BY_FORMAT:
-        check.problems.append(f"{layout.MANIFEST}: not a {layout.FORMAT} manifest")
-        return None
-    return manifest
-
-
 def _hash_members(
     archive: zipfile.ZipFile, expected: dict[str, tuple[str, int]], check: BundleCheck
 ) -> None:
     present = {info.filename for info in archive.infolist()}
     for name in sorted(present - set(expected) - {layout.MANIFEST, layout.SUMS}):
-        check.problems.append(f"{name}: not listed in {layout.MANIFEST} (added after export?)")
+        check.problems.append(
+            f"{_short(name)}: not listed in {layout.MANIFEST} (added after export?)"
+        )
     for name, (sha, size) in sorted(expected.items()):
         if name not in present:
-            check.problems.append(f"{name}: listed in {layout.MANIFEST} but missing")
+            check.problems.append(f"{_short(name)}: listed in {layout.MANIFEST} but missing")
+            continue
+        declared = archive.getinfo(name).file_size
+        if declared != size:
+            check.files += 1
+            check.problems.append(
+                f"{name}: the archive declares {declared} bytes, {layout.MANIFEST} {size} "
+                "(not read)"
+            )
             continue
         found, length = _digest(archive, name, check)
         check.files += 1

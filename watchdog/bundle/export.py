@@ -27,6 +27,7 @@ from typing import IO, Any
 import sqlalchemy as sa
 
 from watchdog import __version__
+from watchdog import checkpoint as checkpoints
 from watchdog.chain import format_instant
 from watchdog.config import Target
 from watchdog.errors import StoreError, WatchdogError
@@ -226,6 +227,7 @@ def _write_zip(
                 _add_evidence(writer, store, sha, piece)
             except (OSError, StoreError, ValueError):
                 missing.append(sha)
+        _add_checkpoint(writer, checkpoints.data_dir_of(store) / checkpoints.FILE)
         manifest = _manifest(writer.files, chains, period, missing)
         writer.add_bytes(layout.MANIFEST, manifest)
         sums = {name: sha for name, (sha, _) in writer.files.items()}
@@ -237,6 +239,15 @@ def _write_zip(
         evidence_files=len(evidence) - len(missing),
         missing_evidence=missing,
     )
+
+
+def _add_checkpoint(writer: _Writer, path: Path) -> None:
+    """The store's last checkpoint, as it is: a reader checks the chains against it."""
+    try:
+        with path.open("rb") as source:
+            writer.add_stream(layout.CHECKPOINT, source)
+    except FileNotFoundError:
+        return  # a store without checkpoint: the bundle says nothing of one
 
 
 def _add_evidence(writer: _Writer, store: Store, sha: str, piece: _Piece) -> None:

@@ -5,6 +5,7 @@ manifest.json           every other file with its SHA-256 and size; each chain's
 SHA256SUMS              `sha256sum -c` lines for every file, manifest.json included
 observations.jsonl      one line per observation: the exact canonical JSON that was hashed
 observations.csv        the same observations as a table (derived; re-derived by verify)
+checkpoint.json         the last signed checkpoint of the chain heads, when the store has one
 rapport/…               the report (HTML, PDF)
 preuves/<sha256>.<ext>  each evidence file, named by its own SHA-256; a page kept as skeleton
                         + volatile record (watchdog/volatile.py) is there as both blobs
@@ -29,6 +30,7 @@ MANIFEST = "manifest.json"
 SUMS = "SHA256SUMS"
 JSONL = "observations.jsonl"
 CSV = "observations.csv"
+CHECKPOINT = "checkpoint.json"
 REPORT_DIR = "rapport"
 EVIDENCE_DIR = "preuves"
 EXTENSIONS = {
@@ -62,12 +64,17 @@ def csv_row(
     doc: dict[str, Any], seq: int, digest: str, columns: tuple[str, ...] = CSV_COLUMNS
 ) -> bytes:
     """One CSV line derived from a hashed document; verify re-derives it byte for byte."""
-    evidence = doc.get("evidence") or {}
-    env = doc.get("env") or {}
+    evidence = _object(doc.get("evidence"))
+    env = _object(doc.get("env"))
     values: dict[str, Any] = {name: doc.get(name) for name in columns}
     values.update({kind: evidence.get(kind) for kind in CSV_EVIDENCE})
     values.update(seq=seq, hash=digest, simulated=env.get("simulated", False))
     return _csv_line(tuple(_cell(values[name]) for name in columns))
+
+
+def _object(value: Any) -> dict[str, Any]:
+    """A crafted line may put anything where an object belongs: read that as empty."""
+    return value if isinstance(value, dict) else {}
 
 
 def _cell(value: Any) -> str:
@@ -122,6 +129,9 @@ observation. L'empreinte SHA-256 d'une ligne (sans le saut de ligne final) est l
 de l'observation ; le champ « prev_hash » de la ligne suivante de la même série doit la
 reproduire. Supprimer, modifier ou réordonner une observation rompt la chaîne.
 Les pièces citées dans le champ « evidence » se trouvent dans preuves/, sous leur empreinte.
+checkpoint.json, s'il est présent, est le dernier point de contrôle signé de l'émetteur : pour
+chaque série, le numéro et l'empreinte de sa dernière observation à cet instant ; une
+observation du lot portant ce numéro doit avoir cette empreinte.
 La page HTML telle que servie porte le nom de son empreinte « html_sha256 ». Les valeurs qui
 changent à chaque visite (jetons de session, jetons CSRF…) en sont conservées à part :
 « html » désigne la page sans elles (identique d'une visite à l'autre) et « html_volatile »
@@ -140,6 +150,8 @@ The SHA-256 of manifest.json (printed by `watchdog verify`) identifies the whole
 compare it with the one the issuer published or had timestamped.
 Each line of observations.jsonl is an observation's canonical JSON; its SHA-256 is the
 observation's hash, which the next line of the same series names as "prev_hash".
+checkpoint.json, when present, is the issuer's last signed checkpoint: each series' last seq
+and hash at that moment; a line of the bundle at that seq must have that hash.
 The page as served is preuves/<html_sha256>.html. "html" names it without its volatile tokens
 (session ids, CSRF tokens…) and "html_volatile" a JSON record of them with their byte offsets:
 inserting them back rebuilds the page exactly, which `watchdog verify` checks.
