@@ -73,12 +73,11 @@ def _refuse_booking_url(url: str) -> None:
 
 def _refuse_booking_steps(session: ProbeSession) -> None:
     if session.steps:
-        _refuse_booking_url(session.steps[-1].url)
+        _refuse_booking_url(session.loaded_url)
 
 
 def _current_step(session: ProbeSession) -> int | None:
-    pages = [s for s in session.steps if not s.name.startswith("consent:")]
-    return step_of(pages[-1].url) if pages else None
+    return step_of(session.loaded_url) if session.steps else None
 
 
 async def _choose_planning(session: ProbeSession, options: Options) -> None:

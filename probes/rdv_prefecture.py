@@ -101,7 +101,7 @@ async def probe(session: ProbeSession, options: Options) -> PageState:
         if await button.count() == 0:
             return await session.state()
         await session.click_to(button, "prendre_rdv", "the « Prendre un rendez-vous » button")
-    on_slots = "/creneau/" in session.steps[-1].url
+    on_slots = "/creneau/" in session.loaded_url
     if on_slots and await session.wait_for_content(SLOTS_READY, options.render_timeout_s * 1000):
         await _show_every_slot(session)
     return await session.state()

@@ -163,6 +163,13 @@ class ProbeSession:
             raise
         self._record(step, response, started)
 
+    @property
+    def loaded_url(self) -> str:
+        """The address of the last page the journey loaded (the HTTP answer's, not the address
+        bar a script may rewrite); consent answers and popups are steps, not pages."""
+        pages = [s for s in self.steps if not s.name.startswith(NOT_PAGES)]
+        return pages[-1].url if pages else self.page.url
+
     async def exists(self, selector: str) -> bool:
         return await self.page.locator(selector).count() > 0
 
@@ -221,7 +228,7 @@ class ProbeSession:
 
     async def state(self) -> PageState:
         return PageState(
-            url=self.page.url if not self.steps else self.steps[-1].url,
+            url=self.loaded_url,
             status=self.last_status,
             html=await self.page.content(),
             dialogs=tuple(self.dialogs),
@@ -231,6 +238,7 @@ class ProbeSession:
 
 ProbeFunction = Callable[[ProbeSession, Any], Awaitable[PageState]]
 TRIAL_MS = 5_000
+NOT_PAGES = ("consent:", "popup", "expand_skipped")  # trail steps that load no page
 _NOT_ACTIONABLE = (
     ("intercepts pointer events", "click_intercepted"),
     ("element is not visible", "element_hidden"),
