@@ -255,3 +255,10 @@ def test_the_sweep_covers_every_variant_and_banner() -> None:
     kinds = {a for arg in get_args(banner_type) for a in get_args(arg)}
     swept_banners = {c.banner for c in CASES} | {"tarteaucitron", "none"}
     assert kinds <= swept_banners, kinds - swept_banners
+
+
+def test_every_reading_the_sweep_checks_is_documented() -> None:
+    """docs/readings.md names the marker behind every detail the probes produce here."""
+    readings = (Path(__file__).resolve().parent.parent / "docs" / "readings.md").read_text()
+    missing = sorted({c.detail for c in CASES if f"`{c.detail}`" not in readings})
+    assert not missing, f"details without their marker in docs/readings.md: {missing}"
