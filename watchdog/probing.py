@@ -205,14 +205,28 @@ class ProbeSession:
     async def click_to(self, target: Locator, step: str, what: str) -> None:
         """Click `target` (a link or a submit) and record the navigation it causes."""
         element = await self.ready_to_act(target, what)
-        # The click returns once dispatched: waiting for the site's answer is the navigation's
-        # wait (the probe's deadline), so a slow site is never taken for a click we missed.
-        await self.navigate_by(lambda: element.click(timeout=TRIAL_MS, no_wait_after=True), step)
+
+        async def click() -> None:
+            # The click returns once dispatched: waiting for the site's answer is the
+            # navigation's wait (the probe's deadline), never the click's.
+            await element.click(timeout=TRIAL_MS, no_wait_after=True)
+
+        await self.navigate_by(lambda: self._once_more_if_covered(click), step)
 
     async def tick(self, target: Locator, what: str) -> None:
         """Check a checkbox or a radio button, as a person would."""
         element = await self.ready_to_act(target, what)
-        await element.check(timeout=TRIAL_MS)
+        await self._once_more_if_covered(lambda: element.check(timeout=TRIAL_MS))
+
+    async def _once_more_if_covered(self, action: Callable[[], Awaitable[None]]) -> None:
+        """`action`, again once if a banner came up over it since it was checked."""
+        try:
+            await action()
+        except PlaywrightTimeout as exc:
+            if not_actionable(str(exc)) != "click_intercepted":
+                raise
+            await self.dismiss_consent()
+            await action()
 
     async def wait_for_content(self, condition: str, timeout_ms: float) -> bool:
         """Wait until the page's script says `condition` (a JS expression) holds.
