@@ -141,13 +141,13 @@ def parse(raw: bytes) -> Checkpoint | str:
 def load(data_dir: Path) -> Loaded:
     """The last checkpoint of `data_dir`, its signature checked when the key is readable."""
     path, key_path = data_dir / FILE, data_dir / KEY_FILE
-    if not path.exists():
-        if key_path.exists():
+    try:
+        raw = _read_capped(path)
+    except FileNotFoundError:
+        if key_path.is_file():
             return Loaded(problem=f"{path} is missing although {key_path} shows that a "
                           "checkpoint was written: it was removed")  # fmt: skip
         return Loaded(note=NO_CHECKPOINT)
-    try:
-        raw = _read_capped(path)
     except OSError as exc:
         return Loaded(problem=f"{path} cannot be read: {exc}")
     found = parse(raw)
@@ -190,7 +190,11 @@ def _check_signature(checkpoint: Checkpoint, key_path: Path) -> Loaded:
 def current_heads(store: Store) -> list[Head]:
     """Every non-empty chain's head, in target order (one consistent read)."""
     stmt = sa.select(chain_heads).where(chain_heads.c.seq > 0).order_by(chain_heads.c.target)
-    return [Head(target=row.target, seq=row.seq, hash=row.hash) for row in store.scan(stmt)]
+    try:
+        return [Head(target=row.target, seq=row.seq, hash=row.hash) for row in store.scan(stmt)]
+    except ValidationError as exc:  # a head no append writes: `verify` names it
+        reason = exc.errors()[0]["msg"]
+        raise CheckpointError(f"not written: a chain head is malformed ({reason})") from exc
 
 
 def not_extended(store: Store, previous: Checkpoint) -> list[str]:

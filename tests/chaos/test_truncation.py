@@ -363,3 +363,30 @@ def test_a_full_disk_never_leaves_a_half_checkpoint(
         report = verify_store(store)
         assert report.ok, report.render()
         assert resource.getrlimit(resource.RLIMIT_FSIZE)[0] == resource.RLIM_INFINITY
+
+
+def test_watchdog_run_checkpoints_at_start_and_refuses_over_a_cut(
+    tmp_path: Path, make_observation: MakeObs, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The real daemon (no target to probe): its first state tick checkpoints the store it
+    opened; over a chain cut while it was stopped it writes none and says why, once."""
+    data = tmp_path / "data"
+    config = tmp_path / "watchdog.yaml"
+    config.write_text(
+        f"watchdog:\n  data_dir: {data}\nlisten:\n  port: 0\ntargets: []\n", encoding="utf-8"
+    )
+    with Store.open(data) as store:
+        store.append_many([make_observation("paris-b", n) for n in range(3)])
+    assert main(["run", "--config", str(config), "--minutes", "0.02"]) == 0
+    written = checkpoints.load(data)
+    assert written.checkpoint is not None and written.problem is None
+    assert written.checkpoint.by_target()["paris-b"][0] == 3
+    before = (data / checkpoints.FILE).read_bytes()
+    with Store.open(data) as store, sa.create_engine(store.engine.url).begin() as conn:
+        conn.execute(sa.delete(observations).where(observations.c.seq == 3))
+        conn.execute(sa.update(chain_heads).values(seq=2, hash=_row(store, "paris-b", 2).hash))
+    caplog.clear()
+    assert main(["run", "--config", str(config), "--minutes", "0.02"]) == 0
+    assert (data / checkpoints.FILE).read_bytes() == before
+    refusals = [r for r in caplog.records if "no longer extends" in r.getMessage()]
+    assert len(refusals) == 1, [r.getMessage() for r in caplog.records]
