@@ -417,6 +417,9 @@ CASES = [
     Case("path-not-text", edit_manifest(_set("files.0.path", ["a"])), "files[0].path"),
     Case("missing-evidence-not-list", edit_manifest(_set("missing_evidence", "x")),
          "missing_evidence:"),
+    Case("100k-missing-files-listed", edit_manifest(lambda d: d["files"].extend(
+         {"path": f"preuves/{i}.png", "sha256": "0" * 64, "size": 1} for i in range(100_000))),
+         "… and 199950 more problem(s)"),
     Case("file-listed-twice", edit_manifest(lambda d: d["files"].append(d["files"][0])),
          "is listed twice"),
     Case("duplicate-chain", edit_manifest(lambda d: d["chains"].append(d["chains"][0])),
@@ -457,7 +460,7 @@ CASES = [
 
 def test_the_table_is_the_one_the_readme_counts() -> None:
     names = [case.name for case in CASES]
-    assert len(names) == len(set(names)) == 73
+    assert len(names) == len(set(names)) == 74
     assert set(Manifest.model_fields["format"].annotation.__args__) == set(  # type: ignore[union-attr]
         layout.COLUMNS_BY_FORMAT
     )

@@ -30,6 +30,7 @@ from .manifest import Manifest, parse_manifest
 
 CHUNK = 1 << 20
 MAX_SMALL_FILE = 64 << 20  # manifest.json and SHA256SUMS are read whole
+MAX_SHOWN = 50  # problems printed; a crafted manifest can list a million missing files
 
 
 @dataclass
@@ -58,7 +59,9 @@ class BundleCheck:
             lines.append("OK: every file matches its SHA-256 and every chain links up.")
         else:
             lines.append(f"FAILED: {self.problems[0]}")
-            lines.extend(f"  - {p}" for p in self.problems[1:])
+            lines.extend(f"  - {p}" for p in self.problems[1:MAX_SHOWN])
+            if len(self.problems) > MAX_SHOWN:
+                lines.append(f"  … and {len(self.problems) - MAX_SHOWN} more problem(s)")
         lines.extend(f"Note: {n}" for n in self.notes)
         return "\n".join(lines)
 
