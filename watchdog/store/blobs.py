@@ -44,6 +44,9 @@ class BlobStore:
         sha = hashlib.sha256(data).hexdigest()
         final = self.path(sha)
         if final.exists():
+            # Kept already: this evidence is not lost, so an earlier failure is over (with
+            # de-duplicated pages, a new blob may not come for hours to say so).
+            self.health.succeeded(WriteKind.EVIDENCE)
             return sha
         try:
             self._make_dirs(final.parent)
