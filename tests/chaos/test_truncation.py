@@ -148,6 +148,14 @@ def _remove_file(name: str) -> Callable[[Store, Sql], None]:
     return tamper
 
 
+def _replace_key(store: Store, _sql: Sql) -> None:
+    (checkpoints.data_dir_of(store) / checkpoints.KEY_FILE).write_text("ab" * 32 + "\n")
+
+
+def _garble_checkpoint(store: Store, _sql: Sql) -> None:
+    (checkpoints.data_dir_of(store) / checkpoints.FILE).write_bytes(b'{"heads": [')
+
+
 def _alter_blob(store: Store, _sql: Sql) -> None:
     sha = next(iter(store.blobs))
     path = store.blobs.path(sha)
@@ -178,6 +186,8 @@ TAMPERS = [
     Tamper("last-rewritten-rehashed", _rewrite_last, "rewritten after the checkpoint"),
     Tamper("checkpoint-edited", _edit_checkpoint, "signature does not match its content"),
     Tamper("checkpoint-removed", _remove_file(checkpoints.FILE), "was removed"),
+    Tamper("checkpoint-garbled", _garble_checkpoint, "is not a valid checkpoint"),
+    Tamper("key-replaced", _replace_key, "not with this data directory's key"),
     Tamper("blob-altered", _alter_blob, "does not match its SHA-256 name"),
 ]  # fmt: skip
 
@@ -185,8 +195,17 @@ TAMPERS = [
 def test_the_table_holds_the_17_column_flips_and_the_truncations() -> None:
     assert set(COLUMNS) == set(observations.c.keys())
     names = [t.name for t in TAMPERS]
-    assert len(names) == len(set(names)) == 27
+    assert len(names) == len(set(names)) == 29
     assert {"tail-1-head-back", "whole-chain"} <= set(names)
+
+
+def test_an_unreadable_key_is_said_and_the_heads_still_checked(filled: Store, sql: Sql) -> None:
+    key = checkpoints.data_dir_of(filled) / checkpoints.KEY_FILE
+    key.write_text("not hex\n")
+    report = verify_store(filled)
+    assert report.ok and "signature was not checked" in report.render(), report.render()
+    _cut_tail(filled, sql, "paris-b", 2)
+    assert "its last 1 observation(s) were removed" in verify_store(filled).render()
 
 
 def test_an_untouched_checkpointed_store_verifies(filled: Store) -> None:
