@@ -14,6 +14,7 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -35,6 +36,8 @@ from watchdog.store.writes import WriteSnapshot
 log = logging.getLogger(__name__)
 
 STATE_EVERY_S = 2.0
+# Threads for observation writes: SQLite takes one writer at a time, PostgreSQL a few.
+STORE_WRITERS = 4
 # Settings read once at start; a reload that changes them is applied at the next restart.
 RESTART_ONLY = (
     "watchdog.data_dir",
@@ -65,6 +68,9 @@ class Daemon:
         self._reloading = asyncio.Lock()
         self._background: set[asyncio.Task[bool]] = set()
         self.notifications: Notifications | None = None  # incidents and Apprise (issue 5)
+        # Their own threads: a write waiting out a lock or a full disk (up to 2 minutes) must
+        # not hold asyncio's default pool, which frames screenshots and writes the evidence.
+        self._writes = ThreadPoolExecutor(STORE_WRITERS, thread_name_prefix="store-write")
 
     # -- wiring ---------------------------------------------------------------------------
 
@@ -87,7 +93,8 @@ class Daemon:
             raise StoreError(f"{exc}; the observation is dropped") from exc
 
     async def _record(self, obs: Observation, target: Target) -> None:
-        sealed = await asyncio.to_thread(self.store.append, obs)
+        loop = asyncio.get_running_loop()
+        sealed = await loop.run_in_executor(self._writes, self.store.append, obs)
         self.metrics.observe(sealed, target)
         if self.notifications is not None:  # returns promptly: delivery runs on its own
             await self.notifications.on_observation(sealed, target)
@@ -112,6 +119,8 @@ class Daemon:
         try:
             return await self._run_with_store(minutes)
         finally:
+            self.store.stop_retrying()  # past drain() only if run failed: do not wait 2 min
+            self._writes.shutdown()
             self.store.close()
 
     async def _run_with_store(self, minutes: float | None) -> int:
