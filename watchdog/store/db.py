@@ -86,7 +86,7 @@ class Store:
         url = engines.parse_url(data_dir, database_url)
         retry = retry or WriteRetry()
         health = WriteHealth()
-        engine = engines.create(url, retry.lock_wait_s)
+        engine = engines.create(url)
         store = cls(engine, BlobStore(data_dir / EVIDENCE_DIR, health), url, retry, health)
         try:
             store._retrying("cannot open the store", store._ensure_schema, is_lock_contention)
@@ -142,7 +142,7 @@ class Store:
         return sealed
 
     def _append_once(self, batch: Sequence[Observation], targets: list[str]) -> list[Observation]:
-        with self._writer.transaction() as conn:
+        with self._writer.transaction(lock_wait_s=self.retry.lock_wait_s) as conn:
             heads = _lock_heads(conn, targets)
             rows, sealed = _seal_rows(batch, heads)
             conn.execute(_INSERT_OBSERVATION, rows)

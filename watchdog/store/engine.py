@@ -14,15 +14,18 @@ from sqlalchemy import event
 from watchdog.errors import StoreError
 
 SQLITE_FILE = "watchdog.sqlite3"
-# How long one statement waits for a lock held elsewhere before failing (SQLite's busy
-# timeout, PostgreSQL's lock_timeout); the store retries the write (watchdog/store/writes.py)
-# and /healthz shows the lock meanwhile instead of a silent stall.
-LOCK_WAIT_S = 5.0
+# How long a SQLite statement waits for a lock held elsewhere (its busy timeout). Observation
+# writes wait less per attempt and retry (watchdog/store/writes.py), so that /healthz shows
+# a lock instead of a silent stall: Writer.transaction(lock_wait_s=…).
+LOCK_WAIT_S = 30.0
 PG_CONNECT_TIMEOUT_S = 10
 # Serialises schema creation between workers starting together on one PostgreSQL.
 PG_SCHEMA_LOCK_KEY = 0x57A7_C4D0_6C0C_4B01 & 0x7FFF_FFFF_FFFF_FFFF
-# Connection execution option read by the SQLite "begin" hook (DEFERRED or IMMEDIATE).
+# Connection execution options read by the SQLite "begin" hook: DEFERRED or IMMEDIATE, and
+# the busy timeout of this transaction in ms (set at every BEGIN: pooled connections are
+# shared by writers with different waits).
 BEGIN_MODE = "watchdog_sqlite_begin"
+BUSY_MS = "watchdog_sqlite_busy_ms"
 
 
 def parse_url(data_dir: Path, database_url: str | None) -> sa.URL:
@@ -51,37 +54,24 @@ def mask(url: sa.URL) -> str:
     return url.render_as_string(hide_password=True)
 
 
-def create(url: sa.URL, lock_wait_s: float = LOCK_WAIT_S) -> sa.Engine:
+def create(url: sa.URL) -> sa.Engine:
     """One engine per store; SQLite gets WAL, synchronous=NORMAL and foreign keys."""
     try:
         if url.get_backend_name() == "sqlite":
-            return _sqlite_engine(url, lock_wait_s)
-        return _pg_engine(url, lock_wait_s)
+            return _sqlite_engine(url)
+        return sa.create_engine(
+            url, pool_pre_ping=True, connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S}
+        )
     except (sa.exc.ArgumentError, ImportError) as exc:
         raise StoreError(f"cannot use database {mask(url)}: {exc}") from exc
 
 
-def _sqlite_engine(url: sa.URL, lock_wait_s: float) -> sa.Engine:
+def _sqlite_engine(url: sa.URL) -> sa.Engine:
     engine = sa.create_engine(
-        url, connect_args={"timeout": lock_wait_s, "check_same_thread": False}
+        url, connect_args={"timeout": LOCK_WAIT_S, "check_same_thread": False}
     )
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
-    return engine
-
-
-def _pg_engine(url: sa.URL, lock_wait_s: float) -> sa.Engine:
-    engine = sa.create_engine(
-        url, pool_pre_ping=True, connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S}
-    )
-    timeout_ms = max(int(lock_wait_s * 1000), 1)  # 0 would mean « wait forever »
-
-    def on_connect(dbapi_connection: Any, _record: Any) -> None:
-        with dbapi_connection.cursor() as cursor:
-            cursor.execute(f"SET lock_timeout = {timeout_ms}")
-        dbapi_connection.commit()
-
-    event.listen(engine, "connect", on_connect)
     return engine
 
 
@@ -96,8 +86,13 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_on_begin(conn: sa.Connection) -> None:
-    mode = conn.get_execution_options().get(BEGIN_MODE, "DEFERRED")
-    conn.exec_driver_sql(f"BEGIN {mode}")
+    options = conn.get_execution_options()
+    conn.exec_driver_sql(f"PRAGMA busy_timeout = {options.get(BUSY_MS, _ms(LOCK_WAIT_S))}")
+    conn.exec_driver_sql(f"BEGIN {options.get(BEGIN_MODE, 'DEFERRED')}")
+
+
+def _ms(seconds: float) -> int:
+    return max(int(seconds * 1000), 1)  # PostgreSQL reads 0 as « wait forever »
 
 
 class Writer:
@@ -111,16 +106,23 @@ class Writer:
         )
 
     @contextmanager
-    def transaction(self, *, schema_change: bool = False) -> Iterator[sa.Connection]:
+    def transaction(
+        self, *, schema_change: bool = False, lock_wait_s: float | None = None
+    ) -> Iterator[sa.Connection]:
         """A transaction that commits on success and rolls back on any exception.
 
         With `schema_change`, PostgreSQL sessions also take an advisory lock so that workers
         starting together do not race to create the tables (SQLite's IMMEDIATE suffices).
+        With `lock_wait_s`, a lock held elsewhere fails the transaction after that long
+        (SQLite busy timeout, PostgreSQL lock_timeout) instead of the default wait.
         """
         with self._lock, self.engine.connect() as conn:
             if self.is_sqlite:
-                conn.execution_options(**{BEGIN_MODE: "IMMEDIATE"})
+                busy = _ms(lock_wait_s if lock_wait_s is not None else LOCK_WAIT_S)
+                conn.execution_options(**{BEGIN_MODE: "IMMEDIATE", BUSY_MS: busy})
             with conn.begin():
+                if lock_wait_s is not None and not self.is_sqlite:
+                    conn.exec_driver_sql(f"SET LOCAL lock_timeout = {_ms(lock_wait_s)}")
                 if schema_change and not self.is_sqlite:
                     conn.execute(sa.select(sa.func.pg_advisory_xact_lock(PG_SCHEMA_LOCK_KEY)))
                 yield conn

@@ -86,7 +86,7 @@ class WriteRetry:
     budget_s: float = 120.0  # a database locked for 45 s (a backup, a vacuum) loses nothing
     first_delay_s: float = 0.25
     max_delay_s: float = 5.0
-    lock_wait_s: float = 5.0  # SQLite busy timeout, PostgreSQL lock_timeout: then /healthz says so
+    lock_wait_s: float = 5.0  # per attempt (SQLite busy timeout, PostgreSQL lock_timeout)
 
     def delays(self) -> Iterator[float]:
         """Pauses between attempts: doubling from `first_delay_s`, capped at `max_delay_s`."""
