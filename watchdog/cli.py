@@ -19,6 +19,7 @@ from watchdog.errors import ConfigError, ConfigMissing, WatchdogError
 from watchdog.notify.commands import register as register_notify
 from watchdog.outputs import EXIT_BROKEN_PIPE, os_reason, stdout_closed
 from watchdog.probe_once import probe_once
+from watchdog.recordcli import register as register_record
 from watchdog.reportcli import register as register_reports
 from watchdog.reportcli import verify_bundle_command
 from watchdog.runcli import register as register_run
@@ -145,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_reports(sub, _load, _add_config)
     register_dashboards(sub)
     register_notify(sub, _load, _add_config)
+    register_record(sub, _load, _add_config)
     return parser
 
 

@@ -8,14 +8,15 @@ from the last observation (last start + interval), marked with "~".
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from watchdog.config import Config
 from watchdog.models import Observation
+from watchdog.record import NothingRecorded, evidence_paths, open_read_only
 from watchdog.schedstate import StateFile, read_state, state_path
-from watchdog.store import Store
+from watchdog.store import BlobStore
 from watchdog.views import table
 
 STALE_AFTER = timedelta(seconds=30)  # the daemon rewrites its state every few seconds
@@ -34,6 +35,8 @@ class TargetRow:
     backoff_level: int
     backoff_multiplier: float
     tags: list[str]
+    last_id: str | None = None
+    evidence: dict[str, str] = field(default_factory=dict)  # kind -> path, last observation
 
 
 @dataclass(frozen=True)
@@ -56,12 +59,20 @@ class StatusReport:
 
 
 def collect(config: Config, now: datetime | None = None) -> StatusReport:
-    """Read the store and the state file into one report."""
+    """Read the store (read-only; none yet: nothing observed) and the state file."""
     now = now or datetime.now(UTC)
     state = read_state(state_path(config.watchdog.data_dir))
-    with Store.open(config.watchdog.data_dir, config.watchdog.database_url) as store:
-        last = store.last_per_target()
-    rows = [_row(config, target_id, last.get(target_id), state) for target_id in _ids(config)]
+    try:
+        store = open_read_only(config.watchdog.data_dir, config.watchdog.database_url)
+    except NothingRecorded:
+        last: dict[str, Observation] = {}
+        blobs = None
+    else:
+        with store:
+            last, blobs = store.last_per_target(), store.blobs
+    rows = [
+        _row(config, target_id, last.get(target_id), state, blobs) for target_id in _ids(config)
+    ]
     return StatusReport(
         daemon=_daemon_state(state, now),
         pid=state.pid if state is not None else None,
@@ -75,7 +86,11 @@ def _ids(config: Config) -> list[str]:
 
 
 def _row(
-    config: Config, target_id: str, obs: Observation | None, state: StateFile | None
+    config: Config,
+    target_id: str,
+    obs: Observation | None,
+    state: StateFile | None,
+    blobs: BlobStore | None,
 ) -> TargetRow:
     target = config.target(target_id)
     assert target is not None
@@ -96,6 +111,8 @@ def _row(
         backoff_level=host.level if host is not None else 0,
         backoff_multiplier=host.multiplier if host is not None else 1.0,
         tags=list(obs.tags) if obs is not None else [],
+        last_id=obs.id if obs is not None else None,
+        evidence=evidence_paths(obs, blobs) if obs is not None and blobs is not None else {},
     )
 
 
@@ -127,7 +144,23 @@ def render(report: StatusReport, now: datetime | None = None) -> str:
     headers = ("target", "last outcome", "last time (UTC)", "next due (UTC)", "back-off", "host")
     rows = [_cells(r, now) for r in report.rows]
     body = table(headers, rows) if rows else "(no targets)"
-    return f"{head}\n{body}"
+    return f"{head}\n{body}{_evidence(report.rows)}"
+
+
+EVIDENCE_SHOWN = ("framed", "screenshot", "html", "trace")
+
+
+def _evidence(rows: list[TargetRow]) -> str:
+    """Where the last observation's evidence is (`watchdog show ID --export DIR` names it)."""
+    cells = [
+        (row.target, kind, row.evidence[kind])
+        for row in rows
+        for kind in EVIDENCE_SHOWN
+        if kind in row.evidence
+    ]
+    if not cells:
+        return ""
+    return "\n\nevidence of the last observations\n" + table(("target", "kind", "path"), cells)
 
 
 def _cells(row: TargetRow, now: datetime) -> tuple[str, ...]:
