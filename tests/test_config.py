@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import subprocess
 import sys
 import textwrap
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,6 +16,7 @@ import pytest
 from watchdog.cli import main
 from watchdog.config import load_config
 from watchdog.errors import ConfigError
+from watchdog.schedstate import StateFile, state_path, write_state
 
 GOOD_TARGET = """\
   - id: ain-premiere-demande
@@ -176,3 +181,148 @@ def test_examples_are_valid() -> None:
     assert {t.platform.value for t in config.targets} == {
         "legacy_booking", "rdv_prefecture", "eappointment", "anef", "steps"
     }  # fmt: skip
+
+
+# -- relative paths, listeners, scope (issue 13) -----------------------------------------
+
+
+def test_relative_paths_are_relative_to_the_config_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "etc" / "watchdog"
+    folder.mkdir(parents=True)
+    (folder / "apprise.yaml").write_text("urls: []\n", encoding="utf-8")
+    body = (
+        "watchdog: {data_dir: ../../var/data}\n"
+        "browser: {executable_path: bin/chromium}\n"
+        "notifications:\n  routes: [{id: ops, audience: sre, config_file: apprise.yaml}]\n"
+        "targets:\n" + GOOD_TARGET
+    )
+    path = write(folder, body)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # as `watchdog status` run from another folder
+    config = load_config(Path("..") / "etc" / "watchdog" / "watchdog.yaml")
+    assert config.watchdog.data_dir == tmp_path / "var" / "data"
+    assert config.browser.executable_path == str(folder / "bin" / "chromium")
+    assert config.notifications.routes[0].config_file == folder / "apprise.yaml"
+    default = load_config(write(folder, "targets:\n" + GOOD_TARGET, "default.yaml"))
+    assert default.watchdog.data_dir == folder / "data"  # the default ./data too
+    assert load_config(path).watchdog.data_dir.is_absolute()
+
+
+def test_status_run_elsewhere_reads_the_configs_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Issue 13: `status` run from another folder created an empty ./data and said « never run ».
+    path = write(tmp_path, "watchdog: {data_dir: data}\ntargets:\n" + GOOD_TARGET)
+    now = datetime.now(UTC)
+    state = StateFile(
+        written_at=now, pid=os.getpid(), running=False, config=str(path), started_at=now,
+        probes_started=3, observations_recorded=3, probes_abandoned=0, failures=0,
+        targets={}, hosts={},
+    )  # fmt: skip
+    write_state(state_path(tmp_path / "data"), state)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert main(["status", "--config", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["daemon"] == "stopped"
+    assert not (elsewhere / "data").exists()
+
+
+LISTENERS = {
+    "loopback": ("listen: {host: 127.0.0.1}\n", None),
+    "localhost": ("listen: {host: localhost}\n", None),
+    "ipv6_loopback": ("listen: {host: '::1'}\n", None),
+    "all_ipv4": ("listen: {host: 0.0.0.0}\n", ":1: listen: Value error, host '0.0.0.0'"),
+    "all_empty": ("listen: {host: ''}\n", "(every interface) is reachable from other machines"),
+    "all_ipv6": ("listen: {host: '::'}\n", "set listen.expose: true"),
+    "lan_address": ("listen: {host: 192.168.1.10}\n", "set listen.expose: true"),
+    "exposed": ("listen: {host: 0.0.0.0, expose: true}\n", None),
+    "exposed_bridge_with_token": (
+        "listen: {host: 0.0.0.0, expose: true}\n"
+        "notifications: {alertmanager: {enabled: true, bearer_token: s3cret}}\n",
+        None,
+    ),
+    "exposed_bridge_without_token": (
+        "listen: {host: 0.0.0.0, expose: true}\nnotifications: {alertmanager: {enabled: true}}\n",
+        ":2: notifications.alertmanager.bearer_token: required when the listener is exposed",
+    ),
+    "loopback_bridge_without_token": ("notifications: {alertmanager: {enabled: true}}\n", None),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LISTENERS))
+def test_listeners_beyond_loopback_need_expose(tmp_path: Path, case: str) -> None:
+    head, expected = LISTENERS[case]
+    path = write(tmp_path, head + "targets:\n" + GOOD_TARGET)
+    if expected is None:
+        assert load_config(path).targets
+    else:
+        problems = problems_of(path)
+        assert len(problems) == 1 and expected in problems[0], problems
+
+
+@pytest.mark.parametrize("pattern", ["*", "*.*", "**", "?*"])
+def test_allowed_hosts_matching_every_host_is_refused(tmp_path: Path, pattern: str) -> None:
+    path = write(tmp_path, f"watchdog: {{allowed_hosts: ['{pattern}']}}\ntargets:\n" + GOOD_TARGET)
+    assert problems_of(path) == [
+        f"{path}:1: watchdog.allowed_hosts: Value error, {pattern!r} allows every host: name the "
+        "sites watched (e.g. '*.gouv.fr'); allowed_hosts is what keeps a probe from following a "
+        "link anywhere"
+    ]
+
+
+# -- outputs and pipes (issue 13) --------------------------------------------------------
+
+
+def run_cli(*args: str, stdout: int | None = subprocess.PIPE) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "watchdog.cli", *args],
+        stdout=stdout, stderr=subprocess.PIPE, text=True, check=False, timeout=120,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "verb",
+    [
+        ("dashboards", "build", "--out", "{blocked}/dashboards"),
+        ("bundle", "--from", "2026-01-01", "--to", "2026-01-02", "--out", "{blocked}/lot.zip"),
+        ("report", "--from", "2026-01-01", "--to", "2026-01-02", "--out", "{blocked}/reports"),
+        ("dossier", "ain-premiere-demande", "--from", "2026-01-01", "--to", "2026-01-02",
+         "--out", "{blocked}"),
+    ],
+    ids=["dashboards", "bundle", "report", "dossier"],
+)  # fmt: skip
+def test_an_unwritable_output_is_one_line(tmp_path: Path, verb: tuple[str, ...]) -> None:
+    blocked = tmp_path / "a-file"  # a regular file where a folder is needed: even root fails
+    blocked.write_text("x", encoding="utf-8")
+    config = write(tmp_path, "targets:\n" + GOOD_TARGET)
+    args = [part.replace("{blocked}", str(blocked)) for part in verb]
+    if verb[0] != "dashboards":
+        args += ["--config", str(config)]
+    proc = run_cli(*args)
+    assert proc.returncode == 1, proc.stderr
+    (line,) = proc.stderr.splitlines()
+    assert re.fullmatch(
+        rf"error: cannot write to {re.escape(str(blocked))}(/\w+)?: [Nn]ot a directory", line
+    )
+
+
+def test_a_closed_pipe_is_one_line_and_exit_141(tmp_path: Path) -> None:
+    many = "".join(
+        GOOD_TARGET.replace("ain-premiere-demande", f"target-{i}").replace("804", str(i))
+        for i in range(300)
+    )
+    config = write(tmp_path, "targets:\n" + many)
+    reader, writer = os.pipe()
+    os.close(reader)  # `| head` that has already left: every write fails with EPIPE
+    try:
+        proc = run_cli("targets", "--json", "--config", str(config), stdout=writer)
+    finally:
+        os.close(writer)
+    assert proc.returncode == 141
+    assert proc.stderr.splitlines() == [
+        "error: standard output was closed before everything was written (broken pipe)"
+    ]
