@@ -16,7 +16,6 @@ import hashlib
 import json
 import sys
 from collections.abc import Callable, Iterable
-from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -24,14 +23,12 @@ from watchdog.browser import BrowserHost
 from watchdog.config import Config, Target
 from watchdog.errors import TargetNotFound
 from watchdog.evidencefiles import export_evidence, open_evidence
+from watchdog.exportcli import register as register_export
 from watchdog.models import Observation, Outcome
 from watchdog.probe_once import render_observation
 from watchdog.record import (
     COLUMNS,
-    PARIS,
     Inspection,
-    Selection,
-    department_targets,
     evidence_paths,
     inspect,
     observation_fields,
@@ -39,6 +36,7 @@ from watchdog.record import (
     paris,
     select,
 )
+from watchdog.recordargs import instant, outcomes, selection, until
 from watchdog.runner import Runner
 from watchdog.store import Store
 from watchdog.views import table
@@ -46,58 +44,6 @@ from watchdog.views import table
 Loader = Callable[[argparse.Namespace], Config]
 Handler = Callable[[argparse.Namespace], int]
 MESSAGE_WIDTH = 60
-
-
-def instant(text: str) -> datetime:
-    """--from/--to: a Paris day (YYYY-MM-DD, its midnight) or an ISO 8601 instant with offset."""
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        pass
-    else:
-        return datetime(day.year, day.month, day.day, tzinfo=PARIS)
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is neither a date (YYYY-MM-DD) nor an instant (2026-11-23T09:00+01:00)"
-        ) from exc
-    if value.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} has no offset (add Z or +01:00)")
-    return value
-
-
-def until(text: str) -> datetime:
-    """--to: through a Paris day (the next midnight, excluded), or up to an instant."""
-    end = instant(text)
-    if len(text) == len("YYYY-MM-DD"):
-        day = end.date() + timedelta(days=1)
-        return datetime(day.year, day.month, day.day, tzinfo=PARIS)
-    return end
-
-
-def outcomes(text: str) -> list[Outcome]:
-    """--outcome: one or more outcomes, comma-separated."""
-    try:
-        return [Outcome(part.strip()) for part in text.split(",") if part.strip()]
-    except ValueError as exc:
-        known = ", ".join(o.value for o in Outcome)
-        raise argparse.ArgumentTypeError(f"{text!r}: use outcomes among {known}") from exc
-
-
-def _listed(values: Iterable[str] | None) -> list[str]:
-    """Repeated and comma-separated values, flattened."""
-    return [part.strip() for value in values or () for part in value.split(",") if part.strip()]
-
-
-def selection(args: argparse.Namespace, config: Config) -> Selection:
-    targets = _listed(args.target) or None
-    departments = _listed(args.department)
-    if departments:
-        in_departments = department_targets(config.targets, departments)
-        targets = [t for t in targets if t in in_departments] if targets else in_departments
-    chosen = tuple(o for group in args.outcome or () for o in group)
-    return Selection(None if targets is None else tuple(targets), chosen, args.first, args.last)
 
 
 # -- observations -----------------------------------------------------------------------
@@ -305,6 +251,7 @@ def register(
     p.add_argument("--open", action="store_true", help="open the framed capture in a viewer")
     p.set_defaults(handler=lambda a: cmd_show(a, load(a)))
     _add_dry_run(sub, load)
+    register_export(sub, load, add_config)
 
 
 def _add_dry_run(sub: argparse._SubParsersAction[argparse.ArgumentParser], load: Loader) -> None:

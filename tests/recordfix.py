@@ -1,0 +1,85 @@
+"""A small real record for the tests of the reading verbs: two targets, five observations with
+real evidence (PNG captures, a page kept as skeleton + volatile record)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+from harness import write_config
+from PIL import Image
+
+from watchdog.cli import main
+from watchdog.config import Config
+from watchdog.models import EvidenceRefs, Observation, Outcome
+from watchdog.store import Store
+from watchdog.volatile import keep_page
+
+MakeObs = Callable[..., Observation]
+TOKEN = "a9F3kQ7zX2mB8vL5nR1tY6wE4uI0oP3s"  # a session-like token: cut out as volatile
+PAGE = f'<html><body><a href="/rdv;jsessionid={TOKEN}">Prendre rendez-vous</a></body></html>'
+
+
+def png(label: int) -> bytes:
+    buffer = BytesIO()
+    Image.new("RGB", (32, 16), (label, 100, 200)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def catalog_target(target_id: str, department: str, prefecture: str) -> dict[str, Any]:
+    return {
+        "id": target_id,
+        "department": department,
+        "prefecture": prefecture,
+        "procedure": "premiere_demande",
+        "label": f"Première demande {prefecture}",
+        "platform": "legacy_booking",
+        "url": f"http://127.0.0.1:9/booking/create/{target_id}/0",
+        "interval": "15m",
+    }
+
+
+@dataclass
+class Recorded:
+    config: Config
+    config_path: Path
+    ids: dict[str, list[str]]  # target -> observation ids in chain order
+    stored: dict[str, Observation]  # id -> sealed observation
+
+    def run(self, *argv: str) -> int:
+        return main([*argv, "--config", str(self.config_path)])
+
+
+def record(tmp_path: Path, database_url: str | None, make_observation: MakeObs) -> Recorded:
+    """paris-a (75): no_slot, available (8 slots), no_slot; bobigny-b (93): site_error, no_slot."""
+    settings = {"database_url": database_url} if database_url else {}
+    config = write_config(
+        tmp_path,
+        [catalog_target("paris-a", "75", "Paris"), catalog_target("bobigny-b", "93", "Bobigny")],
+        watchdog=settings,
+    )
+    plan = [
+        ("paris-a", 0, {"final_url": f"http://127.0.0.1:9/booking/2;jsessionid={TOKEN}"}),
+        ("bobigny-b", 1, {"outcome": Outcome.SITE_ERROR, "detail": "http_502", "message": None}),
+        ("paris-a", 4, {"outcome": Outcome.AVAILABLE, "detail": "slots_offered", "message": None,
+                        "slots": 8, "earliest_slot": datetime(2025, 3, 20, 9, 30)}),
+        ("paris-a", 200, {}),
+        ("bobigny-b", 201, {}),
+    ]  # fmt: skip
+    ids: dict[str, list[str]] = {}
+    stored: dict[str, Observation] = {}
+    with Store.open(config.watchdog.data_dir, config.watchdog.database_url) as store:
+        for target_id, n, fields in plan:
+            refs = EvidenceRefs(
+                screenshot=store.blobs.put(png(n % 250), "screenshot"),
+                framed=store.blobs.put(png(n % 250 + 1), "framed"),
+            )
+            keep_page(refs, PAGE, store.blobs.put)
+            sealed = store.append(make_observation(target_id, n, evidence=refs, **fields))
+            ids.setdefault(target_id, []).append(sealed.id)
+            stored[sealed.id] = sealed
+    return Recorded(config, Path(config.source), ids, stored)

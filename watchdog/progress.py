@@ -1,0 +1,52 @@
+"""Progress of a long command on a terminal (rich), and nothing anywhere else.
+
+A command that reads a million observations tells a person at a terminal how far it is; in
+a pipe, a log or a test it writes no bar and no escape code. The bar goes to standard error,
+so standard output stays the command's data; it disappears when the work is done, leaving
+the one-line summary the command prints.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TextIO
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+Advance = Callable[[int], None]  # called with how many items are done so far
+
+
+@contextmanager
+def progress(
+    description: str, total: int | None, stream: TextIO | None = None
+) -> Iterator[Advance]:
+    """A function to report progress with: a bar when `stream` (stderr) is a terminal."""
+    out = stream if stream is not None else sys.stderr
+    if not out.isatty():
+        yield _nothing
+        return
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    console = Console(file=out, force_terminal=True)
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda done: bar.update(task, completed=done)
+
+
+def _nothing(_done: int) -> None:
+    """Not a terminal: say nothing."""
