@@ -25,14 +25,15 @@ from recordfix import PAGE, TOKEN, MakeObs, Recorded, catalog_target, record
 
 from watchdog.cli import main
 from watchdog.errors import StoreError
-from watchdog.evidencefiles import SUMS
-from watchdog.models import Observation, Outcome
-from watchdog.record import COLUMNS, open_read_only
+from watchdog.evidencefiles import SUMS, open_evidence
+from watchdog.models import EvidenceRefs, Observation, Outcome
+from watchdog.record import COLUMNS, inspect, open_read_only
 from watchdog.recordcli import dry_run
 from watchdog.store import BlobStore, Store
 from watchdog.store.db import EVIDENCE_DIR
 from watchdog.store.engine import SQLITE_FILE
 from watchdog.store.schema import observations
+from watchdog.volatile import keep_page
 
 EXE = Path(sys.executable).parent / "watchdog"
 
@@ -356,3 +357,31 @@ def test_dry_run_on_a_store_leaves_its_chains_as_they_were(
         assert reader.count() == 1
         assert reader.last_for_target("ain") == stored
     assert sorted(BlobStore(config.watchdog.data_dir / EVIDENCE_DIR)) == blobs
+
+
+def test_open_without_a_capture_opens_the_folder_never_the_page(
+    store: Store,
+    data_dir: Path,
+    database_url: str | None,
+    make_observation: MakeObs,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """A DOM-only observation: the page's scripts must not run, so the folder is opened."""
+    refs = EvidenceRefs()
+    keep_page(refs, PAGE, store.blobs.put)
+    sealed = store.append(make_observation("paris-a", 0, evidence=refs))
+    asked: list[str] = []
+    monkeypatch.setattr("watchdog.evidencefiles.webbrowser.open", asked.append)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    with open_read_only(data_dir, database_url) as reader:
+        found = inspect(reader, sealed.id)
+        opened = open_evidence(found.observation, found.document, reader.blobs)
+    assert opened.is_dir() and asked == [opened.as_uri()]
+    assert sorted(p.name for p in opened.iterdir()) == [
+        "SHA256SUMS",
+        "observation.json",
+        "page-skeleton.html",
+        "page-volatile.json",
+        "page.html",
+    ]

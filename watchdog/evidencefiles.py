@@ -35,7 +35,8 @@ IMAGE_KINDS = frozenset({"screenshot", "framed"})
 PAGE = "page.html"
 DOCUMENT = "observation.json"
 SUMS = "SHA256SUMS"
-OPEN_ORDER = ("framed.png", "screenshot.png", "framed.jpg", "screenshot.jpg", PAGE)
+# Images only: the page itself would run the site's scripts, which may call the site.
+OPEN_ORDER = ("framed.png", "screenshot.png", "framed.jpg", "screenshot.jpg")
 
 
 @dataclass(frozen=True)
@@ -90,9 +91,10 @@ def export_evidence(
 
 
 def open_evidence(obs: Observation, document: str, blobs: BlobStore) -> Path:
-    """Export to a new temporary folder and open its best view (framed capture first)."""
+    """Export to a new temporary folder and open the framed capture (else the raw one, else
+    the folder: a page is never opened, its scripts would run)."""
     folder = Path(tempfile.mkdtemp(prefix=f"watchdog-{obs.id}-"))
     names = {f.name for f in export_evidence(obs, document, blobs, folder)}
-    chosen = next((name for name in OPEN_ORDER if name in names), DOCUMENT)
-    webbrowser.open((folder / chosen).as_uri())
-    return folder / chosen
+    chosen = next((folder / name for name in OPEN_ORDER if name in names), folder)
+    webbrowser.open(chosen.as_uri())
+    return chosen
