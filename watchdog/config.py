@@ -14,6 +14,7 @@ from __future__ import annotations
 import glob
 import os
 import re
+import stat
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -42,7 +43,7 @@ from watchdog.configschema import (
 )
 from watchdog.errors import ConfigError, ConfigProblem
 from watchdog.models import EngineChoice
-from watchdog.yamlpos import KeyPath, Located, dotted, load_located, raise_problem
+from watchdog.yamlpos import MAX_BYTES, KeyPath, Located, dotted, load_located, raise_problem
 
 __all__ = [
     "CONFIG_ENV",
@@ -72,7 +73,8 @@ DEFAULT_CONFIG = Path("config/watchdog.yaml")
 CONFIG_ENV = "WATCHDOG_CONFIG"
 LOOPBACK_MIN_INTERVAL = timedelta(seconds=1)
 PUBLIC_MIN_INTERVAL = timedelta(minutes=1)
-MAX_INCLUDED_FILES = 500
+MAX_INCLUDED_FILES = 200
+MAX_INCLUDED_BYTES = 2 * MAX_BYTES  # all included files together: loading stays a few seconds
 
 M = TypeVar("M", bound=BaseModel)
 Where = dict[str, tuple[Located, KeyPath]]
@@ -206,6 +208,7 @@ def _included(main: Located, path: Path) -> tuple[list[Located], list[ConfigProb
     docs: list[Located] = []
     problems: list[ConfigProblem] = []
     seen = {path.absolute()}
+    total = 0
     for index, pattern in enumerate(patterns):
         if not isinstance(pattern, str) or "\0" in pattern:
             continue  # reported by the schema (or unusable as a file name)
@@ -216,8 +219,12 @@ def _included(main: Located, path: Path) -> tuple[list[Located], list[ConfigProb
             if Path(match).absolute() in seen:
                 continue  # the main file itself, or a file two patterns match
             seen.add(Path(match).absolute())
-            if len(seen) > MAX_INCLUDED_FILES + 1:
-                why = f"more than {MAX_INCLUDED_FILES} included files"
+            total += _regular_size(Path(match))
+            if len(seen) > MAX_INCLUDED_FILES + 1 or total > MAX_INCLUDED_BYTES:
+                why = (
+                    f"more than {MAX_INCLUDED_FILES} included files, or more than "
+                    f"{MAX_INCLUDED_BYTES} bytes in all"
+                )
                 return docs, [*problems, _problem(main, ("include", index), why)]
             try:
                 docs.append(load_located(Path(match)))
@@ -229,6 +236,15 @@ def _included(main: Located, path: Path) -> tuple[list[Located], list[ConfigProb
                     for p in exc.problems
                 )
     return docs, problems
+
+
+def _regular_size(path: Path) -> int:
+    """The size of a regular file; 0 for anything else (load_located refuses it unread)."""
+    try:
+        info = path.stat()
+    except (OSError, ValueError):
+        return 0
+    return info.st_size if stat.S_ISREG(info.st_mode) else 0
 
 
 def _catalog_problems(doc: Located) -> list[ConfigProblem]:

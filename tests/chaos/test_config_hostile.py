@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from watchdog.config import Config, load_config
+from watchdog.config import MAX_INCLUDED_BYTES, MAX_INCLUDED_FILES, Config, load_config
 from watchdog.errors import ConfigError
 from watchdog.yamlpos import MAX_BYTES
 
@@ -53,6 +53,8 @@ CASES: dict[str, tuple[str | bytes, str, str]] = {
         "(syntax)",
     ),
     "alias_cycle": ("a: &a [*a]\n", "refers to the node that contains it", "(syntax)"),
+    "a_million_values": ("a: [" + "1," * 1_000_000 + "1]\n", "more than 100000 values", "(syntax)"),
+    "a_million_lines": ("a:\n" + "- 1\n" * 500_000, "more than 100000 values", "(syntax)"),
     "deep_nesting": ("a: " + "[" * 5000 + "]" * 5000 + "\n", "nested deeper than", "(syntax)"),
     "deep_through_aliases": (
         "".join(f"a{i}: &a{i} [[[[[[[[[[{f'*a{i - 1}' if i else 1}]]]]]]]]]]\n" for i in range(9)),
@@ -221,6 +223,16 @@ def test_an_oversized_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
     with path.open("wb") as handle:  # sparse: the test writes no 4 MiB
         handle.truncate(MAX_BYTES + 1)
     assert refused(path) == [f"{path}: (file): larger than {MAX_BYTES} bytes ({MAX_BYTES + 1})"]
+
+
+def test_included_files_are_bounded_in_all(tmp_path: Path) -> None:
+    for name in "abc":  # each under the cap of one file, together over the cap of all
+        write(tmp_path, "#" + "x" * (MAX_BYTES - 10) + "\n", f"{name}.yaml")
+    path = write(tmp_path, "include: ['a.yaml', 'b.yaml', 'c.yaml']\n")
+    assert refused(path) == [
+        f"{path}:1: include[2]: more than {MAX_INCLUDED_FILES} included files, or more than "
+        f"{MAX_INCLUDED_BYTES} bytes in all"
+    ]
 
 
 def test_a_bad_value_outside_targets_costs_only_that_setting(tmp_path: Path) -> None:
