@@ -11,7 +11,6 @@ bounds the YAML; whatever a platform's option schema raises becomes a problem).
 
 from __future__ import annotations
 
-import glob
 import os
 import re
 import stat
@@ -43,7 +42,16 @@ from watchdog.configschema import (
 )
 from watchdog.errors import ConfigError, ConfigProblem
 from watchdog.models import EngineChoice
-from watchdog.yamlpos import MAX_BYTES, KeyPath, Located, dotted, load_located, raise_problem
+from watchdog.yamlpos import (
+    GLOB_BUDGET,
+    MAX_BYTES,
+    KeyPath,
+    Located,
+    bounded_glob,
+    dotted,
+    load_located,
+    raise_problem,
+)
 
 __all__ = [
     "CONFIG_ENV",
@@ -212,7 +220,11 @@ def _included(main: Located, path: Path) -> tuple[list[Located], list[ConfigProb
     for index, pattern in enumerate(patterns):
         if not isinstance(pattern, str) or "\0" in pattern:
             continue  # reported by the schema (or unusable as a file name)
-        matches = sorted(glob.glob(str(path.parent / pattern)))
+        matches = bounded_glob(path.parent / pattern)
+        if matches is None:
+            why = f"{pattern!r} looks at more than {GLOB_BUDGET} files: name a folder"
+            problems.append(_problem(main, ("include", index), why))
+            continue
         if not matches:
             problems.append(_problem(main, ("include", index), f"no file matches {pattern!r}"))
         for match in matches:

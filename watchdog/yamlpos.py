@@ -12,7 +12,9 @@ Every refusal is a ConfigError with the file and line, never another exception.
 
 from __future__ import annotations
 
+import fnmatch
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +29,8 @@ KeyPath = tuple[str | int, ...]
 MAX_BYTES = 2 * 1024 * 1024  # a catalog of 1,000 targets is about 250 KB
 MAX_DEPTH = 40  # the deepest real config (notification thresholds) nests 4 levels
 MAX_NODES = 100_000  # also after alias expansion; ~15 values a target
+GLOB_BUDGET = 20_000  # directory entries an include pattern may look at
+_MAGIC = re.compile(r"[*?[]")
 _CORE = "tag:yaml.org,2002:"
 ALLOWED_TAGS = frozenset(
     _CORE + name for name in ("str", "int", "float", "bool", "null", "seq", "map", "timestamp")
@@ -226,6 +230,36 @@ def _printable(exc: yaml.reader.ReaderError) -> str:
     character = exc.character
     code = ord(character) if isinstance(character, str) else character
     return f"{exc.reason} (#x{code:04x})"
+
+
+def bounded_glob(pattern: Path, budget: int = GLOB_BUDGET) -> list[str] | None:
+    """The paths matching `pattern` as glob.glob would (non-recursive, hidden names only for
+    a part starting with "."), or None once `budget` directory entries were looked at:
+    `/*/*/*/*/*/none.yaml` would otherwise walk the whole disk."""
+    parts = pattern.parts
+    start = 1 if pattern.is_absolute() else 0
+    candidates = [Path(parts[0]) if start else Path()]  # the root, or the current folder
+    for part in parts[start:]:
+        found: list[Path] = []
+        for folder in candidates:
+            if not _MAGIC.search(part):
+                budget -= 1
+                if os.path.lexists(folder / part):
+                    found.append(folder / part)
+                continue
+            try:
+                with os.scandir(folder) as entries:
+                    for entry in entries:
+                        budget -= 1
+                        if budget < 0:
+                            return None
+                        hidden = entry.name.startswith(".") and not part.startswith(".")
+                        if not hidden and fnmatch.fnmatchcase(entry.name, part):
+                            found.append(folder / entry.name)
+            except (OSError, ValueError):  # not a folder, unreadable, a NUL in the name
+                continue
+        candidates = found
+    return sorted(str(path) for path in candidates)
 
 
 def load_located(path: Path) -> Located:

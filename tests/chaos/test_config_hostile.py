@@ -132,6 +132,11 @@ CASES: dict[str, tuple[str | bytes, str, str]] = {
     "include_a_number": ("include: 5\n" + TARGETS, "valid list", "include"),
     "include_dev_zero": ("include: ['/dev/zero']\n" + TARGETS, "not a regular file", "include[0]"),
     "include_a_directory": ("include: ['/']\n" + TARGETS, "not a regular file", "include[0]"),
+    "include_walking_the_disk": (
+        "include: ['/*/*/*/*/*/*/none.yaml']\n" + TARGETS,
+        "looks at more than 20000 files",
+        "include[0]",
+    ),
     "include_missing": ("include: ['nowhere/*.yaml']\n", "no file matches", "include[0]"),
     "allowed_hosts_star": (
         "watchdog: {allowed_hosts: ['*']}\n" + TARGETS,
