@@ -3,6 +3,11 @@ real evidence (PNG captures, a page kept as skeleton + volatile record)."""
 
 from __future__ import annotations
 
+import os
+import pty
+import select
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -83,3 +88,28 @@ def record(tmp_path: Path, database_url: str | None, make_observation: MakeObs) 
             ids.setdefault(target_id, []).append(sealed.id)
             stored[sealed.id] = sealed
     return Recorded(config, Path(config.source), ids, stored)
+
+
+EXE = Path(sys.executable).parent / "watchdog"
+
+
+def run_on_terminal(argv: list[str], timeout: float = 120) -> tuple[int, str, bytes]:
+    """Run the installed `watchdog` with stderr on a pseudo-terminal: (exit, stdout, terminal)."""
+    primary, secondary = pty.openpty()
+    try:
+        done = subprocess.Popen([str(EXE), *argv], stdout=subprocess.PIPE, stderr=secondary,
+                                text=True)  # fmt: skip
+        os.close(secondary)
+        stdout, _ = done.communicate(timeout=timeout)
+        seen = b""
+        while select.select([primary], [], [], 1)[0]:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:  # the other end is closed: everything was read
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(primary)
+    return done.returncode, stdout, seen

@@ -5,12 +5,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import os
-import pty
-import select
 import subprocess
-import sys
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -18,14 +13,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
-from recordfix import TOKEN, MakeObs, Recorded, record
+from recordfix import TOKEN, MakeObs, Recorded, record, run_on_terminal
 
 from watchdog.export import DAILY_DEPARTEMENTS, DAILY_TARGETS, SCHEMA
 from watchdog.store import Store
 from watchdog.store.engine import SQLITE_FILE
 from watchdog.store.schema import observations
 
-EXE = Path(sys.executable).parent / "watchdog"
 PERIOD = ["--from", "2025-03-01", "--to", "2025-03-31"]
 FILES = [
     "observations.csv", "observations.parquet", "daily_targets.csv", "daily_targets.parquet",
@@ -198,37 +192,16 @@ def test_a_document_that_fails_its_hash_stops_the_export(
     assert f"observation {victim} (bobigny-b): its stored document does not hash" in err
 
 
-@pytest.fixture
-def terminal() -> Iterator[tuple[int, int]]:
-    primary, secondary = pty.openpty()
-    yield primary, secondary
-    os.close(primary)
-
-
 def test_on_a_terminal_a_bar_then_a_summary_and_the_store_untouched(
-    tmp_path: Path, make_observation: MakeObs, terminal: tuple[int, int]
+    tmp_path: Path, make_observation: MakeObs
 ) -> None:
     recorded = record(tmp_path, None, make_observation)
     database = recorded.config.watchdog.data_dir / SQLITE_FILE
     before = (database.read_bytes(), database.stat().st_mtime_ns)
-    primary, secondary = terminal
     out = tmp_path / "od"
-    done = subprocess.Popen(
-        [str(EXE), "export", *PERIOD, "--out", str(out), "--config", str(recorded.config_path)],
-        stdout=subprocess.PIPE, stderr=secondary, text=True,
-    )  # fmt: skip
-    os.close(secondary)
-    stdout, _ = done.communicate(timeout=120)
-    seen = b""
-    while select.select([primary], [], [], 1)[0]:
-        try:
-            chunk = os.read(primary, 65536)
-        except OSError:  # the terminal's other end closed: everything was read
-            break
-        if not chunk:
-            break
-        seen += chunk
-    assert done.returncode == 0
+    argv = ["export", *PERIOD, "--out", str(out), "--config", str(recorded.config_path)]
+    code, stdout, seen = run_on_terminal(argv)
+    assert code == 0
     assert stdout.startswith("wrote 5 observation(s) of 2 target(s)")
     assert b"exporting observations" in seen and b"5/5" in seen
     assert (database.read_bytes(), database.stat().st_mtime_ns) == before

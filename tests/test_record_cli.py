@@ -21,7 +21,7 @@ import pytest
 import sqlalchemy as sa
 from harness import Sim, probe_and_store, target, write_config
 from PIL import Image
-from recordfix import PAGE, TOKEN, MakeObs, Recorded, catalog_target, record
+from recordfix import PAGE, TOKEN, MakeObs, Recorded, catalog_target, record, run_on_terminal
 
 from watchdog.cli import main
 from watchdog.errors import StoreError
@@ -93,6 +93,19 @@ def test_observations_csv_is_one_row_per_observation(
     assert rows[2]["slots"] == "8" and rows[0]["slots"] == ""
     assert rows[1]["outcome"] == "site_error" and rows[1]["detail"] == "http_502"
     assert "5 observation(s)" in captured.err  # the summary stays out of the CSV
+
+
+def test_observations_show_progress_on_a_terminal_only(
+    tmp_path: Path, make_observation: MakeObs
+) -> None:
+    """`watchdog observations --csv > file` at a terminal: a bar on stderr, the CSV intact."""
+    recorded = record(tmp_path, None, make_observation)
+    argv = ["observations", "--csv", "--config", str(recorded.config_path)]
+    code, stdout, seen = run_on_terminal(argv)
+    assert code == 0
+    assert b"reading observations" in seen and b"5/5" in seen
+    assert b"5 observation(s) of 2 target(s); nothing written" in seen
+    assert len(list(csv.DictReader(io.StringIO(stdout)))) == 5
 
 
 def test_observations_table_names_time_outcome_and_evidence(

@@ -119,12 +119,6 @@ def _row_stmt(selection: Selection) -> sa.Select[Any]:
     return stmt
 
 
-def count(store: Store, selection: Selection) -> int:
-    """How many observations the selection holds (for the progress bar)."""
-    stmt = sa.select(sa.func.count()).select_from(_row_stmt(selection).order_by(None).subquery())
-    return int(next(iter(store.scan(stmt)))[0])
-
-
 def rows(
     store: Store, selection: Selection, catalog: dict[str, Target]
 ) -> Iterator[dict[str, Any]]:

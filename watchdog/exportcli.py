@@ -11,7 +11,7 @@ from watchdog.config import Config
 from watchdog.errors import WatchdogError
 from watchdog.outputs import writable_dir
 from watchdog.progress import progress
-from watchdog.record import open_read_only
+from watchdog.record import count, open_read_only
 from watchdog.recordargs import instant, selection, until
 
 Loader = Callable[[argparse.Namespace], Config]
@@ -28,7 +28,7 @@ def _formats(text: str) -> tuple[str, ...]:
 def cmd_export(args: argparse.Namespace, config: Config) -> int:
     if args.last <= args.first:
         raise WatchdogError("--to is before --from")
-    from watchdog.export import count, export_open_data  # pyarrow: loaded when the verb runs
+    from watchdog.export import export_open_data  # pyarrow: loaded when the verb runs
 
     chosen = selection(args, config)
     writable_dir(args.out)

@@ -43,7 +43,11 @@ def progress(
         TimeRemainingColumn(),
     )
     console = Console(file=out, force_terminal=True)
-    with Progress(*columns, console=console, transient=True) as bar:
+    # No redirection: standard output is the command's data (a CSV piped to a file), never
+    # the terminal's.
+    with Progress(
+        *columns, console=console, transient=True, redirect_stdout=False, redirect_stderr=False
+    ) as bar:
         task = bar.add_task(description, total=total)
         yield lambda done: bar.update(task, completed=done)
 

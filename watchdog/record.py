@@ -115,11 +115,8 @@ class Entry:
     seq: int
 
 
-def select(store: Store, selection: Selection) -> Iterator[Entry]:
-    """The selected observations in time order (started_at, then id)."""
-    stmt = sa.select(observations.c.seq, observations.c.doc, observations.c.hash).order_by(
-        observations.c.started_at, observations.c.id
-    )
+def _statement(selection: Selection, *columns: sa.ColumnElement[Any]) -> sa.Select[Any]:
+    stmt = sa.select(*columns)
     if selection.targets is not None:
         stmt = stmt.where(observations.c.target.in_(selection.targets))
     if selection.outcomes:
@@ -128,9 +125,23 @@ def select(store: Store, selection: Selection) -> Iterator[Entry]:
         stmt = stmt.where(observations.c.started_at >= format_datetime(selection.since))
     if selection.until is not None:
         stmt = stmt.where(observations.c.started_at < format_datetime(selection.until))
+    return stmt
+
+
+def select(store: Store, selection: Selection) -> Iterator[Entry]:
+    """The selected observations in time order (started_at, then id)."""
+    columns = (observations.c.seq, observations.c.doc, observations.c.hash)
+    stmt = _statement(selection, *columns).order_by(observations.c.started_at, observations.c.id)
     for row in store.scan(stmt):
         obs = Observation.model_validate_json(row.doc).model_copy(update={"hash": row.hash})
         yield Entry(obs, row.seq)
+
+
+def count(store: Store, selection: Selection) -> int:
+    """How many observations the selection holds (a progress bar's total)."""
+    stmt = _statement(selection, sa.func.count()).select_from(observations)
+    rows = list(store.scan(stmt))
+    return int(rows[0][0])
 
 
 def paris(instant: datetime) -> str:

@@ -15,7 +15,7 @@ import csv
 import hashlib
 import json
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -26,9 +26,12 @@ from watchdog.evidencefiles import export_evidence, open_evidence
 from watchdog.exportcli import register as register_export
 from watchdog.models import Observation, Outcome
 from watchdog.probe_once import render_observation
+from watchdog.progress import Advance, progress
 from watchdog.record import (
     COLUMNS,
+    Entry,
     Inspection,
+    count,
     evidence_paths,
     inspect,
     observation_fields,
@@ -44,6 +47,7 @@ from watchdog.views import table
 Loader = Callable[[argparse.Namespace], Config]
 Handler = Callable[[argparse.Namespace], int]
 MESSAGE_WIDTH = 60
+PROGRESS_EVERY = 1000
 
 
 # -- observations -----------------------------------------------------------------------
@@ -51,19 +55,32 @@ MESSAGE_WIDTH = 60
 
 def cmd_observations(args: argparse.Namespace, config: Config) -> int:
     catalog = {t.id: t for t in config.targets}
+    chosen = selection(args, config)
     with open_read_only(config.watchdog.data_dir, config.watchdog.database_url) as store:
-        entries = select(store, selection(args, config))
-        rows = (
-            observation_fields(e, catalog.get(e.observation.target), store.blobs) for e in entries
-        )
-        if args.json:
-            count, seen = _write_json(rows, sys.stdout)
-        elif args.csv:
-            count, seen = _write_csv(rows, sys.stdout)
-        else:
-            count, seen = _write_table(list(rows), sys.stdout)
-    print(_summary(count, seen), file=sys.stderr if args.json or args.csv else sys.stdout)
+        total = count(store, chosen) if sys.stderr.isatty() else None
+        with progress("reading observations", total) as advance:
+            rows = (
+                observation_fields(e, catalog.get(e.observation.target), store.blobs)
+                for e in _advancing(select(store, chosen), advance)
+            )
+            if args.json:
+                written, seen = _write_json(rows, sys.stdout)
+            elif args.csv:
+                written, seen = _write_csv(rows, sys.stdout)
+            else:
+                written, seen = _write_table(list(rows), sys.stdout)
+    print(_summary(written, seen), file=sys.stderr if args.json or args.csv else sys.stdout)
     return 0
+
+
+def _advancing(entries: Iterator[Entry], advance: Advance) -> Iterator[Entry]:
+    done = 0
+    for entry in entries:
+        yield entry
+        done += 1
+        if done % PROGRESS_EVERY == 0:
+            advance(done)
+    advance(done)
 
 
 def _write_json(rows: Iterable[dict[str, Any]], out: TextIO) -> tuple[int, set[str]]:
