@@ -362,10 +362,13 @@ def test_dry_run_on_a_store_leaves_its_chains_as_they_were(
     config = write_config(tmp_path, [target("ain", "legacy_booking", url)])
     stored = probe_and_store(sim, config, "ain")
     blobs = sorted(BlobStore(config.watchdog.data_dir / EVIDENCE_DIR))
-    obs = sim.loop.run(dry_run(config, "ain", as_json=False, host=sim.host))
+    obs = sim.loop.run(dry_run(config, "ain", as_json=False, debug=True, host=sim.host))
     assert obs.outcome is Outcome.AVAILABLE and obs.slots == stored.slots
     out = capsys.readouterr().out
     assert "outcome     available" in out and f"slots       {stored.slots}" in out
+    assert "evidence (dry run: not kept)" in out
+    assert ["html", obs.evidence.html] in [line.split() for line in out.splitlines()]
+    assert "watchdog_probe_outcomes_total{" in out and "step trail" in out
     with open_read_only(config.watchdog.data_dir, None) as reader:
         assert reader.count() == 1
         assert reader.last_for_target("ain") == stored

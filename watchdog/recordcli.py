@@ -24,6 +24,7 @@ from watchdog.config import Config, Target
 from watchdog.errors import TargetNotFound
 from watchdog.evidencefiles import export_evidence, open_evidence
 from watchdog.exportcli import register as register_export
+from watchdog.metrics import would_export
 from watchdog.models import Observation, Outcome
 from watchdog.probe_once import render_observation
 from watchdog.progress import Advance, progress
@@ -213,7 +214,12 @@ def _hash_only(data: bytes, _kind: str) -> str:
 
 
 async def dry_run(
-    config: Config, target_id: str, *, as_json: bool, host: BrowserHost | None = None
+    config: Config,
+    target_id: str,
+    *,
+    as_json: bool,
+    debug: bool = False,
+    host: BrowserHost | None = None,
 ) -> Observation:
     """Probe once and print the observation; no store is opened, no evidence kept."""
     target = config.target(target_id)
@@ -230,8 +236,22 @@ async def dry_run(
         print(obs.model_dump_json())
     else:
         print(render_observation(obs))
+    if debug:
+        print(render_dry_debug(obs, target))
     print("dry run: nothing stored, no evidence kept, no chain extended", file=sys.stderr)
     return obs
+
+
+def render_dry_debug(obs: Observation, target: Target) -> str:
+    """`probe --debug` for a dry run: the evidence is named by its hashes, kept nowhere."""
+    steps = [(s.name, str(s.status or "-"), f"{s.ms} ms", s.url) for s in obs.steps]
+    out = ["", "step trail", table(("step", "status", "time", "url"), steps) if steps else "-"]
+    rows = [(kind, sha) for kind, sha in obs.evidence.blobs().items()]
+    out += ["", "evidence (dry run: not kept)"]
+    out.append(table(("kind", "sha256"), rows) if rows else "(none)")
+    out += ["", "environment", json.dumps(obs.env.model_dump(mode="json"), indent=2)]
+    out += ["", "metrics this observation exports", would_export(obs, target)]
+    return "\n".join(out)
 
 
 # -- registration -----------------------------------------------------------------------
@@ -280,7 +300,7 @@ def _add_dry_run(sub: argparse._SubParsersAction[argparse.ArgumentParser], load:
     def handler(args: argparse.Namespace) -> int:
         if not args.dry_run:
             return stored(args)
-        obs = asyncio.run(dry_run(load(args), args.target, as_json=args.json))
+        obs = asyncio.run(dry_run(load(args), args.target, as_json=args.json, debug=args.debug))
         return 1 if obs.outcome is Outcome.PROBE_ERROR else 0
 
     probe.set_defaults(handler=handler)
