@@ -23,12 +23,17 @@ def os_reason(exc: OSError) -> str:
 
 
 def writable_dir(path: Path) -> Path:
-    """Create `path` if needed and prove a file can be written in it."""
+    """Prove a file can be written in `path`, or in the folder that would hold it, leaving
+    nothing behind: a command refused later (an empty period, say) creates no folder."""
     if path.exists() and not path.is_dir():
         raise WatchdogError(f"cannot write to {path}: not a directory")
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise WatchdogError(f"cannot write to {path}: Not a directory")
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
+        with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as exc:
         raise WatchdogError(f"cannot write to {path}: {exc.strerror or exc}") from exc
