@@ -46,7 +46,6 @@ T1 = target("seine-saint-denis-premiere", "93", "Seine-Saint-Denis")
 SECONDS_PER_CASE = 20.0
 MUTATIONS = 300
 BOMB = 2 << 30  # the issue's 2 GiB single line
-MAX_RSS_MB = 400
 
 
 @pytest.fixture(scope="module")
@@ -538,22 +537,29 @@ started = time.monotonic()
 check = verify_bundle(Path(sys.argv[1]))
 print(check.ok, round(time.monotonic() - started, 2),
       resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
-print(check.problems[0][:300])
+print(check.problems[0][:300] if check.problems else "")
 """
 
 
 @pytest.mark.parametrize("case", ["bomb-2gib-single-line", "line-over-16mib"])
 def test_a_bomb_costs_bounded_memory_and_time(genuine: Path, tmp_path: Path, case: str) -> None:
-    """In a child process of its own: peak memory (RSS) stays under MAX_RSS_MB."""
+    """In a child process of its own: peak memory (RSS) stays that of checking the genuine
+    bundle (a ratio measured in the same run, not an absolute figure: machines differ)."""
     build = next(c for c in CASES if c.name == case).build
     path = build(genuine, tmp_path / "bomb.zip")
     assert path.stat().st_size < 64 << 20
+    ok, seconds, rss_mb, problem = _measure(path)
+    assert ok == "False" and float(seconds) < SECONDS_PER_CASE, (seconds, problem)
+    baseline = int(_measure(genuine)[2])
+    assert int(rss_mb) < 1.5 * baseline + 100, (rss_mb, baseline)
+    assert "zip bomb" in problem or "longer than" in problem, problem
+
+
+def _measure(path: Path) -> tuple[str, str, str, str]:
     done = subprocess.run(
         [sys.executable, "-c", _MEASURE, str(path)], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
-    verdict, problem = done.stdout.splitlines()
+    verdict, *rest = done.stdout.splitlines()
     ok, seconds, rss_mb = verdict.split()
-    assert ok == "False" and float(seconds) < SECONDS_PER_CASE, done.stdout
-    assert int(rss_mb) < MAX_RSS_MB, done.stdout
-    assert "zip bomb" in problem or "longer than" in problem, problem
+    return ok, seconds, rss_mb, rest[0] if rest else ""
