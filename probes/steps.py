@@ -75,7 +75,12 @@ _ACTION_KEYS = ("goto", "click", "check", "select", "fill", "wait_for")
 
 def _action_kind(value: Any) -> str | None:
     """The action's verb, so a bad step reports its own errors, not every variant's."""
-    keys = value.keys() if isinstance(value, dict) else vars(value).keys()
+    if isinstance(value, dict):
+        keys = value.keys()
+    elif isinstance(value, BaseModel):
+        keys = type(value).model_fields.keys()
+    else:
+        return None  # not a mapping: reported as « a step needs one of … » at the step itself
     return next((key for key in _ACTION_KEYS if key in keys), None)
 
 

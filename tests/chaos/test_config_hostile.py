@@ -116,8 +116,8 @@ CASES: dict[str, tuple[str | bytes, str, str]] = {
     "step_not_a_mapping": (
         "targets:\n" + STEPS + "    options:\n      steps: [5]\n      rules: [{text: x, "
         "outcome: no_slot}]\n",
-        "invalid value",
-        "targets[0].options",
+        "a step needs one of goto",
+        "targets[0].options.steps[0]",
     ),
     "unclosed_ipv6_url": (
         TARGETS.replace("https://www.ain.gouv.fr/booking/create/804/0", "'http://[/x'"),
