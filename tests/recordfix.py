@@ -26,6 +26,8 @@ from watchdog.volatile import keep_page
 
 MakeObs = Callable[..., Observation]
 TOKEN = "a9F3kQ7zX2mB8vL5nR1tY6wE4uI0oP3s"  # a session-like token: cut out as volatile
+# Quotes, a backslash, a line break, a non-Latin script and text that looks like a key.
+TRICKY_MESSAGE = 'Aucun « créneau » \\ "libre"\n"message":"x", 预约 ⛔'
 PAGE = f'<html><body><a href="/rdv;jsessionid={TOKEN}">Prendre rendez-vous</a></body></html>'
 
 
@@ -72,7 +74,7 @@ def record(tmp_path: Path, database_url: str | None, make_observation: MakeObs) 
         ("bobigny-b", 1, {"outcome": Outcome.SITE_ERROR, "detail": "http_502", "message": None}),
         ("paris-a", 4, {"outcome": Outcome.AVAILABLE, "detail": "slots_offered", "message": None,
                         "slots": 8, "earliest_slot": datetime(2025, 3, 20, 9, 30)}),
-        ("paris-a", 200, {}),
+        ("paris-a", 200, {"message": TRICKY_MESSAGE}),
         ("bobigny-b", 201, {}),
     ]  # fmt: skip
     ids: dict[str, list[str]] = {}

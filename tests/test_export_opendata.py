@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
-from recordfix import TOKEN, MakeObs, Recorded, record, run_on_terminal
+from recordfix import TOKEN, TRICKY_MESSAGE, MakeObs, Recorded, record, run_on_terminal
 
 from watchdog.export import DAILY_DEPARTEMENTS, DAILY_TARGETS, SCHEMA
 from watchdog.store import Store
@@ -60,11 +60,12 @@ def test_parquet_reads_back_every_column_with_its_type(exported: Path, recorded:
     assert table.schema.field("started_utc").type == pa.timestamp("us", tz="UTC")
     assert table.schema.field("slots").type == pa.int32()
     rows = table.to_pylist()
+    # In the chains' order: target, then seq (time order within a target).
     assert [r["observation_id"] for r in rows] == [
-        recorded.ids["paris-a"][0], recorded.ids["bobigny-b"][0], recorded.ids["paris-a"][1],
-        recorded.ids["paris-a"][2], recorded.ids["bobigny-b"][1],
-    ]  # fmt: skip
-    first, site_error, available = rows[0], rows[1], rows[2]
+        *recorded.ids["bobigny-b"],
+        *recorded.ids["paris-a"],
+    ]
+    first, site_error, available = rows[2], rows[0], rows[3]
     assert first["started_utc"] == datetime(2025, 3, 3, 8, 0, 0, 123456, tzinfo=UTC)
     assert first["started_paris"].utcoffset().total_seconds() == 3600
     assert first["day_paris"] == date(2025, 3, 3)
@@ -83,6 +84,7 @@ def test_parquet_reads_back_every_column_with_its_type(exported: Path, recorded:
     # Started 09:00:00 UTC (10:00 Paris) on 3 March; first slot 20 March 09:30 Paris: 407 h.
     assert available["slots"] == 8 and available["earliest_slot"] == datetime(2025, 3, 20, 9, 30)
     assert available["lead_days"] == round(407 / 24, 2) and available["cimade_bucket"] == 1
+    assert rows[4]["message"] == TRICKY_MESSAGE and rows[4]["duration_s"] == pytest.approx(4.00025)
 
 
 def test_csv_has_the_same_rows_as_text(exported: Path) -> None:
@@ -90,10 +92,12 @@ def test_csv_has_the_same_rows_as_text(exported: Path) -> None:
     parquet = pq.read_table(exported / "observations.parquet").to_pylist()
     assert list(rows[0]) == SCHEMA.names
     assert [r["hash"] for r in rows] == [r["hash"] for r in parquet]
-    assert rows[0]["started_utc"] == "2025-03-03T08:00:00.123456Z"
-    assert rows[0]["started_paris"] == "2025-03-03T09:00:00.123456+01:00"
-    assert rows[0]["counts_in_rates"] == "true" and rows[0]["slots"] == ""
-    assert rows[2]["earliest_slot"] == "2025-03-20T09:30:00"
+    first, available = rows[2], rows[3]  # paris-a's first two (bobigny-b's two come first)
+    assert first["started_utc"] == "2025-03-03T08:00:00.123456Z"
+    assert first["started_paris"] == "2025-03-03T09:00:00.123456+01:00"
+    assert first["counts_in_rates"] == "true" and first["slots"] == ""
+    assert available["earliest_slot"] == "2025-03-20T09:30:00" and available["slots"] == "8"
+    assert rows[4]["message"] == TRICKY_MESSAGE
 
 
 def test_each_row_hash_is_the_chain_s(exported: Path, recorded: Recorded) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,9 @@ from watchdog.store import Store
 from watchdog.store.schema import observations
 
 BATCH = 10_000
+_DURATION = re.compile(r'"duration_s":(-?[0-9][0-9.eE+-]*)[,}]')
+_MESSAGE = re.compile(r'"message":(null|"(?:[^"\\]|\\.)*")[,}]')
+OUTCOMES = {o.value: o for o in Outcome}  # a dict lookup: Outcome(value) costs more per row
 NO_DATE_BUCKET = 5  # Cimade's « no date »: an attempt that met no slot
 HOUR_S = 3600.0
 
@@ -74,6 +78,12 @@ SCHEMA = pa.schema(
         ("hash", pa.string()),
     ]
 )
+Row = tuple[Any, ...]  # one observation's values, in SCHEMA order
+I_TARGET, I_DEPARTMENT, I_DAY, I_PARIS, I_UTC, I_OUTCOME, I_COUNTS, I_EARLIEST, I_SIMULATED = (
+    SCHEMA.get_field_index(name)
+    for name in ("target", "code_departement", "day_paris", "started_paris", "started_utc",
+                 "outcome", "counts_in_rates", "earliest_slot", "simulated")
+)  # fmt: skip
 DAILY_COUNTS = ("attempts", "available", "no_slot", "barriers", "excluded")
 DAILY_RATES = ("no_slot_rate", "failure_rate")
 
@@ -106,10 +116,12 @@ class ExportResult:
 
 def _row_stmt(selection: Selection) -> sa.Select[Any]:
     obs = observations.c
+    # In the chains' order (their unique index): no sort of a million documents, and each
+    # target's rows follow one another as its chain links them.
     stmt = sa.select(
         obs.id, obs.target, obs.started_at, obs.outcome, obs.detail, obs.slots,
         obs.earliest_slot, obs.published_next, obs.simulated, obs.prev_hash, obs.hash, obs.doc,
-    ).order_by(obs.started_at, obs.id)  # fmt: skip
+    ).order_by(obs.target, obs.seq)  # fmt: skip
     if selection.targets is not None:
         stmt = stmt.where(obs.target.in_(selection.targets))
     if selection.since is not None:
@@ -119,54 +131,66 @@ def _row_stmt(selection: Selection) -> sa.Select[Any]:
     return stmt
 
 
-def rows(
-    store: Store, selection: Selection, catalog: dict[str, Target]
-) -> Iterator[dict[str, Any]]:
-    """One typed row per selected observation; StoreError when a document fails its hash."""
+def rows(store: Store, selection: Selection, catalog: dict[str, Target]) -> Iterator[Row]:
+    """One typed row (SCHEMA order) per selected observation; StoreError when a document
+    fails its hash."""
     names = {d.code: d.name for d in departements()}
+    facts: dict[str, tuple[str | None, ...]] = {}
     for row in store.scan(_row_stmt(selection)):
-        if sha256_hex(row.doc.encode("utf-8", "surrogatepass")) != row.hash:
+        values = tuple(row)  # unpacked once: a Row's attribute access costs more per field
+        obs_id, target, doc, digest = values[0], values[1], values[-1], values[-2]
+        if sha256_hex(doc.encode("utf-8", "surrogatepass")) != digest:
             raise StoreError(
-                f"observation {row.id} ({row.target}): its stored document does not hash to "
+                f"observation {obs_id} ({target}): its stored document does not hash to "
                 "its hash; nothing is published that the chain does not vouch for "
                 "(run `watchdog verify`)"
             )
-        yield _typed(row, json.loads(row.doc), catalog.get(row.target), names)
+        known = facts.get(target)
+        if known is None:
+            known = facts[target] = _facts(catalog.get(target), names)
+        yield _typed(values, _read(doc), known)
 
 
-def _typed(
-    row: Any, doc: dict[str, Any], target: Target | None, names: dict[str, str]
-) -> dict[str, Any]:
-    started = datetime.fromisoformat(row.started_at)
-    outcome = Outcome(row.outcome)
-    earliest = site_hour(row.earliest_slot[:13]) if row.earliest_slot else None
-    lead_days, bucket = _lead(row.started_at, earliest, row.slots, outcome)
-    department = target.department if target else None
-    return {
-        "observation_id": row.id,
-        "target": row.target,
-        "code_departement": department,
-        "nom_departement": names.get(department or ""),
-        "prefecture": target.prefecture if target else None,
-        "procedure": target.procedure.value if target else None,
-        "platform": target.platform.value if target else None,
-        "day_paris": started.astimezone(PARIS).date(),
-        "started_paris": started.astimezone(PARIS),
-        "started_utc": started,
-        "duration_s": doc.get("duration_s"),
-        "outcome": outcome.value,
-        "counts_in_rates": outcome.counts_in_rates,
-        "detail": row.detail,
-        "message": doc.get("message"),
-        "slots": row.slots,
-        "earliest_slot": _wall_time(row.earliest_slot),
-        "lead_days": lead_days,
-        "cimade_bucket": bucket,
-        "published_next": row.published_next,
-        "simulated": row.simulated,
-        "prev_hash": row.prev_hash,
-        "hash": row.hash,
-    }
+def _read(doc: str) -> tuple[Any, Any]:
+    """(duration_s, message) of a stored document, without parsing all of it.
+
+    A stored document is canonical JSON (sorted keys, no spaces); these two keys exist only
+    at its top level, and a key's quote cannot appear unescaped inside a string, so the first
+    match is the field. Anything unexpected falls back to the full parse."""
+    duration, message = _DURATION.search(doc), _MESSAGE.search(doc)
+    if duration is None or message is None:
+        parsed = json.loads(doc)
+        return parsed.get("duration_s"), parsed.get("message")
+    return json.loads(duration.group(1)), json.loads(message.group(1))
+
+
+def _facts(target: Target | None, names: dict[str, str]) -> tuple[str | None, ...]:
+    """The catalog's public facts of a target (None for one no longer in the catalog)."""
+    if target is None:
+        return (None,) * 5
+    return (
+        target.department,
+        names.get(target.department),
+        target.prefecture,
+        target.procedure.value,
+        target.platform.value,
+    )
+
+
+def _typed(values: tuple[Any, ...], read: tuple[Any, Any], facts: tuple[str | None, ...]) -> Row:
+    """The row of one observation from its _row_stmt columns."""
+    (obs_id, target, started_at, outcome_value, detail, slots, earliest_slot, published_next,
+     simulated, prev_hash, digest, _doc) = values  # fmt: skip
+    started = datetime.fromisoformat(started_at)
+    local = started.astimezone(PARIS)
+    outcome = OUTCOMES[outcome_value]
+    earliest = site_hour(earliest_slot[:13]) if earliest_slot else None
+    lead_days, bucket = _lead(started_at, earliest, slots, outcome)
+    return (
+        obs_id, target, *facts, local.date(), local, started, read[0], outcome_value,
+        outcome.counts_in_rates, detail, read[1], slots, _wall_time(earliest_slot), lead_days,
+        bucket, published_next, simulated, prev_hash, digest,
+    )  # fmt: skip
 
 
 def _lead(
@@ -201,9 +225,12 @@ class Daily:
     def __init__(self) -> None:
         self.counts: dict[tuple[date, str | None, str], Counter[str]] = {}
 
-    def add(self, row: dict[str, Any]) -> None:
-        key = (row["day_paris"], row["code_departement"], row["target"])
-        self.counts.setdefault(key, Counter())[row["outcome"]] += 1
+    def add(self, row: Row) -> None:
+        key = (row[I_DAY], row[I_DEPARTMENT], row[I_TARGET])
+        counts = self.counts.get(key)
+        if counts is None:
+            counts = self.counts[key] = Counter()
+        counts[row[I_OUTCOME]] += 1
 
     def per_target(self) -> list[dict[str, Any]]:
         return [
@@ -249,20 +276,24 @@ class _Writers:
 
     def __init__(self, folder: Path, formats: Sequence[str]) -> None:
         self.csv_file: TextIO | None = None
-        self.csv: csv.DictWriter[str] | None = None
+        self.csv: Any = None
         self.parquet: Any = None
         if "csv" in formats:
             self.csv_file = (folder / "observations.csv").open("w", encoding="utf-8", newline="")
-            self.csv = csv.DictWriter(self.csv_file, fieldnames=SCHEMA.names, lineterminator="\n")
-            self.csv.writeheader()
+            self.csv = csv.writer(self.csv_file, lineterminator="\n")
+            self.csv.writerow(SCHEMA.names)
         if "parquet" in formats:
             self.parquet = pq.ParquetWriter(folder / "observations.parquet", SCHEMA)
 
-    def write(self, batch: list[dict[str, Any]]) -> None:
+    def write(self, batch: list[Row]) -> None:
+        if not batch:
+            return
         if self.csv is not None:
-            self.csv.writerows(_csv_row(row) for row in batch)
+            self.csv.writerows(map(_csv_values, batch))
         if self.parquet is not None:
-            self.parquet.write_table(pa.Table.from_pylist(batch, schema=SCHEMA))
+            columns = zip(*batch, strict=True)
+            arrays = [pa.array(c, type=f.type) for c, f in zip(columns, SCHEMA, strict=True)]
+            self.parquet.write_table(pa.Table.from_arrays(arrays, schema=SCHEMA))
 
     def close(self) -> None:
         if self.csv_file is not None:
@@ -271,17 +302,17 @@ class _Writers:
             self.parquet.close()
 
 
-def _csv_row(row: dict[str, Any]) -> dict[str, Any]:
+def _csv_values(row: Row) -> list[Any]:
     """CSV text: instants in ISO 8601 with their offset, UTC with Z, booleans as true/false."""
-    out = dict(row)
-    out["started_utc"] = format_datetime(row["started_utc"])
-    out["started_paris"] = row["started_paris"].isoformat()
-    if row["earliest_slot"] is not None:
-        out["earliest_slot"] = row["earliest_slot"].isoformat()
-    for name in ("counts_in_rates", "simulated"):
-        if row[name] is not None:
-            out[name] = "true" if row[name] else "false"
-    return out
+    values = list(row)
+    values[I_PARIS] = row[I_PARIS].isoformat()
+    values[I_UTC] = format_datetime(row[I_UTC])
+    if row[I_EARLIEST] is not None:
+        values[I_EARLIEST] = row[I_EARLIEST].isoformat()
+    for index in (I_COUNTS, I_SIMULATED):
+        if row[index] is not None:
+            values[index] = "true" if row[index] else "false"
+    return values
 
 
 def _write_table(folder: Path, stem: str, formats: Sequence[str], data: list[dict[str, Any]],
@@ -313,11 +344,11 @@ def export_open_data(
     daily = Daily()
     writers = _Writers(folder, formats)
     try:
-        batch: list[dict[str, Any]] = []
+        batch: list[Row] = []
         for row in rows(store, selection, catalog):
             batch.append(row)
             daily.add(row)
-            result.targets.add(row["target"])
+            result.targets.add(row[I_TARGET])
             if len(batch) == BATCH:
                 writers.write(batch)
                 result.rows += len(batch)
