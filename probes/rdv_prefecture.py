@@ -34,6 +34,8 @@ _PROCHAINE = re.compile(
     r"Prochaine mise en ligne de nouveaux rendez-vous\s*:\s*"
     r"le (\d{2}/\d{2}/\d{4}) à (\d{1,2})\s*[:h]\s*(\d{2})"
 )
+# The CaptchEtat gate: the answer field, the BotDetect component, the site's custom element.
+_CAPTCHA_MARKERS = ("captchaUsercode", "BDC_CaptchaComponent", "<rdv-captchetat")
 _NEXT_AVAILABILITY = re.compile(r"Prochaine disponibilité le\s+(.+)")
 NO_SLOT_LAST_WEEK = "Aucun créneau disponible à partir de cette date."
 NO_SLOT_WEEK = "Aucun créneau disponible sur cette semaine"
@@ -46,6 +48,8 @@ SLOTS_READY = """() => {
   return /Aucun cr\u00e9neau disponible|Veuillez r\u00e9essayer ult\u00e9rieurement/.test(text)
     || /Prochaine disponibilit\u00e9 le/.test(text);
 }"""
+CAPTCHA_READY = """() => !!document.querySelector(
+  "input[name='captchaUsercode'], #BDC_CaptchaComponent, rdv-captchetat")"""
 MORE = "Voir plus de créneaux"
 TAKE_APPOINTMENT = "Prendre un rendez-vous"
 LANDING_READY = """() => Array.from(document.querySelectorAll("a, button"))
@@ -101,7 +105,10 @@ async def probe(session: ProbeSession, options: Options) -> PageState:
         if await button.count() == 0:
             return await session.state()
         await session.click_to(button, "prendre_rdv", "the « Prendre un rendez-vous » button")
-    on_slots = "/creneau/" in session.loaded_url
+    loaded = session.loaded_url
+    if "/cgu/" in loaded:  # the captcha comes from the PISTE endpoint, after `load`
+        await session.wait_for_content(CAPTCHA_READY, options.render_timeout_s * 1000)
+    on_slots = "/creneau/" in loaded
     if on_slots and await session.wait_for_content(SLOTS_READY, options.render_timeout_s * 1000):
         await _show_every_slot(session)
     return await session.state()
@@ -161,7 +168,7 @@ def published_next(state: PageState) -> datetime | None:
 
 def _captcha(state: PageState) -> Classification | None:
     on_cgu = "/cgu/" in state.url
-    if not on_cgu or "captchaUsercode" not in state.html:
+    if not on_cgu or not any(marker in state.html for marker in _CAPTCHA_MARKERS):
         return None
     hops = " ".join((*state.redirects, state.url))
     detail = "session_expired" if "errorSessionInvalide" in hops else "captcha_wall"

@@ -121,6 +121,8 @@ CASES = [
     # --- RDV-Préfecture (operator mode reaches creneau/; record mode stops at the captcha) ---
     Case("rdv-plain-captcha", "rdv_prefecture", SLOTS, "captcha", "captcha_wall",
          "Pour continuer, recopiez le code de sécurité affiché dans l'image."),
+    Case("rdv-late-captcha", "rdv_prefecture", SLOTS, "captcha", "captcha_wall",
+         "Pour continuer, recopiez le code de sécurité affiché dans l'image.", variants=("late",)),
     Case("rdv-plain-slots", "rdv_prefecture", SLOTS, "available", "slots", None, 3, 12,
          options=OPERATOR),
     Case("rdv-plain-no-slot-week", "rdv_prefecture", {"state": "no_slot"}, "no_slot",

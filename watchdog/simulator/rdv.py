@@ -150,7 +150,10 @@ async def cgu(request: web.Request) -> web.StreamResponse:
         captcha_id=secrets.token_hex(16),
         error=error,
     )
-    return visit.page("Constituez votre dossier", pages.captcha(view), pages.STRIP_ERROR_JS)
+    content = pages.captcha(view)
+    if Variant.LATE in visit.target.variants:  # the front end renders the gate after `load`
+        content = late("rdv-cgu", content)
+    return visit.page("Constituez votre dossier", content, pages.STRIP_ERROR_JS)
 
 
 async def validate_captcha(request: web.Request) -> web.StreamResponse:
