@@ -40,7 +40,10 @@ _PICKER_DAY = re.compile(
     re.I,
 )
 _SOONEST = re.compile(r"<[^>]*\bclass=[\"'][^\"']*\bsoonestText\b[^>]*>([^<]*)<", re.I)
-_CALENDAR_SHOWN = "() => !!document.querySelector('#dayValueId, .ui-datepicker, #hourValueSelect')"
+_CALENDAR_SHOWN = (
+    "() => !!document.querySelector('#dayValueId, .ui-datepicker, #hourValueSelect')"
+    " || /erreur/i.test(document.title)"
+)
 _DAY_SELECT = re.compile(r"<select[^>]*id=\"dayValueId\"[^>]*>", re.I)
 _NO_SLOT_ALERTS = ("Aucun rendez-vous n'est possible", "Il n'y a pas de rendez-vous disponible")
 _ALERT_LITERAL = re.compile(r"""alert\(\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')\s*\)""")

@@ -57,9 +57,10 @@ LANDING_READY = """() => Array.from(document.querySelectorAll("a, button"))
 # Quasar expansion items (mobile markup): a closed day panel's header.
 CLOSED_PANEL = ".q-expansion-item .q-item[aria-expanded='false']"
 MAX_EXPANSIONS = 20
-_CLOSED_COUNT = """() => document.querySelectorAll(
-  ".q-expansion-item .q-item[aria-expanded='false']").length
-  + Array.from(document.querySelectorAll("button"))
+# Progress of the expanders: closed panels and « Voir plus » buttons fewer, or radios more.
+_PROGRESS = """() => document.querySelectorAll("input[name='trhId']").length * 1000
+  - document.querySelectorAll(".q-expansion-item .q-item[aria-expanded='false']").length
+  - Array.from(document.querySelectorAll("button"))
       .filter(b => (b.textContent || "").includes("Voir plus de cr\u00e9neaux")).length"""
 
 
@@ -115,16 +116,19 @@ async def probe(session: ProbeSession, options: Options) -> PageState:
 
 
 async def _show_every_slot(session: ProbeSession) -> None:
-    """Open « Voir plus de créneaux » and closed day panels, as a person would to see all."""
+    """Open « Voir plus de créneaux » and closed day panels, as a person would to see all.
+
+    An expander that shows nothing more once pressed (no panel opened, no radio added within
+    2 s) is not pressed again: the page has shown what it had.
+    """
     page = session.page
+    expanders = [page.locator("button", has_text=MORE), page.locator(CLOSED_PANEL)]
     for _ in range(MAX_EXPANSIONS):
-        more = page.locator("button", has_text=MORE)
-        panel = page.locator(CLOSED_PANEL)
-        target = more if await more.count() else panel if await panel.count() else None
+        counts = [await expander.count() for expander in expanders]
+        target = next((e for e, n in zip(expanders, counts, strict=True) if n), None)
         if target is None:
             return
-        closed = _CLOSED_COUNT
-        before = await page.evaluate(closed)
+        before = await page.evaluate(_PROGRESS)
         try:
             element = await session.ready_to_act(target, "a slot expander")
         except ProbeError:
@@ -132,7 +136,8 @@ async def _show_every_slot(session: ProbeSession) -> None:
             session.steps.append(session.steps[-1].model_copy(update={"name": "expand_skipped"}))
             return
         await element.click(timeout=5_000, no_wait_after=True)
-        await session.wait_for_content(f"() => ({closed})() < {int(before)}", 2_000)
+        if not await session.wait_for_content(f"() => ({_PROGRESS})() !== {int(before)}", 2_000):
+            expanders.remove(target)
 
 
 def _first_slot(critere: dict[str, Any] | None, html: str) -> datetime | None:

@@ -232,8 +232,12 @@ RUNS = [(case, engine) for case in CASES for engine in case.engines]
 def test_variant_sweep(sweep_sim: Sim, tmp_path: Path, case: Case, engine: str) -> None:
     before = len(sweep_sim.requests())
     fields = {"engine": engine}
+    # A deadline well under the default: a probe that waits on nothing (an expander pressed
+    # over and over, a wait for content already there) ends as a timeout and fails its row.
     config = write_config(
-        tmp_path, [{**target("t", case.platform, _entry(sweep_sim, case), case.options), **fields}]
+        tmp_path,
+        [{**target("t", case.platform, _entry(sweep_sim, case), case.options), **fields}],
+        browser={"probe_timeout": "25s"},
     )
     obs = probe_and_store(sweep_sim, config, "t")
     _assert_reading(obs, case)
