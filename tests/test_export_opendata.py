@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import sqlite3
 import subprocess
+from contextlib import closing
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -209,3 +211,31 @@ def test_on_a_terminal_a_bar_then_a_summary_and_the_store_untouched(
     assert stdout.startswith("wrote 5 observation(s) of 2 target(s)")
     assert b"exporting observations" in seen and b"5/5" in seen
     assert (database.read_bytes(), database.stat().st_mtime_ns) == before
+
+
+def test_sqlite_holds_the_same_tables_typed(
+    recorded: Recorded, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "as-sqlite"
+    assert recorded.run("export", *PERIOD, "--format", "sqlite", "--out", str(out)) == 0
+    assert "open-data.sqlite, README.md, SHA256SUMS" in capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "SHA256SUMS", "open-data.sqlite"]
+    with closing(sqlite3.connect(out / "open-data.sqlite")) as conn:
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master ORDER BY name")]
+        assert names == ["daily_departements", "daily_targets", "observations"]
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(observations)")]
+        assert columns == SCHEMA.names
+        typed = conn.execute(
+            "SELECT typeof(slots), typeof(duration_s), counts_in_rates, simulated, day_paris,"
+            " started_utc, earliest_slot, cimade_bucket, lead_days, message"
+            " FROM observations WHERE outcome = 'available'"
+        ).fetchall()
+        assert typed == [("integer", "real", 1, 0, "2025-03-03", "2025-03-03T09:00:00.123456Z",
+                          "2025-03-20T09:30:00", 1, round(407 / 24, 2), None)]  # fmt: skip
+        hashes = [r[0] for r in conn.execute("SELECT hash FROM observations ORDER BY rowid")]
+        assert hashes == [recorded.stored[i].hash for t in ("bobigny-b", "paris-a")
+                          for i in recorded.ids[t]]  # fmt: skip
+        daily = conn.execute(
+            "SELECT day_paris, code_departement, attempts, no_slot_rate FROM daily_departements"
+        ).fetchall()
+        assert daily[:2] == [("2025-03-03", "75", 2, 0.5), ("2025-03-03", "93", 1, None)]

@@ -35,7 +35,8 @@ from watchdog.chain import format_datetime, sha256_hex
 from watchdog.config import Target
 from watchdog.dashboards.departements import departements
 from watchdog.errors import StoreError
-from watchdog.exportcli import FORMATS
+from watchdog.exportsqlite import FILE as SQLITE_FILE
+from watchdog.exportsqlite import SqliteOut
 from watchdog.models import Outcome
 from watchdog.record import PARIS, Selection
 from watchdog.stats.calendar import site_hour
@@ -278,6 +279,10 @@ class _Writers:
         self.csv_file: TextIO | None = None
         self.csv: Any = None
         self.parquet: Any = None
+        self.sqlite: SqliteOut | None = None
+        if "sqlite" in formats:
+            self.sqlite = SqliteOut(folder)
+            self.sqlite.create("observations", SCHEMA)
         if "csv" in formats:
             self.csv_file = (folder / "observations.csv").open("w", encoding="utf-8", newline="")
             self.csv = csv.writer(self.csv_file, lineterminator="\n")
@@ -294,12 +299,16 @@ class _Writers:
             columns = zip(*batch, strict=True)
             arrays = [pa.array(c, type=f.type) for c, f in zip(columns, SCHEMA, strict=True)]
             self.parquet.write_table(pa.Table.from_arrays(arrays, schema=SCHEMA))
+        if self.sqlite is not None:
+            self.sqlite.insert("observations", SCHEMA, map(_sqlite_values, batch))
 
     def close(self) -> None:
         if self.csv_file is not None:
             self.csv_file.close()
         if self.parquet is not None:
             self.parquet.close()
+        if self.sqlite is not None:
+            self.sqlite.close()
 
 
 def _csv_values(row: Row) -> list[Any]:
@@ -313,6 +322,19 @@ def _csv_values(row: Row) -> list[Any]:
         if row[index] is not None:
             values[index] = "true" if row[index] else "false"
     return values
+
+
+def _sqlite_values(row: Row) -> list[Any]:
+    """SQLite values: text as in the CSV, booleans as 0/1."""
+    values = _csv_values(row)
+    values[I_DAY] = row[I_DAY].isoformat()
+    for index in (I_COUNTS, I_SIMULATED):
+        values[index] = None if row[index] is None else int(row[index])
+    return values
+
+
+def _sqlite_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
 
 
 def _write_table(folder: Path, stem: str, formats: Sequence[str], data: list[dict[str, Any]],
@@ -357,17 +379,20 @@ def export_open_data(
                     advance(result.rows)
         writers.write(batch)
         result.rows += len(batch)
+        tables = (("daily_targets", daily.per_target(), DAILY_TARGETS),
+                  ("daily_departements", daily.per_departement(), DAILY_DEPARTEMENTS))  # fmt: skip
+        if writers.sqlite is not None:
+            for name, data, schema in tables:
+                writers.sqlite.table(name, schema, data, _sqlite_value)
     finally:
         writers.close()
     if advance:
         advance(result.rows)
-    result.files = [f"observations.{fmt}" for fmt in FORMATS if fmt in formats]
-    result.files += _write_table(
-        folder, "daily_targets", formats, daily.per_target(), DAILY_TARGETS
-    )
-    result.files += _write_table(
-        folder, "daily_departements", formats, daily.per_departement(), DAILY_DEPARTEMENTS
-    )
+    result.files = [f"observations.{fmt}" for fmt in ("csv", "parquet") if fmt in formats]
+    for name, data, schema in tables:
+        result.files += _write_table(folder, name, formats, data, schema)
+    if writers.sqlite is not None:
+        result.files.append(SQLITE_FILE)
     readme = files("watchdog").joinpath("data/opendata-README.md").read_bytes()
     (folder / "README.md").write_bytes(readme)
     result.files.append("README.md")

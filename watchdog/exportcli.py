@@ -15,7 +15,8 @@ from watchdog.record import count, open_read_only
 from watchdog.recordargs import instant, selection, until
 
 Loader = Callable[[argparse.Namespace], Config]
-FORMATS = ("csv", "parquet")
+FORMATS = ("csv", "parquet", "sqlite")
+DEFAULT_FORMATS = ("csv", "parquet")
 
 
 def _formats(text: str) -> tuple[str, ...]:
@@ -53,7 +54,10 @@ def register(
                    help="from this Paris day (or instant with offset)")  # fmt: skip
     p.add_argument("--to", dest="last", type=until, required=True,
                    help="through this Paris day (or to this instant)")  # fmt: skip
-    p.add_argument("--format", type=_formats, default=FORMATS, help="csv,parquet (default both)")
+    p.add_argument(
+        "--format", type=_formats, default=DEFAULT_FORMATS,
+        help="csv, parquet, sqlite, comma-separated (default csv,parquet)",
+    )  # fmt: skip
     p.add_argument("--target", action="append", help="target id (repeat or comma-separate)")
     p.add_argument("--department", action="append", help="département code, e.g. 93")
     p.add_argument("--out", type=Path, default=Path("open-data"), help="folder (default open-data)")
