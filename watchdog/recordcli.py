@@ -86,26 +86,26 @@ def _advancing(entries: Iterator[Entry], advance: Advance) -> Iterator[Entry]:
 
 def _write_json(rows: Iterable[dict[str, Any]], out: TextIO) -> tuple[int, set[str]]:
     """A JSON array, written row by row (a long record is never held in memory)."""
-    count, seen = 0, set[str]()
+    done, seen = 0, set[str]()
     out.write("[")
     for row in rows:
-        out.write(",\n" if count else "\n")
+        out.write(",\n" if done else "\n")
         out.write(json.dumps(row, ensure_ascii=False))
-        count += 1
+        done += 1
         seen.add(row["target"])
-    out.write("\n]\n" if count else "]\n")
-    return count, seen
+    out.write("\n]\n" if done else "]\n")
+    return done, seen
 
 
 def _write_csv(rows: Iterable[dict[str, Any]], out: TextIO) -> tuple[int, set[str]]:
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
-    count, seen = 0, set[str]()
+    done, seen = 0, set[str]()
     for row in rows:
         writer.writerow(row)
-        count += 1
+        done += 1
         seen.add(row["target"])
-    return count, seen
+    return done, seen
 
 
 def _write_table(rows: list[dict[str, Any]], out: TextIO) -> tuple[int, set[str]]:
@@ -135,8 +135,8 @@ def _cells(row: dict[str, Any]) -> tuple[str, ...]:
     )
 
 
-def _summary(count: int, targets: set[str]) -> str:
-    return f"{count} observation(s) of {len(targets)} target(s); nothing written"
+def _summary(done: int, targets: set[str]) -> str:
+    return f"{done} observation(s) of {len(targets)} target(s); nothing written"
 
 
 # -- show -------------------------------------------------------------------------------
