@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import sqlite3
 import subprocess
 import sys
 from datetime import datetime
@@ -36,6 +38,14 @@ def test_demo_runs_end_to_end_and_names_each_outcome(tmp_path: Path) -> None:
             probed += 1
     assert probed >= len(DEMO_TARGETS) - 1, out  # a loaded machine may miss one first run
     assert (tmp_path / "demo" / "watchdog.sqlite3").exists()
+    # The demo's scenario has no hang and no page the probes do not know: a timeout, our own
+    # fault or an unknown page here is a probe defect (one made every RDV slot probe wait 40 s).
+    with contextlib.closing(sqlite3.connect(tmp_path / "demo" / "watchdog.sqlite3")) as db:
+        odd = db.execute(
+            "SELECT target, outcome, detail FROM observations"
+            " WHERE outcome IN ('timeout', 'probe_error', 'unrecognized')"
+        ).fetchall()
+    assert odd == [], odd
     assert (tmp_path / "demo" / "demo-config.yaml").exists()
     reports = sorted(p.suffix for p in (tmp_path / "demo" / "report").glob("rapport-*"))
     assert reports == [".html", ".pdf"], reports
