@@ -211,6 +211,26 @@ def test_relative_paths_are_relative_to_the_config_folder(
     assert load_config(path).watchdog.data_dir.is_absolute()
 
 
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("sqlite:///db/watchdog.sqlite3", "sqlite:///{folder}/db/watchdog.sqlite3"),
+        ("sqlite+pysqlite:///w.db?timeout=5", "sqlite+pysqlite:///{folder}/w.db?timeout=5"),
+        ("sqlite:////srv/w.db", "sqlite:////srv/w.db"),
+        ("sqlite:///:memory:", "sqlite:///:memory:"),
+        ("postgresql+psycopg://wd@db/wd", "postgresql+psycopg://wd@db/wd"),
+    ],
+)
+def test_a_relative_sqlite_file_is_relative_to_the_config_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, expected: str
+) -> None:
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    path = write(folder, f"watchdog: {{database_url: '{url}'}}\ntargets:\n" + GOOD_TARGET)
+    monkeypatch.chdir(tmp_path)
+    assert load_config(path).watchdog.database_url == expected.format(folder=folder)
+
+
 def test_status_run_elsewhere_reads_the_configs_data(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

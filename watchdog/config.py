@@ -412,11 +412,29 @@ def _relative_to(root: Path, path: Path) -> Path:
     return path if path.is_absolute() else Path(os.path.normpath(root / path))
 
 
+def _sqlite_relative_to(root: Path, url: str | None) -> str | None:
+    """`sqlite:///relative.db` (three slashes: a relative file) against the config's folder;
+    absolute files (four slashes), in-memory databases and other databases are left as is."""
+    if url is None:
+        return None
+    scheme, sep, rest = url.partition(":///")
+    if not sep or scheme.split("+")[0] != "sqlite" or not rest or rest.startswith("/"):
+        return url
+    path, query = rest.partition("?")[::2]
+    if path in ("", ":memory:"):
+        return url
+    absolute = _relative_to(root, Path(path))
+    return f"{scheme}:///{absolute}" + (f"?{query}" if query else "")
+
+
 def _resolve_paths(config: Config, root: Path) -> None:
     """Relative paths mean relative to the config file's folder, wherever the command runs."""
     watchdog = config.watchdog
     config.watchdog = watchdog.model_copy(
-        update={"data_dir": _relative_to(root, watchdog.data_dir)}
+        update={
+            "data_dir": _relative_to(root, watchdog.data_dir),
+            "database_url": _sqlite_relative_to(root, watchdog.database_url),
+        }
     )
     executable = config.browser.executable_path
     if executable and os.sep in executable:  # a bare name is looked up as a command
