@@ -15,13 +15,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from harness import LoopThread, Sim
+from harness import Sim, simulating
 
-from watchdog.browser import BrowserHost
 from watchdog.models import Env, Observation, Outcome
-from watchdog.simulator.app import serve
 from watchdog.simulator.scenario import load_scenario
-from watchdog.simulator.state import SIM_STATE
 from watchdog.simulator.testing import SCENARIO_DIR
 from watchdog.store import Store
 
@@ -109,11 +106,5 @@ def make_observation() -> Callable[..., Observation]:
 @pytest.fixture(scope="session")
 def sim() -> Iterator[Sim]:
     """The simulator (scenario all.yaml, frozen clock) and one Chromium, on one loop thread."""
-    loop = LoopThread()
-    scenario = load_scenario(SCENARIO_DIR / "all.yaml")
-    runner, port = loop.run(serve(scenario, "127.0.0.1", 0, clock=lambda: SIM_NOW))
-    host = BrowserHost(allowed_hosts=["127.0.0.1"])
-    yield Sim(loop=loop, port=port, host=host, state=runner.app[SIM_STATE])
-    loop.run(host.close())
-    loop.run(runner.cleanup())
-    loop.stop()
+    with simulating(load_scenario(SCENARIO_DIR / "all.yaml"), SIM_NOW) as running:
+        yield running

@@ -11,19 +11,23 @@ import asyncio
 import json
 import threading
 import urllib.request
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
+from aiohttp import web
 
 from watchdog.browser import BrowserHost
 from watchdog.config import Config, load_config
 from watchdog.models import Observation
 from watchdog.runner import Runner
-from watchdog.simulator.app import entry_path
-from watchdog.simulator.state import SimState
+from watchdog.simulator.app import entry_path, serve
+from watchdog.simulator.scenario import Scenario
+from watchdog.simulator.state import SIM_STATE, SimState
 from watchdog.store import Store
 
 T = TypeVar("T")
@@ -111,3 +115,35 @@ def probe_and_store(sim: Sim, config: Config, target_id: str) -> Observation:
         return store.append(observation)
     finally:
         store.close()
+
+
+@contextmanager
+def simulating(scenario: Scenario, now: datetime) -> Iterator[Sim]:
+    """`scenario` served on loopback at the frozen time `now`, with one Chromium, on a loop
+    thread of their own; everything is stopped at the end of the block."""
+    loop = LoopThread()
+    runner, port = loop.run(serve(scenario, "127.0.0.1", 0, clock=lambda: now))
+    host = BrowserHost(allowed_hosts=["127.0.0.1"])
+    try:
+        yield Sim(loop=loop, port=port, host=host, state=runner.app[SIM_STATE])
+    finally:
+        loop.run(host.close())
+        loop.run(runner.cleanup())
+        loop.stop()
+
+
+@contextmanager
+def loopback_site(sim: Sim, app: web.Application) -> Iterator[str]:
+    """`app` served on 127.0.0.1 (an ephemeral port) on the simulator's loop; its base URL."""
+
+    async def start() -> web.AppRunner:
+        runner = web.AppRunner(app, shutdown_timeout=0.1)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        return runner
+
+    runner = sim.loop.run(start())
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        sim.loop.run(runner.cleanup())

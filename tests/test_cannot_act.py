@@ -13,8 +13,11 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from harness import Sim, probe_and_store, target, write_config
+from conftest import SIM_NOW
+from harness import Sim, loopback_site, probe_and_store, simulating, target, write_config
 
+from watchdog.simulator.app import entry_path
+from watchdog.simulator.scenario import Scenario
 from watchdog.store import Store
 
 FORM = """<form id="FormBookingCreate" name="create" method="post" action="/booking/create/7/0">
@@ -50,23 +53,15 @@ CASES = [
 def fixture_site(sim: Sim) -> Iterator[str]:
     """A loopback site serving PAGES at /<name>/booking/create/7/0."""
 
-    async def start() -> web.AppRunner:
-        app = web.Application()
+    async def page(request: web.Request) -> web.Response:
+        body = PAGES[request.match_info["name"]]
+        html = f"<!DOCTYPE html><html lang=fr><head><title>RDV</title></head><body>{body}"
+        return web.Response(text=html + "</body></html>", content_type="text/html")
 
-        async def page(request: web.Request) -> web.Response:
-            body = PAGES[request.match_info["name"]]
-            html = f"<!DOCTYPE html><html lang=fr><head><title>RDV</title></head><body>{body}"
-            return web.Response(text=html + "</body></html>", content_type="text/html")
-
-        app.router.add_get("/{name}/booking/create/7/0", page)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        return runner
-
-    runner = sim.loop.run(start())
-    yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    sim.loop.run(runner.cleanup())
+    app = web.Application()
+    app.router.add_get("/{name}/booking/create/7/0", page)
+    with loopback_site(sim, app) as base:
+        yield base
 
 
 @pytest.mark.parametrize(("name", "detail"), CASES, ids=[c[0] for c in CASES])
@@ -91,14 +86,6 @@ def test_a_probe_that_cannot_act_is_a_probe_error(
 def test_a_slow_answer_to_our_click_is_not_our_fault(tmp_path: Path) -> None:
     """The site takes longer to answer a submit than an action's own check lasts: the probe
     waits for the site (its deadline), and reads the page it eventually gets."""
-    from conftest import SIM_NOW
-    from harness import LoopThread
-
-    from watchdog.browser import BrowserHost
-    from watchdog.simulator.app import entry_path, serve
-    from watchdog.simulator.scenario import Scenario
-    from watchdog.simulator.state import SIM_STATE
-
     slow = {"fault": "slow", "delay": "7s", "at_step": "2", "state": "no_slot"}
     scenario = Scenario.model_validate(
         {
@@ -112,17 +99,9 @@ def test_a_slow_answer_to_our_click_is_not_our_fault(tmp_path: Path) -> None:
             ]
         }
     )
-    loop = LoopThread()
-    runner, port = loop.run(serve(scenario, "127.0.0.1", 0, clock=lambda: SIM_NOW))
-    host = BrowserHost(allowed_hosts=["127.0.0.1"])
-    sim = Sim(loop=loop, port=port, host=host, state=runner.app[SIM_STATE])
-    try:
+    with simulating(scenario, SIM_NOW) as sim:
         url = sim.base + entry_path(scenario.targets[0])
         config = write_config(tmp_path, [target("t", "legacy_booking", url)])
         obs = probe_and_store(sim, config, "t")
         assert (obs.outcome.value, obs.detail) == ("no_slot", "no_free_slot"), obs.message
         assert obs.duration_s >= 7
-    finally:
-        loop.run(host.close())
-        loop.run(runner.cleanup())
-        loop.stop()

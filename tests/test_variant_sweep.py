@@ -22,13 +22,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import SIM_NOW
-from harness import LoopThread, Sim, probe_and_store, target, write_config
+from harness import Sim, probe_and_store, simulating, target, write_config
 
-from watchdog.browser import BrowserHost
 from watchdog.models import Observation
-from watchdog.simulator.app import entry_path, serve
+from watchdog.simulator.app import entry_path
 from watchdog.simulator.scenario import Scenario
-from watchdog.simulator.state import SIM_STATE
 
 PARIS = ZoneInfo("Europe/Paris")
 TODAY = SIM_NOW.astimezone(PARIS).date()
@@ -191,13 +189,8 @@ def sweep_sim() -> Iterator[Sim]:
             "targets": [_scenario_target(i, c) for i, c in enumerate(CASES)],
         }
     )
-    loop = LoopThread()
-    runner, port = loop.run(serve(scenario, "127.0.0.1", 0, clock=lambda: SIM_NOW))
-    host = BrowserHost(allowed_hosts=["127.0.0.1"])
-    yield Sim(loop=loop, port=port, host=host, state=runner.app[SIM_STATE])
-    loop.run(host.close())
-    loop.run(runner.cleanup())
-    loop.stop()
+    with simulating(scenario, SIM_NOW) as running:
+        yield running
 
 
 def _entry(sim: Sim, case: Case) -> str:

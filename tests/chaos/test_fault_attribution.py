@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from harness import Sim, probe_and_store, target, write_config
+from harness import Sim, loopback_site, probe_and_store, target, write_config
 from polling import wait_until
 
 from watchdog.models import Observation
@@ -140,16 +140,9 @@ def _routes(offlist: str) -> web.Application:  # noqa: C901 (one handler per fau
 
 @pytest.fixture(scope="module")
 def fault_site(sim: Sim) -> Iterator[str]:
-    async def start() -> web.AppRunner:
-        # `localhost` is outside the tests' allowed_hosts (127.0.0.1 only): the off-list host.
-        runner = web.AppRunner(_routes(f"http://localhost:{sim.port}/"), shutdown_timeout=0.1)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        return runner
-
-    runner = sim.loop.run(start())
-    yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    sim.loop.run(runner.cleanup())
+    # `localhost` is outside the tests' allowed_hosts (127.0.0.1 only): the off-list host.
+    with loopback_site(sim, _routes(f"http://localhost:{sim.port}/")) as base:
+        yield base
 
 
 def _probe(sim: Sim, tmp_path: Path, url: str, engine: str) -> Observation:
