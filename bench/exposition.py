@@ -4,7 +4,7 @@
     python -m bench.exposition --targets 5000 --scrapes 10
 
 Every target is declared (all series pre-created) and observed a few times with varied
-outcomes, then the full exposition (DESIGN §3 metrics + the scheduler's) is rendered, as
+outcomes, then the full exposition (docs/design.md §3 metrics + the scheduler's) is rendered, as
 `watchdog run` does for each scrape. Prints a JSON line: series, bytes, median and p90 ms.
 """
 

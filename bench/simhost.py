@@ -8,7 +8,7 @@ serving the bench scenario: a legacy booking journey of three pages (conditions 
 It runs until its stdin closes (the parent exits or closes the pipe).
 
 Each host is fronted by a forwarding proxy that makes its pages carry what real sites' pages
-carry on every visit (research/platforms.md): a fresh CSRF token in each form and in a
+carry on every visit (docs/readings.md): a fresh CSRF token in each form and in a
 `<meta name="csrf-token">`, and a session id in a link. An unchanged page is then not the
 same bytes twice, so "stored KB per unchanged observation" measures the volatile-token split
 (watchdog/volatile.py), not a simulator kinder than the sites.

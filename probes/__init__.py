@@ -1,4 +1,4 @@
-"""One module per booking platform, listed in one explicit registry (STYLE §Shape 1)."""
+"""One module per booking platform, listed in one explicit registry (docs/design.md §8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""RDV-Préfecture (`/rdvpref/reservation/demarche/<id>/`, platforms.md §3).
+"""RDV-Préfecture (`/rdvpref/reservation/demarche/<id>/`, docs/readings.md).
 
 Journey: landing → "Prendre un rendez-vous" → `cgu/` (CaptchEtat captcha) → `creneau/`.
 In `record` mode the captcha is the observation (outcome `captcha`): software never

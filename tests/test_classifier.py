@@ -1,7 +1,7 @@
 """Golden-page classifier tests: stored pages per platform and state, no browser needed.
 
 The simulator's pages come from scripts/refresh_golden.py; `steps/` and `generic/` hold
-hand-written pages for wordings and protection pages seen in the field (platforms.md).
+hand-written pages for wordings and protection pages seen in the field (docs/readings.md).
 """
 
 from __future__ import annotations

@@ -358,7 +358,7 @@ def check_metrics(watchdog: Watchdog) -> None:
     problems = [
         line
         for line in (lint.stdout + lint.stderr).decode().splitlines()
-        # DESIGN §3 names this gauge in days (the contract); promtool prefers seconds.
+        # docs/design.md §3 names this gauge in days (the contract); promtool prefers seconds.
         if line.strip() and not line.startswith("watchdog_earliest_slot_days ")
     ]
     assert not problems, problems

@@ -92,7 +92,7 @@ def test_golden_text_passes_promtool_check_metrics() -> None:
     problems = [
         line
         for line in (result.stdout + result.stderr).decode().splitlines()
-        # DESIGN §3 names this gauge in days (the contract); promtool prefers seconds.
+        # docs/design.md §3 names this gauge in days (the contract); promtool prefers seconds.
         if line.strip() and not line.startswith("watchdog_earliest_slot_days ")
     ]
     assert not problems, problems

@@ -87,7 +87,7 @@ def test_every_recording_rule_returns_data(stack: Stack) -> None:
     names = recording_rules()
     assert len(names) == 24
     wait_for_data(stack, [(name, name, True) for name in names], time.monotonic())
-    # The rules compute what DESIGN §2 says: "ain-no-slot" only ever answers "no slot",
+    # The rules compute what docs/design.md §2 says: "ain-no-slot" only ever answers "no slot",
     # "ain-slots" always offers slots, "versailles-captcha" never gets past the captcha.
     want_ratio: Want = {"ain-no-slot": 1.0, "ain-slots": 0.0}
     want_failure: Want = {"ain-slots": 0.0, "versailles-captcha": 1.0, "bobigny-502": 1.0}

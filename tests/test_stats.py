@@ -1,4 +1,4 @@
-"""Statistics against hand-computed fixtures (DESIGN §2 definitions, Wilson 95 % intervals)."""
+"""Statistics against hand-computed fixtures (docs/design.md §2, Wilson 95 % intervals)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 A seeded store of several hundred observations (eight outcomes, probe errors and unknown
 pages included, simulated and announced values, two evidence policies and both engines,
 the end of summer time inside the period) is read both ways: `compute` (SQL) and a reference
-written from the definitions of DESIGN §2 over `iter_observations` (one pydantic object per
+written from the definitions of docs/design.md §2 over `iter_observations` (one pydantic object per
 row). Every figure of SeriesStats must agree, on SQLite and PostgreSQL.
 """
 

@@ -1,4 +1,4 @@
-"""One Chromium per process, restarted when it dies (DESIGN §1, MACHINE-NOTES)."""
+"""One Chromium per process, restarted when it dies (docs/design.md §1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-r"""The per-target hash chain of DESIGN §4: canonical JSON, hashes and sealing.
+r"""The per-target hash chain of docs/design.md §4: canonical JSON, hashes and sealing.
 
 An observation's hash is the SHA-256 of the RFC 8785 canonical JSON of every field but `hash`
 (so `prev_hash`, the previous hash of the same target, is inside the hashed document).

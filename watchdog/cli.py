@@ -1,4 +1,4 @@
-"""The `watchdog` command line (DESIGN §3). English, `--help` everywhere, non-zero on failure."""
+"""The `watchdog` command line (docs/design.md §3): English, `--help` everywhere."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The configuration's strict loader (DESIGN §3); the schema is in watchdog/configschema.py.
+"""The configuration's strict loader (docs/design.md §3); the schema is in watchdog/configschema.py.
 
 This is the only module that reads the environment. Every problem found is reported once,
 each with file, line and key; nothing is silently ignored (unknown keys are errors). A bad

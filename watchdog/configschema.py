@@ -1,4 +1,4 @@
-"""The configuration schema (DESIGN §3): one strict model per section, `extra="forbid"`.
+"""The configuration schema (docs/design.md §3): one strict model per section, `extra="forbid"`.
 
 Loading, includes, file:line:key problems and the checks across sections are in
 watchdog/config.py, which re-exports these names.
@@ -166,7 +166,7 @@ def in_paris(value: datetime) -> datetime:
 
 
 class SchedulerSettings(_Strict):
-    """How `watchdog run` schedules and stops (DESIGN §5)."""
+    """How `watchdog run` schedules and stops (docs/design.md §5)."""
 
     grace_period: Duration = timedelta(seconds=30)  # in-flight probes may finish on SIGTERM
     probe_overrun: Duration = timedelta(seconds=60)  # beyond probe_timeout, a probe is abandoned

@@ -102,7 +102,7 @@ async def _report(config: Config, started: datetime) -> list[Path]:
 
 def _rate(platform: Platform, counts: Counter[Outcome]) -> str:
     if platform is Platform.ANEF:
-        return "n/a"  # ANEF books nothing: never in the no-slot rate (DESIGN §2)
+        return "n/a"  # ANEF books nothing: never in the no-slot rate (docs/design.md §2)
     decided = counts[Outcome.AVAILABLE] + counts[Outcome.NO_SLOT]
     return f"{100 * counts[Outcome.NO_SLOT] / decided:.0f} %" if decided else "-"
 

@@ -1,4 +1,4 @@
-"""One exception hierarchy for the whole package (STYLE §Shape 5)."""
+"""One exception hierarchy for the whole package (docs/design.md §8)."""
 
 from __future__ import annotations
 

@@ -254,7 +254,7 @@ def _order(item: tuple[tuple[Any, ...], Any]) -> tuple[str, ...]:
 
 
 def _figures(counts: Counter[str]) -> dict[str, Any]:
-    """Counts and the rates of DESIGN §2 (None where the denominator is 0)."""
+    """Counts and the rates of docs/design.md §2 (None where the denominator is 0)."""
     counted = [o for o in Outcome if o.counts_in_rates]
     attempts = sum(counts[o.value] for o in counted)
     available, no_slot = counts[Outcome.AVAILABLE.value], counts[Outcome.NO_SLOT.value]

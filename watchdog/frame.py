@@ -1,6 +1,6 @@
 """The framed screenshot: the raw capture under a banner that says what, where and when.
 
-Courts reject captures without URL and time (research/evidence.md), so the banner carries
+Courts reject captures without URL and time (docs/design.md §4), so the banner carries
 the URL, the UTC and Europe/Paris times, the target, the observation id and the SHA-256 of
 the raw capture it frames. The raw capture itself is kept untouched beside it.
 """

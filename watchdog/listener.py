@@ -23,7 +23,7 @@ Extra = Callable[[web.Application], None]
 
 
 class SchedulerMetrics:
-    """The scheduler's own series, registered next to the DESIGN §3 metrics."""
+    """The scheduler's own series, registered next to the docs/design.md §3 metrics."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.lateness = Histogram(

@@ -1,4 +1,4 @@
-"""Prometheus metrics of DESIGN §3. Names and labels are a contract with dashboards.
+"""Prometheus metrics of docs/design.md §3. Names and labels are a contract with dashboards.
 
 Labels come only from config ids and enums (bounded). Every series is created for every
 target up front, so a quiet target reads 0, not "no data". The families render themselves
@@ -26,7 +26,7 @@ TARGET = ("target",)
 
 
 class Metrics:
-    """The DESIGN §3 series of one process (tests get fresh ones)."""
+    """The docs/design.md §3 series of one process (tests get fresh ones)."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         # prometheus_client adds a `_created` gauge to every counter and histogram of the
@@ -34,7 +34,7 @@ class Metrics:
         disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in the library
         self.registry = registry or CollectorRegistry(auto_describe=True)
         self.outcomes = Family(
-            "watchdog_probe_outcomes", "Probe results by outcome (DESIGN §2 vocabulary).",
+            "watchdog_probe_outcomes", "Probe results by outcome (docs/design.md §2 vocabulary).",
             "counter", ("target", "department", "procedure", "platform", "outcome"),
         )  # fmt: skip
         self.duration = Family(

@@ -1,4 +1,4 @@
-"""The domain model of DESIGN §2: closed enums and typed records."""
+"""The domain model of docs/design.md §2: closed enums and typed records."""
 
 from __future__ import annotations
 
@@ -149,7 +149,7 @@ NOT_BLOBS = frozenset({"html_sha256"})
 
 
 class Env(BaseModel):
-    """What an internet constat records about the capture environment (DESIGN §4)."""
+    """What an internet constat records about the capture environment (docs/design.md §4)."""
 
     model_config = ConfigDict(extra="forbid")
 

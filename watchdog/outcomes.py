@@ -1,4 +1,4 @@
-"""The single table that maps exceptions to outcomes (STYLE §Shape 2)."""
+"""The single table that maps exceptions to outcomes (docs/design.md §8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What a probe works with and what it returns (DESIGN §1).
+"""What a probe works with and what it returns (docs/design.md §1).
 
 A probe drives one platform through a `ProbeSession` and returns the final `PageState`.
 It never catches broad exceptions, never times itself and never stores anything: the

@@ -1,4 +1,4 @@
-"""The asyncio scheduler: when each target is probed, and how politely (DESIGN §1, §5).
+"""The asyncio scheduler: when each target is probed, and how politely (docs/design.md §1, §5).
 
 One dispatcher loop decides every start; probes run as tasks. A target is due every
 `interval` (± jitter), its first run at a random offset in [0, interval) so a catalog never

@@ -1,4 +1,4 @@
-"""`watchdog verify`: recompute every hash chain and every evidence blob (DESIGN §4).
+"""`watchdog verify`: recompute every hash chain and every evidence blob (docs/design.md §4).
 
 Per target, rows are read in seq order and each is checked for: seq continuity, the SHA-256
 of its stored document against its `hash`, its `prev_hash` against the previous row, and

@@ -14,11 +14,12 @@ import socket
 import subprocess
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from polling import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 WATCHDOG = str(REPO / ".venv" / "bin" / "watchdog")
@@ -36,16 +37,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def poll(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def good_config(folder: Path, port: int, vantage: str) -> str:
@@ -66,7 +57,7 @@ class Daemon:
             self.proc = subprocess.Popen(
                 [WATCHDOG, "run", "--config", str(self.config)], stdout=out, stderr=out
             )
-        poll(self.health, 60, "/healthz")
+        wait_until(self.health, 60, "/healthz")
 
     def health(self) -> dict[str, Any] | None:
         try:
@@ -90,7 +81,7 @@ class Daemon:
                 return health
             return None
 
-        result: dict[str, Any] = poll(reported, 20, "the reload in /healthz")
+        result: dict[str, Any] = wait_until(reported, 20, "the reload in /healthz")
         return result
 
 

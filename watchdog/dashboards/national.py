@@ -148,7 +148,9 @@ def outcomes_trend() -> PanelBuilder:
     return (
         timeseries.Panel()
         .title("Issues des tentatives, toutes démarches (par heure)")
-        .description("Nombre de tentatives par heure, par issue (vocabulaire DESIGN §2).")
+        .description(
+            "Nombre de tentatives par heure, par issue (vocabulaire de docs/design.md §2)."
+        )
         .with_target(prom(expr, "{{outcome}}"))
         .unit("short")
         .stacking(cb.StackingConfig().mode(cm.StackingMode.NORMAL))

@@ -1,5 +1,5 @@
 """The weekly digest per département: attempts, no-slot rate and its trend, worst journeys,
-days without any slot (DESIGN §2 rates, computed by `watchdog.stats` in SQL).
+days without any slot (docs/design.md §2 rates, computed by `watchdog.stats` in SQL).
 
 It covers the ISO week (Paris calendar) before the digest instant; each (route, département,
 week) is sent once (its dedup key), however often the watchdog restarts.

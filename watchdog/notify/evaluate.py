@@ -142,7 +142,7 @@ def daily_counts(store: Store, target_id: str, first: date, last: date) -> dict[
 
 def day_share(kind: IncidentKind, counts: Counter[str]) -> tuple[int, int]:
     """(k, n) of the kind's rate for one day: no_slot / (available + no_slot), or the
-    user's failure rate (attempts − available) / attempts; DESIGN §2 definitions."""
+    user's failure rate (attempts − available) / attempts; docs/design.md §2 definitions."""
     available = counts[Outcome.AVAILABLE.value]
     if kind is IncidentKind.HIGH_NO_SLOT_RATE:
         no_slot = counts[Outcome.NO_SLOT.value]

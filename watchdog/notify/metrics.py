@@ -11,7 +11,7 @@ RESULTS = ("sent", "retry", "failed")
 
 
 class NotificationMetrics:
-    """Registered next to the DESIGN §3 series (on the daemon's registry)."""
+    """Registered next to the docs/design.md §3 series (on the daemon's registry)."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.deliveries = Counter(

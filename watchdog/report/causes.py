@@ -1,6 +1,6 @@
 """What each outcome says about an applicant's access, and the words that follow its cause.
 
-DESIGN §2: « aucun créneau » is `no_slot` alone; a barrier is named as such. Three groups:
+docs/design.md §2: « aucun créneau » is `no_slot` alone; a barrier is named as such. Three groups:
 the calendar was reached (`available`, `no_slot`); a barrier of the service stood in the way
 (captcha, waiting room, disabled page, maintenance, site error, no answer); or the attempt
 says nothing against the service an applicant meets — `blocked` is aimed at our robot,
@@ -29,7 +29,7 @@ DOWN = (Outcome.CLOSED, Outcome.MAINTENANCE, Outcome.SITE_ERROR, Outcome.TIMEOUT
 # is built to stop robots; a waiting room lets people in): they hide the calendar from us and
 # prove neither that slots were there nor that they were not.
 HIDING = (Outcome.CAPTCHA, Outcome.QUEUE)
-# Counted in the DESIGN rates, but never an applicant's failure (aimed at or caused by us).
+# Counted in the rates (docs/design.md §2), never an applicant's failure (aimed at or caused by us).
 PROBE_SIDE = (Outcome.BLOCKED, Outcome.NETWORK_ERROR)
 # What an applicant would have met when trying: no slot, or a barrier of the service.
 APPLICANT_FAILURES = (Outcome.NO_SLOT, *BARRIERS)

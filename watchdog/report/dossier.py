@@ -3,7 +3,7 @@
 For an association helping one person. It opens by saying who made the attempts: an
 automated, observe-only device, independent of the applicant — what that proves and what it
 does not. The summary gives the attempts, days and distinct ISO weeks, words each outcome by
-its cause (DESIGN §2: `blocked`, `network_error`, `probe_error` and `unrecognized` are never
+its cause (docs/design.md §2: `blocked`, `network_error`, `probe_error` and `unrecognized` are never
 the applicant's failures and are listed apart; ANEF is a portal, never « créneau »), and warns
 when the failed attempts fall short of what the courts have accepted: the Conseil d'État asks
 for attempts "not in the same week"; lawyers describe the files interim-relief judges granted

@@ -86,7 +86,7 @@ def outcome(lang: str, value: Outcome, on: Platform | None = None) -> str:
     return OUTCOMES[lang][value]
 
 
-# Cimade buckets 1 → 5 (research: evidence.md §2.1), as the chart's legend names them.
+# Cimade buckets 1 → 5 (docs/design.md §2), as the chart's legend names them.
 BUCKETS: dict[str, tuple[str, ...]] = {
     "fr": (
         "au moins deux créneaux dans le mois",

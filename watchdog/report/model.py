@@ -34,7 +34,7 @@ from watchdog.stats.series import EXCLUDED, Run, SeriesStats
 from watchdog.store.db import Store
 
 # Version of the measurement protocol the report applies: outcome vocabulary and rates of
-# DESIGN §2, Cimade buckets, Wilson 95 % intervals, nearest-rank quantiles, Paris calendar.
+# docs/design.md §2, Cimade buckets, Wilson 95 % intervals, nearest-rank quantiles, Paris calendar.
 PROTOCOL_VERSION = "1.0"
 
 
@@ -66,7 +66,7 @@ class TargetView:
 
     @property
     def books(self) -> bool:
-        """False for ANEF: a portal that books nothing has no no-slot rate (DESIGN §2)."""
+        """False for ANEF: a portal that books nothing has no no-slot rate (docs/design.md §2)."""
         return causes.books(self.target.platform)
 
     @property
@@ -150,7 +150,7 @@ class ReportData:
 
     @property
     def no_slot_total(self) -> Proportion:
-        """The no-slot rate of all series that book (ANEF books nothing: DESIGN §2)."""
+        """The no-slot rate of all series that book (ANEF books nothing: docs/design.md §2)."""
         return sum((v.stats.no_slot_rate for v in self.views if v.books), Proportion(0, 0))
 
     @property

@@ -1,4 +1,4 @@
-"""PDF through the Chromium the probes already use (research/feasibility.md §8: ≈ 1.8 s per
+"""PDF through the Chromium the probes already use (≈ 1.8 s per
 10-page report with a warm browser, against ≈ 6 s for WeasyPrint, which is not installed).
 
 Chromium prints the page numbers through `footer_template` (it does not draw CSS @page

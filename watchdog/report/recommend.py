@@ -2,7 +2,7 @@
 
 Each rule is a condition on named indicators → one numbered recommendation (R1, R2 …)
 opening with an infinitive verb and naming its addressee, as the Défenseur des droits
-words them (research/evidence.md §1.5). Nothing is evaluated as code: an indicator name,
+words them (docs/design.md §9). Nothing is evaluated as code: an indicator name,
 a comparison operator and a number.
 """
 
@@ -149,7 +149,7 @@ def indicators(
         "failure_rate_low": s.failure_rate.low,
         "opening_rate": s.opening_rate.value,
         "captcha_rate": s.share(Outcome.CAPTCHA).value,
-        # Beside the DESIGN rates: what says something of an applicant's access (support.py).
+        # Beside the rates of docs/design.md §2: what tells of an applicant's access (support.py).
         "applicant_attempts": float(support.applicant_attempts(s)),
         "hidden_rate": support.hidden_rate(s).value,
         "service_error_rate": support.service_error_rate(s).value,

@@ -1,4 +1,4 @@
-"""Faithful local replicas of the booking platforms, driven by a scenario file (DESIGN §7).
+"""Faithful local replicas of the booking platforms, driven by a scenario file (docs/design.md §7).
 
 Observe-only by construction: every request is logged, and any request that a real site would
 take as a booking attempt is flagged (`app[SIM_STATE].log.flagged`, `GET /__sim/log`).

@@ -1,4 +1,4 @@
-"""ANEF portal (platforms.md §5): an Angular shell, its status API, a Keycloak login wall.
+"""ANEF portal (docs/readings.md): an Angular shell, its status API, a Keycloak login wall.
 
 ANEF books nothing; the watchdog only asks whether the portal works. A target with an empty
 `id` is served at `/particuliers/`; a target with id X at `/anef/X/particuliers/`, so one

@@ -1,4 +1,4 @@
-"""eAppointment (Java/JSP), Val-de-Marne: postal code → motive → calendar (platforms.md §4.1).
+"""eAppointment (Java/JSP), Val-de-Marne: postal code → motive → calendar (docs/readings.md).
 
 The first GET of `appointment.do?sitekey=…` creates the session and answers 302 to the same URL
 with `;jsessionid=<id>` as a path parameter; every route accepts that parameter or the cookie.
@@ -89,7 +89,7 @@ d'information</label><input type="text" id="nl" name="email">
 
 
 def _error(status: int = 200) -> web.Response:
-    # The product's error pages say « Erreur » in their title (platforms.md §4.1).
+    # The product's error pages say « Erreur » in their title (docs/readings.md).
     return html(eapp_page(title="eAppointment - Erreur", content=pages.error_page()), status)
 
 

@@ -1,4 +1,4 @@
-"""HTML of eAppointment, Val-de-Marne (`/eAppointmentpref94/…`), platforms.md §4.1."""
+"""HTML of eAppointment, Val-de-Marne (`/eAppointmentpref94/…`), docs/readings.md"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Legacy prefecture booking module: `/booking/create/<id>/<step>` (platforms.md §2).
+"""Legacy prefecture booking module: `/booking/create/<id>/<step>` (docs/readings.md).
 
 GET step 0 starts a journey and sets `eZSESSID`; every POST answers 302 to the next step
 (Post/Redirect/Get). Step 2 is the no-slot page, step 3 or 4 (`success_step`) the available one.
@@ -53,7 +53,7 @@ def _week_url(base: str, journey: Journey) -> str:
 
 
 async def week(request: web.Request) -> web.StreamResponse:
-    """The `ezjscore` week fragment step 4 fetches after `load` (platforms.md §2.4)."""
+    """The `ezjscore` week fragment step 4 fetches after `load` (docs/readings.md)."""
     state = sim_state(request)
     parts = request.match_info["call"].split("::")
     target = state.scenario.find(Platform.LEGACY_BOOKING, parts[3] if len(parts) > 3 else "")

@@ -94,7 +94,7 @@ def step1(label: str, action: str, plannings: dict[str, str], error: str | None 
 <h2>Choix de la nature du rendez-vous</h2>\n{form(action, inner)}"""
 
 
-# The module's later and English wordings of the same page (platforms.md §2.3).
+# The module's later and English wordings of the same page (docs/readings.md).
 NO_SLOT_WORDINGS = {
     "classic": NO_SLOT_TEXT,
     "english": "Please try later",

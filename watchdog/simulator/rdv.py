@@ -1,4 +1,4 @@
-"""RDV-Préfecture: landing → `cgu/` (CaptchEtat) → `creneau/` (platforms.md §3).
+"""RDV-Préfecture: landing → `cgu/` (CaptchEtat) → `creneau/` (docs/readings.md).
 
 `creneau/` needs a session whose captcha was solved less than `session_lifetime` ago, else it
 answers 302 to `cgu/?error=errorSessionInvalide`. The sanctioned operator token (header

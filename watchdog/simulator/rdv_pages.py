@@ -1,4 +1,4 @@
-"""HTML of RDV-Préfecture (`/rdvpref/reservation/demarche/<id>/…`), platforms.md §3."""
+"""HTML of RDV-Préfecture (`/rdvpref/reservation/demarche/<id>/…`), docs/readings.md"""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Presentation variants: the same facts, shown the ways the real sites showed them.
 
 A target's `variants` list changes how its pages look, never what they say: the messages,
-classes and ids stay those of research/platforms.md; only their arrangement and timing
+classes and ids stay those of docs/readings.md; only their arrangement and timing
 change (a consent overlay on top, a calendar delivered after `load`, a legend that reads
 « libre », several `h2`, the English or 2025 wording of the legacy module, mobile markup…).
 Probes must read every variant the same way: tests/test_variant_sweep.py runs them all.

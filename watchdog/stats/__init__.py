@@ -1,4 +1,4 @@
-"""Statistics of the reports (DESIGN §2 definitions; research/evidence.md §6)."""
+"""Statistics of the reports (docs/design.md §2 definitions; docs/design.md §9)."""
 
 from watchdog.stats.calendar import Period, iso_week
 from watchdog.stats.compute import compute, compute_total

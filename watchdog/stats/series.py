@@ -1,4 +1,4 @@
-"""The statistics of one series (a target over a period), per DESIGN §2 definitions.
+"""The statistics of one series (a target over a period), per docs/design.md §2 definitions.
 
 Rates use only outcomes that count in rates: `probe_error` and `unrecognized` are counted
 apart (probe health) and never enter a denominator.
@@ -18,7 +18,7 @@ from watchdog.stats.intervals import Proportion, weighted_quantile
 COUNTED = tuple(o for o in Outcome if o.counts_in_rates)
 EXCLUDED = tuple(o for o in Outcome if not o.counts_in_rates)
 TECHNICAL = (Outcome.SITE_ERROR, Outcome.TIMEOUT, Outcome.NETWORK_ERROR)
-# Cimade buckets (research/evidence.md §2.1), 1-based as published.
+# Cimade buckets (docs/design.md §2), 1-based as published.
 BUCKETS = (1, 2, 3, 4, 5)
 HOURS_PER_DAY = 24
 
@@ -100,7 +100,7 @@ class SeriesStats:
 
     @property
     def attempts(self) -> int:
-        """Attempts that count in rates (DESIGN §2)."""
+        """Attempts that count in rates (docs/design.md §2)."""
         return sum(self.outcomes[o] for o in COUNTED)
 
     @property

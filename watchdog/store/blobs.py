@@ -1,4 +1,4 @@
-"""Content-addressed evidence blobs (DESIGN §4, STYLE rule 7: immutable, atomic writes).
+"""Content-addressed evidence blobs (docs/design.md §4 and §8: immutable, atomic writes).
 
 A blob lives at `root/ab/cd/<sha256>` where `abcd` are the first hex digits of its SHA-256.
 It is written to a temporary file in the same directory, fsynced, made read-only and renamed
