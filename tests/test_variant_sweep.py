@@ -116,6 +116,8 @@ CASES = [
     Case("legacy-2025-no-slot", "legacy_booking", {"state": "no_slot"}, "no_slot",
          "retry_later", "Veuillez réessayer ultérieurement.", variants=("wording_2025",),
          engines=BOTH, extra={"id_prefix": "/index.php"}),
+    Case("legacy-no-calendar", "legacy_booking", {"state": "no_slot"}, "no_slot", "no_calendar",
+         "Il n'y a pas calendrier disponible", variants=("no_calendar",), engines=BOTH),
     # --- RDV-Préfecture (operator mode reaches creneau/; record mode stops at the captcha) ---
     Case("rdv-plain-captcha", "rdv_prefecture", SLOTS, "captcha", "captcha_wall",
          "Pour continuer, recopiez le code de sécurité affiché dans l'image."),
@@ -128,6 +130,8 @@ CASES = [
     Case("rdv-plain-no-slot-last-week", "rdv_prefecture",
          {"state": "no_slot", "variant": "last_week"}, "no_slot", "no_slot_last_week",
          "Aucun créneau disponible à partir de cette date.", 0, options=OPERATOR),
+    Case("rdv-calendar-hidden", "rdv_prefecture", {"state": "no_slot", "variant": "hidden"},
+         "no_slot", "no_calendar", "Veuillez réessayer ultérieurement.", 0, options=OPERATOR),
     Case("rdv-plain-publication", "rdv_prefecture", PUBLISH, "no_slot", "no_slot_last_week",
          "Aucun créneau disponible à partir de cette date.", 0,
          published_next=datetime.combine(TODAY, time(10, 0), PARIS), options=OPERATOR),

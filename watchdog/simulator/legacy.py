@@ -194,7 +194,7 @@ async def _post(
 
 
 def _wording(target: Target) -> str:
-    for variant in (Variant.ENGLISH, Variant.WORDING_2025):
+    for variant in (Variant.ENGLISH, Variant.WORDING_2025, Variant.NO_CALENDAR):
         if variant in target.variants:
             return variant.value
     return "classic"

@@ -99,6 +99,7 @@ NO_SLOT_WORDINGS = {
     "classic": NO_SLOT_TEXT,
     "english": "Please try later",
     "wording_2025": "Veuillez réessayer ultérieurement.",
+    "no_calendar": "Il n'y a pas calendrier disponible",
 }
 
 

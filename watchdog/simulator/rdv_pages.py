@@ -239,6 +239,8 @@ def _panels(slots: tuple[datetime, ...], first_day: date) -> str:
 def _no_slot(variant: str) -> str:
     if variant == "last_week":
         return f'<h2 class="text-h6">{NO_SLOT_LAST_WEEK}</h2><p>{RETRY_LATER}</p>'
+    if variant == "hidden":  # the calendar is not displayed at all
+        return f"<p>{RETRY_LATER}</p>"
     return f'<h2 class="text-h6">{NO_SLOT_WEEK}</h2>'
 
 

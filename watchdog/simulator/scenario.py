@@ -104,7 +104,7 @@ PLATFORM_STEPS: dict[Platform, tuple[str, ...]] = {
     Platform.ANEF: ("home", "api"),
 }
 VARIANTS: dict[tuple[Platform, State], tuple[str, ...]] = {
-    (Platform.RDV_PREFECTURE, State.NO_SLOT): ("week", "last_week"),
+    (Platform.RDV_PREFECTURE, State.NO_SLOT): ("week", "last_week", "hidden"),
     (Platform.EAPPOINTMENT, State.NO_SLOT): ("motifs", "service"),
     (Platform.ANEF, State.ERROR): ("http", "spa"),
 }

@@ -21,6 +21,7 @@ class Variant(StrEnum):
     BUSY = "busy"  # several h2, a newsletter form and its submit around the booking form
     ENGLISH = "english"  # legacy: the English wording (« Please try later », « Week from »)
     WORDING_2025 = "wording_2025"  # legacy: « Veuillez réessayer ultérieurement. » (2025)
+    NO_CALENDAR = "no_calendar"  # legacy: « Il n'y a pas calendrier disponible » (2025)
     MOBILE = "mobile"  # rdv: one closed Quasar expansion item per day
     COLLAPSED = "collapsed"  # rdv: rows beyond the first two behind « Voir plus de créneaux »
     DIALOG = "dialog"  # rdv: a Quasar dialog on top of the page
@@ -28,7 +29,14 @@ class Variant(StrEnum):
 
 PLATFORM_VARIANTS: dict[Platform, frozenset[Variant]] = {
     Platform.LEGACY_BOOKING: frozenset(
-        {Variant.LATE, Variant.LEGEND, Variant.BUSY, Variant.ENGLISH, Variant.WORDING_2025}
+        {
+            Variant.LATE,
+            Variant.LEGEND,
+            Variant.BUSY,
+            Variant.ENGLISH,
+            Variant.WORDING_2025,
+            Variant.NO_CALENDAR,
+        }
     ),
     Platform.RDV_PREFECTURE: frozenset(
         {Variant.LATE, Variant.MOBILE, Variant.COLLAPSED, Variant.DIALOG, Variant.BUSY}
