@@ -120,17 +120,12 @@ class ProbeSession:
         if is_navigation and not self.host_allowed(host_of(url)):
             self.refused.append(url)
 
-    def check_refused(self) -> None:
-        """A navigation the page started by itself (script, meta refresh) to a host outside
-        `allowed_hosts` was refused: the page we hold is not the one the site meant."""
+    def check_refused(self, cause: BaseException | None = None) -> None:
+        """A navigation to a host outside `allowed_hosts` was refused (a redirect, a script, a
+        meta refresh): the page we hold is not the one the site meant."""
         if self.refused:
             host = host_of(self.refused[-1])
-            raise HostNotAllowed(f"redirect to {host!r} refused: not in allowed_hosts")
-
-    def _raise_if_refused(self, exc: BaseException) -> None:
-        if self.refused:
-            host = host_of(self.refused[-1])
-            raise HostNotAllowed(f"redirect to {host!r} refused: not in allowed_hosts") from exc
+            raise HostNotAllowed(f"redirect to {host!r} refused: not in allowed_hosts") from cause
 
     def _failed(self, name: str, url: str, started: float) -> None:
         ms = int((time.perf_counter() - started) * 1000)
@@ -145,7 +140,7 @@ class ProbeSession:
         except BaseException as exc:
             # Keep the attempt in the trail even when the site never answered.
             self._failed(step, url, started)
-            self._raise_if_refused(exc)
+            self.check_refused(exc)
             raise
         self._record(step, response, started)
         return response
@@ -159,7 +154,7 @@ class ProbeSession:
             response = await navigation.value
         except BaseException as exc:
             self._failed(step, self.page.url, started)
-            self._raise_if_refused(exc)
+            self.check_refused(exc)
             raise
         self._record(step, response, started)
 
