@@ -3,7 +3,7 @@
     python -m bench.capture          # prints one JSON object
 
 The raw capture is Chromium's full-page screenshot of a typical text page (the French
-"no slot" message repeated, 1280 px wide); the framed copy is watchdog/frame.py's banner
+"no slot" message repeated, 1280 px wide); the framed copy is watchdog/evidence/frame.py's banner
 above it, encoded as PNG (what the watchdog keeps), or as JPEG / WebP for comparison.
 CPU is this process's (the framing runs in Python); the screenshot's is the whole tree's.
 """
@@ -22,8 +22,8 @@ from typing import Any
 from PIL import Image
 
 from bench.procs import tree_cpu_seconds
-from watchdog.browser import BrowserHost
-from watchdog.frame import Banner, frame
+from watchdog.engine.browser import BrowserHost
+from watchdog.evidence.frame import Banner, frame
 
 PAGE = (
     "<html lang='fr'><body style='font-family:sans-serif'><h1>Préfecture de la Seine</h1>"

@@ -22,12 +22,12 @@ from datetime import timedelta
 from pathlib import Path
 
 from bench.report_bench import LAYOUT, START, generate, targets
-from watchdog.record import Selection, open_read_only
+from watchdog.store.record import Selection, open_read_only
 
 
 def export_child(data: Path, count: int, days: int, formats: tuple[str, ...]) -> None:
     """Runs in its own process: the figures printed are the export's alone."""
-    from watchdog.export import export_open_data
+    from watchdog.opendata.export import export_open_data
 
     catalog = {t.id: t for t in targets(count)}
     selection = Selection(None, (), START, START + timedelta(days=days))

@@ -19,10 +19,10 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from watchdog.config import Target
-from watchdog.listener import SchedulerMetrics
-from watchdog.metrics import Metrics
-from watchdog.models import Env, Observation, Outcome, Platform
+from watchdog.config.loader import Target
+from watchdog.daemon.listener import SchedulerMetrics
+from watchdog.domain.models import Env, Observation, Outcome, Platform
+from watchdog.metrics.registry import Metrics
 
 PLATFORMS = [p for p in Platform if p is not Platform.STEPS]
 OUTCOMES = list(Outcome)

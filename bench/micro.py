@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import exposition, scheduler_lateness
-from watchdog.models import Env, Observation, Outcome, Step
+from watchdog.domain.models import Env, Observation, Outcome, Step
 from watchdog.store import Store
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)

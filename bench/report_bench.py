@@ -34,9 +34,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from watchdog.chain import format_datetime
-from watchdog.config import Target
+from watchdog.config.loader import Target
 from watchdog.store import Store
+from watchdog.store.chain import format_datetime
 from watchdog.store.schema import chain_heads, column_values, observations
 
 BATCH = 5000

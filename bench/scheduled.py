@@ -26,13 +26,13 @@ from typing import Any
 from bench.procs import become_subreaper, tree_cpu_seconds, tree_memory
 from bench.worker import SCENARIOS, build_config
 from probes import REGISTRY
-from watchdog.config import Config, Target
-from watchdog.evidence_policy import page_fingerprint
-from watchdog.metrics import Metrics
-from watchdog.models import Observation, Outcome
-from watchdog.probing import Credentials
-from watchdog.runner import Runner
-from watchdog.scheduler import Scheduler
+from watchdog.config.loader import Config, Target
+from watchdog.daemon.scheduler import Scheduler
+from watchdog.domain.models import Observation, Outcome
+from watchdog.engine.runner import Runner
+from watchdog.evidence.policy import page_fingerprint
+from watchdog.metrics.registry import Metrics
+from watchdog.probe.session import Credentials
 from watchdog.store import Store
 
 

@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.worker import bench_target
-from watchdog.config import Config, Target
-from watchdog.models import Env, Observation, Outcome
-from watchdog.runner import Runner
-from watchdog.scheduler import Scheduler
+from watchdog.config.loader import Config, Target
+from watchdog.daemon.scheduler import Scheduler
+from watchdog.domain.models import Env, Observation, Outcome
+from watchdog.engine.runner import Runner
 from watchdog.simulator.scenario import Scenario
 from watchdog.simulator.testing import running
 from watchdog.store import Store

@@ -11,7 +11,7 @@ Each host is fronted by a forwarding proxy that makes its pages carry what real 
 carry on every visit (docs/readings.md): a fresh CSRF token in each form and in a
 `<meta name="csrf-token">`, and a session id in a link. An unchanged page is then not the
 same bytes twice, so "stored KB per unchanged observation" measures the volatile-token split
-(watchdog/volatile.py), not a simulator kinder than the sites.
+(watchdog/evidence/volatile.py), not a simulator kinder than the sites.
 
 `--latency-ms N` makes the proxy hold every page (not the static files) N ms before
 answering: loopback answers in milliseconds, a real prefecture site does not, and the

@@ -35,10 +35,10 @@ from bench.procs import (
     tree_memory,
 )
 from bench.simhost import ENTRY_PATH, PLANNING
-from watchdog import browser as browser_module
-from watchdog.config import Config, Target
-from watchdog.models import Observation
-from watchdog.runner import Runner
+from watchdog.config.loader import Config, Target
+from watchdog.domain.models import Observation
+from watchdog.engine import browser as browser_module
+from watchdog.engine.runner import Runner
 from watchdog.store import Store
 
 ProbeOnce = Callable[[int], Awaitable[str]]  # worker index → outcome
@@ -50,7 +50,7 @@ class Scenario:
     screenshots: str = "every"
     new_browser: bool = False  # baseline (a): a browser launched and closed per probe
     profile: str = "cleared"  # browser.profile: a kept page wiped clean, or a fresh context
-    default_flags: bool = False  # Playwright's launch flags only, not watchdog/browser.py's
+    default_flags: bool = False  # Playwright's launch flags only, not watchdog/engine/browser.py's
 
 
 SCENARIOS = {

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from probes import anef, eappointment, legacy_booking, rdv_prefecture, steps
-from watchdog.models import Platform
-from watchdog.probing import PlatformSpec
+from watchdog.domain.models import Platform
+from watchdog.probe.session import PlatformSpec
 
 REGISTRY: dict[Platform, PlatformSpec] = {
     Platform.LEGACY_BOOKING: legacy_booking.SPEC,

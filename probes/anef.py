@@ -18,11 +18,11 @@ import re
 
 from pydantic import BaseModel, ConfigDict
 
-from watchdog.errors import NeedsBrowser
-from watchdog.models import Outcome
-from watchdog.pagetext import visible_lines
-from watchdog.probing import Classification, PageState, PlatformSpec, ProbeSession
-from watchdog.requesting import RequestSession
+from watchdog.domain.errors import NeedsBrowser
+from watchdog.domain.models import Outcome
+from watchdog.probe.pagetext import visible_lines
+from watchdog.probe.requesting import RequestSession
+from watchdog.probe.session import Classification, PageState, PlatformSpec, ProbeSession
 
 # What the rendered single-page app shows once it has booted, whatever its state.
 RENDERED = "h1, app-root form, app-root main, #kc-form-login"

@@ -23,13 +23,13 @@ from html.parser import HTMLParser
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from watchdog.errors import NeedsBrowser
-from watchdog.forms import read_forms
-from watchdog.models import Outcome
-from watchdog.pagetext import sentence_containing
-from watchdog.probing import Classification, PageState, PlatformSpec, ProbeSession
-from watchdog.requesting import RequestSession, press
-from watchdog.sitedates import any_date, clock, long_date, paris
+from watchdog.domain.errors import NeedsBrowser
+from watchdog.domain.models import Outcome
+from watchdog.probe.dates import any_date, clock, long_date, paris
+from watchdog.probe.forms import read_forms
+from watchdog.probe.pagetext import sentence_containing
+from watchdog.probe.requesting import RequestSession, press
+from watchdog.probe.session import Classification, PageState, PlatformSpec, ProbeSession
 
 _OPTIONS = re.compile(r"<option\b([^>]*)>([^<]*)</option>", re.I)
 _VALUE = re.compile(r"\bvalue=[\"']?([^\"'>\s]*)", re.I)

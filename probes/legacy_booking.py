@@ -18,14 +18,14 @@ from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from watchdog.errors import BookingStepRefused, NeedsBrowser, ProbeError
-from watchdog.forms import read_forms
-from watchdog.models import Outcome
-from watchdog.pagetext import sentence_containing
-from watchdog.probing import Classification, PageState, PlatformSpec, ProbeSession
-from watchdog.requesting import RequestSession, press
-from watchdog.sitedates import clock, long_date, numeric_date, paris
-from watchdog.tables import Row, Table, tables
+from watchdog.domain.errors import BookingStepRefused, NeedsBrowser, ProbeError
+from watchdog.domain.models import Outcome
+from watchdog.probe.dates import clock, long_date, numeric_date, paris
+from watchdog.probe.forms import read_forms
+from watchdog.probe.pagetext import sentence_containing
+from watchdog.probe.requesting import RequestSession, press
+from watchdog.probe.session import Classification, PageState, PlatformSpec, ProbeSession
+from watchdog.probe.tables import Row, Table, tables
 
 NO_SLOT_TEXT = "Il n'existe plus de plage horaire libre pour votre demande de rendez-vous"
 # Wordings the module used besides the classic sentence, only trusted on a booking page.

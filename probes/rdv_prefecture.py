@@ -21,11 +21,17 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from watchdog.errors import ProbeError
-from watchdog.models import Outcome
-from watchdog.pagetext import sentence_containing
-from watchdog.probing import Classification, Credentials, PageState, PlatformSpec, ProbeSession
-from watchdog.sitedates import clock, numeric_date, paris
+from watchdog.domain.errors import ProbeError
+from watchdog.domain.models import Outcome
+from watchdog.probe.dates import clock, numeric_date, paris
+from watchdog.probe.pagetext import sentence_containing
+from watchdog.probe.session import (
+    Classification,
+    Credentials,
+    PageState,
+    PlatformSpec,
+    ProbeSession,
+)
 
 _CRITERE = re.compile(r"\"critere\"\s*:\s*(\{[^{}]*\})")
 _TRH = re.compile(r"<input\b[^>]*\bname=[\"']?trhId\b[^>]*>", re.I)

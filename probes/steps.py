@@ -20,8 +20,8 @@ from pydantic import (
     model_validator,
 )
 
-from watchdog.models import Outcome
-from watchdog.probing import TRIAL_MS, Classification, PageState, PlatformSpec, ProbeSession
+from watchdog.domain.models import Outcome
+from watchdog.probe.session import TRIAL_MS, Classification, PageState, PlatformSpec, ProbeSession
 
 # Field hints and value shapes that mean personal data: a probe never types those (rule 1).
 _PERSONAL_FIELD = re.compile(

@@ -23,8 +23,8 @@ from harness import target, write_config  # noqa: E402
 from test_probes import CASES, Case, _case_id  # noqa: E402
 
 from probes import REGISTRY  # noqa: E402
-from watchdog.browser import BrowserHost  # noqa: E402
-from watchdog.probing import ProbeSession  # noqa: E402
+from watchdog.engine.browser import BrowserHost  # noqa: E402
+from watchdog.probe.session import ProbeSession  # noqa: E402
 from watchdog.simulator.testing import bundled_scenario, running  # noqa: E402
 
 OUT = REPO / "tests" / "fixtures" / "golden"

@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from harness import Sim, simulating
 
-from watchdog.models import Env, Observation, Outcome
+from watchdog.domain.models import Env, Observation, Outcome
 from watchdog.simulator.scenario import load_scenario
 from watchdog.simulator.testing import SCENARIO_DIR
 from watchdog.store import Store

@@ -21,10 +21,10 @@ from typing import Any, TypeVar
 import yaml
 from aiohttp import web
 
-from watchdog.browser import BrowserHost
-from watchdog.config import Config, load_config
-from watchdog.models import Observation
-from watchdog.runner import Runner
+from watchdog.config.loader import Config, load_config
+from watchdog.domain.models import Observation
+from watchdog.engine.browser import BrowserHost
+from watchdog.engine.runner import Runner
 from watchdog.simulator.app import entry_path, serve
 from watchdog.simulator.scenario import Scenario
 from watchdog.simulator.state import SIM_STATE, SimState

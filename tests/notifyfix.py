@@ -26,8 +26,8 @@ from harness import LoopThread
 from PIL import Image
 from polling import wait_until
 
-from watchdog.config import Config
-from watchdog.models import Env, EvidenceRefs, Observation, Outcome
+from watchdog.config.loader import Config
+from watchdog.domain.models import Env, EvidenceRefs, Observation, Outcome
 from watchdog.notify.service import Notifications
 from watchdog.store import Store
 

@@ -18,11 +18,11 @@ from typing import Any
 from harness import write_config
 from PIL import Image
 
-from watchdog.cli import main
-from watchdog.config import Config
-from watchdog.models import EvidenceRefs, Observation, Outcome
+from watchdog.cli.main import main
+from watchdog.config.loader import Config
+from watchdog.domain.models import EvidenceRefs, Observation, Outcome
+from watchdog.evidence.volatile import keep_page
 from watchdog.store import Store
-from watchdog.volatile import keep_page
 
 MakeObs = Callable[..., Observation]
 TOKEN = "a9F3kQ7zX2mB8vL5nR1tY6wE4uI0oP3s"  # a session-like token: cut out as volatile

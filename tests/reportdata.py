@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 
 from PIL import Image, ImageDraw
 
-from watchdog.config import Target
-from watchdog.frame import Banner, frame
-from watchdog.models import Env, EvidenceRefs, Observation, Outcome
+from watchdog.config.loader import Target
+from watchdog.domain.models import Env, EvidenceRefs, Observation, Outcome
+from watchdog.evidence.frame import Banner, frame
 from watchdog.store import Store
 
 PARIS = ZoneInfo("Europe/Paris")

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 from polling import wait_until
 
-from watchdog.demo import write_demo_config
+from watchdog.cli.demo import write_demo_config
 from watchdog.simulator.app import entry_path
 from watchdog.simulator.scenario import load_scenario
 from watchdog.simulator.testing import SCENARIO_DIR

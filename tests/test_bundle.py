@@ -18,8 +18,8 @@ import pytest
 from reportdata import Spec, fill, paris, target
 
 from watchdog.bundle import export_bundle, layout, verify_bundle
-from watchdog.cli import main
-from watchdog.models import Outcome
+from watchdog.cli.main import main
+from watchdog.domain.models import Outcome
 from watchdog.report import ReportOptions
 from watchdog.stats import Period
 from watchdog.store import Store

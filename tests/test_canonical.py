@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 import rfc8785
 
-from watchdog import chain
-from watchdog.chain import SAFE_INTEGER, canonical, canonical_json
-from watchdog.errors import InvalidObservation
-from watchdog.models import Env, Observation, Outcome, Step
+from watchdog.domain.errors import InvalidObservation
+from watchdog.domain.models import Env, Observation, Outcome, Step
+from watchdog.store import chain
+from watchdog.store.chain import SAFE_INTEGER, canonical, canonical_json
 
 MakeObs = Callable[..., Observation]
 SEED = 8785

@@ -22,10 +22,10 @@ from harness import Sim, probe_and_store, target, write_config
 from PIL import Image
 from test_probes import CASES, Case
 
-from watchdog.errors import ConfigError
-from watchdog.frame import Banner, frame
-from watchdog.models import Engine, Observation
-from watchdog.runner import Runner
+from watchdog.domain.errors import ConfigError
+from watchdog.domain.models import Engine, Observation
+from watchdog.engine.runner import Runner
+from watchdog.evidence.frame import Banner, frame
 from watchdog.store import Store
 
 LEGACY = [c for c in CASES if c.platform == "legacy_booking"]

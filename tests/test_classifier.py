@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from probes import REGISTRY
-from watchdog.classify import classify
-from watchdog.models import Platform
-from watchdog.probing import PageState
+from watchdog.domain.models import Platform
+from watchdog.probe.classify import classify
+from watchdog.probe.session import PageState
 
 GOLDEN = Path(__file__).parent / "fixtures" / "golden"
 SIM_NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)

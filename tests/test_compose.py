@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from watchdog.config import load_config
+from watchdog.config.loader import load_config
 
 REPO = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = REPO / "docker-compose.yml"

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from watchdog.cli import main
-from watchdog.config import load_config
-from watchdog.errors import ConfigError
-from watchdog.schedstate import StateFile, state_path, write_state
+from watchdog.cli.main import main
+from watchdog.config.loader import load_config
+from watchdog.daemon.state import StateFile, state_path, write_state
+from watchdog.domain.errors import ConfigError
 
 GOOD_TARGET = """\
   - id: ain-premiere-demande
@@ -147,7 +147,7 @@ def test_duplicate_across_files(tmp_path: Path) -> None:
 def test_check_config_exit_code_and_no_traceback(tmp_path: Path) -> None:
     path = write(tmp_path, "targets:\n" + GOOD_TARGET + "    colour: blue\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "watchdog.cli", "check-config", "--config", str(path)],
+        [sys.executable, "-m", "watchdog.cli.main", "check-config", "--config", str(path)],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert proc.returncode == 2
@@ -299,7 +299,7 @@ def test_allowed_hosts_matching_every_host_is_refused(tmp_path: Path, pattern: s
 
 def run_cli(*args: str, stdout: int | None = subprocess.PIPE) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "watchdog.cli", *args],
+        [sys.executable, "-m", "watchdog.cli.main", *args],
         stdout=stdout, stderr=subprocess.PIPE, text=True, check=False, timeout=120,
     )  # fmt: skip
 

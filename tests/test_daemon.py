@@ -26,10 +26,10 @@ import pytest
 import yaml
 from polling import holds_for, wait_until
 
-from watchdog.config import load_config
-from watchdog.status import collect, render
+from watchdog.cli.status import collect, render
+from watchdog.config.loader import load_config
 from watchdog.store import Store
-from watchdog.verify import verify_store
+from watchdog.store.verify import verify_store
 
 REPO = Path(__file__).resolve().parent.parent
 WATCHDOG = str(REPO / ".venv" / "bin" / "watchdog")
@@ -206,7 +206,7 @@ def test_sigterm_past_the_grace_period_abandons_the_probe_and_writes_nothing(
     assert time.monotonic() - started < 20  # the grace period, not the probe, sets the pace
     assert watchdog.rows() == 0
     assert "abandoned 1 probe(s)" in watchdog.log()
-    assert watchdog.verify()
+    assert watchdog.store.verify()
 
 
 def test_backoff_sigterm_restart_and_reload(simulator: int, watchdog: Watchdog) -> None:
@@ -247,7 +247,7 @@ def test_backoff_sigterm_restart_and_reload(simulator: int, watchdog: Watchdog) 
     assert watchdog.stop() == 0
     # Removed targets are never probed again.
     assert watchdog.rows("failing") == failing_rows and watchdog.rows("quiet-0") == rows_of_0
-    assert watchdog.verify()
+    assert watchdog.store.verify()
     assert collect(load_config(watchdog.config_path)).daemon == "stopped"
 
 
@@ -277,7 +277,7 @@ def first_run_backs_off_then_stops_cleanly(watchdog: Watchdog, failing_host: str
     recorded, abandoned = re.findall(r"stopped: (\d+) observations recorded, (\d+) probes", log)[-1]
     assert in_flight >= 1 and abandoned == "0"
     assert watchdog.rows() == int(recorded)
-    assert watchdog.verify()
+    assert watchdog.store.verify()
 
 
 def restart_honours_due_times(watchdog: Watchdog, last: dict[str, datetime]) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from watchdog.config import Target
+from watchdog.config.loader import Target
 from watchdog.dashboards import build_all
 from watchdog.dashboards.common import TESTDATA_UID
 from watchdog.dashboards.departements import csv_text, departements

@@ -21,7 +21,7 @@ from harness import LoopThread
 from watchdog.dashboards import build_all
 from watchdog.dashboards.common import TESTDATA_UID
 from watchdog.dashboards.push import incident_annotations, push
-from watchdog.errors import WatchdogError
+from watchdog.domain.errors import WatchdogError
 
 REPO = Path(__file__).resolve().parent.parent
 WATCHDOG = str(REPO / ".venv" / "bin" / "watchdog")

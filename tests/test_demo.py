@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from watchdog.cli import build_parser
+from watchdog.cli.main import build_parser
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_TARGETS = re.findall(

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from reportdata import Spec, fill, paris, target
 
-from watchdog.errors import WatchdogError
-from watchdog.models import Outcome
+from watchdog.domain.errors import WatchdogError
+from watchdog.domain.models import Outcome
 from watchdog.report.applicant import load_applicant
 from watchdog.report.dossier import DossierOptions, build_dossier
 from watchdog.stats import Period

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from harness import Sim, target, write_config
 
-from watchdog.config import Config
-from watchdog.evidence_policy import EvidenceMemory, page_fingerprint
-from watchdog.models import Observation, Outcome, Screenshots
-from watchdog.runner import Runner
+from watchdog.config.loader import Config
+from watchdog.domain.models import Observation, Outcome, Screenshots
+from watchdog.engine.runner import Runner
+from watchdog.evidence.policy import EvidenceMemory, page_fingerprint
 from watchdog.store import Store
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)

@@ -17,9 +17,9 @@ import pytest
 import sqlalchemy as sa
 from recordfix import TOKEN, TRICKY_MESSAGE, MakeObs, Recorded, record, run_on_terminal
 
-from watchdog.export import DAILY_DEPARTEMENTS, DAILY_TARGETS, SCHEMA
+from watchdog.opendata.export import DAILY_DEPARTEMENTS, DAILY_TARGETS, SCHEMA
 from watchdog.store import Store
-from watchdog.store.engine import SQLITE_FILE
+from watchdog.store.connect import SQLITE_FILE
 from watchdog.store.schema import observations
 
 PERIOD = ["--from", "2025-03-01", "--to", "2025-03-31"]

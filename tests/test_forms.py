@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from watchdog.forms import form_by_id, read_forms
+from watchdog.probe.forms import form_by_id, read_forms
 
 PAGE = """
 <form id="other" action="/search"><input name="q" value="x"></form>

@@ -15,9 +15,9 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.parser import text_string_to_metric_families
 
-from watchdog.config import Target
-from watchdog.metrics import Metrics
-from watchdog.models import Env, Observation, Outcome
+from watchdog.config.loader import Target
+from watchdog.domain.models import Env, Observation, Outcome
+from watchdog.metrics.registry import Metrics
 
 GOLDEN = Path(__file__).parent / "fixtures" / "metrics" / "golden.prom"
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)

@@ -11,10 +11,10 @@ from typing import Any
 import yaml
 from prometheus_client import CollectorRegistry
 
-from watchdog.config import Target
+from watchdog.config.loader import Target
+from watchdog.daemon.listener import SchedulerMetrics
 from watchdog.dashboards import build_all
-from watchdog.listener import SchedulerMetrics
-from watchdog.metrics import Metrics
+from watchdog.metrics.registry import Metrics
 from watchdog.notify.metrics import NotificationMetrics
 
 REPO = Path(__file__).resolve().parent.parent

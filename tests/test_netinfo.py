@@ -10,7 +10,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from watchdog.netinfo import resolve, tls_fingerprint
+from watchdog.evidence.network import resolve, tls_fingerprint
 
 
 def _self_signed(tmp_path: Path) -> tuple[Path, Path]:

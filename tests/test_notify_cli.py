@@ -12,10 +12,10 @@ import pytest
 import yaml
 from notifyfix import TOKEN, HttpReceiver, observe, paris, receivers, target
 
-from watchdog.cli import main
-from watchdog.config import Config, load_config
-from watchdog.errors import ConfigError
-from watchdog.models import Outcome
+from watchdog.cli.main import main
+from watchdog.config.loader import Config, load_config
+from watchdog.domain.errors import ConfigError
+from watchdog.domain.models import Outcome
 from watchdog.notify.kinds import IncidentKind
 from watchdog.notify.service import Notifications
 from watchdog.store import Store

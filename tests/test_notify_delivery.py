@@ -29,9 +29,9 @@ from notifyfix import (
     target,
 )
 
-from watchdog.config import load_config
-from watchdog.listener import start_listener
-from watchdog.models import Outcome
+from watchdog.config.loader import load_config
+from watchdog.daemon.listener import start_listener
+from watchdog.domain.models import Outcome
 from watchdog.notify.repo import FAILED, PENDING, SENT, Repo
 from watchdog.notify.service import Notifications
 from watchdog.store import Store

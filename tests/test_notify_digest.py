@@ -8,9 +8,9 @@ from datetime import datetime
 import pytest
 from notifyfix import HttpReceiver, config, observe, paris, receivers, rig, target
 
-from watchdog.models import Outcome
+from watchdog.config.notifications import DigestSchedule
+from watchdog.domain.models import Outcome
 from watchdog.notify.digest import due_week
-from watchdog.notify.settings import DigestSchedule
 from watchdog.store import Store
 
 NBSP, NNBSP = "\u00a0", "\u202f"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import yaml
 
+from watchdog.config.notifications import NotificationSettings
 from watchdog.notify.kinds import AUDIENCE_KINDS, IncidentKind
-from watchdog.notify.settings import NotificationSettings
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

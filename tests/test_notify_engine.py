@@ -12,7 +12,7 @@ import pytest
 from harness import LoopThread
 from notifyfix import HttpReceiver, Rig, config, paris, receivers, rig, target
 
-from watchdog.models import Outcome
+from watchdog.domain.models import Outcome
 from watchdog.notify.kinds import IncidentKind
 from watchdog.notify.repo import SENT, Repo
 from watchdog.store import Store

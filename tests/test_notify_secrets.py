@@ -28,9 +28,9 @@ from notifyfix import (
 )
 from prometheus_client import CollectorRegistry, generate_latest
 
-from watchdog.cli import main
-from watchdog.config import load_config
-from watchdog.models import Outcome
+from watchdog.cli.main import main
+from watchdog.config.loader import load_config
+from watchdog.domain.models import Outcome
 from watchdog.notify.secrets import display, fragments
 from watchdog.notify.service import Notifications
 from watchdog.store import Store

@@ -80,13 +80,13 @@ def test_requirement_scan_recognises_watchdog() -> None:
 def test_console_script_declared_in_pyproject() -> None:
     pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     assert pyproject["project"]["name"] == DISTRIBUTION
-    assert pyproject["project"]["scripts"]["watchdog"] == "watchdog.cli:main"
+    assert pyproject["project"]["scripts"]["watchdog"] == "watchdog.cli.main:main"
 
 
 def test_console_script_installed() -> None:
     dist = importlib.metadata.distribution(DISTRIBUTION)
     scripts = {ep.name: ep.value for ep in dist.entry_points if ep.group == "console_scripts"}
-    assert scripts.get("watchdog") == "watchdog.cli:main", (
+    assert scripts.get("watchdog") == "watchdog.cli.main:main", (
         f"{DISTRIBUTION} {dist.version} installs console scripts {scripts}; "
         "reinstall with `make setup` if pyproject.toml changed"
     )

@@ -18,9 +18,9 @@ import pytest
 from aiohttp import web
 from harness import Sim, target, write_config
 
-from watchdog.config import Config
-from watchdog.models import Observation, Profile
-from watchdog.runner import Runner
+from watchdog.config.loader import Config
+from watchdog.domain.models import Observation, Profile
+from watchdog.engine.runner import Runner
 from watchdog.store import Store
 
 PAGE = """<!doctype html>

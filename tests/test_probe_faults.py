@@ -20,9 +20,9 @@ from aiohttp import web
 from harness import LoopThread, Sim, probe_and_store, target, write_config
 from polling import wait_until
 
-from watchdog.config import Config
-from watchdog.models import Observation
-from watchdog.runner import Runner
+from watchdog.config.loader import Config
+from watchdog.domain.models import Observation
+from watchdog.engine.runner import Runner
 from watchdog.simulator.app import serve
 from watchdog.simulator.testing import bundled_scenario
 from watchdog.store import Store

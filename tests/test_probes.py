@@ -17,7 +17,7 @@ import pytest
 from conftest import SIM_NOW
 from harness import Sim, probe_and_store, target, write_config
 
-from watchdog.models import Observation, Profile
+from watchdog.domain.models import Observation, Profile
 from watchdog.store import Store
 
 NO_SLOT_LEGACY = (

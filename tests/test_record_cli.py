@@ -23,17 +23,17 @@ from harness import Sim, probe_and_store, target, write_config
 from PIL import Image
 from recordfix import PAGE, TOKEN, MakeObs, Recorded, catalog_target, record, run_on_terminal
 
-from watchdog.cli import main
-from watchdog.errors import StoreError
-from watchdog.evidencefiles import SUMS, open_evidence
-from watchdog.models import EvidenceRefs, Observation, Outcome
-from watchdog.record import COLUMNS, inspect, open_read_only
-from watchdog.recordcli import dry_run
+from watchdog.cli.main import main
+from watchdog.cli.record import dry_run
+from watchdog.domain.errors import StoreError
+from watchdog.domain.models import EvidenceRefs, Observation, Outcome
+from watchdog.evidence.volatile import keep_page
 from watchdog.store import BlobStore, Store
+from watchdog.store.connect import SQLITE_FILE
 from watchdog.store.db import EVIDENCE_DIR
-from watchdog.store.engine import SQLITE_FILE
+from watchdog.store.evidencefiles import SUMS, open_evidence
+from watchdog.store.record import COLUMNS, inspect, open_read_only
 from watchdog.store.schema import observations
-from watchdog.volatile import keep_page
 
 EXE = Path(sys.executable).parent / "watchdog"
 
@@ -388,7 +388,7 @@ def test_open_without_a_capture_opens_the_folder_never_the_page(
     keep_page(refs, PAGE, store.blobs.put)
     sealed = store.append(make_observation("paris-a", 0, evidence=refs))
     asked: list[str] = []
-    monkeypatch.setattr("watchdog.evidencefiles.webbrowser.open", asked.append)
+    monkeypatch.setattr("watchdog.store.evidencefiles.webbrowser.open", asked.append)
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
     with open_read_only(data_dir, database_url) as reader:
         found = inspect(reader, sealed.id)

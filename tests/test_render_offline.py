@@ -21,14 +21,14 @@ from aiohttp import web
 from harness import Sim, probe_and_store, target, write_config
 from PIL import Image
 
-from watchdog.config import Config
-from watchdog.models import Engine, Observation
-from watchdog.render import render_later
-from watchdog.requesting import RequestSession
-from watchdog.resources import Budget, Resource, from_json, page_references
+from watchdog.config.loader import Config
+from watchdog.domain.models import Engine, Observation
+from watchdog.engine.rendering import render_later
+from watchdog.evidence.volatile import rebuild
+from watchdog.probe.requesting import RequestSession
+from watchdog.probe.resources import Budget, Resource, from_json, page_references
 from watchdog.store import Store
-from watchdog.verify import verify_store
-from watchdog.volatile import rebuild
+from watchdog.store.verify import verify_store
 
 GREEN, BLUE, RED, WHITE = (0, 128, 0), (0, 0, 255), (255, 0, 0), (255, 255, 255)
 LOGO_AT, BADGE_AT = (130, 130), (230, 130)  # centres of the image and the styled box

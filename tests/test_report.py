@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from reportdata import Spec, fill, paris, target
 
-from watchdog.browser import BrowserHost
-from watchdog.config import Target
-from watchdog.errors import WatchdogError
-from watchdog.models import Outcome
+from watchdog.config.loader import Target
+from watchdog.domain.errors import WatchdogError
+from watchdog.domain.models import Outcome
+from watchdog.engine.browser import BrowserHost
 from watchdog.report import ReportOptions, build_report, select_targets
 from watchdog.report.legal import load_legal
 from watchdog.report.recommend import load_rules

@@ -9,7 +9,7 @@ import pytest
 from reportdata import Spec, observation, paris, target
 from test_report import visible_text
 
-from watchdog.models import Engine, Observation, Outcome, Screenshots
+from watchdog.domain.models import Engine, Observation, Outcome, Screenshots
 from watchdog.report import ReportOptions, build_report
 from watchdog.report.dossier import DossierOptions, build_dossier
 from watchdog.report.policy import describe

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from reportdata import Spec, fill, paris
 
-from watchdog.cli import main
-from watchdog.models import Outcome
+from watchdog.cli.main import main
+from watchdog.domain.models import Outcome
 from watchdog.store import Store
 
 CONFIG = """\

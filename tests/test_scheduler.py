@@ -20,12 +20,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from fakeclock import EPOCH, FakeClock
 
-from watchdog.config import Config, MaintenanceWindow, Target, load_config
-from watchdog.errors import ConfigError, StoreError
-from watchdog.maintenance import MAINTENANCE_TAG, in_window
-from watchdog.models import Env, Observation, Outcome
-from watchdog.politeness import cycle_delay
-from watchdog.scheduler import Resume, Scheduler
+from watchdog.config.loader import Config, MaintenanceWindow, Target, load_config
+from watchdog.daemon.maintenance import MAINTENANCE_TAG, in_window
+from watchdog.daemon.politeness import cycle_delay
+from watchdog.daemon.scheduler import Resume, Scheduler
+from watchdog.domain.errors import ConfigError, StoreError
+from watchdog.domain.models import Env, Observation, Outcome
 
 MINUTE = 60.0
 PARIS_TZ = ZoneInfo("Europe/Paris")

@@ -13,7 +13,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from watchdog.errors import ConfigError
+from watchdog.domain.errors import ConfigError
 from watchdog.simulator.app import main_simulate, run_forever
 from watchdog.simulator.scenario import Scenario, load_scenario
 from watchdog.simulator.testing import (

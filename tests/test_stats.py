@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from reportdata import Spec, fill, paris
 
-from watchdog.models import Outcome
+from watchdog.domain.models import Outcome
 from watchdog.stats import Period, Proportion, compute, compute_total, difference, iso_week, wilson
 from watchdog.stats.calendar import add_months
 from watchdog.stats.intervals import weighted_quantile

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from reportdata import Spec, observation
 
-from watchdog.models import Engine, Env, Observation, Outcome, Screenshots
+from watchdog.domain.models import Engine, Env, Observation, Outcome, Screenshots
 from watchdog.stats import Period, compute, compute_total
 from watchdog.stats.calendar import PARIS, add_months
 from watchdog.stats.series import CaptureMode, DayCount, Run, SeriesStats, Span

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from watchdog.errors import EvidenceMissing, StoreError
+from watchdog.domain.errors import EvidenceMissing, StoreError
 from watchdog.store import BlobStore
 
 

@@ -13,9 +13,9 @@ import pydantic
 import pytest
 import rfc8785
 
-from watchdog.chain import canonical, compute_hash, format_datetime, seal, seal_document
-from watchdog.errors import InvalidObservation, StoreError
-from watchdog.models import Observation
+from watchdog.domain.errors import InvalidObservation, StoreError
+from watchdog.domain.models import Observation
+from watchdog.store.chain import canonical, compute_hash, format_datetime, seal, seal_document
 
 MakeObs = Callable[..., Observation]
 PARIS = ZoneInfo("Europe/Paris")

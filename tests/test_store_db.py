@@ -16,12 +16,12 @@ import sqlalchemy as sa
 from polling import wait_until
 from sqlalchemy import event
 
-from watchdog.chain import canonical, compute_hash
-from watchdog.errors import InvalidObservation, StoreError, StoreUnavailable
-from watchdog.models import Observation, Outcome
+from watchdog.domain.errors import InvalidObservation, StoreError, StoreUnavailable
+from watchdog.domain.models import Observation, Outcome
 from watchdog.store import Store
+from watchdog.store.chain import canonical, compute_hash
 from watchdog.store.schema import SCHEMA_VERSION, observations, schema_version
-from watchdog.verify import verify_store
+from watchdog.store.verify import verify_store
 
 MakeObs = Callable[..., Observation]
 
@@ -247,7 +247,7 @@ _APPEND_FOREVER = """
 import sys, uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from watchdog.models import Env, Observation, Outcome
+from watchdog.domain.models import Env, Observation, Outcome
 from watchdog.store import Store
 
 store = Store.open(Path(sys.argv[1]), sys.argv[2] or None)

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from watchdog.chain import canonical_json, seal_document, sha256_hex
-from watchdog.errors import StoreError
-from watchdog.models import Engine, Env, Observation, Screenshots
+from watchdog.domain.errors import StoreError
+from watchdog.domain.models import Engine, Env, Observation, Screenshots
 from watchdog.stats import Period, compute
 from watchdog.store import Store, schema
-from watchdog.store import engine as engines
+from watchdog.store import connect as engines
+from watchdog.store.chain import canonical_json, seal_document, sha256_hex
 from watchdog.store.schema import (
     ENV_COPIES,
     REPORT_INDEX,
@@ -26,7 +26,7 @@ from watchdog.store.schema import (
     observations,
     schema_version,
 )
-from watchdog.verify import verify_store
+from watchdog.store.verify import verify_store
 
 MakeObs = Callable[..., Observation]
 NEW_COLUMNS = [name for name, _path, _kind in ENV_COPIES]

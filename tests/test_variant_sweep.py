@@ -24,7 +24,7 @@ import pytest
 from conftest import SIM_NOW
 from harness import Sim, probe_and_store, simulating, target, write_config
 
-from watchdog.models import Observation
+from watchdog.domain.models import Observation
 from watchdog.simulator.app import entry_path
 from watchdog.simulator.scenario import Scenario
 

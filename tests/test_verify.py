@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from watchdog.models import Engine, Env, EvidenceRefs, Observation, Outcome, Screenshots
+from watchdog.domain.models import Engine, Env, EvidenceRefs, Observation, Outcome, Screenshots
 from watchdog.store import Store
 from watchdog.store.schema import chain_heads, observations
-from watchdog.verify import VerifyReport, verify_store
+from watchdog.store.verify import VerifyReport, verify_store
 
 MakeObs = Callable[..., Observation]
 TAMPERED_SEQ = 3
@@ -197,7 +197,7 @@ def test_a_rewritten_row_with_a_recomputed_hash_breaks_the_next_link(
     filled: Store, tamper: Callable[..., None]
 ) -> None:
     """Re-hashing a forged document is caught by the next row's prev_hash."""
-    from watchdog.chain import sha256_hex
+    from watchdog.store.chain import sha256_hex
 
     row = _row(filled, "paris-a", TAMPERED_SEQ)
     forged = row.doc.replace('"slots":12', '"slots":0')

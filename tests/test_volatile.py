@@ -1,4 +1,4 @@
-"""Volatile tokens set aside (watchdog/volatile.py): the split is lossless for any input,
+"""Volatile tokens set aside (watchdog/evidence/volatile.py): the split is lossless for any input,
 real pages lose their tokens to the record, and the skeleton is what two visits share."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from watchdog.volatile import (
+from watchdog.evidence.volatile import (
     FORMAT,
     VolatileRecord,
     join,

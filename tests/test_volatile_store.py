@@ -14,13 +14,13 @@ from reportdata import Spec, observation, paris
 from reportdata import target as report_target
 
 from watchdog.bundle import export_bundle, layout, verify_bundle
-from watchdog.evidence_policy import EvidenceMemory
-from watchdog.models import EvidenceRefs, Observation, Outcome
+from watchdog.domain.models import EvidenceRefs, Observation, Outcome
+from watchdog.evidence.policy import EvidenceMemory
+from watchdog.evidence.volatile import keep_page, page_fingerprint, rebuild
 from watchdog.report import ReportOptions
 from watchdog.stats import Period
 from watchdog.store import Store
-from watchdog.verify import verify_store
-from watchdog.volatile import keep_page, page_fingerprint, rebuild
+from watchdog.store.verify import verify_store
 
 PERIOD = Period.from_dates(date(2026, 11, 2), date(2026, 11, 8))
 PAGE = (

@@ -27,9 +27,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from watchdog.config import Config, load_config
-from watchdog.errors import ConfigError
-from watchdog.yamlpos import KeyPath, dotted
+from watchdog.config.loader import Config, load_config
+from watchdog.config.yamlpos import KeyPath, dotted
+from watchdog.domain.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "config" / "examples"

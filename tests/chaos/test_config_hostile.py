@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from watchdog.config import MAX_INCLUDED_BYTES, MAX_INCLUDED_FILES, Config, load_config
-from watchdog.errors import ConfigError
-from watchdog.yamlpos import MAX_BYTES
+from watchdog.config.loader import MAX_INCLUDED_BYTES, MAX_INCLUDED_FILES, Config, load_config
+from watchdog.config.yamlpos import MAX_BYTES
+from watchdog.domain.errors import ConfigError
 
 LOAD_DEADLINE_S = 10.0
 TARGET = """\
@@ -280,7 +280,7 @@ def test_check_config_on_hostile_files_exits_2_without_traceback(tmp_path: Path,
     body, fragment, _ = CASES[case]
     path = write(tmp_path, body)
     proc = subprocess.run(
-        [sys.executable, "-m", "watchdog.cli", "check-config", "--config", str(path)],
+        [sys.executable, "-m", "watchdog.cli.main", "check-config", "--config", str(path)],
         capture_output=True, text=True, check=False, timeout=60,
     )  # fmt: skip
     assert proc.returncode == 2, proc.stderr

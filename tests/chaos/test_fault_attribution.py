@@ -20,8 +20,8 @@ from aiohttp import web
 from harness import Sim, loopback_site, probe_and_store, target, write_config
 from polling import wait_until
 
-from watchdog.models import Observation
-from watchdog.runner import Runner
+from watchdog.domain.models import Observation
+from watchdog.engine.runner import Runner
 from watchdog.store import Store
 
 PAGE = (

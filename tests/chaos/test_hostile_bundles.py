@@ -31,15 +31,15 @@ from typing import Any
 import pytest
 from reportdata import Spec, fill, paris, target
 
-from watchdog import checkpoint as checkpoints
 from watchdog.bundle import export_bundle, layout, verify_bundle
 from watchdog.bundle.chains import MAX_LINE
 from watchdog.bundle.manifest import Manifest
-from watchdog.cli import main
-from watchdog.models import Outcome
+from watchdog.cli.main import main
+from watchdog.domain.models import Outcome
 from watchdog.report import ReportOptions
 from watchdog.stats import Period
 from watchdog.store import Store
+from watchdog.store import checkpoint as checkpoints
 
 PERIOD = Period.from_dates(date(2026, 11, 2), date(2026, 11, 8))
 T1 = target("seine-saint-denis-premiere", "93", "Seine-Saint-Denis")

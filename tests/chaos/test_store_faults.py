@@ -32,12 +32,12 @@ import sqlalchemy as sa
 import yaml
 from polling import wait_until
 
-from watchdog.errors import StoreError, StoreUnavailable
-from watchdog.models import Observation
+from watchdog.domain.errors import StoreError, StoreUnavailable
+from watchdog.domain.models import Observation
 from watchdog.store import BlobStore, Store
-from watchdog.store.engine import SQLITE_FILE
+from watchdog.store.connect import SQLITE_FILE
+from watchdog.store.verify import verify_store
 from watchdog.store.writes import WriteHealth, WriteKind, WriteRetry
-from watchdog.verify import verify_store
 
 REPO = Path(__file__).resolve().parents[2]
 WATCHDOG = str(REPO / ".venv" / "bin" / "watchdog")

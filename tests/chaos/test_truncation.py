@@ -26,13 +26,13 @@ import pytest
 import sqlalchemy as sa
 from polling import wait_until
 
-from watchdog import checkpoint as checkpoints
-from watchdog.chain import sha256_hex
-from watchdog.cli import main
-from watchdog.models import Engine, Env, EvidenceRefs, Observation, Screenshots
+from watchdog.cli.main import main
+from watchdog.domain.models import Engine, Env, EvidenceRefs, Observation, Screenshots
 from watchdog.store import Store
+from watchdog.store import checkpoint as checkpoints
+from watchdog.store.chain import sha256_hex
 from watchdog.store.schema import chain_heads, observations
-from watchdog.verify import verify_store
+from watchdog.store.verify import verify_store
 
 MakeObs = Callable[..., Observation]
 Sql = Callable[[sa.Executable], None]
@@ -291,8 +291,8 @@ _APPEND_AND_CHECKPOINT = """
 import sys, uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from watchdog.checkpoint import Checkpointer
-from watchdog.models import Env, Observation, Outcome
+from watchdog.store.checkpoint import Checkpointer
+from watchdog.domain.models import Env, Observation, Outcome
 from watchdog.store import Store
 
 data = Path(sys.argv[1])
@@ -340,7 +340,7 @@ def test_sigkill_while_appending_and_checkpointing_leaves_a_verifying_store(
 _CHECKPOINT_ON_A_FULL_DISK = """
 import resource, sys
 from pathlib import Path
-from watchdog.checkpoint import CheckpointError, write
+from watchdog.store.checkpoint import CheckpointError, write
 from watchdog.store import Store
 
 data = Path(sys.argv[1])

@@ -1,6 +1,6 @@
 """The observation part of a bundle check: hash chains, evidence references, derived CSV.
 
-A page kept as skeleton + volatile record must rebuild (watchdog/volatile.py) to the bytes
+A page kept as skeleton + volatile record must rebuild (watchdog/evidence/volatile.py) to the bytes
 its `html_sha256` names; that file's own hash is checked with every other file.
 """
 
@@ -12,7 +12,7 @@ import json
 import zipfile
 from typing import Any
 
-from watchdog.volatile import VolatileRecord, join_bytes
+from watchdog.evidence.volatile import VolatileRecord, join_bytes
 
 from . import layout
 from .manifest import Manifest

@@ -21,7 +21,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from watchdog import checkpoint as checkpoints
+from watchdog.store import checkpoint as checkpoints
 
 from . import layout
 from .chains import ChainWalk

@@ -4,7 +4,7 @@ The observations are copied as the exact canonical bytes that were hashed, so a 
 recomputes every hash and every chain link offline. Each chain is exported whole between
 its first and last observation of the period (no gap a reader could mistake for deletion).
 
-A page kept as skeleton + volatile record (watchdog/volatile.py) is exported three times:
+A page kept as skeleton + volatile record (watchdog/evidence/volatile.py) is exported three times:
 both blobs, which the observation names, and the page as served, rebuilt and named by its
 `html_sha256`, so `sha256sum -c` alone proves the page a reader opens is the one observed.
 """
@@ -27,14 +27,14 @@ from typing import IO, Any
 import sqlalchemy as sa
 
 from watchdog import __version__
-from watchdog import checkpoint as checkpoints
-from watchdog.chain import format_instant
-from watchdog.config import Target
-from watchdog.errors import StoreError, WatchdogError
+from watchdog.config.loader import Target
+from watchdog.domain.errors import StoreError, WatchdogError
+from watchdog.evidence.volatile import rebuild
 from watchdog.report.api import ReportOptions, build_report_async
+from watchdog.store import checkpoint as checkpoints
+from watchdog.store.chain import format_instant
 from watchdog.store.db import Store
 from watchdog.store.schema import observations as obs
-from watchdog.volatile import rebuild
 
 from . import layout
 

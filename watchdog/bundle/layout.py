@@ -8,7 +8,7 @@ observations.csv        the same observations as a table (derived; re-derived by
 checkpoint.json         the last signed checkpoint of the chain heads, when the store has one
 rapport/…               the report (HTML, PDF)
 preuves/<sha256>.<ext>  each evidence file, named by its own SHA-256; a page kept as skeleton
-                        + volatile record (watchdog/volatile.py) is there as both blobs
+                        + volatile record (watchdog/evidence/volatile.py) is there as both blobs
                         (.html, .json) and as the page as served (.html, its html_sha256)
 """
 

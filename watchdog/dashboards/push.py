@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from watchdog.dashboards.common import TESTDATA_UID
-from watchdog.errors import WatchdogError
+from watchdog.domain.errors import WatchdogError
 
 INCIDENT_TAG = "watchdog-incident"
 TESTDATA_SOURCE = {

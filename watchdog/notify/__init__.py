@@ -1,4 +1,4 @@
 """Incidents and notifications through Apprise (issue 5).
 
-Kept import-light: the configuration schema imports `watchdog.notify.settings`.
+Kept import-light: the configuration schema imports `watchdog.config.notifications`.
 """

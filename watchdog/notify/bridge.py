@@ -15,9 +15,9 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ulid import ULID
 
+from watchdog.config.notifications import NotificationSettings, Route
 from watchdog.notify.kinds import Event
 from watchdog.notify.repo import Message, Repo
-from watchdog.notify.settings import NotificationSettings, Route
 from watchdog.notify.text import Lang, label, moment
 
 MAX_BODY = 1024 * 1024

@@ -21,9 +21,9 @@ from typing import Protocol
 import apprise
 from apprise.attachment.file import AttachFile
 
+from watchdog.config.notifications import Delivery, NotificationSettings, Route, day_minutes
 from watchdog.notify.repo import FAILED, SENT, Message, Queued, Repo
 from watchdog.notify.secrets import LOGGER, REDACTOR, install
-from watchdog.notify.settings import Delivery, NotificationSettings, Route, day_minutes
 from watchdog.stats.calendar import PARIS, paris_midnight
 
 log = logging.getLogger(LOGGER)

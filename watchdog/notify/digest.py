@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from watchdog.config import Config, Target
-from watchdog.models import Observation, Outcome
+from watchdog.config.loader import Config, Target
+from watchdog.config.notifications import DigestSchedule, day_minutes
+from watchdog.domain.models import Observation, Outcome
 from watchdog.notify.kinds import Event
 from watchdog.notify.messages import Link
 from watchdog.notify.repo import Incident, Message, Repo
-from watchdog.notify.settings import DigestSchedule, day_minutes
 from watchdog.notify.text import Lang, count, day, label, listing, num, points, quoted, share
 from watchdog.stats import Period, SeriesStats, compute, compute_total
 from watchdog.stats.calendar import PARIS, iso_week, paris_midnight, week_label, week_monday

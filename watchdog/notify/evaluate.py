@@ -14,13 +14,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from watchdog.chain import format_instant
-from watchdog.config import Target
-from watchdog.models import Observation, Outcome
+from watchdog.config.loader import Target
+from watchdog.config.notifications import DailyRate, Streak
+from watchdog.domain.models import Observation, Outcome
 from watchdog.notify.kinds import IncidentKind, Reading, reading
-from watchdog.notify.settings import DailyRate, Streak
 from watchdog.stats.calendar import HOUR_KEY_LEN, local_hour, paris_midnight
 from watchdog.store import Store
+from watchdog.store.chain import format_instant
 from watchdog.store.schema import observations as obs_table
 
 MAX_EVIDENCE = 2

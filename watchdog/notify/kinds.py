@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from enum import IntEnum, StrEnum
 
-from watchdog.models import Observation, Outcome
+from watchdog.domain.models import Observation, Outcome
 
 
 class Audience(StrEnum):
@@ -61,7 +61,7 @@ STREAK_KINDS = (
     IncidentKind.PAGE_CLOSED,
     IncidentKind.BLOCKED,
 )
-# watchdog.maintenance.MAINTENANCE_TAG (not imported: config -> notify -> maintenance -> config).
+# watchdog.daemon.maintenance.MAINTENANCE_TAG (not imported: notify stays below the daemon).
 MAINTENANCE_TAG = "maintenance_window"
 RATE_KINDS = (IncidentKind.HIGH_NO_SLOT_RATE, IncidentKind.HIGH_FAILURE_RATE)
 

@@ -16,11 +16,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from watchdog.chain import format_instant
 from watchdog.notify.kinds import Event, IncidentKind
 from watchdog.notify.tables import ensure, incidents, outbox
 from watchdog.stats.calendar import parse_instant
-from watchdog.store.engine import Writer
+from watchdog.store.chain import format_instant
+from watchdog.store.connect import Writer
 
 OPEN, RESOLVED = "open", "resolved"
 PENDING, SENDING, SENT, FAILED, SUPERSEDED = "pending", "sending", "sent", "failed", "superseded"

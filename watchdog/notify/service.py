@@ -15,16 +15,16 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from watchdog.config import Config, Target
-from watchdog.models import Observation
+from watchdog.config.loader import Config, Target
+from watchdog.config.notifications import Route
+from watchdog.domain.models import Observation
 from watchdog.notify.bridge import add_bridge
 from watchdog.notify.delivery import AppriseSender, Count, Deliverer, Sender
-from watchdog.notify.engine import IncidentEngine, utc_now
+from watchdog.notify.incidents import IncidentEngine, utc_now
 from watchdog.notify.kinds import Event
 from watchdog.notify.metrics import NotificationMetrics
 from watchdog.notify.repo import Message, Repo
 from watchdog.notify.secrets import LOGGER, REDACTOR
-from watchdog.notify.settings import Route
 from watchdog.store import Store
 
 log = logging.getLogger(LOGGER)

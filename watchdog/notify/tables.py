@@ -1,6 +1,6 @@
 """Tables of incidents and of the notification outbox, beside the store's own (same engine).
 
-Identical on SQLite and PostgreSQL. Instants are canonical UTC text (`watchdog.chain`), as in
+Identical on SQLite and PostgreSQL. Instants are canonical UTC text (`watchdog.store.chain`), as in
 the store. Two constraints carry the "never twice" promises across restarts and workers:
 at most one open incident per (kind, target), and one outbox row per `dedup_key`.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from watchdog.store.engine import Writer
+from watchdog.store.connect import Writer
 
 metadata = sa.MetaData()
 

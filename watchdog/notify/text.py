@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from watchdog.models import Outcome
+from watchdog.domain.models import Outcome
 
 Lang = Literal["fr", "en"]
 NBSP = "\u00a0"

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from watchdog.browser import BrowserHost
-from watchdog.config import Target
-from watchdog.errors import WatchdogError
+from watchdog.config.loader import Target
+from watchdog.domain.errors import WatchdogError
+from watchdog.engine.browser import BrowserHost
 from watchdog.report.editable import EDITABLE, write_editable
 from watchdog.report.legal import load_legal
 from watchdog.report.model import Inputs, assemble

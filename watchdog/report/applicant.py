@@ -33,7 +33,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from watchdog.errors import WatchdogError
+from watchdog.domain.errors import WatchdogError
 
 SHA256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from watchdog.models import Outcome, Platform
+from watchdog.domain.models import Outcome, Platform
 
 REACHED = (Outcome.AVAILABLE, Outcome.NO_SLOT)
 BARRIERS = (

@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Literal
 
 from watchdog import __version__
-from watchdog.browser import BrowserHost
-from watchdog.config import Target
-from watchdog.errors import StoreError, WatchdogError
-from watchdog.models import Observation, Outcome
+from watchdog.config.loader import Target
+from watchdog.domain.errors import StoreError, WatchdogError
+from watchdog.domain.models import Observation, Outcome
+from watchdog.engine.browser import BrowserHost
 from watchdog.report import causes, labels
 from watchdog.report.applicant import Applicant, empty
 from watchdog.report.editable import EDITABLE, write_editable

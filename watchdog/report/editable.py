@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from watchdog.errors import WatchdogError
+from watchdog.domain.errors import WatchdogError
 
 EDITABLE = ("odt", "docx")
 NOTE = {

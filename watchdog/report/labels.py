@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from watchdog.models import Outcome, Platform, Procedure
+from watchdog.domain.models import Outcome, Platform, Procedure
 from watchdog.report import causes
 
 OUTCOMES: dict[str, dict[Outcome, str]] = {

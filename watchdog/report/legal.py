@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from watchdog.errors import WatchdogError
+from watchdog.domain.errors import WatchdogError
 
 Use = Literal["vu", "principe", "droit", "jurisprudence", "dossier", "contexte", "annexe"]
 Kind = Literal[

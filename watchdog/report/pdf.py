@@ -17,7 +17,7 @@ from pathlib import Path
 from markupsafe import escape
 from playwright.async_api import PdfMargins
 
-from watchdog.browser import BrowserHost
+from watchdog.engine.browser import BrowserHost
 
 log = logging.getLogger(__name__)
 MARGINS: PdfMargins = {"top": "16mm", "bottom": "18mm", "left": "14mm", "right": "14mm"}

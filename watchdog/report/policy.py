@@ -1,6 +1,6 @@
 """What the report and the dossier say about the evidence policy in force (issue 7).
 
-Over the period: which screenshot policy (`env.screenshots`, watchdog/evidence_policy.py) and
+Over the period: which screenshot policy (`env.screenshots`, watchdog/evidence/policy.py) and
 which engine (`env.engine`) the observations were made under, with dates and counts when
 more than one was in force, and what each means for the evidence a reader can expect.
 The figures come from the statistics' SQL pass over the documents (`SeriesStats.capture_modes`).
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import TypeVar
 
-from watchdog.models import Engine, Screenshots
+from watchdog.domain.models import Engine, Screenshots
 from watchdog.report.typo import NNBSP, Typo
 from watchdog.stats.series import CaptureMode, Span
 

@@ -20,8 +20,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from watchdog.errors import WatchdogError
-from watchdog.models import Outcome
+from watchdog.domain.errors import WatchdogError
+from watchdog.domain.models import Outcome
 from watchdog.report import support
 from watchdog.stats.calendar import Period, paris_midnight
 from watchdog.stats.intervals import Proportion

@@ -20,7 +20,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 from PIL import Image, ImageDraw, ImageFont
 
-from watchdog.models import Outcome
+from watchdog.domain.models import Outcome
 from watchdog.report import causes, labels, support
 from watchdog.report.legal import Confidence, LegalRefs
 from watchdog.report.model import ReportData

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from watchdog.models import Outcome
+from watchdog.domain.models import Outcome
 from watchdog.report import causes
 from watchdog.stats.intervals import Proportion
 from watchdog.stats.series import SeriesStats

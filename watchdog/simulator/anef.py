@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from watchdog.models import Platform
+from watchdog.domain.models import Platform
 from watchdog.simulator.chrome import ANEF_TITLE, anef_maintenance, anef_shell, esc
 from watchdog.simulator.faults import SIM_MARK, apply_fault, html, nginx_page, rate_limited
 from watchdog.simulator.log import BookingRoute, request_mode

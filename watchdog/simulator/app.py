@@ -13,8 +13,8 @@ from typing import Protocol
 
 from aiohttp import web
 
-from watchdog.errors import ConfigError
-from watchdog.models import Platform
+from watchdog.domain.errors import ConfigError
+from watchdog.domain.models import Platform
 from watchdog.simulator import anef, eappointment, legacy, rdv
 from watchdog.simulator.log import BookingRoute, RequestLog, detect_booking, open_entry
 from watchdog.simulator.scenario import Scenario, Target, load_scenario

@@ -11,7 +11,7 @@ import re
 
 from aiohttp import web
 
-from watchdog.models import Platform
+from watchdog.domain.models import Platform
 from watchdog.simulator import eappointment_pages as pages
 from watchdog.simulator.chrome import eapp_page
 from watchdog.simulator.faults import apply_fault, html, rate_limited

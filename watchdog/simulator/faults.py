@@ -12,7 +12,7 @@ import struct
 
 from aiohttp import web
 
-from watchdog.models import Platform
+from watchdog.domain.models import Platform
 from watchdog.simulator.scenario import Fault, Rule, Target
 from watchdog.simulator.state import LOG_ENTRY, Journey, SimState
 

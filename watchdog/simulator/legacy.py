@@ -11,7 +11,7 @@ import re
 
 from aiohttp import web
 
-from watchdog.models import Platform
+from watchdog.domain.models import Platform
 from watchdog.simulator import legacy_pages as pages
 from watchdog.simulator import variants
 from watchdog.simulator.chrome import cookie_banner, legacy_page

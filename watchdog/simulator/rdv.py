@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from watchdog.models import Platform
+from watchdog.domain.models import Platform
 from watchdog.simulator import rdv_pages as pages
 from watchdog.simulator.chrome import cookie_banner, rdv_page
 from watchdog.simulator.faults import apply_fault, html, rate_limited

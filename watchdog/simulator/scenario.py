@@ -54,8 +54,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from watchdog.errors import ConfigError, ConfigProblem
-from watchdog.models import Platform
+from watchdog.domain.errors import ConfigError, ConfigProblem
+from watchdog.domain.models import Platform
 from watchdog.simulator.units import Duration, HourWindows, IdStr, parse_clock
 from watchdog.simulator.variants import PLATFORM_VARIANTS, Variant
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 
-from watchdog.models import Platform
+from watchdog.domain.models import Platform
 
 
 class Variant(StrEnum):

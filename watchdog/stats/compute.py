@@ -9,7 +9,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from watchdog.models import Engine, Outcome, Screenshots
+from watchdog.domain.models import Engine, Outcome, Screenshots
 from watchdog.stats import queries
 from watchdog.stats.calendar import (
     HOUR_KEY_LEN,

@@ -14,9 +14,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from watchdog.chain import format_instant
-from watchdog.models import Outcome
+from watchdog.domain.models import Outcome
 from watchdog.stats.calendar import HOUR_KEY_LEN, Period
+from watchdog.store.chain import format_instant
 from watchdog.store.schema import observations as obs
 
 EXCLUDED = [o.value for o in Outcome if not o.counts_in_rates]

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from watchdog.models import DOWN_OUTCOMES, Engine, Outcome, Screenshots
+from watchdog.domain.models import DOWN_OUTCOMES, Engine, Outcome, Screenshots
 from watchdog.stats.calendar import Period, iso_week
 from watchdog.stats.intervals import Proportion, weighted_quantile
 

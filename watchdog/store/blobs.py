@@ -13,9 +13,9 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from watchdog.atomic import write_atomically
-from watchdog.errors import EvidenceMissing, StoreError
-from watchdog.models import EvidenceRefs
+from watchdog.domain.errors import EvidenceMissing, StoreError
+from watchdog.domain.models import EvidenceRefs
+from watchdog.store.atomic import write_atomically
 from watchdog.store.writes import WriteHealth, WriteKind
 
 SHA256_RE = re.compile(r"[0-9a-f]{64}")

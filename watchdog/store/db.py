@@ -22,11 +22,11 @@ from typing import Any, Self, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from watchdog.chain import format_instant, seal_document
-from watchdog.errors import StoreError, StoreUnavailable
-from watchdog.models import Observation, Outcome
-from watchdog.store import engine as engines
+from watchdog.domain.errors import StoreError, StoreUnavailable
+from watchdog.domain.models import Observation, Outcome
+from watchdog.store import connect as engines
 from watchdog.store.blobs import BlobStore
+from watchdog.store.chain import format_instant, seal_document
 from watchdog.store.schema import chain_heads, column_values, ensure_schema, observations
 from watchdog.store.writes import (
     RetryClock,

@@ -4,7 +4,7 @@
 of some of its values, kept for indexes and SQL. `watchdog verify` checks every copy against
 the document, so a column edited alone is detected.
 
-Datetime columns hold the canonical text of `watchdog.chain` (UTC, fixed width, `Z`), so text
+Datetime columns hold the canonical text of `watchdog.store.chain` (UTC, fixed width, `Z`), so text
 order is time order on both backends and a column compares byte for byte with the document.
 
 Schema version 2 copies what the report's statistics read from `env` (`simulated`,
@@ -23,7 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from watchdog.errors import StoreError
+from watchdog.domain.errors import StoreError
 
 SCHEMA_VERSION = 2
 

@@ -1,0 +1,59 @@
+"""The `dashboards` verb: `build` writes the JSON models, `push` uploads them to Grafana."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from watchdog.cli.outputs import writable_dir
+from watchdog.dashboards import build_all, write_all
+from watchdog.dashboards.push import incident_annotations, push, read_incidents
+
+DEFAULT_OUT = Path("dashboards")
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    for path in write_all(writable_dir(Path(args.out))):
+        print(path)
+    return 0
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    incidents = []
+    if args.incidents == "-":
+        incidents = read_incidents(sys.stdin.read())
+    elif args.incidents:
+        incidents = read_incidents(Path(args.incidents).read_text(encoding="utf-8"))
+    report = push(
+        args.url,
+        args.token,
+        list(build_all().values()),
+        incident_annotations(incidents),
+        folder_uid=args.folder,
+    )
+    for url in report.dashboards:
+        print(f"dashboard: {url}")
+    if report.datasource_created:
+        print("created the TestData data source of the département map")
+    print(f"annotations: {report.annotations_added} added, "
+          f"{report.annotations_skipped} already there")  # fmt: skip
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `dashboards build|push` to the CLI."""
+    p = sub.add_parser("dashboards", help="Grafana dashboards: build the JSON, push to Grafana")
+    verbs = p.add_subparsers(dest="dashboards_command", required=True, metavar="ACTION")
+    b = verbs.add_parser("build", help="write the dashboards' JSON models")
+    b.add_argument("--out", default=str(DEFAULT_OUT), metavar="DIR",
+                   help=f"output directory (default: {DEFAULT_OUT})")  # fmt: skip
+    b.set_defaults(handler=cmd_build)
+    u = verbs.add_parser("push", help="upload the dashboards (and incidents) to Grafana")
+    u.add_argument("--url", required=True, help="Grafana base URL, e.g. http://127.0.0.1:3000")
+    u.add_argument("--token", help="service-account token (or put user:password in the URL)")
+    u.add_argument("--folder", metavar="UID", help="folder uid to put the dashboards in")
+    u.add_argument("--incidents", metavar="FILE",
+                   help="incidents to annotate: JSON from `watchdog incidents --json`, - for "
+                        "stdin")  # fmt: skip
+    u.set_defaults(handler=cmd_push)

@@ -1,0 +1,306 @@
+"""`observations`, `show` and `probe --dry-run`: reading the record without writing to it.
+
+Registered by watchdog/cli/main.py. `observations` and `show` open the store read-only
+(watchdog/store/record.py): they never write, never probe, never create a data directory.
+`probe --dry-run` probes and prints without opening the store: its evidence is hashed, not
+kept, and nothing joins a chain. The flag is added to the existing `probe` verb here so that
+the core CLI keeps one registration line for all of this.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import hashlib
+import json
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from watchdog.cli.export import register as register_export
+from watchdog.cli.probe import render_observation
+from watchdog.cli.progress import Advance, progress
+from watchdog.cli.recordargs import instant, outcomes, selection, until
+from watchdog.cli.tables import table
+from watchdog.config.loader import Config, Target
+from watchdog.domain.errors import TargetNotFound
+from watchdog.domain.models import Observation, Outcome
+from watchdog.engine.browser import BrowserHost
+from watchdog.engine.runner import Runner
+from watchdog.metrics.registry import would_export
+from watchdog.store import Store
+from watchdog.store.evidencefiles import export_evidence, open_evidence
+from watchdog.store.record import (
+    COLUMNS,
+    Entry,
+    Inspection,
+    count,
+    evidence_paths,
+    inspect,
+    observation_fields,
+    open_read_only,
+    paris,
+    select,
+)
+
+Loader = Callable[[argparse.Namespace], Config]
+Handler = Callable[[argparse.Namespace], int]
+MESSAGE_WIDTH = 60
+PROGRESS_EVERY = 1000
+
+
+# -- observations -----------------------------------------------------------------------
+
+
+def cmd_observations(args: argparse.Namespace, config: Config) -> int:
+    catalog = {t.id: t for t in config.targets}
+    chosen = selection(args, config)
+    with open_read_only(config.watchdog.data_dir, config.watchdog.database_url) as store:
+        total = count(store, chosen) if sys.stderr.isatty() else None
+        with progress("reading observations", total) as advance:
+            rows = (
+                observation_fields(e, catalog.get(e.observation.target), store.blobs)
+                for e in _advancing(select(store, chosen), advance)
+            )
+            if args.json:
+                written, seen = _write_json(rows, sys.stdout)
+            elif args.csv:
+                written, seen = _write_csv(rows, sys.stdout)
+            else:
+                written, seen = _write_table(list(rows), sys.stdout)
+    print(_summary(written, seen), file=sys.stderr if args.json or args.csv else sys.stdout)
+    return 0
+
+
+def _advancing(entries: Iterator[Entry], advance: Advance) -> Iterator[Entry]:
+    done = 0
+    for entry in entries:
+        yield entry
+        done += 1
+        if done % PROGRESS_EVERY == 0:
+            advance(done)
+    advance(done)
+
+
+def _write_json(rows: Iterable[dict[str, Any]], out: TextIO) -> tuple[int, set[str]]:
+    """A JSON array, written row by row (a long record is never held in memory)."""
+    done, seen = 0, set[str]()
+    out.write("[")
+    for row in rows:
+        out.write(",\n" if done else "\n")
+        out.write(json.dumps(row, ensure_ascii=False))
+        done += 1
+        seen.add(row["target"])
+    out.write("\n]\n" if done else "]\n")
+    return done, seen
+
+
+def _write_csv(rows: Iterable[dict[str, Any]], out: TextIO) -> tuple[int, set[str]]:
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    done, seen = 0, set[str]()
+    for row in rows:
+        writer.writerow(row)
+        done += 1
+        seen.add(row["target"])
+    return done, seen
+
+
+def _write_table(rows: list[dict[str, Any]], out: TextIO) -> tuple[int, set[str]]:
+    headers = ("Paris time", "UTC", "target", "outcome", "slots", "earliest slot", "message",
+               "evidence", "id")  # fmt: skip
+    cells = [_cells(row) for row in rows]
+    if cells:
+        out.write(table(headers, cells) + "\n")
+    return len(rows), {row["target"] for row in rows}
+
+
+def _cells(row: dict[str, Any]) -> tuple[str, ...]:
+    message = row["message"] or "-"
+    if len(message) > MESSAGE_WIDTH:
+        message = message[: MESSAGE_WIDTH - 1] + "…"
+    evidence = row["evidence_framed"] or row["evidence_screenshot"] or row["evidence_html"]
+    return (
+        row["started_paris"][:19].replace("T", " "),
+        row["started_utc"][:19].replace("T", " "),
+        row["target"],
+        f"{row['outcome']} ({row['detail']})",
+        "-" if row["slots"] is None else str(row["slots"]),
+        row["earliest_slot"] or "-",
+        " ".join(message.split()),
+        evidence or "-",
+        row["id"],
+    )
+
+
+def _summary(done: int, targets: set[str]) -> str:
+    return f"{done} observation(s) of {len(targets)} target(s); nothing written"
+
+
+# -- show -------------------------------------------------------------------------------
+
+
+def cmd_show(args: argparse.Namespace, config: Config) -> int:
+    with open_read_only(config.watchdog.data_dir, config.watchdog.database_url) as store:
+        found = inspect(store, args.obs_id)
+        target = config.target(found.observation.target)
+        if args.json:
+            print(json.dumps(show_json(found, store), ensure_ascii=False, indent=2))
+        else:
+            print(render_show(found, target, store))
+        if args.export is not None:
+            files = export_evidence(found.observation, found.document, store.blobs, args.export)
+            print(f"wrote {len(files)} evidence file(s) and SHA256SUMS to {args.export}",
+                  file=sys.stderr)  # fmt: skip
+        if args.open:
+            opened = open_evidence(found.observation, found.document, store.blobs)
+            print(f"opened {opened}", file=sys.stderr)
+    return 0 if found.ok else 1
+
+
+def show_json(found: Inspection, store: Store) -> dict[str, Any]:
+    obs = found.observation
+    return {
+        "observation": {**json.loads(found.document), "hash": obs.hash},
+        "chain": {
+            "target": obs.target,
+            "seq": found.seq,
+            "length": found.chain_length,
+            "previous": found.previous_id,
+            "next": found.next_id,
+        },
+        "evidence_paths": evidence_paths(obs, store.blobs),
+        "checks": [{"name": c.name, "ok": c.ok, "note": c.note} for c in found.checks],
+        "verified": found.ok,
+    }
+
+
+def render_show(found: Inspection, target: Target | None, store: Store) -> str:
+    obs = found.observation
+    where = f"{target.department} {target.prefecture} — {target.label}" if target else "-"
+    out = [
+        render_observation(obs),
+        f"journey     {where}",
+        f"started     {paris(obs.started_at)} (Paris)  {obs.started_at.isoformat()} (UTC)",
+        f"finished    {paris(obs.finished_at)} (Paris)",
+        f"http status {obs.http_status if obs.http_status is not None else '-'}",
+        f"prev hash   {obs.prev_hash or '-'}",
+        f"chain       seq {found.seq} of {found.chain_length} for {obs.target}"
+        f" (previous {found.previous_id or '-'}, next {found.next_id or '-'})",
+    ]
+    out += [f"dialog      {text}" for text in obs.dialogs]
+    steps = [(s.name, str(s.status or "-"), f"{s.ms} ms", s.url) for s in obs.steps]
+    out += ["", "step trail", table(("step", "status", "time", "url"), steps) if steps else "-"]
+    paths = evidence_paths(obs, store.blobs)
+    rows = [(kind, sha, paths[kind]) for kind, sha in obs.evidence.blobs().items()]
+    out += ["", "evidence", table(("kind", "sha256", "path"), rows) if rows else "(none)"]
+    if obs.evidence.html_sha256:
+        out.append(f"page as served: sha256 {obs.evidence.html_sha256} (html + html_volatile)")
+    out += ["", "environment", json.dumps(obs.env.model_dump(mode="json"), indent=2)]
+    verdict = "verified" if found.ok else "NOT VERIFIED"
+    out += ["", f"verification: {verdict}"]
+    out += [f"  {'ok  ' if c.ok else 'FAIL'} {c.name}: {c.note}" for c in found.checks]
+    return "\n".join(out)
+
+
+# -- probe --dry-run --------------------------------------------------------------------
+
+
+def _hash_only(data: bytes, _kind: str) -> str:
+    """A blob sink that keeps nothing: the evidence is named, not stored."""
+    return hashlib.sha256(data).hexdigest()
+
+
+async def dry_run(
+    config: Config,
+    target_id: str,
+    *,
+    as_json: bool,
+    debug: bool = False,
+    host: BrowserHost | None = None,
+) -> Observation:
+    """Probe once and print the observation; no store is opened, no evidence kept."""
+    target = config.target(target_id)
+    if target is None:
+        known = ", ".join(t.id for t in config.targets) or "none"
+        raise TargetNotFound(f"no target {target_id!r} in {config.source} (known: {known})")
+    runner = Runner(config, _hash_only, host)
+    try:
+        obs = await runner.probe(target)
+    finally:
+        if host is None:
+            await runner.close()
+    if as_json:
+        print(obs.model_dump_json())
+    else:
+        print(render_observation(obs))
+    if debug:
+        print(render_dry_debug(obs, target))
+    print("dry run: nothing stored, no evidence kept, no chain extended", file=sys.stderr)
+    return obs
+
+
+def render_dry_debug(obs: Observation, target: Target) -> str:
+    """`probe --debug` for a dry run: the evidence is named by its hashes, kept nowhere."""
+    steps = [(s.name, str(s.status or "-"), f"{s.ms} ms", s.url) for s in obs.steps]
+    out = ["", "step trail", table(("step", "status", "time", "url"), steps) if steps else "-"]
+    rows = [(kind, sha) for kind, sha in obs.evidence.blobs().items()]
+    out += ["", "evidence (dry run: not kept)"]
+    out.append(table(("kind", "sha256"), rows) if rows else "(none)")
+    out += ["", "environment", json.dumps(obs.env.model_dump(mode="json"), indent=2)]
+    out += ["", "metrics this observation exports", would_export(obs, target)]
+    return "\n".join(out)
+
+
+# -- registration -----------------------------------------------------------------------
+
+
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    load: Loader,
+    add_config: Callable[[argparse.ArgumentParser], None],
+) -> None:
+    """Add `observations` and `show`, and `--dry-run` to the `probe` verb already there."""
+    p = sub.add_parser("observations", help="list recorded observations (read-only)")
+    add_config(p)
+    p.add_argument("--target", action="append", help="target id (repeat or comma-separate)")
+    p.add_argument("--department", action="append", help="département code, e.g. 93")
+    p.add_argument("--from", dest="first", type=instant, help="from this Paris day or instant")
+    p.add_argument(
+        "--to", dest="last", type=until, help="through this Paris day, or to this instant"
+    )
+    p.add_argument(
+        "--outcome", action="append", type=outcomes, help="outcome, e.g. no_slot (repeatable)"
+    )
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="a JSON array, one object each")
+    fmt.add_argument("--csv", action="store_true", help="CSV with a header row")
+    p.set_defaults(handler=lambda a: cmd_observations(a, load(a)))
+
+    p = sub.add_parser("show", help="one observation: fields, chain position, verification")
+    add_config(p)
+    p.add_argument("obs_id", metavar="OBS_ID", help="observation id")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--export", type=Path, metavar="DIR",
+                   help="write its evidence as named files (framed.png, page.html…)")  # fmt: skip
+    p.add_argument("--open", action="store_true", help="open the framed capture in a viewer")
+    p.set_defaults(handler=lambda a: cmd_show(a, load(a)))
+    _add_dry_run(sub, load)
+    register_export(sub, load, add_config)
+
+
+def _add_dry_run(sub: argparse._SubParsersAction[argparse.ArgumentParser], load: Loader) -> None:
+    probe = sub.choices["probe"]
+    probe.add_argument("--dry-run", action="store_true",
+                       help="probe and print, store nothing (no evidence, no chain)")  # fmt: skip
+    stored: Handler = probe.get_default("handler")
+
+    def handler(args: argparse.Namespace) -> int:
+        if not args.dry_run:
+            return stored(args)
+        obs = asyncio.run(dry_run(load(args), args.target, as_json=args.json, debug=args.debug))
+        return 1 if obs.outcome is Outcome.PROBE_ERROR else 0
+
+    probe.set_defaults(handler=handler)

@@ -1,0 +1,272 @@
+"""The configuration schema (docs/design.md §3): one strict model per section, `extra="forbid"`.
+
+Loading, includes, file:line:key problems and the checks across sections are in
+watchdog/config/loader.py, which re-exports these names.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import ipaddress
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
+
+from probes import REGISTRY
+from watchdog import __version__
+from watchdog.config.notifications import NotificationSettings
+from watchdog.domain.durations import Duration
+from watchdog.domain.models import EngineChoice, Platform, Procedure, Profile, Screenshots
+
+DEFAULT_USER_AGENT = (
+    f"prefecture-watchdog/{__version__} "
+    "(+https://github.com/prefecture-watchdog/prefecture-watchdog; observe-only)"
+)
+PARIS = ZoneInfo("Europe/Paris")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WatchdogSettings(_Strict):
+    data_dir: Path = Path("./data")  # relative: to the config file's folder (config.py)
+    database_url: str | None = None
+    user_agent: str = DEFAULT_USER_AGENT
+    allowed_hosts: list[str] = Field(default_factory=lambda: ["*.gouv.fr"])
+    min_interval: Duration = timedelta(minutes=2)
+    vantage: str = "default"
+    simulated: bool = False
+
+    @field_validator("data_dir")
+    @classmethod
+    def _usable_path(cls, value: Path) -> Path:
+        if "\0" in str(value):
+            raise ValueError("a path cannot hold a NUL character")
+        return value
+
+    @field_validator("user_agent")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if not value.strip() or any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise ValueError("must be one non-empty line without control characters")
+        return value
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _scoped(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            if not pattern.strip("*?[]!.").strip():
+                raise ValueError(
+                    f"{pattern!r} allows every host: name the sites watched (e.g. '*.gouv.fr'); "
+                    "allowed_hosts is what keeps a probe from following a link anywhere"
+                )
+        return patterns
+
+
+class BrowserSettings(_Strict):
+    executable_path: str | None = None
+    headless: bool = True
+    max_contexts: Annotated[int, Field(ge=1, le=64)] = 2
+    probe_timeout: Duration = timedelta(seconds=60)
+    viewport: Annotated[str, Field(pattern=r"^\d{3,4}x\d{3,4}$")] = "1280x900"
+    locale: str = "fr-FR"
+    timezone: str = "Europe/Paris"
+    # cleared: kept pages wiped between probes (half the CPU); fresh: a new profile each time
+    profile: Profile = Profile.CLEARED
+
+
+class PerHostBudget(_Strict):
+    requests_per_minute: Annotated[float, Field(gt=0, le=600)] = 6.0
+    concurrent: Annotated[int, Field(ge=1, le=16)] = 1
+
+
+class BackoffSettings(_Strict):
+    factor: Annotated[float, Field(ge=1)] = 2.0
+    cap: Duration = timedelta(hours=1)
+
+
+class PolitenessSettings(_Strict):
+    per_host: PerHostBudget = Field(default_factory=PerHostBudget)
+    jitter: Annotated[float, Field(ge=0, le=0.5)] = 0.1
+    backoff: BackoffSettings = Field(default_factory=BackoffSettings)
+
+
+class ListenSettings(_Strict):
+    """Where /healthz and /metrics are served; beyond loopback only with `expose: true`."""
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 9788
+    expose: bool = False  # serve on a non-loopback address (every interface for "" or 0.0.0.0)
+
+    @model_validator(mode="after")
+    def _exposed_on_purpose(self) -> ListenSettings:
+        if not is_loopback(self.host) and not self.expose:
+            every = " (every interface)" if self.host in ("", "0.0.0.0", "::") else ""
+            raise ValueError(
+                f"host {self.host!r}{every} is reachable from other machines: "
+                "set listen.expose: true to serve /healthz and /metrics there, "
+                "or listen on 127.0.0.1"
+            )
+        return self
+
+
+class MaintenanceWindow(_Strict):
+    """Announced maintenance: cron-like weekly hours or an explicit range.
+
+    Weekly: `weekdays` (0 = Monday) and/or `hours` "HH:MM-HH:MM" (may cross midnight), in
+    Europe/Paris. Explicit: `start` and `end` (ISO 8601; a naive time is Europe/Paris).
+    """
+
+    weekdays: list[Annotated[int, Field(ge=0, le=6)]] | None = None
+    hours: Annotated[str, Field(pattern=r"^\d{1,2}:\d{2}-\d{1,2}:\d{2}$")] | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> MaintenanceWindow:
+        weekly = self.weekdays is not None or self.hours is not None
+        if weekly == (self.start is not None or self.end is not None):
+            raise ValueError("give either weekdays/hours or start/end")
+        if weekly:
+            if self.hours is not None:
+                first, last = (clock_minutes(part) for part in self.hours.split("-"))
+                if first == last:
+                    raise ValueError("hours: an empty range")
+        elif self.start is None or self.end is None:
+            raise ValueError("an explicit range needs both start and end")
+        elif in_paris(self.end) <= in_paris(self.start):
+            raise ValueError("end must be after start")
+        return self
+
+
+def clock_minutes(text: str) -> int:
+    """Minutes since midnight of "HH:MM" (24:00 allowed as the end of the day)."""
+    hours, minutes = (int(part) for part in text.split(":"))
+    if hours > 24 or minutes > 59 or (hours == 24 and minutes):
+        raise ValueError(f"hours: {text!r} is not a time of day")
+    return hours * 60 + minutes
+
+
+def in_paris(value: datetime) -> datetime:
+    """An aware instant: naive config times are Europe/Paris wall-clock times."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=PARIS)
+
+
+class SchedulerSettings(_Strict):
+    """How `watchdog run` schedules and stops (docs/design.md §5)."""
+
+    grace_period: Duration = timedelta(seconds=30)  # in-flight probes may finish on SIGTERM
+    probe_overrun: Duration = timedelta(seconds=60)  # beyond probe_timeout, a probe is abandoned
+    seed: int | None = None  # fixes the spread of start times (tests, benchmarks)
+
+
+class ProbingSettings(_Strict):
+    """Defaults for every target (issue 7); a target may set either key itself."""
+
+    engine: EngineChoice = EngineChoice.BROWSER
+    screenshots: Screenshots = Screenshots.EVERY
+
+
+class Target(_Strict):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=80)]
+    department: Annotated[str, Field(pattern=r"^(0[1-9]|1\d|2[1-9]|[3-8]\d|9[0-5]|2A|2B|97[1-6])$")]
+    prefecture: str
+    site: str | None = None
+    procedure: Procedure
+    label: str
+    platform: Platform
+    url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/\S*)?$", max_length=2000)]
+    interval: Duration = timedelta(minutes=15)
+    options: dict[str, Any] = Field(default_factory=dict)
+    maintenance: list[MaintenanceWindow] = Field(default_factory=list)
+    enabled: bool = True
+    engine: EngineChoice | None = None  # None: probing.engine
+    screenshots: Screenshots | None = None  # None: probing.screenshots
+
+    _parsed_options: BaseModel | None = PrivateAttr(default=None)
+
+    @field_validator("url")
+    @classmethod
+    def _parsable(cls, value: str) -> str:
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 -- raises ValueError on a port out of range or not a number
+        except ValueError as exc:  # `http://[/x`: an unclosed IPv6 bracket
+            raise ValueError(f"not a usable URL: {exc}") from exc
+        if not parts.hostname:
+            raise ValueError("not a usable URL: no host")
+        return value
+
+    @property
+    def host(self) -> str:
+        return (urlsplit(self.url).hostname or "").lower()
+
+    @property
+    def netloc(self) -> str:
+        """Host and port: the key of politeness budgets."""
+        return urlsplit(self.url).netloc.lower()
+
+    @property
+    def parsed_options(self) -> BaseModel:
+        if self._parsed_options is None:
+            self._parsed_options = REGISTRY[self.platform].options.model_validate(self.options)
+        return self._parsed_options
+
+
+class Config(_Strict):
+    watchdog: WatchdogSettings = Field(default_factory=WatchdogSettings)
+    browser: BrowserSettings = Field(default_factory=BrowserSettings)
+    politeness: PolitenessSettings = Field(default_factory=PolitenessSettings)
+    listen: ListenSettings = Field(default_factory=ListenSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    probing: ProbingSettings = Field(default_factory=ProbingSettings)
+    # Host-wide windows, keyed by host name or host:port, on top of each target's own.
+    maintenance: dict[str, list[MaintenanceWindow]] = Field(default_factory=dict)
+    include: list[str] = Field(default_factory=list)
+    targets: list[Target] = Field(default_factory=list)
+
+    _source: str = PrivateAttr(default="")
+
+    @property
+    def source(self) -> str:
+        return self._source
+
+    def target(self, target_id: str) -> Target | None:
+        return next((t for t in self.targets if t.id == target_id), None)
+
+    def host_allowed(self, host: str) -> bool:
+        return host_allowed(host, self.watchdog.allowed_hosts)
+
+    def engine_for(self, target: Target) -> EngineChoice:
+        return target.engine or self.probing.engine
+
+    def screenshots_for(self, target: Target) -> Screenshots:
+        return target.screenshots or self.probing.screenshots
+
+
+def host_allowed(host: str, patterns: list[str]) -> bool:
+    host = host.lower()
+    return any(host == p.lower() or fnmatch.fnmatchcase(host, p.lower()) for p in patterns)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

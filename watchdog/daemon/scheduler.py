@@ -1,0 +1,400 @@
+"""The asyncio scheduler: when each target is probed, and how politely (docs/design.md §1, §5).
+
+One dispatcher loop decides every start; probes run as tasks. A target is due every
+`interval` (± jitter), its first run at a random offset in [0, interval) so a catalog never
+fires together; after a restart it resumes from its last observation. A start also needs a
+token from its host's bucket, a free slot under the host's `concurrent` bound and one under
+`browser.max_contexts`. A host that answers `blocked`, `site_error`, `timeout` or
+`network_error` stretches its targets' cycles by factor**level up to the cap.
+
+Time comes from an injectable `Clock` so tests run a simulated hour in milliseconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from watchdog.config.loader import Config, Target
+from watchdog.daemon.maintenance import in_maintenance, tagged, windows_for
+from watchdog.daemon.politeness import HostState, cycle_delay
+from watchdog.domain.errors import WatchdogError
+from watchdog.domain.models import Observation, Outcome
+
+log = logging.getLogger(__name__)
+
+Probe = Callable[[Target], Awaitable[Observation]]
+Record = Callable[[Observation, Target], Awaitable[None]]
+StartHook = Callable[[Target, float, float], None]  # (target, planned, actual)
+LATENESS_SAMPLES = 100_000
+
+
+class Clock(Protocol):
+    """Seconds since the Unix epoch, and a way to wait for one of them."""
+
+    def now(self) -> float: ...
+
+    async def sleep_until(self, when: float) -> None: ...
+
+
+class SystemClock:
+    """The real clock."""
+
+    def now(self) -> float:
+        return time.time()
+
+    async def sleep_until(self, when: float) -> None:
+        delay = when - time.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+class ProbeOverrun(Exception):
+    """The runner overran its own deadline by more than `scheduler.probe_overrun`."""
+
+
+@dataclass
+class TargetState:
+    target: Target
+    first_due: float  # used until the first start
+    anchor: float | None = None  # start of the previous run
+    jitter: float = 1.0  # this cycle's interval multiplier, in [1 - j, 1 + j]
+    in_flight: bool = False
+    runs: int = 0
+    last_outcome: Outcome | None = None
+    last_finished: float | None = None
+
+
+@dataclass(frozen=True)
+class TargetStatus:
+    id: str
+    host: str
+    due: float
+    in_flight: bool
+    runs: int
+    last_outcome: Outcome | None
+    backoff_level: int
+
+
+@dataclass(frozen=True)
+class HostStatus:
+    host: str
+    level: int
+    multiplier: float
+    active: int
+    concurrent: int
+    requests_per_minute: float
+    last_failure: Outcome | None
+    failing_since: float | None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    taken_at: float
+    targets: list[TargetStatus]
+    hosts: list[HostStatus]
+    in_flight: int
+    stopping: bool
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Where a restarted scheduler picks up: last starts (from the store) and back-off levels."""
+
+    last_started: Mapping[str, float] = field(default_factory=dict)
+    backoff: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Counters:
+    started: int = 0
+    recorded: int = 0
+    abandoned: int = 0
+    failed: int = 0
+    lateness: deque[float] = field(default_factory=lambda: deque(maxlen=LATENESS_SAMPLES))
+
+
+class Scheduler:
+    """Runs `probe` for each due target and hands each observation to `record`."""
+
+    def __init__(
+        self,
+        config: Config,
+        probe: Probe,
+        record: Record,
+        *,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        resume: Resume | None = None,
+        on_start: StartHook | None = None,
+    ) -> None:
+        self.config = config
+        self.clock: Clock = clock or SystemClock()
+        self.rng = rng or random.Random(config.scheduler.seed)
+        self.counters = Counters()
+        self._probe = probe
+        self._record = record
+        self._on_start = on_start
+        self._targets: dict[str, TargetState] = {}
+        self._hosts: dict[str, HostState] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._active = 0  # probes holding a browser context (max_contexts)
+        self._in_flight: set[str] = set()  # by id: a target removed and re-added mid-probe too
+        self._wake = asyncio.Event()
+        self._stopping = False
+        resume = resume or Resume()
+        self._apply(config, resume.last_started, resume.backoff)
+
+    # -- configuration ------------------------------------------------------------------
+
+    def reload(self, config: Config, last_started: Mapping[str, float] | None = None) -> None:
+        """Switch to `config`: new targets are spread, removed ones dropped, others kept."""
+        self.config = config
+        self._apply(config, last_started or {}, {})
+        self._wake.set()
+
+    def _apply(
+        self, config: Config, last_started: Mapping[str, float], backoff: Mapping[str, int]
+    ) -> None:
+        now = self.clock.now()
+        budget = config.politeness.per_host
+        wanted = {t.id: t for t in config.targets if t.enabled}
+        for target_id in set(self._targets) - set(wanted):
+            del self._targets[target_id]
+        for target in wanted.values():
+            host = self._hosts.get(target.netloc)
+            if host is None:
+                host = HostState.new(target.netloc, budget, backoff.get(target.netloc, 0))
+                self._hosts[target.netloc] = host
+            state = self._targets.get(target.id)
+            if state is None:
+                self._targets[target.id] = self._new_state(target, last_started.get(target.id), now)
+            else:
+                state.target = target
+        for key, host in list(self._hosts.items()):
+            host.apply_budget(budget)
+            if host.active == 0 and not any(t.netloc == key for t in wanted.values()):
+                del self._hosts[key]
+
+    def _new_state(self, target: Target, last: float | None, now: float) -> TargetState:
+        """Resume from the last observation; a new or long-overdue target gets a random offset."""
+        interval = target.interval.total_seconds()
+        state = TargetState(target, first_due=now + self.rng.uniform(0, interval))
+        if last is not None:
+            state.anchor, state.jitter = last, self._draw_jitter()
+            if self._due(state) < now:  # missed while we were down: spread, no herd
+                state.anchor = None
+        return state
+
+    def _draw_jitter(self) -> float:
+        spread = self.config.politeness.jitter
+        return 1.0 + self.rng.uniform(-spread, spread)
+
+    # -- schedule -----------------------------------------------------------------------
+
+    def _due(self, state: TargetState) -> float:
+        if state.anchor is None:
+            return state.first_due
+        backoff = self.config.politeness.backoff
+        host = self._hosts.get(state.target.netloc)
+        delay = cycle_delay(
+            state.target.interval.total_seconds(),
+            state.jitter,
+            host.level if host is not None else 0,
+            backoff.factor,
+            backoff.cap.total_seconds(),
+        )
+        return state.anchor + delay
+
+    def _waiting(self) -> list[tuple[float, TargetState]]:
+        """Targets not in flight, earliest due first."""
+        pending = [
+            (self._due(s), s) for s in self._targets.values() if s.target.id not in self._in_flight
+        ]
+        pending.sort(key=lambda pair: (pair[0], pair[1].target.id))
+        return pending
+
+    def _dispatch(self, now: float) -> float | None:
+        """Start what may start now; return when to look again (None: on the next event)."""
+        wake: float | None = None
+        for due, state in self._waiting():
+            if due > now:
+                return due if wake is None else min(wake, due)
+            if self._active >= self.config.browser.max_contexts:
+                return wake
+            host = self._hosts[state.target.netloc]
+            if host.can_start(now):
+                self._start(state, host, due, now)
+            elif host.active < host.concurrent:
+                ready = host.bucket.next_free
+                wake = ready if wake is None else min(wake, ready)
+        return wake
+
+    def _start(self, state: TargetState, host: HostState, planned: float, now: float) -> None:
+        state.in_flight = True
+        self._in_flight.add(state.target.id)
+        state.anchor, state.jitter = now, self._draw_jitter()
+        state.runs += 1
+        host.active += 1
+        self._active += 1
+        host.bucket.take(now)
+        self.counters.started += 1
+        self.counters.lateness.append(now - planned)
+        if self._on_start is not None:
+            self._on_start(state.target, planned, now)
+        task = asyncio.create_task(self._run_one(state, host), name=f"probe:{state.target.id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- running ------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Dispatch until `stop()`; in-flight probes are left to `drain()`."""
+        while not self._stopping:
+            self._wake.clear()
+            wake = self._dispatch(self.clock.now())
+            await self._wait(wake)
+
+    async def _wait(self, wake: float | None) -> None:
+        waiters: list[asyncio.Task[object]] = [asyncio.create_task(self._wake.wait())]
+        if wake is not None:
+            waiters.append(asyncio.create_task(self.clock.sleep_until(wake)))
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def _run_one(self, state: TargetState, host: HostState) -> None:
+        target = state.target
+        outcome = Outcome.PROBE_ERROR
+        try:
+            obs = await self._probe_with_deadline(target)
+            outcome = obs.outcome
+            await _shielded(self._record_one(obs, target))
+        except ProbeOverrun:
+            outcome = Outcome.TIMEOUT
+            self.counters.abandoned += 1
+            log.warning("probe of %s overran its deadline: abandoned, nothing recorded", target.id)
+        except WatchdogError as exc:  # e.g. the store is unreachable: said once per probe
+            self.counters.failed += 1
+            log.error("%s: %s", target.id, exc)
+        except Exception:  # a bug in a probe or the runner must not stop the schedule
+            self.counters.failed += 1
+            log.exception("probe of %s failed outside the runner", target.id)
+        finally:
+            now = self.clock.now()
+            state.in_flight = False
+            self._in_flight.discard(target.id)
+            state.last_outcome, state.last_finished = outcome, now
+            host.active -= 1
+            self._active -= 1
+            host.note(outcome, now)
+            self._wake.set()
+
+    async def _probe_with_deadline(self, target: Target) -> Observation:
+        browser = self.config.browser.probe_timeout + self.config.scheduler.probe_overrun
+        deadline = self.clock.now() + browser.total_seconds()
+        probe = asyncio.ensure_future(self._probe(target))
+        timer = asyncio.ensure_future(self.clock.sleep_until(deadline))
+        try:
+            await asyncio.wait({probe, timer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            timer.cancel()
+            if not probe.done():
+                probe.cancel()
+        if not probe.done() or probe.cancelled():
+            raise ProbeOverrun(target.id)
+        return probe.result()
+
+    async def _record_one(self, obs: Observation, target: Target) -> None:
+        windows = windows_for(self.config, target)
+        maintenance = in_maintenance(windows, obs.started_at, obs.finished_at)
+        if maintenance:
+            obs = obs.model_copy(update={"tags": tagged(obs.tags, maintenance)})
+        await self._record(obs, target)
+        self.counters.recorded += 1
+
+    # -- stopping -----------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Take no new probe; `run()` returns at once."""
+        self._stopping = True
+        self._wake.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    async def drain(self, grace: float) -> int:
+        """Let in-flight probes finish for `grace` seconds, then cancel the rest; return how many.
+
+        A cancelled probe writes nothing: its observation never reaches `record`.
+        """
+        pending = set(self._tasks)
+        if pending:
+            timer = asyncio.ensure_future(self.clock.sleep_until(self.clock.now() + grace))
+            while pending and not timer.done():
+                await asyncio.wait({*pending, timer}, return_when=asyncio.FIRST_COMPLETED)
+                pending = {t for t in pending if not t.done()}
+            timer.cancel()
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        if pending:
+            log.warning("abandoned %d probe(s) still running after the grace period", len(pending))
+        return len(pending)
+
+    # -- state --------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        factor = self.config.politeness.backoff.factor
+        targets = [
+            TargetStatus(
+                id=s.target.id,
+                host=s.target.netloc,
+                due=self._due(s),
+                in_flight=s.in_flight,
+                runs=s.runs,
+                last_outcome=s.last_outcome,
+                backoff_level=self._hosts[s.target.netloc].level,
+            )
+            for s in sorted(self._targets.values(), key=lambda s: s.target.id)
+        ]
+        hosts = [
+            HostStatus(
+                host=h.key,
+                level=h.level,
+                multiplier=factor**h.level,
+                active=h.active,
+                concurrent=h.concurrent,
+                requests_per_minute=h.bucket.per_minute,
+                last_failure=h.last_failure,
+                failing_since=h.failing_since,
+            )
+            for h in sorted(self._hosts.values(), key=lambda h: h.key)
+        ]
+        return Snapshot(self.clock.now(), targets, hosts, self._active, self._stopping)
+
+
+async def _shielded(record: Awaitable[None]) -> None:
+    """Finish a started write even if the probe's task is cancelled: no half-recorded probe."""
+    task = asyncio.ensure_future(record)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await task
+        raise
+
+
+def to_datetime(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)

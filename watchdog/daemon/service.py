@@ -1,0 +1,407 @@
+"""`watchdog run`: the scheduler, the recorder and the HTTP listener in one process.
+
+SIGTERM/SIGINT: no new probe starts; in-flight probes get `scheduler.grace_period` to
+finish and be recorded; the rest are cancelled and write nothing; exit 0.
+SIGHUP: reload the configuration. A bad file is rejected (each problem logged as
+file:line: key: message) and the running configuration stays in force.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, cast
+
+from watchdog import __version__
+from watchdog.config.loader import Config, Target, load_config
+from watchdog.daemon.listener import SchedulerMetrics, start_listener
+from watchdog.daemon.scheduler import Resume, Scheduler
+from watchdog.daemon.state import StateFile, build_state, read_state, state_path, write_state
+from watchdog.domain.errors import ConfigError, StoreError
+from watchdog.domain.models import Observation
+from watchdog.engine.runner import Runner
+from watchdog.metrics.registry import Metrics
+from watchdog.notify.service import Notifications
+from watchdog.store import Store
+from watchdog.store.checkpoint import Checkpointer
+from watchdog.store.writes import WriteSnapshot
+
+log = logging.getLogger(__name__)
+
+STATE_EVERY_S = 2.0
+# Threads for observation writes: SQLite takes one writer at a time, PostgreSQL a few.
+STORE_WRITERS = 4
+# Settings read once at start; a reload that changes them is applied at the next restart.
+RESTART_ONLY = (
+    "watchdog.data_dir",
+    "watchdog.database_url",
+    "listen",
+    "browser.executable_path",
+    "browser.headless",
+)
+
+
+class Daemon:
+    """One long-running watchdog over one store; `run()` returns the exit status."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.path = Path(config.source)
+        self.metrics = Metrics()
+        self.scheduler_metrics = SchedulerMetrics(self.metrics.registry)
+        self.started_at = datetime.now(UTC)
+        self.reloads = 0
+        self.last_reload_error: str | None = None
+        self.last_reload: dict[str, Any] | None = None  # the last reload: when, file, ok, why
+        self.port: int | None = None
+        self._stop = asyncio.Event()
+        self._store: Store | None = None
+        self._runner: Runner | None = None
+        self._scheduler: Scheduler | None = None
+        self._reloading = asyncio.Lock()
+        self._background: set[asyncio.Task[bool]] = set()
+        self.notifications: Notifications | None = None  # incidents and Apprise (issue 5)
+        # Their own threads: a write waiting out a lock or a full disk (up to 2 minutes) must
+        # not hold asyncio's default pool, which frames screenshots and writes the evidence.
+        self._writes = ThreadPoolExecutor(STORE_WRITERS, thread_name_prefix="store-write")
+
+    # -- wiring ---------------------------------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        assert self._store is not None, "store used before run()"
+        return self._store
+
+    @property
+    def scheduler(self) -> Scheduler:
+        assert self._scheduler is not None, "scheduler used before run()"
+        return self._scheduler
+
+    async def _probe(self, target: Target) -> Observation:
+        assert self._runner is not None
+        try:
+            return await self._runner.probe(target)
+        except StoreError as exc:  # its evidence could not be written (a full disk…)
+            self.store.health.dropped(1)
+            raise StoreError(f"{exc}; the observation is dropped") from exc
+
+    async def _record(self, obs: Observation, target: Target) -> None:
+        loop = asyncio.get_running_loop()
+        sealed = await loop.run_in_executor(self._writes, self.store.append, obs)
+        self.metrics.observe(sealed, target)
+        if self.notifications is not None:  # returns promptly: delivery runs on its own
+            await self.notifications.on_observation(sealed, target)
+        tags = f" [{', '.join(sealed.tags)}]" if sealed.tags else ""
+        log.info("%s: %s (%s) in %.1fs%s", target.id, sealed.outcome, sealed.detail,
+                 sealed.duration_s, tags)  # fmt: skip
+
+    def _on_start(self, target: Target, planned: float, actual: float) -> None:
+        self.scheduler_metrics.lateness.observe(max(actual - planned, 0.0))
+
+    async def _last_started(self) -> dict[str, float]:
+        last = await asyncio.to_thread(self.store.last_per_target)
+        return {tid: obs.started_at.timestamp() for tid, obs in last.items()}
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def run(self, minutes: float | None = None) -> int:
+        config = self.config
+        self._store = await asyncio.to_thread(
+            Store.open, config.watchdog.data_dir, config.watchdog.database_url
+        )
+        try:
+            return await self._run_with_store(minutes)
+        finally:
+            self.store.stop_retrying()  # past drain() only if run failed: do not wait 2 min
+            self._writes.shutdown()
+            self.store.close()
+
+    async def _run_with_store(self, minutes: float | None) -> int:
+        config = self.config
+        self._runner = Runner(config, self.store.blobs.put)
+        self.checkpoints = Checkpointer(self.store, config.watchdog.data_dir)
+        last = await asyncio.to_thread(self.store.last_per_target)
+        await asyncio.to_thread(self._runner.memory.seed, last.values(), self.store.blobs.get)
+        previous = read_state(state_path(config.watchdog.data_dir))
+        resume = Resume(
+            last_started=await self._last_started(),
+            backoff=previous.backoff() if previous is not None else {},
+        )
+        self._scheduler = Scheduler(
+            config, self._probe, self._record, resume=resume, on_start=self._on_start
+        )
+        self.metrics.declare(config.targets)
+        self.scheduler_metrics.declare(config.targets)
+        self.notifications = await asyncio.to_thread(
+            Notifications.for_daemon, config, self.store, self.metrics.registry
+        )
+        http, self.port = await start_listener(
+            config.listen.host, config.listen.port, self.health, self.exposition,
+            self.notifications.add_routes,
+        )  # fmt: skip
+        self.notifications.start()
+        try:
+            return await self._serve(minutes)
+        finally:
+            await self.notifications.stop()
+            await http.cleanup()
+            await self._runner.close()
+
+    async def _serve(self, minutes: float | None) -> int:
+        self._install_signals()
+        log.info("watchdog %s running %d targets from %s; /healthz and /metrics on http://%s:%s",
+                 __version__, len(self.config.targets), self.path, self.config.listen.host,
+                 self.port)  # fmt: skip
+        dispatcher = asyncio.create_task(self.scheduler.run(), name="scheduler")
+        writer = asyncio.create_task(self._write_state_forever(), name="state-writer")
+        stop = asyncio.create_task(self._stop.wait())
+        try:
+            # The dispatcher only returns on stop(); if it dies, its error surfaces below.
+            await asyncio.wait(
+                {stop, dispatcher},
+                timeout=minutes * 60 if minutes is not None else None,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            log.info("stopping: no new probes; %d in flight", self.scheduler.snapshot().in_flight)
+            self.scheduler.stop()
+            await dispatcher
+            grace = self.config.scheduler.grace_period.total_seconds()
+            # A write still retrying (a locked or full store) gives up with the grace period.
+            asyncio.get_running_loop().call_later(grace, self.store.stop_retrying)
+            abandoned = await self.scheduler.drain(grace)
+        finally:
+            stop.cancel()
+            writer.cancel()
+            self._remove_signals()
+        self._save_state(running=False)
+        self.checkpoints.tick(self.scheduler.counters.recorded)  # the last ones recorded
+        log.info("stopped: %d observations recorded, %d probes abandoned at shutdown",
+                 self.scheduler.counters.recorded, abandoned)  # fmt: skip
+        return 0
+
+    def _install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop, sig)
+        loop.add_signal_handler(signal.SIGHUP, self._schedule_reload)
+
+    def _remove_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+
+    def request_stop(self, sig: signal.Signals | None = None) -> None:
+        if sig is not None:
+            log.info("received %s", sig.name)
+        self._stop.set()
+
+    # -- reload ---------------------------------------------------------------------------
+
+    def _schedule_reload(self) -> None:
+        task = asyncio.get_running_loop().create_task(self.reload())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        task.add_done_callback(_log_crash)
+
+    async def reload(self) -> bool:
+        """Load the config file again and switch to it whole, or keep the running one whole.
+
+        Whatever the new file holds (a bomb, a tag, a bad value) ends as a rejected reload
+        in the log and in /healthz (`last_reload`: when, which file, why), never as a crash;
+        the load runs in a daemon thread so that SIGTERM never waits for it."""
+        async with self._reloading:
+            log.info("reloading %s", self.path)
+            try:
+                new = await _in_daemon_thread(load_config, self.path)
+                kept = self._kept(new)
+                runner = self._new_runner(kept)  # built before anything running is touched
+            except ConfigError as exc:
+                problems = [str(problem) for problem in exc.problems]
+                for problem in problems:
+                    log.error("reload rejected: %s", problem)
+                return self._reload_failed(f"{len(problems)} configuration problem(s)", problems)
+            except Exception as exc:  # any other failure must leave the running config whole
+                log.error("reload rejected: %s: %s", type(exc).__name__, exc)
+                return self._reload_failed(f"{type(exc).__name__}: {exc}", [])
+            self._switch(kept, runner, await self._last_started())
+            self._reload_result(ok=True, error=None, problems=[])
+            return True
+
+    def _reload_failed(self, error: str, problems: list[str]) -> bool:
+        log.error("reload rejected: %s; the previous configuration keeps running", error)
+        self.last_reload_error = "\n".join(problems) or error
+        self._reload_result(ok=False, error=error, problems=problems)
+        return False
+
+    def _reload_result(self, *, ok: bool, error: str | None, problems: list[str]) -> None:
+        self.last_reload = {
+            "at": datetime.now(UTC).isoformat(),
+            "file": str(self.path),
+            "ok": ok,
+            "error": error,
+            "problems": problems[:20],  # the log has them all
+        }
+
+    def _kept(self, new: Config) -> Config:
+        """`new`, less the settings read once at start (RESTART_ONLY), which stay as they are."""
+        old = self.config
+        for key in RESTART_ONLY:
+            if _setting(old, key) != _setting(new, key):
+                log.warning("reload: %s changed; it takes effect at the next restart", key)
+        kept = new.model_copy(update={"watchdog": new.watchdog.model_copy(
+            update={"data_dir": old.watchdog.data_dir, "database_url": old.watchdog.database_url}
+        ), "listen": old.listen})  # fmt: skip
+        kept._source = new.source
+        return kept
+
+    def _new_runner(self, kept: Config) -> Runner:
+        assert self._runner is not None
+        return Runner(kept, self.store.blobs.put, self._runner.host, self._runner.memory)
+
+    def _switch(self, kept: Config, runner: Runner, last_started: dict[str, float]) -> None:
+        old = self.config
+        self._forget_removed(old, kept)
+        self.metrics.declare(kept.targets)
+        self.scheduler_metrics.declare(kept.targets)
+        self._runner = runner
+        self.scheduler.reload(kept, last_started)
+        if self.notifications is not None:
+            self.notifications.reload(kept)
+        self.config = kept
+        self.reloads += 1
+        self.last_reload_error = None
+        added = {t.id for t in kept.targets} - {t.id for t in old.targets}
+        removed = {t.id for t in old.targets} - {t.id for t in kept.targets}
+        log.info("reloaded: %d targets (%d added, %d removed)", len(kept.targets), len(added),
+                 len(removed))  # fmt: skip
+
+    def _forget_removed(self, old: Config, new: Config) -> None:
+        remaining = {t.id for t in new.targets}
+        for target in old.targets:
+            if target.id not in remaining:
+                self.metrics.forget(target.id, target.platform)
+                self.scheduler_metrics.forget(target.id)
+
+    # -- state and endpoints --------------------------------------------------------------
+
+    async def _write_state_forever(self) -> None:
+        while True:
+            state = self._state(running=True)  # taken on the loop, written in a thread
+            await asyncio.to_thread(self._write, state)
+            await asyncio.to_thread(self.checkpoints.tick, self.scheduler.counters.recorded)
+            await asyncio.sleep(STATE_EVERY_S)
+
+    def _save_state(self, *, running: bool) -> None:
+        self._write(self._state(running=running))
+
+    def _state(self, *, running: bool) -> StateFile:
+        return build_state(
+            self.scheduler.snapshot(),
+            self.scheduler.counters,
+            running=running,
+            config=str(self.path),
+            started_at=self.started_at,
+        )
+
+    def _write(self, state: StateFile) -> None:
+        try:
+            write_state(state_path(self.config.watchdog.data_dir), state)
+        except OSError as exc:
+            log.warning("cannot write the state file: %s", exc)
+
+    def health(self) -> dict[str, Any]:
+        snap = self.scheduler.snapshot()
+        counters = self.scheduler.counters
+        writes = self.store.health.snapshot()
+        status = "stopping" if snap.stopping else "ok" if writes.writable else "unhealthy"
+        return {
+            "status": status,
+            "version": __version__,
+            "started_at": self.started_at.isoformat(),
+            "config": str(self.path),
+            "targets": len(snap.targets),
+            "in_flight": snap.in_flight,
+            "probes_started": counters.started,
+            "observations_recorded": counters.recorded,
+            "probes_abandoned": counters.abandoned,
+            "failures": counters.failed,
+            "hosts_backing_off": sum(1 for h in snap.hosts if h.level > 0),
+            "reloads": self.reloads,
+            "last_reload_error": self.last_reload_error,
+            "last_reload": self.last_reload,
+            "store": store_health(writes),
+        }
+
+    def exposition(self) -> bytes:
+        self.scheduler_metrics.refresh(self.scheduler.snapshot())
+        self.metrics.store_health(self.store.health.snapshot())
+        return self.metrics.exposition()
+
+
+def store_health(writes: WriteSnapshot) -> dict[str, Any]:
+    """The store part of /healthz: failing writes now (none once they succeed), counters."""
+    failing = [
+        {"kind": f.kind.value, "since": f.since.isoformat(), "attempts": f.attempts,
+         "error": f.error}
+        for f in writes.failing
+    ]  # fmt: skip
+    return {
+        "writable": writes.writable,
+        "failing": failing,
+        "write_errors": {kind.value: n for kind, n in writes.errors.items()},
+        "observations_dropped": writes.dropped,
+    }
+
+
+def _setting(config: Config, dotted: str) -> Any:
+    value: Any = config
+    for part in dotted.split("."):
+        value = getattr(value, part)
+    return value
+
+
+async def _in_daemon_thread(function: Callable[[Path], Config], path: Path) -> Config:
+    """`function(path)` in a daemon thread: unlike asyncio.to_thread's pool, which
+    asyncio.run joins on exit, a slow load can never hold back a SIGTERM'd daemon."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[Config] = loop.create_future()
+
+    def settle(result: Config | None, error: BaseException | None) -> None:
+        if done.cancelled():
+            return
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(cast(Config, result))
+
+    def work() -> None:
+        result: Config | None = None
+        error: BaseException | None = None
+        try:
+            result = function(path)
+        except BaseException as exc:  # handed to the awaiting task, which decides
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=work, name="config-reload", daemon=True).start()
+    return await done
+
+
+def _log_crash(task: asyncio.Task[bool]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("reload failed", exc_info=task.exception())
+
+
+def run_daemon(config: Config, minutes: float | None) -> int:
+    """Entry point of `watchdog run`."""
+    if log.getEffectiveLevel() > logging.INFO:
+        log.setLevel(logging.INFO)  # lifecycle and one line per probe, even without -v
+    return asyncio.run(Daemon(config).run(minutes))

@@ -1,0 +1,201 @@
+"""The domain model of docs/design.md §2: closed enums and typed records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Outcome(StrEnum):
+    """The closed outcome vocabulary; the string values are a public contract."""
+
+    AVAILABLE = "available"
+    NO_SLOT = "no_slot"
+    CAPTCHA = "captcha"
+    QUEUE = "queue"
+    CLOSED = "closed"
+    MAINTENANCE = "maintenance"
+    SITE_ERROR = "site_error"
+    BLOCKED = "blocked"
+    TIMEOUT = "timeout"
+    NETWORK_ERROR = "network_error"
+    UNRECOGNIZED = "unrecognized"
+    PROBE_ERROR = "probe_error"
+
+    @property
+    def counts_in_rates(self) -> bool:
+        """Our own faults and unknown pages never count in any rate (rule 3)."""
+        return self not in (Outcome.UNRECOGNIZED, Outcome.PROBE_ERROR)
+
+    @property
+    def site_up(self) -> bool | None:
+        """Value of `watchdog_site_up`: None when the outcome says nothing about the site."""
+        if self in DOWN_OUTCOMES:
+            return False
+        if self.counts_in_rates:
+            return True
+        return None
+
+
+DOWN_OUTCOMES = frozenset(
+    {
+        Outcome.SITE_ERROR,
+        Outcome.TIMEOUT,
+        Outcome.NETWORK_ERROR,
+        Outcome.BLOCKED,
+        Outcome.MAINTENANCE,
+    }
+)
+
+
+class Procedure(StrEnum):
+    PREMIERE_DEMANDE = "premiere_demande"
+    RENOUVELLEMENT = "renouvellement"
+    CHANGEMENT_STATUT = "changement_statut"
+    ADMISSION_EXCEPTIONNELLE = "admission_exceptionnelle"
+    NATURALISATION = "naturalisation"
+    REMISE_TITRE = "remise_titre"
+    DUPLICATA = "duplicata"
+    ETUDIANT = "etudiant"
+    OTHER = "other"
+
+
+class Platform(StrEnum):
+    LEGACY_BOOKING = "legacy_booking"
+    RDV_PREFECTURE = "rdv_prefecture"
+    EAPPOINTMENT = "eappointment"
+    ANEF = "anef"
+    STEPS = "steps"
+
+
+class Engine(StrEnum):
+    """Which engine ran the probe (recorded in `env`)."""
+
+    BROWSER = "browser"
+    REQUEST = "request"
+
+
+class EngineChoice(StrEnum):
+    """Config: which engine a target runs on (`auto`: the request engine where the platform
+    has one, the browser when a page needs rendering or is not recognized)."""
+
+    AUTO = "auto"
+    BROWSER = "browser"
+    REQUEST = "request"
+
+
+class Screenshots(StrEnum):
+    """Config: when a screenshot is kept (DOM and hashes always are; the first observation
+    of every outcome run always gets one)."""
+
+    EVERY = "every"
+    ON_CHANGE = "on_change"
+    HOURLY = "hourly"
+    DAILY = "daily"
+
+
+class Profile(StrEnum):
+    """Config and env: the browser state a probe starts from. Both start with no cookie,
+    storage, cache or history of an earlier probe (watchdog/engine/pages.py)."""
+
+    CLEARED = "cleared"  # a kept page, wiped after each probe (cheaper: no new renderer)
+    FRESH = "fresh"  # a new context and page for each probe
+
+
+class Step(BaseModel):
+    """One step of a probe's trail: what was loaded and how it answered."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    url: str
+    status: int | None = None
+    ms: int = 0
+
+
+class EvidenceRefs(BaseModel):
+    """SHA-256 of each evidence blob kept for an observation.
+
+    The DOM is kept as two blobs (watchdog/evidence/volatile.py): `html`, the page with its volatile
+    tokens cut out (equal from one visit to the next, so stored once), and `html_volatile`,
+    the record of the cuts (None when nothing was cut). `html_sha256` is no blob: it is the
+    SHA-256 of the page as served, which joining the two reproduces. Without `html_sha256`
+    (observations from before the split), `html` is the page itself. `resources` holds the
+    stylesheets, images and fonts the request engine fetched during the probe for a page it
+    kept a screenshot of (watchdog/probe/resources.py): the later rendering was made from
+    them alone.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    screenshot: str | None = None
+    framed: str | None = None
+    html: str | None = None
+    html_volatile: str | None = None
+    html_sha256: str | None = None
+    har: str | None = None
+    trace: str | None = None
+    resources: str | None = None
+
+    def blobs(self) -> dict[str, str]:
+        """kind -> SHA-256 of each blob kept (`html_sha256` names a page, not a blob)."""
+        refs = self.model_dump(exclude={"html_sha256"})
+        return {kind: sha for kind, sha in refs.items() if sha is not None}
+
+
+# Evidence fields that name no stored blob (readers of raw documents skip them).
+NOT_BLOBS = frozenset({"html_sha256"})
+
+
+class Env(BaseModel):
+    """What an internet constat records about the capture environment (docs/design.md §4)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    software: str
+    engine: Engine = Engine.BROWSER
+    screenshots: Screenshots | None = None  # the evidence policy in force
+    browser: str | None = None
+    browser_version: str | None = None
+    os: str | None = None
+    user_agent: str | None = None
+    viewport: str | None = None
+    locale: str | None = None
+    timezone: str | None = None
+    fresh_context: bool = True  # a new context (profile), or a kept page wiped clean
+    profile: Profile | None = None  # how the clean state was made (None: older records)
+    proxy: str | None = None
+    resolved_ip: str | None = None
+    tls_fingerprint: str | None = None
+    clock_offset_s: float | None = None
+    simulated: bool = False
+
+
+class Observation(BaseModel):
+    """One attempt at a booking journey; hashed into its target's chain."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    target: str
+    outcome: Outcome
+    detail: str
+    message: str | None = None
+    dialogs: list[str] = Field(default_factory=list)  # alert()/confirm() texts, verbatim
+    slots: int | None = None
+    earliest_slot: datetime | None = None
+    published_next: datetime | None = None
+    started_at: datetime
+    finished_at: datetime
+    duration_s: float
+    steps: list[Step] = Field(default_factory=list)
+    final_url: str | None = None
+    http_status: int | None = None
+    evidence: EvidenceRefs = Field(default_factory=EvidenceRefs)
+    env: Env
+    vantage: str = "default"
+    tags: list[str] = Field(default_factory=list)
+    prev_hash: str | None = None
+    hash: str | None = None

@@ -1,0 +1,136 @@
+"""One Chromium per process, restarted when it dies (docs/design.md §1)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from pathlib import Path
+
+from playwright.async_api import Browser, Playwright, async_playwright
+
+from watchdog.domain.errors import WatchdogError
+from watchdog.engine.pages import ContextFactory, PagePool
+
+log = logging.getLogger(__name__)
+
+SYSTEM_CHROMIUM = ("/usr/bin/chromium", "/usr/lib/chromium/chromium", "/usr/bin/chromium-browser")
+# Chromium merges repeated --disable-features with Playwright's own list. New headless
+# Chromium builds its omnibox popups as WebUI pages: two renderers (≈ 50 MB) per context
+# that a probe never shows. Kept pages make the spare renderer useless too.
+DISABLED_FEATURES = (
+    "WebUIOmniboxPopup",
+    "WebUIOmniboxAimPopup",
+    "WebUIOmniboxFullPopup",
+    "SpareRendererForSitePerProcess",
+)
+LAUNCH_ARGS: tuple[str, ...] = (
+    "--disable-gpu",
+    f"--disable-features={','.join(DISABLED_FEATURES)}",
+)
+
+
+def resolver_rules(allowed_hosts: list[str] | None) -> str:
+    """Chromium resolves only allowed hosts: redirect hops and subresources included.
+
+    Playwright's routes never see redirect hops, so this is what refuses an off-list
+    redirect before it is followed. It also silences the Google hosts Chromium contacts
+    on its own. IP literals bypass name resolution; the runner checks those after the fact.
+    """
+    if not allowed_hosts:
+        return "MAP accounts.google.com ~NOTFOUND, MAP update.googleapis.com ~NOTFOUND"
+    excluded = ", ".join(f"EXCLUDE {pattern}" for pattern in allowed_hosts)
+    return f"MAP * ~NOTFOUND, {excluded}"
+
+
+def find_chromium(configured: str | None, bundled: str | None) -> str | None:
+    """Configured path, then Playwright's own browser if downloaded, then the system one."""
+    if configured:
+        if not Path(configured).exists():
+            raise WatchdogError(f"browser.executable_path {configured!r} does not exist")
+        return configured
+    if bundled and Path(bundled).exists():
+        return None  # Playwright finds its own download
+    for candidate in SYSTEM_CHROMIUM:
+        if Path(candidate).exists():
+            return candidate
+    found = shutil.which("chromium")
+    if found:
+        return found
+    raise WatchdogError(
+        "no Chromium found: install Debian's package (`apt-get install chromium`), run "
+        "`playwright install chromium`, or set browser.executable_path"
+    )
+
+
+class BrowserHost:
+    """Owns Playwright and the shared browser; `get()` relaunches a browser that crashed."""
+
+    def __init__(
+        self,
+        executable_path: str | None = None,
+        headless: bool = True,
+        allowed_hosts: list[str] | None = None,
+    ) -> None:
+        self._configured = executable_path
+        self._args = [*LAUNCH_ARGS, f"--host-resolver-rules={resolver_rules(allowed_hosts)}"]
+        self._headless = headless
+        self._playwright: Playwright | None = None
+        self._browser: Browser | None = None
+        self._lock = asyncio.Lock()
+        self.launches = 0
+        self.version: str | None = None  # of the last browser launched, for `env`
+        self._pools: dict[tuple[object, ...], PagePool] = {}
+
+    def pages(self, settings: tuple[object, ...], factory: ContextFactory, size: int) -> PagePool:
+        """The kept pages for contexts made with `settings` (user agent, viewport…).
+
+        Kept with the browser, not the runner: a runner rebuilt on a config reload finds
+        them, and closing the browser closes them.
+        """
+        pool = self._pools.get(settings)
+        if pool is None:
+            pool = self._pools[settings] = PagePool(factory, size)
+        return pool
+
+    async def driver(self) -> Playwright:
+        """Playwright itself, without launching a browser (the request engine needs no more)."""
+        async with self._lock:
+            return await self._driver()
+
+    async def _driver(self) -> Playwright:
+        if self._playwright is None:
+            self._playwright = await async_playwright().start()
+        return self._playwright
+
+    @property
+    def launched(self) -> Browser | None:
+        """The running browser, if one was launched (never launches one)."""
+        return self._browser if self._browser is not None and self._browser.is_connected() else None
+
+    async def get(self) -> Browser:
+        async with self._lock:
+            if self._browser is not None and self._browser.is_connected():
+                return self._browser
+            if self._browser is not None:
+                log.warning("browser is gone (crashed or killed); launching a new one")
+            chromium = (await self._driver()).chromium
+            path = find_chromium(self._configured, chromium.executable_path)
+            self._browser = await chromium.launch(
+                executable_path=path, headless=self._headless, args=self._args
+            )
+            self.launches += 1
+            self.version = self._browser.version
+            return self._browser
+
+    async def close(self) -> None:
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            await pool.close()
+        async with self._lock:
+            if self._browser is not None and self._browser.is_connected():
+                await self._browser.close()
+            self._browser = None
+            if self._playwright is not None:
+                await self._playwright.stop()
+                self._playwright = None

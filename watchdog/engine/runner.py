@@ -1,0 +1,466 @@
+"""The runner: one place that owns deadlines, timing, evidence and exception mapping.
+
+A probe only drives its platform (probes/<slug>.py). Everything else that makes an
+observation trustworthy happens here, the same way for every platform.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import platform as host_platform
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from playwright.async_api import BrowserContext, Dialog, Download, Page, Request, Route
+from ulid import ULID
+
+from probes import REGISTRY
+from watchdog import __version__
+from watchdog.config.loader import Config, Target
+from watchdog.domain.errors import SiteFault
+from watchdog.domain.models import (
+    Engine,
+    EngineChoice,
+    Env,
+    EvidenceRefs,
+    Observation,
+    Outcome,
+    Profile,
+    Step,
+)
+from watchdog.engine.browser import BrowserHost
+from watchdog.engine.pages import Lent, PagePool
+from watchdog.engine.rendering import render_later
+from watchdog.engine.requests import RequestAttempt, RequestEngine
+from watchdog.evidence.frame import Banner, frame
+from watchdog.evidence.network import resolve, tls_fingerprint
+from watchdog.evidence.policy import EvidenceMemory, page_fingerprint
+from watchdog.evidence.volatile import keep_page
+from watchdog.probe.classify import classify
+from watchdog.probe.outcomes import Mapped, attribute, map_exception
+from watchdog.probe.requesting import MAX_PAGE_BYTES
+from watchdog.probe.resources import resources_of
+from watchdog.probe.resources import to_json as resources_json
+from watchdog.probe.session import Classification, Credentials, PageState, ProbeSession, host_of
+
+log = logging.getLogger(__name__)
+
+BlobPut = Callable[[bytes, str], str]
+Listeners = list[tuple[str, Callable[..., object]]]
+CAPTURE_TIMEOUT_MS = 10_000
+KEEP_TRACE = frozenset({Outcome.UNRECOGNIZED, Outcome.PROBE_ERROR})
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Capture:
+    """What the runner saw, whatever happened to the probe."""
+
+    state: PageState | None = None
+    classification: Classification | None = None
+    mapped: Mapped | None = None
+    session: ProbeSession | None = None
+    evidence: EvidenceRefs = field(default_factory=EvidenceRefs)
+    engine: Engine = Engine.BROWSER
+    trail: list[Step] = field(default_factory=list)  # steps not in `session` (request engine)
+    fingerprint: str | None = None  # of the page, volatile tokens aside (evidence policy)
+    profile: Profile | None = None  # how the browser's clean state was made, if one ran
+    shot_at: datetime | None = None  # when its screenshot was taken, if one was
+
+    @classmethod
+    def of_request(cls, attempt: RequestAttempt) -> Capture:
+        return cls(attempt.state, attempt.classification, attempt.mapped, None,
+                   engine=Engine.REQUEST, trail=list(attempt.steps))  # fmt: skip
+
+    @property
+    def steps(self) -> list[Step]:
+        return self.trail + (self.session.steps if self.session is not None else [])
+
+
+class Runner:
+    """Runs one probe at a time per call; share one Runner (one browser) per process."""
+
+    def __init__(
+        self,
+        config: Config,
+        put_blob: BlobPut,
+        host: BrowserHost | None = None,
+        memory: EvidenceMemory | None = None,
+    ) -> None:
+        self.config = config
+        self.put_blob = put_blob
+        self.host = host or BrowserHost(
+            config.browser.executable_path, config.browser.headless, config.watchdog.allowed_hosts
+        )
+        self.memory = memory or EvidenceMemory()  # the evidence policy's per-target memory
+        self.requests = RequestEngine(config, self.host)
+
+    @property
+    def pages(self) -> PagePool:
+        """Pages kept for `browser.profile: cleared` (held by the browser host, see there)."""
+        b = self.config.browser
+        settings = (self.config.watchdog.user_agent, b.viewport, b.locale, b.timezone)
+        return self.host.pages(settings, self._bare_context, b.max_contexts)
+
+    async def close(self) -> None:
+        await self.host.close()
+
+    def _viewport(self) -> dict[str, int]:
+        width, height = self.config.browser.viewport.split("x")
+        return {"width": int(width), "height": int(height)}
+
+    async def _bare_context(self) -> BrowserContext:
+        browser = await self.host.get()
+        return await browser.new_context(
+            user_agent=self.config.watchdog.user_agent,
+            viewport=self._viewport(),  # type: ignore[arg-type]
+            locale=self.config.browser.locale,
+            timezone_id=self.config.browser.timezone,
+            service_workers="block",
+        )
+
+    async def _new_context(self, target: Target, creds: Credentials) -> BrowserContext:
+        context = await self._bare_context()
+        if creds.headers:
+            # Interception costs every request a round trip through Python: only when
+            # operator headers must be added. Off-list hosts are refused by Chromium's
+            # resolver rules (watchdog/engine/browser.py), redirect hops included.
+            await context.route("**/*", self._router(target, creds))
+        for name, value in creds.cookies.items():
+            await context.add_cookies(
+                [{"name": name, "value": value, "domain": target.host, "path": "/"}]
+            )
+        return context
+
+    def _router(self, target: Target, creds: Credentials) -> Callable[[Route], object]:
+        async def route(route: Route) -> None:
+            request = route.request
+            host = host_of(request.url)
+            if request.is_navigation_request() and not self.config.host_allowed(host):
+                await route.abort("blockedbyclient")
+                return
+            if creds.headers and host == target.host:
+                # Operator secrets go to the operator's host only, never to third parties.
+                await route.continue_(headers={**request.headers, **creds.headers})
+                return
+            await route.continue_()
+
+        return route
+
+    async def probe(self, target: Target) -> Observation:
+        """Run `target`'s probe once (engine per config) and return the unsealed observation."""
+        obs_id = str(ULID())
+        started = utcnow()
+        spec = REGISTRY[target.platform]
+        creds = spec.credentials(target.parsed_options)
+        choice = self.config.engine_for(target)
+        trail: list[Step] = []
+        if choice is not EngineChoice.BROWSER and spec.request_probe is not None:
+            attempt = await self.requests.attempt(target, spec, creds)
+            if choice is EngineChoice.REQUEST or not attempt.needs_browser:
+                capture = Capture.of_request(attempt)
+                finished = utcnow()
+                await self._keep_request_evidence(capture, target, obs_id)
+                return await self._observation(target, obs_id, started, finished, capture, creds)
+            # `auto`: a page only a renderer reads, or one no rule knows: the browser looks.
+            trail = [s.model_copy(update={"name": f"request:{s.name}"}) for s in attempt.steps]
+        return await self._browse(target, obs_id, started, creds, trail)
+
+    async def _browse(
+        self, target: Target, obs_id: str, started: datetime, creds: Credentials, trail: list[Step]
+    ) -> Observation:
+        spec = REGISTRY[target.platform]
+        options = target.parsed_options
+        capture = Capture(trail=trail)
+        context: BrowserContext | None = None
+        lent: Lent | None = None
+        page: Page | None = None
+        listeners: Listeners = []
+        tracing = False
+        try:
+            if self.config.browser.profile is Profile.CLEARED and not creds:
+                lent = await self.pages.borrow()
+                context, page = lent.context, lent.page
+                capture.profile = Profile.CLEARED
+            else:  # operator credentials never go into a page that outlives the probe
+                context = await self._new_context(target, creds)
+                page = await context.new_page()
+                capture.profile = Profile.FRESH
+            tracing = not creds  # a trace records headers: never with operator secrets
+            if tracing:
+                await context.tracing.start(screenshots=False, snapshots=True)
+            capture.session, listeners = self._session(page, target)
+            deadline = self.config.browser.probe_timeout.total_seconds()
+            page.set_default_timeout(deadline * 1000)
+            capture.state = await asyncio.wait_for(spec.probe(capture.session, options), deadline)
+            capture.session.check_refused()
+            if len(capture.state.html) > MAX_PAGE_BYTES:
+                raise SiteFault(f"a page of {len(capture.state.html)} characters", "page_too_large")
+            capture.classification = classify(capture.state, spec.classify, options)
+        except Exception as exc:  # the one place exceptions become outcomes
+            session = capture.session
+            if session is None:
+                capture.mapped = map_exception(exc)
+            else:
+                capture.mapped = attribute(exc, session.downloads, session.crashed, session.refused)
+            log.info("probe %s: %s (%s)", target.id, capture.mapped.outcome, capture.mapped.detail)
+        finished = utcnow()
+        await self._keep_evidence(capture, context, tracing, target, obs_id, started)
+        if page is not None:
+            for event, listener in listeners:  # a kept page must not call this probe's handlers
+                page.remove_listener(event, listener)
+        if lent is not None:
+            # Only a probe that ended normally leaves a page fit to wipe and lend again.
+            await self.pages.give_back(lent, clean_end=capture.mapped is None)
+        elif context is not None:
+            await _quietly_close(context)
+        return await self._observation(target, obs_id, started, finished, capture, creds)
+
+    def _session(self, page: Page, target: Target) -> tuple[ProbeSession, Listeners]:
+        session = ProbeSession(
+            page=page, url=target.url, target_id=target.id, host_allowed=self.config.host_allowed
+        )
+
+        async def on_dialog(dialog: Dialog) -> None:
+            session.dialogs.append(dialog.message)
+            await dialog.dismiss()
+
+        def on_failed(request: Request) -> None:
+            session.note_failed_request(request.url, request.is_navigation_request())
+
+        async def on_download(download: Download) -> None:
+            session.downloads.append(download.url)  # never saved: the file is the site's fault
+            await download.cancel()
+
+        def on_crash(crashed: Page) -> None:
+            session.crashed = True
+
+        async def on_popup(popup: Page) -> None:
+            # A window the page opened by itself: noted in the trail, closed unread.
+            session.steps.append(Step(name="popup", url=popup.url, status=None, ms=0))
+            await popup.close()
+
+        listeners: Listeners = [("dialog", on_dialog), ("requestfailed", on_failed),
+                                ("download", on_download), ("crash", on_crash),
+                                ("popup", on_popup)]  # fmt: skip
+        for event, listener in listeners:
+            page.on(event, listener)  # type: ignore[call-overload]
+        return session, listeners
+
+    async def _keep_evidence(
+        self,
+        capture: Capture,
+        context: BrowserContext | None,
+        tracing: bool,
+        target: Target,
+        obs_id: str,
+        started: datetime,
+    ) -> None:
+        session = capture.session
+        if session is not None and session.page is not None and not session.page.is_closed():
+            await self._capture_page(capture, session, target, obs_id, started)
+        outcome = _outcome(capture)
+        if context is None or not tracing:
+            return
+        try:
+            if outcome in KEEP_TRACE:
+                with tempfile.TemporaryDirectory() as tmp:
+                    trace = Path(tmp) / "trace.zip"
+                    await context.tracing.stop(path=str(trace))
+                    capture.evidence.trace = self.put_blob(trace.read_bytes(), "trace")
+            else:
+                await context.tracing.stop()
+        except Exception as exc:  # evidence is best effort once the probe ended
+            log.warning("trace for %s not kept: %s", target.id, exc)
+
+    async def _capture_page(
+        self,
+        capture: Capture,
+        session: ProbeSession,
+        target: Target,
+        obs_id: str,
+        started: datetime,
+    ) -> None:
+        page = session.page
+        try:
+            html = await asyncio.wait_for(page.content(), CAPTURE_TIMEOUT_MS / 1000)
+            if len(html) > MAX_PAGE_BYTES:  # not a page to keep (nor to photograph whole)
+                log.info("capture of %s skipped: a page of %d characters", target.id, len(html))
+                return
+            keep_page(capture.evidence, html, self.put_blob)  # skeleton + volatile record
+            if capture.state is None:
+                capture.state = PageState(
+                    url=page.url,
+                    status=session.last_status,
+                    html=html,
+                    dialogs=tuple(session.dialogs),
+                )
+            if not self._wants_screenshot(capture, target, html):
+                return
+            raw = await page.screenshot(full_page=True, timeout=CAPTURE_TIMEOUT_MS)
+        except Exception as exc:  # a page that cannot be captured is noted, not fatal
+            log.info("capture of %s incomplete: %s", target.id, exc)
+            return
+        await self._keep_screenshot(capture, raw, target, obs_id)
+
+    def _wants_screenshot(self, capture: Capture, target: Target, html: str) -> bool:
+        capture.fingerprint = page_fingerprint(html)
+        policy = self.config.screenshots_for(target)
+        outcome = _outcome(capture)
+        return self.memory.wants_screenshot(
+            target.id, policy, outcome, capture.fingerprint, utcnow()
+        )
+
+    async def _keep_screenshot(
+        self, capture: Capture, raw: bytes, target: Target, obs_id: str
+    ) -> None:
+        """Keep the raw capture and its framed copy (which says when it was rendered later)."""
+        assert capture.state is not None
+        raw_hash = self.put_blob(raw, "screenshot")
+        capture.evidence.screenshot = raw_hash
+        capture.shot_at = utcnow()
+        banner = Banner(
+            url=capture.state.url,
+            taken_at=capture.shot_at,
+            target=target.id,
+            observation_id=obs_id,
+            raw_sha256=raw_hash,
+            simulated=self.config.watchdog.simulated,
+            rendered_later=capture.engine is Engine.REQUEST,
+        )
+        framed = await asyncio.to_thread(frame, raw, banner)
+        capture.evidence.framed = self.put_blob(framed, "framed")
+
+    async def _keep_request_evidence(self, capture: Capture, target: Target, obs_id: str) -> None:
+        """The served HTML always; with a screenshot rendered from it when the policy asks, the
+        resources the probe fetched for that rendering (which never reaches the site)."""
+        state = capture.state
+        if state is None:
+            return
+        keep_page(capture.evidence, state.html, self.put_blob)  # skeleton + volatile record
+        if not self._wants_screenshot(capture, target, state.html):
+            return
+        resources = resources_of(state)
+        try:
+            if resources:
+                capture.evidence.resources = self.put_blob(resources_json(resources), "resources")
+            browser = await self.host.get()
+            # One render at a time per browser, on a kept page: see watchdog/engine/rendering.py.
+            raw = await render_later(
+                browser, state.html, state.url, self.config.browser.viewport, resources
+            )
+        except Exception as exc:  # evidence is best effort once the probe ended
+            log.info("rendering of %s's page not kept: %s", target.id, exc)
+            return
+        await self._keep_screenshot(capture, raw, target, obs_id)
+
+    async def _env(self, target: Target, final_url: str | None) -> Env:
+        url = final_url or target.url
+        return Env(
+            software=f"prefecture-watchdog {__version__}",
+            browser="chromium",
+            browser_version=self.host.version,
+            os=host_platform.platform(),
+            user_agent=self.config.watchdog.user_agent,
+            viewport=self.config.browser.viewport,
+            locale=self.config.browser.locale,
+            timezone=self.config.browser.timezone,
+            fresh_context=True,
+            proxy="none",
+            resolved_ip=await resolve(host_of(url)),
+            tls_fingerprint=await tls_fingerprint(url),
+            simulated=self.config.watchdog.simulated,
+        )
+
+    async def _observation(
+        self,
+        target: Target,
+        obs_id: str,
+        started: datetime,
+        finished: datetime,
+        capture: Capture,
+        creds: Credentials,
+    ) -> Observation:
+        state = capture.state
+        c = capture.classification
+        if c is not None:
+            outcome, detail, message = c.outcome, c.detail, c.message
+        else:
+            mapped = capture.mapped or map_exception(RuntimeError("no result"))
+            outcome, detail, message = mapped.outcome, mapped.detail, mapped.message
+        final_url = state.url if state is not None else None
+        steps = capture.steps
+        self.memory.remember(target.id, outcome, capture.fingerprint, capture.shot_at)
+        obs = Observation(
+            id=obs_id,
+            target=target.id,
+            outcome=outcome,
+            detail=detail,
+            message=_mask(message, creds),
+            dialogs=[m for d in _dialogs(capture) if (m := _mask(d, creds)) is not None],
+            slots=c.slots if c else None,
+            earliest_slot=c.earliest_slot if c else None,
+            published_next=c.published_next if c else None,
+            started_at=started,
+            finished_at=finished,
+            duration_s=round((finished - started).total_seconds(), 3),
+            steps=steps,
+            final_url=final_url,
+            http_status=state.status if state is not None else None,
+            evidence=capture.evidence,
+            env=self._engine_env(await self._env(target, final_url), capture, target),
+            vantage=self.config.watchdog.vantage,
+        )
+        return obs
+
+    def _engine_env(self, env: Env, capture: Capture, target: Target) -> Env:
+        """`env` as the engine that ran saw it (no browser, no viewport for the request engine)."""
+        update: dict[str, object] = {
+            "screenshots": self.config.screenshots_for(target),
+            "profile": capture.profile,
+            "fresh_context": capture.profile is not Profile.CLEARED,
+        }
+        if capture.engine is Engine.REQUEST:
+            update |= {"engine": Engine.REQUEST, "browser": None, "browser_version": None,
+                       "viewport": None, "timezone": None}  # fmt: skip
+        return env.model_copy(update=update)
+
+
+def _dialogs(capture: Capture) -> list[str]:
+    """What the page said in `alert()`/`confirm()` dialogs, kept verbatim in the observation."""
+    if capture.state is not None and capture.state.dialogs:
+        return list(capture.state.dialogs)
+    return list(capture.session.dialogs) if capture.session is not None else []
+
+
+def _outcome(capture: Capture) -> Outcome:
+    if capture.classification is not None:
+        return capture.classification.outcome
+    return capture.mapped.outcome if capture.mapped is not None else Outcome.PROBE_ERROR
+
+
+def _mask(text: str | None, creds: Credentials) -> str | None:
+    if text is None:
+        return None
+    for secret in creds.secret_values():
+        text = text.replace(secret, "****")
+    return text
+
+
+async def _quietly_close(context: BrowserContext) -> None:
+    try:
+        await context.close()
+    except Exception as exc:  # a crashed browser has no context left to close
+        log.debug("context close failed: %s", exc)
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

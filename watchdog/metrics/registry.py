@@ -1,0 +1,166 @@
+"""Prometheus metrics of docs/design.md §3. Names and labels are a contract with dashboards.
+
+Labels come only from config ids and enums (bounded). Every series is created for every
+target up front, so a quiet target reads 0, not "no data". The families render themselves
+(watchdog/metrics/exposition.py: a scrape of 2,000 targets must not stall the probes' event loop);
+`registry` holds any other collector (the scheduler's series) and is rendered after them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from prometheus_client import CollectorRegistry, disable_created_metrics, generate_latest
+
+from watchdog.config.loader import Target
+from watchdog.domain.models import Observation, Outcome, Platform
+from watchdog.metrics.exposition import Family, render
+from watchdog.store.writes import WriteKind, WriteSnapshot
+
+PARIS = ZoneInfo("Europe/Paris")
+DURATION_BUCKETS = (0.5, 1, 2, 3, 5, 8, 13, 21, 34, 60, 120)
+TARGET = ("target",)
+
+
+class Metrics:
+    """The docs/design.md §3 series of one process (tests get fresh ones)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        # prometheus_client adds a `_created` gauge to every counter and histogram of the
+        # other collectors; Prometheus 2 stores them as plain series nobody reads.
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in the library
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        self.outcomes = Family(
+            "watchdog_probe_outcomes", "Probe results by outcome (docs/design.md §2 vocabulary).",
+            "counter", ("target", "department", "procedure", "platform", "outcome"),
+        )  # fmt: skip
+        self.duration = Family(
+            "watchdog_probe_duration_seconds", "Wall time of one probe, evidence included.",
+            "histogram", ("target", "platform"), DURATION_BUCKETS,
+        )  # fmt: skip
+        self.site_up = Family(
+            "watchdog_site_up",
+            "1 when the site answered with a working page; 0 on site_error, timeout, "
+            "network_error, blocked or maintenance.", "gauge", TARGET,
+        )  # fmt: skip
+        self.slots = Family(
+            "watchdog_slots_available", "Slots offered at the last observation.", "gauge", TARGET
+        )
+        self.earliest_days = Family(
+            "watchdog_earliest_slot_days",
+            "Days from the last observation to the earliest slot it showed (NaN: no date).",
+            "gauge", TARGET,
+        )  # fmt: skip
+        self.last_seen = Family(
+            "watchdog_last_observation_timestamp_seconds",
+            "Unix time of the target's last recorded observation.", "gauge", TARGET,
+        )  # fmt: skip
+        self.interval = Family(
+            "watchdog_target_interval_seconds",
+            "Configured probe interval of the target (staleness alerts compare against it).",
+            "gauge", TARGET,
+        )  # fmt: skip
+        self.info = Family(
+            "watchdog_target_info", "Static description of each target (always 1).", "gauge",
+            ("target", "department", "prefecture", "procedure", "platform", "label"),
+        )  # fmt: skip
+        self.write_errors = Family(
+            "watchdog_store_write_errors",
+            "Failed attempts to write to the store (each retry counts), by what was written.",
+            "counter", ("kind",),
+        )  # fmt: skip
+        self.dropped = Family(
+            "watchdog_observations_dropped",
+            "Observations given up after the store kept failing (each one is logged).",
+            "counter", (),
+        )  # fmt: skip
+        self.writable = Family(
+            "watchdog_store_writable",
+            "1 when the last write of observations and of evidence succeeded; 0 while failing.",
+            "gauge", (),
+        )  # fmt: skip
+        for kind in WriteKind:
+            self.write_errors.labels(kind.value)
+        self.dropped.labels()
+        self.writable.labels().set(1)
+        self.target_families = (self.outcomes, self.duration, self.site_up, self.slots,
+                                self.earliest_days, self.last_seen, self.interval,
+                                self.info)  # fmt: skip
+        self.families = (*self.target_families, self.write_errors, self.dropped, self.writable)
+        self._info_key: dict[str, tuple[str, ...]] = {}
+
+    def declare(self, targets: Iterable[Target]) -> None:
+        """Pre-create every series of every target (again after a reload: idempotent)."""
+        for t in targets:
+            base = (t.id, t.department, t.procedure.value, t.platform.value)
+            for outcome in Outcome:
+                self.outcomes.labels(*base, outcome.value)
+            self.duration.labels(t.id, t.platform.value)
+            for gauge in (self.site_up, self.slots, self.last_seen):
+                gauge.labels(t.id)
+            if (t.id,) not in self.earliest_days.series:
+                self.earliest_days.labels(t.id).set(math.nan)  # no date seen is not "today"
+            self.interval.labels(t.id).set(t.interval.total_seconds())
+            info = (t.id, t.department, t.prefecture, t.procedure.value, t.platform.value, t.label)
+            if self._info_key.get(t.id, info) != info:
+                self.info.remove(*self._info_key[t.id])  # description edited on reload
+            self._info_key[t.id] = info
+            self.info.labels(*info).set(1)
+
+    def forget(self, target_id: str, platform: Platform) -> None:
+        """Drop a target removed from the catalog (on config reload)."""
+        for family in (self.site_up, self.slots, self.earliest_days, self.last_seen,
+                       self.interval):  # fmt: skip
+            family.remove(target_id)
+        self.duration.remove(target_id, platform.value)
+        for key in [k for k in self.outcomes.series if k[0] == target_id]:
+            self.outcomes.remove(*key)
+        if target_id in self._info_key:
+            self.info.remove(*self._info_key.pop(target_id))
+
+    def observe(self, obs: Observation, target: Target) -> None:
+        base = (target.id, target.department, target.procedure.value, target.platform.value)
+        self.outcomes.labels(*base, obs.outcome.value).inc()
+        self.duration.observe((target.id, target.platform.value), obs.duration_s)
+        self.last_seen.labels(target.id).set(obs.finished_at.timestamp())
+        up = obs.outcome.site_up
+        if up is not None:
+            self.site_up.labels(target.id).set(1 if up else 0)
+        if obs.outcome in (Outcome.AVAILABLE, Outcome.NO_SLOT):
+            self.slots.labels(target.id).set(obs.slots or 0)
+        self.earliest_days.labels(target.id).set(lead_days(obs))
+
+    def store_health(self, snapshot: WriteSnapshot) -> None:
+        """Copy the store's write health into its series (before each scrape)."""
+        for kind, count in snapshot.errors.items():
+            self.write_errors.labels(kind.value).set(count)
+        self.dropped.labels().set(snapshot.dropped)
+        self.writable.labels().set(1 if snapshot.writable else 0)
+
+    def exposition(self) -> bytes:
+        return render(self.families) + generate_latest(self.registry)
+
+
+def lead_days(obs: Observation) -> float:
+    """Days to the earliest slot the observation showed; NaN when it showed no date (the
+    gauge describes the last observation, it does not keep an older date)."""
+    if obs.earliest_slot is None:
+        return math.nan
+    days = (site_time(obs.earliest_slot) - obs.finished_at).total_seconds() / 86400
+    return round(max(days, 0.0), 3)
+
+
+def site_time(value: datetime) -> datetime:
+    """Sites show local wall times (naive); they are Europe/Paris times."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=PARIS)
+
+
+def would_export(obs: Observation, target: Target) -> str:
+    """The exposition lines one observation produces (for `probe --debug`)."""
+    metrics = Metrics()
+    metrics.observe(obs, target)
+    lines = render(metrics.target_families).decode().splitlines()
+    return "\n".join(line for line in lines if line and not line.startswith("#"))

@@ -1,0 +1,315 @@
+"""Reading the record without touching it (issue 15): a read-only store, rows, one observation.
+
+`open_read_only` opens the store so that nothing can be written: SQLite through a `mode=ro`
+URI (the database file keeps its bytes and mtime; a missing data directory stays missing),
+PostgreSQL with `default_transaction_read_only`. It is a `Store` over that engine, so every
+read method of watchdog/store works on it; its blob store is only ever read.
+
+`observation_fields` is the one flat view of an observation that `watchdog observations`
+prints as a table, JSON or CSV; `inspect` gathers everything about one observation with its
+chain position and the checks of its hash, its links and its blobs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from watchdog.config.loader import Target
+from watchdog.domain.errors import StoreError, WatchdogError
+from watchdog.domain.models import EvidenceRefs, Observation, Outcome
+from watchdog.evidence.volatile import rebuild
+from watchdog.store import BlobStore, Store
+from watchdog.store import connect as engines
+from watchdog.store.chain import format_datetime, format_reading, sha256_hex
+from watchdog.store.db import EVIDENCE_DIR
+from watchdog.store.schema import chain_heads, observations
+
+PARIS = ZoneInfo("Europe/Paris")
+BLOB_KINDS = tuple(k for k in EvidenceRefs.model_fields if k != "html_sha256")
+# The flat columns of one observation, in the order the CSV and JSON give them.
+COLUMNS = (
+    "id",
+    "target",
+    "department",
+    "prefecture",
+    "seq",
+    "started_paris",
+    "started_utc",
+    "finished_utc",
+    "duration_s",
+    "outcome",
+    "detail",
+    "message",
+    "slots",
+    "earliest_slot",
+    "published_next",
+    "final_url",
+    "http_status",
+    "hash",
+    *(f"evidence_{kind}" for kind in BLOB_KINDS),
+)
+
+
+class NothingRecorded(WatchdogError):
+    """There is no store where the configuration says the record is."""
+
+
+def open_read_only(data_dir: Path, database_url: str | None) -> Store:
+    """The store opened for reading only; NothingRecorded when there is no SQLite file."""
+    if database_url is None:
+        path = data_dir / engines.SQLITE_FILE
+        if not path.is_file():
+            raise NothingRecorded(f"no observation store at {path}: nothing recorded there yet")
+        url = sa.URL.create("sqlite+pysqlite", database=str(path))
+        engine = sa.create_engine(
+            "sqlite+pysqlite://", creator=lambda: _sqlite_read_only(path), poolclass=sa.NullPool
+        )
+    else:
+        url = engines.parse_url(data_dir, database_url)
+        engine = engines.create(url)
+        event.listen(engine, "connect", _pg_read_only)
+    return Store(engine, BlobStore(data_dir / EVIDENCE_DIR), url)
+
+
+def _sqlite_read_only(path: Path) -> sqlite3.Connection:
+    # mode=ro: SQLite refuses every write, and never creates the file.
+    return sqlite3.connect(
+        f"{path.resolve().as_uri()}?mode=ro",
+        uri=True,
+        timeout=engines.LOCK_WAIT_S,
+        check_same_thread=False,
+    )
+
+
+def _pg_read_only(dbapi_connection: Any, _record: Any) -> None:
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET default_transaction_read_only = on")
+    dbapi_connection.commit()
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which observations to read: each selector, when given, keeps any of its values."""
+
+    targets: tuple[str, ...] | None = None  # None: every target; (): none
+    outcomes: tuple[Outcome, ...] = ()
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One stored observation and its position in its target's chain."""
+
+    observation: Observation
+    seq: int
+
+
+def _statement(selection: Selection, *columns: sa.ColumnElement[Any]) -> sa.Select[Any]:
+    stmt = sa.select(*columns)
+    if selection.targets is not None:
+        stmt = stmt.where(observations.c.target.in_(selection.targets))
+    if selection.outcomes:
+        stmt = stmt.where(observations.c.outcome.in_([o.value for o in selection.outcomes]))
+    if selection.since is not None:
+        stmt = stmt.where(observations.c.started_at >= format_datetime(selection.since))
+    if selection.until is not None:
+        stmt = stmt.where(observations.c.started_at < format_datetime(selection.until))
+    return stmt
+
+
+def select(store: Store, selection: Selection) -> Iterator[Entry]:
+    """The selected observations in time order (started_at, then id)."""
+    columns = (observations.c.seq, observations.c.doc, observations.c.hash)
+    stmt = _statement(selection, *columns).order_by(observations.c.started_at, observations.c.id)
+    for row in store.scan(stmt):
+        obs = Observation.model_validate_json(row.doc).model_copy(update={"hash": row.hash})
+        yield Entry(obs, row.seq)
+
+
+def count(store: Store, selection: Selection) -> int:
+    """How many observations the selection holds (a progress bar's total)."""
+    stmt = _statement(selection, sa.func.count()).select_from(observations)
+    rows = list(store.scan(stmt))
+    return int(rows[0][0])
+
+
+def paris(instant: datetime) -> str:
+    """An instant as Paris wall time with its offset, to the second."""
+    return instant.astimezone(PARIS).isoformat(timespec="seconds")
+
+
+def evidence_paths(obs: Observation, blobs: BlobStore) -> dict[str, str]:
+    """kind -> path of each evidence blob the observation references."""
+    return {kind: str(blobs.path(sha)) for kind, sha in obs.evidence.blobs().items()}
+
+
+def observation_fields(entry: Entry, target: Target | None, blobs: BlobStore) -> dict[str, Any]:
+    """The flat view of an observation (COLUMNS): JSON types, None where there is no value."""
+    obs = entry.observation
+    paths = evidence_paths(obs, blobs)
+    values: dict[str, Any] = {
+        "id": obs.id,
+        "target": obs.target,
+        "department": target.department if target else None,
+        "prefecture": target.prefecture if target else None,
+        "seq": entry.seq,
+        "started_paris": paris(obs.started_at),
+        "started_utc": format_datetime(obs.started_at),
+        "finished_utc": format_datetime(obs.finished_at),
+        "duration_s": obs.duration_s,
+        "outcome": obs.outcome.value,
+        "detail": obs.detail,
+        "message": obs.message,
+        "slots": obs.slots,
+        "earliest_slot": _reading(obs.earliest_slot),
+        "published_next": _reading(obs.published_next),
+        "final_url": obs.final_url,
+        "http_status": obs.http_status,
+        "hash": obs.hash,
+    }
+    values.update({f"evidence_{kind}": paths.get(kind) for kind in BLOB_KINDS})
+    return values
+
+
+def _reading(value: datetime | None) -> str | None:
+    return format_reading(value) if value is not None else None
+
+
+# -- one observation ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Check:
+    """One verification of an observation: what was checked, whether it holds, and why not."""
+
+    name: str
+    ok: bool
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """Everything about one observation: the stored document, its chain position, checks."""
+
+    observation: Observation
+    document: str  # the stored canonical JSON, exactly the bytes that were hashed
+    seq: int
+    chain_length: int  # the target's chain head seq
+    previous_id: str | None
+    next_id: str | None
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(check.ok for check in self.checks)
+
+
+def inspect(store: Store, obs_id: str) -> Inspection:
+    """Read one observation with its neighbours and check its hash, links and blobs."""
+    row = _row(store, observations.c.id == obs_id)
+    if row is None:
+        raise WatchdogError(f"no observation {obs_id!r} in the store ({store.url})")
+    target, seq = row.target, row.seq
+    previous = _row(store, (observations.c.target == target) & (observations.c.seq == seq - 1))
+    following = _row(store, (observations.c.target == target) & (observations.c.seq == seq + 1))
+    head = _head(store, target)
+    obs = Observation.model_validate_json(row.doc).model_copy(update={"hash": row.hash})
+    checks = [_hash_check(row.doc, row.hash)]
+    checks.append(_link_check(obs.prev_hash, previous, seq))
+    if following is not None:
+        checks.append(_next_check(row.hash, following))
+    checks += blob_checks(obs, store.blobs)
+    return Inspection(
+        observation=obs,
+        document=row.doc,
+        seq=seq,
+        chain_length=head,
+        previous_id=previous.id if previous is not None else None,
+        next_id=following.id if following is not None else None,
+        checks=checks,
+    )
+
+
+def _row(store: Store, where: sa.ColumnElement[bool]) -> sa.Row[Any] | None:
+    stmt = sa.select(
+        observations.c.id, observations.c.target, observations.c.seq, observations.c.doc,
+        observations.c.hash,
+    ).where(where)  # fmt: skip
+    return next(iter(list(store.scan(stmt))), None)
+
+
+def _head(store: Store, target: str) -> int:
+    stmt = sa.select(chain_heads.c.seq).where(chain_heads.c.target == target)
+    rows = list(store.scan(stmt))
+    return int(rows[0].seq) if rows else 0
+
+
+def _hash_check(doc: str, digest: str) -> Check:
+    computed = sha256_hex(doc.encode("utf-8", "surrogatepass"))
+    if computed == digest:
+        return Check("hash", True, "the SHA-256 of the stored document is its hash")
+    return Check("hash", False, f"the stored document hashes to {computed}, not {digest}")
+
+
+def _link_check(prev_hash: str | None, previous: sa.Row[Any] | None, seq: int) -> Check:
+    if previous is None:
+        if seq == 1 and prev_hash is None:
+            return Check("previous link", True, "first of its chain (no previous hash)")
+        return Check("previous link", False, f"seq {seq - 1} is missing from the store")
+    if previous.hash == prev_hash:
+        return Check("previous link", True, f"prev_hash names seq {seq - 1} ({previous.id})")
+    return Check(
+        "previous link", False, f"prev_hash {prev_hash} is not seq {seq - 1}'s {previous.hash}"
+    )
+
+
+def _next_check(digest: str, following: sa.Row[Any]) -> Check:
+    doc = Observation.model_validate_json(following.doc)
+    if doc.prev_hash == digest:
+        return Check("next link", True, f"seq {following.seq} ({following.id}) names this hash")
+    return Check("next link", False, f"seq {following.seq} names {doc.prev_hash}, not this hash")
+
+
+def blob_checks(obs: Observation, blobs: BlobStore) -> list[Check]:
+    """Each referenced blob hashes to its name; a split page rebuilds to its html_sha256."""
+    checks = []
+    for kind, sha in obs.evidence.blobs().items():
+        if not blobs.exists(sha):
+            checks.append(Check(kind, False, f"blob {sha} is missing"))
+        elif not blobs.verify(sha):
+            checks.append(Check(kind, False, f"blob {sha} does not hash to its name"))
+        else:
+            checks.append(Check(kind, True, f"blob {sha} hashes to its name"))
+    if obs.evidence.html_sha256 is not None:
+        checks.append(_page_check(obs, blobs))
+    return checks
+
+
+def _page_check(obs: Observation, blobs: BlobStore) -> Check:
+    expected = obs.evidence.html_sha256
+    try:
+        page = rebuild(obs.evidence, blobs.get)
+    except (StoreError, ValueError) as exc:
+        return Check("page as served", False, f"cannot rebuild it: {exc}")
+    if page is not None and hashlib.sha256(page).hexdigest() == expected:
+        return Check("page as served", True, f"skeleton + volatile record rebuild {expected}")
+    return Check("page as served", False, f"the rebuilt page does not hash to {expected}")
+
+
+def department_targets(catalog: Sequence[Target], departments: Sequence[str]) -> list[str]:
+    """Ids of the catalog's targets in any of `departments`; WatchdogError when none."""
+    found = [t.id for t in catalog if t.department in departments]
+    if not found:
+        raise WatchdogError(f"no target of département {', '.join(departments)} in the catalog")
+    return found

@@ -1,0 +1,406 @@
+"""`watchdog verify`: recompute every hash chain and every evidence blob (docs/design.md §4).
+
+Per target, rows are read in seq order and each is checked for: seq continuity, the SHA-256
+of its stored document against its `hash`, its `prev_hash` against the previous row, and
+every indexed column against the value in the hashed document; the chain head must name
+the last row. Against the last checkpoint (watchdog/store/checkpoint.py), each chain must still
+hold the observation it names at its seq, and each target it names must still exist: a
+removed tail (head moved back) or a removed chain is found. Every blob an observation
+references must exist, and every blob in the evidence store must hash to its name. A page
+kept as skeleton + volatile record (watchdog/evidence/volatile.py) must rebuild to the bytes its
+`html_sha256` names. The report names the first broken link per target.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from watchdog.domain.errors import StoreError
+from watchdog.domain.models import NOT_BLOBS
+from watchdog.evidence.volatile import rebuild
+from watchdog.store import checkpoint as checkpoints
+from watchdog.store.blobs import SHA256_RE
+from watchdog.store.chain import sha256_hex
+from watchdog.store.db import Store
+from watchdog.store.schema import DOC_COLUMNS, chain_heads, column_values, observations
+
+Progress = Callable[[int], None]  # called with the number of items checked so far
+PROGRESS_EVERY = 10_000
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    """The first broken link of one target's chain."""
+
+    target: str
+    seq: int | None
+    observation_id: str | None
+    problem: str
+    further_problems: int = 0
+
+
+@dataclass(frozen=True)
+class BlobProblem:
+    """A missing or altered evidence blob and the observations that reference it."""
+
+    sha: str
+    problem: str
+    referenced_by: tuple[str, ...] = ()
+
+
+@dataclass
+class VerifyReport:
+    targets: int = 0
+    observations: int = 0
+    evidence_refs: int = 0
+    blobs: int = 0
+    breaks: list[ChainBreak] = field(default_factory=list)
+    blob_problems: list[BlobProblem] = field(default_factory=list)
+    temp_files: int = 0
+    checkpoint: str | None = None  # the summary of the checkpoint checked against
+    checkpoint_problem: str | None = None
+    checkpoint_note: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.breaks and not self.blob_problems and not self.checkpoint_problem
+
+    def render(self) -> str:
+        """A plain-English account, first line a summary."""
+        lines = [
+            f"Checked {self.targets} target chain(s), {self.observations} observation(s), "
+            f"{self.evidence_refs} evidence reference(s) and {self.blobs} stored blob(s)."
+        ]
+        if self.ok:
+            lines.append("OK: every chain links up and every blob matches its SHA-256.")
+        else:
+            count = len(self.breaks) + len(self.blob_problems) + bool(self.checkpoint_problem)
+            lines.append(f"FAILED: {count} problem(s) found.")
+        if self.checkpoint:
+            lines.append(f"Checked against the {self.checkpoint}.")
+        if self.checkpoint_problem:
+            lines.append(f"Checkpoint: {self.checkpoint_problem}.")
+        lines.extend(_render_break(b) for b in self.breaks)
+        lines.extend(_render_blob(p) for p in self.blob_problems)
+        if self.checkpoint_note:
+            lines.append(f"Note: {self.checkpoint_note}.")
+        if self.temp_files:
+            lines.append(
+                f"Note: {self.temp_files} temporary file(s) left by an interrupted evidence "
+                "write (harmless, safe to delete)."
+            )
+        return "\n".join(lines)
+
+
+def _render_break(b: ChainBreak) -> str:
+    where = f"seq {b.seq}" if b.seq is not None else "its head"
+    ident = f" (observation {b.observation_id})" if b.observation_id else ""
+    tail = f" [{b.further_problems} further problem(s) after it]" if b.further_problems else ""
+    return f"Chain {b.target!r} first breaks at {where}{ident}: {b.problem}.{tail}"
+
+
+def _render_blob(p: BlobProblem) -> str:
+    refs = f"; referenced by {', '.join(p.referenced_by)}" if p.referenced_by else ""
+    return f"Evidence blob {p.sha}: {p.problem}{refs}."
+
+
+class _ChainCheck:
+    """Walks one target's rows in seq order, keeping the first problem and a count."""
+
+    def __init__(self, target: str, expect: tuple[int, str] | None = None) -> None:
+        self.target = target
+        self.expect = expect  # (seq, hash) the last checkpoint names for this target
+        self.expected_seq = 1
+        self.links: tuple[str | None, ...] = (None,)  # hashes the next prev_hash may name
+        self.last: tuple[int, str, str] | None = None  # (seq, hash, id) of the last row
+        self.first: ChainBreak | None = None
+        self.further = 0
+
+    def flag(self, seq: int | None, obs_id: str | None, problem: str) -> None:
+        if self.first is None:
+            self.first = ChainBreak(self.target, seq, obs_id, problem)
+        else:
+            self.further += 1
+
+    def check_row(self, row: sa.Row[Any]) -> dict[str, Any] | None:
+        """Check one row; return its parsed document when it is readable."""
+        seq = row.seq if isinstance(row.seq, int) else None
+        gap = self._check_seq(row, seq)
+        text = row.doc if isinstance(row.doc, str) else ""
+        computed = sha256_hex(text.encode("utf-8", "surrogatepass"))
+        if computed != row.hash:
+            self.flag(
+                seq,
+                row.id,
+                f"its hash {_show(row.hash)} is not the SHA-256 of its "
+                f"stored document ({_show(computed)})",
+            )
+        doc = _parse(text)
+        if doc is None:
+            self.flag(seq, row.id, "its stored document is not a JSON object")
+        else:
+            if not gap and doc.get("prev_hash") not in self.links:
+                self.flag(
+                    seq,
+                    row.id,
+                    f"its prev_hash {_show(doc.get('prev_hash'))} does not "
+                    f"name the previous observation ({_show(self.links[0])})",
+                )
+            self._check_columns(row, seq, doc)
+        self.links = (row.hash, computed)
+        if self.expect is not None and seq == self.expect[0] and row.hash != self.expect[1]:
+            self.flag(
+                seq,
+                row.id,
+                f"its hash {_show(row.hash)} is not the {self.expect[1]} the checkpoint "
+                "names for this seq: the chain was rewritten after the checkpoint",
+            )
+        if seq is not None:
+            self.expected_seq = seq + 1
+            self.last = (seq, row.hash, row.id)
+        return doc
+
+    def _check_seq(self, row: sa.Row[Any], seq: int | None) -> bool:
+        """Flag a seq that does not follow the previous one; True when rows are missing."""
+        if seq is None:
+            self.flag(None, row.id, f"its seq column {row.seq!r} is not an integer")
+            return True
+        if seq == self.expected_seq:
+            return False
+        if seq > self.expected_seq:
+            missing = (
+                f"seq {self.expected_seq}"
+                if seq == self.expected_seq + 1
+                else f"seq {self.expected_seq} to {seq - 1}"
+            )
+            self.flag(
+                self.expected_seq,
+                None,
+                f"{missing} missing: the next stored observation is seq {seq} ({row.id})",
+            )
+        else:
+            self.flag(seq, row.id, f"seq {seq} is out of order after seq {self.expected_seq - 1}")
+        return True
+
+    def _check_columns(self, row: sa.Row[Any], seq: int | None, doc: dict[str, Any]) -> None:
+        try:
+            expected = column_values(doc)
+        except (TypeError, ValueError) as exc:
+            self.flag(seq, row.id, f"its document has unreadable values: {exc}")
+            return
+        mapping = row._mapping
+        for name in DOC_COLUMNS:
+            if mapping[name] != expected[name] or type(mapping[name]) is not type(expected[name]):
+                self.flag(
+                    seq,
+                    row.id,
+                    f"column {name} = {mapping[name]!r} differs from the "
+                    f"hashed document ({expected[name]!r})",
+                )
+
+    def finish(self, head: tuple[int, str | None] | None) -> ChainBreak | None:
+        """Compare the chain head with the last row; return the first break, if any."""
+        last_seq, last_hash, last_id = self.last or (0, None, None)
+        if self.expect is not None and last_seq < self.expect[0]:
+            self.flag(last_seq + 1, None, self._cut_short(last_seq))
+        if head is None:
+            if self.last is not None:
+                self.flag(last_seq, last_id, "the target has no chain head")
+        elif head != (last_seq, last_hash):
+            self.flag(
+                head[0],
+                None,
+                f"the chain head names seq {head[0]} ({_show(head[1])}) "
+                f"but the last stored observation is seq {last_seq} ({_show(last_hash)})",
+            )
+        if self.first is None:
+            return None
+        return replace(self.first, further_problems=self.further)
+
+    def _cut_short(self, last_seq: int) -> str:
+        assert self.expect is not None
+        seq, digest = self.expect
+        if last_seq == 0:
+            return (
+                f"the whole chain is gone: the checkpoint names its seq {seq} ({digest}) "
+                "but the store holds no observation of this target"
+            )
+        return (
+            f"the chain ends at seq {last_seq} but the checkpoint names seq {seq} "
+            f"({digest}): its last {seq - last_seq} observation(s) were removed"
+        )
+
+
+def verify_store(
+    store: Store,
+    progress: Progress | None = None,
+    *,
+    blob_progress: Progress | None = None,
+    every: int = PROGRESS_EVERY,
+    data_dir: Path | None = None,
+) -> VerifyReport:
+    """Recompute every chain and every blob of `store`; problems go in the report.
+
+    `progress` is called with the number of observations checked every `every` rows and at
+    the end; `blob_progress` likewise with the number of blobs hashed. The checkpoint is read
+    from `data_dir` (by default the store's own data directory).
+    """
+    report = VerifyReport()
+    loaded = checkpoints.load(data_dir or checkpoints.data_dir_of(store))
+    report.checkpoint_problem, report.checkpoint_note = loaded.problem, loaded.note
+    expect: dict[str, tuple[int, str]] = {}
+    if loaded.checkpoint is not None:
+        report.checkpoint = loaded.checkpoint.summary()
+        expect = loaded.checkpoint.by_target()
+    _verify_chains(store, report, progress, every, expect)
+    _verify_blobs(store, report, blob_progress, every)
+    return report
+
+
+def _verify_chains(
+    store: Store,
+    report: VerifyReport,
+    progress: Progress | None,
+    every: int,
+    expect: dict[str, tuple[int, str]],
+) -> None:
+    heads = {row.target: (row.seq, row.hash) for row in store.scan(sa.select(chain_heads))}
+    missing: dict[str, list[str]] = {}
+    pages = _PageCheck(store)
+    checks: list[_ChainCheck] = []
+    for row in store.scan(_ROWS_IN_CHAIN_ORDER):
+        if not checks or checks[-1].target != row.target:
+            checks.append(_ChainCheck(row.target, expect.get(row.target)))
+        doc = checks[-1].check_row(row)
+        report.observations += 1
+        for sha, kind in _evidence(doc):
+            report.evidence_refs += 1
+            if not SHA256_RE.fullmatch(sha) or not store.blobs.exists(sha):
+                missing.setdefault(sha, []).append(_describe(row, kind))
+        pages.check(row, doc)
+        if progress and report.observations % every == 0:
+            progress(report.observations)
+    seen = {check.target for check in checks}
+    unseen = {t for t in heads if heads[t][0] != 0} | set(expect)
+    checks.extend(_ChainCheck(t, expect.get(t)) for t in sorted(unseen - seen))
+    for check in checks:
+        found = check.finish(heads.get(check.target))
+        if found is not None:
+            report.breaks.append(found)
+    report.breaks.sort(key=lambda b: b.target)
+    report.targets = len(seen | set(heads) | set(expect))
+    if progress:
+        progress(report.observations)
+    report.blob_problems.extend(
+        BlobProblem(sha, "it is missing from the evidence store", tuple(names))
+        for sha, names in sorted(missing.items())
+    )
+    report.blob_problems.extend(pages.problems)
+
+
+class _PageCheck:
+    """Rebuilds each page kept as skeleton + volatile record and hashes it."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.problems: list[BlobProblem] = []
+        # A skeleton is shared by every unchanged observation: read it once, not each time.
+        self.read = lru_cache(maxsize=64)(store.blobs.get)
+
+    def check(self, row: sa.Row[Any], doc: dict[str, Any] | None) -> None:
+        evidence = doc.get("evidence") if doc else None
+        if not isinstance(evidence, dict) or evidence.get("html_sha256") is None:
+            return  # no DOM, or one from before the split (`html` is the page itself)
+        expected = str(evidence["html_sha256"])
+        try:
+            page = rebuild(evidence, self.read)
+        except (StoreError, ValueError):  # a missing blob is reported as such already
+            if all(self._exists(evidence.get(k)) for k in ("html", "html_volatile")):
+                self._flag(expected, "its volatile record is unreadable", row)
+            return
+        if page is not None and hashlib.sha256(page).hexdigest() != expected:
+            self._flag(
+                expected,
+                f"the page rebuilt from its skeleton {evidence.get('html')} and volatile "
+                f"record {evidence.get('html_volatile')} does not hash to it",
+                row,
+            )
+
+    def _exists(self, sha: object) -> bool:
+        return sha is None or (
+            isinstance(sha, str) and SHA256_RE.fullmatch(sha) is not None
+            and self.store.blobs.exists(sha)
+        )  # fmt: skip
+
+    def _flag(self, sha: str, problem: str, row: sa.Row[Any]) -> None:
+        self.problems.append(BlobProblem(sha, problem, (_describe(row, "html_sha256"),)))
+
+
+def _verify_blobs(
+    store: Store, report: VerifyReport, progress: Progress | None, every: int
+) -> None:
+    corrupt: list[str] = []
+    for sha in store.blobs:
+        report.blobs += 1
+        if not store.blobs.verify(sha):
+            corrupt.append(sha)
+        if progress and report.blobs % every == 0:
+            progress(report.blobs)
+    if progress:
+        progress(report.blobs)
+    refs = _references(store, set(corrupt)) if corrupt else {}
+    report.blob_problems.extend(
+        BlobProblem(sha, "its content does not match its SHA-256 name", tuple(refs.get(sha, ())))
+        for sha in corrupt
+    )
+    report.temp_files = len(store.blobs.temp_files())
+
+
+def _references(store: Store, wanted: set[str]) -> dict[str, list[str]]:
+    """The observations that reference any of `wanted` (a second pass, only on failure)."""
+    found: dict[str, list[str]] = {}
+    for row in store.scan(_ROWS_IN_CHAIN_ORDER):
+        for sha, kind in _evidence(_parse(row.doc)):
+            if sha in wanted:
+                found.setdefault(sha, []).append(_describe(row, kind))
+    return found
+
+
+_ROWS_IN_CHAIN_ORDER = sa.select(observations).order_by(observations.c.target, observations.c.seq)
+
+
+def _evidence(doc: dict[str, Any] | None) -> Iterable[tuple[str, str]]:
+    """(sha, kind) of each evidence blob a hashed document references."""
+    evidence = doc.get("evidence") if doc else None
+    if not isinstance(evidence, dict):
+        return []
+    return [
+        (str(sha), kind)
+        for kind, sha in sorted(evidence.items())
+        if sha is not None and kind not in NOT_BLOBS
+    ]
+
+
+def _parse(text: Any) -> dict[str, Any] | None:
+    try:
+        doc = json.loads(text)
+    except (TypeError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def _describe(row: sa.Row[Any], kind: str) -> str:
+    return f"{row.target} seq {row.seq} ({row.id}, {kind})"
+
+
+def _show(value: object) -> str:
+    """Hashes in full (a reader compares them with other copies), anything else as repr."""
+    return value if isinstance(value, str) else repr(value)
