@@ -19,9 +19,9 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from watchdog.config.loader import Target
 from watchdog.daemon.listener import SchedulerMetrics
 from watchdog.domain.models import Env, Observation, Outcome, Platform
+from watchdog.domain.target import Target
 from watchdog.metrics.registry import Metrics
 
 PLATFORMS = [p for p in Platform if p is not Platform.STEPS]

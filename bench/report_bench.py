@@ -34,7 +34,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from watchdog.config.loader import Target
+from watchdog.domain.target import Target
 from watchdog.store import Store
 from watchdog.store.chain import format_datetime
 from watchdog.store.schema import chain_heads, column_values, observations

@@ -26,9 +26,10 @@ from typing import Any
 from bench.procs import become_subreaper, tree_cpu_seconds, tree_memory
 from bench.worker import SCENARIOS, build_config
 from probes import REGISTRY
-from watchdog.config.loader import Config, Target
+from watchdog.config.loader import Config
 from watchdog.daemon.scheduler import Scheduler
 from watchdog.domain.models import Observation, Outcome
+from watchdog.domain.target import Target
 from watchdog.engine.runner import Runner
 from watchdog.evidence.policy import page_fingerprint
 from watchdog.metrics.registry import Metrics

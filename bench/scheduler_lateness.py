@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.worker import bench_target
-from watchdog.config.loader import Config, Target
+from watchdog.config.loader import Config
 from watchdog.daemon.scheduler import Scheduler
 from watchdog.domain.models import Env, Observation, Outcome
+from watchdog.domain.target import Target
 from watchdog.engine.runner import Runner
 from watchdog.simulator.scenario import Scenario
 from watchdog.simulator.testing import running

@@ -35,8 +35,9 @@ from bench.procs import (
     tree_memory,
 )
 from bench.simhost import ENTRY_PATH, PLANNING
-from watchdog.config.loader import Config, Target
+from watchdog.config.loader import Config
 from watchdog.domain.models import Observation
+from watchdog.domain.target import Target
 from watchdog.engine import browser as browser_module
 from watchdog.engine.runner import Runner
 from watchdog.store import Store

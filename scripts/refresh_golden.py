@@ -22,7 +22,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from harness import target, write_config  # noqa: E402
 from test_probes import CASES, Case, _case_id  # noqa: E402
 
-from probes import REGISTRY  # noqa: E402
+from probes import REGISTRY, options_of  # noqa: E402
 from watchdog.engine.browser import BrowserHost  # noqa: E402
 from watchdog.probe.session import ProbeSession  # noqa: E402
 from watchdog.simulator.testing import bundled_scenario, running  # noqa: E402
@@ -37,7 +37,7 @@ async def capture(case: Case, url: str, host: BrowserHost, tmp: Path) -> dict[st
     spec = REGISTRY[found.platform]
     browser = await host.get()
     context = await browser.new_context(locale="fr-FR", timezone_id="Europe/Paris")
-    creds = spec.credentials(found.parsed_options)
+    creds = spec.credentials(options_of(found))
     if creds.headers:
         await context.set_extra_http_headers(creds.headers)
     page = await context.new_page()
@@ -49,7 +49,7 @@ async def capture(case: Case, url: str, host: BrowserHost, tmp: Path) -> dict[st
 
     page.on("dialog", on_dialog)
     try:
-        state = await asyncio.wait_for(spec.probe(session, found.parsed_options), 20)
+        state = await asyncio.wait_for(spec.probe(session, options_of(found)), 20)
     except Exception as exc:  # a network fault has no page to keep
         print(f"  {case.key}: no page ({type(exc).__name__})")
         return None

@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from stack import Stack, running_stack  # noqa: E402
 
 from watchdog.dashboards import build_all  # noqa: E402
-from watchdog.dashboards.departements import departements  # noqa: E402
+from watchdog.domain.departements import departements  # noqa: E402
 
 ALL = {"department": ".*", "procedure": ".*", "target": ".*", "platform": ".*"}
 # (file name, dashboard, panel title) of the time series drawn.

@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 
 from PIL import Image, ImageDraw
 
-from watchdog.config.loader import Target
 from watchdog.domain.models import Env, EvidenceRefs, Observation, Outcome
+from watchdog.domain.target import Target
 from watchdog.evidence.frame import Banner, frame
 from watchdog.store import Store
 

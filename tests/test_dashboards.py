@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from watchdog.config.loader import Target
 from watchdog.dashboards import build_all
 from watchdog.dashboards.common import TESTDATA_UID
-from watchdog.dashboards.departements import csv_text, departements
+from watchdog.domain.departements import csv_text, departements
+from watchdog.domain.target import Target
 
 REPO = Path(__file__).resolve().parent.parent
 WATCHDOG = str(REPO / ".venv" / "bin" / "watchdog")

@@ -15,8 +15,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.parser import text_string_to_metric_families
 
-from watchdog.config.loader import Target
 from watchdog.domain.models import Env, Observation, Outcome
+from watchdog.domain.target import Target
 from watchdog.metrics.registry import Metrics
 
 GOLDEN = Path(__file__).parent / "fixtures" / "metrics" / "golden.prom"

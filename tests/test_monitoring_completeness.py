@@ -11,9 +11,9 @@ from typing import Any
 import yaml
 from prometheus_client import CollectorRegistry
 
-from watchdog.config.loader import Target
 from watchdog.daemon.listener import SchedulerMetrics
 from watchdog.dashboards import build_all
+from watchdog.domain.target import Target
 from watchdog.metrics.registry import Metrics
 from watchdog.notify.metrics import NotificationMetrics
 

@@ -15,8 +15,8 @@ from notifyfix import TOKEN, HttpReceiver, observe, paris, receivers, target
 from watchdog.cli.main import main
 from watchdog.config.loader import Config, load_config
 from watchdog.domain.errors import ConfigError
+from watchdog.domain.incidents import IncidentKind
 from watchdog.domain.models import Outcome
-from watchdog.notify.kinds import IncidentKind
 from watchdog.notify.service import Notifications
 from watchdog.store import Store
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from watchdog.config.notifications import NotificationSettings
-from watchdog.notify.kinds import AUDIENCE_KINDS, IncidentKind
+from watchdog.domain.incidents import AUDIENCE_KINDS, IncidentKind
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

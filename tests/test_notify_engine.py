@@ -12,8 +12,8 @@ import pytest
 from harness import LoopThread
 from notifyfix import HttpReceiver, Rig, config, paris, receivers, rig, target
 
+from watchdog.domain.incidents import IncidentKind
 from watchdog.domain.models import Outcome
-from watchdog.notify.kinds import IncidentKind
 from watchdog.notify.repo import SENT, Repo
 from watchdog.store import Store
 

@@ -30,8 +30,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from watchdog.cli.main import main
 from watchdog.config.loader import load_config
+from watchdog.config.secrets import display, fragments
 from watchdog.domain.models import Outcome
-from watchdog.notify.secrets import display, fragments
 from watchdog.notify.service import Notifications
 from watchdog.store import Store
 

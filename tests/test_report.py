@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from reportdata import Spec, fill, paris, target
 
-from watchdog.config.loader import Target
 from watchdog.domain.errors import WatchdogError
 from watchdog.domain.models import Outcome
+from watchdog.domain.target import Target
 from watchdog.engine.browser import BrowserHost
 from watchdog.report import ReportOptions, build_report, select_targets
 from watchdog.report.legal import load_legal

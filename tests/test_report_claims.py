@@ -18,8 +18,8 @@ import pytest
 from reportdata import Spec, observation, paris, target
 from test_report import visible_text
 
-from watchdog.config.loader import Target
 from watchdog.domain.models import Observation, Outcome
+from watchdog.domain.target import Target
 from watchdog.report import ReportOptions, build_report
 from watchdog.report.dossier import DossierOptions, build_dossier
 from watchdog.report.labels import ENV_FIELDS

@@ -20,12 +20,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from fakeclock import EPOCH, FakeClock
 
-from watchdog.config.loader import Config, MaintenanceWindow, Target, load_config
+from watchdog.config.loader import Config, load_config
 from watchdog.daemon.maintenance import MAINTENANCE_TAG, in_window
 from watchdog.daemon.politeness import cycle_delay
 from watchdog.daemon.scheduler import Resume, Scheduler
 from watchdog.domain.errors import ConfigError, StoreError
 from watchdog.domain.models import Env, Observation, Outcome
+from watchdog.domain.target import MaintenanceWindow, Target
 
 MINUTE = 60.0
 PARIS_TZ = ZoneInfo("Europe/Paris")

@@ -16,9 +16,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from reportdata import Spec, observation
 
+from watchdog.domain.clock import PARIS
 from watchdog.domain.models import Engine, Env, Observation, Outcome, Screenshots
 from watchdog.stats import Period, compute, compute_total
-from watchdog.stats.calendar import PARIS, add_months
+from watchdog.stats.calendar import add_months
 from watchdog.stats.series import CaptureMode, DayCount, Run, SeriesStats, Span
 from watchdog.store import Store
 

@@ -27,8 +27,8 @@ from typing import IO, Any
 import sqlalchemy as sa
 
 from watchdog import __version__
-from watchdog.config.loader import Target
 from watchdog.domain.errors import StoreError, WatchdogError
+from watchdog.domain.target import Target
 from watchdog.evidence.volatile import rebuild
 from watchdog.report.api import ReportOptions, build_report_async
 from watchdog.store import checkpoint as checkpoints

@@ -14,11 +14,11 @@ from typing import Any
 from watchdog.cli.tables import table
 from watchdog.config.loader import Config
 from watchdog.config.notifications import Route
+from watchdog.config.secrets import REDACTOR, display
 from watchdog.domain.errors import WatchdogError
+from watchdog.domain.incidents import Event
 from watchdog.notify.delivery import AppriseSender
-from watchdog.notify.kinds import Event
 from watchdog.notify.repo import Incident, Message, Queued, Repo
-from watchdog.notify.secrets import REDACTOR, display
 from watchdog.notify.service import base_dir
 from watchdog.store import Store
 

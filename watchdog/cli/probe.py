@@ -6,9 +6,10 @@ import asyncio
 import json
 
 from watchdog.cli.tables import table
-from watchdog.config.loader import Config, Target
+from watchdog.config.loader import Config
 from watchdog.domain.errors import TargetNotFound
 from watchdog.domain.models import Observation, Outcome
+from watchdog.domain.target import Target
 from watchdog.engine.runner import Runner
 from watchdog.metrics.registry import would_export
 from watchdog.store import Store

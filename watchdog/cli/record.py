@@ -24,9 +24,10 @@ from watchdog.cli.probe import render_observation
 from watchdog.cli.progress import Advance, progress
 from watchdog.cli.recordargs import instant, outcomes, selection, until
 from watchdog.cli.tables import table
-from watchdog.config.loader import Config, Target
+from watchdog.config.loader import Config
 from watchdog.domain.errors import TargetNotFound
 from watchdog.domain.models import Observation, Outcome
+from watchdog.domain.target import Target
 from watchdog.engine.browser import BrowserHost
 from watchdog.engine.runner import Runner
 from watchdog.metrics.registry import would_export

@@ -7,8 +7,9 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
 from watchdog.config.loader import Config
+from watchdog.domain.clock import PARIS
 from watchdog.domain.models import Outcome
-from watchdog.store.record import PARIS, Selection, department_targets
+from watchdog.store.record import Selection, department_targets
 
 
 def instant(text: str) -> datetime:

@@ -16,13 +16,15 @@ from pathlib import Path
 
 from watchdog.bundle import export_bundle, verify_bundle
 from watchdog.cli.outputs import writable_dir, writable_file
-from watchdog.config.loader import Config, Target
+from watchdog.config.loader import Config
+from watchdog.domain.clock import PARIS
 from watchdog.domain.errors import WatchdogError
 from watchdog.domain.models import Procedure
+from watchdog.domain.target import Target
 from watchdog.report import ReportOptions, build_report, select_targets
 from watchdog.report.applicant import load_applicant
 from watchdog.report.dossier import DossierOptions, build_dossier
-from watchdog.stats.calendar import PARIS, Period
+from watchdog.stats.calendar import Period
 from watchdog.stats.compute import observed_window
 from watchdog.store import Store
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from watchdog.config.loader import Target
 from watchdog.domain.durations import format_duration
+from watchdog.domain.target import Target
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

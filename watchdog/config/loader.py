@@ -23,21 +23,16 @@ from pydantic import BaseModel, ValidationError
 from probes import REGISTRY
 from watchdog.config.schema import (
     DEFAULT_USER_AGENT,
-    PARIS,
     BackoffSettings,
     BrowserSettings,
     Config,
     ListenSettings,
-    MaintenanceWindow,
     PerHostBudget,
     PolitenessSettings,
     ProbingSettings,
     SchedulerSettings,
-    Target,
     WatchdogSettings,
-    clock_minutes,
     host_allowed,
-    in_paris,
     is_loopback,
 )
 from watchdog.config.yamlpos import (
@@ -52,27 +47,23 @@ from watchdog.config.yamlpos import (
 )
 from watchdog.domain.errors import ConfigError, ConfigProblem
 from watchdog.domain.models import EngineChoice
+from watchdog.domain.target import Target
 
 __all__ = [
     "CONFIG_ENV",
     "DEFAULT_CONFIG",
     "DEFAULT_USER_AGENT",
-    "PARIS",
     "BackoffSettings",
     "BrowserSettings",
     "Config",
     "ListenSettings",
-    "MaintenanceWindow",
     "PerHostBudget",
     "PolitenessSettings",
     "ProbingSettings",
     "SchedulerSettings",
-    "Target",
     "WatchdogSettings",
-    "clock_minutes",
     "config_path",
     "host_allowed",
-    "in_paris",
     "is_loopback",
     "load_config",
 ]

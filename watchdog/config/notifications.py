@@ -12,9 +12,9 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from watchdog.config.secrets import REDACTOR, usable_url
 from watchdog.domain.durations import Duration
-from watchdog.notify.kinds import AUDIENCE_KINDS, Audience, IncidentKind
-from watchdog.notify.secrets import REDACTOR, usable_url
+from watchdog.domain.incidents import AUDIENCE_KINDS, Audience, IncidentKind
 
 Language = Literal["fr", "en"]
 HOURS_PATTERN = r"^\d{1,2}:\d{2}-\d{1,2}:\d{2}$"

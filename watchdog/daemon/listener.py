@@ -9,9 +9,10 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, Histogram
 
-from watchdog.config.loader import Target, is_loopback
+from watchdog.config.loader import is_loopback
 from watchdog.daemon.scheduler import Snapshot
 from watchdog.domain.errors import WatchdogError
+from watchdog.domain.target import Target
 
 log = logging.getLogger(__name__)
 

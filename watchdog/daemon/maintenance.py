@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from watchdog.config.loader import PARIS, Config, MaintenanceWindow, Target, clock_minutes, in_paris
+from watchdog.config.loader import Config
+from watchdog.domain.clock import PARIS
+from watchdog.domain.target import MaintenanceWindow, Target, clock_minutes, in_paris
 
 MAINTENANCE_TAG = "maintenance_window"
 DAY_MINUTES = 24 * 60

@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from watchdog.config.loader import Config, Target
+from watchdog.config.loader import Config
 from watchdog.daemon.maintenance import in_maintenance, tagged, windows_for
 from watchdog.daemon.politeness import HostState, cycle_delay
 from watchdog.domain.errors import WatchdogError
 from watchdog.domain.models import Observation, Outcome
+from watchdog.domain.target import Target
 
 log = logging.getLogger(__name__)
 

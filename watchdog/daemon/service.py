@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any, cast
 
 from watchdog import __version__
-from watchdog.config.loader import Config, Target, load_config
+from watchdog.config.loader import Config, load_config
 from watchdog.daemon.listener import SchedulerMetrics, start_listener
 from watchdog.daemon.scheduler import Resume, Scheduler
 from watchdog.daemon.state import StateFile, build_state, read_state, state_path, write_state
 from watchdog.domain.errors import ConfigError, StoreError
 from watchdog.domain.models import Observation
+from watchdog.domain.target import Target
 from watchdog.engine.runner import Runner
 from watchdog.metrics.registry import Metrics
 from watchdog.notify.service import Notifications

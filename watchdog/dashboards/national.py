@@ -20,7 +20,7 @@ from watchdog.dashboards.common import (
     prom,
     thresholds,
 )
-from watchdog.dashboards.departements import csv_text
+from watchdog.domain.departements import csv_text
 
 UID = "watchdog-national"
 NATIONAL_NO_SLOT = (

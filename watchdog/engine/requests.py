@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 
 from playwright.async_api import APIRequestContext
 
-from watchdog.config.loader import Config, Target
+from probes import options_of
+from watchdog.config.loader import Config
 from watchdog.domain.errors import NeedsBrowser
 from watchdog.domain.models import EngineChoice, Outcome, Step
+from watchdog.domain.target import Target
 from watchdog.engine.browser import BrowserHost
 from watchdog.probe.classify import classify
 from watchdog.probe.outcomes import Mapped, map_exception
@@ -106,7 +108,7 @@ class RequestEngine:
         self, target: Target, spec: PlatformSpec, session: RequestSession, result: RequestAttempt
     ) -> None:
         assert spec.request_probe is not None
-        options = target.parsed_options
+        options = options_of(target)
         deadline = self.config.browser.probe_timeout.total_seconds()
         try:
             result.state = await asyncio.wait_for(spec.request_probe(session, options), deadline)

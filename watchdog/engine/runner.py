@@ -19,9 +19,9 @@ from pathlib import Path
 from playwright.async_api import BrowserContext, Dialog, Download, Page, Request, Route
 from ulid import ULID
 
-from probes import REGISTRY
+from probes import REGISTRY, options_of
 from watchdog import __version__
-from watchdog.config.loader import Config, Target
+from watchdog.config.loader import Config
 from watchdog.domain.errors import SiteFault
 from watchdog.domain.models import (
     Engine,
@@ -33,6 +33,7 @@ from watchdog.domain.models import (
     Profile,
     Step,
 )
+from watchdog.domain.target import Target
 from watchdog.engine.browser import BrowserHost
 from watchdog.engine.pages import Lent, PagePool
 from watchdog.engine.rendering import render_later
@@ -160,7 +161,7 @@ class Runner:
         obs_id = str(ULID())
         started = utcnow()
         spec = REGISTRY[target.platform]
-        creds = spec.credentials(target.parsed_options)
+        creds = spec.credentials(options_of(target))
         choice = self.config.engine_for(target)
         trail: list[Step] = []
         if choice is not EngineChoice.BROWSER and spec.request_probe is not None:
@@ -178,7 +179,7 @@ class Runner:
         self, target: Target, obs_id: str, started: datetime, creds: Credentials, trail: list[Step]
     ) -> Observation:
         spec = REGISTRY[target.platform]
-        options = target.parsed_options
+        options = options_of(target)
         capture = Capture(trail=trail)
         context: BrowserContext | None = None
         lent: Lent | None = None

@@ -11,16 +11,15 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry, disable_created_metrics, generate_latest
 
-from watchdog.config.loader import Target
+from watchdog.domain.clock import PARIS
 from watchdog.domain.models import Observation, Outcome, Platform
+from watchdog.domain.target import Target
 from watchdog.metrics.exposition import Family, render
 from watchdog.store.writes import WriteKind, WriteSnapshot
 
-PARIS = ZoneInfo("Europe/Paris")
 DURATION_BUCKETS = (0.5, 1, 2, 3, 5, 8, 13, 21, 34, 60, 120)
 TARGET = ("target",)
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ulid import ULID
 
 from watchdog.config.notifications import NotificationSettings, Route
-from watchdog.notify.kinds import Event
+from watchdog.domain.incidents import Event
 from watchdog.notify.repo import Message, Repo
 from watchdog.notify.text import Lang, label, moment
 

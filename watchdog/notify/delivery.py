@@ -22,9 +22,10 @@ import apprise
 from apprise.attachment.file import AttachFile
 
 from watchdog.config.notifications import Delivery, NotificationSettings, Route, day_minutes
+from watchdog.config.secrets import LOGGER, REDACTOR, install
+from watchdog.domain.clock import PARIS
 from watchdog.notify.repo import FAILED, SENT, Message, Queued, Repo
-from watchdog.notify.secrets import LOGGER, REDACTOR, install
-from watchdog.stats.calendar import PARIS, paris_midnight
+from watchdog.stats.calendar import paris_midnight
 
 log = logging.getLogger(LOGGER)
 

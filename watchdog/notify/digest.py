@@ -11,15 +11,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from watchdog.config.loader import Config, Target
+from watchdog.config.loader import Config
 from watchdog.config.notifications import DigestSchedule, day_minutes
+from watchdog.domain.clock import PARIS
+from watchdog.domain.incidents import Event
 from watchdog.domain.models import Observation, Outcome
-from watchdog.notify.kinds import Event
+from watchdog.domain.target import Target
 from watchdog.notify.messages import Link
 from watchdog.notify.repo import Incident, Message, Repo
 from watchdog.notify.text import Lang, count, day, label, listing, num, points, quoted, share
 from watchdog.stats import Period, SeriesStats, compute, compute_total
-from watchdog.stats.calendar import PARIS, iso_week, paris_midnight, week_label, week_monday
+from watchdog.stats.calendar import iso_week, paris_midnight, week_label, week_monday
 from watchdog.stats.queries import examples
 from watchdog.store import Store
 

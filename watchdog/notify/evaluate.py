@@ -14,10 +14,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from watchdog.config.loader import Target
 from watchdog.config.notifications import DailyRate, Streak
+from watchdog.domain.incidents import IncidentKind, Reading, reading
 from watchdog.domain.models import Observation, Outcome
-from watchdog.notify.kinds import IncidentKind, Reading, reading
+from watchdog.domain.target import Target
 from watchdog.stats.calendar import HOUR_KEY_LEN, local_hour, paris_midnight
 from watchdog.store import Store
 from watchdog.store.chain import format_instant

@@ -15,16 +15,17 @@ from typing import Any
 
 from ulid import ULID
 
-from watchdog.config.loader import Config, Target
+from watchdog.config.loader import Config
 from watchdog.config.notifications import DailyRate, NotificationSettings, Route, Streak
+from watchdog.config.secrets import LOGGER, REDACTOR
+from watchdog.domain.clock import PARIS
+from watchdog.domain.incidents import RATE_KINDS, STREAK_KINDS, Event, IncidentKind
 from watchdog.domain.models import Observation
+from watchdog.domain.target import Target
 from watchdog.notify import evaluate as ev
 from watchdog.notify.digest import digest_messages, due_week
-from watchdog.notify.kinds import RATE_KINDS, STREAK_KINDS, Event, IncidentKind
 from watchdog.notify.messages import Link, render_incident
 from watchdog.notify.repo import OPEN, Incident, Message, Repo
-from watchdog.notify.secrets import LOGGER, REDACTOR
-from watchdog.stats.calendar import PARIS
 from watchdog.store import Store
 from watchdog.store.chain import format_instant
 

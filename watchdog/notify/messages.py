@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from watchdog.notify.kinds import Event, IncidentKind
+from watchdog.domain.incidents import Event, IncidentKind
 from watchdog.notify.repo import Incident
 from watchdog.notify.text import (
     Lang,

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from watchdog.notify.kinds import Event, IncidentKind
+from watchdog.domain.incidents import Event, IncidentKind
 from watchdog.notify.tables import ensure, incidents, outbox
 from watchdog.stats.calendar import parse_instant
 from watchdog.store.chain import format_instant

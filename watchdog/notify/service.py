@@ -15,16 +15,17 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from watchdog.config.loader import Config, Target
+from watchdog.config.loader import Config
 from watchdog.config.notifications import Route
+from watchdog.config.secrets import LOGGER, REDACTOR
+from watchdog.domain.incidents import Event
 from watchdog.domain.models import Observation
+from watchdog.domain.target import Target
 from watchdog.notify.bridge import add_bridge
 from watchdog.notify.delivery import AppriseSender, Count, Deliverer, Sender
 from watchdog.notify.incidents import IncidentEngine, utc_now
-from watchdog.notify.kinds import Event
 from watchdog.notify.metrics import NotificationMetrics
 from watchdog.notify.repo import Message, Repo
-from watchdog.notify.secrets import LOGGER, REDACTOR
 from watchdog.store import Store
 
 log = logging.getLogger(LOGGER)

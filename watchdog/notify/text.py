@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo
 
+from watchdog.domain.clock import PARIS
 from watchdog.domain.models import Outcome
 
 Lang = Literal["fr", "en"]
 NBSP = "\u00a0"
 NNBSP = "\u202f"
-PARIS = ZoneInfo("Europe/Paris")
 
 MONTHS = {
     "fr": ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",

@@ -31,17 +31,18 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 import sqlalchemy as sa
 
-from watchdog.config.loader import Target
-from watchdog.dashboards.departements import departements
+from watchdog.domain.clock import PARIS
+from watchdog.domain.departements import departements
 from watchdog.domain.errors import StoreError
 from watchdog.domain.models import Outcome
+from watchdog.domain.target import Target
 from watchdog.opendata.sqlite import FILE as SQLITE_FILE
 from watchdog.opendata.sqlite import SqliteOut
 from watchdog.stats.calendar import site_hour
 from watchdog.stats.compute import _bucket, _month_marks
 from watchdog.store import Store
 from watchdog.store.chain import format_datetime, sha256_hex
-from watchdog.store.record import PARIS, Selection
+from watchdog.store.record import Selection
 from watchdog.store.schema import observations
 
 BATCH = 10_000

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import date, datetime, time
-from zoneinfo import ZoneInfo
 
-PARIS = ZoneInfo("Europe/Paris")
+from watchdog.domain.clock import PARIS
+
 MONTHS = (
     "janvier",
     "fevrier",

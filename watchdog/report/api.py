@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from watchdog.config.loader import Target
 from watchdog.domain.errors import WatchdogError
+from watchdog.domain.target import Target
 from watchdog.engine.browser import BrowserHost
 from watchdog.report.editable import EDITABLE, write_editable
 from watchdog.report.legal import load_legal

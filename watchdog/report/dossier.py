@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Literal
 
 from watchdog import __version__
-from watchdog.config.loader import Target
+from watchdog.domain.clock import PARIS
 from watchdog.domain.errors import StoreError, WatchdogError
 from watchdog.domain.models import Observation, Outcome
+from watchdog.domain.target import Target
 from watchdog.engine.browser import BrowserHost
 from watchdog.report import causes, labels
 from watchdog.report.applicant import Applicant, empty
@@ -37,7 +38,7 @@ from watchdog.report.pdf import footer, html_to_pdf
 from watchdog.report.policy import describe
 from watchdog.report.render import SIMULATED_MARK, base_context, environment
 from watchdog.report.typo import Typo
-from watchdog.stats.calendar import PARIS, Period, iso_week, week_label, week_monday
+from watchdog.stats.calendar import Period, iso_week, week_label, week_monday
 from watchdog.stats.compute import capture_modes
 from watchdog.stats.series import CaptureMode, Span
 from watchdog.store.db import Store

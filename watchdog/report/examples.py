@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from watchdog.config.loader import Target
 from watchdog.domain.errors import StoreError
 from watchdog.domain.models import Observation, Outcome
+from watchdog.domain.target import Target
 from watchdog.stats import queries
 from watchdog.stats.calendar import Period
 from watchdog.stats.series import COUNTED, SeriesStats

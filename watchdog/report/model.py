@@ -12,8 +12,8 @@ from datetime import datetime
 from markupsafe import Markup
 
 from watchdog import __version__
-from watchdog.config.loader import Target
 from watchdog.domain.models import Env, Outcome
+from watchdog.domain.target import Target
 from watchdog.report import causes, charts, labels, support
 from watchdog.report.examples import Example, pick_examples
 from watchdog.report.legal import LegalRefs

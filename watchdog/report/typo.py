@@ -13,13 +13,12 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from zoneinfo import ZoneInfo
 
+from watchdog.domain.clock import PARIS
 from watchdog.stats.intervals import Difference, Proportion
 
 NNBSP = "\u202f"  # espace fine insécable
 NBSP = "\u00a0"  # espace insécable
-PARIS = ZoneInfo("Europe/Paris")
 LANGS = ("fr", "en")
 
 MONTHS = {

@@ -9,11 +9,10 @@ import math
 import random
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
+from watchdog.domain.clock import PARIS
 from watchdog.simulator.scenario import DEFAULT_STATE, Fault, Publish, Rule, State, Target
 
-PARIS = ZoneInfo("Europe/Paris")
 # Start times offered in a day, in order: the earliest slot is always at 09:00.
 SLOT_TIMES = (
     time(9, 0),

@@ -11,9 +11,9 @@ import calendar
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
-PARIS = ZoneInfo("Europe/Paris")
+from watchdog.domain.clock import PARIS
+
 HOUR_KEY_LEN = 13  # "YYYY-MM-DDTHH"
 
 

@@ -9,11 +9,11 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, TypeVar
 
+from watchdog.domain.clock import PARIS
 from watchdog.domain.models import Engine, Outcome, Screenshots
 from watchdog.stats import queries
 from watchdog.stats.calendar import (
     HOUR_KEY_LEN,
-    PARIS,
     Period,
     add_months,
     local_hour,

@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from watchdog.config.loader import Target
+from watchdog.domain.clock import PARIS
 from watchdog.domain.errors import StoreError, WatchdogError
 from watchdog.domain.models import EvidenceRefs, Observation, Outcome
+from watchdog.domain.target import Target
 from watchdog.evidence.volatile import rebuild
 from watchdog.store import BlobStore, Store
 from watchdog.store import connect as engines
@@ -34,7 +34,6 @@ from watchdog.store.chain import format_datetime, format_reading, sha256_hex
 from watchdog.store.db import EVIDENCE_DIR
 from watchdog.store.schema import chain_heads, observations
 
-PARIS = ZoneInfo("Europe/Paris")
 BLOB_KINDS = tuple(k for k in EvidenceRefs.model_fields if k != "html_sha256")
 # The flat columns of one observation, in the order the CSV and JSON give them.
 COLUMNS = (

@@ -14,7 +14,6 @@ import re
 import threading
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-import apprise
 
 MASK = "***"
 LOGGER = "watchdog.notify"  # every module of the package logs here (the filter is per logger)
@@ -135,6 +134,8 @@ def usable_url(url: str) -> str | None:
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if not scheme:
         return "not an Apprise URL (expected scheme://…)"
+    import apprise  # here: loading Apprise's plugins costs a second, and most configs have no route
+
     if apprise.Apprise.instantiate(url) is None:
         return f"not a URL the installed Apprise can use (scheme {scheme!r})"
     return None

@@ -1,0 +1,104 @@
+"""The target: one booking journey the watchdog probes, as the configuration declares it.
+
+The entity most of the package works with; its options are validated against its platform's
+schema when the configuration is loaded (`probes.options_of`), so this module needs no platform.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+from watchdog.domain.clock import PARIS
+from watchdog.domain.durations import Duration
+from watchdog.domain.models import EngineChoice, Platform, Procedure, Screenshots
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MaintenanceWindow(_Strict):
+    """Announced maintenance: cron-like weekly hours or an explicit range.
+
+    Weekly: `weekdays` (0 = Monday) and/or `hours` "HH:MM-HH:MM" (may cross midnight), in
+    Europe/Paris. Explicit: `start` and `end` (ISO 8601; a naive time is Europe/Paris).
+    """
+
+    weekdays: list[Annotated[int, Field(ge=0, le=6)]] | None = None
+    hours: Annotated[str, Field(pattern=r"^\d{1,2}:\d{2}-\d{1,2}:\d{2}$")] | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> MaintenanceWindow:
+        weekly = self.weekdays is not None or self.hours is not None
+        if weekly == (self.start is not None or self.end is not None):
+            raise ValueError("give either weekdays/hours or start/end")
+        if weekly:
+            if self.hours is not None:
+                first, last = (clock_minutes(part) for part in self.hours.split("-"))
+                if first == last:
+                    raise ValueError("hours: an empty range")
+        elif self.start is None or self.end is None:
+            raise ValueError("an explicit range needs both start and end")
+        elif in_paris(self.end) <= in_paris(self.start):
+            raise ValueError("end must be after start")
+        return self
+
+
+def clock_minutes(text: str) -> int:
+    """Minutes since midnight of "HH:MM" (24:00 allowed as the end of the day)."""
+    hours, minutes = (int(part) for part in text.split(":"))
+    if hours > 24 or minutes > 59 or (hours == 24 and minutes):
+        raise ValueError(f"hours: {text!r} is not a time of day")
+    return hours * 60 + minutes
+
+
+def in_paris(value: datetime) -> datetime:
+    """An aware instant: naive config times are Europe/Paris wall-clock times."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=PARIS)
+
+
+class Target(_Strict):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=80)]
+    department: Annotated[str, Field(pattern=r"^(0[1-9]|1\d|2[1-9]|[3-8]\d|9[0-5]|2A|2B|97[1-6])$")]
+    prefecture: str
+    site: str | None = None
+    procedure: Procedure
+    label: str
+    platform: Platform
+    url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/\S*)?$", max_length=2000)]
+    interval: Duration = timedelta(minutes=15)
+    options: dict[str, Any] = Field(default_factory=dict)
+    maintenance: list[MaintenanceWindow] = Field(default_factory=list)
+    enabled: bool = True
+    engine: EngineChoice | None = None  # None: probing.engine
+    screenshots: Screenshots | None = None  # None: probing.screenshots
+
+    _parsed_options: BaseModel | None = PrivateAttr(default=None)
+
+    @field_validator("url")
+    @classmethod
+    def _parsable(cls, value: str) -> str:
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 -- raises ValueError on a port out of range or not a number
+        except ValueError as exc:  # `http://[/x`: an unclosed IPv6 bracket
+            raise ValueError(f"not a usable URL: {exc}") from exc
+        if not parts.hostname:
+            raise ValueError("not a usable URL: no host")
+        return value
+
+    @property
+    def host(self) -> str:
+        return (urlsplit(self.url).hostname or "").lower()
+
+    @property
+    def netloc(self) -> str:
+        """Host and port: the key of politeness budgets."""
+        return urlsplit(self.url).netloc.lower()
