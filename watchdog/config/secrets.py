@@ -14,7 +14,6 @@ import re
 import threading
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-
 MASK = "***"
 LOGGER = "watchdog.notify"  # every module of the package logs here (the filter is per logger)
 FILTERED_LOGGERS = (LOGGER, "apprise", "urllib3.connectionpool", "requests", "aiohttp.access")
