@@ -24,7 +24,7 @@ from PIL import Image
 from recordfix import PAGE, TOKEN, MakeObs, Recorded, catalog_target, record, run_on_terminal
 
 from watchdog.cli.main import main
-from watchdog.cli.record import dry_run
+from watchdog.cli.probe import dry_run
 from watchdog.domain.errors import StoreError
 from watchdog.domain.models import EvidenceRefs, Observation, Outcome
 from watchdog.evidence.volatile import keep_page

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 
-from watchdog.config.loader import Config
+from watchdog.cli.verbs import AddConfig, Loader, Subparsers, add_verb
 from watchdog.store import Store
 from watchdog.store import checkpoint as checkpoints
 
-Loader = Callable[[argparse.Namespace], Config]
-
 
 def register(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    sub: Subparsers,
     load: Loader,
-    add_config: Callable[[argparse.ArgumentParser], None],
+    add_config: AddConfig,
 ) -> None:
     """Add `checkpoint` to the CLI; `load` is the CLI's config loader."""
 
@@ -27,10 +24,7 @@ def register(
         print(f"Wrote the {written.summary()} to {data_dir / checkpoints.FILE}.")
         return 0
 
-    p = sub.add_parser(
-        "checkpoint",
-        help="sign the chain heads now, so that `verify` detects a removed tail or chain",
-    )
+    p = add_verb(sub, "checkpoint")
     add_config(p)
     p.add_argument(
         "--force",

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from watchdog.cli.outputs import writable_dir
+from watchdog.cli.verbs import AddConfig, Loader, Subparsers, add_verb
 from watchdog.dashboards import build_all, write_all
 from watchdog.dashboards.push import incident_annotations, push, read_incidents
 
@@ -41,9 +42,9 @@ def cmd_push(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: Subparsers, load: Loader, add_config: AddConfig) -> None:
     """Add `dashboards build|push` to the CLI."""
-    p = sub.add_parser("dashboards", help="Grafana dashboards: build the JSON, push to Grafana")
+    p = add_verb(sub, "dashboards")
     verbs = p.add_subparsers(dest="dashboards_command", required=True, metavar="ACTION")
     b = verbs.add_parser("build", help="write the dashboards' JSON models")
     b.add_argument("--out", default=str(DEFAULT_OUT), metavar="DIR",

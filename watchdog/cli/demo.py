@@ -7,6 +7,7 @@ then prints what each target showed and where everything is. All of it is simula
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import socket
@@ -17,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 
 from watchdog.cli.tables import table
+from watchdog.cli.verbs import AddConfig, Loader, Subparsers, add_verb
 from watchdog.config.loader import Config, load_config
 from watchdog.daemon.service import Daemon
 from watchdog.domain.errors import WatchdogError
@@ -163,3 +165,14 @@ def main_demo(data_dir: Path, minutes: float, listen_port: int = DEFAULT_LISTEN_
     result = asyncio.run(_run(data_dir, minutes, listen_port))
     print(report(result))
     return result.exit_code
+
+
+def register(sub: Subparsers, load: Loader, add_config: AddConfig) -> None:
+    def cmd_demo(args: argparse.Namespace) -> int:
+        return main_demo(Path(args.data), args.minutes, args.port)
+
+    p = add_verb(sub, "demo")
+    p.add_argument("--minutes", type=float, default=3.0, help="how long to probe (default 3)")
+    p.add_argument("--data", default="data/demo", help="where the demo keeps its data")
+    p.add_argument("--port", type=int, default=9788, help="/metrics port (default 9788)")
+    p.set_defaults(handler=cmd_demo)

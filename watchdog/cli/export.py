@@ -4,17 +4,16 @@ watchdog/cli/record.py. Reads the store read-only; shows progress on a terminal.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
 
 from watchdog.cli.outputs import writable_dir
 from watchdog.cli.progress import progress
 from watchdog.cli.recordargs import instant, selection, until
+from watchdog.cli.verbs import AddConfig, Loader, Subparsers, add_verb
 from watchdog.config.loader import Config
 from watchdog.domain.errors import WatchdogError
 from watchdog.store.record import count, open_read_only
 
-Loader = Callable[[argparse.Namespace], Config]
 FORMATS = ("csv", "parquet", "sqlite")
 DEFAULT_FORMATS = ("csv", "parquet")
 
@@ -43,12 +42,12 @@ def cmd_export(args: argparse.Namespace, config: Config) -> int:
 
 
 def register(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    sub: Subparsers,
     load: Loader,
-    add_config: Callable[[argparse.ArgumentParser], None],
+    add_config: AddConfig,
 ) -> None:
     """Add `export` to the CLI; `load` is the CLI's config loader."""
-    p = sub.add_parser("export", help="open data: observations and daily figures, CSV/Parquet")
+    p = add_verb(sub, "export")
     add_config(p)
     p.add_argument("--from", dest="first", type=instant, required=True,
                    help="from this Paris day (or instant with offset)")  # fmt: skip

@@ -1,32 +1,26 @@
-"""The `watchdog` command line (docs/design.md §3): English, `--help` everywhere."""
+"""The `watchdog` command line (docs/design.md §3): English, `--help` everywhere.
+
+Verbs are listed in watchdog/cli/verbs.py; only the module of the verb being run is imported,
+so `watchdog --help` starts at once and `watchdog check-config` does not load a browser driver,
+a database engine or Apprise.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
+import importlib
 import logging
 import sys
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from watchdog import __version__
-from watchdog.cli.checkpoint import register as register_checkpoint
-from watchdog.cli.dashboards import register as register_dashboards
-from watchdog.cli.demo import main_demo
-from watchdog.cli.notify import register as register_notify
 from watchdog.cli.outputs import EXIT_BROKEN_PIPE, os_reason, stdout_closed
-from watchdog.cli.probe import probe_once
-from watchdog.cli.record import register as register_record
-from watchdog.cli.report import register as register_reports
-from watchdog.cli.report import verify_bundle_command
-from watchdog.cli.run import register as register_run
-from watchdog.cli.tables import targets_table
-from watchdog.config.loader import Config, config_path, load_config
+from watchdog.cli.verbs import VERBS, Handler, Subparsers
 from watchdog.domain.errors import ConfigError, ConfigMissing, WatchdogError
-from watchdog.simulator.app import main_simulate
-from watchdog.store import Store
-from watchdog.store.verify import verify_store
+
+if TYPE_CHECKING:
+    from watchdog.config.loader import Config
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
 NO_CONFIG_HELP = (
@@ -34,10 +28,10 @@ NO_CONFIG_HELP = (
     "config/watchdog.yaml (examples in config/examples/; `watchdog demo` needs none)"
 )
 
-Handler = Callable[[argparse.Namespace], int]
-
 
 def _load(args: argparse.Namespace) -> Config:
+    from watchdog.config.loader import config_path, load_config
+
     path = config_path(getattr(args, "config", None))
     if path is None:
         raise ConfigMissing(NO_CONFIG_HELP)
@@ -48,71 +42,22 @@ def _add_config(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help="configuration file (YAML)")
 
 
-def cmd_check_config(args: argparse.Namespace) -> int:
-    config = _load(args)
-    print(f"{config.source}: OK ({len(config.targets)} targets)")
-    return EXIT_OK
+def _verb_of(argv: Sequence[str]) -> str | None:
+    """The verb on the command line: its first word that is not an option."""
+    return next((word for word in argv if not word.startswith("-")), None)
 
 
-def cmd_targets(args: argparse.Namespace) -> int:
-    config = _load(args)
-    if args.json:
-        rows = [t.model_dump(mode="json", exclude={"options"}) for t in config.targets]
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
-    else:
-        print(targets_table(config.targets))
-    return EXIT_OK
+def _register(sub: Subparsers, verb: str | None) -> None:
+    """The verb's module registers its verbs; otherwise every verb by name, for `--help`."""
+    if verb in VERBS:
+        importlib.import_module(VERBS[verb].module).register(sub, _load, _add_config)
+        return
+    for name, entry in VERBS.items():
+        sub.add_parser(name, help=entry.help)
 
 
-def cmd_probe(args: argparse.Namespace) -> int:
-    config = _load(args)
-    return asyncio.run(probe_once(config, args.target, as_json=args.json, debug=args.debug))
-
-
-def cmd_verify(args: argparse.Namespace) -> int:
-    if args.bundle:
-        return verify_bundle_command(args.bundle)
-    config = _load(args)
-    store = Store.open(config.watchdog.data_dir, config.watchdog.database_url)
-    try:
-        report = verify_store(store, progress=_progress if args.progress else None)
-    finally:
-        store.close()
-    print(report.render())
-    return EXIT_OK if report.ok else EXIT_FAILURE
-
-
-def _progress(done: int) -> None:
-    print(f"  … {done} observations checked", file=sys.stderr)
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    return main_demo(Path(args.data), args.minutes, args.port)
-
-
-def cmd_simulate(args: argparse.Namespace) -> int:
-    return main_simulate(args.scenario, args.host, args.port, args.log)
-
-
-def _probe_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("probe", help="probe one target now, store and print the observation")
-    _add_config(p)
-    p.add_argument("target", help="target id (see `watchdog targets`)")
-    p.add_argument("--json", action="store_true", help="print the observation as one JSON object")
-    p.add_argument("--debug", action="store_true", help="step trail, evidence paths, metrics")
-    p.set_defaults(handler=cmd_probe)
-
-
-def _simulate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("simulate", help="serve replicas of the booking platforms on loopback")
-    p.add_argument("--scenario", help="scenario YAML (default: the bundled demo scenario)")
-    p.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8765, help="listen port (default 8765)")
-    p.add_argument("--log", metavar="FILE", help="append every request to this JSONL file")
-    p.set_defaults(handler=cmd_simulate)
-
-
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for `argv`: with the verb's own options when `argv` names one."""
     parser = argparse.ArgumentParser(
         prog="watchdog",
         description="Observe-only watchdog for French prefecture appointment booking sites.",
@@ -120,42 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    p = sub.add_parser("check-config", help="validate the configuration and exit")
-    _add_config(p)
-    p.set_defaults(handler=cmd_check_config)
-    p = sub.add_parser("targets", help="list the catalog of targets")
-    _add_config(p)
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(handler=cmd_targets)
-    _probe_parser(sub)
-    p = sub.add_parser(
-        "verify", help="recompute every hash chain and evidence blob, or check a bundle zip"
-    )
-    _add_config(p)
-    p.add_argument("bundle", nargs="?", metavar="BUNDLE.zip", help="check this evidence bundle")
-    p.add_argument("--progress", action="store_true", help="report progress on stderr")
-    p.set_defaults(handler=cmd_verify)
-    _simulate_parser(sub)
-    p = sub.add_parser("demo", help="run the watchdog on the bundled simulator (no config needed)")
-    p.add_argument("--minutes", type=float, default=3.0, help="how long to probe (default 3)")
-    p.add_argument("--data", default="data/demo", help="where the demo keeps its data")
-    p.add_argument("--port", type=int, default=9788, help="/metrics port (default 9788)")
-    p.set_defaults(handler=cmd_demo)
-    register_run(sub, _load, _add_config)
-    register_checkpoint(sub, _load, _add_config)
-    register_reports(sub, _load, _add_config)
-    register_dashboards(sub)
-    register_notify(sub, _load, _add_config)
-    register_record(sub, _load, _add_config)
+    _register(sub, _verb_of(sys.argv[1:] if argv is None else argv))
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+def _run(args: argparse.Namespace) -> int:
     handler: Handler = args.handler
     try:
         status = handler(args)
@@ -180,6 +94,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return _run(args)
 
 
 if __name__ == "__main__":

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from watchdog.cli.tables import table
+from watchdog.cli.verbs import AddConfig, Loader, Subparsers, add_verb
 from watchdog.config.loader import Config
 from watchdog.config.notifications import Route
 from watchdog.config.secrets import REDACTOR, display
@@ -22,7 +22,6 @@ from watchdog.notify.repo import Incident, Message, Queued, Repo
 from watchdog.notify.service import base_dir
 from watchdog.store import Store
 
-Loader = Callable[[argparse.Namespace], Config]
 RECENT = timedelta(days=7)
 TEST_TITLE = "Test de notification — prefecture-watchdog"
 TEST_BODY = (
@@ -32,9 +31,9 @@ TEST_BODY = (
 
 
 def register(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    sub: Subparsers,
     load: Loader,
-    add_config: Callable[[argparse.ArgumentParser], None],
+    add_config: AddConfig,
 ) -> None:
     """Add `incidents` and `notify test` to the CLI; `load` is the CLI's config loader."""
 
@@ -64,12 +63,12 @@ def register(
         print(f"test message sent through route {route.id} ({services})")
         return 0
 
-    p = sub.add_parser("incidents", help="open incidents and those resolved in the last 7 days")
+    p = add_verb(sub, "incidents")
     add_config(p)
     p.add_argument("--json", action="store_true", help="machine-readable, with notifications")
     p.add_argument("--all", action="store_true", help="every incident ever recorded")
     p.set_defaults(handler=cmd_incidents)
-    p = sub.add_parser("notify", help="notification tools")
+    p = add_verb(sub, "notify")
     verbs = p.add_subparsers(dest="notify_command", required=True, metavar="VERB")
     test = verbs.add_parser("test", help="send a test message through ROUTE now")
     add_config(test)

@@ -10,27 +10,20 @@ the core CLI keeps one registration line for all of this.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import csv
-import hashlib
 import json
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from watchdog.cli.export import register as register_export
 from watchdog.cli.probe import render_observation
 from watchdog.cli.progress import Advance, progress
 from watchdog.cli.recordargs import instant, outcomes, selection, until
 from watchdog.cli.tables import table
+from watchdog.cli.verbs import AddConfig, Loader, Subparsers, add_verb
 from watchdog.config.loader import Config
-from watchdog.domain.errors import TargetNotFound
-from watchdog.domain.models import Observation, Outcome
 from watchdog.domain.target import Target
-from watchdog.engine.browser import BrowserHost
-from watchdog.engine.runner import Runner
-from watchdog.metrics.registry import would_export
 from watchdog.store import Store
 from watchdog.store.evidencefiles import export_evidence, open_evidence
 from watchdog.store.record import (
@@ -46,7 +39,6 @@ from watchdog.store.record import (
     select,
 )
 
-Loader = Callable[[argparse.Namespace], Config]
 Handler = Callable[[argparse.Namespace], int]
 MESSAGE_WIDTH = 60
 PROGRESS_EVERY = 1000
@@ -206,65 +198,16 @@ def render_show(found: Inspection, target: Target | None, store: Store) -> str:
     return "\n".join(out)
 
 
-# -- probe --dry-run --------------------------------------------------------------------
-
-
-def _hash_only(data: bytes, _kind: str) -> str:
-    """A blob sink that keeps nothing: the evidence is named, not stored."""
-    return hashlib.sha256(data).hexdigest()
-
-
-async def dry_run(
-    config: Config,
-    target_id: str,
-    *,
-    as_json: bool,
-    debug: bool = False,
-    host: BrowserHost | None = None,
-) -> Observation:
-    """Probe once and print the observation; no store is opened, no evidence kept."""
-    target = config.target(target_id)
-    if target is None:
-        known = ", ".join(t.id for t in config.targets) or "none"
-        raise TargetNotFound(f"no target {target_id!r} in {config.source} (known: {known})")
-    runner = Runner(config, _hash_only, host)
-    try:
-        obs = await runner.probe(target)
-    finally:
-        if host is None:
-            await runner.close()
-    if as_json:
-        print(obs.model_dump_json())
-    else:
-        print(render_observation(obs))
-    if debug:
-        print(render_dry_debug(obs, target))
-    print("dry run: nothing stored, no evidence kept, no chain extended", file=sys.stderr)
-    return obs
-
-
-def render_dry_debug(obs: Observation, target: Target) -> str:
-    """`probe --debug` for a dry run: the evidence is named by its hashes, kept nowhere."""
-    steps = [(s.name, str(s.status or "-"), f"{s.ms} ms", s.url) for s in obs.steps]
-    out = ["", "step trail", table(("step", "status", "time", "url"), steps) if steps else "-"]
-    rows = [(kind, sha) for kind, sha in obs.evidence.blobs().items()]
-    out += ["", "evidence (dry run: not kept)"]
-    out.append(table(("kind", "sha256"), rows) if rows else "(none)")
-    out += ["", "environment", json.dumps(obs.env.model_dump(mode="json"), indent=2)]
-    out += ["", "metrics this observation exports", would_export(obs, target)]
-    return "\n".join(out)
-
-
 # -- registration -----------------------------------------------------------------------
 
 
 def register(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    sub: Subparsers,
     load: Loader,
-    add_config: Callable[[argparse.ArgumentParser], None],
+    add_config: AddConfig,
 ) -> None:
-    """Add `observations` and `show`, and `--dry-run` to the `probe` verb already there."""
-    p = sub.add_parser("observations", help="list recorded observations (read-only)")
+    """Add `observations` and `show`."""
+    p = add_verb(sub, "observations")
     add_config(p)
     p.add_argument("--target", action="append", help="target id (repeat or comma-separate)")
     p.add_argument("--department", action="append", help="département code, e.g. 93")
@@ -280,7 +223,7 @@ def register(
     fmt.add_argument("--csv", action="store_true", help="CSV with a header row")
     p.set_defaults(handler=lambda a: cmd_observations(a, load(a)))
 
-    p = sub.add_parser("show", help="one observation: fields, chain position, verification")
+    p = add_verb(sub, "show")
     add_config(p)
     p.add_argument("obs_id", metavar="OBS_ID", help="observation id")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -288,20 +231,3 @@ def register(
                    help="write its evidence as named files (framed.png, page.html…)")  # fmt: skip
     p.add_argument("--open", action="store_true", help="open the framed capture in a viewer")
     p.set_defaults(handler=lambda a: cmd_show(a, load(a)))
-    _add_dry_run(sub, load)
-    register_export(sub, load, add_config)
-
-
-def _add_dry_run(sub: argparse._SubParsersAction[argparse.ArgumentParser], load: Loader) -> None:
-    probe = sub.choices["probe"]
-    probe.add_argument("--dry-run", action="store_true",
-                       help="probe and print, store nothing (no evidence, no chain)")  # fmt: skip
-    stored: Handler = probe.get_default("handler")
-
-    def handler(args: argparse.Namespace) -> int:
-        if not args.dry_run:
-            return stored(args)
-        obs = asyncio.run(dry_run(load(args), args.target, as_json=args.json, debug=args.debug))
-        return 1 if obs.outcome is Outcome.PROBE_ERROR else 0
-
-    probe.set_defaults(handler=handler)

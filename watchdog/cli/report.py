@@ -16,6 +16,7 @@ from pathlib import Path
 
 from watchdog.bundle import export_bundle, verify_bundle
 from watchdog.cli.outputs import writable_dir, writable_file
+from watchdog.cli.verbs import AddConfig, Loader, Subparsers, add_verb
 from watchdog.config.loader import Config
 from watchdog.domain.clock import PARIS
 from watchdog.domain.errors import WatchdogError
@@ -27,8 +28,6 @@ from watchdog.report.dossier import DossierOptions, build_dossier
 from watchdog.stats.calendar import Period
 from watchdog.stats.compute import observed_window
 from watchdog.store import Store
-
-Loader = Callable[[argparse.Namespace], Config]
 
 
 def _day(text: str) -> date:
@@ -181,9 +180,9 @@ def _open(config: Config) -> Store:
 
 
 def register(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    sub: Subparsers,
     load: Loader,
-    add_config: Callable[[argparse.ArgumentParser], None],
+    add_config: AddConfig,
 ) -> None:
     """Add `report`, `dossier` and `bundle`; `load` is the CLI's config loader."""
 
@@ -257,7 +256,7 @@ def register(
         print("Publish or timestamp this fingerprint: it identifies the bundle.")
         return 0
 
-    p = sub.add_parser("report", help="evidence report (HTML, PDF) over a period")
+    p = add_verb(sub, "report")
     _common(p, add_config)
     _selectors(p)
     p.add_argument(
@@ -269,7 +268,7 @@ def register(
     )
     p.set_defaults(handler=cmd_report)
 
-    p = sub.add_parser("dossier", help="référé file for one target: every attempt by ISO week")
+    p = add_verb(sub, "dossier")
     _common(p, add_config)
     p.add_argument("target_id", metavar="TARGET", help="target id (see `watchdog targets`)")
     p.add_argument(
@@ -295,7 +294,7 @@ def register(
     )
     p.set_defaults(handler=cmd_dossier)
 
-    p = sub.add_parser("bundle", help="evidence bundle (zip) that `watchdog verify` checks offline")
+    p = add_verb(sub, "bundle")
     _common(p, add_config)
     _selectors(p)
     p.add_argument("--out", type=Path, required=True, metavar="FILE.zip", help="the zip to write")

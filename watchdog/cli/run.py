@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
 
 from watchdog.cli.status import collect, render
-from watchdog.config.loader import Config, config_path
+from watchdog.cli.verbs import AddConfig, Loader, Subparsers, add_verb
+from watchdog.config.loader import config_path
 from watchdog.daemon.service import run_daemon
 from watchdog.domain.errors import ConfigMissing
-
-Loader = Callable[[argparse.Namespace], Config]
 
 RUN_WITHOUT_CONFIG = (
     "no configuration found, so there is nothing to watch. Write one: copy "
@@ -23,9 +21,9 @@ RUN_WITHOUT_CONFIG = (
 
 
 def register(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    sub: Subparsers,
     load: Loader,
-    add_config: Callable[[argparse.ArgumentParser], None],
+    add_config: AddConfig,
 ) -> None:
     """Add `run` and `status` to the CLI; `load` is the CLI's config loader."""
 
@@ -42,15 +40,13 @@ def register(
             print(render(report))
         return 0
 
-    p = sub.add_parser(
-        "run", help="probe the catalog on schedule, serve /healthz and /metrics (SIGHUP reloads)"
-    )
+    p = add_verb(sub, "run")
     add_config(p)
     p.add_argument(
         "--minutes", type=float, metavar="N", help="stop cleanly after N minutes (default: never)"
     )
     p.set_defaults(handler=cmd_run)
-    p = sub.add_parser("status", help="per target: last outcome and time, next due, back-off")
+    p = add_verb(sub, "status")
     add_config(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=cmd_status)
