@@ -29,7 +29,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from bench import micro, table
+from bench import micro, startup, table
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PYTHON = sys.executable
@@ -144,6 +144,7 @@ def micro_figures(quick: bool, repeats: int) -> dict[str, Any]:
                                    for _ in range(repeats)]),
         "ingest": micro.median_of([micro.ingest(5000 if quick else 50_000, 500)
                                    for _ in range(repeats)]),
+        "startup": startup.startup(5 if quick else 21),
     }  # fmt: skip
 
 

@@ -19,12 +19,13 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from probes import REGISTRY
 from watchdog.daemon.listener import SchedulerMetrics
-from watchdog.domain.models import Env, Observation, Outcome, Platform
+from watchdog.domain.models import Env, Observation, Outcome
 from watchdog.domain.target import Target
 from watchdog.metrics.registry import Metrics
 
-PLATFORMS = [p for p in Platform if p is not Platform.STEPS]
+PLATFORMS = [p for p in REGISTRY if p != "steps"]
 OUTCOMES = list(Outcome)
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
@@ -37,7 +38,7 @@ def bench_target(i: int) -> Target:
     return Target.model_validate(
         {"id": f"bench-{i}", "department": f"{i % 95 + 1:02d}" if i % 95 != 19 else "2A",
          "prefecture": f"Préfecture {i % 95}", "procedure": "premiere_demande",
-         "label": f"Titre de séjour {i}", "platform": PLATFORMS[i % len(PLATFORMS)].value,
+         "label": f"Titre de séjour {i}", "platform": PLATFORMS[i % len(PLATFORMS)],
          "url": f"https://www.example.gouv.fr/booking/create/{i}/0"}
     )  # fmt: skip
 

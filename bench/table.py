@@ -140,6 +140,8 @@ CHECKS: list[Check] = [
      lambda v: v >= 5000),
     ("/metrics for 2,000 targets, ms", "< 100",
      lambda r: (r.get("micro", {}).get("scrape") or {}).get("median_ms"), lambda v: v < 100),
+    ("`watchdog --help`, median s (baseline `python -c pass` in the startup row)", "< 0.5",
+     lambda r: (r.get("micro", {}).get("startup") or {}).get("help_s"), lambda v: v < 0.5),
 ]  # fmt: skip
 
 

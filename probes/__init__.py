@@ -1,21 +1,26 @@
-"""One module per booking platform, listed in one explicit registry (docs/design.md §8)."""
+"""The platform plugins: one module per booking platform, listed once below (docs/architecture.md).
+
+A platform is its module here (its `SPEC`: name, labels, whether it books, options, journey,
+classifier, engines), its simulator routes and its tests; the core knows platforms only
+through `REGISTRY`.
+"""
 
 from __future__ import annotations
 
 from pydantic import BaseModel
 
 from probes import anef, eappointment, legacy_booking, rdv_prefecture, steps
-from watchdog.domain.models import Platform
 from watchdog.domain.target import Target
 from watchdog.probe.session import PlatformSpec
 
-REGISTRY: dict[Platform, PlatformSpec] = {
-    Platform.LEGACY_BOOKING: legacy_booking.SPEC,
-    Platform.RDV_PREFECTURE: rdv_prefecture.SPEC,
-    Platform.EAPPOINTMENT: eappointment.SPEC,
-    Platform.ANEF: anef.SPEC,
-    Platform.STEPS: steps.SPEC,
+REGISTRY: dict[str, PlatformSpec] = {
+    spec.name: spec
+    for spec in (legacy_booking.SPEC, rdv_prefecture.SPEC, eappointment.SPEC, anef.SPEC, steps.SPEC)
 }
+
+
+def spec_of(platform: str) -> PlatformSpec:
+    return REGISTRY[platform]
 
 
 def options_of(target: Target) -> BaseModel:

@@ -22,7 +22,7 @@ from watchdog.domain.errors import NeedsBrowser
 from watchdog.domain.models import Outcome
 from watchdog.probe.pagetext import visible_lines
 from watchdog.probe.requesting import RequestSession
-from watchdog.probe.session import Classification, PageState, PlatformSpec, ProbeSession
+from watchdog.probe.session import Classification, Labels, PageState, PlatformSpec, ProbeSession
 
 # What the rendered single-page app shows once it has booted, whatever its state.
 RENDERED = "h1, app-root form, app-root main, #kc-form-login"
@@ -70,4 +70,12 @@ def classify(state: PageState, options: Options) -> Classification | None:
     return None
 
 
-SPEC = PlatformSpec(options=Options, probe=probe, classify=classify, request_probe=request_probe)
+SPEC = PlatformSpec(
+    name="anef",
+    labels=Labels(fr="portail ANEF", en="ANEF portal"),
+    options=Options,
+    probe=probe,
+    classify=classify,
+    request_probe=request_probe,
+    books=False,
+)

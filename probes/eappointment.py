@@ -29,7 +29,7 @@ from watchdog.probe.dates import any_date, clock, long_date, paris
 from watchdog.probe.forms import read_forms
 from watchdog.probe.pagetext import sentence_containing
 from watchdog.probe.requesting import RequestSession, press
-from watchdog.probe.session import Classification, PageState, PlatformSpec, ProbeSession
+from watchdog.probe.session import Classification, Labels, PageState, PlatformSpec, ProbeSession
 
 _OPTIONS = re.compile(r"<option\b([^>]*)>([^<]*)</option>", re.I)
 _VALUE = re.compile(r"\bvalue=[\"']?([^\"'>\s]*)", re.I)
@@ -241,4 +241,11 @@ def classify(state: PageState, options: Options) -> Classification | None:
     return Classification(Outcome.AVAILABLE, "calendar", None, len(hours) or None, earliest)
 
 
-SPEC = PlatformSpec(options=Options, probe=probe, classify=classify, request_probe=request_probe)
+SPEC = PlatformSpec(
+    name="eappointment",
+    labels=Labels(fr="eAppointment", en="eAppointment"),
+    options=Options,
+    probe=probe,
+    classify=classify,
+    request_probe=request_probe,
+)

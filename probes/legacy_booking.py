@@ -24,7 +24,7 @@ from watchdog.probe.dates import clock, long_date, numeric_date, paris
 from watchdog.probe.forms import read_forms
 from watchdog.probe.pagetext import sentence_containing
 from watchdog.probe.requesting import RequestSession, press
-from watchdog.probe.session import Classification, PageState, PlatformSpec, ProbeSession
+from watchdog.probe.session import Classification, Labels, PageState, PlatformSpec, ProbeSession
 from watchdog.probe.tables import Row, Table, tables
 
 NO_SLOT_TEXT = "Il n'existe plus de plage horaire libre pour votre demande de rendez-vous"
@@ -248,4 +248,13 @@ def classify(state: PageState, options: Options) -> Classification | None:
     return Classification(Outcome.AVAILABLE, "step_4", None, len(week.free), week.earliest)
 
 
-SPEC = PlatformSpec(options=Options, probe=probe, classify=classify, request_probe=request_probe)
+SPEC = PlatformSpec(
+    name="legacy_booking",
+    labels=Labels(
+        fr="module de réservation du site de la préfecture", en="prefecture website booking module"
+    ),
+    options=Options,
+    probe=probe,
+    classify=classify,
+    request_probe=request_probe,
+)

@@ -28,6 +28,7 @@ from watchdog.probe.pagetext import sentence_containing
 from watchdog.probe.session import (
     Classification,
     Credentials,
+    Labels,
     PageState,
     PlatformSpec,
     ProbeSession,
@@ -230,4 +231,11 @@ def classify(state: PageState, options: Options) -> Classification | None:
     return _captcha(state) or _slot_page(state)
 
 
-SPEC = PlatformSpec(options=Options, probe=probe, classify=classify, credentials=credentials)
+SPEC = PlatformSpec(
+    name="rdv_prefecture",
+    labels=Labels(fr="RDV-Préfecture", en="RDV-Préfecture"),
+    options=Options,
+    probe=probe,
+    classify=classify,
+    credentials=credentials,
+)

@@ -21,7 +21,14 @@ from pydantic import (
 )
 
 from watchdog.domain.models import Outcome
-from watchdog.probe.session import TRIAL_MS, Classification, PageState, PlatformSpec, ProbeSession
+from watchdog.probe.session import (
+    TRIAL_MS,
+    Classification,
+    Labels,
+    PageState,
+    PlatformSpec,
+    ProbeSession,
+)
 
 # Field hints and value shapes that mean personal data: a probe never types those (rule 1).
 _PERSONAL_FIELD = re.compile(
@@ -195,4 +202,12 @@ def classify(state: PageState, options: Options) -> Classification | None:
     return None
 
 
-SPEC = PlatformSpec(options=Options, probe=probe, classify=classify)
+SPEC = PlatformSpec(
+    name="steps",
+    labels=Labels(
+        fr="parcours décrit dans la configuration", en="journey described in the configuration"
+    ),
+    options=Options,
+    probe=probe,
+    classify=classify,
+)

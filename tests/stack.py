@@ -111,7 +111,7 @@ def watchdog_config(folder: Path, sim_port: int, port: int, interval: str) -> Pa
     targets = [
         {"id": tid, "department": dep, "prefecture": pref, "procedure": proc,
          "label": f"Démarche de démonstration {tid}",
-         "platform": scenario.by_key(key).platform.value,
+         "platform": scenario.by_key(key).platform,
          "url": base + entry_path(scenario.by_key(key)), "interval": interval,
          "options": {"postal_code": "94000", "motives": ["20"]} if key.startswith("eapp") else {}}
         for key, tid, dep, pref, proc in TARGETS

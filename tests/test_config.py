@@ -178,7 +178,7 @@ def test_missing_config_explains(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 def test_examples_are_valid() -> None:
     config = load_config(Path(__file__).parent.parent / "config/examples/watchdog.yaml")
-    assert {t.platform.value for t in config.targets} == {
+    assert {t.platform for t in config.targets} == {
         "legacy_booking", "rdv_prefecture", "eappointment", "anef", "steps"
     }  # fmt: skip
 

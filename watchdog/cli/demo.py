@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
+from probes import REGISTRY
 from watchdog.cli.tables import table
 from watchdog.cli.verbs import AddConfig, Loader, Subparsers, add_verb
 from watchdog.config.loader import Config, load_config
@@ -103,8 +104,8 @@ async def _report(config: Config, started: datetime) -> list[Path]:
 
 
 def _rate(platform: Platform, counts: Counter[Outcome]) -> str:
-    if platform is Platform.ANEF:
-        return "n/a"  # ANEF books nothing: never in the no-slot rate (docs/design.md §2)
+    if not REGISTRY[platform].books:
+        return "n/a"  # a portal books nothing: never in the no-slot rate (docs/design.md §2)
     decided = counts[Outcome.AVAILABLE] + counts[Outcome.NO_SLOT]
     return f"{100 * counts[Outcome.NO_SLOT] / decided:.0f} %" if decided else "-"
 
@@ -116,7 +117,7 @@ def summary(config: Config, observations: dict[str, list[Observation]]) -> str:
         counts = Counter(o.outcome for o in seen)
         mix = ", ".join(f"{o.value} {n}" for o, n in counts.most_common()) or "(none yet)"
         last = seen[-1] if seen else None
-        rows.append((target.id, target.platform.value, str(len(seen)),
+        rows.append((target.id, target.platform, str(len(seen)),
                      _rate(target.platform, counts), mix, _last(last)))  # fmt: skip
     headers = ("target", "platform", "probes", "no-slot", "outcomes", "last")
     return table(headers, rows)

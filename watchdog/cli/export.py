@@ -1,5 +1,6 @@
-"""`watchdog export`: the open-data files for a period (watchdog/opendata/export.py), registered by
-watchdog/cli/record.py. Reads the store read-only; shows progress on a terminal."""
+"""`watchdog export`: the open-data files for a period (watchdog/opendata/export.py).
+
+Reads the store read-only; shows progress on a terminal."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The `incidents` and `notify test` verbs, registered by watchdog/cli/main.py.
+"""The `incidents` and `notify test` verbs.
 
 Neither prints an Apprise URL: routes are named by id, services by their masked form.
 """

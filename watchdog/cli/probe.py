@@ -1,4 +1,7 @@
-"""`watchdog probe TARGET`: one probe now, stored, printed."""
+"""`watchdog probe TARGET`: one probe now, stored, printed; with `--dry-run`, not stored.
+
+A dry run opens no store: its evidence is hashed, not kept, and nothing joins a chain.
+"""
 
 from __future__ import annotations
 

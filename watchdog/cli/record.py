@@ -1,10 +1,8 @@
-"""`observations`, `show` and `probe --dry-run`: reading the record without writing to it.
+"""`observations` and `show`: reading the record without writing to it.
 
-Registered by watchdog/cli/main.py. `observations` and `show` open the store read-only
-(watchdog/store/record.py): they never write, never probe, never create a data directory.
-`probe --dry-run` probes and prints without opening the store: its evidence is hashed, not
-kept, and nothing joins a chain. The flag is added to the existing `probe` verb here so that
-the core CLI keeps one registration line for all of this.
+Both open the store read-only (watchdog/store/record.py): they never write, never probe, never
+create a data directory. (`probe --dry-run`, which probes without storing, is in
+watchdog/cli/probe.py.)
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The `run` and `status` verbs, registered by watchdog/cli/main.py."""
+"""The `run` and `status` verbs."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def targets_table(targets: Sequence[Target]) -> str:
     rows = [
-        (t.id, t.department, t.prefecture, t.procedure.value, t.platform.value,
+        (t.id, t.department, t.prefecture, t.procedure.value, t.platform,
          format_duration(t.interval), t.url)
         for t in targets
     ]  # fmt: skip

@@ -277,6 +277,10 @@ def _validate_target(raw: Any, doc: Located, path: KeyPath) -> tuple[Target | No
     target, problems = _validate(Target, raw, doc, path)
     if target is None:
         return None, problems
+    if target.platform not in REGISTRY:
+        known = ", ".join(sorted(REGISTRY))
+        why = f"unknown platform {target.platform!r} (known: {known})"
+        return None, [_problem(doc, (*path, "platform"), why)]
     options, problems = _validate(
         REGISTRY[target.platform].options, target.options, doc, (*path, "options")
     )
@@ -370,7 +374,7 @@ def _engine_problems(config: Config, where: Where, failed: set[str]) -> list[Con
         if config.engine_for(t) is EngineChoice.REQUEST and not REGISTRY[t.platform].request_probe:
             doc, path = where[t.id] if t.engine else where[""]
             key = (*path, "engine") if t.engine else ("probing", "engine")
-            why = f"platform {t.platform.value} has no request engine: use browser or auto"
+            why = f"platform {t.platform} has no request engine: use browser or auto"
             problems.append(_problem(doc, key, why))
     return problems
 

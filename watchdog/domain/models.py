@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -62,12 +63,9 @@ class Procedure(StrEnum):
     OTHER = "other"
 
 
-class Platform(StrEnum):
-    LEGACY_BOOKING = "legacy_booking"
-    RDV_PREFECTURE = "rdv_prefecture"
-    EAPPOINTMENT = "eappointment"
-    ANEF = "anef"
-    STEPS = "steps"
+# A platform's name (`legacy_booking`, `rdv_prefecture`…): the set of platforms is the plugin
+# registry's (`probes.REGISTRY`), checked when the configuration is loaded, not a closed enum here.
+Platform = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 
 
 class Engine(StrEnum):

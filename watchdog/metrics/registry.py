@@ -94,16 +94,16 @@ class Metrics:
     def declare(self, targets: Iterable[Target]) -> None:
         """Pre-create every series of every target (again after a reload: idempotent)."""
         for t in targets:
-            base = (t.id, t.department, t.procedure.value, t.platform.value)
+            base = (t.id, t.department, t.procedure.value, t.platform)
             for outcome in Outcome:
                 self.outcomes.labels(*base, outcome.value)
-            self.duration.labels(t.id, t.platform.value)
+            self.duration.labels(t.id, t.platform)
             for gauge in (self.site_up, self.slots, self.last_seen):
                 gauge.labels(t.id)
             if (t.id,) not in self.earliest_days.series:
                 self.earliest_days.labels(t.id).set(math.nan)  # no date seen is not "today"
             self.interval.labels(t.id).set(t.interval.total_seconds())
-            info = (t.id, t.department, t.prefecture, t.procedure.value, t.platform.value, t.label)
+            info = (t.id, t.department, t.prefecture, t.procedure.value, t.platform, t.label)
             if self._info_key.get(t.id, info) != info:
                 self.info.remove(*self._info_key[t.id])  # description edited on reload
             self._info_key[t.id] = info
@@ -114,16 +114,16 @@ class Metrics:
         for family in (self.site_up, self.slots, self.earliest_days, self.last_seen,
                        self.interval):  # fmt: skip
             family.remove(target_id)
-        self.duration.remove(target_id, platform.value)
+        self.duration.remove(target_id, platform)
         for key in [k for k in self.outcomes.series if k[0] == target_id]:
             self.outcomes.remove(*key)
         if target_id in self._info_key:
             self.info.remove(*self._info_key.pop(target_id))
 
     def observe(self, obs: Observation, target: Target) -> None:
-        base = (target.id, target.department, target.procedure.value, target.platform.value)
+        base = (target.id, target.department, target.procedure.value, target.platform)
         self.outcomes.labels(*base, obs.outcome.value).inc()
-        self.duration.observe((target.id, target.platform.value), obs.duration_s)
+        self.duration.observe((target.id, target.platform), obs.duration_s)
         self.last_seen.labels(target.id).set(obs.finished_at.timestamp())
         up = obs.outcome.site_up
         if up is not None:

@@ -70,7 +70,7 @@ def target_facts(target: Target) -> dict[str, Any]:
         "department": target.department,
         "site": target.site,
         "procedure": target.procedure.value,
-        "platform": target.platform.value,
+        "platform": target.platform,
         "url": target.url,
     }
 

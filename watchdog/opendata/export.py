@@ -175,7 +175,7 @@ def _facts(target: Target | None, names: dict[str, str]) -> tuple[str | None, ..
         names.get(target.department),
         target.prefecture,
         target.procedure.value,
-        target.platform.value,
+        target.platform,
     )
 
 

@@ -22,7 +22,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 from pydantic import BaseModel
 
 from watchdog.domain.errors import HostNotAllowed, ProbeError
-from watchdog.domain.models import Outcome, Step
+from watchdog.domain.models import Engine, Outcome, Step
 from watchdog.probe import consent
 from watchdog.probe.pagetext import page_title, visible_lines
 
@@ -285,9 +285,27 @@ def no_credentials(options: Any) -> Credentials:
 
 
 @dataclass(frozen=True)
-class PlatformSpec:
-    """One registry entry: what a platform needs from the core."""
+class Labels:
+    """A platform's name as a report prints it, in each language of the reports."""
 
+    fr: str
+    en: str
+
+    def __call__(self, lang: str) -> str:
+        return self.en if lang == "en" else self.fr
+
+
+@dataclass(frozen=True)
+class PlatformSpec:
+    """One registry entry: everything the core knows about a platform (docs/architecture.md).
+
+    `name` is the value of `platform:` in the configuration and in every observation; `books`
+    is False for a portal that files applications and books nothing (never in the no-slot rate,
+    worded as a portal in reports).
+    """
+
+    name: str
+    labels: Labels
     options: type[BaseModel]
     probe: ProbeFunction
     classify: PlatformClassifier
@@ -296,3 +314,9 @@ class PlatformSpec:
     # The cheap path (watchdog/probe/requesting.py): the same journey as plain HTTP requests, for
     # platforms whose availability is in server-rendered HTML. None: browser only.
     request_probe: RequestProbeFunction | None = None
+    books: bool = True
+
+    @property
+    def engines(self) -> tuple[Engine, ...]:
+        """The engines that can run its journey: the browser always, requests where written."""
+        return (Engine.BROWSER, Engine.REQUEST) if self.request_probe else (Engine.BROWSER,)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from probes import REGISTRY
 from watchdog.domain.models import Outcome, Platform
 
 REACHED = (Outcome.AVAILABLE, Outcome.NO_SLOT)
@@ -35,7 +36,8 @@ PROBE_SIDE = (Outcome.BLOCKED, Outcome.NETWORK_ERROR)
 APPLICANT_FAILURES = (Outcome.NO_SLOT, *BARRIERS)
 NOT_APPLICANT = (*PROBE_SIDE, Outcome.PROBE_ERROR, Outcome.UNRECOGNIZED)
 
-_ANEF: dict[str, dict[Outcome, str]] = {
+# The words of a portal that files applications and books nothing (ANEF): never a slot.
+_PORTAL: dict[str, dict[Outcome, str]] = {
     "fr": {
         Outcome.AVAILABLE: "portail disponible",
         Outcome.NO_SLOT: "portail disponible",
@@ -60,13 +62,13 @@ _ANEF: dict[str, dict[Outcome, str]] = {
 
 
 def books(platform: Platform) -> bool:
-    """ANEF files applications and books nothing: no « créneau » is ever said of it."""
-    return platform is not Platform.ANEF
+    """False for a portal that books nothing (ANEF): no « créneau » is ever said of it."""
+    return REGISTRY[platform].books
 
 
-def anef_outcome(lang: str, outcome: Outcome) -> str | None:
-    """The portal wording of an outcome on ANEF (None: the common wording applies)."""
-    return _ANEF[lang].get(outcome)
+def portal_outcome(lang: str, outcome: Outcome) -> str | None:
+    """The portal wording of an outcome (None: the common wording applies)."""
+    return _PORTAL[lang].get(outcome)
 
 
 def dominant(outcomes: Mapping[Outcome, int], among: Iterable[Outcome]) -> list[Outcome]:

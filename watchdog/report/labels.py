@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from probes import REGISTRY
 from watchdog.domain.models import Outcome, Platform, Procedure
 from watchdog.report import causes
 
@@ -61,28 +62,11 @@ PROCEDURES: dict[str, dict[Procedure, str]] = {
     },
 }
 
-PLATFORMS: dict[str, dict[Platform, str]] = {
-    "fr": {
-        Platform.LEGACY_BOOKING: "module de réservation du site de la préfecture",
-        Platform.RDV_PREFECTURE: "RDV-Préfecture",
-        Platform.EAPPOINTMENT: "eAppointment",
-        Platform.ANEF: "portail ANEF",
-        Platform.STEPS: "parcours décrit dans la configuration",
-    },
-    "en": {
-        Platform.LEGACY_BOOKING: "prefecture website booking module",
-        Platform.RDV_PREFECTURE: "RDV-Préfecture",
-        Platform.EAPPOINTMENT: "eAppointment",
-        Platform.ANEF: "ANEF portal",
-        Platform.STEPS: "journey described in the configuration",
-    },
-}
-
 
 def outcome(lang: str, value: Outcome, on: Platform | None = None) -> str:
-    """The words for an outcome, by cause; on ANEF (`on`), a portal's, never a slot's."""
+    """The words for an outcome, by cause; on a platform that books nothing (`on`), a portal's."""
     if on is not None and not causes.books(on):
-        return causes.anef_outcome(lang, value) or OUTCOMES[lang][value]
+        return causes.portal_outcome(lang, value) or OUTCOMES[lang][value]
     return OUTCOMES[lang][value]
 
 
@@ -134,7 +118,7 @@ def procedure(lang: str, value: Procedure) -> str:
 
 
 def platform(lang: str, value: Platform) -> str:
-    return PLATFORMS[lang][value]
+    return REGISTRY[value].labels(lang)
 
 
 MEANINGS: dict[str, dict[Outcome, str]] = {

@@ -13,7 +13,6 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from watchdog.domain.models import Platform
 from watchdog.simulator.chrome import ANEF_TITLE, anef_maintenance, anef_shell, esc
 from watchdog.simulator.faults import SIM_MARK, apply_fault, html, nginx_page, rate_limited
 from watchdog.simulator.log import BookingRoute, request_mode
@@ -53,7 +52,7 @@ def add_routes(app: web.Application) -> None:
 
 def _target(request: web.Request) -> tuple[SimState, Target]:
     state = sim_state(request)
-    target = state.scenario.find(Platform.ANEF, request.match_info.get("anef_id", ""))
+    target = state.scenario.find("anef", request.match_info.get("anef_id", ""))
     if target is None:
         raise web.HTTPNotFound()
     return state, target

@@ -36,10 +36,10 @@ class PlatformModule(Protocol):
 
 
 PLATFORM_MODULES: dict[Platform, PlatformModule] = {
-    Platform.LEGACY_BOOKING: legacy,
-    Platform.RDV_PREFECTURE: rdv,
-    Platform.EAPPOINTMENT: eappointment,
-    Platform.ANEF: anef,
+    "legacy_booking": legacy,
+    "rdv_prefecture": rdv,
+    "eappointment": eappointment,
+    "anef": anef,
 }
 
 
@@ -98,7 +98,7 @@ async def _health(request: web.Request) -> web.Response:
 async def _index(request: web.Request) -> web.Response:
     state = request.app[SIM_STATE]
     rows = "".join(
-        f'<li><a href="{entry_path(t)}">{t.key}</a> ({t.platform.value})</li>'
+        f'<li><a href="{entry_path(t)}">{t.key}</a> ({t.platform})</li>'
         for t in state.scenario.targets
     )
     body = f"<!DOCTYPE html><title>Simulator</title><h1>Simulated targets</h1><ul>{rows}</ul>"
@@ -165,7 +165,7 @@ async def run_forever(
     base = f"http://{host}:{bound}"
     print(f"Simulator listening on {base}/ ({len(scenario.targets)} targets)", flush=True)
     for target in scenario.targets:
-        print(f"  {target.key:<28} {target.platform.value:<15} {base}{entry_path(target)}")
+        print(f"  {target.key:<28} {target.platform:<15} {base}{entry_path(target)}")
     print(f"  request log: {base}{ADMIN_PREFIX}log", flush=True)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -11,7 +11,6 @@ import re
 
 from aiohttp import web
 
-from watchdog.domain.models import Platform
 from watchdog.simulator import eappointment_pages as pages
 from watchdog.simulator.chrome import eapp_page
 from watchdog.simulator.faults import apply_fault, html, rate_limited
@@ -96,7 +95,7 @@ def _error(status: int = 200) -> web.Response:
 async def appointment(request: web.Request) -> web.StreamResponse:
     """`appointment.do?sitekey=…`: start a journey, or show the motives of the current one."""
     state = sim_state(request)
-    target = state.scenario.find(Platform.EAPPOINTMENT, request.query.get("sitekey", ""))
+    target = state.scenario.find("eappointment", request.query.get("sitekey", ""))
     if target is None:
         return _error()
     note(request, target, "start")
@@ -129,9 +128,7 @@ class _Session:
         match = _JSESSIONID.search(request.path)
         sid = match.group(1) if match else request.cookies.get(SESSION_COOKIE)
         for target in state.scenario.targets:
-            journey = (
-                state.journey(sid, target) if target.platform is Platform.EAPPOINTMENT else None
-            )
+            journey = state.journey(sid, target) if target.platform == "eappointment" else None
             if journey is not None:
                 return cls(request, state, journey)
         return None

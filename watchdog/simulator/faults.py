@@ -61,10 +61,10 @@ def overloaded_page(status: int) -> web.Response:
 def redesign_page(platform: Platform) -> web.Response:
     """A modern layout with none of the known ids, classes or messages: a probe must not guess."""
     app = {
-        Platform.LEGACY_BOOKING: "demarches",
-        Platform.RDV_PREFECTURE: "agenda",
-        Platform.EAPPOINTMENT: "accueil",
-        Platform.ANEF: "usagers",
+        "legacy_booking": "demarches",
+        "rdv_prefecture": "agenda",
+        "eappointment": "accueil",
+        "anef": "usagers",
     }.get(platform, "portail")
     body = f"""<!DOCTYPE html>
 <html lang="fr"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">

@@ -11,7 +11,6 @@ import re
 
 from aiohttp import web
 
-from watchdog.domain.models import Platform
 from watchdog.simulator import legacy_pages as pages
 from watchdog.simulator import variants
 from watchdog.simulator.chrome import cookie_banner, legacy_page
@@ -56,7 +55,7 @@ async def week(request: web.Request) -> web.StreamResponse:
     """The `ezjscore` week fragment step 4 fetches after `load` (docs/readings.md)."""
     state = sim_state(request)
     parts = request.match_info["call"].split("::")
-    target = state.scenario.find(Platform.LEGACY_BOOKING, parts[3] if len(parts) > 3 else "")
+    target = state.scenario.find("legacy_booking", parts[3] if len(parts) > 3 else "")
     journey = state.journey(request.cookies.get(SESSION_COOKIE), target) if target else None
     if target is None or journey is None:
         raise web.HTTPNotFound()
@@ -83,7 +82,7 @@ def _site(target: Target) -> str:
 async def booking(request: web.Request) -> web.StreamResponse:
     """Every step of every legacy booking."""
     state = sim_state(request)
-    target = state.scenario.find(Platform.LEGACY_BOOKING, request.match_info["id"])
+    target = state.scenario.find("legacy_booking", request.match_info["id"])
     if target is None:
         raise web.HTTPNotFound()
     step = int(request.match_info["step"].strip("/") or "0")

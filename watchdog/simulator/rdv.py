@@ -14,7 +14,6 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from watchdog.domain.models import Platform
 from watchdog.simulator import rdv_pages as pages
 from watchdog.simulator.chrome import cookie_banner, rdv_page
 from watchdog.simulator.faults import apply_fault, html, rate_limited
@@ -74,7 +73,7 @@ class _Visit:
     def __init__(self, request: web.Request, step: str) -> None:
         self.request, self.step = request, step
         self.state: SimState = sim_state(request)
-        target = self.state.scenario.find(Platform.RDV_PREFECTURE, request.match_info["id"])
+        target = self.state.scenario.find("rdv_prefecture", request.match_info["id"])
         if target is None:
             raise web.HTTPNotFound()
         self.target: Target = target

@@ -85,28 +85,28 @@ class Fault(StrEnum):
 
 
 PLATFORM_STATES: dict[Platform, frozenset[State]] = {
-    Platform.LEGACY_BOOKING: frozenset({State.NO_SLOT, State.SLOTS, State.CLOSED, State.RETIRED}),
-    Platform.RDV_PREFECTURE: frozenset({State.NO_SLOT, State.SLOTS, State.SESSION_EXPIRED}),
-    Platform.EAPPOINTMENT: frozenset({State.NO_SLOT, State.SLOTS, State.ERROR}),
-    Platform.ANEF: frozenset({State.UP, State.MAINTENANCE, State.ERROR, State.LOGIN_WALL}),
+    "legacy_booking": frozenset({State.NO_SLOT, State.SLOTS, State.CLOSED, State.RETIRED}),
+    "rdv_prefecture": frozenset({State.NO_SLOT, State.SLOTS, State.SESSION_EXPIRED}),
+    "eappointment": frozenset({State.NO_SLOT, State.SLOTS, State.ERROR}),
+    "anef": frozenset({State.UP, State.MAINTENANCE, State.ERROR, State.LOGIN_WALL}),
 }
 DEFAULT_STATE: dict[Platform, State] = {
-    Platform.LEGACY_BOOKING: State.NO_SLOT,
-    Platform.RDV_PREFECTURE: State.NO_SLOT,
-    Platform.EAPPOINTMENT: State.NO_SLOT,
-    Platform.ANEF: State.UP,
+    "legacy_booking": State.NO_SLOT,
+    "rdv_prefecture": State.NO_SLOT,
+    "eappointment": State.NO_SLOT,
+    "anef": State.UP,
 }
 # Names accepted by `at_step`: the request a fault replaces (legacy: the URL step number).
 PLATFORM_STEPS: dict[Platform, tuple[str, ...]] = {
-    Platform.LEGACY_BOOKING: ("0", "1", "2", "3", "4"),
-    Platform.RDV_PREFECTURE: ("landing", "cgu", "captcha", "creneau"),
-    Platform.EAPPOINTMENT: ("start", "motive", "calendar"),
-    Platform.ANEF: ("home", "api"),
+    "legacy_booking": ("0", "1", "2", "3", "4"),
+    "rdv_prefecture": ("landing", "cgu", "captcha", "creneau"),
+    "eappointment": ("start", "motive", "calendar"),
+    "anef": ("home", "api"),
 }
 VARIANTS: dict[tuple[Platform, State], tuple[str, ...]] = {
-    (Platform.RDV_PREFECTURE, State.NO_SLOT): ("week", "last_week", "hidden"),
-    (Platform.EAPPOINTMENT, State.NO_SLOT): ("motifs", "service"),
-    (Platform.ANEF, State.ERROR): ("http", "spa"),
+    ("rdv_prefecture", State.NO_SLOT): ("week", "last_week", "hidden"),
+    ("eappointment", State.NO_SLOT): ("motifs", "service"),
+    ("anef", State.ERROR): ("http", "spa"),
 }
 STATUS_CHOICES: dict[str, tuple[int, ...]] = {
     Fault.OVERLOADED: (503, 200),
@@ -227,13 +227,13 @@ class Target(_Model):
     @model_validator(mode="after")
     def _check(self) -> Target:
         if self.platform not in PLATFORM_STATES:
-            raise ValueError(f"platform {self.platform.value!r} is not simulated")
+            raise ValueError(f"platform {self.platform!r} is not simulated")
         _check_id(self)
-        if self.plannings and self.platform is not Platform.LEGACY_BOOKING:
+        if self.plannings and self.platform != "legacy_booking":
             raise ValueError("`plannings` only applies to legacy_booking")
         wrong = sorted(set(self.variants) - PLATFORM_VARIANTS[self.platform])
         if wrong:
-            raise ValueError(f"variants {wrong} do not apply to {self.platform.value}")
+            raise ValueError(f"variants {wrong} do not apply to {self.platform}")
         for index, rule in enumerate(self.behaviour):
             _check_rule(self.platform, rule, index)
         return self
@@ -241,13 +241,13 @@ class Target(_Model):
 
 def _check_id(target: Target) -> None:
     pattern = {
-        Platform.LEGACY_BOOKING: r"\d+",
-        Platform.RDV_PREFECTURE: r"\d+",
-        Platform.EAPPOINTMENT: r"[A-Za-z0-9_]+",
-        Platform.ANEF: r"[a-z0-9-]*",
+        "legacy_booking": r"\d+",
+        "rdv_prefecture": r"\d+",
+        "eappointment": r"[A-Za-z0-9_]+",
+        "anef": r"[a-z0-9-]*",
     }[target.platform]
     if not re.fullmatch(pattern, target.id):
-        raise ValueError(f"`id` {target.id!r} does not fit {target.platform.value} ({pattern})")
+        raise ValueError(f"`id` {target.id!r} does not fit {target.platform} ({pattern})")
 
 
 class NestedError(ValueError):
@@ -263,13 +263,13 @@ def _check_rule(platform: Platform, rule: Rule, index: int) -> None:
         allowed = ", ".join(sorted(PLATFORM_STATES[platform]))
         raise NestedError(
             ("behaviour", index, "state"),
-            f"state {rule.state.value!r} not in {platform.value} ({allowed})",
+            f"state {rule.state.value!r} not in {platform} ({allowed})",
         )
     if rule.at_step is not None and rule.at_step not in PLATFORM_STEPS[platform]:
         allowed = ", ".join(PLATFORM_STEPS[platform])
         raise NestedError(
             ("behaviour", index, "at_step"),
-            f"at_step {rule.at_step!r} not in {platform.value} ({allowed})",
+            f"at_step {rule.at_step!r} not in {platform} ({allowed})",
         )
     if rule.variant is not None:
         state = rule.state or DEFAULT_STATE[platform]
@@ -277,7 +277,7 @@ def _check_rule(platform: Platform, rule: Rule, index: int) -> None:
         if rule.variant not in variants:
             raise NestedError(
                 ("behaviour", index, "variant"),
-                f"variant {rule.variant!r} not in {variants} for {platform.value} {state.value}",
+                f"variant {rule.variant!r} not in {variants} for {platform} {state.value}",
             )
 
 
@@ -298,7 +298,7 @@ class Scenario(_Model):
         if dupes:
             raise ValueError(f"duplicate target keys: {', '.join(dupes)}")
         ids = [(t.platform, t.id) for t in self.targets]
-        clash = sorted({f"{p.value}:{i}" for p, i in ids if ids.count((p, i)) > 1})
+        clash = sorted({f"{p}:{i}" for p, i in ids if ids.count((p, i)) > 1})
         if clash:
             raise ValueError(f"two targets serve the same page: {', '.join(clash)}")
         return self
@@ -306,7 +306,7 @@ class Scenario(_Model):
     def find(self, platform: Platform, target_id: str) -> Target | None:
         """The target serving `platform` pages for `target_id`, if any."""
         for target in self.targets:
-            if target.platform is platform and target.id == target_id:
+            if target.platform == platform and target.id == target_id:
                 return target
         return None
 
