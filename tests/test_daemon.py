@@ -206,7 +206,7 @@ def test_sigterm_past_the_grace_period_abandons_the_probe_and_writes_nothing(
     assert time.monotonic() - started < 20  # the grace period, not the probe, sets the pace
     assert watchdog.rows() == 0
     assert "abandoned 1 probe(s)" in watchdog.log()
-    assert watchdog.store.verify()
+    assert watchdog.verify()
 
 
 def test_backoff_sigterm_restart_and_reload(simulator: int, watchdog: Watchdog) -> None:
@@ -247,7 +247,7 @@ def test_backoff_sigterm_restart_and_reload(simulator: int, watchdog: Watchdog) 
     assert watchdog.stop() == 0
     # Removed targets are never probed again.
     assert watchdog.rows("failing") == failing_rows and watchdog.rows("quiet-0") == rows_of_0
-    assert watchdog.store.verify()
+    assert watchdog.verify()
     assert collect(load_config(watchdog.config_path)).daemon == "stopped"
 
 
@@ -277,7 +277,7 @@ def first_run_backs_off_then_stops_cleanly(watchdog: Watchdog, failing_host: str
     recorded, abandoned = re.findall(r"stopped: (\d+) observations recorded, (\d+) probes", log)[-1]
     assert in_flight >= 1 and abandoned == "0"
     assert watchdog.rows() == int(recorded)
-    assert watchdog.store.verify()
+    assert watchdog.verify()
 
 
 def restart_honours_due_times(watchdog: Watchdog, last: dict[str, datetime]) -> None:

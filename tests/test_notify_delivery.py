@@ -150,10 +150,12 @@ def test_a_failing_receiver_is_retried_with_backoff_then_given_up(
 
 def test_probing_is_not_held_up_by_a_hanging_receiver(store: Store, http: HttpReceiver) -> None:
     http.mode = "hang"
-    r = failing_rig(store, http.url(), timeout="3s", poll="50ms")
+    # The send hangs until its 10 s timeout, then is retried (a second hit): every observation
+    # below is taken while the first send still hangs, so none of them waited for it.
+    r = failing_rig(store, http.url(), timeout="10s", poll="50ms")
     target = r.config.targets[0]
 
-    async def scenario() -> list[float]:
+    async def scenario() -> None:
         r.service.start()
         for step in range(3):
             obs = observe(store, AIN, paris(2025, 3, 3, 9, step), Outcome.SITE_ERROR)
@@ -162,18 +164,13 @@ def test_probing_is_not_held_up_by_a_hanging_receiver(store: Store, http: HttpRe
         while http.hits == 0:  # the worker is now stuck in a send
             assert time.monotonic() < deadline, "the worker never tried to send"
             await asyncio.sleep(0.02)
-        spent = []
         for step in range(3, 13):
             obs = observe(store, AIN, paris(2025, 3, 3, 9, step), Outcome.SITE_ERROR)
-            began = time.monotonic()
             await r.service.on_observation(obs, target)
-            spent.append(time.monotonic() - began)
         assert http.hits == 1, "still the one hanging send"
         await r.service.stop()
-        return spent
 
-    spent = asyncio.run(scenario())
-    assert max(spent) < 0.5, spent
+    asyncio.run(scenario())
 
 
 def test_sent_rows_are_marked_and_never_sent_again(store: Store, http: HttpReceiver) -> None:
