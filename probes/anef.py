@@ -1,4 +1,4 @@
-"""ANEF portal reachability (docs/readings.md).
+"""ANEF portal reachability (the portal's known facts and their sources: docs/platforms.md).
 
 ANEF books nothing: a working portal (its public home, or its login wall) is recorded as
 `available` with `slots` null, so it never counts in the no-slot rate.

@@ -1,4 +1,4 @@
-"""Java eAppointment (`…/appointment.do`, docs/readings.md).
+"""Java eAppointment (`…/appointment.do`; facts and their sources: docs/platforms.md).
 
 Journey: optional postal-code routing page → motive checkboxes → calendar step. "No slot"
 arrives as a JavaScript `alert()`, which the session records and dismisses.

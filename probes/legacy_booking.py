@@ -1,4 +1,4 @@
-"""Legacy eZ Publish booking module: `/booking/create/<id>/<step>` (docs/readings.md).
+"""Legacy eZ Publish booking module: `/booking/create/<id>/<step>` (facts: docs/platforms.md).
 
 Journey: step 0 conditions checkbox → optional step 1 guichet (`planning`) → step 2
 "no slot" page, or step 3 (description) → step 4 weekly calendar with free cells.

@@ -1,4 +1,4 @@
-"""RDV-Préfecture (`/rdvpref/reservation/demarche/<id>/`, docs/readings.md).
+"""RDV-Préfecture (`/rdvpref/reservation/demarche/<id>/`; facts and sources: docs/platforms.md).
 
 Journey: landing → "Prendre un rendez-vous" → `cgu/` (CaptchEtat captcha) → `creneau/`.
 In `record` mode the captcha is the observation (outcome `captcha`): software never

@@ -1,9 +1,9 @@
 """A probe that cannot act is our fault (`probe_error`), never the site's `timeout`.
 
 Pages here are test fixtures, not replicas: they put on a legacy step-0 form what no
-research source reports — an overlay we do not know, a banner whose button does nothing,
-a submit that is hidden or missing — so the probe must say it could not act, with the
-precise detail and its trace, while the site answered every request at once.
+source in docs/platforms.md reports — an overlay we do not know, a banner whose button
+does nothing, a submit that is hidden or missing — so the probe must say it could not act,
+with the precise detail and its trace, while the site answered every request at once.
 """
 
 from __future__ import annotations
