@@ -97,3 +97,15 @@ def test_nothing_in_the_repository_cites_files_outside_it() -> None:
         if outside.search(path.read_text(encoding="utf-8", errors="replace")):
             citing.append(name)
     assert not citing, f"files citing documents outside the repository: {citing}"
+
+
+@pytest.mark.parametrize(
+    ("page", "link"),
+    [
+        ("README.md", "(docs/platforms.md)"),
+        ("docs/readings.md", "(platforms.md#"),
+        ("docs/architecture.md", "(platforms.md)"),
+    ],
+)
+def test_the_pages_a_platform_author_reads_lead_to_it(page: str, link: str) -> None:
+    assert link in (ROOT / page).read_text(encoding="utf-8"), f"{page} does not link {link}"
