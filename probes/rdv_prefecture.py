@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from watchdog.domain.errors import ProbeError
 from watchdog.domain.models import Outcome
+from watchdog.probe.captcha import captcha_seen
 from watchdog.probe.dates import clock, numeric_date, paris
 from watchdog.probe.pagetext import sentence_containing
 from watchdog.probe.session import (
@@ -114,8 +115,10 @@ async def probe(session: ProbeSession, options: Options) -> PageState:
             return await session.state()
         await session.click_to(button, "prendre_rdv", "the « Prendre un rendez-vous » button")
     loaded = session.loaded_url
-    if "/cgu/" in loaded:  # the captcha comes from the PISTE endpoint, after `load`
-        await session.wait_for_content(CAPTCHA_READY, options.render_timeout_s * 1000)
+    wait_ms = options.render_timeout_s * 1000
+    # The captcha comes from the PISTE endpoint, after `load`; what it offers is recorded.
+    if "/cgu/" in loaded and await session.wait_for_content(CAPTCHA_READY, wait_ms):
+        session.captcha = await captcha_seen(session, wait_ms)
     on_slots = "/creneau/" in loaded
     if on_slots and await session.wait_for_content(SLOTS_READY, options.render_timeout_s * 1000):
         await _show_every_slot(session)

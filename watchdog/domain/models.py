@@ -171,6 +171,38 @@ class Env(BaseModel):
     simulated: bool = False
 
 
+class AudioCheck(StrEnum):
+    """What a captcha's sound resource answered when fetched once (never transcribed)."""
+
+    AUDIO = "audio"  # 2xx with an audio content type and a body
+    NOT_AUDIO = "not_audio"  # 2xx, but not audio (an HTML error page, an empty body)
+    FAILED = "failed"  # an HTTP error or no answer
+    NOT_CHECKED = "not_checked"  # its host is not one we may contact
+
+
+class CaptchaSeen(BaseModel):
+    """What a captcha page offered a person besides the image (RGAA 1.5), as rendered.
+
+    Recorded on the page where the probe stops; the captcha is never solved and its audio
+    never transcribed or kept. `rendered` False: the captcha's own markup never arrived, so
+    nothing is known of its alternatives (never read as « no alternative »).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    rendered: bool
+    image: bool = False
+    audio: bool = False  # a sound link or an audio element is offered
+    audio_check: AudioCheck | None = None
+    audio_status: int | None = None
+    audio_type: str | None = None  # the Content-Type it answered with
+
+    @property
+    def alternative(self) -> bool | None:
+        """Whether an alternative to the image was offered (None: not known)."""
+        return self.audio if self.rendered else None
+
+
 class Observation(BaseModel):
     """One attempt at a booking journey; hashed into its target's chain."""
 
@@ -182,6 +214,7 @@ class Observation(BaseModel):
     detail: str
     message: str | None = None
     dialogs: list[str] = Field(default_factory=list)  # alert()/confirm() texts, verbatim
+    captcha: CaptchaSeen | None = None  # alternatives a captcha page offered (RGAA 1.5)
     slots: int | None = None
     earliest_slot: datetime | None = None
     published_next: datetime | None = None

@@ -407,6 +407,7 @@ class Runner:
             detail=detail,
             message=_mask(message, creds),
             dialogs=[m for d in _dialogs(capture) if (m := _mask(d, creds)) is not None],
+            captcha=capture.session.captcha if capture.session is not None else None,
             slots=c.slots if c else None,
             earliest_slot=c.earliest_slot if c else None,
             published_next=c.published_next if c else None,

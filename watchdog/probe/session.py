@@ -22,7 +22,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 from pydantic import BaseModel
 
 from watchdog.domain.errors import HostNotAllowed, ProbeError
-from watchdog.domain.models import Engine, Outcome, Step
+from watchdog.domain.models import CaptchaSeen, Engine, Outcome, Step
 from watchdog.probe import consent
 from watchdog.probe.pagetext import page_title, visible_lines
 
@@ -92,6 +92,7 @@ class ProbeSession:
     refused: list[str] = field(default_factory=list)
     downloads: list[str] = field(default_factory=list)  # files the site sent instead of pages
     crashed: bool = False  # the page crashed its renderer
+    captcha: CaptchaSeen | None = None  # what a captcha page offered (watchdog/probe/captcha.py)
     last_status: int | None = None
     last_redirects: tuple[str, ...] = ()
 
@@ -247,7 +248,7 @@ class ProbeSession:
 
 ProbeFunction = Callable[[ProbeSession, Any], Awaitable[PageState]]
 TRIAL_MS = 5_000
-NOT_PAGES = ("consent:", "popup", "expand_skipped")  # trail steps that load no page
+NOT_PAGES = ("consent:", "popup", "expand_skipped", "captcha:")  # trail steps that load no page
 _NOT_ACTIONABLE = (
     ("intercepts pointer events", "click_intercepted"),
     ("element is not visible", "element_hidden"),

@@ -154,9 +154,11 @@ def indicators(
         "hidden_rate": support.hidden_rate(s).value,
         "service_error_rate": support.service_error_rate(s).value,
         "service_uptime": support.service_uptime(s).value,
-        # RGAA 1.5 is about a missing alternative (audio or other), not about a captcha
-        # being there; no probe records whether one is offered yet, so this is unknown.
-        "captcha_without_alternative_rate": None,
+        # RGAA 1.5 is about a missing alternative (audio or other), not about a captcha being
+        # there: the share of rendered captchas that offered none (None: none recorded).
+        "captcha_without_alternative_rate": (
+            s.captcha_without_alternative / s.captcha_rendered if s.captcha_rendered else None
+        ),
         "blocked_rate": s.share(Outcome.BLOCKED).value,
         "technical_error_rate": s.technical_error_rate.value,
         "maintenance_rate": s.share(Outcome.MAINTENANCE).value,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 from watchdog.domain.clock import PARIS
-from watchdog.domain.models import Engine, Outcome, Screenshots
+from watchdog.domain.models import CaptchaSeen, Engine, Outcome, Screenshots
 from watchdog.stats import queries
 from watchdog.stats.calendar import (
     HOUR_KEY_LEN,
@@ -50,6 +51,7 @@ def compute(
         _fill_hourly(series, store.scan(queries.hourly(targets, period)))
         _fill_runs(series, store.scan(queries.attempts(targets, period)))
         _fill_leads(series, store.scan(queries.lead_times(targets, period)))
+        _fill_captcha(series, store.scan(queries.captcha_offers(targets, period)))
         documents.result()
     return series
 
@@ -191,6 +193,17 @@ def _note_release(stats: SeriesStats, slot_at: str) -> None:
     moment = parse_instant(slot_at)
     if stats.last_release is None or moment > stats.last_release:
         stats.last_release = moment
+
+
+def _fill_captcha(series: dict[str, SeriesStats], rows: Iterable[Any]) -> None:
+    """What each rendered captcha offered besides its image (`Observation.captcha`)."""
+    for target, doc in rows:
+        seen = CaptchaSeen.model_validate(json.loads(doc)["captcha"])
+        if seen.alternative is None:
+            continue
+        stats = series[target]
+        stats.captcha_rendered += 1
+        stats.captcha_without_alternative += not seen.alternative
 
 
 def _fill_leads(series: dict[str, SeriesStats], rows: Iterable[Any]) -> None:

@@ -85,6 +85,16 @@ def facts(targets: Sequence[str], period: Period) -> sa.Select[Any]:
     )
 
 
+def captcha_offers(targets: Sequence[str], period: Period) -> sa.Select[Any]:
+    """(target, doc) of the captcha observations that recorded what the captcha offered: the
+    record is in the document only (canonical JSON writes `"captcha":{"…` when there is one)."""
+    return sa.select(obs.c.target, obs.c.doc).where(
+        *_where(targets, period),
+        obs.c.outcome == _const(Outcome.CAPTCHA.value),
+        obs.c.doc.like('%"captcha":{"%'),
+    )
+
+
 def lead_times(targets: Sequence[str], period: Period) -> sa.Select[Any]:
     """(target, UTC start hour, local earliest-slot hour, several, n) of attempts with a slot."""
     start = _hour(obs.c.started_at).label("start")

@@ -93,6 +93,10 @@ class SeriesStats:
     lead_hours: Counter[int] = field(default_factory=Counter)
     buckets: Counter[int] = field(default_factory=Counter)
     announced: Counter[datetime] = field(default_factory=Counter)
+    # Captcha pages whose captcha rendered, and those of them that offered no alternative to
+    # the image (RGAA 1.5; watchdog/probe/captcha.py). Observations without the record: unknown.
+    captcha_rendered: int = 0
+    captcha_without_alternative: int = 0
     # Every observation, whatever its outcome: the evidence policy applies to all of them.
     capture_modes: dict[CaptureMode, Span] = field(default_factory=dict)
 
@@ -222,6 +226,8 @@ def merge(target: str, parts: Iterable[SeriesStats], period: Period) -> SeriesSt
         for mode, span in part.capture_modes.items():
             total.capture_modes.setdefault(mode, Span()).add(span)
         total.simulated += part.simulated
+        total.captcha_rendered += part.captcha_rendered
+        total.captcha_without_alternative += part.captcha_without_alternative
         for day, count in part.days.items():
             mine = total.days.setdefault(day, DayCount())
             mine.attempts += count.attempts
