@@ -136,17 +136,10 @@ class Repo:
 
     def incidents(self, since: datetime | None = None) -> list[Incident]:
         """Open incidents and those resolved since `since` (every one when None)."""
-        stmt = sa.select(incidents)
-        if since is not None:
-            stmt = stmt.where(
-                sa.or_(incidents.c.status == OPEN, incidents.c.resolved_at >= format_instant(since))
-            )
-        return self._incidents(stmt)
+        return self._incidents(_since(since))
 
     def _incidents(self, stmt: sa.Select[Any]) -> list[Incident]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(stmt.order_by(incidents.c.opened_at, incidents.c.id)).all()
-        return [_incident(row) for row in rows]
+        return _read(self.engine, stmt)
 
     # -- outbox ---------------------------------------------------------------------------
 
@@ -217,6 +210,34 @@ class Repo:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(outbox).order_by(outbox.c.id)).all()
         return [_queued(row) for row in rows]
+
+
+def recorded_incidents(
+    engine: sa.Engine, since: datetime | None = None, targets: Sequence[str] | None = None
+) -> list[Incident]:
+    """As `Repo.incidents`, without creating the tables (a read-only store): none when the
+    notifications never ran; `targets` keeps only theirs."""
+    if not sa.inspect(engine).has_table(incidents.name):
+        return []
+    stmt = _since(since)
+    if targets is not None:
+        stmt = stmt.where(incidents.c.target.in_(list(targets)))
+    return _read(engine, stmt)
+
+
+def _since(since: datetime | None) -> sa.Select[Any]:
+    stmt = sa.select(incidents)
+    if since is not None:
+        stmt = stmt.where(
+            sa.or_(incidents.c.status == OPEN, incidents.c.resolved_at >= format_instant(since))
+        )
+    return stmt
+
+
+def _read(engine: sa.Engine, stmt: sa.Select[Any]) -> list[Incident]:
+    with engine.connect() as conn:
+        rows = conn.execute(stmt.order_by(incidents.c.opened_at, incidents.c.id)).all()
+    return [_incident(row) for row in rows]
 
 
 def _insert(conn: sa.Connection, table: sa.Table) -> Any:

@@ -240,6 +240,25 @@ def inspect(store: Store, obs_id: str) -> Inspection:
     )
 
 
+def last_entry(store: Store, target: str) -> Entry | None:
+    """The head of `target`'s chain (its latest observation); None when it has none."""
+    head = _head(store, target)
+    row = _row(store, (observations.c.target == target) & (observations.c.seq == head))
+    if row is None:
+        return None
+    obs = Observation.model_validate_json(row.doc).model_copy(update={"hash": row.hash})
+    return Entry(obs, row.seq)
+
+
+def find(store: Store, obs_id: str) -> Entry | None:
+    """One observation by id, without the checks of `inspect`; None when there is none."""
+    row = _row(store, observations.c.id == obs_id)
+    if row is None:
+        return None
+    obs = Observation.model_validate_json(row.doc).model_copy(update={"hash": row.hash})
+    return Entry(obs, row.seq)
+
+
 def _row(store: Store, where: sa.ColumnElement[bool]) -> sa.Row[Any] | None:
     stmt = sa.select(
         observations.c.id, observations.c.target, observations.c.seq, observations.c.doc,
