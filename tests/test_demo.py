@@ -7,6 +7,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import urllib.request
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -77,6 +78,29 @@ def test_demo_runs_end_to_end_and_names_each_outcome(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert status.returncode == 0 and "ain-premiere-demande" in status.stdout
+    assert_workbench_opens(out, config)
+
+
+def assert_workbench_opens(out: str, config: str) -> None:
+    """The demo's last line is the command that opens the workbench on its data; it does."""
+    last = out.rstrip().splitlines()[-1]
+    assert last.startswith("workbench: watchdog serve --config "), last
+    command = last.removeprefix("workbench: watchdog ").split("  (")[0].split()
+    assert command == ["serve", "--config", config], command
+    exe = Path(sys.executable).parent / "watchdog"
+    served = subprocess.Popen([str(exe), *command, "--port", "0"], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+    try:
+        assert served.stdout is not None
+        line = served.stdout.readline()  # printed once the socket listens
+        url = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        assert url, line
+        with urllib.request.urlopen(url.group(0), timeout=60) as answer:
+            page = answer.read().decode("utf-8")
+        assert "ain-premiere-demande" in page and "DONNÉES SIMULÉES" in page
+    finally:
+        served.terminate()
+        served.wait(30)
 
 
 def test_every_cli_verb_is_in_the_readme() -> None:

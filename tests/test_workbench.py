@@ -10,6 +10,7 @@ site's session id). The store is read-only: its file keeps its bytes.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import html
 import os
@@ -412,3 +413,37 @@ def test_every_answer_carries_the_security_headers(record: Record) -> None:
         assert "Prendre rendez-vous" in page and TOKEN not in page
         _, headers, text = fetch(f"{base}/observation/{obs}/page.txt")
         assert headers["content-type"].startswith("text/plain") and "<a href" in text
+
+
+# -- downloads ------------------------------------------------------------------------------
+
+
+def test_downloads_are_the_exports_of_the_cli(record: Record, browser: Browser) -> None:
+    """One click each: the open-data CSV, the dossier (HTML and PDF) and a bundle that
+    `watchdog verify` accepts, for the period shown."""
+    from watchdog.bundle import verify_bundle
+    from watchdog.export import SCHEMA
+
+    bound = binding("127.0.0.1", 0, expose=False, token=None)
+    period = "from=2025-03-01&to=2025-03-07"
+    folder = record.database.parent.parent / "downloads"
+    with serving(record.config, bound) as base, watched(browser, base) as (context, seen):
+        page = context.new_page()
+        page.goto(f"{base}/cible/paris-a?{period}")
+        files: dict[str, Path] = {}
+        for label in ("Observations (CSV", "Dossier (HTML)", "Dossier (PDF)", "Lot de preuves"):
+            with page.expect_download(timeout=120_000) as info:
+                page.click(f"ul.downloads >> text={label}")
+            download = info.value
+            files[label] = folder / download.suggested_filename
+            download.save_as(files[label])
+    assert seen.outside == []
+    with files["Observations (CSV"].open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == SCHEMA.names
+    assert [r[0] for r in rows[1:]] == record.ids["paris-a"]  # the unrecognized one too
+    assert files["Observations (CSV"].name == "observations-2025-03-01-2025-03-07.csv"
+    assert "Première demande Paris" in html.unescape(files["Dossier (HTML)"].read_text("utf-8"))
+    assert files["Dossier (PDF)"].read_bytes().startswith(b"%PDF")
+    check = verify_bundle(files["Lot de preuves"])
+    assert check.ok, check.render()

@@ -31,6 +31,8 @@ from watchdog.store import Store
 from watchdog.store.verify import verify_store
 
 DEFAULT_LISTEN_PORT = 9788
+# The last line the demo prints: the workbench on its data (watchdog/workbench/serve.py).
+WORKBENCH = "watchdog serve --config {config}  (then open the address it prints)"
 BANNER = "SIMULATED DATA — every page below was served by the local simulator, not a real site"
 
 
@@ -155,6 +157,7 @@ def report(result: DemoResult) -> str:
         f"  metrics         {result.metrics_url} (served while the demo ran)",
         f"next: watchdog status --config {config.source}",
         f"      watchdog verify --config {config.source}",
+        f"workbench: {WORKBENCH.format(config=config.source)}",
     ]  # fmt: skip
     return "\n".join(lines)
 

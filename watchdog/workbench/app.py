@@ -173,7 +173,8 @@ class Workbench:
         ids = [t.id for t in targets]
         rows = await asyncio.to_thread(data.target_rows, self.store, targets, period)
         found = await asyncio.to_thread(data.incidents, self.store, ids, period)
-        return self.page("department.html.j2", state, code=code, rows=rows, incidents=found)
+        return self.page("department.html.j2", state, code=code, rows=rows, incidents=found,
+                         name=data.department_names().get(code, ""))  # fmt: skip
 
     async def target_page(self, request: Request) -> Response:
         state, period = await self.state(request)

@@ -14,8 +14,10 @@ from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cache
 
 from watchdog.config import Config, Target
+from watchdog.dashboards.departements import departements
 from watchdog.models import Observation, Outcome
 from watchdog.notify.repo import Incident, recorded_incidents
 from watchdog.record import PARIS, Entry, Selection, last_entry, select
@@ -76,10 +78,20 @@ class TargetRow:
     stats: SeriesStats
 
 
+@cache
+def department_names() -> dict[str, str]:
+    """Code -> name of every département (the open data's and the dashboards' list)."""
+    return {d.code: d.name for d in departements()}
+
+
 @dataclass(frozen=True)
 class Department:
     code: str
     rows: list[TargetRow]
+
+    @property
+    def name(self) -> str:
+        return department_names().get(self.code, "")
 
     @property
     def stats(self) -> list[SeriesStats]:
