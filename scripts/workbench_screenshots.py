@@ -18,7 +18,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from watchdog.browser import find_chromium
+from watchdog.engine.browser import find_chromium
 
 EXE = Path(sys.executable).parent / "watchdog"
 TARGET = "ain-premiere-demande"

@@ -31,18 +31,18 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route
 from polling import wait_until
 from recordfix import PAGE, TOKEN, TRICKY_MESSAGE, catalog_target, png
 
-from watchdog.browser import find_chromium
-from watchdog.cli import main
-from watchdog.config import Config
-from watchdog.errors import WatchdogError
-from watchdog.models import Env, EvidenceRefs, Observation, Outcome
-from watchdog.notify.kinds import IncidentKind
+from watchdog.cli.main import main
+from watchdog.config.loader import Config
+from watchdog.domain.errors import WatchdogError
+from watchdog.domain.incidents import IncidentKind
+from watchdog.domain.models import Env, EvidenceRefs, Observation, Outcome
+from watchdog.engine.browser import find_chromium
+from watchdog.evidence.volatile import keep_page
 from watchdog.notify.repo import Incident, Repo
-from watchdog.record import open_read_only
 from watchdog.store import Store
-from watchdog.store.engine import SQLITE_FILE
-from watchdog.volatile import keep_page
-from watchdog.workbench.serve import Binding, bind_socket, binding, server
+from watchdog.store.connect import SQLITE_FILE
+from watchdog.store.record import open_read_only
+from watchdog.workbench.server import Binding, bind_socket, binding, server
 
 T0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
 HOSTILE = '<script>alert("pwned")</script><img src=x onerror=alert(2)> « créneau »'
@@ -422,7 +422,7 @@ def test_downloads_are_the_exports_of_the_cli(record: Record, browser: Browser) 
     """One click each: the open-data CSV, the dossier (HTML and PDF) and a bundle that
     `watchdog verify` accepts, for the period shown."""
     from watchdog.bundle import verify_bundle
-    from watchdog.export import SCHEMA
+    from watchdog.opendata.export import SCHEMA
 
     bound = binding("127.0.0.1", 0, expose=False, token=None)
     period = "from=2025-03-01&to=2025-03-07"

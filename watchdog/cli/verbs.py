@@ -40,6 +40,7 @@ VERBS: dict[str, Verb] = {
     "observations": Verb("watchdog.cli.record", "list recorded observations (read-only)"),
     "show": Verb("watchdog.cli.record", "one observation: fields, chain position, verification"),
     "export": Verb("watchdog.cli.export", "open data: observations and daily figures, CSV/Parquet"),
+    "serve": Verb("watchdog.cli.serve", "the read-only web workbench over the record (loopback)"),
     "verify": Verb(
         "watchdog.cli.verify",
         "recompute every hash chain and evidence blob, or check a bundle zip",

@@ -1,6 +1,6 @@
 """The workbench's pages (Starlette routes, Jinja2 templates with autoescape everywhere).
 
-Every page reads the record through a read-only store (watchdog/record.py); the answers
+Every page reads the record through a read-only store (watchdog/store/record.py); the answers
 that take seconds (the open-data CSV, the dossier, the bundle) run the same code as
 `watchdog export`, `watchdog dossier` and `watchdog bundle`, into a temporary folder that
 is deleted once the file is sent. A bad id is a 404 page, a bad date a 400 page: never a
@@ -30,15 +30,17 @@ from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from watchdog.config import Config, Target
-from watchdog.errors import WatchdogError
-from watchdog.evidencefiles import image_extension
-from watchdog.record import PARIS, Selection, find, inspect
+from watchdog.config.loader import Config
+from watchdog.domain.clock import PARIS
+from watchdog.domain.errors import WatchdogError
+from watchdog.domain.target import Target
 from watchdog.report import causes, labels
 from watchdog.report.examples import reduce_png
 from watchdog.report.typo import Typo
 from watchdog.stats.calendar import Period
 from watchdog.store import Store
+from watchdog.store.evidencefiles import image_extension
+from watchdog.store.record import Selection, find, inspect
 from watchdog.workbench import data
 from watchdog.workbench.guard import Guard
 from watchdog.workbench.timeline import LANES, lane, timeline_svg
@@ -268,7 +270,7 @@ class Workbench:
                            period.until)  # fmt: skip
 
         def write(folder: Path) -> Path:
-            from watchdog.export import export_open_data  # pyarrow: loaded when asked
+            from watchdog.opendata.export import export_open_data  # pyarrow: loaded when asked
 
             export_open_data(self.store, chosen, self.catalog, folder, ("csv",))
             return folder / "observations.csv"

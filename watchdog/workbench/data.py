@@ -1,10 +1,10 @@
-"""What the workbench pages show, read from a read-only store (watchdog/record.py) and the
+"""What the workbench pages show, read from a read-only store (watchdog/store/record.py) and the
 statistics of the reports (watchdog/stats/: the rates of docs/design.md §2, where
 `probe_error` and `unrecognized` stay out of every rate).
 
 Nothing here writes. Text the sites wrote (messages, URLs, pages) is passed on as text and
 escaped by the templates; URLs and pages are shown without their volatile values
-(watchdog/volatile.py), so a site's session id never reaches a page of the workbench.
+(watchdog/evidence/volatile.py), so a site's session id never reaches a page of the workbench.
 """
 
 from __future__ import annotations
@@ -16,16 +16,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache
 
-from watchdog.config import Config, Target
-from watchdog.dashboards.departements import departements
-from watchdog.models import Observation, Outcome
+from watchdog.config.loader import Config
+from watchdog.domain.clock import PARIS
+from watchdog.domain.departements import departements
+from watchdog.domain.models import Observation, Outcome
+from watchdog.domain.target import Target
+from watchdog.evidence.volatile import split
 from watchdog.notify.repo import Incident, recorded_incidents
-from watchdog.record import PARIS, Entry, Selection, last_entry, select
 from watchdog.stats.calendar import Period
 from watchdog.stats.compute import compute
 from watchdog.stats.series import SeriesStats
 from watchdog.store import Store
-from watchdog.volatile import split
+from watchdog.store.record import Entry, Selection, last_entry, select
 
 DEFAULT_DAYS = 7
 MAX_DAYS = 3660  # ten years: beyond, a typo rather than a period

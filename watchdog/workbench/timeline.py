@@ -14,9 +14,10 @@ from datetime import datetime, timedelta
 
 from markupsafe import Markup, escape
 
-from watchdog.models import Outcome
+from watchdog.domain.clock import PARIS
+from watchdog.domain.models import Outcome
 from watchdog.report.typo import Typo
-from watchdog.stats.calendar import PARIS, Period
+from watchdog.stats.calendar import Period
 
 WIDTH, LEFT, RIGHT, LANE, TOP = 960, 230, 12, 26, 8
 INK, GRID = "#1d2a4d", "#d5dae6"
