@@ -78,13 +78,14 @@ class Record:
     database: Path
 
 
-def make_record(folder: Path) -> Record:
+def make_record(folder: Path, database_url: str | None = None) -> Record:
     """paris-a (75): no_slot, available, no_slot (tricky text), unrecognized (a scraped
     <script>); bobigny-b (93): site_error, no_slot; an incident on bobigny-b."""
     config = write_config(
         folder,
         [catalog_target("paris-a", "75", "Paris"), catalog_target("bobigny-b", "93", "Bobigny")],
         notifications={"routes": [{"id": "team", "audience": "sre", "urls": [APPRISE_URL]}]},
+        watchdog={"database_url": database_url} if database_url else {},
     )
     plan = [
         ("paris-a", 0, {"final_url": f"http://127.0.0.1:9/booking/2;jsessionid={TOKEN}"}),
@@ -97,7 +98,7 @@ def make_record(folder: Path) -> Record:
                           "message": HOSTILE}),
     ]  # fmt: skip
     ids: dict[str, list[str]] = {}
-    with Store.open(config.watchdog.data_dir, None) as store:
+    with Store.open(config.watchdog.data_dir, config.watchdog.database_url) as store:
         for target_id, n, fields in plan:
             refs = EvidenceRefs(
                 screenshot=store.blobs.put(png(n % 250), "screenshot"),
@@ -447,3 +448,16 @@ def test_downloads_are_the_exports_of_the_cli(record: Record, browser: Browser) 
     assert files["Dossier (PDF)"].read_bytes().startswith(b"%PDF")
     check = verify_bundle(files["Lot de preuves"])
     assert check.ok, check.render()
+
+
+def test_a_postgresql_record_reads_the_same(tmp_path: Path, pg_url: str) -> None:
+    """The same pages over PostgreSQL (read-only transactions), incidents included."""
+    on_pg = make_record(tmp_path, pg_url)
+    bound = binding("127.0.0.1", 0, expose=False, token=None)
+    with serving(on_pg.config, bound) as base:
+        status, _, index = fetch(base + "/")
+        assert status == 200 and "66,7\u202f% (2 sur 3)" in index
+        status, _, department = fetch(base + "/departement/93")
+        assert status == 200 and "site_down" in department
+        status, _, page = fetch(f"{base}/observation/{on_pg.ids['paris-a'][0]}")
+        assert status == 200 and "vérifiée" in page
