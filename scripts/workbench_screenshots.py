@@ -57,7 +57,8 @@ def shoot(base: str, out: Path) -> None:
         page = browser.new_page(viewport={"width": 1200, "height": 900}, locale="fr-FR")
         page.goto(base + "/", wait_until="networkidle")
         page.screenshot(path=str(out / "workbench-index.png"))
-        page.goto(f"{base}/cible/{TARGET}", wait_until="networkidle")
+        day = page.input_value("input[name=to]")  # the demo's day: its observations spread
+        page.goto(f"{base}/cible/{TARGET}?from={day}&to={day}", wait_until="networkidle")
         page.screenshot(path=str(out / "workbench-target.png"), full_page=False)
         first = page.locator("table.observations a").first.get_attribute("href")
         page.goto(base + str(first), wait_until="networkidle")

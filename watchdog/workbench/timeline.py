@@ -87,7 +87,7 @@ def timeline_svg(points: Sequence[tuple[datetime, Outcome]], period: Period, typ
         f"{typo.num(counts[i])} {fr if typo.fr else en}" for i, (_k, fr, en, _c) in enumerate(LANES)
     )
     title = "Chronologie des observations" if typo.fr else "Timeline of the observations"
-    label = f"{title} : {parts}" if typo.fr else f"{title}: {parts}"
+    label = f"{title}\u00a0: {parts}" if typo.fr else f"{title}: {parts}"
     head = (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" width="100%" '
         f'role="img" aria-label="{escape(label)}" font-family="DejaVu Sans, Arial, sans-serif" '
