@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -461,3 +461,26 @@ def test_a_postgresql_record_reads_the_same(tmp_path: Path, pg_url: str) -> None
         assert status == 200 and "site_down" in department
         status, _, page = fetch(f"{base}/observation/{on_pg.ids['paris-a'][0]}")
         assert status == 200 and "vérifiée" in page
+
+
+def test_timeline_places_each_observation_at_its_instant_across_a_dst_change() -> None:
+    """29 March 2026 lasts 23 hours in Paris: noon there comes 11 hours after midnight (the
+    clocks jump at 2:00), 11/23 of the day, not 1/2; a probe_error lands on the lane
+    outside the rates."""
+    import re
+
+    from watchdog.report.typo import Typo
+    from watchdog.stats.calendar import Period
+    from watchdog.workbench.timeline import LEFT, RIGHT, WIDTH, timeline_svg
+
+    day = Period.from_dates(date(2026, 3, 29), date(2026, 3, 29))
+    noon = datetime(2026, 3, 29, 10, 0, tzinfo=UTC)  # 12:00 in Paris (UTC+2 since 03:00)
+    svg = str(timeline_svg([(noon, Outcome.NO_SLOT), (noon, Outcome.PROBE_ERROR)], day,
+                           Typo("fr")))  # fmt: skip
+    ticks = re.findall(r'<rect x="([0-9.]+)" y="([0-9.]+)" width="1.6"', svg)
+    assert len(ticks) == 2
+    expected = LEFT + (WIDTH - LEFT - RIGHT) * 11 / 23
+    assert all(abs(float(x) - expected) < 0.1 for x, _ in ticks), (ticks, expected)
+    lanes = sorted(float(y) for _, y in ticks)
+    assert lanes[1] - lanes[0] == 2 * 26  # no_slot is lane 1, the excluded lane is 3
+    assert "1 aucun créneau" in svg and "1 hors des taux" in svg and "12\u00a0h" in svg

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from markupsafe import Markup, escape
 
@@ -44,24 +44,35 @@ def _text(x: float, y: float, text: str, anchor: str = "start") -> str:
     )
 
 
-def _days(period: Period) -> list[datetime]:
-    """Paris midnights inside the period (the grid), thinned to at most 15 labels."""
+def _marks(period: Period, typo: Typo) -> list[tuple[datetime, str]]:
+    """The grid: Paris midnights (at most 15 labelled), or every 3 hours over 1–2 days."""
     first = period.since.astimezone(PARIS).date()
-    days = [first + timedelta(days=n) for n in range(period.days + 1)]
-    step = max(1, len(days) // 15)
-    marks = [datetime(d.year, d.month, d.day, tzinfo=PARIS) for d in days[::step]]
-    return [m for m in marks if period.since <= m < period.until]
+    start = datetime(first.year, first.month, first.day, tzinfo=PARIS)
+    if period.days <= 2:
+        hours = [start + timedelta(hours=h) for h in range(0, 24 * (period.days + 1), 3)]
+        # Wall-clock hours (a DST day has 23 or 25): each mark is normalised to Paris time.
+        marks = [m.astimezone(PARIS) for m in hours]
+        found = [(m, f"{m.hour}\u00a0h" if typo.fr else f"{m:%H}:00") for m in marks]
+    else:
+        days = [first + timedelta(days=n) for n in range(period.days + 1)]
+        step = max(1, len(days) // 15)
+        found = [
+            (datetime(d.year, d.month, d.day, tzinfo=PARIS), f"{d:%d/%m}") for d in days[::step]
+        ]
+    return [(m, label) for m, label in found if period.since <= m < period.until]
 
 
 def timeline_svg(points: Sequence[tuple[datetime, Outcome]], period: Period, typo: Typo) -> Markup:
     """The SVG of `points` (instant, outcome) over `period`."""
     plot = WIDTH - LEFT - RIGHT
-    span = (period.until - period.since).total_seconds()
+    # In UTC: two instants of the same ZoneInfo subtract as wall times (wrong across DST).
+    since, until = period.since.astimezone(UTC), period.until.astimezone(UTC)
+    span = (until - since).total_seconds()
     bottom = TOP + LANE * len(LANES)
     height = bottom + 22
 
     def x(moment: datetime) -> float:
-        return LEFT + plot * (moment - period.since).total_seconds() / span
+        return LEFT + plot * (moment.astimezone(UTC) - since).total_seconds() / span
 
     counts: Counter[int] = Counter(lane(o) for _, o in points)
     body = []
@@ -78,11 +89,11 @@ def timeline_svg(points: Sequence[tuple[datetime, Outcome]], period: Period, typ
             if lane(outcome) == i
         ]
         body.append("</g>")
-    for mark in _days(period):
+    for mark, text in _marks(period, typo):
         at = x(mark)
         body.append(f'<line x1="{at:.1f}" x2="{at:.1f}" y1="{TOP}" y2="{bottom}" '
                     f'stroke="{GRID}" stroke-width="1"/>')  # fmt: skip
-        body.append(_text(at, bottom + 15, f"{mark:%d/%m}", "middle"))
+        body.append(_text(at, bottom + 15, text, "middle"))
     parts = ", ".join(
         f"{typo.num(counts[i])} {fr if typo.fr else en}" for i, (_k, fr, en, _c) in enumerate(LANES)
     )
