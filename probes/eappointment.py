@@ -67,8 +67,9 @@ async def _route_postal_code(session: ProbeSession, options: Options) -> bool:
     field = await session.ready_to_act(session.page.locator("input#CPId"), "the postal code field")
     await field.fill(options.postal_code)
     button = session.page.locator("input[type='button'][value='Continuer']")
-    await session.click_to(button, "postal_code", "the « Continuer » button")
-    return True
+    # The routing script either leaves for the site of that code or refuses the code with an
+    # alert() and stays: whichever comes first is the site's answer.
+    return await session.click_answered(button, "postal_code", "the « Continuer » button")
 
 
 async def probe(session: ProbeSession, options: Options) -> PageState:

@@ -43,6 +43,9 @@ EAPP_MOTIFS = (
     "séléctionné."
 )
 EAPP_SERVICE = "Il n'y a pas de rendez-vous disponible pour ce service."
+EAPP_POSTCODE = "Veuillez saisir un code postal valide."
+# From the postal-code page: a code outside the Val-de-Marne, which its script refuses.
+EAPP_OUTSIDE = {"postal_code": "75001", "motives": ["20"]}
 SLOTS = {"state": "slots", "slots": 3, "first_slot_in_days": 12}
 SLOTS_WIDE = {"state": "slots", "slots": 20, "first_slot_in_days": 7}
 PUBLISH = {"publish": {"at": ["10:00"], "lifetime": "1m", "slots": 4}}
@@ -65,6 +68,7 @@ class Case:
     engines: tuple[str, ...] = ("browser",)
     consent: str | None = None  # the consent answer the browser's trail must show
     extra: dict[str, Any] = field(default_factory=dict)  # more fields of the scenario target
+    postal_page: bool = False  # eappointment: enter at the postal-code page, not `sitekey=`
 
 
 BOTH = ("browser", "auto")
@@ -170,6 +174,11 @@ CASES = [
          "error_page", "Erreur", options=EAPP, engines=BOTH),
     Case("eapp-error-title-500", "eappointment", {"state": "error"}, "site_error", "error_page",
          "Erreur", options=EAPP, engines=BOTH),
+    # The postal-code page refuses the code with an alert() and stays where it is: our
+    # input was refused (probe_error), read as soon as the alert comes, not at the deadline.
+    Case("eapp-postal-code-rejected", "eappointment", {"state": "no_slot"}, "probe_error",
+         "postal_code_rejected", EAPP_POSTCODE, options=EAPP_OUTSIDE, engines=BOTH,
+         postal_page=True),
 ]  # fmt: skip
 
 
@@ -199,6 +208,8 @@ def sweep_sim() -> Iterator[Sim]:
 
 def _entry(sim: Sim, case: Case) -> str:
     found = sim.state.scenario.by_key(case.key)
+    if case.postal_page:
+        return f"{sim.base}/eAppointmentpref94/element/jsp/specific/pref94.jsp"
     if case.platform == "eappointment":
         return f"{sim.base}/eAppointmentpref94/appointment.do?sitekey={found.id}"
     return sim.base + case.extra.get("id_prefix", "") + entry_path(found)

@@ -231,7 +231,7 @@ class Runner:
         )
 
         async def on_dialog(dialog: Dialog) -> None:
-            session.dialogs.append(dialog.message)
+            session.note_dialog(dialog.message)
             await dialog.dismiss()
 
         def on_failed(request: Request) -> None:

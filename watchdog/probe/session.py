@@ -9,6 +9,7 @@ markers do not apply; generic French rules run after it.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -95,6 +96,12 @@ class ProbeSession:
     captcha: CaptchaSeen | None = None  # what a captcha page offered (watchdog/probe/captcha.py)
     last_status: int | None = None
     last_redirects: tuple[str, ...] = ()
+    _dialog_came: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+
+    def note_dialog(self, message: str) -> None:
+        """Called for every `alert()`/`confirm()` the page opens (the runner dismisses it)."""
+        self.dialogs.append(message)
+        self._dialog_came.set()
 
     def _check_host(self, url: str) -> None:
         if not self.host_allowed(host_of(url)):
@@ -209,6 +216,55 @@ class ProbeSession:
 
         await self.navigate_by(lambda: self._once_more_if_covered(click), step)
 
+    async def click_answered(self, target: Locator, step: str, what: str) -> bool:
+        """Click `target` (a button whose script may refuse what we typed) and wait for the
+        site's answer, whichever comes first: the navigation it causes, recorded as `step`
+        (True), or an `alert()` that refuses it and leaves the page where it was (False; the
+        alert is in `dialogs`). An alert the next page opens while loading does not count:
+        the address has changed by then, so the navigation is still waited for.
+        """
+        element = await self.ready_to_act(target, what)
+        started = time.perf_counter()
+        address = self.page.url
+        self._dialog_came.clear()
+        try:
+            async with self.page.expect_navigation(wait_until="load") as navigation:
+                await self._once_more_if_covered(
+                    lambda: element.click(timeout=TRIAL_MS, no_wait_after=True)
+                )
+                if not await self._navigates(navigation.value, address):
+                    self._failed(step, self.page.url, started)
+                    raise _Refused  # leaving the block abandons the navigation wait
+            response = await navigation.value
+        except _Refused:
+            return False
+        except BaseException as exc:
+            self._failed(step, self.page.url, started)
+            self.check_refused(exc)
+            raise
+        self._record(step, response, started)
+        return True
+
+    async def _navigates(self, navigated: Awaitable[Response], address: str) -> bool:
+        """False once an alert comes while the page is still at `address`; True once the
+        navigation is done (or has failed: awaiting it again raises its error)."""
+        pending = asyncio.ensure_future(navigated)
+        try:
+            while True:
+                alerted = asyncio.ensure_future(self._dialog_came.wait())
+                done, _ = await asyncio.wait(
+                    {pending, alerted}, return_when=asyncio.FIRST_COMPLETED
+                )
+                alerted.cancel()
+                if pending in done:
+                    return True
+                if self.page.url == address:
+                    return False
+                self._dialog_came.clear()  # the next page's own alert: it is loading
+        finally:
+            if not pending.done():
+                pending.cancel()
+
     async def tick(self, target: Locator, what: str) -> None:
         """Check a checkbox or a radio button, as a person would."""
         element = await self.ready_to_act(target, what)
@@ -244,6 +300,10 @@ class ProbeSession:
             dialogs=tuple(self.dialogs),
             redirects=self.last_redirects,
         )
+
+
+class _Refused(Exception):
+    """The site answered a click with an alert instead of a navigation."""
 
 
 ProbeFunction = Callable[[ProbeSession, Any], Awaitable[PageState]]
