@@ -1,7 +1,8 @@
 """Legacy eZ Publish booking module: `/booking/create/<id>/<step>` (facts: docs/platforms.md).
 
 Journey: step 0 conditions checkbox → optional step 1 guichet (`planning`) → step 2
-"no slot" page, or step 3 (description) → step 4 weekly calendar with free cells.
+"no slot" page, or step 3 (description) → step 4 weekly calendar with free cells (or a first
+week all « complet »: the slots are in a later week, the probe does not page through weeks).
 Availability is visible before the captcha (step 6); the probe never goes past step 4.
 The week table arrives by an `ezjscore` XHR after the page's `load` on some sites: the
 browser probe waits for it (or for the no-slot sentence); the request engine, which runs no
@@ -244,7 +245,9 @@ def classify(state: PageState, options: Options) -> Classification | None:
         # A calendar that has not arrived says nothing about slots.
         return Classification(Outcome.UNRECOGNIZED, "calendar_not_loaded")
     if not week.free:
-        return Classification(Outcome.NO_SLOT, "calendar_full", None, 0)
+        # The week shown is all « complet », but the module shows its calendar only when it
+        # has slots (its no-slot answer is step 2): they are in a later week. No count, no date.
+        return Classification(Outcome.AVAILABLE, "later_week")
     return Classification(Outcome.AVAILABLE, "step_4", None, len(week.free), week.earliest)
 
 

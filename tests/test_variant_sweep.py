@@ -48,6 +48,9 @@ EAPP_POSTCODE = "Veuillez saisir un code postal valide."
 EAPP_OUTSIDE = {"postal_code": "75001", "motives": ["20"]}
 SLOTS = {"state": "slots", "slots": 3, "first_slot_in_days": 12}
 SLOTS_WIDE = {"state": "slots", "slots": 20, "first_slot_in_days": 7}
+# Content after `load` (1.5 s) and a probe that waits less for it: the calendar never came.
+IMPATIENT_LEGACY = {"calendar_timeout_s": 0.5}
+IMPATIENT_RDV = {**OPERATOR, "render_timeout_s": 0.5}
 PUBLISH = {"publish": {"at": ["10:00"], "lifetime": "1m", "slots": 4}}
 
 
@@ -61,6 +64,7 @@ class Case:
     message: str | None = None
     slots: int | None = None
     earliest_in_days: int | None = None  # the earliest slot: that day at 09:00, Paris time
+    earliest_at: time = time(9)  # 00:00 where the page gives the day only
     published_next: datetime | None = None
     variants: tuple[str, ...] = ()
     banner: str | None = None
@@ -69,6 +73,7 @@ class Case:
     consent: str | None = None  # the consent answer the browser's trail must show
     extra: dict[str, Any] = field(default_factory=dict)  # more fields of the scenario target
     postal_page: bool = False  # eappointment: enter at the postal-code page, not `sitekey=`
+    entry_tail: str = ""  # appended to the entry path (rdv: `cgu/`, past the landing page)
 
 
 BOTH = ("browser", "auto")
@@ -122,6 +127,15 @@ CASES = [
          engines=BOTH, extra={"id_prefix": "/index.php"}),
     Case("legacy-no-calendar", "legacy_booking", {"state": "no_slot"}, "no_slot", "no_calendar",
          "Il n'y a pas calendrier disponible", variants=("no_calendar",), engines=BOTH),
+    # The calendar opens on this week, all « complet »; the first slot is 12 days away. The
+    # module shows its calendar only when it has slots: not a no-slot page.
+    Case("legacy-this-week-full", "legacy_booking", SLOTS, "available", "later_week",
+         variants=("this_week",), engines=BOTH),
+    Case("legacy-this-week-full-xhr", "legacy_booking", SLOTS, "available", "later_week",
+         variants=("this_week", "late"), engines=BOTH),
+    # The XHR calendar comes after the probe stopped waiting: no reading, never no_slot.
+    Case("legacy-calendar-not-loaded", "legacy_booking", SLOTS, "unrecognized",
+         "calendar_not_loaded", variants=("late",), options=IMPATIENT_LEGACY, engines=BOTH),
     # --- RDV-Préfecture (operator mode reaches creneau/; record mode stops at the captcha) ---
     Case("rdv-plain-captcha", "rdv_prefecture", SLOTS, "captcha", "captcha_wall",
          "Pour continuer, recopiez le code de sécurité affiché dans l'image."),
@@ -158,6 +172,14 @@ CASES = [
          variants=("dialog",), options=OPERATOR),
     Case("rdv-busy-no-slot", "rdv_prefecture", {"state": "no_slot"}, "no_slot", "no_slot_week",
          "Aucun créneau disponible sur cette semaine", 0, variants=("busy",), options=OPERATOR),
+    # This week is empty, « Prochaine disponibilité le <date> » leads to the first slot.
+    Case("rdv-this-week-later", "rdv_prefecture", SLOTS, "available", "later_week", None, None,
+         12, earliest_at=time(0), variants=("this_week",), options=OPERATOR),
+    Case("rdv-no-slot-day", "rdv_prefecture", {"state": "no_slot", "variant": "day"}, "no_slot",
+         "no_slot_day", "Aucun créneau disponible", 0, options=OPERATOR),
+    # The chooser is rendered after the probe stopped waiting: `critere` alone is no reading.
+    Case("rdv-slots-not-rendered", "rdv_prefecture", {"state": "no_slot"}, "unrecognized",
+         "slots_not_rendered", variants=("late",), options=IMPATIENT_RDV, entry_tail="cgu/"),
     # --- eAppointment (from appointment.do?sitekey=…) ---------------------------------------
     Case("eapp-plain-no-slot", "eappointment", {"state": "no_slot"}, "no_slot", "js_alert",
          EAPP_MOTIFS, options=EAPP, engines=BOTH),
@@ -179,6 +201,16 @@ CASES = [
     Case("eapp-postal-code-rejected", "eappointment", {"state": "no_slot"}, "probe_error",
          "postal_code_rejected", EAPP_POSTCODE, options=EAPP_OUTSIDE, engines=BOTH,
          postal_page=True),
+    # --- ANEF (a portal, not a booker: `available` never carries slots) --------------------
+    Case("anef-up", "anef", {"state": "up"}, "available", "portal_up", engines=BOTH),
+    Case("anef-maintenance", "anef", {"state": "maintenance"}, "maintenance",
+         "maintenance_page", "Site en maintenance", engines=BOTH),
+    Case("anef-maintenance-200", "anef", {"state": "maintenance", "status": 200}, "maintenance",
+         "maintenance_page", "Site en maintenance", engines=BOTH),
+    Case("anef-login-wall", "anef", {"state": "login_wall"}, "available", "login_wall",
+         engines=BOTH),
+    Case("anef-error-spa", "anef", {"state": "error", "variant": "spa"}, "site_error",
+         "error_text", "Une erreur est survenue", engines=BOTH),
 ]  # fmt: skip
 
 
@@ -212,7 +244,7 @@ def _entry(sim: Sim, case: Case) -> str:
         return f"{sim.base}/eAppointmentpref94/element/jsp/specific/pref94.jsp"
     if case.platform == "eappointment":
         return f"{sim.base}/eAppointmentpref94/appointment.do?sitekey={found.id}"
-    return sim.base + case.extra.get("id_prefix", "") + entry_path(found)
+    return sim.base + case.extra.get("id_prefix", "") + entry_path(found) + case.entry_tail
 
 
 def _assert_reading(obs: Observation, case: Case) -> None:
@@ -225,7 +257,8 @@ def _assert_reading(obs: Observation, case: Case) -> None:
     if case.earliest_in_days is None:
         assert obs.earliest_slot is None
     else:
-        expected = datetime.combine(TODAY + timedelta(days=case.earliest_in_days), time(9), PARIS)
+        day = TODAY + timedelta(days=case.earliest_in_days)
+        expected = datetime.combine(day, case.earliest_at, PARIS)
         assert obs.earliest_slot == expected
         assert obs.earliest_slot.utcoffset() == CET  # the site's Paris wall time, as stored
     assert obs.published_next == case.published_next

@@ -8,11 +8,13 @@ Steps 4 (POST) and 6+ are booking steps: they exist, and the request log flags t
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from aiohttp import web
 
 from watchdog.simulator import legacy_pages as pages
 from watchdog.simulator import variants
+from watchdog.simulator.availability import monday_of
 from watchdog.simulator.chrome import cookie_banner, legacy_page
 from watchdog.simulator.faults import apply_fault, html, rate_limited
 from watchdog.simulator.log import BookingRoute
@@ -63,8 +65,13 @@ async def week(request: web.Request) -> web.StreamResponse:
     slots = state.availability(journey).slots
     if not slots:
         raise web.HTTPNotFound()
-    english = Variant.ENGLISH in target.variants
-    return web.Response(text=pages.calendar(slots, english), content_type="text/html")
+    week_html = pages.calendar(slots, Variant.ENGLISH in target.variants, _monday(state, target))
+    return web.Response(text=week_html, content_type="text/html")
+
+
+def _monday(state: SimState, target: Target) -> date | None:
+    """The week the calendar opens on: today's (`this_week`), else the first slot's."""
+    return monday_of(state.now().date()) if Variant.THIS_WEEK in target.variants else None
 
 
 def redirect(location: str) -> web.Response:
@@ -155,7 +162,8 @@ def _get(
         if Variant.LATE in target.variants:
             week_html = variants.fetched("calendrier", _week_url(base, journey))
         else:
-            week_html = pages.calendar(slots, Variant.ENGLISH in target.variants)
+            english = Variant.ENGLISH in target.variants
+            week_html = pages.calendar(slots, english, _monday(state, target))
         legend = Variant.LEGEND in target.variants
         return _page(request, journey, pages.step4(label, action, week_html, legend_table=legend))
     return _page(request, journey, _booking_step(label, action, step, target.id))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from html import escape
 
 from watchdog.simulator.availability import SLOT_TIMES, monday_of
@@ -138,9 +138,10 @@ def step4(label: str, action: str, week: str, *, legend_table: bool = False) -> 
 <h2>Choix d'une plage horaire</h2>\n{form(action, inner)}"""
 
 
-def calendar(slots: Sequence[datetime], english: bool = False) -> str:
-    """The weekly table of the week holding the earliest slot: one `td.free` per free slot."""
-    monday = monday_of(slots[0].date())
+def calendar(slots: Sequence[datetime], english: bool = False, monday: date | None = None) -> str:
+    """The weekly table of the week from `monday` (default: the week holding the earliest
+    slot): one `td.free` per free slot, « complet » elsewhere."""
+    monday = monday or monday_of(slots[0].date())
     days = [monday + timedelta(days=i) for i in range(7)]
     free = {(s.date(), s.time()): s for s in slots}
     period = f"Semaine du {long_date(days[0])} au {long_date(days[-1])}"

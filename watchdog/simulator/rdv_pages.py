@@ -38,7 +38,13 @@ STRIP_ERROR_JS = """<script>
 </script>"""
 
 
-def _btn(label: str, *, href: str | None = None, kind: str = "bg-primary text-white") -> str:
+def _btn(
+    label: str,
+    *,
+    href: str | None = None,
+    kind: str = "bg-primary text-white",
+    submit: bool = True,
+) -> str:
     classes = (
         "q-btn q-btn-item non-selectable no-outline q-btn--standard q-btn--rectangle "
         f"{kind} q-btn--actionable q-focusable q-hoverable"
@@ -46,7 +52,7 @@ def _btn(label: str, *, href: str | None = None, kind: str = "bg-primary text-wh
     inner = f'<span class="q-btn__content"><span class="block">{esc(label)}</span></span>'
     if href is not None:
         return f'<a class="{classes}" href="{escape(href)}">{inner}</a>'
-    return f'<button type="submit" class="{classes}">{inner}</button>'
+    return f'<button type="{"submit" if submit else "button"}" class="{classes}">{inner}</button>'
 
 
 def landing(label: str, site: str, base: str) -> str:
@@ -236,7 +242,9 @@ def _panels(slots: tuple[datetime, ...], first_day: date) -> str:
     return '<div class="q-list calendrier-mobile">' + "\n".join(panels) + "</div>"
 
 
-def _no_slot(variant: str) -> str:
+def _no_slot(variant: str, first_day: date) -> str:
+    if variant == "day":  # the empty week as its day panels (mobile), each with its sentence
+        return _panels((), first_day)
     if variant == "last_week":
         return f'<h2 class="text-h6">{NO_SLOT_LAST_WEEK}</h2><p>{RETRY_LATER}</p>'
     if variant == "hidden":  # the calendar is not displayed at all
@@ -244,16 +252,28 @@ def _no_slot(variant: str) -> str:
     return f'<h2 class="text-h6">{NO_SLOT_WEEK}</h2>'
 
 
+def _later_week(earliest: datetime) -> str:
+    """An empty week shown while a later one has a slot: its sentence and the primary button
+    that leads to the first availability."""
+    button = _btn(f"Prochaine disponibilité le {dmy(earliest)}", submit=False)
+    return f'<h2 class="text-h6">{NO_SLOT_WEEK}</h2>\n{button}'
+
+
 def slots(view: SlotView) -> str:
     avail = view.availability
-    first_day = monday_of(avail.earliest.date() if avail.earliest else view.today)
     shown = view.presentation
-    if avail.slots and Variant.MOBILE in shown:
-        body = _panels(avail.slots, first_day)
-    elif avail.slots:
-        body = _columns(avail.slots, first_day, Variant.COLLAPSED in shown)
+    earliest = avail.earliest
+    on_first = earliest is not None and Variant.THIS_WEEK not in shown
+    first_day = monday_of(earliest.date() if earliest is not None and on_first else view.today)
+    week = tuple(s for s in avail.slots if 0 <= (s.date() - first_day).days < 7)
+    if week and Variant.MOBILE in shown:
+        body = _panels(week, first_day)
+    elif week:
+        body = _columns(week, first_day, Variant.COLLAPSED in shown)
+    elif earliest is not None:
+        body = _later_week(earliest)
     else:
-        body = _no_slot(view.variant)
+        body = _no_slot(view.variant, first_day)
     publications = f'<div class="publications">{notices(avail)}</div>'
     if Variant.LATE in shown:  # the front end renders the chooser from its data after `load`
         body, publications = late_render("rdv-choix-tranche-contenu", body + publications), ""

@@ -36,7 +36,7 @@ overloaded, hang, slow, reset, blocked, redesign) answers the journey's first re
 request to `at_step` when given, in place of the page (`slow` waits `delay`, then serves it).
 `status` picks the HTTP status where a page has two (overloaded 200|503, maintenance 200|503,
 retired 200|403, error 200|500, blocked 403|429). `variant` picks a message (rdv no_slot:
-week|last_week; eappointment no_slot: motifs|service; anef error: http|spa).
+week|last_week|hidden|day; eappointment no_slot: motifs|service; anef error: http|spa).
 
 `publish` releases `slots` at fixed local times (`at: ["09:00"]`) and/or every `every` from
 midnight (+`offset`); they stay for `lifetime`, otherwise the page says no slot and, on
@@ -104,7 +104,7 @@ PLATFORM_STEPS: dict[Platform, tuple[str, ...]] = {
     "anef": ("home", "api"),
 }
 VARIANTS: dict[tuple[Platform, State], tuple[str, ...]] = {
-    ("rdv_prefecture", State.NO_SLOT): ("week", "last_week", "hidden"),
+    ("rdv_prefecture", State.NO_SLOT): ("week", "last_week", "hidden", "day"),
     ("eappointment", State.NO_SLOT): ("motifs", "service"),
     ("anef", State.ERROR): ("http", "spa"),
 }

@@ -25,6 +25,9 @@ class Variant(StrEnum):
     MOBILE = "mobile"  # rdv: one closed Quasar expansion item per day
     COLLAPSED = "collapsed"  # rdv: rows beyond the first two behind « Voir plus de créneaux »
     DIALOG = "dialog"  # rdv: a Quasar dialog on top of the page
+    # legacy, rdv: the calendar opens on the current week, not on the week of the first slot
+    # (the legacy `ezjscore` call's offset 0; RDV's « Prochaine disponibilité le … » button)
+    THIS_WEEK = "this_week"
 
 
 PLATFORM_VARIANTS: dict[Platform, frozenset[Variant]] = {
@@ -36,10 +39,18 @@ PLATFORM_VARIANTS: dict[Platform, frozenset[Variant]] = {
             Variant.ENGLISH,
             Variant.WORDING_2025,
             Variant.NO_CALENDAR,
+            Variant.THIS_WEEK,
         }
     ),
     "rdv_prefecture": frozenset(
-        {Variant.LATE, Variant.MOBILE, Variant.COLLAPSED, Variant.DIALOG, Variant.BUSY}
+        {
+            Variant.LATE,
+            Variant.MOBILE,
+            Variant.COLLAPSED,
+            Variant.DIALOG,
+            Variant.BUSY,
+            Variant.THIS_WEEK,
+        }
     ),
     "eappointment": frozenset({Variant.LATE, Variant.BUSY}),
     "anef": frozenset(),
