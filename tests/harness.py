@@ -104,13 +104,15 @@ def target(
     }
 
 
-def probe_and_store(sim: Sim, config: Config, target_id: str) -> Observation:
+def probe_and_store(
+    sim: Sim, config: Config, target_id: str, runner_class: type[Runner] = Runner
+) -> Observation:
     """Run one probe through the real runner and store, as `watchdog probe` does."""
     found = config.target(target_id)
     assert found is not None
     store = Store.open(config.watchdog.data_dir, config.watchdog.database_url)
     try:
-        runner = Runner(config, store.blobs.put, sim.host)
+        runner = runner_class(config, store.blobs.put, sim.host)
         observation = sim.loop.run(runner.probe(found))
         return store.append(observation)
     finally:

@@ -7,8 +7,10 @@ watchdog/simulator/variants.py). Each row of `CASES` is one simulated target; ea
 through the real runner, real Chromium and, where the platform has one, the request engine
 (`auto`: the request engine, handing over to the browser what only a renderer can read).
 Every row asserts outcome, detail, message, slots, the earliest slot and `published_next`
-as instants with their Europe/Paris offset, and that the simulator saw no booking request.
-A new variant is one row.
+as instants with their Europe/Paris offset (and, where given, every alert in order), and that
+the simulator saw no booking request. A new variant is one row. One row runs in a browser
+whose cookies are off (Chromium's own setting, by DevTools): the runner, probe and simulator
+stay the real ones.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -25,8 +27,13 @@ from conftest import SIM_NOW
 from harness import Sim, probe_and_store, simulating, target, write_config
 
 from watchdog.domain.models import Observation
+from watchdog.engine.runner import Runner
+from watchdog.probe.session import ProbeSession
 from watchdog.simulator.app import entry_path
 from watchdog.simulator.scenario import Scenario
+
+if TYPE_CHECKING:
+    from playwright.async_api import Response
 
 PARIS = ZoneInfo("Europe/Paris")
 TODAY = SIM_NOW.astimezone(PARIS).date()
@@ -44,6 +51,9 @@ EAPP_MOTIFS = (
 )
 EAPP_SERVICE = "Il n'y a pas de rendez-vous disponible pour ce service."
 EAPP_POSTCODE = "Veuillez saisir un code postal valide."
+EAPP_COOKIES = (
+    "Vous devez activer les cookies pour pouvoir utiliser l'application de prise de rendez-vous"
+)
 # From the postal-code page: a code outside the Val-de-Marne, which its script refuses.
 EAPP_OUTSIDE = {"postal_code": "75001", "motives": ["20"]}
 SLOTS = {"state": "slots", "slots": 3, "first_slot_in_days": 12}
@@ -74,6 +84,8 @@ class Case:
     extra: dict[str, Any] = field(default_factory=dict)  # more fields of the scenario target
     postal_page: bool = False  # eappointment: enter at the postal-code page, not `sitekey=`
     entry_tail: str = ""  # appended to the entry path (rdv: `cgu/`, past the landing page)
+    cookies_off: bool = False  # a browser whose cookies are off (Chromium's own setting)
+    dialogs: tuple[str, ...] | None = None  # every alert() of the journey, in order
 
 
 BOTH = ("browser", "auto")
@@ -200,7 +212,14 @@ CASES = [
     # input was refused (probe_error), read as soon as the alert comes, not at the deadline.
     Case("eapp-postal-code-rejected", "eappointment", {"state": "no_slot"}, "probe_error",
          "postal_code_rejected", EAPP_POSTCODE, options=EAPP_OUTSIDE, engines=BOTH,
-         postal_page=True),
+         postal_page=True, dialogs=(EAPP_POSTCODE,)),
+    # A browser without cookies: the routing page says so, and so does every page after it
+    # while it loads (the routing click still waits for its navigation), before the
+    # calendar's own no-slot alert. Our browser's fault, never « no slot ».
+    Case("eapp-cookies-disabled", "eappointment", {"state": "no_slot"}, "probe_error",
+         "cookies_disabled", EAPP_COOKIES, options={"postal_code": "94000", "motives": ["20"]},
+         engines=BOTH, postal_page=True, cookies_off=True, extra={"id": "P941"},
+         dialogs=(EAPP_COOKIES,) * 3 + (EAPP_MOTIFS,)),
     # --- ANEF (a portal, not a booker: `available` never carries slots) --------------------
     Case("anef-up", "anef", {"state": "up"}, "available", "portal_up", engines=BOTH),
     Case("anef-maintenance", "anef", {"state": "maintenance"}, "maintenance",
@@ -244,7 +263,8 @@ def _entry(sim: Sim, case: Case) -> str:
         return f"{sim.base}/eAppointmentpref94/element/jsp/specific/pref94.jsp"
     if case.platform == "eappointment":
         return f"{sim.base}/eAppointmentpref94/appointment.do?sitekey={found.id}"
-    return sim.base + case.extra.get("id_prefix", "") + entry_path(found) + case.entry_tail
+    prefix = str(case.extra.get("id_prefix", ""))
+    return sim.base + prefix + entry_path(found) + case.entry_tail
 
 
 def _assert_reading(obs: Observation, case: Case) -> None:
@@ -266,6 +286,25 @@ def _assert_reading(obs: Observation, case: Case) -> None:
         assert obs.published_next.utcoffset() == CET
 
 
+@dataclass
+class CookielessSession(ProbeSession):
+    """The probe's page in a browser whose cookies are off: Chromium's own setting, through
+    DevTools (`navigator.cookieEnabled` false, no `document.cookie`), before the first page."""
+
+    cookies_turned_off: bool = False
+
+    async def goto(self, url: str, step: str) -> Response | None:
+        if not self.cookies_turned_off:
+            devtools = await self.page.context.new_cdp_session(self.page)
+            await devtools.send("Emulation.setDocumentCookieDisabled", {"disabled": True})
+            self.cookies_turned_off = True
+        return await super().goto(url, step)
+
+
+class CookielessRunner(Runner):
+    session_class = CookielessSession
+
+
 RUNS = [(case, engine) for case in CASES for engine in case.engines]
 
 
@@ -280,8 +319,10 @@ def test_variant_sweep(sweep_sim: Sim, tmp_path: Path, case: Case, engine: str) 
         [{**target("t", case.platform, _entry(sweep_sim, case), case.options), **fields}],
         browser={"probe_timeout": "25s"},
     )
-    obs = probe_and_store(sweep_sim, config, "t")
+    obs = probe_and_store(sweep_sim, config, "t", CookielessRunner if case.cookies_off else Runner)
     _assert_reading(obs, case)
+    if case.dialogs is not None:
+        assert tuple(obs.dialogs) == case.dialogs
     seen = sweep_sim.requests()[before:]
     assert seen and not [r for r in seen if r["flagged"]]
     if case.consent is not None and obs.env.engine.value == "browser":

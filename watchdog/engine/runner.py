@@ -89,6 +89,8 @@ class Capture:
 class Runner:
     """Runs one probe at a time per call; share one Runner (one browser) per process."""
 
+    session_class: type[ProbeSession] = ProbeSession  # what a browser probe is handed
+
     def __init__(
         self,
         config: Config,
@@ -226,7 +228,7 @@ class Runner:
         return await self._observation(target, obs_id, started, finished, capture, creds)
 
     def _session(self, page: Page, target: Target) -> tuple[ProbeSession, Listeners]:
-        session = ProbeSession(
+        session = self.session_class(
             page=page, url=target.url, target_id=target.id, host_allowed=self.config.host_allowed
         )
 
