@@ -15,7 +15,6 @@ What each reading rests on, fact by fact: docs/readings.md (« eappointment »).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from datetime import date, datetime, time
@@ -96,10 +95,7 @@ async def _await_calendar(session: ProbeSession, options: Options) -> None:
         return
     if _days(await session.page.content()):
         return
-    loop = asyncio.get_running_loop()
-    until = loop.time() + options.alert_grace_s
-    while not session.dialogs and loop.time() < until:
-        await asyncio.sleep(0.1)  # the alert is the site's answer; it may come after `load`
+    await session.dialog_within(options.alert_grace_s)  # the site's answer, maybe after `load`
 
 
 async def request_probe(session: RequestSession, options: Options) -> PageState:

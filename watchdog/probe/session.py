@@ -103,6 +103,18 @@ class ProbeSession:
         self.dialogs.append(message)
         self._dialog_came.set()
 
+    async def dialog_within(self, timeout_s: float) -> bool:
+        """Wait for the page's next dialog (an `alert()` the site may open after `load`), at
+        most `timeout_s`; True at once if one is already recorded."""
+        if self.dialogs:
+            return True
+        self._dialog_came.clear()
+        try:
+            await asyncio.wait_for(self._dialog_came.wait(), timeout_s)
+        except TimeoutError:
+            return False
+        return True
+
     def _check_host(self, url: str) -> None:
         if not self.host_allowed(host_of(url)):
             raise HostNotAllowed(f"navigation to {host_of(url)!r} refused: not in allowed_hosts")
