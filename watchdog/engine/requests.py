@@ -27,7 +27,7 @@ from watchdog.domain.models import EngineChoice, Outcome, Step
 from watchdog.domain.target import Target
 from watchdog.engine.browser import BrowserHost
 from watchdog.probe.classify import classify
-from watchdog.probe.outcomes import Mapped, map_exception
+from watchdog.probe.outcomes import Mapped, outcome_of
 from watchdog.probe.requesting import RequestSession
 from watchdog.probe.resources import with_resources
 from watchdog.probe.session import Classification, Credentials, PageState, PlatformSpec
@@ -113,8 +113,8 @@ class RequestEngine:
         try:
             result.state = await asyncio.wait_for(spec.request_probe(session, options), deadline)
             result.classification = classify(result.state, spec.classify, options)
-        except Exception as exc:  # mapped by the runner's one table, as for the browser
-            result.mapped = map_exception(exc)
+        except Exception as exc:  # mapped by the one table, as for the browser
+            result.mapped = outcome_of(exc)  # no page: nothing the site did besides `exc`
             result.state = session.state() if session.html else None
             log.info("request probe %s: %s (%s)", target.id, result.mapped.outcome,
                      result.mapped.detail)  # fmt: skip

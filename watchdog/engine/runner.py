@@ -1,7 +1,9 @@
-"""The runner: one place that owns deadlines, timing, evidence and exception mapping.
+"""The runner: one place that owns deadlines, timing and evidence, for both engines.
 
 A probe only drives its platform (probes/<slug>.py). Everything else that makes an
-observation trustworthy happens here, the same way for every platform.
+observation trustworthy happens here, the same way for every platform. An exception becomes
+an outcome through the one table (`outcome_of`, watchdog/probe/outcomes.py), as in the
+request engine.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from watchdog.evidence.network import resolve, tls_fingerprint
 from watchdog.evidence.policy import EvidenceMemory, page_fingerprint
 from watchdog.evidence.volatile import keep_page
 from watchdog.probe.classify import classify
-from watchdog.probe.outcomes import Mapped, attribute, map_exception
+from watchdog.probe.outcomes import NO_RESULT, Mapped, outcome_of
 from watchdog.probe.requesting import MAX_PAGE_BYTES
 from watchdog.probe.resources import resources_of
 from watchdog.probe.resources import to_json as resources_json
@@ -208,12 +210,8 @@ class Runner:
             if len(capture.state.html) > MAX_PAGE_BYTES:
                 raise SiteFault(f"a page of {len(capture.state.html)} characters", "page_too_large")
             capture.classification = classify(capture.state, spec.classify, options)
-        except Exception as exc:  # the one place exceptions become outcomes
-            session = capture.session
-            if session is None:
-                capture.mapped = map_exception(exc)
-            else:
-                capture.mapped = attribute(exc, session.downloads, session.crashed, session.refused)
+        except Exception as exc:  # mapped by the one table, as for the request engine
+            capture.mapped = outcome_of(exc, capture.session)
             log.info("probe %s: %s (%s)", target.id, capture.mapped.outcome, capture.mapped.detail)
         finished = utcnow()
         await self._keep_evidence(capture, context, tracing, target, obs_id, started)
@@ -397,7 +395,7 @@ class Runner:
         if c is not None:
             outcome, detail, message = c.outcome, c.detail, c.message
         else:
-            mapped = capture.mapped or map_exception(RuntimeError("no result"))
+            mapped = capture.mapped or NO_RESULT
             outcome, detail, message = mapped.outcome, mapped.detail, mapped.message
         final_url = state.url if state is not None else None
         steps = capture.steps

@@ -1,10 +1,16 @@
-"""The single table that maps exceptions to outcomes (docs/design.md §8)."""
+"""The single table that maps exceptions to outcomes (docs/design.md §8), for both engines.
+
+`outcome_of` is the one way an exception becomes an outcome: the browser engine and the
+request engine (watchdog/engine/runner.py, watchdog/engine/requests.py) both call it, so a new
+kind of exception is added here, in `MAPPERS` or the marker tables, and nowhere else.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from playwright.async_api import Error as PlaywrightError
@@ -138,28 +144,46 @@ def _unknown(exc: BaseException) -> Mapped:
     return Mapped(Outcome.PROBE_ERROR, f"exception_{type(exc).__name__}", _first_line(exc))
 
 
-def map_exception(exc: BaseException) -> Mapped:
-    """The outcome an exception stands for; unknown exceptions are our fault."""
+def _by_type(exc: BaseException) -> Mapped:
+    """The outcome an exception stands for, from `MAPPERS`; unknown exceptions are our fault."""
     for kind, mapper in MAPPERS:
         if isinstance(exc, kind):
             return mapper(exc)
     return _unknown(exc)
 
 
-def attribute(
-    exc: BaseException, downloads: list[str], crashed: bool, refused: list[str]
-) -> Mapped:
-    """`map_exception`, knowing what the page did while the probe failed: a file the site
-    sent instead of a page, or a renderer the page crashed, is the site's doing; a page that
-    went off `allowed_hosts` by itself (script, meta refresh) was refused by us."""
-    mapped = map_exception(exc)
-    if mapped.browser_gone:
+class PageEvents(Protocol):
+    """What a browser page did while its probe ran (watchdog/probe/session.py's ProbeSession)."""
+
+    @property
+    def downloads(self) -> Sequence[str]: ...  # files the site sent instead of pages
+
+    @property
+    def crashed(self) -> bool: ...  # the page crashed its renderer
+
+    @property
+    def refused(self) -> Sequence[str]: ...  # navigations refused off `allowed_hosts`
+
+
+def outcome_of(exc: BaseException, page: PageEvents | None = None) -> Mapped:
+    """The outcome `exc` stands for, the same for both engines; unknown exceptions are ours.
+
+    With `page` (the browser engine, once a page exists), what the page did while the probe
+    failed comes first: a file the site sent instead of a page, or a renderer the page
+    crashed, is the site's doing; a page that went off `allowed_hosts` by itself (script,
+    meta refresh) was refused by us. The request engine has no page: nothing to add."""
+    mapped = _by_type(exc)
+    if page is None or mapped.browser_gone:
         return mapped
-    if refused and mapped.detail != "host_not_allowed":
-        host = (urlsplit(refused[-1]).hostname or "").lower()
+    if page.refused and mapped.detail != "host_not_allowed":
+        host = (urlsplit(page.refused[-1]).hostname or "").lower()
         return Mapped(Outcome.PROBE_ERROR, "host_not_allowed", f"redirect to {host!r} refused")
-    if downloads:
-        return Mapped(Outcome.SITE_ERROR, "download", f"the site sent a file: {downloads[0]}")
-    if crashed:
+    if page.downloads:
+        return Mapped(Outcome.SITE_ERROR, "download", f"the site sent a file: {page.downloads[0]}")
+    if page.crashed:
         return Mapped(Outcome.SITE_ERROR, "page_crashed", "the page crashed its renderer")
     return mapped
+
+
+# An engine that ended with neither a reading nor an exception: a bug of ours.
+NO_RESULT = _unknown(RuntimeError("no result"))
