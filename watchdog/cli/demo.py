@@ -22,6 +22,7 @@ from watchdog.cli.tables import table
 from watchdog.cli.verbs import AddConfig, Loader, Subparsers, add_verb
 from watchdog.config.loader import Config, load_config
 from watchdog.daemon.service import Daemon
+from watchdog.domain import rates
 from watchdog.domain.errors import WatchdogError
 from watchdog.domain.models import Observation, Outcome, Platform
 from watchdog.report.api import ReportOptions, build_report_async
@@ -108,8 +109,8 @@ async def _report(config: Config, started: datetime) -> list[Path]:
 def _rate(platform: Platform, counts: Counter[Outcome]) -> str:
     if not REGISTRY[platform].books:
         return "n/a"  # a portal books nothing: never in the no-slot rate (docs/design.md §2)
-    decided = counts[Outcome.AVAILABLE] + counts[Outcome.NO_SLOT]
-    return f"{100 * counts[Outcome.NO_SLOT] / decided:.0f} %" if decided else "-"
+    k, n = rates.no_slot_rate(counts)
+    return f"{100 * k / n:.0f} %" if n else "-"
 
 
 def summary(config: Config, observations: dict[str, list[Observation]]) -> str:

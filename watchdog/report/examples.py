@@ -16,10 +16,11 @@ from PIL import Image
 
 from watchdog.domain.errors import StoreError
 from watchdog.domain.models import Observation, Outcome
+from watchdog.domain.rates import COUNTED
 from watchdog.domain.target import Target
 from watchdog.stats import queries
 from watchdog.stats.calendar import Period
-from watchdog.stats.series import COUNTED, SeriesStats
+from watchdog.stats.series import SeriesStats
 from watchdog.store.db import Store
 
 MAX_WIDTH = 1000

@@ -13,6 +13,7 @@ from markupsafe import Markup
 
 from watchdog import __version__
 from watchdog.domain.models import Env, Outcome
+from watchdog.domain.rates import COUNTED, EXCLUDED
 from watchdog.domain.target import Target
 from watchdog.report import causes, charts, labels, support
 from watchdog.report.examples import Example, pick_examples
@@ -30,7 +31,7 @@ from watchdog.stats import queries
 from watchdog.stats.calendar import Period, week_label
 from watchdog.stats.compute import compute, compute_total
 from watchdog.stats.intervals import Difference, Proportion, difference
-from watchdog.stats.series import EXCLUDED, Run, SeriesStats
+from watchdog.stats.series import Run, SeriesStats
 from watchdog.store.db import Store
 
 # Version of the measurement protocol the report applies: outcome vocabulary and rates of
@@ -106,7 +107,7 @@ class TargetView:
         rows = [
             (o, d, n)
             for (o, d), n in self.stats.details.items()
-            if o.counts_in_rates and o is not Outcome.AVAILABLE
+            if o in COUNTED and o is not Outcome.AVAILABLE
         ]
         return sorted(rows, key=lambda r: (-r[2], r[0].value, r[1]))
 

@@ -14,12 +14,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from watchdog.domain import rates
 from watchdog.domain.models import Outcome
 from watchdog.stats.calendar import HOUR_KEY_LEN, Period
 from watchdog.store.chain import format_instant
 from watchdog.store.schema import observations as obs
 
-EXCLUDED = [o.value for o in Outcome if not o.counts_in_rates]
+EXCLUDED = [o.value for o in rates.EXCLUDED]
 AVAILABLE = Outcome.AVAILABLE.value
 # The column copies of document values that `facts` groups by (schema.ENV_COPIES).
 FACTS = ("simulated", "screenshots", "engine", "published_next")

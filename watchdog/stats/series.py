@@ -1,7 +1,7 @@
 """The statistics of one series (a target over a period), per docs/design.md §2 definitions.
 
-Rates use only outcomes that count in rates: `probe_error` and `unrecognized` are counted
-apart (probe health) and never enter a denominator.
+The rates and the outcomes they count are watchdog/domain/rates.py's: `probe_error` and
+`unrecognized` are counted apart (probe health) and never enter a denominator.
 """
 
 from __future__ import annotations
@@ -11,12 +11,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+from watchdog.domain import rates
 from watchdog.domain.models import DOWN_OUTCOMES, Engine, Outcome, Screenshots
 from watchdog.stats.calendar import Period, iso_week
 from watchdog.stats.intervals import Proportion, weighted_quantile
 
-COUNTED = tuple(o for o in Outcome if o.counts_in_rates)
-EXCLUDED = tuple(o for o in Outcome if not o.counts_in_rates)
 TECHNICAL = (Outcome.SITE_ERROR, Outcome.TIMEOUT, Outcome.NETWORK_ERROR)
 # Cimade buckets (docs/design.md §2), 1-based as published.
 BUCKETS = (1, 2, 3, 4, 5)
@@ -105,11 +104,11 @@ class SeriesStats:
     @property
     def attempts(self) -> int:
         """Attempts that count in rates (docs/design.md §2)."""
-        return sum(self.outcomes[o] for o in COUNTED)
+        return rates.attempts(self.outcomes)
 
     @property
     def excluded(self) -> int:
-        return sum(self.outcomes[o] for o in EXCLUDED)
+        return rates.excluded(self.outcomes)
 
     @property
     def total(self) -> int:
@@ -117,18 +116,17 @@ class SeriesStats:
 
     def share(self, *outcomes: Outcome) -> Proportion:
         """Share of counted attempts whose outcome is one of `outcomes`."""
-        return Proportion(sum(self.outcomes[o] for o in outcomes), self.attempts)
+        return Proportion(*rates.share(self.outcomes, *outcomes))
 
     @property
     def no_slot_rate(self) -> Proportion:
-        """no_slot / (available + no_slot)."""
-        no_slot = self.outcomes[Outcome.NO_SLOT]
-        return Proportion(no_slot, no_slot + self.outcomes[Outcome.AVAILABLE])
+        """no_slot / (available + no_slot), as watchdog/domain/rates.py defines it."""
+        return Proportion(*rates.no_slot_rate(self.outcomes))
 
     @property
     def failure_rate(self) -> Proportion:
-        """(attempts − available) / attempts: the user's view."""
-        return Proportion(self.attempts - self.outcomes[Outcome.AVAILABLE], self.attempts)
+        """(attempts − available) / attempts, as watchdog/domain/rates.py defines it."""
+        return Proportion(*rates.failure_rate(self.outcomes))
 
     @property
     def opening_rate(self) -> Proportion:
