@@ -32,9 +32,9 @@ from watchdog.domain.target import Target
 from watchdog.evidence.volatile import rebuild
 from watchdog.report.api import ReportOptions, build_report_async
 from watchdog.store import checkpoint as checkpoints
+from watchdog.store import record
 from watchdog.store.chain import format_instant
 from watchdog.store.db import Store
-from watchdog.store.schema import observations as obs
 
 from . import layout
 
@@ -76,30 +76,12 @@ def spans(
     store: Store, targets: Sequence[str], since: datetime, until: datetime
 ) -> list[ChainSpan]:
     """First and last seq of each target's observations started in [since, until)."""
-    stmt = (
-        sa.select(
-            obs.c.target,
-            sa.func.min(obs.c.seq).label("first"),
-            sa.func.max(obs.c.seq).label("last"),
-        )
-        .where(
-            obs.c.target.in_(list(targets)),
-            obs.c.started_at >= format_instant(since),
-            obs.c.started_at < format_instant(until),
-        )
-        .group_by(obs.c.target)
-        .order_by(obs.c.target)
-    )
-    return [ChainSpan(row.target, row.first, row.last) for row in store.scan(stmt)]
+    found = record.chain_spans(store, targets, since, until)
+    return [ChainSpan(target, first, last) for target, first, last in found]
 
 
 def _rows(store: Store, span: ChainSpan) -> Iterator[sa.Row[Any]]:
-    stmt = (
-        sa.select(obs.c.seq, obs.c.hash, obs.c.doc)
-        .where(obs.c.target == span.target, obs.c.seq.between(span.first_seq, span.last_seq))
-        .order_by(obs.c.seq)
-    )
-    return store.scan(stmt)
+    return record.chain_rows(store, span.target, span.first_seq, span.last_seq)
 
 
 @dataclass(frozen=True)

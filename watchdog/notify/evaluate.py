@@ -1,7 +1,9 @@
 """What the store says about a target, read for the incident rules.
 
 Streak kinds read the target's last observations (the store is the truth: nothing to rebuild
-after a restart). Rate kinds read per-day outcome counts of whole Paris days, grouped in SQL.
+after a restart; `watchdog.store.record.recent`). Rate kinds read per-day outcome counts of
+whole Paris days, grouped in SQL (`watchdog.stats.compute.daily_counts`), and the rates of
+watchdog/domain/rates.py.
 """
 
 from __future__ import annotations
@@ -12,29 +14,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-
 from watchdog.config.notifications import DailyRate, Streak
+from watchdog.domain import rates
 from watchdog.domain.incidents import IncidentKind, Reading, reading
 from watchdog.domain.models import Observation, Outcome
 from watchdog.domain.target import Target
-from watchdog.stats.calendar import HOUR_KEY_LEN, local_hour, paris_midnight
-from watchdog.store import Store
 from watchdog.store.chain import format_instant
-from watchdog.store.schema import observations as obs_table
 
 MAX_EVIDENCE = 2
-
-
-def recent(store: Store, target_id: str, limit: int) -> list[Observation]:
-    """The target's last `limit` observations, newest first."""
-    stmt = (
-        sa.select(obs_table.c.doc, obs_table.c.hash)
-        .where(obs_table.c.target == target_id)
-        .order_by(obs_table.c.seq.desc())
-        .limit(limit)
-    )
-    return [Observation.model_validate_json(row.doc) for row in store.scan(stmt)]
 
 
 @dataclass(frozen=True)
@@ -122,40 +109,12 @@ def streak_resolution(run: list[Observation]) -> dict[str, Any]:
 # -- daily rates ---------------------------------------------------------------------------
 
 
-def daily_counts(store: Store, target_id: str, first: date, last: date) -> dict[date, Counter[str]]:
-    """Outcome counts per Paris day from `first` to `last` (both included)."""
-    hour = sa.func.substr(obs_table.c.started_at, 1, HOUR_KEY_LEN).label("hour")
-    stmt = (
-        sa.select(hour, obs_table.c.outcome, sa.func.count().label("n"))
-        .where(
-            obs_table.c.target == target_id,
-            obs_table.c.started_at >= format_instant(paris_midnight(first)),
-            obs_table.c.started_at < format_instant(paris_midnight(last + timedelta(days=1))),
-        )
-        .group_by(hour, obs_table.c.outcome)
-    )
-    days: dict[date, Counter[str]] = {}
-    for row in store.scan(stmt):
-        days.setdefault(local_hour(row.hour).date(), Counter())[row.outcome] += row.n
-    return days
-
-
 def day_share(kind: IncidentKind, counts: Counter[str]) -> tuple[int, int]:
-    """(k, n) of the kind's rate for one day: no_slot / (available + no_slot), or the
-    user's failure rate (attempts − available) / attempts; docs/design.md §2 definitions."""
-    available = counts[Outcome.AVAILABLE.value]
+    """(k, n) of the kind's rate for one day (watchdog/domain/rates.py): the no-slot rate, or
+    the user's failure rate."""
     if kind is IncidentKind.HIGH_NO_SLOT_RATE:
-        no_slot = counts[Outcome.NO_SLOT.value]
-        return no_slot, no_slot + available
-    attempts = sum(n for o, n in counts.items() if _counts(o))
-    return attempts - available, attempts
-
-
-def _counts(value: str) -> bool:
-    try:
-        return Outcome(value).counts_in_rates
-    except ValueError:
-        return False
+        return rates.no_slot_rate(counts)
+    return rates.failure_rate(counts)
 
 
 @dataclass(frozen=True)
@@ -187,6 +146,6 @@ def causes(counts: dict[date, Counter[str]], wanted: Sequence[date]) -> dict[str
     total: Counter[str] = Counter()
     for d in wanted:
         for outcome, n in counts.get(d, Counter()).items():
-            if outcome != Outcome.AVAILABLE.value and _counts(outcome):
+            if outcome != Outcome.AVAILABLE and outcome in rates.COUNTED:
                 total[outcome] += n
     return dict(total.most_common())

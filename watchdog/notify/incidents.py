@@ -26,7 +26,8 @@ from watchdog.notify import evaluate as ev
 from watchdog.notify.digest import digest_messages, due_week
 from watchdog.notify.messages import Link, render_incident
 from watchdog.notify.repo import OPEN, Incident, Message, Repo
-from watchdog.store import Store
+from watchdog.stats.compute import daily_counts
+from watchdog.store import Store, record
 from watchdog.store.chain import format_instant
 
 log = logging.getLogger(LOGGER)
@@ -73,7 +74,7 @@ class IncidentEngine:
         if not self.settings.enabled:
             return False
         limit = 4 * max(max(r.open_after, r.resolve_after) for r in self._streak_rules()) + 8
-        recent = ev.recent(self.store, target.id, limit)
+        recent = record.recent(self.store, target.id, limit)
         changed = False
         for kind in STREAK_KINDS:
             changed |= self._streak(kind, target, recent)
@@ -106,7 +107,7 @@ class IncidentEngine:
         last = today - timedelta(days=1)
         rules: dict[IncidentKind, DailyRate] = {k: self._rule(k) for k in RATE_KINDS}
         span = max(max(r.days, r.resolve_after_days) for r in rules.values())
-        counts = ev.daily_counts(self.store, target.id, last - timedelta(days=span - 1), last)
+        counts = daily_counts(self.store, target.id, last - timedelta(days=span - 1), last)
         changed = False
         no_slot_high = False
         for kind, rule in rules.items():

@@ -29,8 +29,8 @@ from typing import Any, TextIO
 
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
-import sqlalchemy as sa
 
+from watchdog.domain import rates
 from watchdog.domain.clock import PARIS
 from watchdog.domain.departements import departements
 from watchdog.domain.errors import StoreError
@@ -40,10 +40,9 @@ from watchdog.opendata.sqlite import FILE as SQLITE_FILE
 from watchdog.opendata.sqlite import SqliteOut
 from watchdog.stats.calendar import site_hour
 from watchdog.stats.compute import _bucket, _month_marks
-from watchdog.store import Store
+from watchdog.store import Store, record
 from watchdog.store.chain import format_datetime, sha256_hex
 from watchdog.store.record import Selection
-from watchdog.store.schema import observations
 
 BATCH = 10_000
 _DURATION = re.compile(r'"duration_s":(-?[0-9][0-9.eE+-]*)[,}]')
@@ -116,29 +115,12 @@ class ExportResult:
         )
 
 
-def _row_stmt(selection: Selection) -> sa.Select[Any]:
-    obs = observations.c
-    # In the chains' order (their unique index): no sort of a million documents, and each
-    # target's rows follow one another as its chain links them.
-    stmt = sa.select(
-        obs.id, obs.target, obs.started_at, obs.outcome, obs.detail, obs.slots,
-        obs.earliest_slot, obs.published_next, obs.simulated, obs.prev_hash, obs.hash, obs.doc,
-    ).order_by(obs.target, obs.seq)  # fmt: skip
-    if selection.targets is not None:
-        stmt = stmt.where(obs.target.in_(selection.targets))
-    if selection.since is not None:
-        stmt = stmt.where(obs.started_at >= format_datetime(selection.since))
-    if selection.until is not None:
-        stmt = stmt.where(obs.started_at < format_datetime(selection.until))
-    return stmt
-
-
 def rows(store: Store, selection: Selection, catalog: dict[str, Target]) -> Iterator[Row]:
     """One typed row (SCHEMA order) per selected observation; StoreError when a document
     fails its hash."""
     names = {d.code: d.name for d in departements()}
     facts: dict[str, tuple[str | None, ...]] = {}
-    for row in store.scan(_row_stmt(selection)):
+    for row in record.published_rows(store, selection):
         values = tuple(row)  # unpacked once: a Row's attribute access costs more per field
         obs_id, target, doc, digest = values[0], values[1], values[-1], values[-2]
         if sha256_hex(doc.encode("utf-8", "surrogatepass")) != digest:
@@ -180,7 +162,8 @@ def _facts(target: Target | None, names: dict[str, str]) -> tuple[str | None, ..
 
 
 def _typed(values: tuple[Any, ...], read: tuple[Any, Any], facts: tuple[str | None, ...]) -> Row:
-    """The row of one observation from its _row_stmt columns."""
+    """The row of one observation from its stored columns (watchdog/store/record.py's
+    `PUBLISHED`, in that order)."""
     (obs_id, target, started_at, outcome_value, detail, slots, earliest_slot, published_next,
      simulated, prev_hash, digest, _doc) = values  # fmt: skip
     started = datetime.fromisoformat(started_at)
@@ -255,18 +238,17 @@ def _order(item: tuple[tuple[Any, ...], Any]) -> tuple[str, ...]:
 
 
 def _figures(counts: Counter[str]) -> dict[str, Any]:
-    """Counts and the rates of docs/design.md §2 (None where the denominator is 0)."""
-    counted = [o for o in Outcome if o.counts_in_rates]
-    attempts = sum(counts[o.value] for o in counted)
-    available, no_slot = counts[Outcome.AVAILABLE.value], counts[Outcome.NO_SLOT.value]
+    """Counts and the rates of watchdog/domain/rates.py (None where the denominator is 0)."""
+    attempts = rates.attempts(counts)
+    available, no_slot = counts[Outcome.AVAILABLE], counts[Outcome.NO_SLOT]
     return {
         "attempts": attempts,
         "available": available,
         "no_slot": no_slot,
         "barriers": attempts - available - no_slot,
         "excluded": sum(counts.values()) - attempts,
-        "no_slot_rate": no_slot / (available + no_slot) if available + no_slot else None,
-        "failure_rate": (attempts - available) / attempts if attempts else None,
+        "no_slot_rate": rates.no_slot_rate(counts).value,
+        "failure_rate": rates.failure_rate(counts).value,
     }
 
 

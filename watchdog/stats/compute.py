@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any, TypeVar
 
+from watchdog.domain import rates
 from watchdog.domain.clock import PARIS
 from watchdog.domain.models import CaptchaSeen, Engine, Outcome, Screenshots
 from watchdog.stats import queries
@@ -84,9 +86,19 @@ def observed_window(
     return count, min(firsts), max(lasts)
 
 
+def daily_counts(store: Store, target: str, first: date, last: date) -> dict[date, Counter[str]]:
+    """Outcome counts (by stored value) per Paris day of `target`, from `first` to `last` (both
+    included): what the daily-rate incident rules read (watchdog/notify/evaluate.py)."""
+    days: dict[date, Counter[str]] = {}
+    hourly = queries.hourly([target], Period.from_dates(first, last))
+    for row in store.scan(hourly):
+        days.setdefault(local_hour(row.hour).date(), Counter())[row.outcome] += row.n
+    return days
+
+
 # By stored value: a value from a newer watchdog is not ours to count (absent here).
 _OUTCOMES = {o.value: o for o in Outcome}
-_COUNTED = frozenset(o for o in Outcome if o.counts_in_rates)
+_COUNTED = frozenset(rates.COUNTED)
 # Outside the rates; an unknown value is an attempt for runs and first and last attempts.
 _EXCLUDED = frozenset(queries.EXCLUDED)
 

@@ -8,6 +8,11 @@ read method of watchdog/store works on it; its blob store is only ever read.
 `observation_fields` is the one flat view of an observation that `watchdog observations`
 prints as a table, JSON or CSV; `inspect` gathers everything about one observation with its
 chain position and the checks of its hash, its links and its blobs.
+
+The reads the stages above the store need (the incident rules' last observations, the
+bundle's stretches of chain, the open-data rows) are here too: only watchdog/store and
+watchdog/stats know the observations table's columns (who imports
+watchdog/store/schema.py: tests/test_table_readers.py).
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from watchdog.domain.target import Target
 from watchdog.evidence.volatile import rebuild
 from watchdog.store import BlobStore, Store
 from watchdog.store import connect as engines
-from watchdog.store.chain import format_datetime, format_reading, sha256_hex
+from watchdog.store.chain import format_datetime, format_instant, format_reading, sha256_hex
 from watchdog.store.db import EVIDENCE_DIR
 from watchdog.store.schema import chain_heads, observations
 
@@ -141,6 +146,64 @@ def count(store: Store, selection: Selection) -> int:
     stmt = _statement(selection, sa.func.count()).select_from(observations)
     rows = list(store.scan(stmt))
     return int(rows[0][0])
+
+
+def recent(store: Store, target: str, limit: int) -> list[Observation]:
+    """The target's last `limit` observations, newest first (by chain position)."""
+    stmt = (
+        sa.select(observations.c.doc, observations.c.hash)
+        .where(observations.c.target == target)
+        .order_by(observations.c.seq.desc())
+        .limit(limit)
+    )
+    return [Observation.model_validate_json(row.doc) for row in store.scan(stmt)]
+
+
+def chain_spans(
+    store: Store, targets: Sequence[str], since: datetime, until: datetime
+) -> list[tuple[str, int, int]]:
+    """(target, first seq, last seq) of each target's observations started in [since, until),
+    by target."""
+    obs = observations.c
+    stmt = (
+        sa.select(
+            obs.target, sa.func.min(obs.seq).label("first"), sa.func.max(obs.seq).label("last")
+        )
+        .where(
+            obs.target.in_(list(targets)),
+            obs.started_at >= format_instant(since),
+            obs.started_at < format_instant(until),
+        )
+        .group_by(obs.target)
+        .order_by(obs.target)
+    )
+    return [(row.target, row.first, row.last) for row in store.scan(stmt)]
+
+
+def chain_rows(store: Store, target: str, first_seq: int, last_seq: int) -> Iterator[sa.Row[Any]]:
+    """(seq, hash, doc) of `target`'s chain from `first_seq` to `last_seq`, in chain order:
+    the exact stored bytes that were hashed."""
+    obs = observations.c
+    stmt = (
+        sa.select(obs.seq, obs.hash, obs.doc)
+        .where(obs.target == target, obs.seq.between(first_seq, last_seq))
+        .order_by(obs.seq)
+    )
+    return store.scan(stmt)
+
+
+# The stored columns an open-data row is made from, in this order (watchdog/opendata).
+PUBLISHED = ("id", "target", "started_at", "outcome", "detail", "slots", "earliest_slot",
+             "published_next", "simulated", "prev_hash", "hash", "doc")  # fmt: skip
+
+
+def published_rows(store: Store, selection: Selection) -> Iterator[sa.Row[Any]]:
+    """The `PUBLISHED` columns of the selected observations, in the chains' order (their
+    unique index): no sort of a million documents, and each target's rows follow one another
+    as its chain links them."""
+    columns = [observations.c[name] for name in PUBLISHED]
+    stmt = _statement(selection, *columns).order_by(observations.c.target, observations.c.seq)
+    return store.scan(stmt)
 
 
 def paris(instant: datetime) -> str:
