@@ -1,9 +1,10 @@
 """Both engines turn an exception into the same outcome: one table, watchdog/probe/outcomes.py.
 
-The legacy platform's spec is replaced, for one test, by one whose browser probe and request
-probe raise the same exception before touching any page. Each case goes through the real
-runner (real Chromium for the browser engine, Playwright's request context for the other)
-and the two observations must say the same thing, which is what `outcome_of` says.
+A throw-away platform, registered for one test as tests/test_platform_plugin.py does, has a
+browser probe and a request probe that raise the same exception before touching any page.
+Each case goes through the real runner (real Chromium for the browser engine, Playwright's
+request context for the other) and the two observations must say the same thing, which is
+what `outcome_of` says.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from probes import REGISTRY
 from watchdog.domain.errors import HostNotAllowed, ProbeError, SiteFault
-from watchdog.domain.models import Engine, Observation, Platform
+from watchdog.domain.models import Engine, Observation
 from watchdog.engine.runner import Runner
 from watchdog.probe.outcomes import outcome_of
 from watchdog.store import Store
 
 Raise = Callable[[], BaseException]
+RAISING = "raising"
 CASES: list[tuple[str, Raise, tuple[str, str]]] = [
     ("site-fault", lambda: SiteFault("a file instead of a page", "download"),
      ("site_error", "download")),
@@ -57,7 +59,7 @@ def _observe(sim: Sim, tmp_path: Path, engine: str) -> Observation:
     folder = tmp_path / engine
     folder.mkdir()
     url = f"{sim.base}/never-requested"
-    config = write_config(folder, [{**target("t", "legacy_booking", url), "engine": engine}])
+    config = write_config(folder, [{**target("t", RAISING, url), "engine": engine}])
     found = config.target("t")
     assert found is not None
     store = Store.open(config.watchdog.data_dir)
@@ -75,10 +77,9 @@ def test_both_engines_map_an_exception_the_same_way(
     make: Raise,
     expected: tuple[str, str],
 ) -> None:
-    spec = REGISTRY[Platform.LEGACY_BOOKING]
-    assert spec.request_probe is not None  # the legacy platform has both engines
-    raising = replace(spec, probe=_raising(make), request_probe=_raising(make))
-    monkeypatch.setitem(REGISTRY, Platform.LEGACY_BOOKING, raising)
+    legacy = REGISTRY["legacy_booking"]  # its options, classifier and labels will do
+    raising = replace(legacy, name=RAISING, probe=_raising(make), request_probe=_raising(make))
+    monkeypatch.setitem(REGISTRY, RAISING, raising)
     browser = _observe(sim, tmp_path, "browser")
     request = _observe(sim, tmp_path, "request")
     assert (browser.env.engine, request.env.engine) == (Engine.BROWSER, Engine.REQUEST)
