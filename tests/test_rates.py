@@ -148,11 +148,18 @@ def test_panels_and_rules_that_leave_our_faults_out_leave_out_exactly_those() ->
         assert _matcher(matcher) == set(rates.EXCLUDED), matcher
 
 
-def test_the_design_document_table_says_which_outcomes_count() -> None:
-    text = (REPO / "docs" / "design.md").read_text(encoding="utf-8")
-    rows = re.findall(r"^\| `(\w+)` \| .* \| (yes.*|\*\*no\*\*) \|$", text, re.MULTILINE)
-    assert {Outcome(v) for v, _ in rows} == set(Outcome)
-    assert {Outcome(v) for v, in_rates in rows if in_rates == "**no**"} == set(rates.EXCLUDED)
+@pytest.mark.parametrize(
+    ("document", "excluded_mark"),
+    [("docs/design.md", "**no**"), ("watchdog/data/opendata-README.md", "non / no")],
+)
+def test_the_documents_outcome_tables_say_which_outcomes_count(
+    document: str, excluded_mark: str
+) -> None:
+    text = (REPO / document).read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `(\w+)` \|.*\| ([^|]+) \|$", text, re.MULTILINE)
+    table = {v: mark for v, mark in rows if v in set(Outcome)}
+    assert set(table) == set(Outcome)
+    assert {Outcome(v) for v, mark in table.items() if mark == excluded_mark} == set(rates.EXCLUDED)
 
 
 def test_the_reports_groups_keep_our_faults_out_of_the_applicants_view() -> None:
