@@ -61,21 +61,34 @@ class Recorded:
         return main([*argv, "--config", str(self.config_path)])
 
 
-def record(tmp_path: Path, database_url: str | None, make_observation: MakeObs) -> Recorded:
-    """paris-a (75): no_slot, available (8 slots), no_slot; bobigny-b (93): site_error, no_slot."""
+Plan = list[tuple[str, int, dict[str, Any]]]
+
+
+def record(
+    tmp_path: Path,
+    database_url: str | None,
+    make_observation: MakeObs,
+    *,
+    more: Plan | None = None,
+    **sections: Any,
+) -> Recorded:
+    """paris-a (75): no_slot, available (8 slots), no_slot; bobigny-b (93): site_error, no_slot;
+    then the observations of `more`. `sections` are more configuration sections."""
     settings = {"database_url": database_url} if database_url else {}
     config = write_config(
         tmp_path,
         [catalog_target("paris-a", "75", "Paris"), catalog_target("bobigny-b", "93", "Bobigny")],
         watchdog=settings,
+        **sections,
     )
-    plan = [
+    plan: Plan = [
         ("paris-a", 0, {"final_url": f"http://127.0.0.1:9/booking/2;jsessionid={TOKEN}"}),
         ("bobigny-b", 1, {"outcome": Outcome.SITE_ERROR, "detail": "http_502", "message": None}),
         ("paris-a", 4, {"outcome": Outcome.AVAILABLE, "detail": "slots_offered", "message": None,
                         "slots": 8, "earliest_slot": datetime(2025, 3, 20, 9, 30)}),
         ("paris-a", 200, {"message": TRICKY_MESSAGE}),
         ("bobigny-b", 201, {}),
+        *(more or []),
     ]  # fmt: skip
     ids: dict[str, list[str]] = {}
     stored: dict[str, Observation] = {}

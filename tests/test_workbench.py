@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import write_config
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, sync_playwright
 from polling import wait_until
-from recordfix import PAGE, TOKEN, TRICKY_MESSAGE, catalog_target, png
+from recordfix import TOKEN
+from recordfix import record as recorded_store
 
 from watchdog.cli.main import main
 from watchdog.config.loader import Config
@@ -37,7 +37,6 @@ from watchdog.domain.errors import WatchdogError
 from watchdog.domain.incidents import IncidentKind
 from watchdog.domain.models import Env, EvidenceRefs, Observation, Outcome
 from watchdog.engine.browser import find_chromium
-from watchdog.evidence.volatile import keep_page
 from watchdog.notify.repo import Incident, Repo
 from watchdog.store import Store
 from watchdog.store.connect import SQLITE_FILE
@@ -52,7 +51,7 @@ SECRETS = (ROUTE_SECRET, TOKEN)  # and each test's workbench token
 SCREENSHOTS_ENV = "WATCHDOG_WORKBENCH_SCREENSHOTS"  # a folder: refresh docs/images from here
 
 
-def observation(target: str, n: int, refs: EvidenceRefs, **fields: Any) -> Observation:
+def observation(target: str, n: int, evidence: EvidenceRefs, **fields: Any) -> Observation:
     started = T0 + timedelta(minutes=15 * n)
     values: dict[str, Any] = {
         "id": f"obs-{target}-{n:05d}-{uuid.uuid4().hex[:8]}",
@@ -64,7 +63,7 @@ def observation(target: str, n: int, refs: EvidenceRefs, **fields: Any) -> Obser
         "finished_at": started + timedelta(seconds=4),
         "duration_s": 4.0,
         "env": Env(software="prefecture-watchdog 0.1.0", browser="chromium", simulated=True),
-        "evidence": refs,
+        "evidence": evidence,
     }
     values.update(fields)
     return Observation(**values)
@@ -79,40 +78,20 @@ class Record:
 
 
 def make_record(folder: Path, database_url: str | None = None) -> Record:
-    """paris-a (75): no_slot, available, no_slot (tricky text), unrecognized (a scraped
-    <script>); bobigny-b (93): site_error, no_slot; an incident on bobigny-b."""
-    config = write_config(
-        folder,
-        [catalog_target("paris-a", "75", "Paris"), catalog_target("bobigny-b", "93", "Bobigny")],
+    """recordfix's record (paris-a 75, bobigny-b 93), plus an unrecognized page whose message
+    is a scraped <script>, an Apprise route with a secret, and an incident on bobigny-b."""
+    hostile = {"outcome": Outcome.UNRECOGNIZED, "detail": "unknown_page", "message": HOSTILE}
+    recorded = recorded_store(
+        folder, database_url, observation, more=[("paris-a", 210, hostile)],
         notifications={"routes": [{"id": "team", "audience": "sre", "urls": [APPRISE_URL]}]},
-        watchdog={"database_url": database_url} if database_url else {},
-    )
-    plan = [
-        ("paris-a", 0, {"final_url": f"http://127.0.0.1:9/booking/2;jsessionid={TOKEN}"}),
-        ("bobigny-b", 1, {"outcome": Outcome.SITE_ERROR, "detail": "http_502", "message": None}),
-        ("paris-a", 4, {"outcome": Outcome.AVAILABLE, "detail": "slots_offered", "message": None,
-                        "slots": 8, "earliest_slot": datetime(2025, 3, 20, 9, 30)}),
-        ("paris-a", 200, {"message": TRICKY_MESSAGE}),
-        ("bobigny-b", 201, {}),
-        ("paris-a", 210, {"outcome": Outcome.UNRECOGNIZED, "detail": "unknown_page",
-                          "message": HOSTILE}),
-    ]  # fmt: skip
-    ids: dict[str, list[str]] = {}
+    )  # fmt: skip
+    config, ids = recorded.config, recorded.ids
     with Store.open(config.watchdog.data_dir, config.watchdog.database_url) as store:
-        for target_id, n, fields in plan:
-            refs = EvidenceRefs(
-                screenshot=store.blobs.put(png(n % 250), "screenshot"),
-                framed=store.blobs.put(png(n % 250 + 1), "framed"),
-            )
-            keep_page(refs, PAGE, store.blobs.put)
-            sealed = store.append(observation(target_id, n, refs, **fields))
-            ids.setdefault(target_id, []).append(sealed.id)
         facts = {"count": 2, "message": "Erreur 502", "last": {"id": ids["bobigny-b"][-1]}}
         incident = Incident("inc1", IncidentKind.SITE_DOWN, "bobigny-b", "93", "open",
                             T0 + timedelta(minutes=15), facts=facts)  # fmt: skip
         assert Repo(store.engine).open_incident(incident, [])
-    hostile = ids["paris-a"][-1]
-    return Record(config, ids, hostile, config.watchdog.data_dir / SQLITE_FILE)
+    return Record(config, ids, ids["paris-a"][-1], config.watchdog.data_dir / SQLITE_FILE)
 
 
 @contextmanager
