@@ -54,6 +54,9 @@ VERBS: dict[str, Verb] = {
     "bundle": Verb(
         "watchdog.cli.report", "evidence bundle (zip) that `watchdog verify` checks offline"
     ),
+    "observatory": Verb(
+        "watchdog.cli.observatory", "the public observatory: a static site of the record"
+    ),
     "incidents": Verb(
         "watchdog.cli.notify", "open incidents and those resolved in the last 7 days"
     ),
