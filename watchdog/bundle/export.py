@@ -18,7 +18,7 @@ import json
 import os
 import tempfile
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +31,7 @@ from watchdog.domain.errors import StoreError, WatchdogError
 from watchdog.domain.target import Target
 from watchdog.evidence.volatile import rebuild
 from watchdog.report.api import ReportOptions, build_report_async
+from watchdog.report.steps import Steps, count_steps
 from watchdog.store import checkpoint as checkpoints
 from watchdog.store import record
 from watchdog.store.chain import format_instant
@@ -39,6 +40,7 @@ from watchdog.store.db import Store
 from . import layout
 
 CHUNK = 1 << 20
+TELL_EVERY = 500  # observations between two progress updates
 
 
 @dataclass
@@ -130,7 +132,7 @@ def _zip_time() -> tuple[int, int, int, int, int, int]:
 
 
 def _export_observations(
-    store: Store, chains: list[ChainSpan], work: Path
+    store: Store, chains: list[ChainSpan], work: Path, tell: Callable[[int], None]
 ) -> tuple[dict[str, _Piece], int]:
     """Write JSONL and CSV into `work`; return the evidence to copy (by sha) and count."""
     evidence: dict[str, _Piece] = {}
@@ -148,6 +150,9 @@ def _export_observations(
                 table.write(layout.csv_row(doc, row.seq, row.hash))
                 _pieces(doc.get("evidence") or {}, evidence)
                 count += 1
+                if count % TELL_EVERY == 0:
+                    tell(count)
+    tell(count)
     return evidence, count
 
 
@@ -159,32 +164,68 @@ async def export_bundle_async(
     until: datetime,
     out: Path,
     report: ReportOptions | None = None,
+    advance: Steps | None = None,
 ) -> BundleResult:
-    """Write the bundle to `out` (atomically: a temporary file renamed into place)."""
+    """Write the bundle to `out` (atomically: a temporary file renamed into place).
+
+    `advance` is told the items done and in all: each observation copied, each step of the
+    report, then each evidence file (their number is known once the observations are read).
+    """
     ids = [t.id for t in targets]
     chains = await asyncio.to_thread(spans, store, ids, since, until)
     if not chains:
         raise WatchdogError(
             "no observation of the selected targets in that period: nothing to bundle"
         )
+    progress = _Progress(advance, sum(c.last_seq - c.first_seq + 1 for c in chains),
+                         count_steps((report or ReportOptions()).formats))  # fmt: skip
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="watchdog-bundle-") as tmp:
         work = Path(tmp)
-        evidence, count = await asyncio.to_thread(_export_observations, store, chains, work)
-        reports = await build_report_async(
-            store, targets, since=since, until=until, out_dir=work / "report", options=report
+        evidence, count = await asyncio.to_thread(
+            _export_observations, store, chains, work, progress.observations
         )
+        progress.evidence_total = len(evidence)
+        reports = await build_report_async(
+            store, targets, since=since, until=until, out_dir=work / "report", options=report,
+            advance=progress.report,
+        )  # fmt: skip
         partial = out.with_name(out.name + ".partial")
         result = await asyncio.to_thread(
-            _write_zip, store, partial, work, reports, evidence, chains, (since, until)
-        )
+            _write_zip, store, partial, work, reports, evidence, chains, (since, until),
+            progress.evidence,
+        )  # fmt: skip
         os.replace(partial, out)
     result.path = out
     result.observations = count
     return result
 
 
-def _write_zip(
+@dataclass
+class _Progress:
+    """The bundle's three stages as one count: observations, report steps, evidence files."""
+
+    advance: Steps | None
+    observations_total: int
+    report_total: int
+    evidence_total: int = 0
+
+    def _tell(self, done: int) -> None:
+        if self.advance is not None:
+            total = self.observations_total + self.report_total + self.evidence_total
+            self.advance(min(done, total), total)
+
+    def observations(self, done: int) -> None:
+        self._tell(done)
+
+    def report(self, done: int, _total: int) -> None:
+        self._tell(self.observations_total + done)
+
+    def evidence(self, done: int) -> None:
+        self._tell(self.observations_total + self.report_total + done)
+
+
+def _write_zip(  # noqa: PLR0913 -- the zip's parts and where to tell its progress
     store: Store,
     path: Path,
     work: Path,
@@ -192,6 +233,7 @@ def _write_zip(
     evidence: dict[str, _Piece],
     chains: list[ChainSpan],
     period: tuple[datetime, datetime],
+    tell: Callable[[int], None],
 ) -> BundleResult:
     missing: list[str] = []
     with zipfile.ZipFile(path, "w", allowZip64=True) as archive:
@@ -204,11 +246,12 @@ def _write_zip(
         for report in reports:
             with report.open("rb") as source:
                 writer.add_stream(f"{layout.REPORT_DIR}/{report.name}", source)
-        for sha, piece in sorted(evidence.items()):
+        for done, (sha, piece) in enumerate(sorted(evidence.items()), start=1):
             try:
                 _add_evidence(writer, store, sha, piece)
             except (OSError, StoreError, ValueError):
                 missing.append(sha)
+            tell(done)
         _add_checkpoint(writer, checkpoints.data_dir_of(store) / checkpoints.FILE)
         manifest = _manifest(writer.files, chains, period, missing)
         writer.add_bytes(layout.MANIFEST, manifest)
@@ -273,8 +316,11 @@ def export_bundle(
     until: datetime,
     out: Path,
     report: ReportOptions | None = None,
+    advance: Steps | None = None,
 ) -> BundleResult:
     """As `export_bundle_async`, outside an event loop."""
     return asyncio.run(
-        export_bundle_async(store, targets, since=since, until=until, out=out, report=report)
+        export_bundle_async(
+            store, targets, since=since, until=until, out=out, report=report, advance=advance
+        )
     )

@@ -9,9 +9,9 @@ the one-line summary the command prints.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TextIO
+from typing import Protocol, TextIO
 
 from rich.console import Console
 from rich.progress import (
@@ -23,7 +23,12 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-Advance = Callable[[int], None]  # called with how many items are done so far
+
+class Advance(Protocol):
+    """Told how many items are done so far, and the total when it becomes known (a bundle
+    learns how many evidence files it copies only once its observations are read)."""
+
+    def __call__(self, done: int, total: int | None = None, /) -> None: ...
 
 
 @contextmanager
@@ -49,8 +54,15 @@ def progress(
         *columns, console=console, transient=True, redirect_stdout=False, redirect_stderr=False
     ) as bar:
         task = bar.add_task(description, total=total)
-        yield lambda done: bar.update(task, completed=done)
+
+        def advance(done: int, total: int | None = None, /) -> None:
+            if total is None:
+                bar.update(task, completed=done)
+            else:
+                bar.update(task, completed=done, total=total)
+
+        yield advance
 
 
-def _nothing(_done: int) -> None:
+def _nothing(_done: int, _total: int | None = None, /) -> None:
     """Not a terminal: say nothing."""

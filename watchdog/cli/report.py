@@ -16,6 +16,7 @@ from pathlib import Path
 
 from watchdog.bundle import export_bundle, verify_bundle
 from watchdog.cli.outputs import writable_dir, writable_file
+from watchdog.cli.progress import progress
 from watchdog.cli.verbs import AddConfig, Loader, Subparsers, add_verb
 from watchdog.config.loader import Config
 from watchdog.domain.clock import PARIS
@@ -25,6 +26,7 @@ from watchdog.domain.target import Target
 from watchdog.report import ReportOptions, build_report, select_targets
 from watchdog.report.applicant import load_applicant
 from watchdog.report.dossier import DossierOptions, build_dossier
+from watchdog.report.steps import count_steps
 from watchdog.stats.calendar import Period
 from watchdog.stats.compute import observed_window
 from watchdog.store import Store
@@ -179,47 +181,45 @@ def _open(config: Config) -> Store:
     return Store.open(config.watchdog.data_dir, config.watchdog.database_url)
 
 
-def register(
-    sub: Subparsers,
-    load: Loader,
-    add_config: AddConfig,
-) -> None:
-    """Add `report`, `dossier` and `bundle`; `load` is the CLI's config loader."""
-
-    def cmd_report(args: argparse.Namespace) -> int:
-        config = load(args)
-        targets = select_targets(config.targets, args.target, args.department, args.procedure)
-        period = _prepare(args)
-        with _open(config) as store:
-            _observed(store, targets, period, args.allow_empty)
+def cmd_report(args: argparse.Namespace, config: Config) -> int:
+    targets = select_targets(config.targets, args.target, args.department, args.procedure)
+    period = _prepare(args)
+    options = _report_options(args, config)
+    with _open(config) as store:
+        _observed(store, targets, period, args.allow_empty)
+        with progress("writing the report", count_steps(options.formats)) as advance:
             paths = build_report(
                 store,
                 targets,
                 since=period.since,
                 until=period.until,
                 out_dir=args.out,
-                options=_report_options(args, config),
+                options=options,
+                advance=advance,
             )
-        for path in paths:
-            print(path)
-        return 0
+    for path in paths:
+        print(path)
+    _summary("report", paths, targets, period, args.out)
+    return 0
 
-    def cmd_dossier(args: argparse.Namespace) -> int:
-        config = load(args)
-        (target,) = select_targets(config.targets, [args.target_id])
-        period = _prepare(args)
-        options = DossierOptions(
-            formats=args.formats,
-            lang=args.lang,
-            captures=args.captures,
-            chromium=config.browser.executable_path,
-            applicant=load_applicant(args.applicant) if args.applicant else None,
-            issuer=args.issuer,
-            place=args.place,
-            simulated=config.watchdog.simulated,
-        )
-        with _open(config) as store:
-            _observed(store, [target], period, args.allow_empty)
+
+def cmd_dossier(args: argparse.Namespace, config: Config) -> int:
+    (target,) = select_targets(config.targets, [args.target_id])
+    period = _prepare(args)
+    options = DossierOptions(
+        formats=args.formats,
+        lang=args.lang,
+        captures=args.captures,
+        chromium=config.browser.executable_path,
+        applicant=load_applicant(args.applicant) if args.applicant else None,
+        issuer=args.issuer,
+        place=args.place,
+        simulated=config.watchdog.simulated,
+    )
+    with _open(config) as store:
+        _observed(store, [target], period, args.allow_empty)
+        steps = count_steps(options.formats, pdf_passes=1)
+        with progress("writing the dossier", steps) as advance:
             paths = build_dossier(
                 store,
                 target,
@@ -227,17 +227,20 @@ def register(
                 until=period.until,
                 out_dir=args.out,
                 options=options,
+                advance=advance,
             )
-        for path in paths:
-            print(path)
-        return 0
+    for path in paths:
+        print(path)
+    _summary("dossier", paths, [target], period, args.out)
+    return 0
 
-    def cmd_bundle(args: argparse.Namespace) -> int:
-        config = load(args)
-        targets = select_targets(config.targets, args.target, args.department, args.procedure)
-        period = _prepare(args)
-        with _open(config) as store:
-            _observed(store, targets, period, args.allow_empty)
+
+def cmd_bundle(args: argparse.Namespace, config: Config) -> int:
+    targets = select_targets(config.targets, args.target, args.department, args.procedure)
+    period = _prepare(args)
+    with _open(config) as store:
+        _observed(store, targets, period, args.allow_empty)
+        with progress("writing the bundle", None) as advance:
             result = export_bundle(
                 store,
                 targets,
@@ -245,16 +248,21 @@ def register(
                 until=period.until,
                 out=args.out,
                 report=_report_options(args, config),
+                advance=advance,
             )
-        print(
-            f"{result.path}: {result.observations} observation(s), "
-            f"{result.evidence_files} evidence file(s)"
-        )
-        for sha in result.missing_evidence:
-            print(f"warning: evidence {sha} is missing from the store (run `watchdog verify`)")
-        print(f"Bundle fingerprint (SHA-256 of manifest.json): {result.fingerprint}")
-        print("Publish or timestamp this fingerprint: it identifies the bundle.")
-        return 0
+    for sha in result.missing_evidence:
+        print(f"warning: evidence {sha} is missing from the store (run `watchdog verify`)")
+    print(f"Bundle fingerprint (SHA-256 of manifest.json): {result.fingerprint}")
+    print("Publish or timestamp this fingerprint: it identifies the bundle.")
+    print(
+        f"wrote {result.path}: {result.observations} observation(s), "
+        f"{result.evidence_files} evidence file(s), {_size(result.path)}"
+    )
+    return 0
+
+
+def register(sub: Subparsers, load: Loader, add_config: AddConfig) -> None:
+    """Add `report`, `dossier` and `bundle`; `load` is the CLI's config loader."""
 
     p = add_verb(sub, "report")
     _common(p, add_config)
@@ -266,7 +274,7 @@ def register(
         metavar="DIR",
         help="output directory (default ./reports)",
     )
-    p.set_defaults(handler=cmd_report)
+    p.set_defaults(handler=lambda a: cmd_report(a, load(a)))
 
     p = add_verb(sub, "dossier")
     _common(p, add_config)
@@ -292,13 +300,30 @@ def register(
         metavar="DIR",
         help="output directory (default ./reports)",
     )
-    p.set_defaults(handler=cmd_dossier)
+    p.set_defaults(handler=lambda a: cmd_dossier(a, load(a)))
 
     p = add_verb(sub, "bundle")
     _common(p, add_config)
     _selectors(p)
     p.add_argument("--out", type=Path, required=True, metavar="FILE.zip", help="the zip to write")
-    p.set_defaults(handler=cmd_bundle)
+    p.set_defaults(handler=lambda a: cmd_bundle(a, load(a)))
+
+
+def _summary(
+    kind: str, paths: Sequence[Path], targets: Sequence[Target], period: Period, out: Path
+) -> None:
+    """The last line, on stderr: standard output stays the paths, one a line."""
+    formats = ", ".join(p.suffix.lstrip(".") for p in paths)
+    print(
+        f"wrote the {kind} ({formats}) of {len(targets)} target(s), "
+        f"{period.first_day.isoformat()} to {period.last_day.isoformat()} (Paris), to {out}",
+        file=sys.stderr,
+    )
+
+
+def _size(path: Path) -> str:
+    size = path.stat().st_size
+    return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.1f} kB"
 
 
 def verify_bundle_command(path: str) -> int:

@@ -5,14 +5,28 @@ from __future__ import annotations
 import argparse
 import sys
 
+from watchdog.cli.progress import progress
 from watchdog.cli.report import verify_bundle_command
 from watchdog.cli.verbs import AddConfig, Loader, Subparsers, add_verb
 from watchdog.store import Store
-from watchdog.store.verify import verify_store
+from watchdog.store.record import Selection, count
+from watchdog.store.verify import VerifyReport, verify_store
 
 
 def _progress(done: int) -> None:
     print(f"  … {done} observations checked", file=sys.stderr)
+
+
+def _verify_with_bar(store: Store) -> VerifyReport:
+    """One bar over the observations, then the blobs (counted first, on a terminal only:
+    hashing reads every byte, listing the names is the small part)."""
+    terminal = sys.stderr.isatty()
+    observations = count(store, Selection()) if terminal else 0
+    blobs = sum(1 for _ in store.blobs) if terminal else 0
+    with progress("verifying chains and evidence", observations + blobs) as advance:
+        return verify_store(
+            store, progress=advance, blob_progress=lambda done: advance(observations + done)
+        )
 
 
 def register(sub: Subparsers, load: Loader, add_config: AddConfig) -> None:
@@ -22,10 +36,14 @@ def register(sub: Subparsers, load: Loader, add_config: AddConfig) -> None:
         config = load(args)
         store = Store.open(config.watchdog.data_dir, config.watchdog.database_url)
         try:
-            report = verify_store(store, progress=_progress if args.progress else None)
+            if args.progress:  # plain lines, for a log
+                report = verify_store(store, progress=_progress)
+            else:  # a bar on a terminal, nothing elsewhere
+                report = _verify_with_bar(store)
         finally:
             store.close()
         print(report.render())
+        print(report.summary())
         return 0 if report.ok else 1
 
     p = add_verb(sub, "verify")

@@ -18,6 +18,7 @@ from watchdog.report.model import Inputs, assemble
 from watchdog.report.pdf import footer, heading_pages, html_to_pdf
 from watchdog.report.recommend import load_rules
 from watchdog.report.render import SIMULATED_MARK, TOC, render_report
+from watchdog.report.steps import Steps, ticker
 from watchdog.stats.calendar import Period
 from watchdog.store.db import Store
 
@@ -85,13 +86,15 @@ def build_report(
     until: datetime,
     out_dir: Path,
     options: ReportOptions | None = None,
+    advance: Steps | None = None,
 ) -> list[Path]:
     """Write the report (HTML and/or PDF) for `targets` over [since, until) into `out_dir`."""
     return asyncio.run(
         build_report_async(
-            store, targets, since=since, until=until, out_dir=out_dir, options=options
+            store, targets, since=since, until=until, out_dir=out_dir, options=options,
+            advance=advance,
         )
-    )
+    )  # fmt: skip
 
 
 async def build_report_async(
@@ -102,9 +105,14 @@ async def build_report_async(
     until: datetime,
     out_dir: Path,
     options: ReportOptions | None = None,
+    advance: Steps | None = None,
 ) -> list[Path]:
-    """As `build_report`, from a running event loop (the store is read in a worker thread)."""
+    """As `build_report`, from a running event loop (the store is read in a worker thread).
+
+    `advance` is told the steps done: the statistics, the HTML, each PDF pass (two: the
+    second numbers the contents) and each editable copy."""
     opts = options or ReportOptions()
+    tick = ticker(opts.formats, advance)
     inputs = Inputs(
         targets=list(targets),
         period=Period(since, until),
@@ -119,6 +127,7 @@ async def build_report_async(
         simulated=opts.simulated,
     )
     data = await asyncio.to_thread(assemble, store, inputs)
+    tick()
     html = render_report(data)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"{'rapport' if opts.lang == 'fr' else 'report'}-{data.meta.number}"
@@ -127,6 +136,7 @@ async def build_report_async(
         path = out_dir / f"{stem}.html"
         path.write_text(html, encoding="utf-8")
         written.append(path)
+        tick()
     if "pdf" in opts.formats:
         path = out_dir / f"{stem}.pdf"
         label = f"{'Rapport' if opts.lang == 'fr' else 'Report'} {data.meta.number}"
@@ -135,6 +145,7 @@ async def build_report_async(
         host = opts.browser or BrowserHost(executable_path=opts.chromium)
         try:
             seconds = await html_to_pdf(html, path, footer(label, opts.lang), host)
+            tick()
             # Chromium cannot number a contents page; print once, read where each section
             # landed, print again with the numbers (the contents page keeps its length).
             contents = "Sommaire" if opts.lang == "fr" else "Contents"
@@ -142,6 +153,7 @@ async def build_report_async(
             if pages:
                 numbered = render_report(data, pages)
                 seconds += await html_to_pdf(numbered, path, footer(label, opts.lang), host)
+            tick()
         finally:
             if opts.browser is None:
                 await host.close()
@@ -150,4 +162,5 @@ async def build_report_async(
     for fmt in EDITABLE:
         if fmt in opts.formats:
             written.append(write_editable(html, out_dir / f"{stem}.{fmt}", opts.lang))
+            tick()
     return written

@@ -37,6 +37,7 @@ from watchdog.report.legal import LegalRefs, load_legal
 from watchdog.report.pdf import footer, html_to_pdf
 from watchdog.report.policy import describe
 from watchdog.report.render import SIMULATED_MARK, base_context, environment
+from watchdog.report.steps import Steps, ticker
 from watchdog.report.typo import Typo
 from watchdog.stats.calendar import Period, iso_week, week_label, week_monday
 from watchdog.stats.compute import capture_modes
@@ -279,13 +280,15 @@ def build_dossier(
     until: datetime,
     out_dir: Path,
     options: DossierOptions | None = None,
+    advance: Steps | None = None,
 ) -> list[Path]:
     """As `build_dossier_async`, outside an event loop."""
     return asyncio.run(
         build_dossier_async(
-            store, target, since=since, until=until, out_dir=out_dir, options=options
+            store, target, since=since, until=until, out_dir=out_dir, options=options,
+            advance=advance,
         )
-    )
+    )  # fmt: skip
 
 
 async def build_dossier_async(
@@ -296,12 +299,17 @@ async def build_dossier_async(
     until: datetime,
     out_dir: Path,
     options: DossierOptions | None = None,
+    advance: Steps | None = None,
 ) -> list[Path]:
-    """Write the dossier of `target` over [since, until) into `out_dir` (HTML and/or PDF)."""
+    """Write the dossier of `target` over [since, until) into `out_dir` (HTML and/or PDF).
+
+    `advance` is told the steps done: the attempts gathered, then each format written."""
     opts = options or DossierOptions()
     if opts.lang not in ("fr", "en"):
         raise WatchdogError(f"unknown language {opts.lang!r}; use fr or en")
+    tick = ticker(opts.formats, advance, pdf_passes=1)
     data = await asyncio.to_thread(collect, store, target, Period(since, until), opts)
+    tick()
     html = render_dossier(data, opts.lang, load_legal(opts.legal_dir))
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"dossier-{target.id}-{data.number}"
@@ -310,6 +318,7 @@ async def build_dossier_async(
         path = out_dir / f"{stem}.html"
         path.write_text(html, encoding="utf-8")
         written.append(path)
+        tick()
     if "pdf" in opts.formats:
         path = out_dir / f"{stem}.pdf"
         label = f"Dossier {data.number}"
@@ -322,7 +331,9 @@ async def build_dossier_async(
             if opts.browser is None:
                 await host.close()
         written.append(path)
+        tick()
     for fmt in EDITABLE:
         if fmt in opts.formats:
             written.append(write_editable(html, out_dir / f"{stem}.{fmt}", opts.lang))
+            tick()
     return written

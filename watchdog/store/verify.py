@@ -73,6 +73,15 @@ class VerifyReport:
     def ok(self) -> bool:
         return not self.breaks and not self.blob_problems and not self.checkpoint_problem
 
+    def summary(self) -> str:
+        """One line: what was checked, and the verdict (the last line `verify` prints)."""
+        count = len(self.breaks) + len(self.blob_problems) + bool(self.checkpoint_problem)
+        verdict = "OK" if self.ok else f"FAILED, {count} problem(s)"
+        return (
+            f"verified {self.observations} observation(s) in {self.targets} chain(s) and "
+            f"{self.blobs} blob(s); nothing written: {verdict}"
+        )
+
     def render(self) -> str:
         """A plain-English account, first line a summary."""
         lines = [
