@@ -53,6 +53,11 @@ def test_demo_runs_end_to_end_and_names_each_outcome(tmp_path: Path) -> None:
     assert reports == [".html", ".pdf"], reports
     html = next((tmp_path / "demo" / "report").glob("rapport-*.html")).read_text("utf-8")
     assert "simulé" in html.lower()
+    # It ends by building the observatory of its record, watermarked, and says where it is.
+    home = tmp_path / "demo" / "observatory" / "index.html"
+    assert f"  observatory     {home} " in out, out
+    assert "Données simulées / Simulated data" in home.read_text("utf-8")
+    assert (home.parent / "en" / "index.html").is_file()
     config = str(tmp_path / "demo" / "demo-config.yaml")
     # The whole store, up to today in Paris: a --to in the future is refused.
     today = datetime.now(ZoneInfo("Europe/Paris")).date().isoformat()

@@ -25,6 +25,7 @@ from watchdog.daemon.service import Daemon
 from watchdog.domain import rates
 from watchdog.domain.errors import WatchdogError
 from watchdog.domain.models import Observation, Outcome, Platform
+from watchdog.observatory import build_observatory, default_period
 from watchdog.report.api import ReportOptions, build_report_async
 from watchdog.simulator.app import serve
 from watchdog.simulator.scenario import load_scenario
@@ -44,6 +45,7 @@ class DemoResult:
     exit_code: int
     started: datetime
     report: list[Path] = field(default_factory=list)
+    observatory: Path | None = None  # the observatory's home page
 
 
 def _free(port: int) -> bool:
@@ -84,7 +86,8 @@ async def _run(data_dir: Path, minutes: float, listen_port: int) -> DemoResult:
         code = await daemon.run(minutes)
         metrics_url = f"http://127.0.0.1:{daemon.port}/metrics"
         report = await _report(config, started)
-        return DemoResult(config, metrics_url, code, started, report)
+        observatory = await asyncio.to_thread(_observatory, config)
+        return DemoResult(config, metrics_url, code, started, report, observatory)
     finally:
         await sim.cleanup()
 
@@ -104,6 +107,17 @@ async def _report(config: Config, started: datetime) -> list[Path]:
         except WatchdogError as exc:  # the demo's data is shown even when a PDF cannot be made
             print(f"report not produced: {exc}")
             return []
+
+
+def _observatory(config: Config) -> Path | None:
+    """The public observatory of the demo's record (watermarked as simulated)."""
+    out = config.watchdog.data_dir / "observatory"
+    with Store.open(config.watchdog.data_dir, config.watchdog.database_url) as store:
+        period = default_period(store, config.targets, None, None)
+        if period is None:
+            return None
+        build_observatory(store, config.targets, period, out, simulated=config.watchdog.simulated)
+    return out / "index.html"
 
 
 def _rate(platform: Platform, counts: Counter[Outcome]) -> str:
@@ -155,6 +169,8 @@ def report(result: DemoResult) -> str:
         f"  configuration   {config.source}",
         f"  simulator log   {data_dir / 'simulator-log.jsonl'}",
         *(f"  report          {path}" for path in result.report),
+        *([f"  observatory     {result.observatory} (static site, open it in a browser)"]
+          if result.observatory else []),
         f"  metrics         {result.metrics_url} (served while the demo ran)",
         f"next: watchdog status --config {config.source}",
         f"      watchdog verify --config {config.source}",
