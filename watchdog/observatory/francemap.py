@@ -140,7 +140,7 @@ def _shape(
     label = escape(text.describe(code, name, rate))
     shape = (
         f'<path id="dep-{code}" d="{path}" fill="{fill(rate)}" stroke="{EDGE}" '
-        f'stroke-width="0.6"><title>{label}</title></path>'
+        f'stroke-width="0.6" vector-effect="non-scaling-stroke"><title>{label}</title></path>'
     )
     if rate is None:
         return shape

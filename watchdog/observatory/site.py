@@ -15,6 +15,7 @@ import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from datetime import date as Day  # `Page.date` formats one
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -180,6 +181,16 @@ class Page:
 
     def date(self, value: Any) -> str:
         return self.typo.date(value)
+
+    def span(self, first: Day, last: Day, opening: bool = False) -> str:
+        """ "du 3 mars 2025 au 23 mars 2025", or "le 3 mars 2025" for one day; `opening`
+        capitalises it to begin a sentence."""
+        if first == last:
+            text = self.L("le ", "on ") + self.typo.date(first)
+        else:
+            text = f"{self.L('du', 'from')} {self.typo.date(first)} {self.L('au', 'to')} "
+            text += self.typo.date(last)
+        return text[0].upper() + text[1:] if opening else text
 
     def datetime(self, value: datetime | None) -> str:
         return self.typo.datetime(value)
