@@ -232,6 +232,14 @@ def test_a_second_build_replaces_the_first(site: Built, tmp_path: Path) -> None:
     assert main(["observatory", "build", "--out", str(copy), "--from", "2025-03-03",
                  "--to", "2025-03-23", "--config", str(config)]) == 0  # fmt: skip
     assert not stale.exists() and keep.exists()
+    # A folder holding something else, never built into, is refused and left as it was.
+    other = tmp_path / "other"
+    (other / "en").mkdir(parents=True)
+    (other / "index.html").write_text("mine", encoding="utf-8")
+    assert main(["observatory", "build", "--out", str(other), "--from", "2025-03-03",
+                 "--to", "2025-03-23", "--config", str(config)]) == 1  # fmt: skip
+    assert (other / "index.html").read_text(encoding="utf-8") == "mine"
+    assert sorted(p.name for p in other.iterdir()) == ["en", "index.html"]
 
 
 # -- in Chromium --------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from watchdog import __version__
-from watchdog.domain.errors import StoreError
+from watchdog.domain.errors import StoreError, WatchdogError
 from watchdog.domain.models import Outcome
 from watchdog.domain.target import Target
 from watchdog.observatory import francemap
@@ -40,6 +40,7 @@ from watchdog.store.db import Store
 LANGS = ("fr", "en")
 DATA_DIR = "donnees"  # the open-data files, shared by both languages
 CAPTURES_DIR = "captures"
+MARK = ".watchdog-observatory"  # written by a build: the folder may be rebuilt
 WATERMARK = "Données simulées / Simulated data"
 CSP = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'"
 # Where each kind of page lives, per language (relative to the site's root).
@@ -251,6 +252,9 @@ def build_site(
     written by the caller into out/donnees)."""
     result = BuildResult(out, data_files=list(data_files))
     out.mkdir(parents=True, exist_ok=True)
+    (out / MARK).write_text(
+        "Built by `watchdog observatory build`: a new build replaces its pages.\n", "utf-8"
+    )
     (out / "site.css").write_text(stylesheet(), encoding="utf-8")
     if data.simulated:
         (out / "watermark.svg").write_text(watermark_svg(), encoding="utf-8")
@@ -317,7 +321,15 @@ def _copy_captures(store: Store, data: Observatory, out: Path) -> dict[str, str]
 
 def clear(out: Path) -> None:
     """Remove the pages of an earlier build (a journey dropped from the catalog must not
-    stay published); other files in the folder are left alone."""
+    stay published); other files in the folder are left alone (a CNAME, say).
+
+    Only a folder an earlier build marked is cleared: a folder that holds anything else and
+    no mark is refused, so that `--out .` never deletes someone's `en/` or `index.html`."""
+    if out.is_dir() and not (out / MARK).is_file() and any(out.iterdir()):
+        raise WatchdogError(
+            f"{out} is not empty and holds no earlier observatory ({MARK} is missing): "
+            "choose an empty or new folder"
+        )
     for name in ("index.html", "methode.html", "site.css", "watermark.svg"):
         (out / name).unlink(missing_ok=True)
     for folder in ("departements", "parcours", "en", CAPTURES_DIR, DATA_DIR):
