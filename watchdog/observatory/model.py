@@ -16,13 +16,14 @@ from datetime import timedelta
 
 from watchdog.domain.departements import departements
 from watchdog.domain.models import Observation
+from watchdog.domain.rates import COUNTED
 from watchdog.domain.target import Target
 from watchdog.report import causes
 from watchdog.report.examples import latest
 from watchdog.stats.calendar import Period, iso_week, paris_midnight, week_label, week_monday
 from watchdog.stats.compute import compute, compute_total
 from watchdog.stats.intervals import Proportion
-from watchdog.stats.series import COUNTED, SeriesStats
+from watchdog.stats.series import SeriesStats
 from watchdog.store.db import Store
 
 RECENT_DAYS = 7  # the map's window: the last seven Paris days of the period

@@ -27,6 +27,7 @@ from markupsafe import Markup
 from watchdog import __version__
 from watchdog.domain.errors import StoreError, WatchdogError
 from watchdog.domain.models import Outcome
+from watchdog.domain.rates import COUNTED, EXCLUDED
 from watchdog.domain.target import Target
 from watchdog.observatory import francemap
 from watchdog.observatory.model import Area, Journey, Observatory
@@ -34,7 +35,7 @@ from watchdog.report import charts, labels
 from watchdog.report.examples import reduce_png
 from watchdog.report.typo import NBSP, Typo
 from watchdog.stats.intervals import Proportion
-from watchdog.stats.series import COUNTED, EXCLUDED, SeriesStats
+from watchdog.stats.series import SeriesStats
 from watchdog.store.db import Store
 
 LANGS = ("fr", "en")
