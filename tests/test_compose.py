@@ -82,7 +82,9 @@ def test_a_broken_compose_file_is_rejected(compose: Compose, tmp_path: Path) -> 
 def test_the_simulator_runs_only_in_the_demo_profile(compose: Compose) -> None:
     assert "simulator" not in resolved(compose)["services"]
     services = resolved(compose, "demo")["services"]
-    assert set(services) == {"watchdog", "simulator", "prometheus", "alertmanager", "grafana"}
+    assert set(services) == {"watchdog", "simulator", "prometheus", "alertmanager", "grafana",
+                             "mailpit"}  # fmt: skip
+    assert "mailpit" not in resolved(compose)["services"]
 
 
 def test_every_service_listens_on_loopback_only(compose: Compose) -> None:
@@ -95,6 +97,9 @@ def test_every_service_listens_on_loopback_only(compose: Compose) -> None:
     assert "--web.listen-address=127.0.0.1:9093" in flags
     assert services["grafana"]["environment"]["GF_SERVER_HTTP_ADDR"] == "127.0.0.1"
     assert "127.0.0.1" in services["simulator"]["command"]
+    mailpit = services["mailpit"]["environment"]
+    assert mailpit["MP_SMTP_BIND_ADDR"].startswith("127.0.0.1:")
+    assert mailpit["MP_UI_BIND_ADDR"].startswith("127.0.0.1:")
     demo = load_config(REPO / "config" / "compose" / "watchdog.yaml")
     assert demo.listen.host == "127.0.0.1"
 
@@ -133,5 +138,35 @@ def test_the_compose_demo_configuration_is_the_demo_catalog() -> None:
     )
     text = (REPO / "config" / "compose" / "watchdog.yaml").read_text(encoding="utf-8")
     body = "".join(line for line in text.splitlines(keepends=True)[4:])
-    assert body == rendered, "config/compose/watchdog.yaml drifted from the demo catalog"
-    assert load_config(REPO / "config" / "compose" / "watchdog.yaml").targets
+    assert body.startswith(rendered), "config/compose/watchdog.yaml drifted from the demo catalog"
+    # What compose adds after the catalog: notifications to the demo's Mailpit, nothing else.
+    added = yaml.safe_load(body.removeprefix(rendered))
+    assert set(added) == {"notifications"}
+    config = load_config(REPO / "config" / "compose" / "watchdog.yaml")
+    assert config.targets
+    assert config.notifications.alertmanager.enabled
+    manager = yaml.safe_load((REPO / "config/alertmanager/alertmanager.yml").read_text())
+    smarthost = manager["global"]["smtp_smarthost"]
+    assert [r.id for r in config.notifications.bridge_routes()] == ["sre-demo"]
+    assert all(f"mailto://{smarthost}?" in url for url in config.notifications.routes[0].urls)
+
+
+def test_the_demo_delivers_every_alertmanager_receiver_somewhere(compose: Compose) -> None:
+    """In the demo, every receiver Alertmanager delivers itself (e-mail) reaches Mailpit, and
+    the only webhooks left are the watchdog's bridge, which the compose configuration enables
+    (its route mails Mailpit too): no alert is posted into the void."""
+    services = resolved(compose, "demo")["services"]
+    manager = yaml.safe_load((REPO / "config/alertmanager/alertmanager.yml").read_text())
+    smarthost = manager["global"]["smtp_smarthost"]
+    assert services["mailpit"]["environment"]["MP_SMTP_BIND_ADDR"] == smarthost
+    demo = load_config(REPO / "config" / "compose" / "watchdog.yaml")
+    bridge = f"http://127.0.0.1:{demo.listen.port}/alertmanager"
+    for receiver in manager["receivers"]:
+        mails = receiver.get("email_configs", [])
+        hooks = [hook["url"] for hook in receiver.get("webhook_configs", [])]
+        assert mails or hooks, f"{receiver['name']} delivers nowhere"
+        assert all("smarthost" not in mail for mail in mails)  # the global one: Mailpit
+        assert set(hooks) <= {bridge}, f"{receiver['name']}: {hooks}"
+    routed = {route["receiver"] for route in manager["route"]["routes"]}
+    investigators = next(r for r in manager["receivers"] if r["name"] == "investigators")
+    assert "investigators" in routed and investigators["email_configs"]
