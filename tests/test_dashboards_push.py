@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import os
 import re
 import subprocess
 from collections.abc import Iterator
@@ -180,6 +181,49 @@ def test_the_cli_pushes_with_incidents_from_a_file(
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert bad.returncode == 1 and "Unauthorized" in bad.stderr and "nope" not in bad.stderr
+
+
+def push_cli(url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("GRAFANA_")}
+    return subprocess.run(
+        [WATCHDOG, "dashboards", "push", "--url", url, *args],
+        capture_output=True, text=True, timeout=120, env={**clean, **env},
+    )  # fmt: skip
+
+
+def test_the_cli_takes_the_token_from_the_environment_or_a_file(
+    grafana: tuple[FakeGrafana, str], tmp_path: Path
+) -> None:
+    """No token on the command line: $GRAFANA_TOKEN, --token-file or $GRAFANA_TOKEN_FILE."""
+    fake, url = grafana
+    token_file = tmp_path / "grafana-token"
+    token_file.write_text(TOKEN + "\n", encoding="utf-8")  # as Docker secrets end
+    for args, env in [((), {"GRAFANA_TOKEN": TOKEN}),
+                      (("--token-file", str(token_file)), {}),
+                      ((), {"GRAFANA_TOKEN_FILE": str(token_file)})]:  # fmt: skip
+        result = push_cli(url, *args, **env)
+        assert result.returncode == 0, (args, env, result.stderr)
+        assert "warning" not in result.stderr
+    # The fake answers 401 to any other token: the right one came through each way.
+    refused = push_cli(url, **{"GRAFANA_TOKEN": "glsa_wrong_one"})
+    assert refused.returncode == 1 and "Unauthorized" in refused.stderr
+    assert "glsa_wrong_one" not in refused.stderr
+    # The old way still works, with a warning that it shows the token.
+    old = push_cli(url, "--token", TOKEN)
+    assert old.returncode == 0 and "--token shows the token" in old.stderr
+    assert TOKEN not in old.stderr
+    assert len(fake.dashboards) == 4
+
+
+def test_a_missing_token_file_is_one_clear_error(grafana: tuple[FakeGrafana, str],
+                                                 tmp_path: Path) -> None:  # fmt: skip
+    _, url = grafana
+    missing = tmp_path / "nope"
+    result = push_cli(url, "--token-file", str(missing))
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"error: Grafana token: cannot read secret file {missing}: No such file or directory"
+    )
 
 
 def test_grafana_client_left_urllib3_alone() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -10,8 +11,33 @@ from watchdog.cli.outputs import writable_dir
 from watchdog.cli.verbs import AddConfig, Loader, Subparsers, add_verb
 from watchdog.dashboards import build_all, write_all
 from watchdog.dashboards.push import incident_annotations, push, read_incidents
+from watchdog.domain.errors import WatchdogError
 
 DEFAULT_OUT = Path("dashboards")
+# The token's places, first found wins; the command line (`--token`, visible in `ps` and
+# shell history) is kept for compatibility only.
+TOKEN_ENV = "GRAFANA_TOKEN"  # grafana-client's own name for it
+TOKEN_FILE_ENV = "GRAFANA_TOKEN_FILE"
+
+
+def grafana_token(args: argparse.Namespace) -> str | None:
+    """The service-account token: --token-file, $GRAFANA_TOKEN_FILE, $GRAFANA_TOKEN, then
+    --token (deprecated); None to use the URL's user:password. Never printed."""
+    from watchdog.config.references import read_secret_file
+
+    path = args.token_file or os.environ.get(TOKEN_FILE_ENV)
+    if path:
+        token, why = read_secret_file(Path(path))
+        if why is not None:
+            raise WatchdogError(f"Grafana token: {why}")
+        return token
+    from_env = os.environ.get(TOKEN_ENV, "").strip()
+    if from_env:
+        return from_env
+    if args.token:
+        print(f"warning: --token shows the token to every user of this machine (ps); put it "
+              f"in ${TOKEN_ENV} or a file (--token-file)", file=sys.stderr)  # fmt: skip
+    return str(args.token) if args.token else None
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -28,7 +54,7 @@ def cmd_push(args: argparse.Namespace) -> int:
         incidents = read_incidents(Path(args.incidents).read_text(encoding="utf-8"))
     report = push(
         args.url,
-        args.token,
+        grafana_token(args),
         list(build_all().values()),
         incident_annotations(incidents),
         folder_uid=args.folder,
@@ -52,7 +78,11 @@ def register(sub: Subparsers, load: Loader, add_config: AddConfig) -> None:
     b.set_defaults(handler=cmd_build)
     u = verbs.add_parser("push", help="upload the dashboards (and incidents) to Grafana")
     u.add_argument("--url", required=True, help="Grafana base URL, e.g. http://127.0.0.1:3000")
-    u.add_argument("--token", help="service-account token (or put user:password in the URL)")
+    u.add_argument("--token-file", metavar="FILE",
+                   help=f"file holding the service-account token (default: ${TOKEN_FILE_ENV}, "
+                        f"then ${TOKEN_ENV}; or put user:password in the URL)")  # fmt: skip
+    u.add_argument("--token", help=f"the token itself (deprecated: visible in ps; use "
+                                   f"${TOKEN_ENV} or --token-file)")  # fmt: skip
     u.add_argument("--folder", metavar="UID", help="folder uid to put the dashboards in")
     u.add_argument("--incidents", metavar="FILE",
                    help="incidents to annotate: JSON from `watchdog incidents --json`, - for "

@@ -1,6 +1,7 @@
 """The configuration's strict loader (docs/design.md §3); the schema: watchdog/config/schema.py.
 
-This is the only module that reads the environment. Every problem found is reported once,
+This is the only module that reads the environment (`WATCHDOG_CONFIG`, and the variables that
+`{env: NAME}` secrets name: watchdog/config/references.py). Every problem found is reported once,
 each with file, line and key; nothing is silently ignored (unknown keys are errors). A bad
 value costs only its own setting: the rest of its section and the other sections are still
 validated, and no check leans on a setting that failed (no « not in allowed_hosts » because
@@ -21,6 +22,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from probes import REGISTRY
+from watchdog.config.references import resolve_secrets
 from watchdog.config.schema import (
     DEFAULT_USER_AGENT,
     BackoffSettings,
@@ -449,18 +451,23 @@ def load_config(path: Path) -> Config:
     main = load_located(path)
     if not isinstance(main.data, dict):
         raise_problem(main.file, 1, "(top level)", "the configuration must be a mapping")
+    secret_problems = resolve_secrets(main, os.environ)
     config, problems, failed = _settings(main)
     problems[:0] = main.duplicates
     included, include_problems = _included(main, path)
     problems.extend(include_problems)
     for doc in included:
+        secret_problems += resolve_secrets(doc, os.environ)
         problems.extend(p for p in [*doc.duplicates, *_catalog_problems(doc)] if p not in problems)
     entries, shape_problems = _target_entries([main, *included])
     config.targets, where, target_problems = _targets(entries, main)
     problems.extend(shape_problems + target_problems)
     problems.extend(_cross_checks(config, where, failed))
-    if problems:
-        raise ConfigError(problems)
+    if problems or secret_problems:
+        # A secret that could not be read is reported once, not again as an invalid value.
+        unread = {(p.file, p.key) for p in secret_problems}
+        problems = [p for p in problems if (p.file, p.key) not in unread]
+        raise ConfigError([*secret_problems, *problems])
     _resolve_paths(config, path.parent.absolute())
     config._source = str(path)
     return config
