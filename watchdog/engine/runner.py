@@ -41,7 +41,14 @@ from watchdog.engine.pages import Lent, PagePool
 from watchdog.engine.rendering import render_later
 from watchdog.engine.requests import RequestAttempt, RequestEngine
 from watchdog.evidence.frame import Banner, frame
-from watchdog.evidence.network import resolve, tls_fingerprint
+from watchdog.evidence.network import (
+    NAVIGATION_JS,
+    Certificate,
+    NetworkFacts,
+    navigation_phases,
+    resolve,
+    tls_certificate,
+)
 from watchdog.evidence.policy import EvidenceMemory, page_fingerprint
 from watchdog.evidence.volatile import keep_page
 from watchdog.probe.classify import classify
@@ -54,6 +61,7 @@ from watchdog.probe.session import Classification, Credentials, PageState, Probe
 log = logging.getLogger(__name__)
 
 BlobPut = Callable[[bytes, str], str]
+OnNetwork = Callable[[Target, NetworkFacts], None]  # the daemon's metrics, after each probe
 Listeners = list[tuple[str, Callable[..., object]]]
 CAPTURE_TIMEOUT_MS = 10_000
 KEEP_TRACE = frozenset({Outcome.UNRECOGNIZED, Outcome.PROBE_ERROR})
@@ -77,6 +85,7 @@ class Capture:
     fingerprint: str | None = None  # of the page, volatile tokens aside (evidence policy)
     profile: Profile | None = None  # how the browser's clean state was made, if one ran
     shot_at: datetime | None = None  # when its screenshot was taken, if one was
+    phases: dict[str, float] = field(default_factory=dict)  # the last page load's (browser)
 
     @classmethod
     def of_request(cls, attempt: RequestAttempt) -> Capture:
@@ -99,9 +108,11 @@ class Runner:
         put_blob: BlobPut,
         host: BrowserHost | None = None,
         memory: EvidenceMemory | None = None,
+        on_network: OnNetwork | None = None,
     ) -> None:
         self.config = config
         self.put_blob = put_blob
+        self.on_network = on_network
         self.host = host or BrowserHost(
             config.browser.executable_path, config.browser.headless, config.watchdog.allowed_hosts
         )
@@ -291,6 +302,11 @@ class Runner:
         started: datetime,
     ) -> None:
         page = session.page
+        try:  # the last page load's phases, for the metrics (one round trip, best effort)
+            entry = await asyncio.wait_for(page.evaluate(NAVIGATION_JS), CAPTURE_TIMEOUT_MS / 1000)
+            capture.phases = navigation_phases(entry)
+        except Exception as exc:
+            log.debug("navigation timing of %s not read: %s", target.id, exc)
         try:
             html = await asyncio.wait_for(page.content(), CAPTURE_TIMEOUT_MS / 1000)
             if len(html) > MAX_PAGE_BYTES:  # not a page to keep (nor to photograph whole)
@@ -363,8 +379,7 @@ class Runner:
             return
         await self._keep_screenshot(capture, raw, target, obs_id)
 
-    async def _env(self, target: Target, final_url: str | None) -> Env:
-        url = final_url or target.url
+    async def _env(self, target: Target, url: str, certificate: Certificate | None) -> Env:
         return Env(
             software=f"prefecture-watchdog {__version__}",
             browser="chromium",
@@ -377,7 +392,7 @@ class Runner:
             fresh_context=True,
             proxy="none",
             resolved_ip=await resolve(host_of(url)),
-            tls_fingerprint=await tls_fingerprint(url),
+            tls_fingerprint=certificate.fingerprint if certificate is not None else None,
             simulated=self.config.watchdog.simulated,
         )
 
@@ -398,6 +413,9 @@ class Runner:
             mapped = capture.mapped or NO_RESULT
             outcome, detail, message = mapped.outcome, mapped.detail, mapped.message
         final_url = state.url if state is not None else None
+        url = final_url or target.url
+        certificate = await tls_certificate(url)
+        self._report_network(target, url, certificate, capture.phases)
         steps = capture.steps
         self.memory.remember(target.id, outcome, capture.fingerprint, capture.shot_at)
         obs = Observation(
@@ -418,10 +436,22 @@ class Runner:
             final_url=final_url,
             http_status=state.status if state is not None else None,
             evidence=capture.evidence,
-            env=self._engine_env(await self._env(target, final_url), capture, target),
+            env=self._engine_env(await self._env(target, url, certificate), capture, target),
             vantage=self.config.watchdog.vantage,
         )
         return obs
+
+    def _report_network(
+        self, target: Target, url: str, certificate: Certificate | None, phases: dict[str, float]
+    ) -> None:
+        """Hand what the probe measured of the network to the metrics (not to the record)."""
+        if self.on_network is None:
+            return
+        expiry = certificate.not_after if certificate is not None else None
+        try:
+            self.on_network(target, NetworkFacts(host_of(url), expiry, phases))
+        except Exception:  # the metrics never cost an observation
+            log.exception("network metrics of %s not recorded", target.id)
 
     def _engine_env(self, env: Env, capture: Capture, target: Target) -> Env:
         """`env` as the engine that ran saw it (no browser, no viewport for the request engine)."""
