@@ -1,7 +1,8 @@
 """The monitoring stack for real, on loopback: `watchdog simulate`, `watchdog run` and
 Debian's `prometheus` as subprocesses, Prometheus configured from config/prometheus/ with
-a 1 s scrape and evaluation interval and a temporary TSDB. Used by test_stack_live.py and
-scripts/render_panels.py. Every wait polls against a deadline.
+a 1 s scrape and evaluation interval and a temporary TSDB; and a small HTTPS server with a
+self-signed certificate (one more target, whose certificate expiry the watchdog exports).
+Used by test_stack_live.py and scripts/render_panels.py. Every wait polls against a deadline.
 """
 
 from __future__ import annotations
@@ -9,13 +10,16 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+import ssl
 import subprocess
+import threading
 import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +45,52 @@ TARGETS = [
 ]
 
 
+TLS_TARGET = ("tls-self-signed", "75", "Paris", "other")  # id, département, prefecture, procedure
+
+
 class StackError(RuntimeError):
     pass
+
+
+class _Page(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b"<html><body><h1>Portail</h1></body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def self_signed(folder: Path, days: int = 30) -> tuple[Path, Path]:
+    cert, key = folder / "tls-cert.pem", folder / "tls-key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", str(days),
+         "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return cert, key
+
+
+@contextmanager
+def tls_server(folder: Path) -> Iterator[int]:
+    """An HTTPS server on loopback (self-signed: browsers refuse it, the certificate is read
+    all the same); yields its port."""
+    cert, key = self_signed(folder)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Page)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def free_port() -> int:
@@ -105,7 +153,9 @@ class Stack:
         return body
 
 
-def watchdog_config(folder: Path, sim_port: int, port: int, interval: str) -> Path:
+def watchdog_config(
+    folder: Path, sim_port: int, port: int, interval: str, tls_port: int | None = None
+) -> Path:
     scenario = load_scenario(SCENARIO_DIR / "all.yaml")
     base = f"http://127.0.0.1:{sim_port}"
     targets = [
@@ -116,6 +166,12 @@ def watchdog_config(folder: Path, sim_port: int, port: int, interval: str) -> Pa
          "options": {"postal_code": "94000", "motives": ["20"]} if key.startswith("eapp") else {}}
         for key, tid, dep, pref, proc in TARGETS
     ]  # fmt: skip
+    if tls_port is not None:
+        tid, dep, pref, proc = TLS_TARGET
+        targets.append({"id": tid, "department": dep, "prefecture": pref, "procedure": proc,
+                        "label": "Portail en HTTPS (certificat auto-signé)", "platform": "anef",
+                        "url": f"https://127.0.0.1:{tls_port}/particuliers/",
+                        "interval": interval})  # fmt: skip
     body = {
         "watchdog": {"data_dir": str(folder / "data"), "allowed_hosts": ["127.0.0.1"],
                      "min_interval": "1s", "simulated": True},
@@ -179,10 +235,11 @@ def running_stack(folder: Path, interval: str = "5s", demo: bool = False) -> Ite
         poll(lambda: http_get(f"http://127.0.0.1:{stack.simulator}/__sim/health"), 30,
              "the simulator")  # fmt: skip
         base = f"http://127.0.0.1:{stack.simulator}"
+        tls_port = None if demo else stop.enter_context(tls_server(folder))
         config = (
             write_demo_config(folder / "data", base, stack.watchdog)
             if demo
-            else watchdog_config(folder, stack.simulator, stack.watchdog, interval)
+            else watchdog_config(folder, stack.simulator, stack.watchdog, interval, tls_port)
         )
         stop.enter_context(process([WATCHDOG, "run", "--config", str(config)],
                                    folder / "watchdog.log"))  # fmt: skip

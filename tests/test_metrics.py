@@ -17,10 +17,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from watchdog.domain.models import Env, Observation, Outcome
 from watchdog.domain.target import Target
+from watchdog.evidence.network import NetworkFacts
 from watchdog.metrics.registry import Metrics
+from watchdog.store.usage import Disk, StoreSize
 
 GOLDEN = Path(__file__).parent / "fixtures" / "metrics" / "golden.prom"
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+CERT_EXPIRY = datetime(2027, 2, 1, 12, 0, tzinfo=UTC)
+PHASES = {"dns": 0.004, "connect": 0.02, "tls": 0.045, "first_byte": 0.3, "load": 1.8}
 
 
 def make_target(target_id: str, **fields: Any) -> Target:
@@ -49,15 +53,20 @@ def obs(target: str, n: int, outcome: Outcome, duration: float, **fields: Any) -
 
 def fixed_metrics() -> Metrics:
     """Two targets; Ain offers 2 slots once (first in 12.5 days), then none, then a 502;
-    Yvelines (quiet) is never observed."""
+    Yvelines (quiet) is never observed. One https page load of Ain, its certificate, and a
+    certificate seen on a host no target names (not exported); the store's size and disk."""
     ain = make_target("ain-premiere-demande")
     quiet = make_target(
         "yvelines-titre", department="78", prefecture="Yvelines", procedure="renouvellement",
         platform="rdv_prefecture", label='Titre de séjour "Versailles"',
         url="https://rdv-prefecture.interieur.gouv.fr/rdvpref/reservation/demarche/4083/",
     )  # fmt: skip
-    metrics = Metrics(CollectorRegistry(auto_describe=True))
+    metrics = Metrics(CollectorRegistry(auto_describe=True), version="0.0.0-golden")
     metrics.declare([ain, quiet])
+    metrics.network(ain, NetworkFacts("www.ain.gouv.fr", CERT_EXPIRY, PHASES))
+    metrics.network(ain, NetworkFacts("elsewhere.gouv.fr", CERT_EXPIRY, {}))
+    metrics.store_usage(StoreSize(database_bytes=1_234_567, evidence_bytes=89_000_000),
+                        Disk(free_bytes=40_000_000_000, size_bytes=100_000_000_000))  # fmt: skip
     first = T0 + timedelta(seconds=3.5)
     metrics.observe(obs(ain.id, 0, Outcome.AVAILABLE, 3.5, slots=2,
                         earliest_slot=first + timedelta(days=12.5)), ain)  # fmt: skip
@@ -179,3 +188,39 @@ def test_other_collectors_of_the_registry_follow_the_families() -> None:
     Gauge("watchdog_scheduler_in_flight", "Probes running now.", registry=metrics.registry).set(2)
     text = metrics.exposition().decode()
     assert text.index("watchdog_target_info") < text.index("watchdog_scheduler_in_flight 2.0")
+
+
+def test_sre_series_read_back() -> None:
+    got = samples(fixed_metrics().exposition().decode())
+    assert got[("watchdog_build_info", frozenset({("version", "0.0.0-golden")}))] == 1
+    expiry = (
+        "watchdog_tls_cert_expiry_timestamp_seconds",
+        frozenset({("host", "www.ain.gouv.fr")}),
+    )
+    assert got[expiry] == CERT_EXPIRY.timestamp()
+    hosts = {dict(labels).get("host") for name, labels in got
+             if name == "watchdog_tls_cert_expiry_timestamp_seconds"}  # fmt: skip
+    assert hosts == {"www.ain.gouv.fr"}  # a host no target names is not a label
+    assert got[("watchdog_store_bytes", frozenset({("part", "evidence")}))] == 89_000_000
+    assert got[("watchdog_disk_free_bytes", frozenset())] == 40_000_000_000
+    for platform in ("legacy_booking", "rdv_prefecture"):  # every phase of every platform
+        for phase in PHASES:
+            key = frozenset({("platform", platform), ("phase", phase)})
+            count = got[("watchdog_probe_phase_seconds_count", key)]
+            assert count == (1 if platform == "legacy_booking" else 0)
+    tls = frozenset({("platform", "legacy_booking"), ("phase", "tls"), ("le", "0.05")})
+    assert got[("watchdog_probe_phase_seconds_bucket", tls)] == 1  # 45 ms
+
+
+def test_the_store_is_nan_until_measured_and_a_new_catalog_forgets_old_hosts() -> None:
+    metrics = Metrics(CollectorRegistry(auto_describe=True), version="x")
+    ain = make_target("ain-premiere-demande")
+    metrics.declare([ain])
+    got = samples(metrics.exposition().decode())
+    assert math.isnan(got[("watchdog_store_bytes", frozenset({("part", "database")}))])
+    assert math.isnan(got[("watchdog_disk_free_bytes", frozenset())])
+    metrics.network(ain, NetworkFacts("www.ain.gouv.fr", datetime(2027, 1, 1, tzinfo=UTC)))
+    other = make_target("paris", url="https://www.prefecturedepolice.interieur.gouv.fr/x")
+    metrics.declare([other])  # a reload without Ain's host
+    text = metrics.exposition().decode()
+    assert 'host="www.ain.gouv.fr"' not in text

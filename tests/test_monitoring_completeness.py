@@ -15,6 +15,7 @@ from watchdog.daemon.listener import SchedulerMetrics
 from watchdog.dashboards import build_all
 from watchdog.domain.target import Target
 from watchdog.metrics.registry import Metrics
+from watchdog.metrics.sre import add_process_collectors
 from watchdog.notify.metrics import NotificationMetrics
 
 REPO = Path(__file__).resolve().parent.parent
@@ -33,6 +34,7 @@ def exported_families() -> set[str]:
          "platform": "legacy_booking", "url": "https://www.ain.gouv.fr/booking/create/1/0"}
     )  # fmt: skip
     metrics = Metrics(CollectorRegistry(auto_describe=True))
+    add_process_collectors(metrics.registry)
     SchedulerMetrics(metrics.registry).declare([target])
     NotificationMetrics(metrics.registry).declare(["sre"])
     metrics.declare([target])
@@ -78,7 +80,9 @@ def test_every_series_a_dashboard_or_rule_reads_exists() -> None:
     read = {family(name) for expr in exprs for name in series_in(expr)}
     assert read, "no series found: the extraction is broken"
     assert {"watchdog_probe_outcomes_total", "watchdog_probe_duration_seconds",
-            "watchdog:no_slot_ratio:rate7d"} <= read  # fmt: skip
+            "watchdog:no_slot_ratio:rate7d", "watchdog_tls_cert_expiry_timestamp_seconds",
+            "watchdog_probe_phase_seconds", "process_cpu_seconds_total",
+            "watchdog_disk_free_bytes"} <= read  # fmt: skip
     assert read - available == set()
 
 

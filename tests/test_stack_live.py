@@ -10,13 +10,16 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import yaml
 from polling import wait_until
+from prometheus_client.parser import text_string_to_metric_families
 from stack import PROM_CONFIG, TARGETS, Stack, StackError, running_stack
 
+from watchdog import __version__
 from watchdog.dashboards import build_all
 
 DEADLINE = 240  # s: first probes need Chromium; a loaded CI runner is slow
@@ -182,3 +185,40 @@ def test_prometheus_loaded_every_rule_group_without_error(stack: Stack) -> None:
     assert not unhealthy, unhealthy
     up = stack.query('up{job="watchdog"}', instant=True)
     assert [float(r["value"][1]) for r in up] == [1.0]
+
+
+def sre_samples(stack: Stack) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    text = stack.metrics().decode()
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples}  # fmt: skip
+
+
+def test_the_sre_series_are_live(stack: Stack) -> None:
+    """Build, process, store and disk, the phases of real page loads, and the expiry of the
+    certificate the HTTPS target really presents (as openssl reads it)."""
+    phase = "watchdog_probe_phase_seconds_count"
+    browser = {("platform", "legacy_booking")}
+
+    def loaded() -> dict[tuple[str, frozenset[tuple[str, str]]], float] | None:
+        got = sre_samples(stack)
+        done = got.get((phase, frozenset({*browser, ("phase", "load")})), 0) > 0
+        tls = [k for k in got if k[0] == "watchdog_tls_cert_expiry_timestamp_seconds"]
+        return got if done and tls else None
+
+    got = wait_until(loaded, DEADLINE, "phases and a certificate in /metrics", every=1)
+    assert got[("watchdog_build_info", frozenset({("version", __version__)}))] == 1
+    assert got[("process_resident_memory_bytes", frozenset())] > 10_000_000
+    assert got[("process_start_time_seconds", frozenset())] > 0
+    assert got[("watchdog_store_bytes", frozenset({("part", "database")}))] > 0
+    assert got[("watchdog_disk_free_bytes", frozenset())] > 0
+    for name in ("dns", "connect", "first_byte"):  # http on loopback: no TLS phase
+        assert got[(phase, frozenset({*browser, ("phase", name)}))] > 0, name
+    assert got[(phase, frozenset({*browser, ("phase", "tls")}))] == 0
+    expiry = got[("watchdog_tls_cert_expiry_timestamp_seconds", frozenset({("host", "127.0.0.1")}))]
+    out = subprocess.run(
+        ["openssl", "x509", "-enddate", "-noout", "-in", str(stack.folder / "tls-cert.pem")],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    text = " ".join(out.strip().removeprefix("notAfter=").split())
+    assert expiry == datetime.strptime(text, "%b %d %H:%M:%S %Y %Z").replace(tzinfo=UTC).timestamp()

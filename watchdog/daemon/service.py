@@ -29,14 +29,19 @@ from watchdog.domain.models import Observation
 from watchdog.domain.target import Target
 from watchdog.engine.runner import Runner
 from watchdog.metrics.registry import Metrics
+from watchdog.metrics.sre import add_process_collectors
 from watchdog.notify.service import Notifications
 from watchdog.store import Store
 from watchdog.store.checkpoint import Checkpointer
+from watchdog.store.usage import StoreSize, disk, store_size
 from watchdog.store.writes import WriteSnapshot
 
 log = logging.getLogger(__name__)
 
 STATE_EVERY_S = 2.0
+# The store's size needs a walk of the evidence directory (seconds for a million blobs): in a
+# thread of its own, this often. Free disk is read at each scrape (one statvfs).
+STORE_SIZE_EVERY_S = 300.0
 # Threads for observation writes: SQLite takes one writer at a time, PostgreSQL a few.
 STORE_WRITERS = 4
 # Settings read once at start; a reload that changes them is applied at the next restart.
@@ -56,7 +61,10 @@ class Daemon:
         self.config = config
         self.path = Path(config.source)
         self.metrics = Metrics()
+        add_process_collectors(self.metrics.registry)  # process_*, python_info, python_gc_*
         self.scheduler_metrics = SchedulerMetrics(self.metrics.registry)
+        self.store_size: StoreSize | None = None  # the last measure (a thread of its own)
+        self._sizing_stop = threading.Event()
         self.started_at = datetime.now(UTC)
         self.reloads = 0
         self.last_reload_error: str | None = None
@@ -117,16 +125,19 @@ class Daemon:
         self._store = await asyncio.to_thread(
             Store.open, config.watchdog.data_dir, config.watchdog.database_url
         )
+        sizing = threading.Thread(target=self._measure_store, name="store-size", daemon=True)
+        sizing.start()
         try:
             return await self._run_with_store(minutes)
         finally:
+            self._sizing_stop.set()  # a walk under way is left to finish on its own
             self.store.stop_retrying()  # past drain() only if run failed: do not wait 2 min
             self._writes.shutdown()
             self.store.close()
 
     async def _run_with_store(self, minutes: float | None) -> int:
         config = self.config
-        self._runner = Runner(config, self.store.blobs.put)
+        self._runner = Runner(config, self.store.blobs.put, on_network=self.metrics.network)
         self.checkpoints = Checkpointer(self.store, config.watchdog.data_dir)
         last = await asyncio.to_thread(self.store.last_per_target)
         await asyncio.to_thread(self._runner.memory.seed, last.values(), self.store.blobs.get)
@@ -264,7 +275,8 @@ class Daemon:
 
     def _new_runner(self, kept: Config) -> Runner:
         assert self._runner is not None
-        return Runner(kept, self.store.blobs.put, self._runner.host, self._runner.memory)
+        return Runner(kept, self.store.blobs.put, self._runner.host, self._runner.memory,
+                      self.metrics.network)  # fmt: skip
 
     def _switch(self, kept: Config, runner: Runner, last_started: dict[str, float]) -> None:
         old = self.config
@@ -340,9 +352,20 @@ class Daemon:
             "store": store_health(writes),
         }
 
+    def _measure_store(self) -> None:
+        """Every STORE_SIZE_EVERY_S, the database's and the evidence's size (own thread)."""
+        while True:
+            try:
+                self.store_size = store_size(self.store.engine, self.store.blobs.root)
+            except Exception:  # a metric, never a reason to stop
+                log.exception("cannot measure the store's size")
+            if self._sizing_stop.wait(STORE_SIZE_EVERY_S):
+                return
+
     def exposition(self) -> bytes:
         self.scheduler_metrics.refresh(self.scheduler.snapshot())
         self.metrics.store_health(self.store.health.snapshot())
+        self.metrics.store_usage(self.store_size, disk(self.config.watchdog.data_dir))
         return self.metrics.exposition()
 
 

@@ -14,10 +14,14 @@ from datetime import datetime
 
 from prometheus_client import CollectorRegistry, disable_created_metrics, generate_latest
 
+from watchdog import __version__
 from watchdog.domain.clock import PARIS
 from watchdog.domain.models import Observation, Outcome, Platform
 from watchdog.domain.target import Target
+from watchdog.evidence.network import NetworkFacts
 from watchdog.metrics.exposition import Family, render
+from watchdog.metrics.sre import SreMetrics
+from watchdog.store.usage import Disk, StoreSize
 from watchdog.store.writes import WriteKind, WriteSnapshot
 
 DURATION_BUCKETS = (0.5, 1, 2, 3, 5, 8, 13, 21, 34, 60, 120)
@@ -27,7 +31,9 @@ TARGET = ("target",)
 class Metrics:
     """The docs/design.md §3 series of one process (tests get fresh ones)."""
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self, registry: CollectorRegistry | None = None, version: str = __version__
+    ) -> None:
         # prometheus_client adds a `_created` gauge to every counter and histogram of the
         # other collectors; Prometheus 2 stores them as plain series nobody reads.
         disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in the library
@@ -88,11 +94,15 @@ class Metrics:
         self.target_families = (self.outcomes, self.duration, self.site_up, self.slots,
                                 self.earliest_days, self.last_seen, self.interval,
                                 self.info)  # fmt: skip
-        self.families = (*self.target_families, self.write_errors, self.dropped, self.writable)
+        self.sre = SreMetrics(version)  # build, store and disk, phases, certificates
+        self.families = (*self.target_families, self.write_errors, self.dropped, self.writable,
+                         *self.sre.families)  # fmt: skip
         self._info_key: dict[str, tuple[str, ...]] = {}
 
     def declare(self, targets: Iterable[Target]) -> None:
         """Pre-create every series of every target (again after a reload: idempotent)."""
+        targets = list(targets)
+        self.sre.declare(targets)
         for t in targets:
             base = (t.id, t.department, t.procedure.value, t.platform)
             for outcome in Outcome:
@@ -131,6 +141,16 @@ class Metrics:
         if obs.outcome in (Outcome.AVAILABLE, Outcome.NO_SLOT):
             self.slots.labels(target.id).set(obs.slots or 0)
         self.earliest_days.labels(target.id).set(lead_days(obs))
+
+    def network(self, target: Target, facts: NetworkFacts) -> None:
+        """A probe's page-load phases and the certificate it saw (the runner's callback)."""
+        self.sre.network(target, facts)
+
+    def store_usage(self, size: StoreSize | None, disk: Disk | None) -> None:
+        """The store's size (measured every few minutes) and the free disk (at each scrape)."""
+        if size is not None:
+            self.sre.store(size)
+        self.sre.disk(disk)
 
     def store_health(self, snapshot: WriteSnapshot) -> None:
         """Copy the store's write health into its series (before each scrape)."""

@@ -1,0 +1,87 @@
+"""How much room the store takes and how much is left, for the SRE metrics.
+
+The database's size comes from the database (SQLite: its file with `-wal` and `-shm`;
+PostgreSQL: `pg_database_size`), the evidence's from a walk of the evidence directory (a
+million blobs take a few seconds: the daemon measures every few minutes in a thread), free
+space from the file system that holds `data_dir` (what an unprivileged user may still write).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Disk:
+    """The file system holding data_dir."""
+
+    free_bytes: int
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class StoreSize:
+    database_bytes: int | None  # None when the database would not say
+    evidence_bytes: int
+
+
+def disk(data_dir: Path) -> Disk | None:
+    """Free and total bytes of `data_dir`'s file system (its nearest existing parent's)."""
+    path = data_dir
+    while not path.exists() and path.parent != path:
+        path = path.parent
+    try:
+        usage = shutil.disk_usage(path)
+    except OSError as exc:
+        log.warning("cannot measure the disk of %s: %s", data_dir, exc)
+        return None
+    return Disk(free_bytes=usage.free, size_bytes=usage.total)
+
+
+def directory_bytes(root: Path) -> int:
+    """Bytes of the regular files under `root` (0 when it does not exist yet)."""
+    total = 0
+    stack = [root]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue  # missing, or removed while walking
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
+                elif entry.is_file(follow_symlinks=False):
+                    total += entry.stat(follow_symlinks=False).st_size
+            except OSError:
+                continue
+    return total
+
+
+def database_bytes(engine: sa.Engine) -> int | None:
+    """The database's own size; None if it cannot be read now (it is retried next time)."""
+    try:
+        if engine.dialect.name == "sqlite":
+            name = engine.url.database
+            if not name or name == ":memory:":
+                return None
+            files = (Path(name + suffix) for suffix in ("", "-wal", "-shm"))
+            return sum(f.stat().st_size for f in files if f.exists())
+        with engine.connect() as conn:
+            size = conn.execute(sa.text("SELECT pg_database_size(current_database())")).scalar()
+        return int(size) if size is not None else None
+    except (OSError, sa.exc.SQLAlchemyError) as exc:
+        log.warning("cannot measure the database's size: %s", exc)
+        return None
+
+
+def store_size(engine: sa.Engine, evidence_root: Path) -> StoreSize:
+    return StoreSize(database_bytes(engine), directory_bytes(evidence_root))
