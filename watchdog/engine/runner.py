@@ -413,7 +413,9 @@ class Runner:
             mapped = capture.mapped or NO_RESULT
             outcome, detail, message = mapped.outcome, mapped.detail, mapped.message
         final_url = state.url if state is not None else None
-        url = final_url or target.url
+        # Network facts of the page the probe ended on; of the target's own URL when it ended
+        # on none (a browser error page after a refused certificate, a timeout…).
+        url = final_url if final_url and final_url.startswith(("http:", "https:")) else target.url
         certificate = await tls_certificate(url)
         self._report_network(target, url, certificate, capture.phases)
         steps = capture.steps
