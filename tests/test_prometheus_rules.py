@@ -24,7 +24,9 @@ RULE_TESTS = sorted((PROM / "tests").glob("*_test.yml"))
 ALERTMANAGER = REPO / "config" / "alertmanager" / "alertmanager.yml"
 RUNBOOK = REPO / "docs" / "runbook.md"
 # The runbook's published copy, used when Prometheus has no `runbook_base` external label.
-RUNBOOK_BASE = "https://github.com/prefecture-watchdog/prefecture-watchdog/blob/main/docs/runbook.md"
+RUNBOOK_BASE = (
+    "https://github.com/prefecture-watchdog/prefecture-watchdog/blob/main/docs/runbook.md"
+)
 RUNBOOK_TEMPLATE = re.compile(
     r'^\{\{ or \$externalLabels\.runbook_base "(?P<base>https://[^"]+)" \}\}#(?P<anchor>[a-z]+)$'
 )
