@@ -358,7 +358,8 @@ class Daemon:
             try:
                 self.store_size = store_size(self.store.engine, self.store.blobs.root)
             except Exception:  # a metric, never a reason to stop
-                log.exception("cannot measure the store's size")
+                if not self._sizing_stop.is_set():  # not the store closing under it
+                    log.exception("cannot measure the store's size")
             if self._sizing_stop.wait(STORE_SIZE_EVERY_S):
                 return
 
