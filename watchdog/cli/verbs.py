@@ -36,6 +36,10 @@ VERBS: dict[str, Verb] = {
         "watchdog.cli.run",
         "probe the catalog on schedule, serve /healthz and /metrics (SIGHUP reloads)",
     ),
+    "worker": Verb(
+        "watchdog.cli.worker",
+        "scale-out: run probes as jobs shared with other workers on PostgreSQL",
+    ),
     "status": Verb("watchdog.cli.run", "per target: last outcome and time, next due, back-off"),
     "observations": Verb("watchdog.cli.record", "list recorded observations (read-only)"),
     "show": Verb("watchdog.cli.record", "one observation: fields, chain position, verification"),

@@ -34,6 +34,7 @@ from watchdog.config.schema import (
     ProbingSettings,
     SchedulerSettings,
     WatchdogSettings,
+    WorkersSettings,
     host_allowed,
     is_loopback,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "ProbingSettings",
     "SchedulerSettings",
     "WatchdogSettings",
+    "WorkersSettings",
     "config_path",
     "host_allowed",
     "is_loopback",

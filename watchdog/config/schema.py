@@ -127,6 +127,32 @@ class SchedulerSettings(_Strict):
     seed: int | None = None  # fixes the spread of start times (tests, benchmarks)
 
 
+class WorkersSettings(_Strict):
+    """The scale-out mode, `watchdog worker` on PostgreSQL (README « Scale-out »)."""
+
+    concurrency: Annotated[int, Field(ge=1, le=64)] = 4  # jobs at once in one worker process
+    dispatch_every: Duration = timedelta(seconds=5)  # how often due probes are enqueued
+    heartbeat: Duration = timedelta(seconds=10)  # a worker's heartbeat in PostgreSQL
+    stalled_after: Duration = timedelta(seconds=30)  # no heartbeat for this long: worker lost
+
+    @field_validator("dispatch_every")
+    @classmethod
+    def _cron_seconds(cls, value: timedelta) -> timedelta:
+        seconds = value.total_seconds()
+        if seconds != int(seconds) or not 1 <= seconds <= 60 or 60 % int(seconds):
+            raise ValueError("must be a whole number of seconds that divides a minute (1s…60s)")
+        return value
+
+    @model_validator(mode="after")
+    def _heartbeats_before_stall(self) -> WorkersSettings:
+        if self.stalled_after < 2 * self.heartbeat:
+            raise ValueError(
+                "stalled_after must be at least twice heartbeat: one late heartbeat "
+                "must not declare a live worker lost"
+            )
+        return self
+
+
 class ProbingSettings(_Strict):
     """Defaults for every target (issue 7); a target may set either key itself."""
 
@@ -142,6 +168,7 @@ class Config(_Strict):
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     probing: ProbingSettings = Field(default_factory=ProbingSettings)
+    workers: WorkersSettings = Field(default_factory=WorkersSettings)
     # Host-wide windows, keyed by host name or host:port, on top of each target's own.
     maintenance: dict[str, list[MaintenanceWindow]] = Field(default_factory=dict)
     include: list[str] = Field(default_factory=list)

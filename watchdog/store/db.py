@@ -42,6 +42,10 @@ STREAM_BATCH = 1000
 
 T = TypeVar("T")
 Head = tuple[int, str | None]  # (seq, hash) of a target's last observation
+# Runs inside an append's transaction, after the chain heads are locked and before the rows
+# are written; raising aborts the append whole (scale-out workers settle a probe's claim
+# in the very transaction that chains its observation: docs/runbook.md, « Scale-out »).
+Guard = Callable[[sa.Connection], None]
 
 # Built once: SQLAlchemy then reuses their compiled form on every append.
 _SELECT_HEADS = (
@@ -119,31 +123,41 @@ class Store:
 
     # -- writing ------------------------------------------------------------------------
 
-    def append(self, obs: Observation) -> Observation:
+    def append(self, obs: Observation, guard: Guard | None = None) -> Observation:
         """Seal `obs` after its target's chain head and store it; return the sealed copy."""
-        return self.append_many([obs])[0]
+        return self.append_many([obs], guard)[0]
 
-    def append_many(self, batch: Sequence[Observation]) -> list[Observation]:
+    def append_many(
+        self, batch: Sequence[Observation], guard: Guard | None = None
+    ) -> list[Observation]:
         """Append a batch in one transaction (all or nothing), in order within each target.
 
         A transient failure is retried (`retry`); when it persists, or for any other
-        database error, the batch is counted as dropped and StoreError names it.
+        database error, the batch is counted as dropped and StoreError names it. `guard`
+        runs in the same transaction once the heads are locked; what it raises (other than
+        a database error) aborts the append and reaches the caller as it is.
         """
         if not batch:
             return []
         targets = sorted({obs.target for obs in batch})
         what = f"cannot append {len(batch)} observation(s) for {', '.join(targets)}"
         try:
-            sealed = self._retrying(what, lambda: self._append_once(batch, targets), is_transient)
+            sealed = self._retrying(
+                what, lambda: self._append_once(batch, targets, guard), is_transient
+            )
         except StoreError as exc:
             self.health.dropped(len(batch))
             ids = ", ".join(obs.id for obs in batch)
             raise type(exc)(f"{exc}; dropped: {ids}") from exc
         return sealed
 
-    def _append_once(self, batch: Sequence[Observation], targets: list[str]) -> list[Observation]:
+    def _append_once(
+        self, batch: Sequence[Observation], targets: list[str], guard: Guard | None
+    ) -> list[Observation]:
         with self._writer.transaction(lock_wait_s=self.retry.lock_wait_s) as conn:
             heads = _lock_heads(conn, targets)
+            if guard is not None:
+                guard(conn)
             rows, sealed = _seal_rows(batch, heads)
             conn.execute(_INSERT_OBSERVATION, rows)
             _update_heads(conn, heads)

@@ -1,0 +1,328 @@
+"""`watchdog worker`: probes run as procrastinate jobs on PostgreSQL, by N workers on M machines.
+
+Two tasks, one app per worker process:
+
+- `watchdog.dispatch`, periodic (every `workers.dispatch_every`; procrastinate defers one job
+  per tick whichever worker sees it first): first it settles the probes of lost workers (jobs
+  left `doing` by a worker whose heartbeat stopped: each becomes a `probe_error` observation
+  with detail `worker_lost` and its job is marked failed, never retried), then it takes the
+  targets whose cycle has come (watchdog/workers/rows.py, under an advisory lock) and defers
+  one `watchdog.probe` job for each, with the **queueing lock** `target:<id>` (never two
+  waiting probes for one target: a cycle whose previous probe still waits is skipped and
+  logged) and the **lock** `host:<host:port>#<slot>` (procrastinate runs jobs sharing a lock one
+  at a time, so at most `politeness.per_host.concurrent` probes of one host run at once).
+- `watchdog.probe`: claims the job in `worker_probes`, takes the host's next token from its
+  shared row (waiting for it when the budget says so), runs the probe as `watchdog run` does
+  (the same Runner, deadline and maintenance tags) and appends the observation with a guard
+  that settles the claim in the same transaction as the chain append. The chain stays linear
+  because `Store.append` locks the target's chain head row (SELECT … FOR UPDATE).
+
+`watchdog run` (one process, no PostgreSQL needed) is unchanged; this mode is its scale-out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import platform as host_platform
+import random
+import socket
+import time
+import zlib
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import procrastinate
+import sqlalchemy as sa
+from procrastinate import JobContext
+from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.jobs import Job, Status
+from procrastinate.schema import SchemaManager
+from ulid import ULID
+
+from watchdog import __version__
+from watchdog.config.loader import Config
+from watchdog.daemon.maintenance import in_maintenance, tagged, windows_for
+from watchdog.domain.errors import StoreError, WatchdogError
+from watchdog.domain.models import Env, Observation, Outcome
+from watchdog.domain.target import Target
+from watchdog.engine.runner import Runner
+from watchdog.store import Store
+from watchdog.store import connect as engines
+from watchdog.workers import rows
+
+log = logging.getLogger(__name__)
+
+PROBE_TASK = "watchdog.probe"
+DISPATCH_TASK = "watchdog.dispatch"
+PROBES_QUEUE = "probes"
+DISPATCH_QUEUE = "dispatch"
+WORKER_LOST = "worker_lost"
+# Serialises the creation of procrastinate's schema by workers starting together.
+SCHEMA_LOCK_KEY = 0x57A7_C4D0_5C4E_3A00 & 0x7FFF_FFFF_FFFF_FFFF
+
+
+class WorkersNeedPostgres(WatchdogError):
+    """`watchdog worker` shares its queue and budgets through PostgreSQL only."""
+
+
+def conninfo(config: Config) -> str:
+    """The libpq URL of the store's PostgreSQL (procrastinate's connector speaks libpq)."""
+    url = engines.parse_url(config.watchdog.data_dir, config.watchdog.database_url)
+    if url.get_backend_name() != "postgresql":
+        raise WorkersNeedPostgres(
+            "watchdog worker needs watchdog.database_url on PostgreSQL (postgresql://…): the "
+            "workers share their queue, budgets and chains there; on one machine, "
+            "`watchdog run` needs none of it"
+        )
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def host_lock(target: Target, concurrent: int) -> str:
+    """The procrastinate lock of a probe of `target`: one of `concurrent` slots of its host."""
+    slot = zlib.crc32(target.id.encode()) % concurrent
+    return f"host:{target.netloc}#{slot}"
+
+
+def ensure_schema(engine: sa.Engine) -> None:
+    """procrastinate's tables and functions, then ours; created once, whoever starts first."""
+    with engine.begin() as conn:
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK_KEY)))
+        exists = conn.execute(sa.text("SELECT to_regclass('procrastinate_jobs')")).scalar()
+        if exists is None:
+            cursor = conn.connection.cursor()  # no parameters: its % signs stay as written
+            cursor.execute(SchemaManager.get_schema())
+            cursor.close()
+    rows.ensure_tables(engine)
+
+
+class Worker:
+    """One worker process: its procrastinate app, store, runner and the two tasks."""
+
+    def __init__(self, config: Config, store: Store, name: str | None = None) -> None:
+        self.config = config
+        self.store = store
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.runner = Runner(config, store.blobs.put)
+        self.rng = random.Random(config.scheduler.seed)
+        self.app = procrastinate.App(
+            connector=procrastinate.PsycopgConnector(
+                conninfo=conninfo(config),
+                min_size=1,
+                max_size=config.workers.concurrency + 2,
+            )
+        )
+        self.probe_task = self.app.task(name=PROBE_TASK, queue=PROBES_QUEUE, pass_context=True)(
+            self.probe_job
+        )
+        every = int(config.workers.dispatch_every.total_seconds())
+        dispatch = self.app.task(name=DISPATCH_TASK, queue=DISPATCH_QUEUE)(self.dispatch_job)
+        # Sixth cron field: seconds. The queueing lock keeps at most one tick waiting.
+        self.app.periodic(
+            cron=f"* * * * * */{every}", periodic_id="dispatch", queueing_lock="dispatch"
+        )(dispatch)
+
+    @property
+    def engine(self) -> sa.Engine:
+        return self.store.engine
+
+    # -- running ------------------------------------------------------------------------
+
+    async def run(self) -> int:
+        """Work until SIGTERM/SIGINT; in-flight probes get `scheduler.grace_period`."""
+        await asyncio.to_thread(ensure_schema, self.engine)
+        last = await asyncio.to_thread(self.store.last_per_target)
+        await asyncio.to_thread(self.runner.memory.seed, last.values(), self.store.blobs.get)
+        workers = self.config.workers
+        log.info("worker %s: %d targets, %d jobs at once, on %s", self.name,
+                 len(self.config.targets), workers.concurrency, self.store.url)  # fmt: skip
+        try:
+            async with self.app.open_async():
+                await self.app.run_worker_async(
+                    name=self.name,
+                    concurrency=workers.concurrency,
+                    update_heartbeat_interval=workers.heartbeat.total_seconds(),
+                    stalled_worker_timeout=workers.stalled_after.total_seconds(),
+                    shutdown_graceful_timeout=self.config.scheduler.grace_period.total_seconds(),
+                    delete_jobs="successful",
+                    install_signal_handlers=True,
+                )
+        finally:
+            await self.runner.close()
+        log.info("worker %s stopped", self.name)
+        return 0
+
+    # -- the probe task -----------------------------------------------------------------
+
+    async def probe_job(self, context: JobContext, target: str, dispatched_at: float) -> None:
+        job_id = context.job.id
+        assert job_id is not None
+        found = self.config.target(target)
+        if found is None or not found.enabled:
+            log.warning("job %s: target %s is not in this worker's catalog: skipped", job_id,
+                        target)  # fmt: skip
+            return
+        now = time.time()
+        await asyncio.to_thread(rows.claim, self.engine, job_id, target, self.name,
+                                os.getpid(), now)  # fmt: skip
+        budget = self.config.politeness.per_host
+        start = await asyncio.to_thread(rows.reserve_start, self.engine, found, budget)
+        wait = start - time.time()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        outcome = Outcome.PROBE_ERROR
+        try:
+            outcome = await self._probe_and_record(job_id, found)
+        except asyncio.CancelledError:  # shutdown past the grace period: nothing recorded
+            await asyncio.shield(
+                asyncio.to_thread(rows.settle_abandoned, self.engine, job_id, time.time())
+            )
+            raise
+        finally:
+            await asyncio.to_thread(rows.note_outcome, self.engine, found.netloc, budget,
+                                    outcome, time.time())  # fmt: skip
+
+    async def _probe_and_record(self, job_id: int, target: Target) -> Outcome:
+        deadline = self.config.browser.probe_timeout + self.config.scheduler.probe_overrun
+        try:
+            obs = await asyncio.wait_for(self.runner.probe(target), deadline.total_seconds())
+        except TimeoutError:
+            await asyncio.to_thread(rows.settle_abandoned, self.engine, job_id, time.time())
+            log.warning("probe of %s overran its deadline: abandoned, nothing recorded",
+                        target.id)  # fmt: skip
+            return Outcome.TIMEOUT
+        except StoreError as exc:  # its evidence could not be written (a full disk…)
+            self.store.health.dropped(1)
+            await asyncio.to_thread(rows.settle_abandoned, self.engine, job_id, time.time())
+            raise StoreError(f"{exc}; the observation is dropped") from exc
+        obs = self._tagged(obs, target)
+        guard = rows.settle_recorded(job_id, obs.id, time.time())
+        sealed = await asyncio.to_thread(self.store.append, obs, guard)
+        tags = f" [{', '.join(sealed.tags)}]" if sealed.tags else ""
+        log.info("%s: %s (%s) in %.1fs%s", target.id, sealed.outcome, sealed.detail,
+                 sealed.duration_s, tags)  # fmt: skip
+        return sealed.outcome
+
+    def _tagged(self, obs: Observation, target: Target) -> Observation:
+        windows = windows_for(self.config, target)
+        maintenance = in_maintenance(windows, obs.started_at, obs.finished_at)
+        if maintenance:
+            return obs.model_copy(update={"tags": tagged(obs.tags, maintenance)})
+        return obs
+
+    # -- the dispatcher -----------------------------------------------------------------
+
+    async def dispatch_job(self, timestamp: int) -> None:
+        await self.reap()
+        now = time.time()
+        due = await asyncio.to_thread(self._take_due, now)
+        concurrent = self.config.politeness.per_host.concurrent
+        for item in due:
+            deferrer = self.probe_task.configure(
+                queueing_lock=f"target:{item.target.id}",
+                lock=host_lock(item.target, concurrent),
+            )
+            try:
+                await deferrer.defer_async(target=item.target.id, dispatched_at=now)
+            except AlreadyEnqueued:
+                log.warning("%s: its previous probe still waits for a worker; this cycle is "
+                            "skipped", item.target.id)  # fmt: skip
+
+    def _take_due(self, now: float) -> list[rows.Due]:
+        with self.engine.begin() as conn:
+            return rows.take_due(conn, self.config, now, _LastStarted(self.store), self.rng)
+
+    async def reap(self) -> int:
+        """Record the probes of lost workers as `worker_lost` and fail their jobs; how many."""
+        stalled_after = self.config.workers.stalled_after.total_seconds()
+        manager = self.app.job_manager
+        lost = 0
+        for job in await manager.get_stalled_jobs(seconds_since_heartbeat=stalled_after):
+            if job.task_name == PROBE_TASK and await self._record_lost(job):
+                lost += 1
+            try:
+                await manager.finish_job(job, Status.FAILED, delete_job=False)
+            except Exception as exc:  # finished meanwhile (its worker came back): leave it
+                log.info("job %s of a stalled worker: %s", job.id, exc)
+        return lost
+
+    async def _record_lost(self, job: Job) -> bool:
+        assert job.id is not None
+        target_id = str(job.task_kwargs.get("target"))
+        claim = await asyncio.to_thread(rows.claimed, self.engine, job.id)
+        now = time.time()
+        started, worker = claim if claim is not None else (now, f"worker #{job.worker_id}")
+        obs = self._lost_observation(target_id, worker, job.id, started, now)
+        target = self.config.target(target_id)
+        if target is not None:
+            obs = self._tagged(obs, target)
+        guard = rows.settle_lost(job.id, target_id, obs.id, now)
+        try:
+            await asyncio.to_thread(self.store.append, obs, guard)
+        except rows.AlreadySettled:
+            return False
+        log.error("%s: worker %s lost during job %s: recorded as probe_error/%s, not retried",
+                  target_id, worker, job.id, WORKER_LOST)  # fmt: skip
+        return True
+
+    def _lost_observation(
+        self, target: str, worker: str | None, job_id: int, started: float, now: float
+    ) -> Observation:
+        started_at = datetime.fromtimestamp(started, UTC)
+        finished_at = datetime.fromtimestamp(max(now, started), UTC)
+        return Observation(
+            id=str(ULID()),
+            target=target,
+            outcome=Outcome.PROBE_ERROR,
+            detail=WORKER_LOST,
+            message=(
+                f"worker {worker} stopped sending heartbeats during this probe (job {job_id}): "
+                "its result is unknown; the probe is not retried, the next cycle probes again"
+            ),
+            started_at=started_at,
+            finished_at=finished_at,
+            duration_s=round((finished_at - started_at).total_seconds(), 3),
+            env=Env(
+                software=f"prefecture-watchdog {__version__}",
+                os=host_platform.platform(),
+                simulated=self.config.watchdog.simulated,
+            ),
+            vantage=self.config.watchdog.vantage,
+        )
+
+
+class _LastStarted(Mapping[str, float]):
+    """Each target's last start in the store, read only when a target is new to the schedule."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._cache: dict[str, float] | None = None
+
+    def _read(self) -> dict[str, float]:
+        if self._cache is None:
+            last = self._store.last_per_target()
+            self._cache = {tid: obs.started_at.timestamp() for tid, obs in last.items()}
+        return self._cache
+
+    def __getitem__(self, key: str) -> float:
+        return self._read()[key]
+
+    def __iter__(self) -> Any:
+        return iter(self._read())
+
+    def __len__(self) -> int:
+        return len(self._read())
+
+
+def run_worker(config: Config, name: str | None = None) -> int:
+    """Entry point of `watchdog worker`."""
+    conninfo(config)  # PostgreSQL or a clear refusal, before anything opens
+    if log.getEffectiveLevel() > logging.INFO:
+        log.setLevel(logging.INFO)  # lifecycle and one line per probe, even without -v
+    store = Store.open(config.watchdog.data_dir, config.watchdog.database_url)
+    try:
+        return asyncio.run(Worker(config, store, name).run())
+    finally:
+        store.close()
