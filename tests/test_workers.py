@@ -16,8 +16,9 @@ import os
 import signal
 import subprocess
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +29,13 @@ from conftest import SIM_NOW
 from harness import REPO, LoopThread
 from polling import wait_until
 
-from watchdog.config.loader import Config, load_config
+from watchdog.config.loader import Config, WorkersSettings, load_config
 from watchdog.domain.models import Observation, Outcome
 from watchdog.simulator.app import entry_path, serve
 from watchdog.simulator.scenario import load_scenario
 from watchdog.store import Store
 from watchdog.workers import rows
-from watchdog.workers.service import WORKER_LOST
+from watchdog.workers.service import WORKER_LOST, ensure_schema
 
 WATCHDOG = str(REPO / ".venv" / "bin" / "watchdog")
 # Seconds between two probes of one target: a host's three probes, one at a time, take ~2.5 s
@@ -278,3 +279,46 @@ def test_two_workers_share_targets_budgets_and_chains_and_a_lost_probe_is_record
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_a_probe_is_settled_once_with_its_chain(
+    tmp_path: Path, pg_url: str, make_observation: Callable[..., Observation]
+) -> None:
+    """The claim is settled in the append's transaction: a probe its worker recorded is never
+    also `worker_lost` (the lost observation is not appended), and a worker that comes back
+    after being declared lost still records its probe (`recorded_late`): nothing dropped."""
+    with Store.open(tmp_path / "data", pg_url) as store:
+        ensure_schema(store.engine)
+        now = 1_800_000_000.0
+        rows.claim(store.engine, 1, "t", "w1", 4242, now)
+        done = make_observation("t", 0)
+        store.append(done, rows.settle_recorded(1, done.id, now))
+        lost = make_observation("t", 1, outcome=Outcome.PROBE_ERROR, detail=WORKER_LOST)
+        with pytest.raises(rows.AlreadySettled):
+            store.append(lost, rows.settle_lost(1, "t", lost.id, now))
+        assert store.count("t") == 1
+
+        rows.claim(store.engine, 2, "t", "w2", 4243, now)
+        store.append(lost, rows.settle_lost(2, "t", lost.id, now))
+        late = make_observation("t", 2)
+        store.append(late, rows.settle_recorded(2, late.id, now))
+        assert [o.id for o in store.iter_observations("t")] == [done.id, lost.id, late.id]
+        with store.engine.connect() as conn:
+            states = dict(conn.execute(sa.select(rows.probes.c.job_id, rows.probes.c.state)).all())
+    assert states == {1: rows.RECORDED, 2: rows.RECORDED_LATE}
+
+
+def test_settings_and_store_a_worker_refuses(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="stalled_after must be at least twice heartbeat"):
+        WorkersSettings(heartbeat=timedelta(seconds=10), stalled_after=timedelta(seconds=15))
+    with pytest.raises(ValueError, match="divides a minute"):
+        WorkersSettings(dispatch_every=timedelta(seconds=7))
+    path = tmp_path / "watchdog.yaml"
+    path.write_text(yaml.safe_dump({"watchdog": {"data_dir": str(tmp_path / "data")}}))
+    result = subprocess.run(
+        [WATCHDOG, "worker", "--config", str(path)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "watchdog worker needs watchdog.database_url on PostgreSQL" in result.stderr
+    assert not (tmp_path / "data").exists()  # refused before anything opened

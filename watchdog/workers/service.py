@@ -70,8 +70,9 @@ class WorkersNeedPostgres(WatchdogError):
 
 def conninfo(config: Config) -> str:
     """The libpq URL of the store's PostgreSQL (procrastinate's connector speaks libpq)."""
-    url = engines.parse_url(config.watchdog.data_dir, config.watchdog.database_url)
-    if url.get_backend_name() != "postgresql":
+    given = config.watchdog.database_url  # None: SQLite, refused before its folder is made
+    url = engines.parse_url(config.watchdog.data_dir, given) if given is not None else None
+    if url is None or url.get_backend_name() != "postgresql":
         raise WorkersNeedPostgres(
             "watchdog worker needs watchdog.database_url on PostgreSQL (postgresql://…): the "
             "workers share their queue, budgets and chains there; on one machine, "
