@@ -15,6 +15,7 @@ import itertools
 import os
 import signal
 import subprocess
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -150,6 +151,7 @@ class Run:
     """What a bounded run left: who was killed in which claim, and the record after it."""
 
     killed: str
+    killed_at: float
     claim: sa.Row[Any]
     observations: list[Observation]
     claims: list[sa.Row[Any]]
@@ -197,6 +199,7 @@ def _run_and_kill_one(tmp_path: Path, config: Config, engine: sa.Engine, quick: 
         assert killed in workers and workers[killed].pid == claim.pid
         os.kill(claim.pid, signal.SIGKILL)
         workers.pop(killed).wait(10)
+        killed_at = time.time()
         wait_until(slow_lost, 60, "the lost probe recorded")
         wait_until(enough, 90, f"{CYCLES} observations of every quick target", every=0.5)
         alive()
@@ -204,7 +207,7 @@ def _run_and_kill_one(tmp_path: Path, config: Config, engine: sa.Engine, quick: 
         _stop(workers)
     (survivor,) = workers
     assert workers[survivor].returncode == 0, (tmp_path / f"{survivor}.log").read_text()
-    return Run(killed, claim, _observations(config), _claims(engine))
+    return Run(killed, killed_at, claim, _observations(config), _claims(engine))
 
 
 def _assert_once_per_interval(series: dict[str, list[Observation]], quick: list[str]) -> None:
@@ -219,19 +222,26 @@ def _assert_once_per_interval(series: dict[str, list[Observation]], quick: list[
         assert all(INTERVAL * 0.9 - 0.05 <= gap <= 2 * INTERVAL for gap in gaps), (key, gaps)
 
 
-def _assert_budgets(series: dict[str, list[Observation]], hosts: list[Site]) -> None:
-    """Starts on one host at least 60/RPM s apart whichever worker made them (less the event
-    loop's latency between a token's time and the probe's first instruction, a few ms: 50 ms
-    allowed), and (one slot per host) one probe at a time. A lost probe's start is its claim,
-    not a token, so it is left out."""
+def _assert_budgets(run: Run, series: dict[str, list[Observation]], hosts: list[Site]) -> None:
+    """The shared budget: the starts granted on one host (each claim's token) at least 60/RPM s
+    apart whichever worker took them, every probe started no earlier than its token, and (one
+    slot per host) one probe at a time on each host."""
+    by_id = {o.id: o for key in series for o in series[key]}
     for site in hosts:
+        claims = sorted(
+            (c for c in run.claims if c.target in site.keys and c.token_at is not None),
+            key=lambda c: c.token_at,
+        )
+        for a, b in itertools.pairwise(claims):
+            assert b.token_at - a.token_at >= 60 / RPM - 1e-6, (site.netloc, a, b)
+        for c in claims:
+            if c.state == rows.RECORDED:
+                assert by_id[c.observation].started_at.timestamp() >= c.token_at - 1e-3, c
         probes = sorted(
             (o for key in site.keys for o in series[key] if o.detail != WORKER_LOST),
             key=lambda o: o.started_at,
         )
         for a, b in itertools.pairwise(probes):
-            spacing = (b.started_at - a.started_at).total_seconds()
-            assert spacing >= 60 / RPM - 0.05, (site.netloc, a.target, b.target, spacing)
             assert b.started_at >= a.finished_at, (site.netloc, a.id, b.id)
 
 
@@ -259,7 +269,7 @@ def test_two_workers_share_targets_budgets_and_chains_and_a_lost_probe_is_record
     series = _by_target(run.observations)
 
     # Both workers probed (the kill waited for it), and the survivor went on alone.
-    after = [c for c in run.claims if c.started_at > run.claim.started_at]
+    after = [c for c in run.claims if c.started_at > run.killed_at]
     assert {c.worker for c in after if c.state == rows.RECORDED} == {"w1", "w2"} - {run.killed}
 
     # The killed probe is one probe_error/worker_lost naming its worker, from its claim's
@@ -271,7 +281,7 @@ def test_two_workers_share_targets_budgets_and_chains_and_a_lost_probe_is_record
     assert slow_lost[0].started_at.timestamp() == pytest.approx(run.claim.started_at, abs=0.01)
 
     _assert_once_per_interval(series, quick)
-    _assert_budgets(series, hosts)
+    _assert_budgets(run, series, hosts)
     _assert_nothing_lost(run)
 
     verify = subprocess.run(

@@ -7,11 +7,13 @@ Three tables beside the store's, created on a worker's start:
   `SELECT … FOR UPDATE` and applies the very `TokenBucket`/`HostState` logic of
   watchdog/daemon/politeness.py to the row, so the budget holds across workers and machines.
 - `worker_targets`: one row per target: the start of its previous cycle (`anchor`) and the
-  jitter drawn for the next one, read and written by the dispatcher alone.
+  jitter drawn for the next one: the dispatcher moves the anchor when it enqueues the probe,
+  the probe when its host's token lets it start.
 - `worker_probes`: one row per probe job: which target, which worker (host:pid), since when,
-  and how it settled (`running`, `recorded`, `lost`, `recorded_late`, `abandoned`). A probe's
-  row is settled in the transaction that chains its observation (a `Store.append` guard), so a
-  probe is either recorded by its worker or declared `worker_lost`, never both unnoticed.
+  the start its host's token granted, and how it settled (`running`, `recorded`, `lost`,
+  `recorded_late`, `abandoned`). A probe's row is settled in the transaction that chains its
+  observation (a `Store.append` guard), so a probe is either recorded by its worker or
+  declared `worker_lost`, never both unnoticed.
 
 Times are Unix seconds (the workers' clocks are assumed synchronised, e.g. by NTP).
 """
@@ -40,7 +42,7 @@ RUNNING = "running"
 RECORDED = "recorded"
 LOST = "lost"
 RECORDED_LATE = "recorded_late"  # recorded by a worker already declared lost
-ABANDONED = "abandoned"  # overran its deadline, or cancelled at shutdown: nothing recorded
+ABANDONED = "abandoned"  # nothing recorded: overran its deadline, cancelled, or failed
 
 metadata = sa.MetaData()
 
@@ -72,6 +74,7 @@ probes = sa.Table(
     sa.Column("pid", sa.Integer),
     sa.Column("state", sa.Text, nullable=False),
     sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("token_at", sa.Float),  # the start its host's budget granted
     sa.Column("settled_at", sa.Float),
     sa.Column("observation", sa.Text),
 )
@@ -115,7 +118,7 @@ def _save_host(conn: sa.Connection, state: HostState) -> None:
     )
 
 
-def reserve_start(engine: sa.Engine, target: Target, budget: PerHostBudget) -> float:
+def reserve_start(engine: sa.Engine, job_id: int, target: Target, budget: PerHostBudget) -> float:
     """Take the host's next token: the time at which this probe may start (now or later).
 
     The bucket's `take` is politeness.TokenBucket's: starts to one host stay 60/rpm seconds
@@ -130,6 +133,7 @@ def reserve_start(engine: sa.Engine, target: Target, budget: PerHostBudget) -> f
         state.bucket.take(now)
         _save_host(conn, state)
         conn.execute(sa.update(targets).where(targets.c.target == target.id).values(anchor=start))
+        conn.execute(sa.update(probes).where(probes.c.job_id == job_id).values(token_at=start))
     return start
 
 

@@ -169,14 +169,15 @@ class Worker:
         await asyncio.to_thread(rows.claim, self.engine, job_id, target, self.name,
                                 os.getpid(), now)  # fmt: skip
         budget = self.config.politeness.per_host
-        start = await asyncio.to_thread(rows.reserve_start, self.engine, found, budget)
+        start = await asyncio.to_thread(rows.reserve_start, self.engine, job_id, found, budget)
         wait = start - time.time()
         if wait > 0:
             await asyncio.sleep(wait)
         outcome = Outcome.PROBE_ERROR
         try:
             outcome = await self._probe_and_record(job_id, found)
-        except asyncio.CancelledError:  # shutdown past the grace period: nothing recorded
+        except BaseException:  # cancelled past the grace period, or a fault outside the runner:
+            # nothing recorded, and the claim says so (its job ends failed, not stalled)
             await asyncio.shield(
                 asyncio.to_thread(rows.settle_abandoned, self.engine, job_id, time.time())
             )
@@ -196,7 +197,6 @@ class Worker:
             return Outcome.TIMEOUT
         except StoreError as exc:  # its evidence could not be written (a full disk…)
             self.store.health.dropped(1)
-            await asyncio.to_thread(rows.settle_abandoned, self.engine, job_id, time.time())
             raise StoreError(f"{exc}; the observation is dropped") from exc
         obs = self._tagged(obs, target)
         guard = rows.settle_recorded(job_id, obs.id, time.time())
