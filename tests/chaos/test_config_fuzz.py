@@ -33,7 +33,10 @@ from watchdog.domain.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "config" / "examples"
-LOAD_DEADLINE_S = 10.0
+# A hang detector, not a speed check: a load that is merely slow on a busy machine (a
+# million-line file takes ~3 s alone, 10 s under a loaded CI) must not fail; one that never
+# returns must. Speed is measured in `make bench`.
+LOAD_DEADLINE_S = 90.0
 SCALE = int(os.environ.get("WATCHDOG_FUZZ_SCALE", "1"))
 FUZZ = settings(
     derandomize=True,

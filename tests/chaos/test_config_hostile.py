@@ -22,7 +22,10 @@ from watchdog.config.loader import MAX_INCLUDED_BYTES, MAX_INCLUDED_FILES, Confi
 from watchdog.config.yamlpos import MAX_BYTES
 from watchdog.domain.errors import ConfigError
 
-LOAD_DEADLINE_S = 10.0
+# A hang detector, not a speed check: a load that is merely slow on a busy machine (a
+# million-line file takes ~3 s alone, 10 s under a loaded CI) must not fail; one that never
+# returns must. Speed is measured in `make bench`.
+LOAD_DEADLINE_S = 90.0
 TARGET = """\
   - id: ain-premiere-demande
     department: "01"
