@@ -37,8 +37,9 @@ def test_hang_is_a_timeout_within_the_deadline(sim: Sim, tmp_path: Path) -> None
                           browser={"probe_timeout": "3s"})  # fmt: skip
     obs = probe_and_store(sim, config, "t")
     assert obs.outcome.value == "timeout"
-    # The probe itself was stopped at its deadline (evidence capture comes after).
-    assert obs.duration_s < 3 + 3
+    # The page never ends: a finite duration says the probe's deadline stopped it. The bound is
+    # loose on purpose (a busy machine is slow to cancel); speed is measured in bench, not here.
+    assert obs.detail == "deadline" and obs.duration_s < 30
     assert obs.steps and obs.steps[0].status is None
 
 
