@@ -36,6 +36,7 @@ EVIDENCE_DIR = "preuves"
 EXTENSIONS = {
     "screenshot": "png", "framed": "png", "html": "html", "html_volatile": "json",
     "html_sha256": "html", "har": "har", "trace": "zip", "resources": "json",
+    "axe": "json",
 }  # fmt: skip
 CSV_EVIDENCE = ("screenshot", "framed", "html", "har", "trace")
 EVIDENCE_NAME = re.compile(rf"^{EVIDENCE_DIR}/([0-9a-f]{{64}})\.(png|html|json|har|zip)$")

@@ -32,6 +32,10 @@ VERBS: dict[str, Verb] = {
     "check-config": Verb("watchdog.cli.catalog", "validate the configuration and exit"),
     "targets": Verb("watchdog.cli.catalog", "list the catalog of targets"),
     "probe": Verb("watchdog.cli.probe", "probe one target now, store and print the observation"),
+    "audit": Verb(
+        "watchdog.cli.audit",
+        "accessibility audit (axe-core, RGAA 4.1) of each journey's step pages, stored",
+    ),
     "run": Verb(
         "watchdog.cli.run",
         "probe the catalog on schedule, serve /healthz and /metrics (SIGHUP reloads)",

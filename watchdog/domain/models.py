@@ -136,6 +136,7 @@ class EvidenceRefs(BaseModel):
     har: str | None = None
     trace: str | None = None
     resources: str | None = None
+    axe: str | None = None  # an accessibility audit's axe-core results, every page (JSON)
 
     def blobs(self) -> dict[str, str]:
         """kind -> SHA-256 of each blob kept (`html_sha256` names a page, not a blob)."""
@@ -203,6 +204,73 @@ class CaptchaSeen(BaseModel):
         return self.audio if self.rendered else None
 
 
+class Impact(StrEnum):
+    """axe-core's severity of an accessibility violation."""
+
+    MINOR = "minor"
+    MODERATE = "moderate"
+    SERIOUS = "serious"
+    CRITICAL = "critical"
+
+
+class Violation(BaseModel):
+    """One axe-core rule a page broke, with the RGAA 4.1 criteria it maps to
+    (watchdog/data/a11y-rgaa.yaml; empty: the rule maps to no criterion)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rule: str
+    impact: Impact | None = None
+    criteria: list[str] = Field(default_factory=list)
+    elements: list[str] = Field(default_factory=list)  # axe-core's selectors, in its order
+
+
+class AuditedPage(BaseModel):
+    """One step page of the journey as the audit found it, before the probe left it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    step: str
+    url: str
+    violations: list[Violation] = Field(default_factory=list)
+    passes: int = 0  # rules checked and passed
+    incomplete: int = 0  # rules axe-core could not decide (a person must look)
+    error: str | None = None  # why the page could not be audited (then nothing is known)
+    screenshot: str | None = None  # SHA-256 of the page's capture (blob), when it broke a rule
+    framed: str | None = None  # SHA-256 of its framed copy (blob)
+
+    def blobs(self) -> dict[str, str]:
+        refs = {"screenshot": self.screenshot, "framed": self.framed}
+        return {kind: sha for kind, sha in refs.items() if sha is not None}
+
+
+class Audit(BaseModel):
+    """An accessibility audit of a journey (issue 18): axe-core on every step page the probe
+    visited, up to the availability step. The observation that holds it is an audit: it sits
+    in the audit chain of its target (`audit_chain`), outside every rate."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    target: str  # the audited target's id
+    engine: str  # "axe-core 4.12.1"
+    mapping: str  # SHA-256 of the RGAA mapping table used
+    tags: list[str] = Field(default_factory=list)  # the axe-core rule tags run
+    pages: list[AuditedPage] = Field(default_factory=list)
+
+
+AUDIT_CHAIN_SUFFIX = ".a11y"  # never in a target id (watchdog/domain/target.py: [a-z0-9-])
+
+
+def audit_chain(target_id: str) -> str:
+    """The chain that holds `target_id`'s audits, beside its probes' chain: no reader of the
+    probes' chain (rates, last outcome, incidents, evidence policy, status) sees an audit."""
+    return target_id + AUDIT_CHAIN_SUFFIX
+
+
+def is_audit_chain(chain: str) -> bool:
+    return chain.endswith(AUDIT_CHAIN_SUFFIX)
+
+
 class Observation(BaseModel):
     """One attempt at a booking journey; hashed into its target's chain."""
 
@@ -215,6 +283,7 @@ class Observation(BaseModel):
     message: str | None = None
     dialogs: list[str] = Field(default_factory=list)  # alert()/confirm() texts, verbatim
     captcha: CaptchaSeen | None = None  # alternatives a captcha page offered (RGAA 1.5)
+    audit: Audit | None = None  # set on an audit (issue 18), which is in its own chain
     slots: int | None = None
     earliest_slot: datetime | None = None
     published_next: datetime | None = None

@@ -23,6 +23,7 @@ from ulid import ULID
 
 from probes import REGISTRY, options_of
 from watchdog import __version__
+from watchdog.a11y.audit import ALLOWANCE_S, Auditor
 from watchdog.config.loader import Config
 from watchdog.domain.errors import SiteFault
 from watchdog.domain.models import (
@@ -34,6 +35,7 @@ from watchdog.domain.models import (
     Outcome,
     Profile,
     Step,
+    audit_chain,
 )
 from watchdog.domain.target import Target
 from watchdog.engine.browser import BrowserHost
@@ -86,6 +88,7 @@ class Capture:
     profile: Profile | None = None  # how the browser's clean state was made, if one ran
     shot_at: datetime | None = None  # when its screenshot was taken, if one was
     phases: dict[str, float] = field(default_factory=dict)  # the last page load's (browser)
+    auditor: Auditor | None = None  # an accessibility audit rides along (watchdog/a11y)
 
     @classmethod
     def of_request(cls, attempt: RequestAttempt) -> Capture:
@@ -171,12 +174,19 @@ class Runner:
 
         return route
 
-    async def probe(self, target: Target) -> Observation:
-        """Run `target`'s probe once (engine per config) and return the unsealed observation."""
+    async def probe(self, target: Target, audit: bool = False) -> Observation:
+        """Run `target`'s probe once (engine per config) and return the unsealed observation.
+
+        `audit`: the same journey in the browser, with axe-core run on every step page it
+        visits; the observation is an audit, for the target's audit chain (issue 18).
+        """
         obs_id = str(ULID())
         started = utcnow()
         spec = REGISTRY[target.platform]
         creds = spec.credentials(options_of(target))
+        if audit:
+            auditor = Auditor(target.id, obs_id, self.put_blob, self.config.watchdog.simulated)
+            return await self._browse(target, obs_id, started, creds, [], auditor)
         choice = self.config.engine_for(target)
         trail: list[Step] = []
         if choice is not EngineChoice.BROWSER and spec.request_probe is not None:
@@ -191,11 +201,17 @@ class Runner:
         return await self._browse(target, obs_id, started, creds, trail)
 
     async def _browse(
-        self, target: Target, obs_id: str, started: datetime, creds: Credentials, trail: list[Step]
+        self,
+        target: Target,
+        obs_id: str,
+        started: datetime,
+        creds: Credentials,
+        trail: list[Step],
+        auditor: Auditor | None = None,
     ) -> Observation:
         spec = REGISTRY[target.platform]
         options = options_of(target)
-        capture = Capture(trail=trail)
+        capture = Capture(trail=trail, auditor=auditor)
         context: BrowserContext | None = None
         lent: Lent | None = None
         page: Page | None = None
@@ -213,8 +229,9 @@ class Runner:
             tracing = not creds  # a trace records headers: never with operator secrets
             if tracing:
                 await context.tracing.start(screenshots=False, snapshots=True)
-            capture.session, listeners = self._session(page, target)
+            capture.session, listeners = self._session(page, target, auditor)
             deadline = self.config.browser.probe_timeout.total_seconds()
+            deadline += ALLOWANCE_S if auditor is not None else 0  # axe-core's own time
             page.set_default_timeout(deadline * 1000)
             capture.state = await asyncio.wait_for(spec.probe(capture.session, options), deadline)
             capture.session.check_refused()
@@ -236,10 +253,14 @@ class Runner:
             await _quietly_close(context)
         return await self._observation(target, obs_id, started, finished, capture, creds)
 
-    def _session(self, page: Page, target: Target) -> tuple[ProbeSession, Listeners]:
+    def _session(
+        self, page: Page, target: Target, auditor: Auditor | None = None
+    ) -> tuple[ProbeSession, Listeners]:
         session = self.session_class(
             page=page, url=target.url, target_id=target.id, host_allowed=self.config.host_allowed
         )
+        if auditor is not None:  # axe-core reads each step page before the probe leaves it
+            session.before_leaving = auditor.visit
 
         async def on_dialog(dialog: Dialog) -> None:
             session.note_dialog(dialog.message)
@@ -278,6 +299,9 @@ class Runner:
     ) -> None:
         session = capture.session
         if session is not None and session.page is not None and not session.page.is_closed():
+            step = session.page_step
+            if capture.auditor is not None and step is not None:  # the page the probe ended on
+                await capture.auditor.visit(session.page, step.name, step.url)
             await self._capture_page(capture, session, target, obs_id, started)
         outcome = _outcome(capture)
         if context is None or not tracing:
@@ -330,6 +354,8 @@ class Runner:
 
     def _wants_screenshot(self, capture: Capture, target: Target, html: str) -> bool:
         capture.fingerprint = page_fingerprint(html)
+        if capture.auditor is not None:  # an audit keeps its page, outside the probes' policy
+            return True
         policy = self.config.screenshots_for(target)
         outcome = _outcome(capture)
         return self.memory.wants_screenshot(
@@ -419,15 +445,21 @@ class Runner:
         certificate = await tls_certificate(url)
         self._report_network(target, url, certificate, capture.phases)
         steps = capture.steps
-        self.memory.remember(target.id, outcome, capture.fingerprint, capture.shot_at)
+        chain, audit = target.id, None
+        if capture.auditor is not None:
+            chain, audit = audit_chain(target.id), capture.auditor.record()
+            capture.evidence.axe = self.put_blob(capture.auditor.results_json(), "axe")
+        else:
+            self.memory.remember(target.id, outcome, capture.fingerprint, capture.shot_at)
         obs = Observation(
             id=obs_id,
-            target=target.id,
+            target=chain,
             outcome=outcome,
             detail=detail,
             message=_mask(message, creds),
             dialogs=[m for d in _dialogs(capture) if (m := _mask(d, creds)) is not None],
             captcha=capture.session.captcha if capture.session is not None else None,
+            audit=audit,
             slots=c.slots if c else None,
             earliest_slot=c.earliest_slot if c else None,
             published_next=c.published_next if c else None,

@@ -73,6 +73,9 @@ class PlatformClassifier(Protocol):
 
 
 HostCheck = Callable[[str], bool]
+# Called with the page, its step name and URL before the journey leaves a step page (an
+# accessibility audit, watchdog/a11y/audit.py); it only reads the page.
+PageHook = Callable[["Page", str, str], Awaitable[None]]
 
 
 def host_of(url: str) -> str:
@@ -96,6 +99,7 @@ class ProbeSession:
     captcha: CaptchaSeen | None = None  # what a captcha page offered (watchdog/probe/captcha.py)
     last_status: int | None = None
     last_redirects: tuple[str, ...] = ()
+    before_leaving: PageHook | None = None
     _dialog_came: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     def note_dialog(self, message: str) -> None:
@@ -154,6 +158,7 @@ class ProbeSession:
     async def goto(self, url: str, step: str) -> Response | None:
         """Load `url` as the named step of the journey."""
         self._check_host(url)
+        await self.leaving()
         started = time.perf_counter()
         try:
             response = await self.page.goto(url, wait_until="load")
@@ -167,6 +172,7 @@ class ProbeSession:
 
     async def navigate_by(self, action: Callable[[], Awaitable[None]], step: str) -> None:
         """Run `action` (a click, a submit) and record the navigation it causes."""
+        await self.leaving()
         started = time.perf_counter()
         try:
             async with self.page.expect_navigation(wait_until="load") as navigation:
@@ -177,6 +183,18 @@ class ProbeSession:
             self.check_refused(exc)
             raise
         self._record(step, response, started)
+
+    async def leaving(self) -> None:
+        """The journey is about to leave the page it holds: `before_leaving` reads it first."""
+        step = self.page_step
+        if self.before_leaving is not None and step is not None:
+            await self.before_leaving(self.page, step.name, step.url)
+
+    @property
+    def page_step(self) -> Step | None:
+        """The trail step of the last page the journey loaded (None before the first)."""
+        pages = [s for s in self.steps if not s.name.startswith(NOT_PAGES)]
+        return pages[-1] if pages else None
 
     @property
     def loaded_url(self) -> str:

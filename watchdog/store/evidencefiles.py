@@ -30,6 +30,7 @@ FILE_NAMES = {
     "har": "network.har",
     "trace": "trace.zip",
     "resources": "resources.json",
+    "axe": "axe-results.json",
 }
 IMAGE_KINDS = frozenset({"screenshot", "framed"})
 PAGE = "page.html"

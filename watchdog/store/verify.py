@@ -387,15 +387,24 @@ _ROWS_IN_CHAIN_ORDER = sa.select(observations).order_by(observations.c.target, o
 
 
 def _evidence(doc: dict[str, Any] | None) -> Iterable[tuple[str, str]]:
-    """(sha, kind) of each evidence blob a hashed document references."""
+    """(sha, kind) of each evidence blob a hashed document references: its `evidence`, and
+    the captures of the pages an audit found in breach (`audit.pages[].screenshot|framed`)."""
     evidence = doc.get("evidence") if doc else None
     if not isinstance(evidence, dict):
         return []
-    return [
+    found = [
         (str(sha), kind)
         for kind, sha in sorted(evidence.items())
         if sha is not None and kind not in NOT_BLOBS
     ]
+    audit = doc.get("audit") if doc else None
+    pages = audit.get("pages") if isinstance(audit, dict) else None
+    for index, page in enumerate(pages if isinstance(pages, list) else []):
+        for kind in ("screenshot", "framed"):
+            sha = page.get(kind) if isinstance(page, dict) else None
+            if sha is not None:
+                found.append((str(sha), f"audit page {index + 1} {kind}"))
+    return found
 
 
 def _parse(text: Any) -> dict[str, Any] | None:

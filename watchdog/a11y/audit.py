@@ -1,0 +1,125 @@
+"""One audit: axe-core on each step page of a probe's journey, before the probe leaves it.
+
+The runner hands an `Auditor` to the probe's session (watchdog/probe/session.py calls it
+before each navigation) and calls it once more on the page the probe ended on, so the pages
+audited are exactly those the journey visited, never one past the availability step, and no
+request is added. A page that broke a rule is photographed (full page) and framed like any
+capture (watchdog/evidence/frame.py). A page axe-core could not run on keeps its error: that
+page is unknown, never « no violation ».
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from watchdog.a11y import axe
+from watchdog.a11y.rgaa import RgaaTable, table
+from watchdog.domain.models import Audit, AuditedPage, Impact, Violation
+from watchdog.evidence.frame import Banner, frame
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page
+
+log = logging.getLogger(__name__)
+
+BlobPut = Callable[[bytes, str], str]
+AXE_TIMEOUT_S = 30.0  # one page's run; a longer one is recorded as an error on that page
+CAPTURE_TIMEOUT_MS = 10_000
+ALLOWANCE_S = 60.0  # added to the probe's deadline when it is audited (axe-core's own time)
+MAX_ELEMENTS = 20  # selectors kept per rule and page in the observation (all are in the JSON)
+
+
+@dataclass
+class Auditor:
+    """Collects the pages of one audited probe; `record` is the observation's `audit`."""
+
+    target: str
+    observation_id: str
+    put_blob: BlobPut
+    simulated: bool = False
+    rgaa: RgaaTable = field(default_factory=table)
+    pages: list[AuditedPage] = field(default_factory=list)
+    raw: list[dict[str, Any]] = field(default_factory=list)  # axe-core's results, by page
+    _seen: set[tuple[str, str]] = field(default_factory=set)
+
+    async def visit(self, page: Page, step: str, url: str) -> None:
+        """Audit `page`, the journey's step `step` loaded from `url` (once per step)."""
+        if (step, url) in self._seen or page.is_closed():
+            return
+        self._seen.add((step, url))
+        try:
+            results = await asyncio.wait_for(axe.run(page), AXE_TIMEOUT_S)
+        except Exception as exc:  # our tool failed on this page: unknown, not clean
+            log.info("audit of %s at %s: axe-core failed: %s", self.target, step, exc)
+            self.pages.append(AuditedPage(step=step, url=url, error=_reason(exc)))
+            self.raw.append({"step": step, "url": url, "error": _reason(exc)})
+            return
+        audited = AuditedPage(
+            step=step,
+            url=url,
+            violations=[self._violation(v) for v in results.get("violations", [])],
+            passes=len(results.get("passes", [])),
+            incomplete=len(results.get("incomplete", [])),
+        )
+        if audited.violations:
+            await self._capture(page, audited)
+        self.pages.append(audited)
+        self.raw.append({"step": step, "url": url, "results": results})
+
+    def _violation(self, found: dict[str, Any]) -> Violation:
+        rule = str(found.get("id"))
+        impact = found.get("impact")
+        elements = [_selector(node) for node in found.get("nodes", [])]
+        return Violation(
+            rule=rule,
+            impact=Impact(impact) if impact in set(Impact) else None,
+            criteria=self.rgaa.criteria_of(rule),
+            elements=elements[:MAX_ELEMENTS],
+        )
+
+    async def _capture(self, page: Page, audited: AuditedPage) -> None:
+        try:
+            raw = await page.screenshot(full_page=True, timeout=CAPTURE_TIMEOUT_MS)
+        except Exception as exc:  # evidence is best effort; the finding stays
+            log.info("audit capture of %s at %s failed: %s", self.target, audited.step, exc)
+            return
+        audited.screenshot = self.put_blob(raw, "screenshot")
+        banner = Banner(
+            url=audited.url,
+            taken_at=datetime.now(UTC),
+            target=self.target,
+            observation_id=self.observation_id,
+            raw_sha256=audited.screenshot,
+            simulated=self.simulated,
+        )
+        audited.framed = self.put_blob(await asyncio.to_thread(frame, raw, banner), "framed")
+
+    def results_json(self) -> bytes:
+        """axe-core's results of every page, as one JSON document (the `axe` evidence)."""
+        document = {"axe_core": axe.version(), "tags": list(axe.TAGS), "pages": self.raw}
+        return json.dumps(document, ensure_ascii=False, sort_keys=True).encode()
+
+    def record(self) -> Audit:
+        return Audit(
+            target=self.target,
+            engine=f"axe-core {axe.version()}",
+            mapping=self.rgaa.sha256,
+            tags=list(axe.TAGS),
+            pages=list(self.pages),
+        )
+
+
+def _selector(node: dict[str, Any]) -> str:
+    target = node.get("target") or []
+    return " ".join(str(part) for part in target) if isinstance(target, list) else str(target)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
