@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import pytest
 import yaml
 from aiohttp import web
 from harness import Sim, loopback_site, probe_and_store, target, write_config
+from test_report import visible_text
 
 from watchdog.a11y import axe
 from watchdog.a11y.rgaa import table
@@ -29,6 +31,7 @@ from watchdog.config.loader import Config
 from watchdog.domain.models import Impact, Observation, Outcome, audit_chain
 from watchdog.engine.runner import Runner
 from watchdog.opendata.export import rows
+from watchdog.report.api import ReportOptions, build_report_async
 from watchdog.stats.calendar import Period
 from watchdog.stats.compute import compute
 from watchdog.store import Store
@@ -183,7 +186,15 @@ def test_audits_change_no_rate_and_no_open_data_row(sim: Sim, config: Config) ->
     period = Period(now - timedelta(hours=1), now + timedelta(minutes=5))
     before = _figures(config, period)
     audits = [audit_and_store(sim, config, t) for t in ("j", "c")]
-    assert before == _figures(config, period)
+    after, published = _figures(config, period)
+    # The statistics now know each target's last audit (the report's section), and nothing else.
+    assert [(s.audit_id, s.audit) for s in after.values()] == [
+        (a.id, a.audit) for a in audits
+    ]  # fmt: skip
+    unaudited = {
+        t: replace(s, audit=None, audited_at=None, audit_id=None) for t, s in after.items()
+    }
+    assert (unaudited, published) == before
     stats = before[0]
     assert (stats["j"].attempts, stats["c"].attempts) == (2, 1)
     store = Store.open(config.watchdog.data_dir)
@@ -210,3 +221,53 @@ def test_the_table_copies_the_shipped_axe_core_tags() -> None:
     ):
         shipped.setdefault(rule, re.findall(r'"RGAA-([\d.]+)"', tags))
     assert {rule: list(tests) for rule, tests in table().tests.items()} == shipped
+
+
+def test_the_report_has_an_accessibility_section_and_cites_the_criteria(
+    sim: Sim, config: Config, tmp_path: Path
+) -> None:
+    for target_id in ("j", "c"):
+        probe_and_store(sim, config, target_id)
+        audit_and_store(sim, config, target_id)
+    store = Store.open(config.watchdog.data_dir)
+    until = datetime.now(UTC) + timedelta(seconds=1)
+    try:
+        pages = {}
+        for lang in ("fr", "en"):
+            options = ReportOptions(formats=("html",), lang=lang, browser=sim.host, simulated=True)
+            written = sim.loop.run(
+                build_report_async(
+                    store, config.targets, since=until - timedelta(hours=1), until=until,
+                    out_dir=tmp_path / lang, options=options,
+                )
+            )  # fmt: skip
+            (html,) = written
+            pages[lang] = visible_text(html.read_text(encoding="utf-8"))
+    finally:
+        store.close()
+    fr, en = pages["fr"], pages["en"]
+    start = fr.index("4.8 L'accessibilité des parcours")
+    section = fr[start : fr.index("5. Analyse", start)]
+    for expected in (
+        "1.1 — Images porteuses d’information",
+        "11.1 — Formulaires : chaque champ",
+        "3.2 — Couleurs : contraste",
+        "critique",
+        "sérieux",
+        "step_1",
+        "step_2",
+        "ne vaut pas déclaration de conformité",
+    ):
+        assert expected in section, expected  # fmt: skip
+    # Criteria in RGAA order, each with its rule; the control journey found nothing.
+    assert section.index("1.1 —") < section.index("3.2 —") < section.index("11.1 —")
+    assert section.count("aucune violation relevée") == 1
+    start = fr.rindex("6. Recommandations")
+    recommendations = fr[start : fr.index("7. Annexes", start)]
+    for criterion in ("11.1", "1.1", "3.2"):
+        assert f"critère {criterion} du RGAA 4.1" in recommendations
+    assert "Ministre de l'Intérieur et préfets des départements concernés" in recommendations
+    start = en.index("4.8 Accessibility of the journeys")
+    english = en[start : en.index("5. ", start)]
+    assert "11.1 — Forms: every field has a label" in english and "critical" in english
+    assert "RGAA 4.1 criterion 3.2" in en

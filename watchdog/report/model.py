@@ -16,6 +16,7 @@ from watchdog.domain.models import Env, Outcome
 from watchdog.domain.rates import COUNTED, EXCLUDED
 from watchdog.domain.target import Target
 from watchdog.report import causes, charts, labels, support
+from watchdog.report.accessibility import Audited, audited
 from watchdog.report.examples import Example, pick_examples
 from watchdog.report.legal import LegalRefs
 from watchdog.report.policy import PolicyText, describe
@@ -143,6 +144,7 @@ class ReportData:
     policy: PolicyText | None = None  # the evidence policy in force over the period
     charts: dict[str, Markup] = field(default_factory=dict)
     simulated_config: bool = False  # the configuration says its targets are simulated
+    accessibility: list[Audited] = field(default_factory=list)  # last audit per journey
 
     @property
     def simulated(self) -> bool:
@@ -286,6 +288,7 @@ def assemble(store: Store, inputs: Inputs) -> ReportData:
         env=_environment(store, examples, ids),
         policy=describe(total.capture_modes, typo),
         simulated_config=inputs.simulated,
+        accessibility=audited(series, inputs.lang),
     )
     data.charts = build_charts(data)
     return data

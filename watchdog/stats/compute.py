@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from watchdog.domain import rates
 from watchdog.domain.clock import PARIS
-from watchdog.domain.models import CaptchaSeen, Engine, Outcome, Screenshots
+from watchdog.domain.models import CaptchaSeen, Engine, Observation, Outcome, Screenshots
 from watchdog.stats import queries
 from watchdog.stats.calendar import (
     HOUR_KEY_LEN,
@@ -54,6 +54,7 @@ def compute(
         _fill_runs(series, store.scan(queries.attempts(targets, period)))
         _fill_leads(series, store.scan(queries.lead_times(targets, period)))
         _fill_captcha(series, store.scan(queries.captcha_offers(targets, period)))
+        _fill_audits(series, store.scan(queries.audits(targets, period)))
         documents.result()
     return series
 
@@ -216,6 +217,16 @@ def _fill_captcha(series: dict[str, SeriesStats], rows: Iterable[Any]) -> None:
         stats = series[target]
         stats.captcha_rendered += 1
         stats.captcha_without_alternative += not seen.alternative
+
+
+def _fill_audits(series: dict[str, SeriesStats], rows: Iterable[Any]) -> None:
+    """The last accessibility audit of each target (rows in chain order)."""
+    for _chain, doc in rows:
+        audit = Observation.model_validate_json(doc)
+        stats = series.get(audit.audit.target) if audit.audit is not None else None
+        if stats is None or audit.audit is None:
+            continue
+        stats.audit, stats.audited_at, stats.audit_id = audit.audit, audit.started_at, audit.id
 
 
 def _fill_leads(series: dict[str, SeriesStats], rows: Iterable[Any]) -> None:

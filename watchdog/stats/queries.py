@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from watchdog.domain import rates
-from watchdog.domain.models import Outcome
+from watchdog.domain.models import Outcome, audit_chain
 from watchdog.stats.calendar import HOUR_KEY_LEN, Period
 from watchdog.store.chain import format_instant
 from watchdog.store.schema import observations as obs
@@ -93,6 +93,17 @@ def captcha_offers(targets: Sequence[str], period: Period) -> sa.Select[Any]:
         *_where(targets, period),
         obs.c.outcome == _const(Outcome.CAPTCHA.value),
         obs.c.doc.like('%"captcha":{"%'),
+    )
+
+
+def audits(targets: Sequence[str], period: Period) -> sa.Select[Any]:
+    """(target's audit chain, doc) of the accessibility audits of `targets` in the period, in
+    chain order (issue 18): they live in their own chains, which no other query reads."""
+    chains = [audit_chain(t) for t in targets]
+    return (
+        sa.select(obs.c.target, obs.c.doc)
+        .where(*_where(chains, period))
+        .order_by(obs.c.target, obs.c.seq)
     )
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from watchdog.domain import rates
-from watchdog.domain.models import DOWN_OUTCOMES, Engine, Outcome, Screenshots
+from watchdog.domain.models import DOWN_OUTCOMES, Audit, Engine, Outcome, Screenshots
 from watchdog.stats.calendar import Period, iso_week
 from watchdog.stats.intervals import Proportion, weighted_quantile
 
@@ -96,6 +96,11 @@ class SeriesStats:
     # the image (RGAA 1.5; watchdog/probe/captcha.py). Observations without the record: unknown.
     captcha_rendered: int = 0
     captcha_without_alternative: int = 0
+    # The last accessibility audit of the target in the period (its own chain, issue 18): a
+    # finding on the pages as served that day, never a rate; None when none was run.
+    audit: Audit | None = None
+    audited_at: datetime | None = None
+    audit_id: str | None = None
     # Every observation, whatever its outcome: the evidence policy applies to all of them.
     capture_modes: dict[CaptureMode, Span] = field(default_factory=dict)
 
