@@ -30,6 +30,7 @@ from watchdog.cli.audit import by_criterion
 from watchdog.config.loader import Config
 from watchdog.domain.models import Impact, Observation, Outcome, audit_chain
 from watchdog.engine.runner import Runner
+from watchdog.metrics.registry import Metrics
 from watchdog.opendata.export import rows
 from watchdog.report.api import ReportOptions, build_report_async
 from watchdog.stats.calendar import Period
@@ -271,3 +272,29 @@ def test_the_report_has_an_accessibility_section_and_cites_the_criteria(
     english = en[start : en.index("5. ", start)]
     assert "11.1 — Forms: every field has a label" in english and "critical" in english
     assert "RGAA 4.1 criterion 3.2" in en
+
+
+def test_the_metrics_give_the_last_audit_by_criterion_and_impact(sim: Sim, config: Config) -> None:
+    audit_and_store(sim, config, "j")
+    store = Store.open(config.watchdog.data_dir)
+    try:
+        last = store.last_of([audit_chain("j"), audit_chain("c"), "j"])
+    finally:
+        store.close()
+    assert list(last) == [audit_chain("j")]  # no probe of j yet, c never audited
+    audit = last[audit_chain("j")].audit
+    assert audit is not None
+    metrics = Metrics()
+    metrics.audited("j", audit)
+    lines = {line for line in metrics.exposition().decode().splitlines()
+             if line.startswith("watchdog_a11y_violations{")}  # fmt: skip
+    assert lines == {
+        'watchdog_a11y_violations{criterion="1.1",impact="critical",target="j"} 1.0',
+        'watchdog_a11y_violations{criterion="11.1",impact="critical",target="j"} 1.0',
+        'watchdog_a11y_violations{criterion="3.2",impact="serious",target="j"} 1.0',
+    }
+    # A later audit that finds nothing brings every series of the target to 0.
+    metrics.audited("j", audit.model_copy(update={"pages": []}))
+    assert all(line.endswith(" 0.0") for line in metrics.exposition().decode().splitlines()
+               if line.startswith("watchdog_a11y_violations{"))  # fmt: skip
+    assert "target=\"j\"" in metrics.exposition().decode()

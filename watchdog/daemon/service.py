@@ -13,6 +13,7 @@ import contextlib
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -25,7 +26,7 @@ from watchdog.daemon.listener import SchedulerMetrics, start_listener
 from watchdog.daemon.scheduler import Resume, Scheduler
 from watchdog.daemon.state import StateFile, build_state, read_state, state_path, write_state
 from watchdog.domain.errors import ConfigError, StoreError
-from watchdog.domain.models import Observation
+from watchdog.domain.models import Observation, audit_chain
 from watchdog.domain.target import Target
 from watchdog.engine.runner import Runner
 from watchdog.metrics.registry import Metrics
@@ -42,6 +43,7 @@ STATE_EVERY_S = 2.0
 # The store's size needs a walk of the evidence directory (seconds for a million blobs): in a
 # thread of its own, this often. Free disk is read at each scrape (one statvfs).
 STORE_SIZE_EVERY_S = 300.0
+AUDITS_EVERY_S = 600.0  # how often the last audits are read for the metrics
 # Threads for observation writes: SQLite takes one writer at a time, PostgreSQL a few.
 STORE_WRITERS = 4
 # Settings read once at start; a reload that changes them is applied at the next restart.
@@ -67,6 +69,7 @@ class Daemon:
         self._sizing_stop = threading.Event()
         self.started_at = datetime.now(UTC)
         self.reloads = 0
+        self._audits_read = 0.0  # monotonic time the last audits were read
         self.last_reload_error: str | None = None
         self.last_reload: dict[str, Any] | None = None  # the last reload: when, file, ok, why
         self.port: int | None = None
@@ -151,6 +154,7 @@ class Daemon:
         )
         self.metrics.declare(config.targets)
         self.scheduler_metrics.declare(config.targets)
+        await self._refresh_audits()
         self.notifications = await asyncio.to_thread(
             Notifications.for_daemon, config, self.store, self.metrics.registry
         )
@@ -309,7 +313,20 @@ class Daemon:
             state = self._state(running=True)  # taken on the loop, written in a thread
             await asyncio.to_thread(self._write, state)
             await asyncio.to_thread(self.checkpoints.tick, self.scheduler.counters.recorded)
+            if time.monotonic() - self._audits_read >= AUDITS_EVERY_S:
+                await self._refresh_audits()
             await asyncio.sleep(STATE_EVERY_S)
+
+    async def _refresh_audits(self) -> None:
+        """`watchdog_a11y_violations` from each target's last audit in the store (audits are
+        run by `watchdog audit`, another process): read at start, then every AUDITS_EVERY_S."""
+        self._audits_read = time.monotonic()
+        ids = [t.id for t in self.config.targets]
+        last = await asyncio.to_thread(self.store.last_of, [audit_chain(i) for i in ids])
+        for target_id in ids:
+            found = last.get(audit_chain(target_id))
+            if found is not None and found.audit is not None:
+                self.metrics.audited(target_id, found.audit)
 
     def _save_state(self, *, running: bool) -> None:
         self._write(self._state(running=running))

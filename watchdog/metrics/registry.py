@@ -9,6 +9,7 @@ target up front, so a quiet target reads 0, not "no data". The families render t
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -16,7 +17,7 @@ from prometheus_client import CollectorRegistry, disable_created_metrics, genera
 
 from watchdog import __version__
 from watchdog.domain.clock import PARIS
-from watchdog.domain.models import Observation, Outcome, Platform
+from watchdog.domain.models import Audit, Observation, Outcome, Platform
 from watchdog.domain.target import Target
 from watchdog.evidence.network import NetworkFacts
 from watchdog.metrics.exposition import Family, render
@@ -87,6 +88,12 @@ class Metrics:
             "1 when the last write of observations and of evidence succeeded; 0 while failing.",
             "gauge", (),
         )  # fmt: skip
+        self.a11y = Family(
+            "watchdog_a11y_violations",
+            "Accessibility violations (an axe-core rule broken on a page) in the target's last "
+            "audit, by RGAA 4.1 criterion (none: no criterion mapped) and axe-core impact.",
+            "gauge", ("target", "criterion", "impact"),
+        )  # fmt: skip
         for kind in WriteKind:
             self.write_errors.labels(kind.value)
         self.dropped.labels()
@@ -95,8 +102,8 @@ class Metrics:
                                 self.earliest_days, self.last_seen, self.interval,
                                 self.info)  # fmt: skip
         self.sre = SreMetrics(version)  # build, store and disk, phases, certificates
-        self.families = (*self.target_families, self.write_errors, self.dropped, self.writable,
-                         *self.sre.families)  # fmt: skip
+        self.families = (*self.target_families, self.a11y, self.write_errors, self.dropped,
+                         self.writable, *self.sre.families)  # fmt: skip
         self._info_key: dict[str, tuple[str, ...]] = {}
 
     def declare(self, targets: Iterable[Target]) -> None:
@@ -129,6 +136,23 @@ class Metrics:
             self.outcomes.remove(*key)
         if target_id in self._info_key:
             self.info.remove(*self._info_key.pop(target_id))
+        for key in [k for k in self.a11y.series if k[0] == target_id]:
+            self.a11y.remove(*key)
+
+    def audited(self, target_id: str, audit: Audit) -> None:
+        """The target's last accessibility audit replaces the one before (issue 18). Series
+        exist only for targets audited at least once; a criterion/impact pair the last audit
+        did not find reads 0 where an earlier audit had found it."""
+        for key in [k for k in self.a11y.series if k[0] == target_id]:
+            self.a11y.labels(*key).set(0)
+        counts: Counter[tuple[str, str]] = Counter()
+        for page in audit.pages:
+            for v in page.violations:
+                impact = v.impact.value if v.impact is not None else "unknown"
+                for criterion in v.criteria or ["none"]:
+                    counts[criterion, impact] += 1
+        for (criterion, impact), n in counts.items():
+            self.a11y.labels(target_id, criterion, impact).set(n)
 
     def observe(self, obs: Observation, target: Target) -> None:
         base = (target.id, target.department, target.procedure.value, target.platform)

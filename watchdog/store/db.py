@@ -197,6 +197,11 @@ class Store:
     def last_per_target(self) -> dict[str, Observation]:
         return {obs.target: obs for obs in self._observations(_heads_join())}
 
+    def last_of(self, chains: Sequence[str]) -> dict[str, Observation]:
+        """The last observation of each of `chains` that has one (e.g. audit chains)."""
+        stmt = _heads_join().where(chain_heads.c.target.in_(list(chains)))
+        return {obs.target: obs for obs in self._observations(stmt)}
+
     def iter_observations(
         self,
         target: str | None = None,
