@@ -27,6 +27,7 @@ from test_report import visible_text
 from watchdog.a11y import axe
 from watchdog.a11y.rgaa import table
 from watchdog.cli.audit import by_criterion
+from watchdog.cli.main import main
 from watchdog.config.loader import Config
 from watchdog.domain.models import Impact, Observation, Outcome, audit_chain
 from watchdog.engine.runner import Runner
@@ -297,4 +298,25 @@ def test_the_metrics_give_the_last_audit_by_criterion_and_impact(sim: Sim, confi
     metrics.audited("j", audit.model_copy(update={"pages": []}))
     assert all(line.endswith(" 0.0") for line in metrics.exposition().decode().splitlines()
                if line.startswith("watchdog_a11y_violations{"))  # fmt: skip
-    assert "target=\"j\"" in metrics.exposition().decode()
+    assert 'target="j"' in metrics.exposition().decode()
+
+
+def test_the_audit_command_audits_each_target_and_stores_it(
+    config: Config, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["audit", "j", "c", "--config", str(config.source)]) == 0
+    out = capsys.readouterr().out
+    assert "target      j (audit chain j.a11y)" in out and "target      c (audit chain" in out
+    assert "journey     no_slot (none)" in out
+    lines = [line.split() for line in out.splitlines() if line.startswith("step_")]
+    assert {(cells[0], cells[1], cells[2]) for cells in lines} == {
+        ("step_1", "1.1", "image-alt"), ("step_1", "11.1", "label"),
+        ("step_2", "3.2", "color-contrast"), ("step_1", "-", "(none)"),
+    }  # fmt: skip
+    store = Store.open(config.watchdog.data_dir)
+    try:
+        assert store.count(audit_chain("j")) == store.count(audit_chain("c")) == 1
+        assert store.count("j") == store.count("c") == 0  # the probes' chains are untouched
+        assert verify_store(store).ok
+    finally:
+        store.close()
