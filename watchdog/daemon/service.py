@@ -322,7 +322,11 @@ class Daemon:
         run by `watchdog audit`, another process): read at start, then every AUDITS_EVERY_S."""
         self._audits_read = time.monotonic()
         ids = [t.id for t in self.config.targets]
-        last = await asyncio.to_thread(self.store.last_of, [audit_chain(i) for i in ids])
+        try:
+            last = await asyncio.to_thread(self.store.last_of, [audit_chain(i) for i in ids])
+        except StoreError as exc:  # the gauges keep their values; read again next time
+            log.warning("last accessibility audits not read: %s", exc)
+            return
         for target_id in ids:
             found = last.get(audit_chain(target_id))
             if found is not None and found.audit is not None:
