@@ -159,6 +159,15 @@ def test_the_audit_and_its_evidence_verify(sim: Sim, config: Config) -> None:
         # A page in breach is photographed and framed; a clean page needs no capture.
         captured = [bool(p.screenshot and p.framed) for p in audit.audit.pages]
         assert captured == [False, True, True]
+        # Each element in breach is photographed and framed too.
+        shots = {v.rule: [s.element for s in v.shots] for p in audit.audit.pages
+                 for v in p.violations}  # fmt: skip
+        assert shots == {"image-alt": ["img"], "label": ["input"], "color-contrast": ["p"]}
+        for p in audit.audit.pages:
+            for v in p.violations:
+                (shot,) = v.shots
+                assert store.blobs.path(shot.framed).read_bytes()[:4] == b"\x89PNG"
+                assert shot.screenshot != p.screenshot  # the element, not the page
         report = verify_store(store)
         assert report.ok, report.render()
         # The captures are checked too: a missing one is a verify failure naming the audit.
@@ -167,6 +176,8 @@ def test_the_audit_and_its_evidence_verify(sim: Sim, config: Config) -> None:
         store.blobs.path(framed).unlink()
         broken = verify_store(store)
         assert not broken.ok and "audit page 2 framed" in broken.render()
+        store.blobs.path(audit.audit.pages[2].violations[0].shots[0].framed).unlink()
+        assert "audit page 3 color-contrast element framed" in verify_store(store).render()
     finally:
         store.close()
 

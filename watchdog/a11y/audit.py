@@ -3,9 +3,9 @@
 The runner hands an `Auditor` to the probe's session (watchdog/probe/session.py calls it
 before each navigation) and calls it once more on the page the probe ended on, so the pages
 audited are exactly those the journey visited, never one past the availability step, and no
-request is added. A page that broke a rule is photographed (full page) and framed like any
-capture (watchdog/evidence/frame.py). A page axe-core could not run on keeps its error: that
-page is unknown, never « no violation ».
+request is added. A page that broke a rule is photographed (full page), and so are its first
+elements in breach, each framed like any capture (watchdog/evidence/frame.py). A page
+axe-core could not run on keeps its error: that page is unknown, never « no violation ».
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from watchdog.a11y import axe
 from watchdog.a11y.rgaa import RgaaTable, table
-from watchdog.domain.models import Audit, AuditedPage, Impact, Violation
+from watchdog.domain.models import Audit, AuditedPage, ElementShot, Impact, Violation
 from watchdog.evidence.frame import Banner, frame
 
 if TYPE_CHECKING:
@@ -31,8 +31,11 @@ log = logging.getLogger(__name__)
 BlobPut = Callable[[bytes, str], str]
 AXE_TIMEOUT_S = 30.0  # one page's run; a longer one is recorded as an error on that page
 CAPTURE_TIMEOUT_MS = 10_000
-ALLOWANCE_S = 60.0  # added to the probe's deadline when it is audited (axe-core's own time)
+ALLOWANCE_S = 120.0  # added to the probe's deadline when it is audited (axe-core's own time)
 MAX_ELEMENTS = 20  # selectors kept per rule and page in the observation (all are in the JSON)
+SHOTS_PER_RULE = 3  # elements photographed per rule and page
+SHOTS_PER_PAGE = 10
+ELEMENT_TIMEOUT_MS = 2_000
 
 
 @dataclass
@@ -69,6 +72,7 @@ class Auditor:
         )
         if audited.violations:
             await self._capture(page, audited)
+            await self._capture_elements(page, audited)
         self.pages.append(audited)
         self.raw.append({"step": step, "url": url, "results": results})
 
@@ -89,16 +93,38 @@ class Auditor:
         except Exception as exc:  # evidence is best effort; the finding stays
             log.info("audit capture of %s at %s failed: %s", self.target, audited.step, exc)
             return
-        audited.screenshot = self.put_blob(raw, "screenshot")
+        audited.screenshot, audited.framed = await self._keep(raw, audited.url)
+
+    async def _capture_elements(self, page: Page, audited: AuditedPage) -> None:
+        """A framed capture of each element in breach: the first SHOTS_PER_RULE of each rule,
+        SHOTS_PER_PAGE in all; an element that cannot be photographed (hidden, inside a
+        frame, gone) is only named, in `elements`."""
+        budget = SHOTS_PER_PAGE
+        for v in audited.violations:
+            for element in v.elements[:SHOTS_PER_RULE]:
+                if budget <= 0:
+                    return
+                budget -= 1
+                try:
+                    raw = await page.locator(element).first.screenshot(timeout=ELEMENT_TIMEOUT_MS)
+                except Exception as exc:  # best effort, as above
+                    log.debug("no capture of %s on %s: %s", element, audited.step, exc)
+                    continue
+                shot, framed = await self._keep(raw, audited.url)
+                v.shots.append(ElementShot(element=element, screenshot=shot, framed=framed))
+
+    async def _keep(self, raw: bytes, url: str) -> tuple[str, str]:
+        """Store a capture and its framed copy (banner: URL, times, target, observation, hash)."""
+        sha = self.put_blob(raw, "screenshot")
         banner = Banner(
-            url=audited.url,
+            url=url,
             taken_at=datetime.now(UTC),
             target=self.target,
             observation_id=self.observation_id,
-            raw_sha256=audited.screenshot,
+            raw_sha256=sha,
             simulated=self.simulated,
         )
-        audited.framed = self.put_blob(await asyncio.to_thread(frame, raw, banner), "framed")
+        return sha, self.put_blob(await asyncio.to_thread(frame, raw, banner), "framed")
 
     def results_json(self) -> bytes:
         """axe-core's results of every page, as one JSON document (the `axe` evidence)."""

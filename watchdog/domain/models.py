@@ -213,6 +213,16 @@ class Impact(StrEnum):
     CRITICAL = "critical"
 
 
+class ElementShot(BaseModel):
+    """A capture of one element in breach and its framed copy (SHA-256 of each blob)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    element: str  # the selector axe-core gave
+    screenshot: str
+    framed: str
+
+
 class Violation(BaseModel):
     """One axe-core rule a page broke, with the RGAA 4.1 criteria it maps to
     (watchdog/data/a11y-rgaa.yaml; empty: the rule maps to no criterion)."""
@@ -223,6 +233,7 @@ class Violation(BaseModel):
     impact: Impact | None = None
     criteria: list[str] = Field(default_factory=list)
     elements: list[str] = Field(default_factory=list)  # axe-core's selectors, in its order
+    shots: list[ElementShot] = Field(default_factory=list)  # the first elements, captured
 
 
 class AuditedPage(BaseModel):
@@ -239,9 +250,17 @@ class AuditedPage(BaseModel):
     screenshot: str | None = None  # SHA-256 of the page's capture (blob), when it broke a rule
     framed: str | None = None  # SHA-256 of its framed copy (blob)
 
-    def blobs(self) -> dict[str, str]:
-        refs = {"screenshot": self.screenshot, "framed": self.framed}
-        return {kind: sha for kind, sha in refs.items() if sha is not None}
+    def blobs(self) -> list[tuple[str, str]]:
+        """(kind, SHA-256) of every blob the page's audit kept: the page, then each element."""
+        found = [
+            (kind, sha)
+            for kind, sha in (("screenshot", self.screenshot), ("framed", self.framed))
+            if sha is not None
+        ]
+        for v in self.violations:
+            for shot in v.shots:
+                found += [("screenshot", shot.screenshot), ("framed", shot.framed)]
+        return found
 
 
 class Audit(BaseModel):

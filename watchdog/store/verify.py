@@ -400,11 +400,23 @@ def _evidence(doc: dict[str, Any] | None) -> Iterable[tuple[str, str]]:
     audit = doc.get("audit") if doc else None
     pages = audit.get("pages") if isinstance(audit, dict) else None
     for index, page in enumerate(pages if isinstance(pages, list) else []):
-        for kind in ("screenshot", "framed"):
-            sha = page.get(kind) if isinstance(page, dict) else None
-            if sha is not None:
-                found.append((str(sha), f"audit page {index + 1} {kind}"))
+        where = f"audit page {index + 1}"
+        found += _shas(page, where)
+        violations = page.get("violations") if isinstance(page, dict) else None
+        for v in violations if isinstance(violations, list) else []:
+            rule = v.get("rule") if isinstance(v, dict) else None
+            shots = v.get("shots") if isinstance(v, dict) else None
+            for shot in shots if isinstance(shots, list) else []:
+                found += _shas(shot, f"{where} {rule} element")
     return found
+
+
+def _shas(refs: object, where: str) -> list[tuple[str, str]]:
+    """The screenshot and framed SHA-256 an audit's page or element names, if any."""
+    if not isinstance(refs, dict):
+        return []
+    return [(str(refs[kind]), f"{where} {kind}") for kind in ("screenshot", "framed")
+            if refs.get(kind) is not None]  # fmt: skip
 
 
 def _parse(text: Any) -> dict[str, Any] | None:
