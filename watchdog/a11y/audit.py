@@ -2,10 +2,11 @@
 
 The runner hands an `Auditor` to the probe's session (watchdog/probe/session.py calls it
 before each navigation) and calls it once more on the page the probe ended on, so the pages
-audited are exactly those the journey visited, never one past the availability step, and no
-request is added. A page that broke a rule is photographed (full page), and so are its first
-elements in breach, each framed like any capture (watchdog/evidence/frame.py). A page
-axe-core could not run on keeps its error: that page is unknown, never « no violation ».
+audited are exactly those the journey visited, never one past the availability step, and
+axe-core itself fetches nothing. A page that broke a rule is photographed (full page), and
+so are its first elements in breach, each framed like any capture (watchdog/evidence/frame.py).
+A page axe-core could not run on keeps its error: that page is unknown, never « no
+violation ».
 """
 
 from __future__ import annotations
