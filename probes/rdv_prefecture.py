@@ -2,11 +2,13 @@
 
 Journey: landing → "Prendre un rendez-vous" → `cgu/` (CaptchEtat captcha) → `creneau/`.
 In `record` mode the captcha is the observation (outcome `captcha`): software never
-answers it. In `operator` mode a header or cookie given by the site operator lets the
-site skip the captcha; the probe then reads the slot page once its front end has rendered
-it (the `trhId` radios or one of its messages), after opening « Voir plus de créneaux » and
-the mobile day panels so that every offered slot is on the page. The HTTP redirect target
-is read, not the address bar, because the front end rewrites `?error=` away.
+answers it. In `assisted` mode too; the runner then parks the page for a person to answer on
+the assist desk (watchdog/assist/), after which `reread` reads `creneau/` again. In
+`operator` mode a header or cookie given by the site operator lets the site skip the
+captcha; the probe then reads the slot page once its front end has rendered it (the `trhId`
+radios or one of its messages), after opening « Voir plus de créneaux » and the mobile day
+panels so that every offered slot is on the page. The HTTP redirect target is read, not the
+address bar, because the front end rewrites `?error=` away.
 
 What each reading rests on, fact by fact: docs/readings.md (« rdv_prefecture »).
 """
@@ -95,8 +97,6 @@ class Options(BaseModel):
             raise ValueError(
                 "operator_headers/operator_cookies are only used with captcha: operator"
             )
-        if self.captcha is CaptchaMode.ASSISTED:
-            raise ValueError("captcha: assisted is not available yet (use record or operator)")
         return self
 
 
@@ -121,6 +121,21 @@ async def probe(session: ProbeSession, options: Options) -> PageState:
         session.captcha = await captcha_seen(session, wait_ms)
     on_slots = "/creneau/" in loaded
     if on_slots and await session.wait_for_content(SLOTS_READY, options.render_timeout_s * 1000):
+        await _show_every_slot(session)
+    return await session.state()
+
+
+async def reread(session: ProbeSession, options: Options) -> PageState:
+    """`creneau/` in an assisted session: the page the person's answer opened (its step is
+    already in the trail), else the slot page loaded again. Never a slot chosen."""
+    url = session.page.url.split("?")[0]
+    if "/creneau/" not in url:
+        raise ProbeError("an assisted read needs a page on creneau/")
+    if not session.steps:  # a later read: load the slot page again
+        await session.goto(url, "creneau")
+    if "/creneau/" in session.loaded_url and await session.wait_for_content(
+        SLOTS_READY, options.render_timeout_s * 1000
+    ):
         await _show_every_slot(session)
     return await session.state()
 
@@ -241,4 +256,5 @@ SPEC = PlatformSpec(
     probe=probe,
     classify=classify,
     credentials=credentials,
+    assisted_read=reread,
 )

@@ -25,6 +25,7 @@ from probes import REGISTRY
 from watchdog.config.references import resolve_secrets
 from watchdog.config.schema import (
     DEFAULT_USER_AGENT,
+    AssistSettings,
     BackoffSettings,
     BrowserSettings,
     Config,
@@ -56,6 +57,7 @@ __all__ = [
     "CONFIG_ENV",
     "DEFAULT_CONFIG",
     "DEFAULT_USER_AGENT",
+    "AssistSettings",
     "BackoffSettings",
     "BrowserSettings",
     "Config",

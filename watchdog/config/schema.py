@@ -160,6 +160,34 @@ class ProbingSettings(_Strict):
     screenshots: Screenshots = Screenshots.EVERY
 
 
+class AssistSettings(_Strict):
+    """Assisted sessions (`captcha: assisted`, docs/runbook.md « Assisted sessions »).
+
+    `watchdog run` keeps a browser context that reached the captcha parked, at most
+    `max_parked` at a time, each waiting at most `wait_for_person` for a person's answer and
+    living at most `max_session` in all; the person answers on the assist desk, served by the
+    daemon on `host:port` (loopback unless `expose`, and then with a token).
+    """
+
+    max_parked: Annotated[int, Field(ge=1, le=16)] = 2
+    wait_for_person: Duration = timedelta(minutes=10)
+    max_session: Duration = timedelta(hours=2)
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8791
+    expose: bool = False
+
+    @model_validator(mode="after")
+    def _exposed_on_purpose(self) -> AssistSettings:
+        if not is_loopback(self.host) and not self.expose:
+            raise ValueError(
+                f"host {self.host!r} is reachable from other machines: set assist.expose: "
+                "true to serve the assist desk there (a token is then required)"
+            )
+        if self.wait_for_person > self.max_session:
+            raise ValueError("wait_for_person cannot exceed max_session")
+        return self
+
+
 class Config(_Strict):
     watchdog: WatchdogSettings = Field(default_factory=WatchdogSettings)
     browser: BrowserSettings = Field(default_factory=BrowserSettings)
@@ -169,6 +197,7 @@ class Config(_Strict):
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     probing: ProbingSettings = Field(default_factory=ProbingSettings)
     workers: WorkersSettings = Field(default_factory=WorkersSettings)
+    assist: AssistSettings = Field(default_factory=AssistSettings)
     # Host-wide windows, keyed by host name or host:port, on top of each target's own.
     maintenance: dict[str, list[MaintenanceWindow]] = Field(default_factory=dict)
     include: list[str] = Field(default_factory=list)

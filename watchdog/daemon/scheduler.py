@@ -324,6 +324,15 @@ class Scheduler:
         await self._record(obs, target)
         self.counters.recorded += 1
 
+    async def take_budget(self, target: Target) -> None:
+        """Wait for a start in `target`'s host budget and take it: an assisted session's read
+        (watchdog/assist/) counts against the same per-host pace as the probes."""
+        host = self._hosts.get(target.netloc)
+        while host is not None and not host.bucket.ready(self.clock.now()):
+            await self.clock.sleep_until(host.bucket.next_free)
+        if host is not None:
+            host.bucket.take(self.clock.now())
+
     # -- stopping -----------------------------------------------------------------------
 
     def stop(self) -> None:

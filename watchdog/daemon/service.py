@@ -11,22 +11,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
+from probes import options_of
 from watchdog import __version__
+from watchdog.assist.desk import AssistedSession, Desk, read_pace
 from watchdog.config.loader import Config, load_config
 from watchdog.daemon.listener import SchedulerMetrics, start_listener
 from watchdog.daemon.scheduler import Resume, Scheduler
 from watchdog.daemon.state import StateFile, build_state, read_state, state_path, write_state
 from watchdog.domain.errors import ConfigError, StoreError
-from watchdog.domain.models import Observation, audit_chain
+from watchdog.domain.models import Observation, Outcome, audit_chain
 from watchdog.domain.target import Target
 from watchdog.engine.runner import Runner
 from watchdog.metrics.registry import Metrics
@@ -36,6 +41,9 @@ from watchdog.store import Store
 from watchdog.store.checkpoint import Checkpointer
 from watchdog.store.usage import StoreSize, disk, store_size
 from watchdog.store.writes import WriteSnapshot
+
+if TYPE_CHECKING:
+    import uvicorn
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +88,10 @@ class Daemon:
         self._reloading = asyncio.Lock()
         self._background: set[asyncio.Task[bool]] = set()
         self.notifications: Notifications | None = None  # incidents and Apprise (issue 5)
+        # Assisted sessions (issue 16): pages parked at a captcha for a person, and the desk
+        # where the person answers (the workbench's assist pages, served in this process).
+        self.desk: Desk | None = None
+        self.desk_url: str | None = None
         # Their own threads: a write waiting out a lock or a full disk (up to 2 minutes) must
         # not hold asyncio's default pool, which frames screenshots and writes the evidence.
         self._writes = ThreadPoolExecutor(STORE_WRITERS, thread_name_prefix="store-write")
@@ -140,7 +152,11 @@ class Daemon:
 
     async def _run_with_store(self, minutes: float | None) -> int:
         config = self.config
-        self._runner = Runner(config, self.store.blobs.put, on_network=self.metrics.network)
+        if any(_assisted(t) for t in config.targets):
+            self.desk = Desk(config.assist, config.host_allowed)
+        self._runner = Runner(
+            config, self.store.blobs.put, on_network=self.metrics.network, desk=self.desk
+        )
         self.checkpoints = Checkpointer(self.store, config.watchdog.data_dir)
         last = await asyncio.to_thread(self.store.last_per_target)
         await asyncio.to_thread(self._runner.memory.seed, last.values(), self.store.blobs.get)
@@ -163,12 +179,54 @@ class Daemon:
             self.notifications.add_routes,
         )  # fmt: skip
         self.notifications.start()
+        desk_server = await self._open_desk()
         try:
             return await self._serve(minutes)
         finally:
+            if self.desk is not None:  # no parked page outlives the daemon
+                await self.desk.close()
+            if desk_server is not None:
+                await desk_server.close()
             await self.notifications.stop()
             await http.cleanup()
             await self._runner.close()
+
+    async def _open_desk(self) -> DeskServer | None:
+        """The workbench with its assist pages, in this process (the parked pages are this
+        process's browser's), on `assist.host:assist.port`."""
+        if self.desk is None:
+            return None
+        from watchdog.workbench.server import TOKEN_ENV, address, bind_socket, binding, server
+
+        self.desk.reader = self._assisted_read
+        self.desk.pace = self._assisted_pace
+        settings = self.config.assist
+        token = os.environ.get(TOKEN_ENV) or None
+        bound = binding(settings.host, settings.port, settings.expose, token)
+        sock = bind_socket(bound.host, bound.port)
+        self.desk_url = address(bound, sock) + "assistance"
+        app = server(self.config, self.store, bound, desk=self.desk)
+        task = asyncio.create_task(app.serve(sockets=[sock]), name="assist-desk")
+        shown = f"{self.desk_url}?token={bound.token}" if bound.token and not token else ""
+        log.info("assist desk on %s%s", self.desk_url,
+                 f" (open {shown} once)" if shown else "")  # fmt: skip
+        return DeskServer(app, task, sock)
+
+    async def _assisted_read(self, session: AssistedSession, first: bool) -> bool:
+        """One read of creneau/ in an assisted session, recorded like any observation;
+        False once the site has ended the session (its captcha again, or another page)."""
+        assert self._runner is not None
+        obs = await self._runner.read_assisted(session, first)
+        await self._record(obs, session.target)
+        self.scheduler.counters.recorded += 1
+        on_slots = obs.final_url is not None and "/creneau/" in obs.final_url
+        return on_slots and obs.outcome is not Outcome.CAPTCHA
+
+    async def _assisted_pace(self, target: Target) -> None:
+        """The journey's interval (never under a minute on a real site), then a start in its
+        host's budget, shared with the probes."""
+        await read_pace(target)
+        await self.scheduler.take_budget(target)
 
     async def _serve(self, minutes: float | None) -> int:
         self._install_signals()
@@ -280,7 +338,7 @@ class Daemon:
     def _new_runner(self, kept: Config) -> Runner:
         assert self._runner is not None
         return Runner(kept, self.store.blobs.put, self._runner.host, self._runner.memory,
-                      self.metrics.network)  # fmt: skip
+                      self.metrics.network, desk=self.desk)  # fmt: skip
 
     def _switch(self, kept: Config, runner: Runner, last_started: dict[str, float]) -> None:
         old = self.config
@@ -391,6 +449,25 @@ class Daemon:
         return self.metrics.exposition()
 
 
+@dataclass
+class DeskServer:
+    """The in-process workbench that serves the assist desk."""
+
+    server: uvicorn.Server
+    task: asyncio.Task[None]
+    sock: socket.socket
+
+    async def close(self) -> None:
+        self.server.should_exit = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.task, 10)
+        self.sock.close()
+
+
+def _assisted(target: Target) -> bool:
+    return getattr(options_of(target), "captcha", None) == "assisted"
+
+
 def store_health(writes: WriteSnapshot) -> dict[str, Any]:
     """The store part of /healthz: failing writes now (none once they succeed), counters."""
     failing = [
@@ -448,6 +525,7 @@ def _log_crash(task: asyncio.Task[bool]) -> None:
 
 def run_daemon(config: Config, minutes: float | None) -> int:
     """Entry point of `watchdog run`."""
-    if log.getEffectiveLevel() > logging.INFO:
-        log.setLevel(logging.INFO)  # lifecycle and one line per probe, even without -v
+    for logger in (log, logging.getLogger("watchdog.assist")):
+        if logger.getEffectiveLevel() > logging.INFO:
+            logger.setLevel(logging.INFO)  # lifecycle, one line per probe and assisted session
     return asyncio.run(Daemon(config).run(minutes))

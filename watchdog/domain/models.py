@@ -170,6 +170,11 @@ class Env(BaseModel):
     tls_fingerprint: str | None = None
     clock_offset_s: float | None = None
     simulated: bool = False
+    # An assisted session's read (docs/runbook.md « Assisted sessions »): who answered the
+    # captcha ("person", never software), our id of the session, seconds since the answer.
+    captcha_solved_by: str | None = None
+    assisted_session: str | None = None
+    since_solve_s: float | None = None
 
 
 class AudioCheck(StrEnum):

@@ -24,6 +24,7 @@ from ulid import ULID
 from probes import REGISTRY, options_of
 from watchdog import __version__
 from watchdog.a11y.audit import ALLOWANCE_S, Auditor
+from watchdog.assist.desk import AssistedSession, CaptchaImages, Desk
 from watchdog.config.loader import Config
 from watchdog.domain.errors import SiteFault
 from watchdog.domain.models import (
@@ -112,8 +113,10 @@ class Runner:
         host: BrowserHost | None = None,
         memory: EvidenceMemory | None = None,
         on_network: OnNetwork | None = None,
+        desk: Desk | None = None,
     ) -> None:
         self.config = config
+        self.desk = desk  # parks `captcha: assisted` pages for a person (watchdog/assist/)
         self.put_blob = put_blob
         self.on_network = on_network
         self.host = host or BrowserHost(
@@ -217,8 +220,10 @@ class Runner:
         page: Page | None = None
         listeners: Listeners = []
         tracing = False
+        assisted = self._assisted(target)
+        images = CaptchaImages() if assisted else None  # the captcha image, as served
         try:
-            if self.config.browser.profile is Profile.CLEARED and not creds:
+            if self.config.browser.profile is Profile.CLEARED and not creds and not assisted:
                 lent = await self.pages.borrow()
                 context, page = lent.context, lent.page
                 capture.profile = Profile.CLEARED
@@ -226,6 +231,8 @@ class Runner:
                 context = await self._new_context(target, creds)
                 page = await context.new_page()
                 capture.profile = Profile.FRESH
+                if images is not None:
+                    images.watch(page)
             tracing = not creds  # a trace records headers: never with operator secrets
             if tracing:
                 await context.tracing.start(screenshots=False, snapshots=True)
@@ -246,12 +253,83 @@ class Runner:
         if page is not None:
             for event, listener in listeners:  # a kept page must not call this probe's handlers
                 page.remove_listener(event, listener)
+        await self._release(capture, target, lent, context, page, images)
+        return await self._observation(target, obs_id, started, finished, capture, creds)
+
+    async def _release(
+        self,
+        capture: Capture,
+        target: Target,
+        lent: Lent | None,
+        context: BrowserContext | None,
+        page: Page | None,
+        images: CaptchaImages | None,
+    ) -> None:
+        """Give a lent page back, park a page at an assisted captcha, close the rest."""
         if lent is not None:
             # Only a probe that ended normally leaves a page fit to wipe and lend again.
             await self.pages.give_back(lent, clean_end=capture.mapped is None)
-        elif context is not None:
+        elif context is not None and not self._park(capture, target, context, page, images):
             await _quietly_close(context)
-        return await self._observation(target, obs_id, started, finished, capture, creds)
+
+    def _assisted(self, target: Target) -> bool:
+        """A journey in `captcha: assisted` mode whose platform can read on, with a desk."""
+        spec = REGISTRY[target.platform]
+        mode = getattr(options_of(target), "captcha", None)
+        return self.desk is not None and spec.assisted_read is not None and mode == "assisted"
+
+    def _park(
+        self,
+        capture: Capture,
+        target: Target,
+        context: BrowserContext,
+        page: Page | None,
+        images: CaptchaImages | None,
+    ) -> bool:
+        """Hand a page at the captcha to the assist desk; False: close it as always (not at
+        the captcha, not assisted, or the desk full)."""
+        at_captcha = capture.classification is not None and _outcome(capture) is Outcome.CAPTCHA
+        if self.desk is None or images is None or page is None or not at_captcha:
+            return False
+        return self.desk.park(target, context, page, images) is not None
+
+    async def read_assisted(self, parked: AssistedSession, first: bool) -> Observation:
+        """One read of `creneau/` on a page a person's answer opened: the platform's
+        `assisted_read`, then the same classification, evidence and observation as a probe,
+        its `env` saying who answered the captcha, which session and how long ago."""
+        target = parked.target
+        spec = REGISTRY[target.platform]
+        options = options_of(target)
+        assert spec.assisted_read is not None
+        creds = spec.credentials(options)
+        obs_id = str(ULID())
+        started = utcnow()
+        capture = Capture(profile=Profile.FRESH)
+        page = parked.page
+        capture.session, listeners = self._session(page, target)
+        if first:  # the page the person's answer opened is this read's page
+            capture.session.steps.append(Step(name="person_answer", url=page.url, status=None,
+                                              ms=0))  # fmt: skip
+        try:
+            deadline = self.config.browser.probe_timeout.total_seconds()
+            state = await asyncio.wait_for(spec.assisted_read(capture.session, options), deadline)
+            capture.state = state
+            capture.session.check_refused()
+            capture.classification = classify(state, spec.classify, options)
+        except Exception as exc:  # the one table of exceptions to outcomes
+            capture.mapped = outcome_of(exc, capture.session)
+        finished = utcnow()
+        await self._keep_evidence(capture, None, False, target, obs_id, started)
+        for event, listener in listeners:
+            page.remove_listener(event, listener)
+        obs = await self._observation(target, obs_id, started, finished, capture, creds)
+        assert parked.solved_at is not None
+        env = obs.env.model_copy(update={
+            "captcha_solved_by": "person", "assisted_session": parked.id,
+            "since_solve_s": round((started - parked.solved_at).total_seconds(), 1),
+            "fresh_context": False,
+        })  # fmt: skip
+        return obs.model_copy(update={"env": env})
 
     def _session(
         self, page: Page, target: Target, auditor: Auditor | None = None

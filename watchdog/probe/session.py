@@ -406,6 +406,9 @@ class PlatformSpec:
     # platforms whose availability is in server-rendered HTML. None: browser only.
     request_probe: RequestProbeFunction | None = None
     books: bool = True
+    # After a person answered a captcha in an assisted session (watchdog/assist/): read the
+    # slot page again on the parked page. None: the platform has no assisted mode.
+    assisted_read: ProbeFunction | None = None
 
     @property
     def engines(self) -> tuple[Engine, ...]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -45,6 +45,9 @@ from watchdog.workbench import data
 from watchdog.workbench.guard import Guard
 from watchdog.workbench.timeline import LANES, lane, timeline_svg
 from watchdog.workbench.words import WORDS
+
+if TYPE_CHECKING:
+    from watchdog.assist.desk import Desk
 
 log = logging.getLogger(__name__)
 
@@ -343,9 +346,13 @@ class Workbench:
 
     # -- errors -----------------------------------------------------------------------------
 
-    def error_page(self, request: Request, status: int, message: str) -> Response:
+    def plain_state(self, request: Request) -> State:
+        """The language of a request, without a period (error and assist pages)."""
         lang = "en" if request.query_params.get("lang") == "en" else "fr"
-        state = State(lang, Typo(lang), None, WORDS[lang])
+        return State(lang, Typo(lang), None, WORDS[lang])
+
+    def error_page(self, request: Request, status: int, message: str) -> Response:
+        state = self.plain_state(request)
         return self.page("error.html.j2", state, status=status, code=status, message=message)
 
     async def http_error(self, request: Request, exc: Exception) -> Response:
@@ -357,10 +364,23 @@ class Workbench:
         return self.error_page(request, 500, "the record could not be read (see the server log)")
 
 
-def create_app(config: Config, store: Store, token: str | None, loopback: bool = True) -> Guard:
-    """The workbench over `store` (opened read-only by the caller), guarded."""
+def create_app(
+    config: Config,
+    store: Store,
+    token: str | None,
+    loopback: bool = True,
+    desk: Desk | None = None,
+) -> Guard:
+    """The workbench over `store` (opened read-only by the caller), guarded; with `desk` (only
+    inside `watchdog run`), the assist pages too (watchdog/workbench/assist.py)."""
     bench = Workbench(config, store)
+    assist: list[Route] = []
+    if desk is not None:  # Playwright's types: loaded only inside `watchdog run`
+        from watchdog.workbench.assist import AssistPages
+
+        assist = AssistPages(desk, bench.page, bench.plain_state).routes()
     routes = [
+        *assist,
         Route("/", bench.index),
         Route("/departement/{code}", bench.department),
         Route("/cible/{target}", bench.target_page),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import secrets
 import socket
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import uvicorn
 
@@ -19,6 +20,9 @@ from watchdog.config.loader import Config, is_loopback
 from watchdog.domain.errors import WatchdogError
 from watchdog.store import Store
 from watchdog.workbench.app import create_app
+
+if TYPE_CHECKING:
+    from watchdog.assist.desk import Desk
 
 DEFAULT_PORT = 8790
 TOKEN_ENV = "WATCHDOG_WORKBENCH_TOKEN"
@@ -75,8 +79,10 @@ def address(bound: Binding, sock: socket.socket) -> str:
     return f"http://{host}:{port}/"
 
 
-def server(config: Config, store: Store, bound: Binding) -> uvicorn.Server:
-    app = create_app(config, store, bound.token, loopback=bound.loopback)
+def server(
+    config: Config, store: Store, bound: Binding, desk: Desk | None = None
+) -> uvicorn.Server:
+    app = create_app(config, store, bound.token, loopback=bound.loopback, desk=desk)
     settings = uvicorn.Config(
         app, log_level="warning", access_log=False, server_header=False, date_header=True,
         proxy_headers=False, lifespan="off",

@@ -1,0 +1,385 @@
+"""The assist desk: browser pages parked at a captcha, waiting for a person's answer.
+
+`watchdog run` owns it (the parked pages are its browser's): the runner parks a page that met
+the captcha of a `captcha: assisted` journey (`park`), the workbench's assist pages show the
+person the captcha as the site served it and hand the typed answer to
+`submit_person_answer`, the only code that types into `captchaUsercode`. Once the site
+accepts it, the session reads `creneau/` at the journey's pace (the daemon's `reader`, which
+records each read as an observation) until the site ends the session or `max_session` runs
+out. At most `max_parked` sessions at a time; a page left unanswered `wait_for_person` is
+closed. Session ids are ours (ULIDs), never the site's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from urllib.parse import urljoin
+
+from playwright.async_api import BrowserContext, Page, Response, Route
+from playwright.async_api import Error as PlaywrightError
+from ulid import ULID
+
+from watchdog.config.loader import AssistSettings, is_loopback
+from watchdog.domain.target import Target
+from watchdog.probe.captcha import IMAGE, SOUND_LINK
+from watchdog.probe.session import host_of
+
+log = logging.getLogger(__name__)
+
+ANSWER_FIELD = "input[name='captchaUsercode']"
+ASSISTED_HEADER = "X-Watchdog-Assisted"
+MAX_ANSWER = 32  # CaptchEtat asks for 8 characters; anything longer is not an answer
+MAX_IMAGES = 8
+MAX_MEDIA_BYTES = 5 * 1024 * 1024
+ACTION_TIMEOUT_MS = 15_000
+PUBLIC_FLOOR_S = 60.0  # never faster than once a minute on a real site
+ENDED_KEPT = 20
+
+Reader = Callable[["AssistedSession", bool], Awaitable[bool]]
+Pace = Callable[[Target], Awaitable[None]]
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Status(StrEnum):
+    WAITING = "waiting"  # the captcha is on the page, a person may answer
+    READING = "reading"  # answered: the watchdog reads creneau/ at the journey's pace
+    ENDED = "ended"
+
+
+class Answered(StrEnum):
+    """What became of a person's answer."""
+
+    SOLVED = "solved"  # the site opened creneau/
+    WRONG = "wrong"  # the site showed the captcha again (a new one)
+    REFUSED = "refused"  # not sent: empty, too long, or the session no longer waits
+    LEFT = "left"  # the site answered with a page that is neither (the session ends)
+
+
+class CaptchaImages:
+    """The image responses of a parked page as the site served them (bytes and type), by URL.
+
+    Listens to the page's network from the probe's first request, so the captcha image is the
+    very response the browser displayed; never fetched again."""
+
+    def __init__(self) -> None:
+        self._by_url: OrderedDict[str, asyncio.Task[tuple[bytes, str] | None]] = OrderedDict()
+
+    def watch(self, page: Page) -> None:
+        page.on("response", self._on_response)
+
+    def _on_response(self, response: Response) -> None:
+        if response.request.resource_type != "image":
+            return
+        self._by_url[response.url] = asyncio.ensure_future(_body(response))
+        self._by_url.move_to_end(response.url)
+        while len(self._by_url) > MAX_IMAGES:
+            self._by_url.popitem(last=False)[1].cancel()
+
+    async def get(self, url: str) -> tuple[bytes, str] | None:
+        task = self._by_url.get(url)
+        return await task if task is not None else None
+
+    def clear(self) -> None:
+        for task in self._by_url.values():
+            task.cancel()
+        self._by_url.clear()
+
+
+async def _body(response: Response) -> tuple[bytes, str] | None:
+    try:
+        body = await response.body()
+    except PlaywrightError:
+        return None
+    kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    return (body, kind) if kind.startswith("image/") and len(body) <= MAX_MEDIA_BYTES else None
+
+
+@dataclass(frozen=True)
+class Media:
+    """A captcha's image or sound for the person; `how` says where the bytes came from."""
+
+    body: bytes
+    media_type: str
+    how: str  # "network": the site's response; "screenshot": the element, photographed
+
+
+@dataclass
+class AssistedSession:
+    """One parked page and what became of it."""
+
+    id: str
+    target: Target
+    context: BrowserContext
+    page: Page
+    images: CaptchaImages
+    parked_at: datetime
+    answer_by: datetime  # a waiting page is closed after this
+    end_by: datetime  # the whole session is closed after this
+    status: Status = Status.WAITING
+    solved_at: datetime | None = None
+    wrong_answers: int = 0
+    reads: int = 0
+    ended_because: str | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def seconds_left(self, now: datetime) -> int:
+        until = self.answer_by if self.status is Status.WAITING else self.end_by
+        return max(0, int((until - now).total_seconds()))
+
+    def since_solve(self, now: datetime) -> float | None:
+        return None if self.solved_at is None else (now - self.solved_at).total_seconds()
+
+
+class Desk:
+    """The parked sessions of one `watchdog run` (see the module docstring)."""
+
+    def __init__(
+        self,
+        settings: AssistSettings,
+        host_allowed: Callable[[str], bool],
+        clock: Clock = utcnow,
+    ) -> None:
+        self.settings = settings
+        self.host_allowed = host_allowed
+        self.clock = clock
+        self.reader: Reader | None = None  # set by the daemon: one recorded read of creneau/
+        self.pace: Pace = read_pace  # waits between reads (the daemon adds its host budget)
+        self._sessions: dict[str, AssistedSession] = {}
+        self.ended: deque[AssistedSession] = deque(maxlen=ENDED_KEPT)
+        self.closing = False
+
+    # -- parking ------------------------------------------------------------------------
+
+    def room(self, target: Target) -> bool:
+        """A free place, and no session of this journey already open (one is enough)."""
+        if self.closing or len(self._sessions) >= self.settings.max_parked:
+            return False
+        return all(s.target.id != target.id for s in self._sessions.values())
+
+    def park(
+        self, target: Target, context: BrowserContext, page: Page, images: CaptchaImages
+    ) -> AssistedSession | None:
+        """Keep `page` (at the captcha) for a person; None when the desk is full or closing:
+        the caller then closes the context as for any probe."""
+        if not self.room(target):
+            return None
+        now = self.clock()
+        session = AssistedSession(
+            id=str(ULID()), target=target, context=context, page=page, images=images,
+            parked_at=now, answer_by=now + self.settings.wait_for_person,
+            end_by=now + self.settings.max_session,
+        )  # fmt: skip
+        self._sessions[session.id] = session
+        self._spawn(session, self._expire_unanswered(session), "assist-wait")
+        log.info("assist: %s parked for %s (%d/%d)", session.id, target.id,
+                 len(self._sessions), self.settings.max_parked)  # fmt: skip
+        return session
+
+    def sessions(self) -> list[AssistedSession]:
+        return sorted(self._sessions.values(), key=lambda s: s.parked_at)
+
+    def get(self, session_id: str) -> AssistedSession | None:
+        return self._sessions.get(session_id) or next(
+            (s for s in self.ended if s.id == session_id), None
+        )
+
+    # -- what the person sees -----------------------------------------------------------
+
+    async def captcha_image(self, session_id: str) -> Media | None:
+        """The captcha image the page shows: the bytes of the site's response, else (never
+        seen on the network) a screenshot of the image element."""
+        session = self._waiting(session_id)
+        if session is None:
+            return None
+        async with session.lock:
+            image = session.page.locator(IMAGE).first
+            try:
+                if not await image.count():
+                    return None
+                src = await image.evaluate("e => e.currentSrc || e.src", timeout=ACTION_TIMEOUT_MS)
+                served = await session.images.get(str(src))
+                if served is not None:
+                    return Media(served[0], served[1], "network")
+                shot = await image.screenshot(timeout=ACTION_TIMEOUT_MS)
+            except PlaywrightError as exc:
+                log.info("assist: %s: no captcha image: %s", session_id, exc)
+                return None
+        return Media(shot, "image/png", "screenshot")
+
+    async def captcha_audio(self, session_id: str) -> Media | None:
+        """The sound the captcha offers, fetched with the page's own cookies and passed on as
+        the site sent it (never transcribed, never kept)."""
+        session = self._waiting(session_id)
+        if session is None:
+            return None
+        async with session.lock:
+            link = session.page.locator(SOUND_LINK).first
+            try:
+                href = await link.get_attribute("href") if await link.count() else None
+                if not href or href.startswith(("#", "javascript:")):
+                    return None
+                url = urljoin(session.page.url, href)
+                if not self.host_allowed(host_of(url)):
+                    return None
+                response = await session.page.request.get(
+                    url, timeout=ACTION_TIMEOUT_MS, max_redirects=0, fail_on_status_code=False
+                )
+                try:
+                    kind = response.headers.get("content-type", "").split(";")[0].strip()
+                    body = await response.body() if response.ok else b""
+                finally:
+                    await response.dispose()
+            except PlaywrightError as exc:
+                log.info("assist: %s: no captcha sound: %s", session_id, exc)
+                return None
+        if not kind.lower().startswith("audio/") or not 0 < len(body) <= MAX_MEDIA_BYTES:
+            return None
+        return Media(body, kind, "network")
+
+    # -- the person's answer ------------------------------------------------------------
+
+    async def submit_person_answer(self, session_id: str, answer: str) -> Answered:
+        """Type the person's `answer`, unchanged, into the parked page's `captchaUsercode` and
+        submit its form as the site's page does (its submit button). The only code that
+        answers a captcha; only the workbench's authenticated form calls it (a test checks)."""
+        session = self._waiting(session_id)
+        if session is None or not answer.strip() or len(answer) > MAX_ANSWER:
+            return Answered.REFUSED
+        page = session.page
+        async with session.lock:
+            try:
+                field_ = page.locator(ANSWER_FIELD).first
+                await field_.fill(answer, timeout=ACTION_TIMEOUT_MS)
+                form = field_.locator("xpath=ancestor::form[1]")
+                button = form.locator("button[type='submit'], input[type='submit']").first
+                action = str(await form.evaluate("f => f.action"))
+                await page.route(action, _marked_as_a_person)
+                try:
+                    async with page.expect_navigation(wait_until="load", timeout=ACTION_TIMEOUT_MS):
+                        if await button.count():
+                            await button.click(timeout=ACTION_TIMEOUT_MS)
+                        else:
+                            await form.evaluate("f => f.requestSubmit()")
+                finally:
+                    await page.unroute(action, _marked_as_a_person)
+            except PlaywrightError as exc:
+                log.info("assist: %s: the answer could not be submitted: %s", session_id, exc)
+                await self.end(session, "submit_failed")
+                return Answered.LEFT
+            url = page.url
+        if "/creneau/" in url:
+            session.solved_at = self.clock()
+            session.status = Status.READING
+            log.info("assist: %s solved by a person; reading %s", session.id, session.target.id)
+            self._spawn(session, self._read_forever(session), "assist-read")
+            return Answered.SOLVED
+        if "/cgu/" in url and await _captcha_back(page):
+            session.wrong_answers += 1
+            return Answered.WRONG
+        await self.end(session, "left_journey")
+        return Answered.LEFT
+
+    # -- life and end -------------------------------------------------------------------
+
+    async def _expire_unanswered(self, session: AssistedSession) -> None:
+        await asyncio.sleep(max(0.0, (session.answer_by - self.clock()).total_seconds()))
+        if session.status is Status.WAITING:
+            await self.end(session, "no_answer")
+
+    async def _read_forever(self, session: AssistedSession) -> None:
+        assert self.reader is not None, "a desk without a reader cannot read"
+        first = True
+        reason = "max_session"
+        try:
+            while self.clock() < session.end_by and not self.closing:
+                if not first:
+                    await self.pace(session.target)
+                if session.status is not Status.READING:
+                    return
+                async with session.lock:
+                    keep = await self.reader(session, first)
+                session.reads += 1
+                first = False
+                if not keep:
+                    reason = "site_ended"
+                    break
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # our fault: logged, the session ends, the daemon goes on
+            log.error("assist: %s: reading failed: %s", session.id, exc, exc_info=exc)
+            reason = "read_failed"
+        await self.end(session, reason)
+
+    def _waiting(self, session_id: str) -> AssistedSession | None:
+        session = self._sessions.get(session_id)
+        return session if session is not None and session.status is Status.WAITING else None
+
+    def _spawn(self, session: AssistedSession, work: Awaitable[None], name: str) -> None:
+        task = asyncio.ensure_future(work)
+        task.set_name(f"{name}:{session.id}")
+        session.tasks.add(task)
+        task.add_done_callback(session.tasks.discard)
+
+    async def end(self, session: AssistedSession, reason: str) -> None:
+        """Close the session's page and context (once); it stays listed as ended."""
+        if session.status is Status.ENDED:
+            return
+        session.status = Status.ENDED
+        session.ended_because = reason
+        self._sessions.pop(session.id, None)
+        self.ended.append(session)
+        current = asyncio.current_task()
+        for task in list(session.tasks):
+            if task is not current:
+                task.cancel()
+        session.images.clear()
+        with contextlib.suppress(Exception):  # a crashed browser has nothing left to close
+            await session.context.close()
+        log.info("assist: %s ended (%s) after %d reads", session.id, reason, session.reads)
+
+    async def close(self) -> None:
+        """End every session (the daemon is stopping): no page outlives the process."""
+        self.closing = True
+        for session in list(self._sessions.values()):
+            await self.end(session, "shutdown")
+
+
+async def read_pace(target: Target) -> None:
+    """The wait between two reads: the journey's interval, never under a minute on a site
+    that is not on loopback (the configuration's floors hold there)."""
+    seconds = target.interval.total_seconds()
+    if not is_loopback(target.host):
+        seconds = max(seconds, PUBLIC_FLOOR_S)
+    await asyncio.sleep(seconds)
+
+
+async def _marked_as_a_person(route: Route) -> None:
+    """The answer's request says it is a person's (`X-Watchdog-Assisted: 1`): the simulator
+    flags any captcha answer without it, and a site's operator can tell it from software."""
+    request = route.request
+    if request.method == "POST":
+        await route.continue_(headers={**request.headers, ASSISTED_HEADER: "1"})
+    else:
+        await route.continue_()
+
+
+async def _captcha_back(page: Page) -> bool:
+    """The site showed its captcha again (after a wrong answer): wait for its answer field."""
+    try:
+        await page.locator(ANSWER_FIELD).first.wait_for(timeout=ACTION_TIMEOUT_MS)
+        await page.locator(IMAGE).first.wait_for(timeout=ACTION_TIMEOUT_MS)
+    except PlaywrightError:
+        return False
+    return True
