@@ -113,7 +113,7 @@ def target(key: str, base: str) -> dict[str, Any]:
 class Run:
     """One `watchdog run` subprocess with an assist desk."""
 
-    def __init__(self, folder: Path, simulator: str) -> None:
+    def __init__(self, folder: Path, simulator: str, wait_for_person: str = "5m") -> None:
         self.folder = folder
         self.data_dir = folder / "data"
         self.desk = f"http://127.0.0.1:{free_port()}/assistance"
@@ -125,7 +125,7 @@ class Run:
             "politeness": {"per_host": {"requests_per_minute": 120, "concurrent": 2}},
             "listen": {"port": free_port()},
             "assist": {"port": int(self.desk.split(":")[2].split("/")[0]), "max_parked": 1,
-                       "wait_for_person": "5m", "max_session": "10m"},
+                       "wait_for_person": wait_for_person, "max_session": "10m"},
             "targets": [target("assist-slots", simulator), target("assist-none", simulator)],
         }  # fmt: skip
         self.config = folder / "watchdog.yaml"
@@ -261,10 +261,10 @@ def check_image(page: Page, desk: str, session_id: str, simulator: str) -> bytes
     return answer.body()
 
 
-def test_a_wrong_token_and_a_forged_form_are_refused(
+def test_a_wrong_token_a_forged_form_and_an_unanswered_page(
     simulator: str, browser: Browser, tmp_path: Path
 ) -> None:
-    run = Run(tmp_path, simulator)
+    run = Run(tmp_path, simulator, wait_for_person="4s")
     try:
         assert get(run.desk, {"Authorization": "Bearer wrong-token-0123456789"})[0] == 401
         bearer = {"Authorization": f"Bearer {TOKEN}"}
@@ -280,6 +280,13 @@ def test_a_wrong_token_and_a_forged_form_are_refused(
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(forged, timeout=10)
         assert refused.value.code == 403
+        assert len(answers_sent(simulator)) == before
+        # Nothing of the site but the captcha's image and sound is reachable through the desk.
+        for path in ("creneau/", "page", "_choisirCreneau", "../creneau"):
+            assert get(f"{run.desk}/{session_id}/{path}", bearer)[0] == 404
+        # Nobody answers: the parked page is closed after `wait_for_person`.
+        wait_until(lambda: f"{session_id} ended (no_answer)" in run.log(), DEADLINE,
+                   "the unanswered session to be closed")  # fmt: skip
         assert len(answers_sent(simulator)) == before
         assert run.stop() == 0
     finally:
@@ -305,3 +312,22 @@ def test_only_the_workbench_form_submits_an_answer() -> None:
                 typers.append(name)
     assert callers == ["watchdog/workbench/assist.py"]
     assert sorted(set(typers)) == ["watchdog/assist/desk.py"]
+
+
+def test_a_read_past_a_persons_answer_neither_raises_nor_resolves_the_captcha_wall() -> None:
+    """The wall still stands for everyone: an assisted read is neutral for `captcha_wall` and
+    counts for the other kinds like any observation."""
+    from datetime import UTC, datetime
+
+    from watchdog.domain.incidents import IncidentKind, Reading, reading
+    from watchdog.domain.models import Env
+
+    now = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    person = Env(software="t", captcha_solved_by="person", assisted_session="01J", since_solve_s=1)
+    for outcome in (Outcome.AVAILABLE, Outcome.NO_SLOT, Outcome.CAPTCHA):
+        assisted = Observation(id="a", target="t", outcome=outcome, detail="d", started_at=now,
+                               finished_at=now, duration_s=0, env=person)  # fmt: skip
+        probe = assisted.model_copy(update={"env": Env(software="t")})
+        assert reading(IncidentKind.CAPTCHA_WALL, assisted) is Reading.NEUTRAL
+        assert reading(IncidentKind.CAPTCHA_WALL, probe) is not Reading.NEUTRAL
+        assert reading(IncidentKind.SITE_DOWN, assisted) is Reading.GOOD

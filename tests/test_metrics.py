@@ -44,10 +44,11 @@ def make_target(target_id: str, **fields: Any) -> Target:
 
 def obs(target: str, n: int, outcome: Outcome, duration: float, **fields: Any) -> Observation:
     started = T0 + timedelta(minutes=15 * n)
+    fields.setdefault("env", Env(software="test"))
     return Observation(
         id=f"{target}-{n}", target=target, outcome=outcome, detail="test",
         started_at=started, finished_at=started + timedelta(seconds=duration),
-        duration_s=duration, env=Env(software="test"), **fields,
+        duration_s=duration, **fields,
     )  # fmt: skip
 
 
@@ -224,3 +225,22 @@ def test_the_store_is_nan_until_measured_and_a_new_catalog_forgets_old_hosts() -
     metrics.declare([other])  # a reload without Ain's host
     text = metrics.exposition().decode()
     assert 'host="www.ain.gouv.fr"' not in text
+
+
+def test_assisted_reads_are_told_apart_and_counted_in_the_outcomes_too() -> None:
+    metrics = fixed_metrics()
+    ain = make_target("ain-premiere-demande")
+    person = Env(
+        software="test", captcha_solved_by="person", assisted_session="01J", since_solve_s=60
+    )
+    metrics.observe(obs(ain.id, 4, Outcome.AVAILABLE, 1.0, slots=3, env=person), ain)
+    metrics.observe(obs(ain.id, 5, Outcome.CAPTCHA, 1.0), ain)  # a probe at the wall
+    values = samples(metrics.exposition().decode())
+    assisted = ("watchdog_assisted_reads_total", frozenset({("target", ain.id),
+                ("outcome", "available")}))  # fmt: skip
+    assert values[assisted] == 1.0
+    assert not [k for k in values if k[0] == "watchdog_assisted_reads_total" and
+                ("outcome", "captcha") in k[1]]  # fmt: skip
+    outcomes = {k: v for k, v in values.items() if k[0] == "watchdog_probe_outcomes_total"
+                and ("target", ain.id) in k[1] and ("outcome", "available") in k[1]}  # fmt: skip
+    assert list(outcomes.values()) == [2.0]

@@ -333,6 +333,11 @@ class Scheduler:
         if host is not None:
             host.bucket.take(self.clock.now())
 
+    async def record_read(self, obs: Observation, target: Target) -> None:
+        """An observation made outside the schedule (an assisted session's read): tagged for
+        maintenance windows and counted like a probe's."""
+        await self._record_one(obs, target)
+
     # -- stopping -----------------------------------------------------------------------
 
     def stop(self) -> None:

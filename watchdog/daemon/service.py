@@ -59,6 +59,7 @@ RESTART_ONLY = (
     "watchdog.data_dir",
     "watchdog.database_url",
     "listen",
+    "assist",
     "browser.executable_path",
     "browser.headless",
 )
@@ -217,8 +218,7 @@ class Daemon:
         False once the site has ended the session (its captcha again, or another page)."""
         assert self._runner is not None
         obs = await self._runner.read_assisted(session, first)
-        await self._record(obs, session.target)
-        self.scheduler.counters.recorded += 1
+        await self.scheduler.record_read(obs, session.target)
         on_slots = obs.final_url is not None and "/creneau/" in obs.final_url
         return on_slots and obs.outcome is not Outcome.CAPTCHA
 
@@ -331,7 +331,7 @@ class Daemon:
                 log.warning("reload: %s changed; it takes effect at the next restart", key)
         kept = new.model_copy(update={"watchdog": new.watchdog.model_copy(
             update={"data_dir": old.watchdog.data_dir, "database_url": old.watchdog.database_url}
-        ), "listen": old.listen})  # fmt: skip
+        ), "listen": old.listen, "assist": old.assist})  # fmt: skip
         kept._source = new.source
         return kept
 

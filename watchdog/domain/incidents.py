@@ -82,6 +82,8 @@ def reading(kind: IncidentKind, obs: Observation) -> Reading:
             return Reading.NEUTRAL  # announced maintenance is not an outage
         return Reading.BAD if outcome in DOWN else Reading.GOOD
     if kind is IncidentKind.CAPTCHA_WALL:
+        if obs.env.captcha_solved_by is not None:
+            return Reading.NEUTRAL  # a person got past the wall: it still stands for everyone
         return _bad_good(outcome is Outcome.CAPTCHA, outcome in PAGE_SHOWN)
     if kind is IncidentKind.PAGE_CLOSED:
         return _bad_good(outcome is Outcome.CLOSED, outcome in PAGE_SHOWN | {Outcome.CAPTCHA})

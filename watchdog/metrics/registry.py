@@ -94,6 +94,11 @@ class Metrics:
             "audit, by RGAA 4.1 criterion (none: no criterion mapped) and axe-core impact.",
             "gauge", ("target", "criterion", "impact"),
         )  # fmt: skip
+        self.assisted = Family(
+            "watchdog_assisted_reads",
+            "Reads of the slot page in assisted sessions (a person answered the captcha), by "
+            "outcome; also counted in watchdog_probe_outcomes.", "counter", ("target", "outcome"),
+        )  # fmt: skip
         for kind in WriteKind:
             self.write_errors.labels(kind.value)
         self.dropped.labels()
@@ -102,8 +107,8 @@ class Metrics:
                                 self.earliest_days, self.last_seen, self.interval,
                                 self.info)  # fmt: skip
         self.sre = SreMetrics(version)  # build, store and disk, phases, certificates
-        self.families = (*self.target_families, self.a11y, self.write_errors, self.dropped,
-                         self.writable, *self.sre.families)  # fmt: skip
+        self.families = (*self.target_families, self.a11y, self.assisted, self.write_errors,
+                         self.dropped, self.writable, *self.sre.families)  # fmt: skip
         self._info_key: dict[str, tuple[str, ...]] = {}
 
     def declare(self, targets: Iterable[Target]) -> None:
@@ -132,8 +137,9 @@ class Metrics:
                        self.interval):  # fmt: skip
             family.remove(target_id)
         self.duration.remove(target_id, platform)
-        for key in [k for k in self.outcomes.series if k[0] == target_id]:
-            self.outcomes.remove(*key)
+        for family in (self.outcomes, self.assisted):
+            for key in [k for k in family.series if k[0] == target_id]:
+                family.remove(*key)
         if target_id in self._info_key:
             self.info.remove(*self._info_key.pop(target_id))
         for key in [k for k in self.a11y.series if k[0] == target_id]:
@@ -157,6 +163,8 @@ class Metrics:
     def observe(self, obs: Observation, target: Target) -> None:
         base = (target.id, target.department, target.procedure.value, target.platform)
         self.outcomes.labels(*base, obs.outcome.value).inc()
+        if obs.env.captcha_solved_by is not None:  # created on the first assisted read
+            self.assisted.labels(target.id, obs.outcome.value).inc()
         self.duration.observe((target.id, target.platform), obs.duration_s)
         self.last_seen.labels(target.id).set(obs.finished_at.timestamp())
         up = obs.outcome.site_up
