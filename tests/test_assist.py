@@ -46,7 +46,7 @@ SCENARIO = {
          "label": "Titre de séjour - Versailles", "session_lifetime": f"{LIFETIME_S}s",
          "behaviour": [{"state": "slots", "slots": 3, "first_slot_in_days": 9}]},
         {"key": "assist-none", "platform": "rdv_prefecture", "id": 4202,
-         "behaviour": [{"state": "no_slot"}]},
+         "session_lifetime": f"{LIFETIME_S}s", "behaviour": [{"state": "no_slot"}]},
     ],
 }  # fmt: skip
 DEADLINE = 90
