@@ -12,8 +12,9 @@ import pytest
 from harness import LoopThread
 from notifyfix import HttpReceiver, Rig, config, paris, receivers, rig, target
 
+from watchdog.config.loader import AssistSettings
 from watchdog.domain.incidents import IncidentKind
-from watchdog.domain.models import Outcome
+from watchdog.domain.models import Env, Outcome
 from watchdog.notify.repo import SENT, Repo
 from watchdog.store import Store
 
@@ -313,4 +314,51 @@ def test_targets_of_other_departments_are_routed_apart(store: Store, http: HttpR
     r.deliver()
     assert [t for t, _ in bodies(http)] == ["Site en panne — Paris (75) — Renouvellement"]
     assert len(Repo(store.engine).open_incidents()) == 2, "incidents exist without a route"
+    r.close()
+
+
+def test_assist_needed_asks_investigators_for_a_person_and_a_persons_pass_resolves_it(
+    store: Store, http: HttpReceiver
+) -> None:
+    """Only an assisted journey asks; its message names the desk; quiet hours hold it."""
+    assisted = {
+        **target(),
+        "platform": "rdv_prefecture",
+        "options": {"captcha": "assisted"},
+        "url": "https://www.rdv-prefecture.interieur.gouv.fr/rdvpref/reservation/demarche/1/",
+    }
+    plain = {
+        **target("ain-autre"),
+        "platform": "rdv_prefecture",
+        "url": "https://www.rdv-prefecture.interieur.gouv.fr/rdvpref/reservation/demarche/2/",
+    }
+    route = {
+        "id": "cimade-01",
+        "audience": "investigator",
+        "urls": [http.url()],
+        "kinds": ["assist_needed"],
+        "quiet_hours": "22:00-07:00",
+    }
+    cfg = config([route], targets=[assisted, plain])
+    desk = AssistSettings(public_url="https://aide.example.org/assistance")
+    cfg = cfg.model_copy(update={"assist": desk})
+    r = rig(store, cfg, paris(2025, 3, 3, 20))
+    for n in range(12):  # from 20:00 to 22:45: the twelfth comes within the quiet hours
+        when = paris(2025, 3, 3, 20) + timedelta(minutes=15 * n)
+        r.feed(AIN, when, Outcome.CAPTCHA, detail="captcha_wall")
+        r.feed("ain-autre", when, Outcome.CAPTCHA, detail="captcha_wall")
+    r.deliver()
+    assert http.received == [], "quiet hours: the message waits"
+    r.clock.set(paris(2025, 3, 4, 7, 1))
+    r.deliver()
+    [(title, body)] = bodies(http)
+    assert title == "Une personne est attendue — Ain (01) — Première demande de titre de séjour"
+    assert "12" in body and "https://aide.example.org/assistance" in body
+    person = Env(software="t", captcha_solved_by="person", assisted_session="01J", since_solve_s=5)
+    r.feed(AIN, paris(2025, 3, 4, 9), Outcome.NO_SLOT, env=person)
+    r.deliver()
+    assert len(http.received) == 2
+    assert bodies(http)[1][0].startswith("Rétabli — Une personne est attendue")
+    kinds = {(i.kind, i.target) for i in Repo(r.store.engine).incidents()}
+    assert (IncidentKind.ASSIST_NEEDED, "ain-autre") not in kinds
     r.close()

@@ -122,6 +122,10 @@ class Thresholds(_Strict):
     blocked: Streak = Field(default_factory=lambda: Streak(open_after=2, resolve_after=3))
     high_no_slot_rate: DailyRate = Field(default_factory=lambda: DailyRate(rate=0.9))
     high_failure_rate: DailyRate = Field(default_factory=lambda: DailyRate(rate=0.95))
+    # `captcha: assisted` journeys only: this many probes in a row met the captcha with no
+    # person's answer between them (12 at a 15-minute interval: three hours); one read past
+    # a person's answer resolves it.
+    assist_needed: Streak = Field(default_factory=lambda: Streak(open_after=12, resolve_after=1))
 
 
 class DigestSchedule(_Strict):

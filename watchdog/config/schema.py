@@ -175,6 +175,9 @@ class AssistSettings(_Strict):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8791
     expose: bool = False
+    # The desk's address as volunteers reach it (a tunnel, a proxy), for `assist_needed`
+    # notifications; default: http://host:port/assistance. Never carries the token.
+    public_url: Annotated[str, Field(pattern=r"^https?://[^\s?#]+$")] | None = None
 
     @model_validator(mode="after")
     def _exposed_on_purpose(self) -> AssistSettings:

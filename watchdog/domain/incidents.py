@@ -22,6 +22,7 @@ class IncidentKind(StrEnum):
     BLOCKED = "blocked"
     HIGH_NO_SLOT_RATE = "high_no_slot_rate"
     HIGH_FAILURE_RATE = "high_failure_rate"
+    ASSIST_NEEDED = "assist_needed"  # an assisted journey has met only its captcha for a while
 
 
 class Event(StrEnum):
@@ -52,6 +53,7 @@ AUDIENCE_KINDS: dict[Audience, frozenset[IncidentKind]] = {
             IncidentKind.BLOCKED,
             IncidentKind.HIGH_NO_SLOT_RATE,
             IncidentKind.HIGH_FAILURE_RATE,
+            IncidentKind.ASSIST_NEEDED,
         }
     ),
 }
@@ -64,6 +66,9 @@ STREAK_KINDS = (
 # watchdog.daemon.maintenance.MAINTENANCE_TAG (not imported: notify stays below the daemon).
 MAINTENANCE_TAG = "maintenance_window"
 RATE_KINDS = (IncidentKind.HIGH_NO_SLOT_RATE, IncidentKind.HIGH_FAILURE_RATE)
+# Only for journeys in `captcha: assisted` mode: their probes met the captcha and no person has
+# answered one since (BAD); an assisted read, a person's pass, resolves it (GOOD).
+ASSIST_KINDS = (IncidentKind.ASSIST_NEEDED,)
 
 # The site failed to serve a working page (blocked is its own kind: aimed at us, not an outage).
 DOWN = frozenset({Outcome.SITE_ERROR, Outcome.TIMEOUT, Outcome.NETWORK_ERROR, Outcome.MAINTENANCE})
@@ -81,6 +86,10 @@ def reading(kind: IncidentKind, obs: Observation) -> Reading:
         if MAINTENANCE_TAG in obs.tags or outcome is Outcome.BLOCKED:
             return Reading.NEUTRAL  # announced maintenance is not an outage
         return Reading.BAD if outcome in DOWN else Reading.GOOD
+    if kind is IncidentKind.ASSIST_NEEDED:
+        if obs.env.captcha_solved_by is not None:
+            return Reading.GOOD
+        return Reading.BAD if outcome is Outcome.CAPTCHA else Reading.NEUTRAL
     if kind is IncidentKind.CAPTCHA_WALL:
         if obs.env.captcha_solved_by is not None:
             return Reading.NEUTRAL  # a person got past the wall: it still stands for everyone

@@ -19,7 +19,7 @@ from watchdog.config.loader import Config
 from watchdog.config.notifications import DailyRate, NotificationSettings, Route, Streak
 from watchdog.config.secrets import LOGGER, REDACTOR
 from watchdog.domain.clock import PARIS
-from watchdog.domain.incidents import RATE_KINDS, STREAK_KINDS, Event, IncidentKind
+from watchdog.domain.incidents import ASSIST_KINDS, RATE_KINDS, STREAK_KINDS, Event, IncidentKind
 from watchdog.domain.models import Observation
 from watchdog.domain.target import Target
 from watchdog.notify import evaluate as ev
@@ -76,7 +76,8 @@ class IncidentEngine:
         limit = 4 * max(max(r.open_after, r.resolve_after) for r in self._streak_rules()) + 8
         recent = record.recent(self.store, target.id, limit)
         changed = False
-        for kind in STREAK_KINDS:
+        assisted = target.options.get("captcha") == "assisted"
+        for kind in STREAK_KINDS + (ASSIST_KINDS if assisted else ()):
             changed |= self._streak(kind, target, recent)
         day = obs.started_at.astimezone(PARIS).date()
         if self._rates_done.get(target.id) != day:
@@ -86,7 +87,7 @@ class IncidentEngine:
 
     def _streak_rules(self) -> list[Streak]:
         t = self.settings.thresholds
-        return [t.site_down, t.captcha_wall, t.page_closed, t.blocked]
+        return [t.site_down, t.captcha_wall, t.page_closed, t.blocked, t.assist_needed]
 
     def _rule(self, kind: IncidentKind) -> Any:
         return getattr(self.settings.thresholds, kind.value)
@@ -97,10 +98,20 @@ class IncidentEngine:
         current = self.repo.open_incident_for(kind, target.id)
         if current is None and len(runs.bad) >= rule.open_after:
             facts = ev.streak_facts(target, runs.bad, rule)
+            if kind is IncidentKind.ASSIST_NEEDED:
+                facts["assist_url"] = self._assist_url()
             return self._open(kind, target, runs.bad[-1].started_at, facts)
         if current is not None and len(runs.good) >= rule.resolve_after:
             return self._resolve(current, ev.streak_resolution(runs.good))
         return False
+
+    def _assist_url(self) -> str:
+        """Where a volunteer answers: `assist.public_url`, else the desk's own address."""
+        assist = self.config.assist
+        if assist.public_url:
+            return assist.public_url
+        host = f"[{assist.host}]" if ":" in assist.host else assist.host
+        return f"http://{host}:{assist.port}/assistance"
 
     def _rates(self, target: Target, today: date) -> bool:
         """Daily-rate kinds over the whole days before `today` (evaluated once a day)."""

@@ -37,6 +37,8 @@ HEADLINES: dict[IncidentKind, dict[str, str]] = {
     IncidentKind.HIGH_NO_SLOT_RATE: {"fr": "Aucun créneau", "en": "No slot"},
     IncidentKind.HIGH_FAILURE_RATE: {"fr": "Échecs de prise de rendez-vous",
                                      "en": "Booking attempts failing"},
+    IncidentKind.ASSIST_NEEDED: {"fr": "Une personne est attendue",
+                                 "en": "A person is needed"},
 }  # fmt: skip
 PREFIX = {
     Event.OPENED: {"fr": "", "en": ""},
@@ -59,6 +61,10 @@ STREAK_LEADS = {
     IncidentKind.BLOCKED: {
         "fr": "Le site bloque le watchdog (403, 429 ou page de protection)",
         "en": "The site blocks the watchdog (403, 429 or a protection page)",
+    },
+    IncidentKind.ASSIST_NEEDED: {
+        "fr": "Personne n'a répondu au captcha en session assistée",
+        "en": "Nobody has answered the captcha in an assisted session",
     },
 }
 
@@ -151,6 +157,9 @@ def _streak_opened(incident: Incident, lang: Lang) -> list[str]:
     lines = [first, _last_line(lang, facts["last"], _t(lang, "Dernière réponse", "Last answer"))]
     if facts.get("message") and facts["message"] != facts["last"].get("message"):
         lines.append(_said(lang, facts["message"]))
+    if facts.get("assist_url"):  # where a volunteer answers the next captcha
+        desk = _t(lang, "Répondre au prochain captcha", "Answer the next captcha")
+        lines.append(f"{label(lang, desk)} {facts['assist_url']}")
     return lines
 
 
