@@ -37,6 +37,8 @@ ANSWER_FIELD = "input[name='captchaUsercode']"
 ASSISTED_HEADER = "X-Watchdog-Assisted"
 MAX_ANSWER = 32  # CaptchEtat asks for 8 characters; anything longer is not an answer
 MAX_IMAGES = 8
+# Passed on as served; anything else (an SVG, which may hold script) is photographed instead.
+RASTER = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 MAX_MEDIA_BYTES = 5 * 1024 * 1024
 ACTION_TIMEOUT_MS = 15_000
 PUBLIC_FLOOR_S = 60.0  # never faster than once a minute on a real site
@@ -102,7 +104,7 @@ async def _body(response: Response) -> tuple[bytes, str] | None:
     except PlaywrightError:
         return None
     kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
-    return (body, kind) if kind.startswith("image/") and len(body) <= MAX_MEDIA_BYTES else None
+    return (body, kind) if kind in RASTER and len(body) <= MAX_MEDIA_BYTES else None
 
 
 @dataclass(frozen=True)
@@ -265,7 +267,11 @@ class Desk:
                 form = field_.locator("xpath=ancestor::form[1]")
                 button = form.locator("button[type='submit'], input[type='submit']").first
                 action = str(await form.evaluate("f => f.action"))
-                await page.route(action, _marked_as_a_person)
+
+                def is_action(url: str) -> bool:  # exact: a form address is no glob
+                    return url == action
+
+                await page.route(is_action, _marked_as_a_person)
                 try:
                     async with page.expect_navigation(wait_until="load", timeout=ACTION_TIMEOUT_MS):
                         if await button.count():
@@ -273,7 +279,7 @@ class Desk:
                         else:
                             await form.evaluate("f => f.requestSubmit()")
                 finally:
-                    await page.unroute(action, _marked_as_a_person)
+                    await page.unroute(is_action, _marked_as_a_person)
             except PlaywrightError as exc:
                 log.info("assist: %s: the answer could not be submitted: %s", session_id, exc)
                 await self.end(session, "submit_failed")
