@@ -50,6 +50,7 @@ SCENARIO = {
     ],
 }  # fmt: skip
 DEADLINE = 90
+DRAWN = "() => document.getElementById('captcha-image').naturalWidth > 0"
 
 
 def free_port() -> int:
@@ -198,20 +199,25 @@ def test_a_person_answers_and_the_watchdog_reads_until_the_session_ends(  # noqa
         assert "ne réserve rien" in text and "aucune donnée personnelle" in text
         assert "Temps restant" in text
         parked_key = "assist-slots" if "assist-slots" in text else "assist-none"
+        assert "Poste d'aide" in page.inner_text("header")  # not the workbench's « read-only »
+        assert page.evaluate(DRAWN), "the person sees the captcha image"
         first_image = check_image(page, run.desk, session_id, simulator)
         audio = page.request.get(f"{run.desk}/{session_id}/audio")
         assert audio.ok and audio.headers["content-type"].startswith("audio/")
 
         # A wrong answer: the site refuses it and shows a new captcha.
         page.fill("input[name='captchaUsercode']", "WRONG999")
-        page.click("form.answer button[type='submit']")
+        with page.expect_navigation():  # to the page's `load`: its images are in
+            page.click("form.answer button[type='submit']")
         assert "affiche un nouveau captcha" in page.inner_text("#result")
+        assert page.evaluate(DRAWN), "the person sees the new captcha image"
         assert check_image(page, run.desk, session_id, simulator) != first_image
         assert ["captchaUsercode" in e["fields"] for e in answers_sent(simulator)] == [True]
 
         # The right answer, typed by the person, submitted unchanged by the watchdog.
         page.fill("input[name='captchaUsercode']", ANSWER)
-        page.click("form.answer button[type='submit']")
+        with page.expect_navigation():
+            page.click("form.answer button[type='submit']")
         assert "a accepté le code" in page.inner_text("#result")
         assert len(answers_sent(simulator)) == 2
 

@@ -37,6 +37,7 @@ ANSWER_FIELD = "input[name='captchaUsercode']"
 ASSISTED_HEADER = "X-Watchdog-Assisted"
 MAX_ANSWER = 32  # CaptchEtat asks for 8 characters; anything longer is not an answer
 MAX_IMAGES = 8
+IMAGE_WAIT_S = 10.0
 # Passed on as served; anything else (an SVG, which may hold script) is photographed instead.
 RASTER = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 MAX_MEDIA_BYTES = 5 * 1024 * 1024
@@ -76,6 +77,7 @@ class CaptchaImages:
 
     def __init__(self) -> None:
         self._by_url: OrderedDict[str, asyncio.Task[tuple[bytes, str] | None]] = OrderedDict()
+        self._arrived = asyncio.Event()  # set at each image response
 
     def watch(self, page: Page) -> None:
         page.on("response", self._on_response)
@@ -87,10 +89,22 @@ class CaptchaImages:
         self._by_url.move_to_end(response.url)
         while len(self._by_url) > MAX_IMAGES:
             self._by_url.popitem(last=False)[1].cancel()
+        self._arrived.set()
 
-    async def get(self, url: str) -> tuple[bytes, str] | None:
-        task = self._by_url.get(url)
-        return await task if task is not None else None
+    async def get(self, url: str, wait_s: float = 0.0) -> tuple[bytes, str] | None:
+        """The response for `url`, waiting up to `wait_s` for it to arrive (a new captcha's
+        image may still be on its way when the person's page asks for it)."""
+        deadline = asyncio.get_running_loop().time() + wait_s
+        while url not in self._by_url:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return None
+            self._arrived.clear()
+            try:
+                await asyncio.wait_for(self._arrived.wait(), left)
+            except TimeoutError:
+                return None
+        return await self._by_url[url]
 
     def clear(self) -> None:
         for task in self._by_url.values():
@@ -211,7 +225,7 @@ class Desk:
                 if not await image.count():
                     return None
                 src = await image.evaluate("e => e.currentSrc || e.src", timeout=ACTION_TIMEOUT_MS)
-                served = await session.images.get(str(src))
+                served = await session.images.get(str(src), IMAGE_WAIT_S)
                 if served is not None:
                     return Media(served[0], served[1], "network")
                 shot = await image.screenshot(timeout=ACTION_TIMEOUT_MS)
@@ -385,7 +399,13 @@ async def _captcha_back(page: Page) -> bool:
     """The site showed its captcha again (after a wrong answer): wait for its answer field."""
     try:
         await page.locator(ANSWER_FIELD).first.wait_for(timeout=ACTION_TIMEOUT_MS)
-        await page.locator(IMAGE).first.wait_for(timeout=ACTION_TIMEOUT_MS)
+        image = page.locator(IMAGE).first
+        await image.wait_for(timeout=ACTION_TIMEOUT_MS)
+        await page.wait_for_function(  # the new image has arrived and is drawn
+            f"() => {{ const i = document.querySelector({IMAGE!r});"
+            " return !!i && i.complete && i.naturalWidth > 0; }",
+            timeout=ACTION_TIMEOUT_MS,
+        )
     except PlaywrightError:
         return False
     return True

@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs
@@ -35,6 +36,7 @@ RESULTS = frozenset(a.value for a in Answered)
 WORDS: dict[str, dict[str, str]] = {
     "fr": {
         "desk": "Session assistée",
+        "tagline": "Poste d'aide : une personne répond au captcha, le watchdog observe ensuite.",
         "desks": "Sessions assistées",
         "promise": (
             "Ce que fera le watchdog : il recopie votre réponse, telle quelle, dans la page du "
@@ -66,6 +68,7 @@ WORDS: dict[str, dict[str, str]] = {
     },
     "en": {
         "desk": "Assisted session",
+        "tagline": "Assist desk: a person answers the captcha, then the watchdog observes.",
         "desks": "Assisted sessions",
         "promise": (
             "What the watchdog will do: it types your answer, unchanged, into the site's page "
@@ -128,16 +131,22 @@ class AssistPages:
             raise HTTPException(404, "no such assisted session")
         return found
 
+    def desk_state(self, request: Request) -> Any:
+        """The workbench's state of `request`, whose header says what this desk does (the
+        workbench's own says « read-only », which these pages are not)."""
+        state = self.state_of(request)
+        return replace(state, words={**state.words, "tagline": WORDS[state.lang]["tagline"]})
+
     def csrf(self, cookie: str, sid: str) -> str:
         return hmac.new(self.secret, f"{cookie}:{sid}".encode(), hashlib.sha256).hexdigest()
 
     async def index(self, request: Request) -> Response:
-        state = self.state_of(request)
+        state = self.desk_state(request)
         return self.page("assist_list.html.j2", state, a=WORDS[state.lang], desk=self.desk,
                          now=self.desk.clock())  # fmt: skip
 
     async def session_page(self, request: Request) -> Response:
-        state = self.state_of(request)
+        state = self.desk_state(request)
         session = self.session(request)
         cookie = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
         result = request.query_params.get("resultat")
