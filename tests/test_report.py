@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from reportdata import Spec, fill, paris, target
+from reportdata import Spec, fill, observation, paris, target
 
 from watchdog.domain.errors import WatchdogError
 from watchdog.domain.models import Outcome
@@ -363,3 +363,31 @@ def test_anef_stays_out_of_the_no_slot_rate_and_twin_series_are_told_apart(
     assert "sans objet (ANEF)" in text
     assert "Seine-Saint-Denis — première demande [module de réservation" in text
     assert "Seine-Saint-Denis — première demande [eAppointment]" in text
+
+
+def test_assisted_reads_are_told_apart_in_the_method(tmp_path: Path) -> None:
+    """Reads after a person answered the captcha are said to be so, and not from a clean
+    state; a report without them says nothing of it."""
+    with make_store(tmp_path / "data") as store:
+        (plain,) = render(store, tmp_path / "plain")
+        assisted = [
+            observation(T93.id, Spec(paris(2026, 11, 29, 20, minute), Outcome.NO_SLOT))
+            for minute in (1, 3)
+        ]
+        store.append_many([
+            o.model_copy(update={"env": o.env.model_copy(update={
+                "captcha_solved_by": "person", "assisted_session": "01AS", "since_solve_s": 60.0,
+            })})
+            for o in assisted
+        ])  # fmt: skip
+        paths = {
+            lang: render(store, tmp_path / lang, lang=lang)[0].read_text("utf-8")
+            for lang in ("fr", "en")
+        }
+    assert "mode assisté" not in plain.read_text("utf-8")
+    assert (
+        "2\u00a0lectures de la période ont été faites en <strong>mode assisté</strong>"
+        in paths["fr"]
+    )
+    assert "ne partent donc pas d'un état vierge" in paths["fr"]
+    assert "2\u00a0reads of the period were made in <strong>assisted mode</strong>" in paths["en"]

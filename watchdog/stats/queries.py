@@ -107,6 +107,16 @@ def audits(targets: Sequence[str], period: Period) -> sa.Select[Any]:
     )
 
 
+def assisted(targets: Sequence[str], period: Period) -> sa.Select[Any]:
+    """(target, n) of the reads made after a person answered the captcha: the mark is in the
+    document only (`env.captcha_solved_by`, written `"captcha_solved_by":"person"`)."""
+    return (
+        sa.select(obs.c.target, sa.func.count())
+        .where(*_where(targets, period), obs.c.doc.like('%"captcha_solved_by":"person"%'))
+        .group_by(obs.c.target)
+    )
+
+
 def lead_times(targets: Sequence[str], period: Period) -> sa.Select[Any]:
     """(target, UTC start hour, local earliest-slot hour, several, n) of attempts with a slot."""
     start = _hour(obs.c.started_at).label("start")

@@ -95,6 +95,8 @@ class SeriesStats:
     # Captcha pages whose captcha rendered, and those of them that offered no alternative to
     # the image (RGAA 1.5; watchdog/probe/captcha.py). Observations without the record: unknown.
     captcha_rendered: int = 0
+    # Reads made after a person answered the captcha (assisted sessions): env.captcha_solved_by.
+    assisted: int = 0
     captcha_without_alternative: int = 0
     # The last accessibility audit of the target in the period (its own chain, issue 18): a
     # finding on the pages as served that day, never a rate; None when none was run.
@@ -230,6 +232,7 @@ def merge(target: str, parts: Iterable[SeriesStats], period: Period) -> SeriesSt
             total.capture_modes.setdefault(mode, Span()).add(span)
         total.simulated += part.simulated
         total.captcha_rendered += part.captcha_rendered
+        total.assisted += part.assisted
         total.captcha_without_alternative += part.captcha_without_alternative
         for day, count in part.days.items():
             mine = total.days.setdefault(day, DayCount())
