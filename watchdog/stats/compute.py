@@ -54,8 +54,8 @@ def compute(
         _fill_runs(series, store.scan(queries.attempts(targets, period)))
         _fill_leads(series, store.scan(queries.lead_times(targets, period)))
         _fill_captcha(series, store.scan(queries.captcha_offers(targets, period)))
-        for target, n in store.scan(queries.assisted(targets, period)):
-            series[target].assisted = n
+        for row in store.scan(queries.assisted(targets, period)):
+            series[row[0]].assisted = int(row[1])
         _fill_audits(series, store.scan(queries.audits(targets, period)))
         documents.result()
     return series
