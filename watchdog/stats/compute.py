@@ -54,8 +54,7 @@ def compute(
         _fill_runs(series, store.scan(queries.attempts(targets, period)))
         _fill_leads(series, store.scan(queries.lead_times(targets, period)))
         _fill_captcha(series, store.scan(queries.captcha_offers(targets, period)))
-        for row in store.scan(queries.assisted(targets, period)):
-            series[row[0]].assisted = int(row[1])
+        _fill_assisted(series, store.scan(queries.assisted(targets, period)))
         _fill_audits(series, store.scan(queries.audits(targets, period)))
         documents.result()
     return series
@@ -229,6 +228,12 @@ def _fill_audits(series: dict[str, SeriesStats], rows: Iterable[Any]) -> None:
         if stats is None or audit.audit is None:
             continue
         stats.audit, stats.audited_at, stats.audit_id = audit.audit, audit.started_at, audit.id
+
+
+def _fill_assisted(series: dict[str, SeriesStats], rows: Iterable[Any]) -> None:
+    """How many reads of each target came after a person answered the captcha."""
+    for target, n in rows:
+        series[target].assisted = int(n)
 
 
 def _fill_leads(series: dict[str, SeriesStats], rows: Iterable[Any]) -> None:
