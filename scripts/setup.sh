@@ -8,6 +8,7 @@
 #       prometheus-alertmanager amtool, to check the Alertmanager config and its routes
 #       poppler-utils           pdftotext/pdftoppm, to check the PDF reports
 #       pandoc                  editable copies (ODT, DOCX) of reports and dossiers
+#       openssl                 the throw-away CA and local TSA of the timestamp tests
 #       postgresql              only when no usable PostgreSQL answers on 127.0.0.1:5432
 #     Off Debian, it says what to install instead (or set WATCHDOG_SETUP_SKIP_SYSTEM=1).
 #  2. $VENV (default .venv) with Python >= 3.11 ($PYTHON to choose the interpreter), and
@@ -19,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 VENV=${VENV:-.venv}
 STAMP=$VENV/.watchdog-setup-stamp
-DEB_PACKAGES=(chromium fonts-dejavu prometheus prometheus-alertmanager poppler-utils pandoc)
+DEB_PACKAGES=(chromium fonts-dejavu prometheus prometheus-alertmanager poppler-utils pandoc openssl)
 SECONDS=0
 
 say() { printf '==> %s\n' "$*"; }
@@ -57,6 +58,7 @@ why() {
     prometheus-alertmanager) echo "amtool, to check the Alertmanager routes" ;;
     poppler-utils) echo "pdftotext/pdftoppm, to check the PDF reports" ;;
     pandoc) echo "editable copies (ODT, DOCX) of reports and dossiers" ;;
+    openssl) echo "the openssl CLI: a throw-away CA and local TSA for the timestamp tests" ;;
     postgresql) echo "a real PostgreSQL for the store tests (none usable on 127.0.0.1:5432)" ;;
     *) echo "" ;;
     esac

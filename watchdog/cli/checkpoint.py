@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from watchdog.cli.verbs import AddConfig, Loader, Subparsers, add_verb
-from watchdog.store import Store
+from watchdog.store import Store, timestamps
 from watchdog.store import checkpoint as checkpoints
 
 
@@ -22,6 +23,19 @@ def register(
         with Store.open(data_dir, config.watchdog.database_url) as store:
             written = checkpoints.write(store, data_dir, force=args.force)
         print(f"Wrote the {written.summary()} to {data_dir / checkpoints.FILE}.")
+        authority = timestamps.Authority.of(config)
+        if authority is None:
+            return 0
+        try:  # one request, no retry: a failing authority is not asked again at once
+            path = checkpoints.stamp(data_dir, written, authority)
+        except timestamps.TimestampError as exc:
+            print(
+                f"error: no timestamp from {authority.url}: {exc}. The checkpoint is written "
+                "without one; `watchdog checkpoint` again later asks anew.",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"Timestamped by {authority.url}: {path}")
         return 0
 
     p = add_verb(sub, "checkpoint")

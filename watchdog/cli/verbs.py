@@ -55,7 +55,7 @@ VERBS: dict[str, Verb] = {
     ),
     "checkpoint": Verb(
         "watchdog.cli.checkpoint",
-        "sign the chain heads now, so that `verify` detects a removed tail or chain",
+        "sign the chain heads now (and timestamp them, with checkpoints.tsa_url)",
     ),
     "report": Verb("watchdog.cli.report", "evidence report (HTML, PDF) over a period"),
     "dossier": Verb("watchdog.cli.report", "référé file for one target: every attempt by ISO week"),

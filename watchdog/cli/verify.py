@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from watchdog.cli.progress import progress
 from watchdog.cli.report import verify_bundle_command
@@ -17,7 +18,7 @@ def _progress(done: int) -> None:
     print(f"  … {done} observations checked", file=sys.stderr)
 
 
-def _verify_with_bar(store: Store) -> VerifyReport:
+def _verify_with_bar(store: Store, tsa_ca: Path | None) -> VerifyReport:
     """One bar over the observations, then the blobs (counted first, on a terminal only:
     hashing reads every byte, listing the names is the small part)."""
     terminal = sys.stderr.isatty()
@@ -25,7 +26,10 @@ def _verify_with_bar(store: Store) -> VerifyReport:
     blobs = sum(1 for _ in store.blobs) if terminal else 0
     with progress("verifying chains and evidence", observations + blobs) as advance:
         return verify_store(
-            store, progress=advance, blob_progress=lambda done: advance(observations + done)
+            store,
+            progress=advance,
+            blob_progress=lambda done: advance(observations + done),
+            tsa_ca=tsa_ca,
         )
 
 
@@ -35,11 +39,12 @@ def register(sub: Subparsers, load: Loader, add_config: AddConfig) -> None:
             return verify_bundle_command(args.bundle)
         config = load(args)
         store = Store.open(config.watchdog.data_dir, config.watchdog.database_url)
+        tsa_ca = config.checkpoints.tsa_ca
         try:
             if args.progress:  # plain lines, for a log
-                report = verify_store(store, progress=_progress)
+                report = verify_store(store, progress=_progress, tsa_ca=tsa_ca)
             else:  # a bar on a terminal, nothing elsewhere
-                report = _verify_with_bar(store)
+                report = _verify_with_bar(store, tsa_ca)
         finally:
             store.close()
         print(report.render())

@@ -437,6 +437,9 @@ def _resolve_paths(config: Config, root: Path) -> None:
             "database_url": _sqlite_relative_to(root, watchdog.database_url),
         }
     )
+    if config.checkpoints.tsa_ca is not None:
+        tsa_ca = _relative_to(root, config.checkpoints.tsa_ca)
+        config.checkpoints = config.checkpoints.model_copy(update={"tsa_ca": tsa_ca})
     executable = config.browser.executable_path
     if executable and os.sep in executable:  # a bare name is looked up as a command
         resolved = str(_relative_to(root, Path(executable)))

@@ -17,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -191,6 +192,61 @@ class AssistSettings(_Strict):
         return self
 
 
+class CheckpointSettings(_Strict):
+    """RFC 3161 timestamps of the checkpoints (watchdog/store/timestamps.py, README).
+
+    With `tsa_url` set, each checkpoint `watchdog checkpoint` writes, and at most one per
+    `tsa_every` of those `watchdog run` writes, is sent (its SHA-256 only) to that time-stamping
+    authority. `tsa_ca` is the PEM file of the certificate(s) its tokens must chain to.
+    """
+
+    tsa_ca: Path | None = None  # relative: to the config file's folder (loader.py)
+    tsa_url: str | None = None  # validated after tsa_ca, which it needs
+    tsa_timeout: Duration = timedelta(seconds=10)
+    tsa_every: Duration = timedelta(hours=1)
+
+    @field_validator("tsa_url")
+    @classmethod
+    def _http_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if info.data.get("tsa_ca") is None:
+            raise ValueError(
+                "tsa_url needs tsa_ca: the PEM file of the authority's CA certificate(s), "
+                "without which no token can be verified"
+            )
+        scheme, sep, rest = value.partition("://")
+        if not sep or scheme.lower() not in ("http", "https") or not rest.strip("/"):
+            raise ValueError(f"{value!r} is not an http:// or https:// URL")
+        if any(ord(c) <= 32 or ord(c) == 127 for c in value):
+            raise ValueError("a URL cannot hold spaces or control characters")
+        return value
+
+    @field_validator("tsa_ca")
+    @classmethod
+    def _usable_path(cls, value: Path | None) -> Path | None:
+        if value is not None and "\0" in str(value):
+            raise ValueError("a path cannot hold a NUL character")
+        return value
+
+    @field_validator("tsa_timeout")
+    @classmethod
+    def _sane_timeout(cls, value: timedelta) -> timedelta:
+        if not timedelta(seconds=1) <= value <= timedelta(minutes=2):
+            raise ValueError("must be between 1s and 2m")
+        return value
+
+    @field_validator("tsa_every")
+    @classmethod
+    def _polite(cls, value: timedelta) -> timedelta:
+        if value < timedelta(minutes=1):
+            raise ValueError(
+                "must be at least 1m: `watchdog run` checkpoints every few seconds, and a "
+                "time-stamping authority is a shared public service"
+            )
+        return value
+
+
 class Config(_Strict):
     watchdog: WatchdogSettings = Field(default_factory=WatchdogSettings)
     browser: BrowserSettings = Field(default_factory=BrowserSettings)
@@ -201,6 +257,7 @@ class Config(_Strict):
     probing: ProbingSettings = Field(default_factory=ProbingSettings)
     workers: WorkersSettings = Field(default_factory=WorkersSettings)
     assist: AssistSettings = Field(default_factory=AssistSettings)
+    checkpoints: CheckpointSettings = Field(default_factory=CheckpointSettings)
     # Host-wide windows, keyed by host name or host:port, on top of each target's own.
     maintenance: dict[str, list[MaintenanceWindow]] = Field(default_factory=dict)
     include: list[str] = Field(default_factory=list)

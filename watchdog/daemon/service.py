@@ -39,6 +39,7 @@ from watchdog.metrics.sre import add_process_collectors
 from watchdog.notify.service import Notifications
 from watchdog.store import Store
 from watchdog.store.checkpoint import Checkpointer
+from watchdog.store.timestamps import Authority
 from watchdog.store.usage import StoreSize, disk, store_size
 from watchdog.store.writes import WriteSnapshot
 
@@ -62,6 +63,7 @@ RESTART_ONLY = (
     "assist",
     "browser.executable_path",
     "browser.headless",
+    "checkpoints",  # the checkpointer's time-stamping authority
 )
 
 
@@ -158,7 +160,9 @@ class Daemon:
         self._runner = Runner(
             config, self.store.blobs.put, on_network=self.metrics.network, desk=self.desk
         )
-        self.checkpoints = Checkpointer(self.store, config.watchdog.data_dir)
+        self.checkpoints = Checkpointer(
+            self.store, config.watchdog.data_dir, Authority.of(config), self.metrics.timestamped
+        )
         last = await asyncio.to_thread(self.store.last_per_target)
         await asyncio.to_thread(self._runner.memory.seed, last.values(), self.store.blobs.get)
         previous = read_state(state_path(config.watchdog.data_dir))

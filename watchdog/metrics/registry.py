@@ -99,8 +99,15 @@ class Metrics:
             "Reads of the slot page in assisted sessions (a person answered the captcha), by "
             "outcome; also counted in watchdog_probe_outcomes.", "counter", ("target", "outcome"),
         )  # fmt: skip
+        self.timestamps = Family(
+            "watchdog_timestamp_requests",
+            "RFC 3161 timestamp requests for checkpoints, by result (ok, failed).",
+            "counter", ("result",),
+        )  # fmt: skip
         for kind in WriteKind:
             self.write_errors.labels(kind.value)
+        for result in ("ok", "failed"):
+            self.timestamps.labels(result)
         self.dropped.labels()
         self.writable.labels().set(1)
         self.target_families = (self.outcomes, self.duration, self.site_up, self.slots,
@@ -108,7 +115,8 @@ class Metrics:
                                 self.info)  # fmt: skip
         self.sre = SreMetrics(version)  # build, store and disk, phases, certificates
         self.families = (*self.target_families, self.a11y, self.assisted, self.write_errors,
-                         self.dropped, self.writable, *self.sre.families)  # fmt: skip
+                         self.dropped, self.writable, self.timestamps,
+                         *self.sre.families)  # fmt: skip
         self._info_key: dict[str, tuple[str, ...]] = {}
 
     def declare(self, targets: Iterable[Target]) -> None:
@@ -190,6 +198,10 @@ class Metrics:
             self.write_errors.labels(kind.value).set(count)
         self.dropped.labels().set(snapshot.dropped)
         self.writable.labels().set(1 if snapshot.writable else 0)
+
+    def timestamped(self, result: str) -> None:
+        """Count one timestamp request of the checkpointer ("ok" or "failed")."""
+        self.timestamps.labels(result).inc()
 
     def exposition(self) -> bytes:
         return render(self.families) + generate_latest(self.registry)

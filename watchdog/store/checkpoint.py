@@ -10,18 +10,20 @@ The checkpoint is `checkpoint.json` in the data directory, written atomically (t
 fsync, rename) and signed with HMAC-SHA256 under a local key, `checkpoint.key` (32 random
 bytes, mode 0600, made with the first checkpoint). The signature is over the RFC 8785
 canonical JSON of the body (format, time, heads, key id); its SHA-256, `digest`, is what an
-RFC 3161 timestamp will cover: tokens go in `timestamps`, outside the signed body.
+RFC 3161 timestamp covers (watchdog/store/timestamps.py): tokens are files of their own in
+`timestamps/`, named by that digest (the `timestamps` field stays empty).
 
 Who writes them: `watchdog run` after each batch of recorded observations (checked every few
 seconds) and when it stops; `watchdog checkpoint` on demand. A new checkpoint must extend the
 last one: when a chain no longer holds what the last checkpoint names, none is written (the
 old one stays as the evidence) until an operator, having looked, runs `watchdog checkpoint
---force`, which keeps the old file beside the new.
+--force`, which keeps the old file beside the new (and the tokens, in `timestamps-replaced-…`).
 
 What it protects against, honestly: anyone who can change the database but not the data
 directory (a PostgreSQL account, a restored backup, a SQL session), or who edits the SQLite
 file without knowing of the checkpoint. Someone who can read the key can sign a checkpoint of
-their own; an RFC 3161 timestamp, or the digest sent elsewhere, is the answer to that.
+their own; an RFC 3161 timestamp (`checkpoints.tsa_url`), or the digest sent elsewhere, is
+the answer to that.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ import logging
 import os
 import secrets
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +46,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from watchdog.domain.errors import StoreError, WatchdogError
+from watchdog.store import timestamps
 from watchdog.store.atomic import write_atomically
 from watchdog.store.chain import canonical_json, format_instant
 from watchdog.store.db import Store
@@ -82,7 +87,7 @@ class Checkpoint(BaseModel):
     heads: list[Head]
     digest: Sha256
     signature: Sha256
-    timestamps: list[Any] = []  # RFC 3161 tokens over `digest` (a later issue)
+    timestamps: list[Any] = []  # unused: tokens are files in timestamps/ (timestamps.py)
 
     def body(self) -> bytes:
         """The canonical bytes that are signed and whose SHA-256 is `digest`."""
@@ -199,7 +204,11 @@ def current_heads(store: Store) -> list[Head]:
 
 def not_extended(store: Store, previous: Checkpoint) -> list[str]:
     """How the store fails to hold what `previous` names (empty when it extends it)."""
-    wanted = previous.by_target()
+    return not_held(store, previous.by_target())
+
+
+def not_held(store: Store, wanted: dict[str, tuple[int, str]]) -> list[str]:
+    """How the store fails to hold the observation (seq, hash) named for each target."""
     if not wanted:
         return []
     stmt = sa.select(observations.c.target, observations.c.seq, observations.c.hash).where(
@@ -255,6 +264,7 @@ def _write(folder: Path, heads: list[Head], *, keep_old: bool) -> Checkpoint:
     if keep_old:
         stamp = created_at.replace(":", "").replace(".", "-")
         os.replace(folder / FILE, folder / f"checkpoint-replaced-{stamp}.json")
+        timestamps.set_aside(folder, stamp)
     text = json.dumps(checkpoint.model_dump(), ensure_ascii=False, indent=1) + "\n"
     try:
         write_atomically(folder / FILE, text.encode(), prefix=TEMP_PREFIX)
@@ -301,18 +311,36 @@ def _sign(key: bytes, body: bytes) -> str:
 # -- the daemon's writer --------------------------------------------------------------------
 
 
+def stamp(folder: Path, checkpoint: Checkpoint, authority: timestamps.Authority) -> Path:
+    """An RFC 3161 token over `checkpoint`'s digest, stored in `folder` (TimestampError)."""
+    return timestamps.stamp(folder, checkpoint.body(), authority)
+
+
+StampResult = Callable[[str], None]  # told "ok" or "failed" after each timestamp request
+
+
 class Checkpointer:
     """Writes a checkpoint when observations were recorded since the last one (`tick`).
 
     Called by `watchdog run` from its state loop and once at shutdown. Failures are logged
-    once per distinct reason and never stop the daemon.
+    once per distinct reason and never stop the daemon. With an `authority`, a checkpoint is
+    also timestamped when the last token (or failed request) is `authority.every` old.
     """
 
-    def __init__(self, store: Store, data_dir: Path) -> None:
+    def __init__(
+        self,
+        store: Store,
+        data_dir: Path,
+        authority: timestamps.Authority | None = None,
+        on_stamp: StampResult | None = None,
+    ) -> None:
         self.store = store
         self.data_dir = data_dir
+        self.authority = authority
+        self.on_stamp = on_stamp
         self.written_at: int | None = None  # the recorded count the last checkpoint covers
         self.failure: str | None = None
+        self.asked_at = timestamps.last_stamped(data_dir) if authority else None  # epoch s
         self._lock = threading.Lock()
 
     def tick(self, recorded: int) -> Checkpoint | None:
@@ -327,4 +355,27 @@ class Checkpointer:
                 self.failure = str(exc)
                 return None
             self.written_at, self.failure = recorded, None
+            self._stamp(checkpoint)
             return checkpoint
+
+    def _stamp(self, checkpoint: Checkpoint) -> None:
+        """Ask for a token when one is due; a failure is logged and waits its turn too."""
+        authority = self.authority
+        now = time.time()
+        if authority is None or (
+            self.asked_at is not None and 0 <= now - self.asked_at < authority.every
+        ):
+            return
+        self.asked_at = now
+        try:
+            path = stamp(self.data_dir, checkpoint, authority)
+        except timestamps.TimestampError as exc:
+            log.error("timestamp of the checkpoint %s not obtained: %s; the checkpoint is "
+                      "written without one, next try in %gs", checkpoint.digest[:16], exc,
+                      authority.every)  # fmt: skip
+            result = "failed"
+        else:
+            log.info("timestamped the checkpoint %s: %s", checkpoint.digest[:16], path)
+            result = "ok"
+        if self.on_stamp is not None:
+            self.on_stamp(result)

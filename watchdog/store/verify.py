@@ -5,10 +5,13 @@ of its stored document against its `hash`, its `prev_hash` against the previous 
 every indexed column against the value in the hashed document; the chain head must name
 the last row. Against the last checkpoint (watchdog/store/checkpoint.py), each chain must still
 hold the observation it names at its seq, and each target it names must still exist: a
-removed tail (head moved back) or a removed chain is found. Every blob an observation
-references must exist, and every blob in the evidence store must hash to its name. A page
-kept as skeleton + volatile record (watchdog/evidence/volatile.py) must rebuild to the bytes its
-`html_sha256` names. The report names the first broken link per target.
+removed tail (head moved back) or a removed chain is found. Each RFC 3161 token of the data
+directory (watchdog/store/timestamps.py) must verify against the TSA certificates of the
+configuration and cover its checkpoint's digest, and the store must still hold every head its
+checkpoint names; each token's line says which observations it is the first to cover. Every
+blob an observation references must exist, and every blob in the evidence store must hash to
+its name. A page kept as skeleton + volatile record (watchdog/evidence/volatile.py) must
+rebuild to the bytes its `html_sha256` names. The report names the first broken link per target.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -27,8 +31,9 @@ from watchdog.domain.errors import StoreError
 from watchdog.domain.models import NOT_BLOBS
 from watchdog.evidence.volatile import rebuild
 from watchdog.store import checkpoint as checkpoints
+from watchdog.store import timestamps
 from watchdog.store.blobs import SHA256_RE
-from watchdog.store.chain import sha256_hex
+from watchdog.store.chain import format_instant, sha256_hex
 from watchdog.store.db import Store
 from watchdog.store.schema import DOC_COLUMNS, chain_heads, column_values, observations
 
@@ -68,15 +73,24 @@ class VerifyReport:
     checkpoint: str | None = None  # the summary of the checkpoint checked against
     checkpoint_problem: str | None = None
     checkpoint_note: str | None = None
+    timestamps: list[str] = field(default_factory=list)  # one line per token (the last ones)
+    timestamp_problems: list[str] = field(default_factory=list)
+    timestamp_notes: list[str] = field(default_factory=list)
+
+    @property
+    def problem_count(self) -> int:
+        return (
+            len(self.breaks) + len(self.blob_problems) + bool(self.checkpoint_problem)
+            + len(self.timestamp_problems)
+        )  # fmt: skip
 
     @property
     def ok(self) -> bool:
-        return not self.breaks and not self.blob_problems and not self.checkpoint_problem
+        return self.problem_count == 0
 
     def summary(self) -> str:
         """One line: what was checked, and the verdict (the last line `verify` prints)."""
-        count = len(self.breaks) + len(self.blob_problems) + bool(self.checkpoint_problem)
-        verdict = "OK" if self.ok else f"FAILED, {count} problem(s)"
+        verdict = "OK" if self.ok else f"FAILED, {self.problem_count} problem(s)"
         return (
             f"verified {self.observations} observation(s) in {self.targets} chain(s) and "
             f"{self.blobs} blob(s); nothing written: {verdict}"
@@ -91,16 +105,18 @@ class VerifyReport:
         if self.ok:
             lines.append("OK: every chain links up and every blob matches its SHA-256.")
         else:
-            count = len(self.breaks) + len(self.blob_problems) + bool(self.checkpoint_problem)
-            lines.append(f"FAILED: {count} problem(s) found.")
+            lines.append(f"FAILED: {self.problem_count} problem(s) found.")
         if self.checkpoint:
             lines.append(f"Checked against the {self.checkpoint}.")
         if self.checkpoint_problem:
             lines.append(f"Checkpoint: {self.checkpoint_problem}.")
         lines.extend(_render_break(b) for b in self.breaks)
         lines.extend(_render_blob(p) for p in self.blob_problems)
+        lines.extend(f"Timestamp FAILED: {p}." for p in self.timestamp_problems)
+        lines.extend(self.timestamps)
         if self.checkpoint_note:
             lines.append(f"Note: {self.checkpoint_note}.")
+        lines.extend(f"Note: {n}." for n in self.timestamp_notes)
         if self.temp_files:
             lines.append(
                 f"Note: {self.temp_files} temporary file(s) left by an interrupted evidence "
@@ -255,15 +271,18 @@ def verify_store(
     blob_progress: Progress | None = None,
     every: int = PROGRESS_EVERY,
     data_dir: Path | None = None,
+    tsa_ca: Path | None = None,
 ) -> VerifyReport:
     """Recompute every chain and every blob of `store`; problems go in the report.
 
     `progress` is called with the number of observations checked every `every` rows and at
-    the end; `blob_progress` likewise with the number of blobs hashed. The checkpoint is read
-    from `data_dir` (by default the store's own data directory).
+    the end; `blob_progress` likewise with the number of blobs hashed. The checkpoint and
+    its timestamps are read from `data_dir` (by default the store's own data directory);
+    the timestamps are checked against the certificates of `tsa_ca` (checkpoints.tsa_ca).
     """
     report = VerifyReport()
-    loaded = checkpoints.load(data_dir or checkpoints.data_dir_of(store))
+    folder = data_dir or checkpoints.data_dir_of(store)
+    loaded = checkpoints.load(folder)
     report.checkpoint_problem, report.checkpoint_note = loaded.problem, loaded.note
     expect: dict[str, tuple[int, str]] = {}
     if loaded.checkpoint is not None:
@@ -271,7 +290,70 @@ def verify_store(
         expect = loaded.checkpoint.by_target()
     _verify_chains(store, report, progress, every, expect)
     _verify_blobs(store, report, blob_progress, every)
+    _verify_timestamps(store, report, folder, tsa_ca, loaded.checkpoint)
     return report
+
+
+MAX_TIMESTAMP_LINES = 30
+MAX_TIMESTAMP_PROBLEMS = 50
+
+
+def _verify_timestamps(
+    store: Store,
+    report: VerifyReport,
+    folder: Path,
+    tsa_ca: Path | None,
+    last: checkpoints.Checkpoint | None,
+) -> None:
+    checked = timestamps.check_folder(folder, tsa_ca)
+    report.timestamp_problems.extend(checked.problems)
+    if checked.roots_note:
+        report.timestamp_notes.append(checked.roots_note)
+    problems: list[str] = []
+    for token in checked.tokens:
+        if token.problem is not None:
+            problems.append(token.problem)
+            continue
+        held = checkpoints.not_held(store, {t: (seq, h) for t, seq, h in token.heads})
+        problems.extend(
+            f"the timestamp of the checkpoint of {token.created_at} ({token.name[:16]}…) names "
+            f"an observation the store no longer holds: {problem}"
+            for problem in held
+        )
+        if token.note:
+            report.timestamp_notes.append(f"{token.name[:16]}…: {token.note}")
+    report.timestamp_problems.extend(problems[:MAX_TIMESTAMP_PROBLEMS])
+    if len(problems) > MAX_TIMESTAMP_PROBLEMS:
+        report.timestamp_problems.append(f"… and {len(problems) - MAX_TIMESTAMP_PROBLEMS} more")
+    valid = [t for t in checked.tokens if t.problem is None]
+    covered = timestamps.spans(valid)
+    when = _observed_at(store)
+    shown = valid[-MAX_TIMESTAMP_LINES:]
+    if len(valid) > len(shown):
+        report.timestamps.append(f"{len(valid)} valid timestamp(s); the last {len(shown)}:")
+    elif valid:
+        report.timestamps.append(f"{len(valid)} valid timestamp(s):")
+    report.timestamps.extend("  " + timestamps.describe(t, covered[t.name], when) for t in shown)
+    stamped = {t.name for t in checked.tokens}
+    if last is not None and last.digest not in stamped and (tsa_ca is not None or stamped):
+        report.timestamp_notes.append(
+            f"no timestamp of the last checkpoint ({last.created_at}, {last.digest[:16]}…): "
+            "the observations since the last valid timestamp rest on our own clock"
+        )
+
+
+def _observed_at(store: Store) -> timestamps.Describe:
+    def when(target: str, seq: int) -> str | None:
+        stmt = sa.select(observations.c.started_at).where(
+            (observations.c.target == target) & (observations.c.seq == seq)
+        )
+        rows = list(store.scan(stmt))
+        if not rows:
+            return None
+        value = rows[0].started_at
+        return format_instant(value) if isinstance(value, datetime) else str(value)
+
+    return when
 
 
 def _verify_chains(
