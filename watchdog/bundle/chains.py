@@ -34,11 +34,13 @@ class ChainWalk:
         manifest: Manifest,
         problems: list[str],
         heads: dict[str, tuple[int, str | None]] | None = None,
+        stamped: dict[str, dict[int, str]] | None = None,
     ) -> None:
         self.archive = archive
         self.problems = problems
         self.chains = {span.target: span for span in manifest.chains}
         self.heads = heads or {}  # (seq, hash) a checkpoint names, per target
+        self.stamped = stamped or {}  # seq -> hash that timestamped checkpoints name, per target
         self.missing = set(manifest.missing_evidence)
         self.names = set(archive.namelist())
         self.columns = manifest.columns
@@ -136,6 +138,12 @@ class ChainWalk:
             self.flag(
                 f"{ident}: its SHA-256 {digest} is not the hash the checkpoint names for "
                 f"seq {seq} ({expected}): the chain was rewritten after the checkpoint"
+            )
+        stamped = self.stamped.get(str(self.target), {}).get(self.seq)
+        if stamped is not None and digest != stamped:
+            self.flag(
+                f"{ident}: its SHA-256 {digest} is not the hash a timestamped checkpoint names "
+                f"for seq {self.seq} ({stamped}): the chain was rewritten after the timestamp"
             )
 
     def _finish(self) -> None:

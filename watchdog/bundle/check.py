@@ -7,8 +7,10 @@ strict models (manifest.py), a member is read only when its declared size is the
 and every read streams or is capped: memory stays bounded whatever the file holds. Then every
 file is hashed against manifest.json and SHA256SUMS (which must agree), every evidence file
 against its own name, every observation line against the chain, and the CSV is re-derived
-from the observations. The report names the first mismatch; whatever zipfile raises on crafted
-bytes is a problem line, never a traceback.
+from the observations. Each RFC 3161 token in horodatages/ must verify against the bundle's
+ca-tsa.pem and cover its checkpoint body, and each line at a seq a timestamped checkpoint names
+must be the observation it names. The report names the first mismatch; whatever zipfile raises
+on crafted bytes is a problem line, never a traceback.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from watchdog.store import checkpoint as checkpoints
+from watchdog.store import timestamps
 
 from . import layout
 from .chains import ChainWalk
@@ -42,6 +46,7 @@ class BundleCheck:
     files: int = 0
     observations: int = 0
     fingerprint: str | None = None
+    timestamps: list[str] = field(default_factory=list)  # one line per valid token
 
     @property
     def ok(self) -> bool:
@@ -62,6 +67,7 @@ class BundleCheck:
             lines.extend(f"  - {p}" for p in self.problems[1:MAX_SHOWN])
             if len(self.problems) > MAX_SHOWN:
                 lines.append(f"  … and {len(self.problems) - MAX_SHOWN} more problem(s)")
+        lines.extend(self.timestamps)
         lines.extend(f"Note: {n}" for n in self.notes)
         return "\n".join(lines)
 
@@ -117,7 +123,9 @@ def _check_contents(archive: zipfile.ZipFile, check: BundleCheck) -> None:
     manifest, expected = listed
     _hash_members(archive, expected, check)
     heads = _checkpoint_heads(archive, expected, check)
-    walk = ChainWalk(archive, manifest, check.problems, heads)
+    stamped = _timestamps(archive, expected, check)
+    _unstamped(manifest, stamped, check)
+    walk = ChainWalk(archive, manifest, check.problems, heads, stamped)
     walk.run()
     check.observations = walk.count
 
@@ -141,6 +149,82 @@ def _checkpoint_heads(
         "on the issuer's data directory)"
     )
     return dict(found.by_target())
+
+
+MAX_TIMESTAMP_LINES = 30
+
+
+def _timestamps(
+    archive: zipfile.ZipFile, expected: dict[str, tuple[str, int]], check: BundleCheck
+) -> dict[str, dict[int, str]]:
+    """Check the bundle's tokens; return the (seq -> hash) each valid one pins, per target."""
+    names = sorted({m.group(1) for n in expected if (m := layout.TIMESTAMP_NAME.match(n))})
+    if not names:
+        return {}
+    roots = _tsa_roots(archive, expected, check)
+    if roots is None:
+        return {}
+    tokens = []
+    for name in names:
+        body, reply = (
+            _read_small(archive, f"{layout.TIMESTAMP_DIR}/{name}{suffix}", check)
+            if f"{layout.TIMESTAMP_DIR}/{name}{suffix}" in expected
+            else None
+            for suffix in (".json", ".tsr")
+        )
+        tokens.append(timestamps.check_token(name, body, reply, roots))
+    tokens = timestamps.ordered(tokens)
+    valid = [t for t in tokens if t.problem is None]
+    check.problems.extend(f"{layout.TIMESTAMP_DIR}/{t.problem}" for t in tokens if t.problem)
+    check.notes.extend(f"{layout.TIMESTAMP_DIR}/{t.name[:16]}…: {t.note}" for t in valid if t.note)
+    covered = timestamps.spans(valid)
+    if valid:
+        check.timestamps.append(
+            f"{len(valid)} valid timestamp(s), checked against {layout.TSA_CA} "
+            f"({timestamps.fingerprint(roots)}; compare it with the one the TSA publishes):"
+        )
+    check.timestamps.extend(
+        "  " + timestamps.describe(t, covered[t.name]) for t in valid[-MAX_TIMESTAMP_LINES:]
+    )
+    pinned: dict[str, dict[int, str]] = {}
+    for token in valid:
+        for target, seq, digest in token.heads:
+            pinned.setdefault(target, {})[seq] = digest
+    return pinned
+
+
+def _unstamped(manifest: Manifest, stamped: dict[str, dict[int, str]], check: BundleCheck) -> None:
+    """Say which exported observations no timestamp of the bundle covers (when it has some)."""
+    if not stamped:
+        return
+    for span in manifest.chains:
+        covered = max(stamped.get(span.target, {0: ""}))
+        if covered < span.last_seq:
+            first = max(covered + 1, span.first_seq)
+            seqs = f"{first}–{span.last_seq}" if first < span.last_seq else str(first)
+            check.notes.append(
+                f"{_short(span.target)} seq {seqs}: no timestamp in the bundle "
+                "covers these observations (their time rests on the issuer's clock)"
+            )
+
+
+def _tsa_roots(
+    archive: zipfile.ZipFile, expected: dict[str, tuple[str, int]], check: BundleCheck
+) -> list[Any] | None:
+    if layout.TSA_CA not in expected:
+        check.problems.append(
+            f"{layout.TIMESTAMP_DIR}: timestamps without {layout.TSA_CA}, the TSA certificate "
+            "they are checked against"
+        )
+        return None
+    raw = _read_small(archive, layout.TSA_CA, check)
+    if raw is None:
+        return None
+    try:
+        return timestamps.load_certificates(raw, layout.TSA_CA)
+    except ValueError as exc:
+        check.problems.append(str(exc))
+        return None
 
 
 def _refuse_unsafe(archive: zipfile.ZipFile, check: BundleCheck, size: int) -> bool:

@@ -7,6 +7,10 @@ its first and last observation of the period (no gap a reader could mistake for 
 A page kept as skeleton + volatile record (watchdog/evidence/volatile.py) is exported three times:
 both blobs, which the observation names, and the page as served, rebuilt and named by its
 `html_sha256`, so `sha256sum -c` alone proves the page a reader opens is the one observed.
+
+The RFC 3161 tokens (watchdog/store/timestamps.py) that are the first to cover an exported
+observation go in `horodatages/` with their checkpoint bodies, and the TSA's CA certificate(s)
+(`checkpoints.tsa_ca`) as `horodatages/ca-tsa.pem`: `openssl ts -verify` checks each alone.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from watchdog.report.api import ReportOptions, build_report_async
 from watchdog.report.steps import Steps, count_steps
 from watchdog.store import checkpoint as checkpoints
 from watchdog.store import record
+from watchdog.store import timestamps
 from watchdog.store.chain import format_instant
 from watchdog.store.db import Store
 
@@ -165,11 +170,13 @@ async def export_bundle_async(
     out: Path,
     report: ReportOptions | None = None,
     advance: Steps | None = None,
+    tsa_ca: Path | None = None,
 ) -> BundleResult:
     """Write the bundle to `out` (atomically: a temporary file renamed into place).
 
     `advance` is told the items done and in all: each observation copied, each step of the
     report, then each evidence file (their number is known once the observations are read).
+    `tsa_ca` (checkpoints.tsa_ca) is copied beside the timestamps, for a reader to check them.
     """
     ids = [t.id for t in targets]
     chains = await asyncio.to_thread(spans, store, ids, since, until)
@@ -193,7 +200,7 @@ async def export_bundle_async(
         partial = out.with_name(out.name + ".partial")
         result = await asyncio.to_thread(
             _write_zip, store, partial, work, reports, evidence, chains, (since, until),
-            progress.evidence,
+            progress.evidence, tsa_ca,
         )  # fmt: skip
         os.replace(partial, out)
     result.path = out
@@ -234,6 +241,7 @@ def _write_zip(  # noqa: PLR0913 -- the zip's parts and where to tell its progre
     chains: list[ChainSpan],
     period: tuple[datetime, datetime],
     tell: Callable[[int], None],
+    tsa_ca: Path | None = None,
 ) -> BundleResult:
     missing: list[str] = []
     with zipfile.ZipFile(path, "w", allowZip64=True) as archive:
@@ -253,6 +261,7 @@ def _write_zip(  # noqa: PLR0913 -- the zip's parts and where to tell its progre
                 missing.append(sha)
             tell(done)
         _add_checkpoint(writer, checkpoints.data_dir_of(store) / checkpoints.FILE)
+        _add_timestamps(writer, checkpoints.data_dir_of(store), chains, tsa_ca)
         manifest = _manifest(writer.files, chains, period, missing)
         writer.add_bytes(layout.MANIFEST, manifest)
         sums = {name: sha for name, (sha, _) in writer.files.items()}
@@ -273,6 +282,39 @@ def _add_checkpoint(writer: _Writer, path: Path) -> None:
             writer.add_stream(layout.CHECKPOINT, source)
     except FileNotFoundError:
         return  # a store without checkpoint: the bundle says nothing of one
+
+
+def _add_timestamps(
+    writer: _Writer, folder: Path, chains: list[ChainSpan], tsa_ca: Path | None
+) -> None:
+    """The tokens that are the first to cover an exported observation, and the TSA's CA."""
+    roots: list[Any] = []
+    if tsa_ca is not None:
+        try:
+            roots = timestamps.read_certificates(tsa_ca)
+        except timestamps.TimestampError:
+            tsa_ca = None  # the bundle's check then says the certificates are missing
+    tokens = timestamps.load_folder(folder, roots)
+    covered = timestamps.spans([t for t in tokens if t.gen_time is not None])
+    exported = {span.target: (span.first_seq, span.last_seq) for span in chains}
+    wanted = [
+        name
+        for name, found in covered.items()
+        if any(
+            s.target in exported
+            and s.first <= exported[s.target][1]
+            and s.last >= exported[s.target][0]
+            for s in found
+        )
+    ]
+    where = folder / timestamps.DIR
+    for name in sorted(wanted):
+        for suffix in (".json", ".tsr"):
+            with (where / f"{name}{suffix}").open("rb") as source:
+                writer.add_stream(f"{layout.TIMESTAMP_DIR}/{name}{suffix}", source)
+    if wanted and tsa_ca is not None:
+        with tsa_ca.open("rb") as source:
+            writer.add_stream(layout.TSA_CA, source)
 
 
 def _add_evidence(writer: _Writer, store: Store, sha: str, piece: _Piece) -> None:
@@ -317,10 +359,18 @@ def export_bundle(
     out: Path,
     report: ReportOptions | None = None,
     advance: Steps | None = None,
+    tsa_ca: Path | None = None,
 ) -> BundleResult:
     """As `export_bundle_async`, outside an event loop."""
     return asyncio.run(
         export_bundle_async(
-            store, targets, since=since, until=until, out=out, report=report, advance=advance
+            store,
+            targets,
+            since=since,
+            until=until,
+            out=out,
+            report=report,
+            advance=advance,
+            tsa_ca=tsa_ca,
         )
     )

@@ -6,6 +6,10 @@ SHA256SUMS              `sha256sum -c` lines for every file, manifest.json inclu
 observations.jsonl      one line per observation: the exact canonical JSON that was hashed
 observations.csv        the same observations as a table (derived; re-derived by verify)
 checkpoint.json         the last signed checkpoint of the chain heads, when the store has one
+horodatages/<d>.json    a timestamped checkpoint's canonical body (its SHA-256 is <d>) and
+horodatages/<d>.tsr     the RFC 3161 reply over <d>, for each token that is the first to cover
+                        an exported observation (watchdog/store/timestamps.py)
+horodatages/ca-tsa.pem  the TSA's CA certificate(s) the tokens were checked against
 rapport/…               the report (HTML, PDF)
 preuves/<sha256>.<ext>  each evidence file, named by its own SHA-256; a page kept as skeleton
                         + volatile record (watchdog/evidence/volatile.py) is there as both blobs
@@ -31,6 +35,9 @@ SUMS = "SHA256SUMS"
 JSONL = "observations.jsonl"
 CSV = "observations.csv"
 CHECKPOINT = "checkpoint.json"
+TIMESTAMP_DIR = "horodatages"
+TSA_CA = f"{TIMESTAMP_DIR}/ca-tsa.pem"
+TIMESTAMP_NAME = re.compile(rf"^{TIMESTAMP_DIR}/([0-9a-f]{{64}})\.(json|tsr)$")
 REPORT_DIR = "rapport"
 EVIDENCE_DIR = "preuves"
 EXTENSIONS = {
@@ -133,6 +140,32 @@ Les pièces citées dans le champ « evidence » se trouvent dans preuves/, sous
 checkpoint.json, s'il est présent, est le dernier point de contrôle signé de l'émetteur : pour
 chaque série, le numéro et l'empreinte de sa dernière observation à cet instant ; une
 observation du lot portant ce numéro doit avoir cette empreinte.
+Horodatages (RFC 3161)
+----------------------
+Le dossier horodatages/, s'il est présent, contient des jetons d'horodatage RFC 3161 qu'une
+autorité d'horodatage (TSA) tierce a délivrés sur les points de contrôle de l'émetteur :
+  horodatages/<empreinte>.json  un point de contrôle (JSON canonique) : pour chaque série, le
+                                numéro (« seq ») et l'empreinte (« hash ») de sa dernière
+                                observation à cet instant ; son SHA-256 est <empreinte> ;
+  horodatages/<empreinte>.tsr   la réponse de l'autorité (DER), qui signe cette empreinte et
+                                son heure à elle ;
+  horodatages/ca-tsa.pem        le ou les certificats de l'autorité de certification de la TSA.
+Vérification avec OpenSSL seul, dans le dossier décompressé, pour chaque <empreinte> :
+  openssl ts -verify -data horodatages/<empreinte>.json \\
+      -in horodatages/<empreinte>.tsr -CAfile horodatages/ca-tsa.pem
+doit afficher « Verification: OK ». L'heure certifiée est la ligne « Time stamp » de :
+  openssl ts -reply -in horodatages/<empreinte>.tsr -text
+Si le certificat de la TSA a expiré depuis, ajoutez à la vérification « -attime N », où N
+est cette heure en secondes depuis le 1er janvier 1970 (date -d "<heure>" +%s).
+Un certificat fourni dans le lot ne prouve rien à lui seul : comparez l'empreinte affichée par
+  openssl x509 -in horodatages/ca-tsa.pem -noout -subject -fingerprint -sha256
+à celle que publie l'autorité. Un jeton valide prouve que chaque observation jusqu'aux têtes
+qu'il nomme existait à cette heure : l'empreinte d'une tête est le SHA-256 de la ligne de
+observations.jsonl de cette série à ce numéro, sans le saut de ligne final (pour la ligne 12 :
+sed -n 12p observations.jsonl | tr -d '\\n' | sha256sum). C'est l'heure d'une autorité tierce ;
+ce n'est un horodatage électronique qualifié (règlement eIDAS) que si cette autorité est un
+prestataire de services de confiance qualifié.
+
 La page HTML telle que servie porte le nom de son empreinte « html_sha256 ». Les valeurs qui
 changent à chaque visite (jetons de session, jetons CSRF…) en sont conservées à part :
 « html » désigne la page sans elles (identique d'une visite à l'autre) et « html_volatile »
@@ -153,6 +186,21 @@ Each line of observations.jsonl is an observation's canonical JSON; its SHA-256 
 observation's hash, which the next line of the same series names as "prev_hash".
 checkpoint.json, when present, is the issuer's last signed checkpoint: each series' last seq
 and hash at that moment; a line of the bundle at that seq must have that hash.
+horodatages/, when present, holds RFC 3161 timestamps that a third-party time-stamping
+authority (TSA) issued over the issuer's checkpoints: <digest>.json is a checkpoint's canonical
+body (each series' last seq and hash at that moment; its SHA-256 is <digest>), <digest>.tsr the
+authority's signed reply over that digest and its own time, ca-tsa.pem the TSA's CA
+certificate(s). With OpenSSL alone, in the unzipped folder, for each <digest>:
+  openssl ts -verify -data horodatages/<digest>.json \\
+      -in horodatages/<digest>.tsr -CAfile horodatages/ca-tsa.pem
+must print "Verification: OK"; `openssl ts -reply -in horodatages/<digest>.tsr -text` shows the
+time ("Time stamp"); add "-attime N" (that time in seconds since 1970) once the TSA's
+certificate has expired. A certificate shipped in the bundle proves nothing by itself: compare
+`openssl x509 -in horodatages/ca-tsa.pem -noout -subject -fingerprint -sha256` with the one the
+authority publishes. A valid token proves that every observation up to the heads it names
+existed at that time (a head's hash is the SHA-256 of that series' line at that seq, without
+its newline). It is a third party's time, a qualified electronic timestamp (eIDAS) only when
+that authority is a qualified trust service provider.
 The page as served is preuves/<html_sha256>.html. "html" names it without its volatile tokens
 (session ids, CSRF tokens…) and "html_volatile" a JSON record of them with their byte offsets:
 inserting them back rebuilds the page exactly, which `watchdog verify` checks.

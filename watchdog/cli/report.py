@@ -249,6 +249,7 @@ def cmd_bundle(args: argparse.Namespace, config: Config) -> int:
                 out=args.out,
                 report=_report_options(args, config),
                 advance=advance,
+                tsa_ca=config.checkpoints.tsa_ca,
             )
     for sha in result.missing_evidence:
         print(f"warning: evidence {sha} is missing from the store (run `watchdog verify`)")
