@@ -153,6 +153,21 @@ def test_a_token_over_another_digest_fails_verification(
     )
 
 
+def test_a_body_left_without_its_token_is_a_note_not_a_failure(
+    tmp_path: Path, tsa: LocalTSA, make_observation: MakeObs, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, tsa.url, tsa.authority.ca)
+    fill_store(tmp_path / "data", make_observation, range(2), range(1))
+    assert main(["checkpoint", "--config", config]) == 0
+    (token,) = tokens_in(tmp_path / "data")
+    token.unlink()  # as a crash between the two atomic writes would leave it
+    capsys.readouterr()
+    assert main(["verify", "--config", config]) == 0
+    out = capsys.readouterr().out
+    assert f"Note: {token.stem}.json has no token beside it" in out
+    assert "valid timestamp(s)" not in out and "Note: no timestamp of the last checkpoint" in out
+
+
 def test_tsa_down_writes_the_checkpoint_without_a_token(
     tmp_path: Path, authority: Authority, make_observation: MakeObs,
     capsys: pytest.CaptureFixture[str],
@@ -243,7 +258,10 @@ def stamped_bundle(tmp_path: Path, tsa: LocalTSA) -> Path:
         fill(store, T1.id, [Spec(paris(2026, 11, d, 10), Outcome.NO_SLOT) for d in (4, 5)])
         checkpoints.stamp(data, checkpoints.write(store), found)
         out = tmp_path / "lot.zip"
-        export_bundle(store, [T1], since=PERIOD.since, until=PERIOD.until, out=out, tsa_ca=found.ca)
+        result = export_bundle(
+            store, [T1], since=PERIOD.since, until=PERIOD.until, out=out, tsa_ca=found.ca
+        )
+    assert result.timestamps == 2 and result.timestamps_left_out is None
     return out
 
 
@@ -322,6 +340,22 @@ def test_a_bad_token_in_a_consistent_bundle_is_named(
     assert check.problems == [f"{token}: {check.problems[0].split(': ', 1)[1]}"]
     assert expected in check.problems[0]
     assert "FAILED: horodatages/" in check.render()
+
+
+def test_without_tsa_ca_the_bundle_leaves_the_tokens_out_and_says_why(
+    tmp_path: Path, tsa: LocalTSA
+) -> None:
+    data = tmp_path / "data"
+    found = timestamps.Authority(tsa.url, tsa.authority.ca, 5.0, 3600.0, "test")
+    with Store.open(data) as store:
+        fill(store, T1.id, [Spec(paris(2026, 11, 3, 10), Outcome.NO_SLOT)])
+        checkpoints.stamp(data, checkpoints.write(store), found)
+        result = export_bundle(
+            store, [T1], since=PERIOD.since, until=PERIOD.until, out=tmp_path / "lot.zip"
+        )
+    assert result.timestamps == 0
+    assert result.timestamps_left_out is not None and "tsa_ca" in result.timestamps_left_out
+    assert verify_bundle(result.path).ok
 
 
 def test_a_bundle_of_a_store_without_timestamps_has_none(

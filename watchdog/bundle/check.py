@@ -174,9 +174,9 @@ def _timestamps(
         )
         tokens.append(timestamps.check_token(name, body, reply, roots))
     tokens = timestamps.ordered(tokens)
-    valid = [t for t in tokens if t.problem is None]
+    valid = [t for t in tokens if t.problem is None and t.gen_time is not None]
     check.problems.extend(f"{layout.TIMESTAMP_DIR}/{t.problem}" for t in tokens if t.problem)
-    check.notes.extend(f"{layout.TIMESTAMP_DIR}/{t.name[:16]}…: {t.note}" for t in valid if t.note)
+    check.notes.extend(f"{layout.TIMESTAMP_DIR}/{t.note}" for t in tokens if t.note)
     covered = timestamps.spans(valid)
     if valid:
         check.timestamps.append(

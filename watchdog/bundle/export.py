@@ -37,8 +37,7 @@ from watchdog.evidence.volatile import rebuild
 from watchdog.report.api import ReportOptions, build_report_async
 from watchdog.report.steps import Steps, count_steps
 from watchdog.store import checkpoint as checkpoints
-from watchdog.store import record
-from watchdog.store import timestamps
+from watchdog.store import record, timestamps
 from watchdog.store.chain import format_instant
 from watchdog.store.db import Store
 
@@ -77,6 +76,8 @@ class BundleResult:
     observations: int
     evidence_files: int
     missing_evidence: list[str] = field(default_factory=list)
+    timestamps: int = 0  # RFC 3161 tokens included
+    timestamps_left_out: str | None = None  # why the store's tokens are not in the bundle
 
 
 def spans(
@@ -161,7 +162,7 @@ def _export_observations(
     return evidence, count
 
 
-async def export_bundle_async(
+async def export_bundle_async(  # noqa: PLR0913 -- keyword-only options of one export
     store: Store,
     targets: Sequence[Target],
     *,
@@ -261,7 +262,7 @@ def _write_zip(  # noqa: PLR0913 -- the zip's parts and where to tell its progre
                 missing.append(sha)
             tell(done)
         _add_checkpoint(writer, checkpoints.data_dir_of(store) / checkpoints.FILE)
-        _add_timestamps(writer, checkpoints.data_dir_of(store), chains, tsa_ca)
+        stamped = _add_timestamps(writer, checkpoints.data_dir_of(store), chains, tsa_ca)
         manifest = _manifest(writer.files, chains, period, missing)
         writer.add_bytes(layout.MANIFEST, manifest)
         sums = {name: sha for name, (sha, _) in writer.files.items()}
@@ -272,6 +273,8 @@ def _write_zip(  # noqa: PLR0913 -- the zip's parts and where to tell its progre
         observations=0,
         evidence_files=len(evidence) - len(missing),
         missing_evidence=missing,
+        timestamps=stamped[0],
+        timestamps_left_out=stamped[1],
     )
 
 
@@ -286,14 +289,18 @@ def _add_checkpoint(writer: _Writer, path: Path) -> None:
 
 def _add_timestamps(
     writer: _Writer, folder: Path, chains: list[ChainSpan], tsa_ca: Path | None
-) -> None:
-    """The tokens that are the first to cover an exported observation, and the TSA's CA."""
-    roots: list[Any] = []
-    if tsa_ca is not None:
-        try:
-            roots = timestamps.read_certificates(tsa_ca)
-        except timestamps.TimestampError:
-            tsa_ca = None  # the bundle's check then says the certificates are missing
+) -> tuple[int, str | None]:
+    """The tokens that are the first to cover an exported observation, and the TSA's CA.
+
+    Returns how many tokens went in, or why none did although the store has some."""
+    if not timestamps.names_in(folder):
+        return 0, None
+    if tsa_ca is None:
+        return 0, "no checkpoints.tsa_ca in the configuration: a reader could not check them"
+    try:
+        roots = timestamps.read_certificates(tsa_ca)
+    except timestamps.TimestampError as exc:
+        return 0, str(exc)
     tokens = timestamps.load_folder(folder, roots)
     covered = timestamps.spans([t for t in tokens if t.gen_time is not None])
     exported = {span.target: (span.first_seq, span.last_seq) for span in chains}
@@ -312,9 +319,10 @@ def _add_timestamps(
         for suffix in (".json", ".tsr"):
             with (where / f"{name}{suffix}").open("rb") as source:
                 writer.add_stream(f"{layout.TIMESTAMP_DIR}/{name}{suffix}", source)
-    if wanted and tsa_ca is not None:
+    if wanted:
         with tsa_ca.open("rb") as source:
             writer.add_stream(layout.TSA_CA, source)
+    return len(wanted), None
 
 
 def _add_evidence(writer: _Writer, store: Store, sha: str, piece: _Piece) -> None:
@@ -350,7 +358,7 @@ def _manifest(
     return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
-def export_bundle(
+def export_bundle(  # noqa: PLR0913 -- keyword-only options of one export
     store: Store,
     targets: Sequence[Target],
     *,

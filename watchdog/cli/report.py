@@ -251,6 +251,10 @@ def cmd_bundle(args: argparse.Namespace, config: Config) -> int:
                 advance=advance,
                 tsa_ca=config.checkpoints.tsa_ca,
             )
+    if result.timestamps:
+        print(f"{result.timestamps} RFC 3161 timestamp(s) included, with the TSA's CA")
+    if result.timestamps_left_out:
+        print(f"warning: the store's timestamps are not included: {result.timestamps_left_out}")
     for sha in result.missing_evidence:
         print(f"warning: evidence {sha} is missing from the store (run `watchdog verify`)")
     print(f"Bundle fingerprint (SHA-256 of manifest.json): {result.fingerprint}")

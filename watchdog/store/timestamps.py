@@ -140,9 +140,9 @@ def request(authority: Authority, body: bytes) -> bytes:
         reply = decode_timestamp_response(raw)
     except ValueError as exc:
         raise TimestampError(f"the TSA's answer is not a timestamp reply ({_first(exc)})") from exc
-    if reply.status not in (PKIStatus.GRANTED, PKIStatus.GRANTED_WITH_MODS):
+    if reply.status != PKIStatus.GRANTED:
         said = "; ".join(reply.status_string) or "no reason given"
-        raise TimestampError(f"the TSA refused the request (status {reply.status}: {said})")
+        raise TimestampError(f"the TSA did not grant the request (status {reply.status}: {said})")
     if reply.tst_info.nonce != query.nonce:
         raise TimestampError("the TSA's reply does not carry the request's nonce")
     problem = _check_reply(reply, hashlib.sha256(body).digest(), roots)
@@ -265,8 +265,9 @@ def check_token(
     """Check one token against its checkpoint body and the trusted `roots`."""
     if body is None:
         return Token(name, problem=f"the checkpoint body {name}.json is missing")
-    if reply is None:
-        return Token(name, problem=f"the token {name}.tsr is missing")
+    if reply is None:  # the body is written first: an interrupted write leaves it alone
+        return Token(name, note=f"{name}.json has no token beside it (an interrupted request "
+                     "or a token removed): not counted as a timestamp")  # fmt: skip
     digest = hashlib.sha256(body).hexdigest()
     if digest != name:
         return Token(name, problem=f"{name}.json does not hash to its name (SHA-256 {digest})")
@@ -279,12 +280,18 @@ def check_token(
         response = decode_timestamp_response(reply)
     except ValueError as exc:
         return _with(base, problem=f"{name}.tsr is not a timestamp reply ({_first(exc)})")
-    info = response.tst_info
-    base = _with(base, gen_time=info.gen_time, serial=info.serial_number, tsa=_signer(response))
+    if response.status != PKIStatus.GRANTED:
+        return _with(base, problem=f"{name}.tsr is not a granted token (status {response.status})")
+    try:
+        info = response.tst_info
+        base = _with(base, gen_time=info.gen_time, serial=info.serial_number, tsa=_signer(response))
+    except ValueError as exc:
+        return _with(base, problem=f"{name}.tsr holds no readable token ({_first(exc)})")
     problem = _check_reply(response, bytes.fromhex(digest), roots)
     if problem is not None:
         return _with(base, problem=f"{name}.tsr: {problem}")
-    return _with(base, **_check_time(info.gen_time, parsed.created_at))
+    found = _check_time(info.gen_time, parsed.created_at)
+    return _with(base, **{key: f"{name}.tsr: {text}" for key, text in found.items()})
 
 
 def _with(token: Token, **changes: object) -> Token:

@@ -314,6 +314,9 @@ def _verify_timestamps(
         if token.problem is not None:
             problems.append(token.problem)
             continue
+        if token.gen_time is None:  # a body without its token: said, not counted
+            report.timestamp_notes.extend([token.note] if token.note else [])
+            continue
         held = checkpoints.not_held(store, {t: (seq, h) for t, seq, h in token.heads})
         problems.extend(
             f"the timestamp of the checkpoint of {token.created_at} ({token.name[:16]}…) names "
@@ -321,11 +324,11 @@ def _verify_timestamps(
             for problem in held
         )
         if token.note:
-            report.timestamp_notes.append(f"{token.name[:16]}…: {token.note}")
+            report.timestamp_notes.append(token.note)
     report.timestamp_problems.extend(problems[:MAX_TIMESTAMP_PROBLEMS])
     if len(problems) > MAX_TIMESTAMP_PROBLEMS:
         report.timestamp_problems.append(f"… and {len(problems) - MAX_TIMESTAMP_PROBLEMS} more")
-    valid = [t for t in checked.tokens if t.problem is None]
+    valid = [t for t in checked.tokens if t.problem is None and t.gen_time is not None]
     covered = timestamps.spans(valid)
     when = _observed_at(store)
     shown = valid[-MAX_TIMESTAMP_LINES:]
@@ -334,7 +337,7 @@ def _verify_timestamps(
     elif valid:
         report.timestamps.append(f"{len(valid)} valid timestamp(s):")
     report.timestamps.extend("  " + timestamps.describe(t, covered[t.name], when) for t in shown)
-    stamped = {t.name for t in checked.tokens}
+    stamped = {t.name for t in checked.tokens if t.gen_time is not None}
     if last is not None and last.digest not in stamped and (tsa_ca is not None or stamped):
         report.timestamp_notes.append(
             f"no timestamp of the last checkpoint ({last.created_at}, {last.digest[:16]}…): "
