@@ -168,6 +168,31 @@ def test_a_body_left_without_its_token_is_a_note_not_a_failure(
     assert "valid timestamp(s)" not in out and "Note: no timestamp of the last checkpoint" in out
 
 
+def test_a_reply_flipped_or_cut_anywhere_gives_a_verdict_never_a_traceback(
+    authority: Authority,
+) -> None:
+    """Every byte flipped, every truncation: check_token answers. What the TSA signs (the
+    TSTInfo with the imprint, the signed attributes, the signature) never survives a flip;
+    the few bytes that do are unsigned CMS metadata (versions, the signature algorithm's
+    OID, which OpenSSL derives from the key) that change nothing the token asserts."""
+    heads = [checkpoints.Head(target="paris-a", seq=3, hash="ab" * 32)]
+    body = checkpoints._body("2026-12-07T10:00:00.000000Z", "0123456789abcdef", heads)
+    name = hashlib.sha256(body).hexdigest()
+    reply = authority.token_over(body, "fuzz")
+    roots = timestamps.read_certificates(authority.ca)
+    assert timestamps.check_token(name, body, reply, roots).problem is None
+    at = reply.find(bytes.fromhex(name))
+    signed = set(range(at - 20, at + 60)) | set(range(len(reply) - 64, len(reply)))
+    survived = []
+    for i in range(len(reply)):
+        flipped = reply[:i] + bytes([reply[i] ^ 0xFF]) + reply[i + 1 :]
+        if timestamps.check_token(name, body, flipped, roots).problem is None:
+            survived.append(i)
+    assert at > 0 and not signed & set(survived) and len(survived) <= 16, survived
+    for n in range(len(reply)):
+        assert timestamps.check_token(name, body, reply[:n], roots).problem is not None
+
+
 def test_tsa_down_writes_the_checkpoint_without_a_token(
     tmp_path: Path, authority: Authority, make_observation: MakeObs,
     capsys: pytest.CaptureFixture[str],

@@ -276,21 +276,30 @@ def check_token(
         return Token(name, problem=f"{name}.json is not a checkpoint body: {parsed}")
     heads = tuple((h.target, h.seq, h.hash) for h in parsed.heads)
     base = Token(name, created_at=parsed.created_at, heads=heads)
+    # The reply may be crafted: whatever the parser raises on it (ValueError, KeyError from a
+    # garbled name, InvalidVersion from a garbled certificate…) is a verdict on the file.
+    try:
+        return _check_parsed(base, reply, parsed.created_at, roots)
+    except Exception as exc:
+        return _with(base, problem=f"{name}.tsr holds no readable token ({_first(exc)})")
+
+
+def _check_parsed(
+    base: Token, reply: bytes, created_at: str, roots: list[x509.Certificate]
+) -> Token:
+    name = base.name
     try:
         response = decode_timestamp_response(reply)
     except ValueError as exc:
         return _with(base, problem=f"{name}.tsr is not a timestamp reply ({_first(exc)})")
     if response.status != PKIStatus.GRANTED:
         return _with(base, problem=f"{name}.tsr is not a granted token (status {response.status})")
-    try:
-        info = response.tst_info
-        base = _with(base, gen_time=info.gen_time, serial=info.serial_number, tsa=_signer(response))
-    except ValueError as exc:
-        return _with(base, problem=f"{name}.tsr holds no readable token ({_first(exc)})")
-    problem = _check_reply(response, bytes.fromhex(digest), roots)
+    info = response.tst_info
+    base = _with(base, gen_time=info.gen_time, serial=info.serial_number, tsa=_signer(response))
+    problem = _check_reply(response, bytes.fromhex(name), roots)
     if problem is not None:
         return _with(base, problem=f"{name}.tsr: {problem}")
-    found = _check_time(info.gen_time, parsed.created_at)
+    found = _check_time(info.gen_time, created_at)
     return _with(base, **{key: f"{name}.tsr: {text}" for key, text in found.items()})
 
 
@@ -352,7 +361,7 @@ def _signer(response: TimeStampResponse) -> str:
             if cert.issuer == signer.issuer and cert.serial_number == signer.serial_number:
                 return cert.subject.rfc4514_string()
         return signer.issuer.rfc4514_string() + " (issuer)"
-    except (StopIteration, ValueError):
+    except Exception:  # a display name only: a garbled certificate is judged elsewhere
         return "unknown"
 
 
@@ -500,7 +509,12 @@ def _read(path: Path, limit: int) -> bytes | None:
 
 def fingerprint(certs: list[x509.Certificate]) -> str:
     """Each certificate's subject and SHA-256 fingerprint, for a reader to compare."""
-    return "; ".join(
-        f"{c.subject.rfc4514_string()} (SHA-256 {c.fingerprint(hashes.SHA256()).hex()})"
-        for c in certs
-    )
+    return "; ".join(_described(c) for c in certs)
+
+
+def _described(cert: x509.Certificate) -> str:
+    sha = cert.fingerprint(hashes.SHA256()).hex()
+    try:
+        return f"{cert.subject.rfc4514_string()} (SHA-256 {sha})"
+    except Exception:  # a crafted certificate's garbled name: the fingerprint still says
+        return f"a certificate with an unreadable subject (SHA-256 {sha})"
