@@ -7,12 +7,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from watchdog.cli.accesslog import log_access
 from watchdog.cli.outputs import writable_dir
 from watchdog.cli.progress import progress
 from watchdog.cli.recordargs import instant, selection, until
 from watchdog.cli.verbs import AddConfig, Loader, Subparsers, add_verb
 from watchdog.config.loader import Config
 from watchdog.domain.errors import WatchdogError
+from watchdog.store.access import Access
 from watchdog.store.record import count, open_read_only
 
 FORMATS = ("csv", "parquet", "sqlite")
@@ -39,6 +41,9 @@ def cmd_export(args: argparse.Namespace, config: Config) -> int:
         with progress("exporting observations", total) as advance:
             result = export_open_data(store, chosen, catalog, args.out, args.format, advance)
     print(result.summary())
+    outputs = [result.folder / name for name in result.files]
+    targets = sorted(result.targets)
+    log_access(config, Access("export", args.first, args.last, targets, outputs))
     return 0
 
 

@@ -15,6 +15,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from watchdog.bundle import export_bundle, verify_bundle
+from watchdog.cli.accesslog import log_access
 from watchdog.cli.outputs import writable_dir, writable_file
 from watchdog.cli.progress import progress
 from watchdog.cli.verbs import AddConfig, Loader, Subparsers, add_verb
@@ -30,6 +31,7 @@ from watchdog.report.steps import count_steps
 from watchdog.stats.calendar import Period
 from watchdog.stats.compute import observed_window
 from watchdog.store import Store
+from watchdog.store.access import Access
 
 
 def _day(text: str) -> date:
@@ -200,6 +202,8 @@ def cmd_report(args: argparse.Namespace, config: Config) -> int:
     for path in paths:
         print(path)
     _summary("report", paths, targets, period, args.out)
+    ids = [t.id for t in targets]
+    log_access(config, Access("report", period.since, period.until, ids, paths))
     return 0
 
 
@@ -232,6 +236,7 @@ def cmd_dossier(args: argparse.Namespace, config: Config) -> int:
     for path in paths:
         print(path)
     _summary("dossier", paths, [target], period, args.out)
+    log_access(config, Access("dossier", period.since, period.until, [target.id], paths))
     return 0
 
 
@@ -263,6 +268,9 @@ def cmd_bundle(args: argparse.Namespace, config: Config) -> int:
         f"wrote {result.path}: {result.observations} observation(s), "
         f"{result.evidence_files} evidence file(s), {_size(result.path)}"
     )
+    ids = [t.id for t in targets]
+    log_access(config, Access("bundle", period.since, period.until, ids, [result.path],
+                              fingerprint=result.fingerprint))  # fmt: skip
     return 0
 
 

@@ -30,8 +30,8 @@ import sqlalchemy as sa
 from watchdog.domain.errors import StoreError
 from watchdog.domain.models import NOT_BLOBS
 from watchdog.evidence.volatile import rebuild
+from watchdog.store import access, timestamps
 from watchdog.store import checkpoint as checkpoints
-from watchdog.store import timestamps
 from watchdog.store.blobs import SHA256_RE
 from watchdog.store.chain import format_instant, sha256_hex
 from watchdog.store.db import Store
@@ -76,12 +76,13 @@ class VerifyReport:
     timestamps: list[str] = field(default_factory=list)  # one line per token (the last ones)
     timestamp_problems: list[str] = field(default_factory=list)
     timestamp_notes: list[str] = field(default_factory=list)
+    access_log: access.AccessCheck = field(default_factory=access.AccessCheck)
 
     @property
     def problem_count(self) -> int:
         return (
             len(self.breaks) + len(self.blob_problems) + bool(self.checkpoint_problem)
-            + len(self.timestamp_problems)
+            + len(self.timestamp_problems) + len(self.access_log.problems)
         )  # fmt: skip
 
     @property
@@ -114,6 +115,12 @@ class VerifyReport:
         lines.extend(_render_blob(p) for p in self.blob_problems)
         lines.extend(f"Timestamp FAILED: {p}." for p in self.timestamp_problems)
         lines.extend(self.timestamps)
+        lines.extend(f"Access log FAILED: {p}." for p in self.access_log.problems)
+        if self.access_log.present and not self.access_log.problems:
+            lines.append(
+                f"Access log: {self.access_log.entries} entr"
+                f"{'y' if self.access_log.entries == 1 else 'ies'}, each linked to the one before."
+            )
         if self.checkpoint_note:
             lines.append(f"Note: {self.checkpoint_note}.")
         lines.extend(f"Note: {n}." for n in self.timestamp_notes)
@@ -291,6 +298,7 @@ def verify_store(
     _verify_chains(store, report, progress, every, expect)
     _verify_blobs(store, report, blob_progress, every)
     _verify_timestamps(store, report, folder, tsa_ca, loaded.checkpoint)
+    report.access_log = access.verify(folder)
     return report
 
 
