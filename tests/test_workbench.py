@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import html
+import json
 import os
 import threading
 import urllib.error
@@ -38,7 +39,7 @@ from watchdog.domain.incidents import IncidentKind
 from watchdog.domain.models import Env, EvidenceRefs, Observation, Outcome
 from watchdog.engine.browser import find_chromium
 from watchdog.notify.repo import Incident, Repo
-from watchdog.store import Store
+from watchdog.store import Store, access
 from watchdog.store.connect import SQLITE_FILE
 from watchdog.store.record import open_read_only
 from watchdog.workbench.server import Binding, bind_socket, binding, server
@@ -427,6 +428,15 @@ def test_downloads_are_the_exports_of_the_cli(record: Record, browser: Browser) 
     assert files["Dossier (PDF)"].read_bytes().startswith(b"%PDF")
     check = verify_bundle(files["Lot de preuves"])
     assert check.ok, check.render()
+    # Each download is in the access log, with the file's SHA-256 as sent.
+    log = record.config.watchdog.data_dir / access.FILE
+    logged = [json.loads(line) for line in log.read_text("utf-8").splitlines()][-4:]
+    assert [e["action"] for e in logged] == ["export", "dossier", "dossier", "bundle"]
+    assert all(e["channel"] == "workbench" and e["who"]["kind"] == "os_user" for e in logged)
+    sent = [hashlib.sha256(files[label].read_bytes()).hexdigest() for label in files]
+    assert [e["outputs"][0]["sha256"] for e in logged] == sent
+    assert logged[-1]["since"] == "2025-02-28T23:00:00.000000Z"
+    assert access.verify(record.config.watchdog.data_dir).problems == []
 
 
 def test_a_postgresql_record_reads_the_same(tmp_path: Path, pg_url: str) -> None:

@@ -1,7 +1,8 @@
 """The access log: who exported what evidence, when (issue 19, item 2's access log).
 
 `access-log.jsonl` in the data directory gets one line per report, dossier, bundle or open-
-data export written from the record: who (the OS user, or a named token for a web export),
+data export written from the record, by the CLI or downloaded from the workbench: who (the OS
+user; for the workbench behind a token, « workbench », as its one token has no name),
 when (UTC), the action, the period and targets, and each output file with its SHA-256 and
 size (and, for a bundle, the fingerprint it prints). Each line is the RFC 8785 canonical JSON
 of its entry, `prev_hash` (the SHA-256 of the line before) and `seq` inside: the log is a
@@ -78,6 +79,7 @@ class Entry(BaseModel):
     targets: list[Text]
     outputs: list[Output]
     fingerprint: Sha256 | None = None
+    channel: Literal["cli", "workbench"] = "cli"
     software: Text
     prev_hash: Sha256 | None
 
@@ -113,6 +115,7 @@ class Access:
     outputs: Sequence[Path]
     fingerprint: str | None = None
     who: Who = field(default_factory=os_user)
+    channel: Literal["cli", "workbench"] = "cli"
 
 
 def record(data_dir: Path, access: Access) -> Entry:
@@ -134,6 +137,7 @@ def record(data_dir: Path, access: Access) -> Entry:
                 targets=sorted(access.targets),
                 outputs=outputs,
                 fingerprint=access.fingerprint,
+                channel=access.channel,
                 software=f"prefecture-watchdog {__version__}",
                 prev_hash=prev,
             )

@@ -14,7 +14,7 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cache, lru_cache
 from pathlib import Path
@@ -38,7 +38,7 @@ from watchdog.report import causes, labels
 from watchdog.report.examples import reduce_png
 from watchdog.report.typo import Typo
 from watchdog.stats.calendar import Period
-from watchdog.store import Store
+from watchdog.store import Store, access
 from watchdog.store.evidencefiles import image_extension
 from watchdog.store.record import Selection, find, inspect
 from watchdog.workbench import data
@@ -120,9 +120,10 @@ class State:
 class Workbench:
     """The pages over one configuration and its read-only store."""
 
-    def __init__(self, config: Config, store: Store) -> None:
+    def __init__(self, config: Config, store: Store, who: access.Who | None = None) -> None:
         self.config = config
         self.store = store
+        self.who = who or access.os_user()  # who the access log names for a download
         self.catalog = data.catalog_of(config)
         self.heavy = asyncio.Semaphore(1)  # one dossier, bundle or CSV at a time
         self.thumbnail = lru_cache(maxsize=128)(self._thumbnail)
@@ -279,7 +280,8 @@ class Workbench:
             return folder / "observations.csv"
 
         name = f"observations-{period.first_day}-{period.last_day}.csv"
-        return await self.download(write, name, "text/csv; charset=utf-8")
+        logged = self.logged("export", period, targets)
+        return await self.download(write, name, "text/csv; charset=utf-8", logged)
 
     async def dossier(self, request: Request) -> Response:
         from watchdog.report.dossier import DossierOptions, build_dossier_async
@@ -299,7 +301,7 @@ class Workbench:
 
         name = f"dossier-{target.id}-{period.first_day}-{period.last_day}.{fmt}"
         media = "application/pdf" if fmt == "pdf" else "text/html; charset=utf-8"
-        return await self.download(write, name, media)
+        return await self.download(write, name, media, self.logged("dossier", period, [target]))
 
     async def bundle(self, request: Request) -> Response:
         from watchdog.bundle import export_bundle_async
@@ -313,19 +315,29 @@ class Workbench:
         async def write(folder: Path) -> Path:
             out = folder / "bundle.zip"
             await export_bundle_async(self.store, targets, since=period.since,
-                until=period.until, out=out, report=options)  # fmt: skip
+                until=period.until, out=out, report=options,
+                tsa_ca=self.config.checkpoints.tsa_ca)  # fmt: skip
             return out
 
         name = f"bundle-{period.first_day}-{period.last_day}.zip"
-        return await self.download(write, name, "application/zip")
+        logged = self.logged("bundle", period, targets)
+        return await self.download(write, name, "application/zip", logged)
+
+    def logged(self, action: str, period: Period, targets: list[Target]) -> access.Access:
+        """The access-log entry of a download (its output is added once written)."""
+        ids = [t.id for t in targets]
+        return access.Access(action, period.since, period.until, ids, (), who=self.who,
+                             channel="workbench")  # fmt: skip
 
     async def download(
         self,
         write: Callable[[Path], Path] | Callable[[Path], Awaitable[Path]],
         name: str,
         media: str,
+        logged: access.Access,
     ) -> Response:
-        """Write one file into a temporary folder, send it, then delete the folder."""
+        """Write one file into a temporary folder, log it (access log), send it, then delete
+        the folder. A log that cannot be written is said in the server's log; the file goes."""
         folder = Path(tempfile.mkdtemp(prefix="watchdog-workbench-"))
         try:
             async with self.heavy:
@@ -339,6 +351,11 @@ class Workbench:
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
+        entry = replace(logged, outputs=(path,))
+        try:
+            await asyncio.to_thread(access.record, self.config.watchdog.data_dir, entry)
+        except access.AccessLogError as exc:
+            log.warning("workbench: this %s is not in the access log: %s", logged.action, exc)
         return FileResponse(
             path, media_type=media, filename=name,
             background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
@@ -373,7 +390,8 @@ def create_app(
 ) -> Guard:
     """The workbench over `store` (opened read-only by the caller), guarded; with `desk` (only
     inside `watchdog run`), the assist pages too (watchdog/workbench/assist.py)."""
-    bench = Workbench(config, store)
+    who = access.Who(kind="token", name="workbench") if token else None
+    bench = Workbench(config, store, who)
     assist: list[Route] = []
     if desk is not None:  # Playwright's types: loaded only inside `watchdog run`
         from watchdog.workbench.assist import AssistPages
