@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import zipfile
+import zlib
 from typing import Any
 
 from watchdog.evidence.volatile import VolatileRecord, join_bytes
@@ -21,7 +22,8 @@ MAX_CHAIN_PROBLEMS = 20
 MAX_PAGE = 64 << 20  # a skeleton or record read whole to rebuild a page
 MAX_LINE = 16 << 20  # one observation; real ones are a few kB
 READ_BUFFER = 1 << 20
-_UNREADABLE = (zipfile.BadZipFile, OSError, EOFError, RuntimeError)  # reported by the hash pass
+# Reported by the hash pass (a corrupted deflate stream raises zlib.error, not BadZipFile).
+_UNREADABLE = (zipfile.BadZipFile, OSError, EOFError, RuntimeError, zlib.error)
 
 
 class ChainWalk:

@@ -365,7 +365,7 @@ def _digest(archive: zipfile.ZipFile, name: str, check: BundleCheck) -> tuple[st
             while chunk := member.read(CHUNK):
                 digest.update(chunk)
                 size += len(chunk)
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
         check.problems.append(f"{name}: corrupted in the archive ({exc})")
         return None, size
     return digest.hexdigest(), size
