@@ -12,6 +12,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from polling import until
 
 from watchdog.domain.errors import ConfigError
 from watchdog.simulator.app import main_simulate, run_forever
@@ -393,11 +394,15 @@ async def test_run_forever_serves_until_stopped(
     task = asyncio.create_task(
         run_forever(SCENARIO_DIR / "demo.yaml", "127.0.0.1", 0, log, stop=stop)
     )
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 5
-    while "Simulator listening on" not in (out := capsys.readouterr().out):
-        assert loop.time() < deadline and not task.done()
-        await asyncio.sleep(0.01)
+    printed: list[str] = []
+
+    def listening() -> bool:
+        assert not task.done(), "the simulator stopped"
+        printed.append(capsys.readouterr().out)
+        return "Simulator listening on" in "".join(printed)
+
+    await until(listening, 5, "the simulator to say where it listens")
+    out = "".join(printed)
     base = re.search(r"listening on (http://[^/]+)/", out)
     assert base is not None and "/booking/create/804/0" in out
     async with client() as http, http.get(base.group(1) + "/__sim/") as resp:
