@@ -26,7 +26,7 @@ import pytest
 from conftest import SIM_NOW
 from harness import Sim, probe_and_store, simulating, target, write_config
 
-from watchdog.domain.models import Observation
+from watchdog.domain.models import AudioCheck, Observation
 from watchdog.engine.runner import Runner
 from watchdog.probe.session import ProbeSession
 from watchdog.simulator.app import entry_path
@@ -284,6 +284,13 @@ def _assert_reading(obs: Observation, case: Case) -> None:
     assert obs.published_next == case.published_next
     if obs.published_next is not None:
         assert obs.published_next.utcoffset() == CET
+    if (case.platform, case.detail) == ("rdv_prefecture", "captcha_wall"):
+        # What the captcha offers (RGAA 1.5) is read once its markup is there, late or not.
+        seen = obs.captcha
+        assert seen is not None, obs.steps
+        assert (seen.rendered, seen.image, seen.audio, seen.audio_check) == (
+            True, True, True, AudioCheck.AUDIO,
+        )  # fmt: skip
 
 
 @dataclass
