@@ -141,3 +141,25 @@ def target(
             "url": f"https://www.example.gouv.fr/booking/create/{target_id}/0",
         }
     )
+
+
+# Two targets for the CLI tests of reports and of the access log; `{data}` is the data folder.
+CLI_CONFIG = """\
+watchdog:
+  data_dir: {data}
+targets:
+  - id: seine-saint-denis-premiere
+    department: "93"
+    prefecture: Seine-Saint-Denis
+    procedure: premiere_demande
+    label: "Première demande de titre de séjour"
+    platform: legacy_booking
+    url: https://www.seine-saint-denis.gouv.fr/booking/create/1/0
+  - id: ain-renouvellement
+    department: "01"
+    prefecture: Ain
+    procedure: renouvellement
+    label: "Renouvellement"
+    platform: legacy_booking
+    url: https://www.ain.gouv.fr/booking/create/2/0
+"""

@@ -8,31 +8,13 @@ import os
 from pathlib import Path
 
 import pytest
+from reportdata import CLI_CONFIG as CONFIG
 from reportdata import Spec, fill, paris
 
 from watchdog.cli.main import main
 from watchdog.domain.models import Outcome
 from watchdog.store import Store, access
 
-CONFIG = """\
-watchdog:
-  data_dir: {data}
-targets:
-  - id: seine-saint-denis-premiere
-    department: "93"
-    prefecture: Seine-Saint-Denis
-    procedure: premiere_demande
-    label: "Première demande de titre de séjour"
-    platform: legacy_booking
-    url: https://www.seine-saint-denis.gouv.fr/booking/create/1/0
-  - id: ain-renouvellement
-    department: "01"
-    prefecture: Ain
-    procedure: renouvellement
-    label: "Renouvellement"
-    platform: legacy_booking
-    url: https://www.ain.gouv.fr/booking/create/2/0
-"""
 PERIOD = ["--from", "2026-11-02", "--to", "2026-11-08"]
 
 
