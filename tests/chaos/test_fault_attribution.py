@@ -69,7 +69,7 @@ def _routes(offlist: str) -> web.Application:  # noqa: C901 (one handler per fau
     app = web.Application()
 
     async def hang(request: web.Request) -> web.StreamResponse:
-        await asyncio.sleep(3600)
+        await asyncio.Event().wait()  # never set: the answer never comes
         return _page("never")
 
     async def slowloris(request: web.Request) -> web.StreamResponse:

@@ -199,11 +199,7 @@ def cmd_report(args: argparse.Namespace, config: Config) -> int:
                 options=options,
                 advance=advance,
             )
-    for path in paths:
-        print(path)
-    _summary("report", paths, targets, period, args.out)
-    ids = [t.id for t in targets]
-    log_access(config, Access("report", period.since, period.until, ids, paths))
+    _wrote(config, "report", paths, targets, period, args.out)
     return 0
 
 
@@ -233,10 +229,7 @@ def cmd_dossier(args: argparse.Namespace, config: Config) -> int:
                 options=options,
                 advance=advance,
             )
-    for path in paths:
-        print(path)
-    _summary("dossier", paths, [target], period, args.out)
-    log_access(config, Access("dossier", period.since, period.until, [target.id], paths))
+    _wrote(config, "dossier", paths, [target], period, args.out)
     return 0
 
 
@@ -322,16 +315,25 @@ def register(sub: Subparsers, load: Loader, add_config: AddConfig) -> None:
     p.set_defaults(handler=lambda a: cmd_bundle(a, load(a)))
 
 
-def _summary(
-    kind: str, paths: Sequence[Path], targets: Sequence[Target], period: Period, out: Path
+def _wrote(
+    config: Config,
+    kind: str,
+    paths: Sequence[Path],
+    targets: Sequence[Target],
+    period: Period,
+    out: Path,
 ) -> None:
-    """The last line, on stderr: standard output stays the paths, one a line."""
+    """The paths on standard output, one a line; the summary on stderr; the access log."""
+    for path in paths:
+        print(path)
     formats = ", ".join(p.suffix.lstrip(".") for p in paths)
     print(
         f"wrote the {kind} ({formats}) of {len(targets)} target(s), "
         f"{period.first_day.isoformat()} to {period.last_day.isoformat()} (Paris), to {out}",
         file=sys.stderr,
     )
+    ids = [t.id for t in targets]
+    log_access(config, Access(kind, period.since, period.until, ids, list(paths)))
 
 
 def _size(path: Path) -> str:
