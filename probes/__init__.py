@@ -19,10 +19,6 @@ REGISTRY: dict[str, PlatformSpec] = {
 }
 
 
-def spec_of(platform: str) -> PlatformSpec:
-    return REGISTRY[platform]
-
-
 def options_of(target: Target) -> BaseModel:
     """The target's options, validated against its platform's schema (once, then kept)."""
     if target._parsed_options is None:

@@ -3,7 +3,7 @@
 The table is all `watchdog --help` needs, so listing the verbs imports nothing else: a verb's
 module (and what it imports: the store, the browser, Apprise…) is imported only when that verb
 runs. To add a verb, add a row here and a `register(sub, load, add_config)` in its module that
-creates the parser with `help=summary(name)`.
+creates the parser with `add_verb(sub, name)`.
 """
 
 from __future__ import annotations
@@ -81,10 +81,7 @@ VERBS: dict[str, Verb] = {
 }
 
 
-def summary(name: str) -> str:
-    return VERBS[name].help
-
-
 def add_verb(sub: Subparsers, name: str) -> argparse.ArgumentParser:
     """The parser of verb `name`, with its summary from the table."""
-    return sub.add_parser(name, help=summary(name), description=summary(name))
+    summary = VERBS[name].help
+    return sub.add_parser(name, help=summary, description=summary)
