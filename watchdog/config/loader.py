@@ -440,6 +440,9 @@ def _resolve_paths(config: Config, root: Path) -> None:
     if config.checkpoints.tsa_ca is not None:
         tsa_ca = _relative_to(root, config.checkpoints.tsa_ca)
         config.checkpoints = config.checkpoints.model_copy(update={"tsa_ca": tsa_ca})
+    if config.workers.file_sd_dir is not None:
+        file_sd = _relative_to(root, config.workers.file_sd_dir)
+        config.workers = config.workers.model_copy(update={"file_sd_dir": file_sd})
     executable = config.browser.executable_path
     if executable and os.sep in executable:  # a bare name is looked up as a command
         resolved = str(_relative_to(root, Path(executable)))

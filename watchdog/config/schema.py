@@ -38,14 +38,56 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class CanarySettings(_Strict):
+    """The vantage's known-good page (issue 17, watchdog/domain/vantage.py): checked every
+    `every` through this vantage's network; a failure says « our network », not the site's."""
+
+    url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/\S*)?$", max_length=2000)] | None = None
+    every: Duration = timedelta(minutes=1)
+    timeout: Duration = timedelta(seconds=10)
+
+    @field_validator("every")
+    @classmethod
+    def _polite(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=1):
+            raise ValueError("must be at least 1s")
+        return value
+
+    @model_validator(mode="after")
+    def _answers_in_time(self) -> CanarySettings:
+        if not timedelta(seconds=1) <= self.timeout <= self.every:
+            raise ValueError("timeout must be at least 1s and at most `every`")
+        return self
+
+    @property
+    def stale_after(self) -> timedelta:
+        """A check older than this says nothing of the network now (two missed checks)."""
+        return 2 * self.every + self.timeout
+
+
 class WatchdogSettings(_Strict):
     data_dir: Path = Path("./data")  # relative: to the config file's folder (config.py)
     database_url: str | None = None
     user_agent: str = DEFAULT_USER_AGENT
     allowed_hosts: list[str] = Field(default_factory=lambda: ["*.gouv.fr"])
     min_interval: Duration = timedelta(minutes=2)
-    vantage: str = "default"
+    # The network probes leave from (issue 17): its name, its proxy, its canary page.
+    vantage: Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=40)] = "default"
+    proxy: str | None = None  # http://host:port, https://… or socks5://…; None: direct
+    canary: CanarySettings = Field(default_factory=CanarySettings)
     simulated: bool = False
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        scheme, sep, rest = value.partition("://")
+        if not sep or scheme.lower() not in ("http", "https", "socks5") or not rest.strip("/"):
+            raise ValueError(f"{value!r} is not an http://, https:// or socks5:// proxy URL")
+        if any(ord(c) <= 32 or ord(c) == 127 for c in value):
+            raise ValueError("a URL cannot hold spaces or control characters")
+        return value
 
     @field_validator("data_dir")
     @classmethod
@@ -135,6 +177,12 @@ class WorkersSettings(_Strict):
     dispatch_every: Duration = timedelta(seconds=5)  # how often due probes are enqueued
     heartbeat: Duration = timedelta(seconds=10)  # a worker's heartbeat in PostgreSQL
     stalled_after: Duration = timedelta(seconds=30)  # no heartbeat for this long: worker lost
+    # The one worker that sends notifications (outbox, reminders, digests); every worker opens
+    # and resolves incidents, which the store keeps unique (README « Scale-out »).
+    notifier: bool = False
+    # Where this worker writes its Prometheus file_sd entry (a JSON file per worker, e.g.
+    # /etc/prometheus/watchdog-workers/<name>.json); None: none written.
+    file_sd_dir: Path | None = None
 
     @field_validator("dispatch_every")
     @classmethod

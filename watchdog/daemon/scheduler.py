@@ -29,6 +29,7 @@ from watchdog.daemon.politeness import HostState, cycle_delay
 from watchdog.domain.errors import WatchdogError
 from watchdog.domain.models import Observation, Outcome
 from watchdog.domain.target import Target
+from watchdog.domain.vantage import wanted_here
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +168,7 @@ class Scheduler:
     ) -> None:
         now = self.clock.now()
         budget = config.politeness.per_host
-        wanted = {t.id: t for t in config.targets if t.enabled}
+        wanted = {t.id: t for t in config.targets if probed_here(config, t)}
         for target_id in set(self._targets) - set(wanted):
             del self._targets[target_id]
         for target in wanted.values():
@@ -413,3 +414,8 @@ async def _shielded(record: Awaitable[None]) -> None:
 
 def to_datetime(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
+
+
+def probed_here(config: Config, target: Target) -> bool:
+    """Enabled, and asking for this process's vantage (or for none in particular)."""
+    return target.enabled and wanted_here(target.vantages, config.watchdog.vantage)

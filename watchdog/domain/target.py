@@ -79,6 +79,10 @@ class Target(_Strict):
     enabled: bool = True
     engine: EngineChoice | None = None  # None: probing.engine
     screenshots: Screenshots | None = None  # None: probing.screenshots
+    # The vantages that probe this target, each once per interval (issue 17); empty: any one.
+    vantages: list[Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=40)]] = (
+        Field(default_factory=list)
+    )
 
     _parsed_options: BaseModel | None = PrivateAttr(default=None)
 

@@ -39,6 +39,7 @@ from watchdog.domain.models import (
     audit_chain,
 )
 from watchdog.domain.target import Target
+from watchdog.domain.vantage import proxy_label
 from watchdog.engine.browser import BrowserHost
 from watchdog.engine.pages import Lent, PagePool
 from watchdog.engine.rendering import render_later
@@ -120,7 +121,10 @@ class Runner:
         self.put_blob = put_blob
         self.on_network = on_network
         self.host = host or BrowserHost(
-            config.browser.executable_path, config.browser.headless, config.watchdog.allowed_hosts
+            config.browser.executable_path,
+            config.browser.headless,
+            config.watchdog.allowed_hosts,
+            config.watchdog.proxy,
         )
         self.memory = memory or EvidenceMemory()  # the evidence policy's per-target memory
         self.requests = RequestEngine(config, self.host)
@@ -494,7 +498,7 @@ class Runner:
             locale=self.config.browser.locale,
             timezone=self.config.browser.timezone,
             fresh_context=True,
-            proxy="none",
+            proxy=proxy_label(self.config.watchdog.proxy),
             resolved_ip=await resolve(host_of(url)),
             tls_fingerprint=certificate.fingerprint if certificate is not None else None,
             simulated=self.config.watchdog.simulated,

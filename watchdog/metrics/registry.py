@@ -19,6 +19,7 @@ from watchdog import __version__
 from watchdog.domain.clock import PARIS
 from watchdog.domain.models import Audit, Observation, Outcome, Platform
 from watchdog.domain.target import Target
+from watchdog.domain.vantage import CanaryCheck
 from watchdog.evidence.network import NetworkFacts
 from watchdog.metrics.exposition import Family, render
 from watchdog.metrics.sre import SreMetrics
@@ -104,6 +105,16 @@ class Metrics:
             "RFC 3161 timestamp requests for checkpoints, by result (ok, failed).",
             "counter", ("result",),
         )  # fmt: skip
+        self.canary_up = Family(
+            "watchdog_canary_up",
+            "1 when the vantage's last canary check (its known-good page) answered; 0 when it "
+            "failed: that vantage's network is down, not the sites it watches.",
+            "gauge", ("vantage",),
+        )  # fmt: skip
+        self.canary_checked = Family(
+            "watchdog_canary_checked_timestamp_seconds",
+            "Unix time of the vantage's last canary check.", "gauge", ("vantage",),
+        )  # fmt: skip
         for kind in WriteKind:
             self.write_errors.labels(kind.value)
         for result in ("ok", "failed"):
@@ -115,8 +126,8 @@ class Metrics:
                                 self.info)  # fmt: skip
         self.sre = SreMetrics(version)  # build, store and disk, phases, certificates
         self.families = (*self.target_families, self.a11y, self.assisted, self.write_errors,
-                         self.dropped, self.writable, self.timestamps,
-                         *self.sre.families)  # fmt: skip
+                         self.dropped, self.writable, self.timestamps, self.canary_up,
+                         self.canary_checked, *self.sre.families)  # fmt: skip
         self._info_key: dict[str, tuple[str, ...]] = {}
 
     def declare(self, targets: Iterable[Target]) -> None:
@@ -198,6 +209,11 @@ class Metrics:
             self.write_errors.labels(kind.value).set(count)
         self.dropped.labels().set(snapshot.dropped)
         self.writable.labels().set(1 if snapshot.writable else 0)
+
+    def canary(self, check: CanaryCheck) -> None:
+        """The vantage's last canary check (issue 17): its network up or down."""
+        self.canary_up.labels(check.vantage).set(1 if check.ok else 0)
+        self.canary_checked.labels(check.vantage).set(check.at.timestamp())
 
     def timestamped(self, result: str) -> None:
         """Count one timestamp request of the checkpointer ("ok" or "failed")."""
