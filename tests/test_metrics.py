@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from watchdog.domain.models import Env, Observation, Outcome
 from watchdog.domain.target import Target
+from watchdog.domain.vantage import CanaryCheck
 from watchdog.evidence.network import NetworkFacts
 from watchdog.metrics.registry import Metrics
 from watchdog.store.usage import Disk, StoreSize
@@ -68,6 +69,7 @@ def fixed_metrics() -> Metrics:
     metrics.network(ain, NetworkFacts("elsewhere.gouv.fr", CERT_EXPIRY, {}))
     metrics.store_usage(StoreSize(database_bytes=1_234_567, evidence_bytes=89_000_000),
                         Disk(free_bytes=40_000_000_000, size_bytes=100_000_000_000))  # fmt: skip
+    metrics.canary(CanaryCheck("paris", T0, True, "https://canary.example/ok", 0.2, 200))
     first = T0 + timedelta(seconds=3.5)
     metrics.observe(obs(ain.id, 0, Outcome.AVAILABLE, 3.5, slots=2,
                         earliest_slot=first + timedelta(days=12.5)), ain)  # fmt: skip

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import subprocess
 import urllib.request
 from collections.abc import Iterator
@@ -26,6 +27,8 @@ from dropproxy import DropProxy
 from harness import LoopThread
 from notifyfix import HttpReceiver, config, paris, receivers, rig, target
 from polling import wait_until
+from test_config import GOOD_TARGET, problems_of, write
+from test_prometheus_rules import PROM, tool
 from test_workers import WATCHDOG, _observations, _stop
 
 from watchdog.config.loader import Config, load_config
@@ -45,6 +48,7 @@ from watchdog.simulator.scenario import load_scenario
 from watchdog.stats.compute import daily_counts
 from watchdog.store import Store
 from watchdog.store.canaries import Canaries
+from watchdog.workers.service import file_sd_entry
 
 AIN = "ain-premiere-demande"
 
@@ -327,3 +331,67 @@ def test_two_workers_on_two_vantages_one_broken(tmp_path: Path, pg_url: str, sit
         assert Repo(engine).incidents() == []
     finally:
         engine.dispose()
+
+
+# -- configuration and Prometheus' file_sd ------------------------------------------------------
+
+BAD_VANTAGE_CONFIGS = {
+    "vantage_name": ("watchdog: {vantage: 'Paris Nord'}\ntargets:\n" + GOOD_TARGET,
+                     ":1: watchdog.vantage: String should match pattern"),
+    "proxy_scheme": ("watchdog: {proxy: 'ftp://10.0.0.1:21'}\ntargets:\n" + GOOD_TARGET,
+                     ":1: watchdog.proxy: Value error, 'ftp://10.0.0.1:21' is not an http://"),
+    "canary_url": ("watchdog:\n  canary: {url: 'not a url'}\ntargets:\n" + GOOD_TARGET,
+                   ":2: watchdog.canary.url: String should match pattern"),
+    "canary_timeout": ("watchdog:\n  canary: {every: 5s, timeout: 10s}\ntargets:\n"
+                       + GOOD_TARGET, ":2: watchdog.canary: Value error, timeout must be"),
+    "target_vantage": ("targets:\n" + GOOD_TARGET + "    vantages: [paris, 'Lyon!']\n",
+                       ":10: targets[0].vantages[1]: String should match pattern"),
+    "notifier_type": ("workers: {notifier: maybe}\ntargets:\n" + GOOD_TARGET,
+                      ":1: workers.notifier: Input should be a valid boolean"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(BAD_VANTAGE_CONFIGS))
+def test_bad_vantage_settings_are_named(tmp_path: Path, case: str) -> None:
+    body, expected = BAD_VANTAGE_CONFIGS[case]
+    path = write(tmp_path, body)
+    found = problems_of(path)
+    assert any(expected in p for p in found), found
+    assert all(p.startswith(str(path)) for p in found), found
+
+
+def test_a_bad_worker_port_is_one_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "targets:\n" + GOOD_TARGET)
+    result = subprocess.run(
+        [WATCHDOG, "worker", "--config", str(path), "--port", "99999"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "99999 is not a port number (0-65535)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_workers_file_sd_entry_passes_promtool(tmp_path: Path) -> None:
+    """The entry a worker writes is what Prometheus' file_sd reads: `promtool check config`
+    checks the SD files its globs match (config/prometheus/workers/*.json)."""
+    prometheus = tmp_path / "prometheus"
+    shutil.copytree(PROM, prometheus)
+    config = Config.model_validate({"watchdog": {"vantage": "lyon"},
+                                    "listen": {"host": "0.0.0.0", "expose": True}})  # fmt: skip
+    entry = file_sd_entry(config, "lyon-1", 9792)
+    assert entry[0]["labels"] == {"vantage": "lyon", "worker": "lyon-1"}
+    assert entry[0]["targets"][0].endswith(":9792")
+    assert "0.0.0.0" not in entry[0]["targets"][0]  # the name other machines reach
+    (prometheus / "workers" / "lyon-1.json").write_text(json.dumps(entry), encoding="utf-8")
+    result = subprocess.run(
+        [tool("promtool"), "check", "config", str(prometheus / "prometheus.yml")],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    entry[0]["labels"]["vantage-name"] = "x"  # not a label name: promtool says so
+    (prometheus / "workers" / "lyon-1.json").write_text(json.dumps(entry), encoding="utf-8")
+    result = subprocess.run(
+        [tool("promtool"), "check", "config", str(prometheus / "prometheus.yml")],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode != 0 and "is not a valid label name" in result.stderr
