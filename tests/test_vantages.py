@@ -25,7 +25,7 @@ import yaml
 from conftest import SIM_NOW
 from dropproxy import DropProxy
 from harness import LoopThread
-from notifyfix import HttpReceiver, config, paris, receivers, rig, target
+from notifyfix import HttpReceiver, config, free_port, paris, receivers, rig, target
 from polling import wait_until
 from test_config import GOOD_TARGET, problems_of, write
 from test_prometheus_rules import PROM, tool
@@ -395,3 +395,49 @@ def test_a_workers_file_sd_entry_passes_promtool(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert result.returncode != 0 and "is not a valid label name" in result.stderr
+
+
+def test_watchdog_run_probes_its_vantages_targets_and_attributes_its_failures(
+    tmp_path: Path, sites: Sites
+) -> None:
+    """`watchdog run` on vantage lyon, whose network drops everything: it checks its canary
+    before the first probe, probes only the targets that ask for lyon (or for none), records
+    their failures as our network's, and says so in /healthz and /metrics."""
+    proxy = DropProxy()
+    sites.loop.run(proxy.start())
+    body = _body(tmp_path / "data", None, "lyon", proxy.url, sites)
+    body["targets"][0] |= {"interval": "3s", "vantages": ["lyon"]}
+    body["targets"].append(body["targets"][0] | {"id": "paris-only", "vantages": ["paris"]})
+    port = free_port()
+    body["listen"] = {"port": port}
+    body["scheduler"] = {"grace_period": "2s"}
+    path = tmp_path / "watchdog.yaml"
+    path.write_text(yaml.safe_dump(body, allow_unicode=True), encoding="utf-8")
+    log = tmp_path / "run.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([WATCHDOG, "run", "--config", str(path)], stdout=out,
+                                stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+
+        def two_recorded() -> bool:
+            assert proc.poll() is None, log.read_text(errors="replace")
+            with Store.open(tmp_path / "data") as store:
+                return store.count("ain") >= 2
+
+        wait_until(two_recorded, 90, "two observations of the lyon target", every=0.3)
+        health = json.loads(_get(f"http://127.0.0.1:{port}/healthz"))
+        metrics = _get(f"http://127.0.0.1:{port}/metrics")
+    finally:
+        proc.terminate()
+        proc.wait(60)
+        sites.loop.run(proxy.stop())
+    assert proc.returncode == 0, log.read_text(errors="replace")
+    assert health["vantage"]["name"] == "lyon"
+    assert health["vantage"]["canary"]["ok"] is False
+    assert 'watchdog_canary_up{vantage="lyon"} 0' in metrics
+    with Store.open(tmp_path / "data") as store:
+        seen = list(store.iter_observations("ain"))
+        assert store.count("paris-only") == 0, "asked from paris only: not probed from lyon"
+    assert {(o.outcome, o.detail, o.vantage) for o in seen} == {
+        (Outcome.PROBE_ERROR, VANTAGE_NETWORK, "lyon")
+    }
