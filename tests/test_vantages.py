@@ -200,6 +200,7 @@ def test_a_vantage_that_cannot_reach_the_site_opens_no_site_down_and_counts_in_n
         assert all("vantage paris reached the site" in (o.message or "") for o in lyon)
         assert all("network_error" in (o.message or "") for o in lyon)
         assert lyon[0].env.proxy == proxy.url
+        assert lyon[0].env.resolved_ip is None  # what the proxy resolved is not ours to say
         assert Repo(store.engine).incidents() == []
 
         # Rule 3: lyon's failures are ours, in no numerator and no denominator.

@@ -499,7 +499,7 @@ class Runner:
             timezone=self.config.browser.timezone,
             fresh_context=True,
             proxy=proxy_label(self.config.watchdog.proxy),
-            resolved_ip=await resolve(host_of(url)),
+            resolved_ip=await resolve(host_of(url)) if not self.config.watchdog.proxy else None,
             tls_fingerprint=certificate.fingerprint if certificate is not None else None,
             simulated=self.config.watchdog.simulated,
         )
@@ -524,7 +524,10 @@ class Runner:
         # Network facts of the page the probe ended on; of the target's own URL when it ended
         # on none (a browser error page after a refused certificate, a timeout…).
         url = final_url if final_url and final_url.startswith(("http:", "https:")) else target.url
-        certificate = await tls_certificate(url)
+        # Behind a vantage's proxy, the site's address and certificate are what the proxy saw:
+        # a direct look from this machine would describe another network, so none is kept.
+        direct = not self.config.watchdog.proxy
+        certificate = await tls_certificate(url) if direct else None
         self._report_network(target, url, certificate, capture.phases)
         steps = capture.steps
         chain, audit = target.id, None
