@@ -27,7 +27,7 @@ from dropproxy import DropProxy
 from harness import LoopThread
 from notifyfix import HttpReceiver, config, free_port, paris, receivers, rig, target
 from polling import wait_until
-from test_config import GOOD_TARGET, problems_of, write
+from test_config import GOOD_TARGET, write
 from test_prometheus_rules import PROM, tool
 from test_workers import WATCHDOG, _observations, _stop
 
@@ -335,30 +335,6 @@ def test_two_workers_on_two_vantages_one_broken(tmp_path: Path, pg_url: str, sit
 
 
 # -- configuration and Prometheus' file_sd ------------------------------------------------------
-
-BAD_VANTAGE_CONFIGS = {
-    "vantage_name": ("watchdog: {vantage: 'Paris Nord'}\ntargets:\n" + GOOD_TARGET,
-                     ":1: watchdog.vantage: String should match pattern"),
-    "proxy_scheme": ("watchdog: {proxy: 'ftp://10.0.0.1:21'}\ntargets:\n" + GOOD_TARGET,
-                     ":1: watchdog.proxy: Value error, 'ftp://10.0.0.1:21' is not an http://"),
-    "canary_url": ("watchdog:\n  canary: {url: 'not a url'}\ntargets:\n" + GOOD_TARGET,
-                   ":2: watchdog.canary.url: String should match pattern"),
-    "canary_timeout": ("watchdog:\n  canary: {every: 5s, timeout: 10s}\ntargets:\n"
-                       + GOOD_TARGET, ":2: watchdog.canary: Value error, timeout must be"),
-    "target_vantage": ("targets:\n" + GOOD_TARGET + "    vantages: [paris, 'Lyon!']\n",
-                       ":10: targets[0].vantages[1]: String should match pattern"),
-    "notifier_type": ("workers: {notifier: maybe}\ntargets:\n" + GOOD_TARGET,
-                      ":1: workers.notifier: Input should be a valid boolean"),
-}  # fmt: skip
-
-
-@pytest.mark.parametrize("case", sorted(BAD_VANTAGE_CONFIGS))
-def test_bad_vantage_settings_are_named(tmp_path: Path, case: str) -> None:
-    body, expected = BAD_VANTAGE_CONFIGS[case]
-    path = write(tmp_path, body)
-    found = problems_of(path)
-    assert any(expected in p for p in found), found
-    assert all(p.startswith(str(path)) for p in found), found
 
 
 def test_a_bad_worker_port_is_one_line(tmp_path: Path) -> None:
