@@ -38,7 +38,14 @@ from watchdog.domain.clock import PARIS
 from watchdog.domain.incidents import IncidentKind
 from watchdog.domain.models import Observation, Outcome
 from watchdog.domain.target import Target
-from watchdog.domain.vantage import VANTAGE_NETWORK, VANTAGE_ONLY, VANTAGE_TAG
+from watchdog.domain.vantage import (
+    VANTAGE_NETWORK,
+    VANTAGE_ONLY,
+    VANTAGE_TAG,
+    CanaryCheck,
+    attribute,
+    proxy_label,
+)
 from watchdog.engine.runner import Runner
 from watchdog.metrics.registry import Metrics
 from watchdog.notify.repo import Repo
@@ -418,3 +425,43 @@ def test_watchdog_run_probes_its_vantages_targets_and_attributes_its_failures(
     assert {(o.outcome, o.detail, o.vantage) for o in seen} == {
         (Outcome.PROBE_ERROR, VANTAGE_NETWORK, "lyon")
     }
+
+
+# -- the rule itself -----------------------------------------------------------------------------
+
+
+def test_what_counts_as_our_network(make_observation: Any) -> None:
+    """Only a recent failed canary, or the newest view of another vantage within one interval
+    that found the site up, makes a failure ours; an answer of the site is never touched."""
+    t0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    interval, stale = timedelta(minutes=15), timedelta(minutes=3)
+
+    def at(minute: float, outcome: Outcome, vantage: str) -> Observation:
+        obs: Observation = make_observation("t", int(minute * 10), outcome=outcome,
+                                            vantage=vantage)  # fmt: skip
+        when = t0 + timedelta(minutes=minute)
+        return obs.model_copy(update={"started_at": when, "finished_at": when})
+
+    def check(minute: float, ok: bool) -> CanaryCheck:
+        return CanaryCheck("lyon", t0 + timedelta(minutes=minute), ok, "http://c/", 0.1)
+
+    failed = at(20, Outcome.TIMEOUT, "lyon")
+    assert attribute(failed, None, stale, [], interval) is failed
+    assert attribute(failed, check(19, True), stale, [], interval) is failed
+    assert attribute(failed, check(10, False), stale, [], interval) is failed, "stale check"
+    ours = attribute(failed, check(19, False), stale, [], interval)
+    assert (ours.outcome, ours.detail, ours.tags) == (
+        Outcome.PROBE_ERROR, VANTAGE_NETWORK, [*failed.tags, VANTAGE_TAG]
+    )  # fmt: skip
+    up = at(10, Outcome.NO_SLOT, "paris")
+    assert attribute(failed, None, stale, [up], interval).detail == VANTAGE_ONLY
+    assert attribute(failed, None, stale, [at(1, Outcome.NO_SLOT, "paris")], interval) is failed
+    assert attribute(failed, None, stale, [up, at(12, Outcome.SITE_ERROR, "paris")],
+                     interval) is failed, "paris's newest view is down too"  # fmt: skip
+    assert attribute(failed, None, stale, [up, at(12, Outcome.PROBE_ERROR, "paris")],
+                     interval).detail == VANTAGE_ONLY, "a fault of paris says nothing"  # fmt: skip
+    assert attribute(failed, None, stale, [at(10, Outcome.NO_SLOT, "lyon")], interval) is failed
+    blocked = at(20, Outcome.BLOCKED, "lyon")
+    assert attribute(blocked, check(19, False), stale, [up], interval) is blocked
+    assert proxy_label("http://user:secret@10.0.0.1:3128") == "http://10.0.0.1:3128"
+    assert proxy_label(None) == "none"
