@@ -264,8 +264,8 @@ def test_a_vantage_whose_canary_fails_attributes_its_failures_to_our_network(
 
 
 def _worker_config(tmp_path: Path, pg_url: str, sites: Sites, vantage: str,
-                   proxy: str | None, notifier: bool) -> Config:  # fmt: skip
-    body = _body(tmp_path / "data", pg_url, vantage, proxy, sites)
+                   proxy: str | None, notifier: bool, route: dict[str, Any]) -> Config:  # fmt: skip
+    body = _body(tmp_path / "data", pg_url, vantage, proxy, sites, [route])
     body["targets"][0]["interval"] = "6s"
     body["watchdog"]["canary"] |= {"every": "2s", "timeout": "2s"}
     body["listen"] = {"port": 0}
@@ -284,12 +284,37 @@ def _get(url: str) -> str:
         return str(response.read().decode())
 
 
+def _check_endpoints(file_sd: Path) -> None:
+    """Each worker's file_sd entry leads to its /metrics and /healthz."""
+    entries = {}
+    for path in sorted(file_sd.glob("*.json")):
+        [entry] = json.loads(path.read_text())
+        entries[entry["labels"]["vantage"]] = entry
+    assert set(entries) == {"paris", "lyon"}
+    for vantage, entry in entries.items():
+        [address] = entry["targets"]
+        assert entry["labels"]["worker"] == vantage
+        metrics = _get(f"http://{address}/metrics")
+        health = json.loads(_get(f"http://{address}/healthz"))
+        up = "0" if vantage == "lyon" else "1"
+        assert f'watchdog_canary_up{{vantage="{vantage}"}} {up}' in metrics
+        assert "watchdog_probe_outcomes_total" in metrics
+        assert health["vantage"]["name"] == vantage
+        assert health["notifier"] is (vantage == "paris")
+
+
 def test_two_workers_on_two_vantages_one_broken(tmp_path: Path, pg_url: str, sites: Sites) -> None:
+    """paris reaches the site, lyon's network drops everything: no incident while the site is
+    up (lyon's failures are ours); once the site goes down paris sees it, site_down opens
+    (recorded by whichever worker), and only the notifier (paris) sends it, once."""
     proxy = DropProxy()
     sites.loop.run(proxy.start())
-    configs = {v: _worker_config(tmp_path, pg_url, sites, v, p, v == "paris")
+    receiver = HttpReceiver(sites.loop)
+    route = {"id": "oncall", "audience": "sre", "urls": [receiver.url()]}
+    configs = {v: _worker_config(tmp_path, pg_url, sites, v, p, v == "paris", route)
                for v, p in (("paris", None), ("lyon", proxy.url))}  # fmt: skip
     workers: dict[str, subprocess.Popen[bytes]] = {}
+    engine = sa.create_engine(pg_url)
     try:
         for name, cfg in configs.items():
             with (tmp_path / f"{name}.log").open("wb") as out:
@@ -308,37 +333,30 @@ def test_two_workers_on_two_vantages_one_broken(tmp_path: Path, pg_url: str, sit
             return seen.count("paris") >= 2 and seen.count("lyon") >= 2
 
         wait_until(each_twice, 120, "two observations from each vantage", every=0.5)
-        entries = {}
-        for path in sorted((tmp_path / "file_sd").glob("*.json")):
-            [entry] = json.loads(path.read_text())
-            entries[entry["labels"]["vantage"]] = entry
-        assert set(entries) == {"paris", "lyon"}
-        for vantage, entry in entries.items():
-            [address] = entry["targets"]
-            assert entry["labels"]["worker"] == vantage
-            metrics = _get(f"http://{address}/metrics")
-            health = json.loads(_get(f"http://{address}/healthz"))
-            up = "0" if vantage == "lyon" else "1"
-            assert f'watchdog_canary_up{{vantage="{vantage}"}} {up}' in metrics
-            assert "watchdog_probe_outcomes_total" in metrics
-            assert health["vantage"]["name"] == vantage
-            assert health["notifier"] is (vantage == "paris")
+        assert Repo(engine).incidents() == [], "the site is up: lyon's failures are ours"
+        _check_endpoints(tmp_path / "file_sd")
+        sites.stop_site()
+        wait_until(lambda: receiver.received, 90, "the site_down notification", every=0.5)
     finally:
         _stop(workers)
         sites.loop.run(proxy.stop())
-    assert all(p.returncode == 0 for p in workers.values())
+        receiver.close()
+    try:
+        [incident] = Repo(engine).incidents()
+    finally:
+        engine.dispose()
+    assert all(p.returncode == 0 for p in workers.values()), logs()
     assert not list((tmp_path / "file_sd").glob("*.json")), "entries removed on a clean stop"
+    assert incident.kind is IncidentKind.SITE_DOWN
+    [sent] = receiver.received
+    assert sent.json["title"].startswith("Site en panne — Ain (01)")
     observations = _observations(configs["paris"])
     by_vantage = {v: [o for o in observations if o.vantage == v] for v in ("paris", "lyon")}
-    assert {o.outcome for o in by_vantage["paris"]} == {Outcome.NO_SLOT}
+    assert {o.outcome for o in by_vantage["paris"]} == {Outcome.NO_SLOT, Outcome.NETWORK_ERROR}
     assert {(o.outcome, o.detail) for o in by_vantage["lyon"]} == {
         (Outcome.PROBE_ERROR, VANTAGE_NETWORK)
     }
-    engine = sa.create_engine(pg_url)
-    try:
-        assert Repo(engine).incidents() == []
-    finally:
-        engine.dispose()
+    assert set(incident.facts["observations"]) <= {o.id for o in by_vantage["paris"]}
 
 
 # -- configuration and Prometheus' file_sd ------------------------------------------------------
