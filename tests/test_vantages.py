@@ -483,3 +483,24 @@ def test_what_counts_as_our_network(make_observation: Any) -> None:
     assert attribute(blocked, check(19, False), stale, [up], interval) is blocked
     assert proxy_label("http://user:secret@10.0.0.1:3128") == "http://10.0.0.1:3128"
     assert proxy_label(None) == "none"
+
+
+def test_a_file_sd_entry_that_cannot_be_written_stops_the_worker_in_one_line(
+    tmp_path: Path, pg_url: str
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the entries' folder should be", encoding="utf-8")
+    body = {"watchdog": {"data_dir": str(tmp_path / "data"), "database_url": pg_url},
+            "listen": {"port": 0},
+            "workers": {"file_sd_dir": str(blocker / "sd")}}  # fmt: skip
+    path = tmp_path / "watchdog.yaml"
+    path.write_text(yaml.safe_dump(body), encoding="utf-8")
+    result = subprocess.run(
+        [WATCHDOG, "worker", "--config", str(path), "--name", "w1"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert f"cannot write the Prometheus file_sd entry {blocker / 'sd' / 'w1.json'}" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.stderr

@@ -185,15 +185,17 @@ class Worker:
         )  # fmt: skip
         if workers.notifier:
             self.notifications.start()
-        self.file_sd = await asyncio.to_thread(self._write_file_sd)
-        await self.vantage.check(self.runner.host)  # before any probe: is our network up?
-        canary = asyncio.create_task(self.vantage.run(self.runner.host), name="canary")
+        canary: asyncio.Task[None] | None = None
         queues = [DISPATCH_QUEUE, PROBES_QUEUE, probes_queue(config.watchdog.vantage)]
-        log.info("worker %s (vantage %s%s): %d targets, %d jobs at once, on %s; /healthz and "
-                 "/metrics on http://%s:%s", self.name, config.watchdog.vantage,
-                 ", notifier" if workers.notifier else "", len(config.targets),
-                 workers.concurrency, self.store.url, config.listen.host, self.port)  # fmt: skip
         try:
+            self.file_sd = await asyncio.to_thread(self._write_file_sd)
+            await self.vantage.check(self.runner.host)  # before any probe: is our network up?
+            canary = asyncio.create_task(self.vantage.run(self.runner.host), name="canary")
+            log.info("worker %s (vantage %s%s): %d targets, %d jobs at once, on %s; /healthz "
+                     "and /metrics on http://%s:%s", self.name, config.watchdog.vantage,
+                     ", notifier" if workers.notifier else "", len(config.targets),
+                     workers.concurrency, self.store.url, config.listen.host,
+                     self.port)  # fmt: skip
             async with self.app.open_async():
                 await self.app.run_worker_async(
                     queues=queues,
@@ -206,9 +208,10 @@ class Worker:
                     install_signal_handlers=True,
                 )
         finally:
-            canary.cancel()
-            with contextlib.suppress(BaseException):
-                await canary
+            if canary is not None:
+                canary.cancel()
+                with contextlib.suppress(BaseException):
+                    await canary
             if self.file_sd is not None:
                 self.file_sd.unlink(missing_ok=True)
             await self.notifications.stop()
@@ -398,9 +401,15 @@ class Worker:
         assert self.port is not None
         path = folder / f"{_file_name(self.name)}.json"
         entry = file_sd_entry(self.config, self.name, self.port)
-        folder.mkdir(parents=True, exist_ok=True)
         data = (json.dumps(entry, indent=2) + "\n").encode()
-        write_atomically(path, data, prefix=".file-sd-")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            write_atomically(path, data, prefix=".file-sd-")
+        except OSError as exc:  # Prometheus would never find this worker: say so, and stop
+            raise WatchdogError(
+                f"cannot write the Prometheus file_sd entry {path} (workers.file_sd_dir): "
+                f"{exc.strerror or exc}"
+            ) from exc
         log.info("worker %s: Prometheus file_sd entry written to %s", self.name, path)
         return path
 
