@@ -1,6 +1,7 @@
-"""SRE: is each site up, how long probes take per platform (and each phase of a page load),
-which errors the sites return, when their certificates expire; and the watchdog itself: its
-version, CPU and memory, the room its store takes and the disk left."""
+"""SRE: is each site up (and each vantage's own network), how long probes take per platform
+(and each phase of a page load), which errors the sites return, when their certificates
+expire; and the watchdog itself: its version, CPU and memory, the room its store takes and the
+disk left."""
 
 from __future__ import annotations
 
@@ -48,6 +49,29 @@ def site_up() -> PanelBuilder:
             "service : erreur du site, délai dépassé, erreur réseau, blocage ou maintenance."
         )
         .with_target(prom(expr, "{{target}}"))
+        .mappings([mapping])
+        .unit("bool_on_off")
+        .show_value(cm.VisibilityMode.NEVER)
+    )
+
+
+def vantages() -> PanelBuilder:
+    # Issue 17: a vantage whose canary fails is our network down, not the sites.
+    mapping = dm.ValueMap(
+        options={
+            "0": dm.ValueMappingResult(text="réseau en panne", color="red", index=0),
+            "1": dm.ValueMappingResult(text="réseau en service", color="green", index=1),
+        },
+    )
+    return (
+        statetimeline.Panel()
+        .title("Réseau des points d'observation")
+        .description(
+            "Page témoin (canary) de chaque point d'observation, vérifiée par son propre "
+            "réseau. En panne : les échecs de ce point sont attribués à notre réseau "
+            "(probe_error), jamais aux sites."
+        )
+        .with_target(prom("max by (vantage) (watchdog_canary_up)", "{{vantage}}"))
         .mappings([mapping])
         .unit("bool_on_off")
         .show_value(cm.VisibilityMode.NEVER)
@@ -210,7 +234,7 @@ def build() -> db.Dashboard:
         .with_variable(label_variable("platform", "Plateforme", "watchdog_target_info"))
     )  # fmt: skip
     panels = place(
-        [(site_up(), 24, 10), (durations(), 12, 8), (error_outcomes(), 12, 8),
+        [(site_up(), 24, 10), (vantages(), 24, 5), (durations(), 12, 8), (error_outcomes(), 12, 8),
          (worst_sites(), 24, 8), (phases(), 12, 8), (certificates(), 12, 8),
          (build_info(), 8, 6), (process(), 16, 6), (storage(), 16, 8), (disk_free(), 8, 8)]
     )  # fmt: skip
