@@ -5,6 +5,8 @@ disk left."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from grafana_foundation_sdk.builders import common as cb
 from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.builders import gauge, statetimeline, table, timeseries
@@ -28,6 +30,25 @@ SELF = 'job="watchdog"'  # the scrape job of config/prometheus/prometheus.yml
 DAY = 86400
 
 
+def _up_down(title: str, description: str, target: Any, down: str, up: str) -> PanelBuilder:
+    """A state timeline of a 0/1 series: red `down`, green `up`."""
+    mapping = dm.ValueMap(
+        options={
+            "0": dm.ValueMappingResult(text=down, color="red", index=0),
+            "1": dm.ValueMappingResult(text=up, color="green", index=1),
+        },
+    )
+    return (
+        statetimeline.Panel()
+        .title(title)
+        .description(description)
+        .with_target(target)
+        .mappings([mapping])
+        .unit("bool_on_off")
+        .show_value(cm.VisibilityMode.NEVER)
+    )
+
+
 def site_up() -> PanelBuilder:
     # Targets never observed since the worker started read 0 too: keep observed ones only.
     expr = (
@@ -35,47 +56,24 @@ def site_up() -> PanelBuilder:
         "max by (target) (watchdog_last_observation_timestamp_seconds) > 0 "
         f"and on (target) max by (target) (watchdog_target_info{{{PLATFORM}}})"
     )
-    mapping = dm.ValueMap(
-        options={
-            "0": dm.ValueMappingResult(text="hors service", color="red", index=0),
-            "1": dm.ValueMappingResult(text="en service", color="green", index=1),
-        },
-    )
-    return (
-        statetimeline.Panel()
-        .title("Site en service")
-        .description(
-            "En service : la dernière observation a obtenu une page fonctionnelle. Hors "
-            "service : erreur du site, délai dépassé, erreur réseau, blocage ou maintenance."
-        )
-        .with_target(prom(expr, "{{target}}"))
-        .mappings([mapping])
-        .unit("bool_on_off")
-        .show_value(cm.VisibilityMode.NEVER)
-    )
+    return _up_down(
+        "Site en service",
+        "En service : la dernière observation a obtenu une page fonctionnelle. Hors "
+        "service : erreur du site, délai dépassé, erreur réseau, blocage ou maintenance.",
+        prom(expr, "{{target}}"), "hors service", "en service",
+    )  # fmt: skip
 
 
 def vantages() -> PanelBuilder:
     # Issue 17: a vantage whose canary fails is our network down, not the sites.
-    mapping = dm.ValueMap(
-        options={
-            "0": dm.ValueMappingResult(text="réseau en panne", color="red", index=0),
-            "1": dm.ValueMappingResult(text="réseau en service", color="green", index=1),
-        },
-    )
-    return (
-        statetimeline.Panel()
-        .title("Réseau des points d'observation")
-        .description(
-            "Page témoin (canary) de chaque point d'observation, vérifiée par son propre "
-            "réseau. En panne : les échecs de ce point sont attribués à notre réseau "
-            "(probe_error), jamais aux sites."
-        )
-        .with_target(prom("max by (vantage) (watchdog_canary_up)", "{{vantage}}"))
-        .mappings([mapping])
-        .unit("bool_on_off")
-        .show_value(cm.VisibilityMode.NEVER)
-    )
+    return _up_down(
+        "Réseau des points d'observation",
+        "Page témoin (canary) de chaque point d'observation, vérifiée par son propre réseau. "
+        "En panne : les échecs de ce point sont attribués à notre réseau (probe_error), "
+        "jamais aux sites.",
+        prom("max by (vantage) (watchdog_canary_up)", "{{vantage}}"),
+        "réseau en panne", "réseau en service",
+    )  # fmt: skip
 
 
 def durations() -> PanelBuilder:
