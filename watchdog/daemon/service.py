@@ -169,6 +169,11 @@ class Daemon:
         resume = Resume(
             last_started=await self._last_started(),
             backoff=previous.backoff() if previous is not None else {},
+            announced={
+                tid: obs.published_next.timestamp()
+                for tid, obs in last.items()
+                if obs.published_next is not None
+            },
         )
         self._scheduler = Scheduler(
             config, self._probe, self._record, resume=resume, on_start=self._on_start

@@ -28,6 +28,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from watchdog.domain.models import SlotSeen
 from watchdog.stats import queries
@@ -228,7 +229,7 @@ def reading_of(
     return Reading(started, finished, tuple(slots) if slots is not None else None, published_next)
 
 
-def _reading(row: object) -> Reading:
+def _reading(row: Any) -> Reading:
     started = datetime.fromisoformat(row.started_at)
     finished = datetime.fromisoformat(row.finished_at)
     announced = row.published_next
