@@ -244,3 +244,27 @@ def test_assisted_reads_are_told_apart_and_counted_in_the_outcomes_too() -> None
     outcomes = {k: v for k, v in values.items() if k[0] == "watchdog_probe_outcomes_total"
                 and ("target", ain.id) in k[1] and ("outcome", "available") in k[1]}  # fmt: skip
     assert list(outcomes.values()) == [2.0]
+
+
+def test_a_slot_gone_is_one_sample_per_bound_and_forgotten_with_its_target() -> None:
+    rdv = make_target(
+        "val-de-marne-rdv", platform="rdv_prefecture",
+        url="https://rdv-prefecture.interieur.gouv.fr/rdvpref/reservation/demarche/16040/",
+    )  # fmt: skip
+    metrics = Metrics(CollectorRegistry(auto_describe=True))
+    metrics.declare([rdv, make_target("ain")])
+    metrics.slot_gone(rdv, 25.0, 380.0)
+    metrics.slot_gone(rdv, 0.0, None)  # there at the first reading: no upper bound
+    found = samples(metrics.exposition().decode())
+    name = "watchdog_slot_lifetime_seconds"
+
+    def value(suffix: str, bound: str, **extra: str) -> float:
+        labels = {"target": rdv.id, "bound": bound, **extra}
+        return found[(name + suffix, frozenset(labels.items()))]
+
+    assert value("_count", "lower") == 2 and value("_count", "upper") == 1
+    assert value("_bucket", "upper", le="300.0") == 0 and value("_bucket", "upper", le="600.0") == 1
+    assert value("_sum", "lower") == 25.0
+    assert not [k for k in found if k[0].startswith(name) and ("target", "ain") in k[1]]
+    metrics.forget(rdv.id, rdv.platform)
+    assert f'{name}_count{{target="{rdv.id}"' not in metrics.exposition().decode()

@@ -27,6 +27,12 @@ from watchdog.store.writes import WriteKind, WriteSnapshot
 
 DURATION_BUCKETS = (0.5, 1, 2, 3, 5, 8, 13, 21, 34, 60, 120)
 TARGET = ("target",)
+# A slot's visible lifetime (issue 19): seconds to a day.
+LIFETIME_BUCKETS = (5, 15, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600)
+LIFETIME_BOUNDS = ("lower", "upper")
+# The platforms whose probe records each slot it read (`slots_seen`): the only ones with a
+# lifetime to measure, so the only ones whose histogram series are created.
+SLOT_LISTING_PLATFORMS = frozenset({"rdv_prefecture"})
 
 
 class Metrics:
@@ -104,6 +110,13 @@ class Metrics:
             "RFC 3161 timestamp requests for checkpoints, by result (ok, failed).",
             "counter", ("result",),
         )  # fmt: skip
+        self.slot_lifetime = Family(
+            "watchdog_slot_lifetime_seconds",
+            "How long a slot stayed on the page, bounded by the observations around it: "
+            "bound=lower (seen at both ends) and bound=upper (gone by the next reading), "
+            "one sample each per slot gone (watchdog/stats/slotlife.py).",
+            "histogram", ("target", "bound"), LIFETIME_BUCKETS,
+        )  # fmt: skip
         for kind in WriteKind:
             self.write_errors.labels(kind.value)
         for result in ("ok", "failed"):
@@ -114,8 +127,8 @@ class Metrics:
                                 self.earliest_days, self.last_seen, self.interval,
                                 self.info)  # fmt: skip
         self.sre = SreMetrics(version)  # build, store and disk, phases, certificates
-        self.families = (*self.target_families, self.a11y, self.assisted, self.write_errors,
-                         self.dropped, self.writable, self.timestamps,
+        self.families = (*self.target_families, self.slot_lifetime, self.a11y, self.assisted,
+                         self.write_errors, self.dropped, self.writable, self.timestamps,
                          *self.sre.families)  # fmt: skip
         self._info_key: dict[str, tuple[str, ...]] = {}
 
@@ -128,6 +141,9 @@ class Metrics:
             for outcome in Outcome:
                 self.outcomes.labels(*base, outcome.value)
             self.duration.labels(t.id, t.platform)
+            if t.platform in SLOT_LISTING_PLATFORMS:
+                for bound in LIFETIME_BOUNDS:
+                    self.slot_lifetime.labels(t.id, bound)
             for gauge in (self.site_up, self.slots, self.last_seen):
                 gauge.labels(t.id)
             if (t.id,) not in self.earliest_days.series:
@@ -145,7 +161,7 @@ class Metrics:
                        self.interval):  # fmt: skip
             family.remove(target_id)
         self.duration.remove(target_id, platform)
-        for family in (self.outcomes, self.assisted):
+        for family in (self.outcomes, self.assisted, self.slot_lifetime):
             for key in [k for k in family.series if k[0] == target_id]:
                 family.remove(*key)
         if target_id in self._info_key:
@@ -181,6 +197,13 @@ class Metrics:
         if obs.outcome in (Outcome.AVAILABLE, Outcome.NO_SLOT):
             self.slots.labels(target.id).set(obs.slots or 0)
         self.earliest_days.labels(target.id).set(lead_days(obs))
+
+    def slot_gone(self, target: Target, lower_s: float, upper_s: float | None) -> None:
+        """One slot left the page: the bounds of its visible lifetime (upper: None when the
+        reading before it is not known, e.g. it was there at the first reading)."""
+        self.slot_lifetime.observe((target.id, "lower"), lower_s)
+        if upper_s is not None:
+            self.slot_lifetime.observe((target.id, "upper"), upper_s)
 
     def network(self, target: Target, facts: NetworkFacts) -> None:
         """A probe's page-load phases and the certificate it saw (the runner's callback)."""

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from watchdog.domain.models import SlotSeen
+from watchdog.domain.models import Observation, Outcome, SlotSeen
 from watchdog.stats import queries
 from watchdog.stats.calendar import Period
 from watchdog.store.db import Store
@@ -220,13 +220,15 @@ def lifetimes(store: Store, targets: Sequence[str], period: Period) -> dict[str,
     return result
 
 
-def reading_of(
-    started: datetime,
-    finished: datetime,
-    slots: Sequence[SlotSeen] | None,
-    published_next: datetime | None,
-) -> Reading:
-    return Reading(started, finished, tuple(slots) if slots is not None else None, published_next)
+def reading_of(obs: Observation) -> Reading:
+    """An observation as a reading: the slots it read (a no-slot page offers none; an
+    observation that read no list, such as a captcha, is not a reading)."""
+    slots: tuple[SlotSeen, ...] | None = None
+    if obs.slots_seen is not None:
+        slots = tuple(obs.slots_seen)
+    elif obs.outcome is Outcome.NO_SLOT:
+        slots = ()
+    return Reading(obs.started_at, obs.finished_at, slots, obs.published_next)
 
 
 def _reading(row: Any) -> Reading:
