@@ -28,9 +28,11 @@ from watchdog.domain.errors import ConfigError
 from watchdog.domain.models import Env, Observation, Outcome
 from watchdog.domain.target import PublicationProbes, Target
 from watchdog.probe.session import PageState
-from watchdog.simulator.scenario import Scenario
+from watchdog.simulator.scenario import Publish, Scenario
 from watchdog.simulator.testing import RunningSimulator, http_client, running, slot_lives
-from watchdog.stats.slotlife import Reading, track
+from watchdog.stats.calendar import Period
+from watchdog.stats.slotlife import lifetimes
+from watchdog.store.db import Store
 
 TOKEN = "op-secret-token"
 PROBE_S = 20.0  # simulated time one probe takes
@@ -252,35 +254,39 @@ def test_an_announcement_read_before_a_restart_is_still_planned() -> None:
     assert [o.env.planned_offset_s for o in _planned(run)] == DEFAULT_OFFSETS
 
 
-def test_slot_lifetime_bounds_hold_the_simulators_ground_truth() -> None:
+def test_slot_lifetime_bounds_hold_the_simulators_ground_truth(tmp_path: Path) -> None:
+    """The observations, stored and read back by the statistics' own query, bound each
+    slot's true stay on the page (the simulator's log) and name the publication it followed."""
     run = _simulate(PUBLISH)
-    readings = [
-        Reading(
-            o.started_at,
-            o.finished_at,
-            tuple(o.slots_seen) if o.slots_seen is not None else None,
-            o.published_next,
-        )
-        for o in sorted(run.recorded, key=lambda o: o.started_at)
-    ]
-    episodes, count = track(readings)
-    assert count == len(run.recorded)
-    from watchdog.simulator.scenario import Publish
-
+    store = Store.open(tmp_path / "data")
+    try:
+        for obs in sorted(run.recorded, key=lambda o: o.started_at):
+            store.append(obs)
+        found = lifetimes(store, ["val-de-marne-rdv"], Period(START, END + timedelta(hours=1)))
+    finally:
+        store.close()
+    life = found["val-de-marne-rdv"]
+    assert life.readings == len(run.recorded)
     truth = slot_lives(Publish.model_validate(PUBLISH), START, END)
-    assert len(episodes) == len(truth) == 4
-    for episode in episodes:
-        life = next(t for t in truth if t.key == episode.identity)
+    assert len(life.episodes) == len(truth) == 4
+    for episode in life.episodes:
+        slot = next(t for t in truth if t.key == episode.identity)
         assert episode.vanished and episode.appeared_after is not None
-        assert episode.appeared_after <= life.appeared <= episode.first_seen
-        assert episode.last_seen <= life.vanished <= (episode.gone_by or END)
+        assert episode.appeared_after <= slot.appeared <= episode.first_seen
+        assert episode.last_seen <= slot.vanished <= (episode.gone_by or END)
         upper = episode.upper_s
         assert upper is not None
-        assert episode.lower_s <= life.lifetime <= upper
+        assert episode.lower_s <= slot.lifetime <= upper
         assert episode.publication == ANNOUNCED
-    # The quick half: the bound says « less than a minute and a half », the truth is 20 s.
-    quick = [e for e in episodes if e.readings == 1]
-    assert len(quick) == 2 and all((e.upper_s or 0) <= 140 for e in quick)
+    # The quick half was seen once: its bound is under two and a half minutes (truth: 20 s).
+    quick = [e for e in life.episodes if e.readings == 1]
+    assert len(quick) == 2 and all((e.upper_s or 0) <= 150 for e in quick)
+    [publication] = life.publications
+    assert (publication.instant, publication.count, publication.gone) == (ANNOUNCED, 4, 4)
+    gone_by = max(s.vanished for s in truth)
+    assert (gone_by - ANNOUNCED).total_seconds() <= (publication.gone_within_s or 0)
+    # T−1 min (before), T+15 s and T+1 min (slots), T+5 min (all gone): the plan's readings.
+    assert publication.readings >= 4
 
 
 # -- configuration ----------------------------------------------------------------------------

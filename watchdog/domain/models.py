@@ -182,6 +182,11 @@ class Env(BaseModel):
     planned_offset_s: float | None = None
 
 
+# The platforms whose probe reads each slot it is offered (`Observation.slots_seen`): the only
+# ones whose slots have a lifetime to follow (issue 19).
+SLOT_LISTING_PLATFORMS = frozenset({"rdv_prefecture"})
+
+
 class SlotSeen(BaseModel):
     """One slot the page offered, as the page names it (issue 19): the site's own key where it
     shows one (RDV-Préfecture's `trhId`), the day (ISO `YYYY-MM-DD`, when the page gives it

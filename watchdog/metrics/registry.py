@@ -17,7 +17,13 @@ from prometheus_client import CollectorRegistry, disable_created_metrics, genera
 
 from watchdog import __version__
 from watchdog.domain.clock import PARIS
-from watchdog.domain.models import Audit, Observation, Outcome, Platform
+from watchdog.domain.models import (
+    SLOT_LISTING_PLATFORMS,
+    Audit,
+    Observation,
+    Outcome,
+    Platform,
+)
 from watchdog.domain.target import Target
 from watchdog.evidence.network import NetworkFacts
 from watchdog.metrics.exposition import Family, render
@@ -29,10 +35,7 @@ DURATION_BUCKETS = (0.5, 1, 2, 3, 5, 8, 13, 21, 34, 60, 120)
 TARGET = ("target",)
 # A slot's visible lifetime (issue 19): seconds to a day.
 LIFETIME_BUCKETS = (5, 15, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600)
-LIFETIME_BOUNDS = ("lower", "upper")
-# The platforms whose probe records each slot it read (`slots_seen`): the only ones with a
-# lifetime to measure, so the only ones whose histogram series are created.
-SLOT_LISTING_PLATFORMS = frozenset({"rdv_prefecture"})
+LIFETIME_BOUNDS = ("lower", "upper")  # series created for SLOT_LISTING_PLATFORMS only
 
 
 class Metrics:

@@ -25,9 +25,10 @@ and `first_seen`. Only what the page showed is measured: the week the site opens
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from watchdog.domain.models import Observation, Outcome, SlotSeen
@@ -154,19 +155,31 @@ class SlotTracker:
 
 @dataclass(frozen=True)
 class Lifetimes:
-    """A target's slot episodes over a period, and how many observations they rest on."""
+    """A target's slot episodes over a period, and the readings they rest on."""
 
     target: str
     episodes: list[Episode]  # vanished and still shown, in order of first sight
-    readings: int  # observations that read the slot list
+    reading_starts: list[datetime]  # every reading, in time order
+
+    @property
+    def readings(self) -> int:
+        return len(self.reading_starts)
 
     @property
     def publications(self) -> list[Publication]:
+        """The slots first seen after each announced instant, oldest first."""
         batches: dict[datetime, list[Episode]] = {}
         for episode in self.episodes:
             if episode.publication is not None:
                 batches.setdefault(episode.publication, []).append(episode)
-        return [Publication(t, eps) for t, eps in sorted(batches.items())]
+        return [Publication(t, eps, self._readings_over(eps)) for t, eps in sorted(batches.items())]
+
+    def _readings_over(self, episodes: list[Episode]) -> int:
+        """Readings from the one before the first sighting to the one that saw the last go."""
+        first = min(e.appeared_after or e.first_seen for e in episodes)
+        ends = [e.gone_by or e.last_seen for e in episodes]
+        last = max(ends)
+        return sum(1 for t in self.reading_starts if first <= t <= last)
 
 
 @dataclass(frozen=True)
@@ -175,35 +188,42 @@ class Publication:
 
     instant: datetime
     episodes: list[Episode]
+    readings: int  # the observations its bounds rest on
 
     @property
-    def all_gone(self) -> bool:
-        return all(e.vanished for e in self.episodes)
+    def count(self) -> int:
+        return len(self.episodes)
+
+    @property
+    def gone(self) -> int:
+        return sum(1 for e in self.episodes if e.vanished)
 
     @property
     def gone_within_s(self) -> float | None:
-        """Every slot was gone less than this many seconds after the announced instant
-        (None: one is still on the page)."""
-        ends = [e.gone_by for e in self.episodes]
-        if not ends or any(end is None for end in ends):
-            return None
-        return max((end - self.instant).total_seconds() for end in ends if end is not None)
+        """The slots gone were all gone less than this many seconds after the announced
+        instant (None: none gone yet)."""
+        ends = [e.gone_by for e in self.episodes if e.gone_by is not None]
+        return max((end - self.instant).total_seconds() for end in ends) if ends else None
 
     @property
-    def readings(self) -> int:
-        """Observations behind these bounds: those that showed a slot, and the one after each."""
-        return max(e.readings for e in self.episodes) + 1
+    def gone_within(self) -> timedelta | None:
+        """`gone_within_s` in whole seconds, rounded up (a « less than » stays true)."""
+        seconds = self.gone_within_s
+        return None if seconds is None else timedelta(seconds=math.ceil(seconds))
 
 
-def track(readings: Iterable[Reading]) -> tuple[list[Episode], int]:
-    """Episodes of one target's readings (time order), and how many readings there were."""
+def track(readings: Iterable[Reading]) -> tuple[list[Episode], list[datetime]]:
+    """Episodes of one target's readings (time order), and the starts of the readings."""
     tracker = SlotTracker()
     episodes: list[Episode] = []
+    starts: list[datetime] = []
     for reading in readings:
+        if reading.slots is not None:
+            starts.append(reading.started)
         episodes.extend(tracker.feed(reading))
     episodes.extend(tracker.still_open())
     episodes.sort(key=lambda e: (e.first_seen, e.identity))
-    return episodes, tracker.readings
+    return episodes, starts
 
 
 def lifetimes(store: Store, targets: Sequence[str], period: Period) -> dict[str, Lifetimes]:
@@ -215,8 +235,8 @@ def lifetimes(store: Store, targets: Sequence[str], period: Period) -> dict[str,
             per_target[row.target].append(_reading(row))
     result = {}
     for target, readings in per_target.items():
-        episodes, count = track(readings)
-        result[target] = Lifetimes(target, episodes, count)
+        episodes, starts = track(readings)
+        result[target] = Lifetimes(target, episodes, starts)
     return result
 
 
