@@ -253,11 +253,20 @@ class Scheduler:
             if not state.plan or when - state.plan[-1][0] >= PLANNED_GAP.total_seconds():
                 state.plan.append((when, announced))
 
+    def _prune_plans(self, now: float) -> None:
+        """Drop planned probes that are too late to matter, or due while the host backs off."""
+        for state in self._targets.values():
+            if not state.plan:
+                continue
+            host = self._hosts.get(state.target.netloc)
+            backing_off = host is not None and host.level > 0
+            limit = now if backing_off else now - PLAN_LATE
+            while state.plan and state.plan[0][0] < limit:
+                state.plan.pop(0)
+
     def _planned(self, state: TargetState, now: float) -> tuple[float, float] | None:
         """The plan entry this start serves ((when, instant)), taking every one now due."""
         host = self._hosts.get(state.target.netloc)
-        while state.plan and state.plan[0][0] < now - PLAN_LATE:
-            state.plan.pop(0)  # too late to matter
         if not state.plan or state.plan[0][0] > now:
             return None
         served = state.plan[0]
@@ -275,6 +284,7 @@ class Scheduler:
 
     def _dispatch(self, now: float) -> float | None:
         """Start what may start now; return when to look again (None: on the next event)."""
+        self._prune_plans(now)
         wake: float | None = None
         for due, state in self._waiting():
             if due > now:
