@@ -138,11 +138,11 @@ def _scenario(publish: dict[str, Any]) -> Scenario:
     )
 
 
-def _config(url: str, interval: str, **target: Any) -> Config:
+def _config(url: str, interval: str, spacing: float = SPACING, **target: Any) -> Config:
     config = Config.model_validate(
         {
             "watchdog": {"min_interval": "2m", "allowed_hosts": ["127.0.0.1"]},
-            "politeness": {"per_host": {"requests_per_minute": 60 / SPACING, "concurrent": 1}},
+            "politeness": {"per_host": {"requests_per_minute": 60 / spacing, "concurrent": 1}},
         }
     )
     config.targets = [
@@ -164,7 +164,11 @@ def _config(url: str, interval: str, **target: Any) -> Config:
 
 
 def _simulate(
-    publish: dict[str, Any], interval: str = "15m", resume: Resume | None = None, **target: Any
+    publish: dict[str, Any],
+    interval: str = "15m",
+    resume: Resume | None = None,
+    spacing: float = SPACING,
+    **target: Any,
 ) -> Run:
     async def main() -> Run:
         clock = LoopbackClock(START.timestamp())
@@ -172,7 +176,7 @@ def _simulate(
         async with running(_scenario(publish), clock=sim_clock) as sim:
             run = Run(clock, sim)
             url = sim.entry_url("rdv-publish") + "creneau/"
-            config = _config(url, interval, **target)
+            config = _config(url, interval, spacing, **target)
             scheduler = Scheduler(
                 config, run.probe, run.record, clock=clock, rng=random.Random(5), resume=resume
             )
@@ -236,6 +240,17 @@ def test_the_floor_is_relaxed_only_in_the_announced_window() -> None:
     regular = [o for o in ordered if o.env.planned_for is None]
     gaps = [(b.started_at - a.started_at).total_seconds() for a, b in pairwise(regular)]
     assert all(g >= floor for g in gaps)
+
+
+def test_the_host_budget_wins_over_the_plan() -> None:
+    """One start every 2 minutes on this host: T+15 s waits for its token (until T+1 min) and
+    serves T+1 min too; no start ever comes sooner than the budget allows."""
+    run = _simulate(PUBLISH, spacing=120.0)
+    planned = _planned(run)
+    assert [o.env.planned_offset_s for o in planned] == [-60.0, 15.0, 300.0]
+    assert planned[1].started_at.timestamp() == ANNOUNCED.timestamp() + 60
+    starts = sorted(o.started_at.timestamp() for o in run.recorded)
+    assert all(b - a >= 120.0 for a, b in pairwise(starts))
 
 
 def test_a_target_can_plan_its_own_offsets_or_none() -> None:
