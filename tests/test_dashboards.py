@@ -166,7 +166,7 @@ def test_the_slot_lifetime_panel_reads_the_histogram_with_promtool(tmp_path: Pat
         bound = float("inf") if le == "+Inf" else float(le)
         gone = (bound >= 95) + (bound >= 380)
         le_text = le if le == "+Inf" else f"{float(le)}"
-        labels = f'target="t",bound="upper",le="{le_text}"'
+        labels = f'target="t",le="{le_text}"'
         series.append({
             "series": f"watchdog_slot_lifetime_seconds_bucket{{{labels}}}",
             "values": f"0x5 {gone}x5",

@@ -139,7 +139,7 @@ class Daemon:
             return
         tracker = self._slot_trackers.setdefault(target.id, SlotTracker())
         for episode in tracker.feed(reading_of(obs)):
-            self.metrics.slot_gone(target, episode.lower_s, episode.upper_s)
+            self.metrics.slot_gone(target, episode.upper_s)
 
     def _on_start(self, target: Target, planned: float, actual: float) -> None:
         self.scheduler_metrics.lateness.observe(max(actual - planned, 0.0))

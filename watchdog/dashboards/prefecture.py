@@ -120,7 +120,7 @@ def slot_lifetime() -> PanelBuilder:
     for ref, q, name in (("A", "0.5", "médiane"), ("B", "0.9", "90e centile")):
         expr = (
             f"histogram_quantile({q}, sum by (target, le) (increase("
-            f'watchdog_slot_lifetime_seconds_bucket{{bound="upper",{TARGETS}}}[1d])))'
+            f"watchdog_slot_lifetime_seconds_bucket{{{TARGETS}}}[1d])))"
         )
         panel = panel.with_target(prom(expr, f"{{{{target}}}} · {name}", ref=ref))
     return panel.unit("s").min(0).show_points(cm.VisibilityMode.ALWAYS).span_nulls(False)

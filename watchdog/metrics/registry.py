@@ -17,13 +17,7 @@ from prometheus_client import CollectorRegistry, disable_created_metrics, genera
 
 from watchdog import __version__
 from watchdog.domain.clock import PARIS
-from watchdog.domain.models import (
-    SLOT_LISTING_PLATFORMS,
-    Audit,
-    Observation,
-    Outcome,
-    Platform,
-)
+from watchdog.domain.models import Audit, Observation, Outcome, Platform
 from watchdog.domain.target import Target
 from watchdog.evidence.network import NetworkFacts
 from watchdog.metrics.exposition import Family, render
@@ -35,7 +29,6 @@ DURATION_BUCKETS = (0.5, 1, 2, 3, 5, 8, 13, 21, 34, 60, 120)
 TARGET = ("target",)
 # A slot's visible lifetime (issue 19): seconds to a day.
 LIFETIME_BUCKETS = (5, 15, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600)
-LIFETIME_BOUNDS = ("lower", "upper")  # series created for SLOT_LISTING_PLATFORMS only
 
 
 class Metrics:
@@ -115,10 +108,10 @@ class Metrics:
         )  # fmt: skip
         self.slot_lifetime = Family(
             "watchdog_slot_lifetime_seconds",
-            "How long a slot stayed on the page, bounded by the observations around it: "
-            "bound=lower (seen at both ends) and bound=upper (gone by the next reading), "
-            "one sample each per slot gone (watchdog/stats/slotlife.py).",
-            "histogram", ("target", "bound"), LIFETIME_BUCKETS,
+            "Upper bound of how long a slot stayed on the page, one sample per slot gone: from "
+            "the observation before it was first seen to the end of the one that found it gone "
+            "(watchdog/stats/slotlife.py).",
+            "histogram", TARGET, LIFETIME_BUCKETS,
         )  # fmt: skip
         for kind in WriteKind:
             self.write_errors.labels(kind.value)
@@ -144,9 +137,7 @@ class Metrics:
             for outcome in Outcome:
                 self.outcomes.labels(*base, outcome.value)
             self.duration.labels(t.id, t.platform)
-            if t.platform in SLOT_LISTING_PLATFORMS:
-                for bound in LIFETIME_BOUNDS:
-                    self.slot_lifetime.labels(t.id, bound)
+            self.slot_lifetime.labels(t.id)
             for gauge in (self.site_up, self.slots, self.last_seen):
                 gauge.labels(t.id)
             if (t.id,) not in self.earliest_days.series:
@@ -164,7 +155,8 @@ class Metrics:
                        self.interval):  # fmt: skip
             family.remove(target_id)
         self.duration.remove(target_id, platform)
-        for family in (self.outcomes, self.assisted, self.slot_lifetime):
+        self.slot_lifetime.remove(target_id)
+        for family in (self.outcomes, self.assisted):
             for key in [k for k in family.series if k[0] == target_id]:
                 family.remove(*key)
         if target_id in self._info_key:
@@ -201,12 +193,11 @@ class Metrics:
             self.slots.labels(target.id).set(obs.slots or 0)
         self.earliest_days.labels(target.id).set(lead_days(obs))
 
-    def slot_gone(self, target: Target, lower_s: float, upper_s: float | None) -> None:
-        """One slot left the page: the bounds of its visible lifetime (upper: None when the
-        reading before it is not known, e.g. it was there at the first reading)."""
-        self.slot_lifetime.observe((target.id, "lower"), lower_s)
+    def slot_gone(self, target: Target, upper_s: float | None) -> None:
+        """One slot left the page: the upper bound of its stay (None, no sample: the
+        observation before it is not known, e.g. it was there at the first one)."""
         if upper_s is not None:
-            self.slot_lifetime.observe((target.id, "upper"), upper_s)
+            self.slot_lifetime.observe((target.id,), upper_s)
 
     def network(self, target: Target, facts: NetworkFacts) -> None:
         """A probe's page-load phases and the certificate it saw (the runner's callback)."""
