@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -35,6 +36,8 @@ from watchdog.domain.models import Observation, Outcome, SlotSeen
 from watchdog.stats import queries
 from watchdog.stats.calendar import Period
 from watchdog.store.db import Store
+
+ANNOUNCED_KEPT = 32
 
 
 @dataclass(frozen=True)
@@ -91,16 +94,15 @@ class SlotTracker:
     """Episodes of one target's slots, fed reading by reading in time order."""
 
     open: dict[str, _Open] = field(default_factory=dict)
-    readings: int = 0
     _previous: datetime | None = None  # start of the last reading
-    _announced: list[datetime] = field(default_factory=list)
+    # The latest instants announced (a daemon's tracker lives for months: bounded).
+    _announced: deque[datetime] = field(default_factory=lambda: deque(maxlen=ANNOUNCED_KEPT))
 
     def feed(self, reading: Reading) -> list[Episode]:
         """Take the next observation; return the episodes it closes (slots gone from it)."""
         if reading.slots is None:
             self._announce(reading.published_next)
             return []
-        self.readings += 1
         shown = {s.identity: s for s in reading.slots}
         closed = [
             self._close(identity, state, reading.finished)
