@@ -26,7 +26,7 @@ from watchdog import __version__
 from watchdog.config.notifications import NotificationSettings
 from watchdog.domain.durations import Duration
 from watchdog.domain.models import EngineChoice, Profile, Screenshots
-from watchdog.domain.target import MaintenanceWindow, Target
+from watchdog.domain.target import MaintenanceWindow, PublicationProbes, Target
 
 DEFAULT_USER_AGENT = (
     f"prefecture-watchdog/{__version__} "
@@ -207,6 +207,7 @@ class ProbingSettings(_Strict):
 
     engine: EngineChoice = EngineChoice.BROWSER
     screenshots: Screenshots = Screenshots.EVERY
+    publication: PublicationProbes = Field(default_factory=PublicationProbes)
 
 
 class AssistSettings(_Strict):
@@ -328,6 +329,9 @@ class Config(_Strict):
 
     def screenshots_for(self, target: Target) -> Screenshots:
         return target.screenshots or self.probing.screenshots
+
+    def publication_for(self, target: Target) -> PublicationProbes:
+        return target.publication or self.probing.publication
 
 
 def host_allowed(host: str, patterns: list[str]) -> bool:

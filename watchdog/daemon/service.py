@@ -38,6 +38,7 @@ from watchdog.engine.runner import Runner
 from watchdog.metrics.registry import Metrics
 from watchdog.metrics.sre import add_process_collectors
 from watchdog.notify.service import Notifications
+from watchdog.stats.slotlife import SlotTracker, reading_of
 from watchdog.store import Store
 from watchdog.store.checkpoint import Checkpointer
 from watchdog.store.timestamps import Authority
@@ -102,6 +103,7 @@ class Daemon:
         # Their own threads: a write waiting out a lock or a full disk (up to 2 minutes) must
         # not hold asyncio's default pool, which frames screenshots and writes the evidence.
         self._writes = ThreadPoolExecutor(STORE_WRITERS, thread_name_prefix="store-write")
+        self._slot_trackers: dict[str, SlotTracker] = {}
 
     # -- wiring ---------------------------------------------------------------------------
 
@@ -129,11 +131,21 @@ class Daemon:
         loop = asyncio.get_running_loop()
         sealed = await loop.run_in_executor(self._writes, self.store.append, obs)
         self.metrics.observe(sealed, target)
+        self._slots_gone(sealed, target)
         if self.notifications is not None:  # returns promptly: delivery runs on its own
             await self.notifications.on_observation(sealed, target)
         tags = f" [{', '.join(sealed.tags)}]" if sealed.tags else ""
         log.info("%s: %s (%s) in %.1fs%s", target.id, sealed.outcome, sealed.detail,
                  sealed.duration_s, tags)  # fmt: skip
+
+    def _slots_gone(self, obs: Observation, target: Target) -> None:
+        """Follow the target's slots from reading to reading; each one gone is a sample of
+        `watchdog_slot_lifetime_seconds` (its bounds, watchdog/stats/slotlife.py)."""
+        if obs.slots_seen is None and obs.published_next is None:
+            return
+        tracker = self._slot_trackers.setdefault(target.id, SlotTracker())
+        for episode in tracker.feed(reading_of(obs)):
+            self.metrics.slot_gone(target, episode.upper_s)
 
     def _on_start(self, target: Target, planned: float, actual: float) -> None:
         self.scheduler_metrics.lateness.observe(max(actual - planned, 0.0))
@@ -176,6 +188,11 @@ class Daemon:
         resume = Resume(
             last_started=await self._last_started(),
             backoff=previous.backoff() if previous is not None else {},
+            announced={
+                tid: obs.published_next.timestamp()
+                for tid, obs in last.items()
+                if obs.published_next is not None
+            },
         )
         self._scheduler = Scheduler(
             config, self._probe, self._record, resume=resume, on_start=self._on_start

@@ -546,6 +546,7 @@ class Runner:
             captcha=capture.session.captcha if capture.session is not None else None,
             audit=audit,
             slots=c.slots if c else None,
+            slots_seen=list(c.slots_seen) if c and c.slots_seen is not None else None,
             earliest_slot=c.earliest_slot if c else None,
             published_next=c.published_next if c else None,
             started_at=started,
