@@ -29,6 +29,7 @@ from watchdog.domain.models import EvidenceRefs, Observation, Outcome
 from watchdog.report import ReportOptions
 from watchdog.store import Store, access, retention, timestamps
 from watchdog.store import checkpoint as checkpoints
+from watchdog.store.record import inspect
 from watchdog.store.schema import observations, pruned_segments
 from watchdog.store.verify import verify_store
 
@@ -141,6 +142,15 @@ def test_apply_prunes_keeps_what_is_held_or_referenced_and_the_store_verifies(
     # The checkpoint named a pruned head: the summary vouches for it, so a new one extends it.
     assert checkpoints.write(store).by_target()[ROLLING] == (10, _head_hash(store, ROLLING))
     assert verify_store(store).ok
+
+
+def test_show_links_the_first_kept_observation_to_the_pruned_period(filled: Fixture) -> None:
+    store = filled.store
+    _apply(store)
+    first = next(store.iter_observations(target=ROLLING))
+    checks = {c.name: c for c in inspect(store, first.id).checks}
+    link = checks["previous link"]
+    assert link.ok and "the last observation of seq 1–5, pruned by retention" in link.note
 
 
 def _head_hash(store: Store, target_id: str) -> str:

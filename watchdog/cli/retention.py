@@ -11,12 +11,14 @@ from watchdog.cli.progress import progress
 from watchdog.cli.verbs import AddConfig, Loader, Subparsers, add_verb
 from watchdog.config.loader import Config
 from watchdog.config.schema import RetentionClass
+from watchdog.domain.models import AUDIT_CHAIN_SUFFIX
 from watchdog.store import Store, access, retention
 
 
 def classes(config: Config) -> dict[str, RetentionClass]:
-    """Each configured target's retention class."""
-    return {target.id: config.retention_for(target) for target in config.targets}
+    """Each configured target's retention class, which its audit chain follows."""
+    found = {target.id: config.retention_for(target) for target in config.targets}
+    return found | {target + AUDIT_CHAIN_SUFFIX: value for target, value in found.items()}
 
 
 def register(sub: Subparsers, load: Loader, add_config: AddConfig) -> None:
