@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +25,7 @@ from watchdog.bundle import export_bundle, verify_bundle
 from watchdog.cli.main import main
 from watchdog.config.loader import load_config
 from watchdog.config.schema import RetentionClass
+from watchdog.domain.clock import PARIS
 from watchdog.domain.errors import ConfigError
 from watchdog.domain.models import EvidenceRefs, Observation, Outcome
 from watchdog.report import ReportOptions
@@ -366,6 +368,26 @@ def test_a_bundle_over_a_pruned_store_verifies(filled: Fixture, tmp_path: Path) 
     assert result.observations == 5
     check = verify_bundle(out)
     assert check.ok, check.render()
+    readme = zipfile.ZipFile(out).read("LISEZMOI.txt").decode()
+    assert "Périodes supprimées par la politique de conservation" in readme
+    assert (
+        f"  - {ROLLING}\u00a0: n°\u00a01 à 5, 5\u00a0observations, du 6\u00a0janvier 2025 à "
+        "10\u00a0h\u00a000 au 10\u00a0janvier 2025 à 10\u00a0h\u00a000, supprimées le"
+    ) in readme
+    assert f"  - {ROLLING}: seq 1–5, 5\u00a0observations, from 6\u00a0January 2025, 10:00" in readme
+
+
+def test_a_bundle_after_the_pruned_period_says_nothing_of_it(
+    filled: Fixture, tmp_path: Path
+) -> None:
+    store = filled.store
+    _apply(store)
+    out = tmp_path / "lot.zip"
+    options = ReportOptions(formats=("html",), generated_at=NOW)
+    rolling = [target(ROLLING, platform="rdv_prefecture")]
+    export_bundle(store, rolling, since=BASE + 6 * DAY, until=NOW, out=out, report=options)
+    assert "Périodes supprimées" not in zipfile.ZipFile(out).read("LISEZMOI.txt").decode()
+    assert verify_bundle(out).ok
 
 
 # -- the configuration and the CLI ---------------------------------------------------------
@@ -473,3 +495,14 @@ def test_the_cli_plans_applies_and_logs(
     assert "Pruned by retention: rolling-a seq 1–5" in capsys.readouterr().out
     assert main(["retention", "apply", "--config", str(path)]) == 0
     assert "pruned 0 observation(s) of 0 chain(s)" in capsys.readouterr().out
+    # A report over the pruned days says why it has nothing; a bundle names what is left out.
+    first, last = ((now - d * DAY).astimezone(PARIS).date().isoformat() for d in (9, 6))
+    period = ["--from", first, "--to", last, "--config", str(path), "--target", ROLLING]
+    assert main(["report", *period, "--out", str(tmp_path / "r")]) != 0
+    err = capsys.readouterr().err
+    assert f"pruned by retention: {ROLLING} seq 1–5, 5 observation(s) from" in err
+    assert "(retention pruned it: see above)" in err
+    period[3] = (now - 2 * DAY).astimezone(PARIS).date().isoformat()
+    assert main(["bundle", *period, "--out", str(tmp_path / "lot.zip")]) == 0
+    assert f"pruned by retention: {ROLLING} seq 1–5" in capsys.readouterr().err
+    assert main(["verify", str(tmp_path / "lot.zip")]) == 0

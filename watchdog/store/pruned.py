@@ -170,3 +170,15 @@ def attested(rows: list[Stored]) -> dict[int, set[str]]:
             for seq, digest in stored.summary.attested():
                 found.setdefault(seq, set()).add(digest)
     return found
+
+
+def overlapping(rows: list[Stored], since: str, until: str) -> list[Summary]:
+    """The readable summaries of `rows` whose period meets [since, until) (canonical UTC
+    texts, whose order is time order)."""
+    return [
+        row.summary
+        for row in rows
+        if row.summary is not None
+        and row.summary.first_started_at < until
+        and row.summary.last_started_at >= since
+    ]

@@ -271,6 +271,19 @@ def _parse(text: Any) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
+def pruned_in(
+    store: Store, targets: Iterable[str], since: datetime, until: datetime
+) -> list[pruned.Summary]:
+    """The pruned periods of `targets` that meet [since, until), in target and seq order."""
+    wanted = sorted(set(targets))
+    if not wanted:
+        return []
+    rows = [
+        pruned.read(r) for r in store.scan(pruned.ALL.where(pruned_segments.c.target.in_(wanted)))
+    ]
+    return pruned.overlapping(rows, format_instant(since), format_instant(until))
+
+
 # -- applying -------------------------------------------------------------------------------
 
 
