@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 import zipfile
 from collections.abc import Callable
@@ -272,18 +274,48 @@ def test_a_summary_signed_with_another_key_is_found(filled: Fixture) -> None:
     assert any("not with this data directory's key" in p for p in problems)
 
 
+# Run in a child process that dies with os._exit (no rollback, no cleanup: a power cut as the
+# database sees it) either inside the transaction, after its statements, or after the commit.
+CRASHING_APPLY = """
+import os, sys
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from watchdog.config.schema import RetentionClass
+from watchdog.store import Store, retention
+
+data_dir, url, now, point = sys.argv[1:]
+store = Store.open(Path(data_dir), url or None)
+if point == "in_transaction":
+    real = Store.transaction
+
+    @contextmanager
+    def dying(self):
+        with real(self) as conn:
+            yield conn
+            os._exit(9)
+
+    Store.transaction = dying
+else:
+    retention._remove_blobs = lambda *args: os._exit(9)
+classes = {"rolling-a": RetentionClass(timedelta(days=5)), "held-b": RetentionClass(None)}
+when = datetime.fromisoformat(now)
+retention.apply(store, retention.plan(store, classes, when, float("inf")), when)
+"""
+
+
+def _crash(store: Store, database_url: str | None, point: str) -> None:
+    folder = checkpoints.data_dir_of(store)
+    argv = [sys.executable, "-c", CRASHING_APPLY, str(folder), database_url or "", NOW.isoformat()]
+    done = subprocess.run([*argv, point], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 9, done.stderr
+
+
 def test_a_crash_after_the_commit_is_finished_by_the_next_apply(
-    filled: Fixture, monkeypatch: pytest.MonkeyPatch
+    filled: Fixture, database_url: str | None
 ) -> None:
     store = filled.store
-
-    def crash(*_args: object) -> None:
-        raise RuntimeError("power cut")
-
-    monkeypatch.setattr(retention, "_remove_blobs", crash)
-    with pytest.raises(RuntimeError):
-        _apply(store)
-    monkeypatch.undo()
+    _crash(store, database_url, "after_commit")
     journal = checkpoints.data_dir_of(store) / retention.JOURNAL_DIR
     assert len(list(journal.glob("*.json"))) == 1
     assert store.count(ROLLING) == 5  # committed
@@ -295,22 +327,18 @@ def test_a_crash_after_the_commit_is_finished_by_the_next_apply(
     assert verify_store(store).ok
 
 
-def test_a_crash_before_the_commit_leaves_the_store_whole(
-    filled: Fixture, monkeypatch: pytest.MonkeyPatch
+def test_a_crash_inside_the_transaction_leaves_the_store_whole(
+    filled: Fixture, database_url: str | None
 ) -> None:
     store = filled.store
-
-    def crash(*_args: object) -> None:
-        raise RuntimeError("power cut")
-
-    monkeypatch.setattr(retention, "_prune", crash)
-    with pytest.raises(RuntimeError):
-        _apply(store)
-    monkeypatch.undo()
-    assert store.count(ROLLING) == 10 and verify_store(store).ok
+    _crash(store, database_url, "in_transaction")
+    assert store.count(ROLLING) == 10 and not list(store.scan(sa.select(pruned_segments)))
+    report = verify_store(store)
+    assert report.ok, report.render()
     assert all(store.blobs.exists(b) for b in filled.shots.values())
-    done = _apply(store)
+    done = _apply(store)  # the journal of the prune that never committed is dropped
     assert (done.resumed, [s.seqs() for s in done.summaries]) == (0, ["seq 1–5"])
+    assert not list((checkpoints.data_dir_of(store) / retention.JOURNAL_DIR).glob("*.json"))
     assert verify_store(store).ok
 
 

@@ -1,7 +1,9 @@
-"""The evidence blobs a hashed document references: one rule for `verify` and retention."""
+"""A stored document read back, and the evidence blobs it references: one rule for `verify`
+and retention."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -39,3 +41,12 @@ def _shas(refs: object, where: str) -> list[tuple[str, str]]:
         return []
     return [(str(refs[kind]), f"{where} {kind}") for kind in ("screenshot", "framed")
             if refs.get(kind) is not None]  # fmt: skip
+
+
+def parse_document(text: Any) -> dict[str, Any] | None:
+    """A stored document as a dict, or None when it is not a JSON object."""
+    try:
+        doc = json.loads(text)
+    except (TypeError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None

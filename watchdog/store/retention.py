@@ -44,6 +44,7 @@ from watchdog.store.atomic import write_atomically
 from watchdog.store.chain import format_instant, sha256_hex
 from watchdog.store.db import Store
 from watchdog.store.references import evidence_of
+from watchdog.store.references import parse_document as _parse
 from watchdog.store.schema import chain_heads, observations, pruned_segments
 
 log = logging.getLogger(__name__)
@@ -261,14 +262,6 @@ def _removable(store: Store, candidates: set[str], recent: float) -> tuple[tuple
         blobs.append(sha)
         size += stat.st_size
     return tuple(blobs), size
-
-
-def _parse(text: Any) -> dict[str, Any] | None:
-    try:
-        doc = json.loads(text)
-    except (TypeError, ValueError):
-        return None
-    return doc if isinstance(doc, dict) else None
 
 
 def pruned_in(

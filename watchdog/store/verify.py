@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -42,6 +41,7 @@ from watchdog.store.blobs import SHA256_RE
 from watchdog.store.chain import format_instant, sha256_hex
 from watchdog.store.db import Store
 from watchdog.store.references import evidence_of as _evidence
+from watchdog.store.references import parse_document as _parse
 from watchdog.store.schema import DOC_COLUMNS, chain_heads, column_values, observations
 
 Progress = Callable[[int], None]  # called with the number of items checked so far
@@ -560,14 +560,6 @@ def _references(store: Store, wanted: set[str]) -> dict[str, list[str]]:
 
 
 _ROWS_IN_CHAIN_ORDER = sa.select(observations).order_by(observations.c.target, observations.c.seq)
-
-
-def _parse(text: Any) -> dict[str, Any] | None:
-    try:
-        doc = json.loads(text)
-    except (TypeError, ValueError):
-        return None
-    return doc if isinstance(doc, dict) else None
 
 
 def _describe(row: sa.Row[Any], kind: str) -> str:
