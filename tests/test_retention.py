@@ -381,6 +381,28 @@ def test_a_stretch_that_does_not_verify_is_not_pruned(filled: Fixture) -> None:
     assert store.count(ROLLING) == 10
 
 
+def test_a_blob_another_stretch_references_stays_while_that_stretch_is_refused(
+    store: Store, make_observation: MakeObs
+) -> None:
+    fx = Fixture(store)
+    store.append_many([fx.obs(make_observation, ROLLING, n) for n in range(10)])
+    shot = fx.shots[(ROLLING, 0)]
+    other = [fx.obs(make_observation, "other", n) for n in range(10)]
+    other[0] = other[0].model_copy(update={"evidence": EvidenceRefs(screenshot=shot)})
+    store.append_many(other)
+    with store.engine.begin() as conn:  # other's stretch will not verify: it is refused
+        conn.execute(
+            sa.update(observations)
+            .where((observations.c.target == "other") & (observations.c.seq == 3))
+            .values(doc=sa.func.replace(observations.c.doc, "no_slot", "no_slo_"))
+        )
+    classes = {ROLLING: RetentionClass(5 * DAY), "other": RetentionClass(5 * DAY)}
+    done = retention.apply(store, retention.plan(store, classes, NOW, ANY_TIME), NOW)
+    assert [s.target for s in done.summaries] == [ROLLING]
+    assert store.blobs.exists(shot) and not store.blobs.exists(fx.shots[(ROLLING, 1)])
+    assert store.count("other") == 10
+
+
 def test_a_bundle_over_a_pruned_store_verifies(filled: Fixture, tmp_path: Path) -> None:
     store = filled.store
     _apply(store)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -220,7 +221,9 @@ def _with_blobs(store: Store, result: Plan) -> Plan:
         if problem and row.target not in broken:
             broken[row.target] = f"seq {row.seq} does not verify ({problem}): run `watchdog verify`"
         links[row.target] = row.hash
-    counted: set[str] = set()
+    # A blob that another chain's stretch references too stays for now: that stretch may be
+    # refused (here or in its transaction) and keep it. A later apply removes it.
+    shared = {sha for sha, n in Counter(s for refs in gone.values() for s in refs).items() if n > 1}
     targets = []
     for plan_ in result.targets:
         stretch = ranges.get(plan_.target)
@@ -229,10 +232,8 @@ def _with_blobs(store: Store, result: Plan) -> Plan:
         elif plan_.target in broken:
             targets.append(replace(plan_, refused=broken[plan_.target]))
         else:
-            blobs, size = _removable(
-                store, gone[plan_.target] - kept - counted, result.in_use_since
-            )
-            counted |= set(blobs)
+            candidates = gone[plan_.target] - kept - shared
+            blobs, size = _removable(store, candidates, result.in_use_since)
             stretch = replace(stretch, blobs=blobs, blob_bytes=size)
             targets.append(replace(plan_, stretch=stretch))
     return Plan(targets, result.in_use_since)
