@@ -536,6 +536,8 @@ def test_the_cli_plans_applies_and_logs(
     assert f"{ROLLING} (rolling 5d): 10 observation(s); prune seq 1–5" in out
     assert f"{HELD} (rolling 400d): 10 observation(s); nothing to prune" in out
     assert "dry run, nothing pruned" in out
+    # Written a moment ago: a probe may be about to reference them, so they stay for now.
+    assert "0 evidence blob(s) freed (0 bytes), 9 kept for now (written or reused lately)" in out
     assert main(["retention", "apply", "--config", str(path)]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[-1].startswith("pruned 5 observation(s) of 1 chain(s), removed")

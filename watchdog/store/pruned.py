@@ -68,7 +68,7 @@ class Summary(BaseModel):
     cutoff: Text  # observations started before this instant were due
     pruned_at: Text
     covered: list[Covered]
-    blobs: Annotated[int, Field(ge=0)]  # evidence blobs no kept observation referenced
+    blobs: Annotated[int, Field(ge=0)]  # evidence blobs that only the stretch referenced
     blob_bytes: Annotated[int, Field(ge=0)]
     key_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")]
 
@@ -96,7 +96,8 @@ class Summary(BaseModel):
         return (
             f"{self.target} {self.seqs()} ({self.period()}) pruned on {self.pruned_at} under "
             f"« {self.retention} »: {self.observations} observation(s) ({counts}), "
-            f"{self.blobs} evidence blob(s) removed, {len(self.covered)} checkpoint head(s) "
+            f"{self.blobs} evidence blob(s) that only it referenced, {len(self.covered)} "
+            "checkpoint head(s) "
             f"({stamped} timestamped) named in the summary"
         )
 

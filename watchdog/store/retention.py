@@ -73,6 +73,7 @@ class Stretch:
     outcomes: dict[str, int]
     blobs: tuple[str, ...] = ()  # referenced by no kept observation: removed with it
     blob_bytes: int = 0
+    blobs_in_use: int = 0  # only it referenced them, but a probe wrote or reused them lately
 
     @property
     def count(self) -> int:
@@ -102,6 +103,11 @@ class TargetPlan:
             f"{head}; prune seq {s.first_seq}–{s.last_seq}, {s.count} observation(s) "
             f"({counts}) from {s.first_started_at} to {s.last_started_at}, "
             f"{len(s.blobs)} evidence blob(s) freed ({s.blob_bytes} bytes)"
+            + (
+                f", {s.blobs_in_use} kept for now (written or reused lately)"
+                if s.blobs_in_use
+                else ""
+            )
         )
 
 
@@ -233,8 +239,8 @@ def _with_blobs(store: Store, result: Plan) -> Plan:
             targets.append(replace(plan_, refused=broken[plan_.target]))
         else:
             candidates = gone[plan_.target] - kept - shared
-            blobs, size = _removable(store, candidates, result.in_use_since)
-            stretch = replace(stretch, blobs=blobs, blob_bytes=size)
+            blobs, size, lately = _removable(store, candidates, result.in_use_since)
+            stretch = replace(stretch, blobs=blobs, blob_bytes=size, blobs_in_use=lately)
             targets.append(replace(plan_, stretch=stretch))
     return Plan(targets, result.in_use_since)
 
@@ -250,19 +256,23 @@ def _row_problem(row: sa.Row[Any], doc: dict[str, Any] | None, before: str | Non
     return None
 
 
-def _removable(store: Store, candidates: set[str], recent: float) -> tuple[tuple[str, ...], int]:
-    """The candidates that exist and were not written or reused lately, and their bytes."""
-    blobs, size = [], 0
+def _removable(
+    store: Store, candidates: set[str], recent: float
+) -> tuple[tuple[str, ...], int, int]:
+    """The candidates that exist and were not written or reused lately, their bytes, and
+    how many were (kept for now)."""
+    blobs, size, lately = [], 0, 0
     for sha in sorted(candidates):
         try:
             stat = store.blobs.path(sha).stat()
         except (OSError, ValueError):
             continue  # already gone, or not a blob name (verify names it)
         if stat.st_ctime >= recent:
+            lately += 1
             continue
         blobs.append(sha)
         size += stat.st_size
-    return tuple(blobs), size
+    return tuple(blobs), size, lately
 
 
 def pruned_in(
