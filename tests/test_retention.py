@@ -33,8 +33,8 @@ from watchdog.domain.models import EvidenceRefs, Observation, Outcome
 from watchdog.report import ReportOptions
 from watchdog.store import Store, access, retention, timestamps
 from watchdog.store import checkpoint as checkpoints
-from watchdog.store.record import inspect
-from watchdog.store.schema import observations, pruned_segments
+from watchdog.store.record import inspect, open_read_only
+from watchdog.store.schema import observations, pruned_segments, schema_version
 from watchdog.store.verify import verify_store
 
 MakeObs = Callable[..., Observation]
@@ -155,6 +155,20 @@ def test_show_links_the_first_kept_observation_to_the_pruned_period(filled: Fixt
     checks = {c.name: c for c in inspect(store, first.id).checks}
     link = checks["previous link"]
     assert link.ok and "the last observation of seq 1–5, pruned by retention" in link.note
+
+
+def test_a_version_2_store_opened_read_only_has_no_pruned_period(
+    filled: Fixture, data_dir: Path, database_url: str | None
+) -> None:
+    """`show`, `observations` and `export` open the store read-only, which upgrades nothing."""
+    store = filled.store
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE pruned_segments"))
+        conn.execute(sa.delete(schema_version).where(schema_version.c.version == 3))
+    with open_read_only(data_dir, database_url) as read_only:
+        second = next(read_only.iter_observations(target=ROLLING, since=BASE + DAY))
+        assert all(c.ok for c in inspect(read_only, second.id).checks)
+        assert retention.pruned_in(read_only, [ROLLING], BASE, NOW) == []
 
 
 def _head_hash(store: Store, target_id: str) -> str:

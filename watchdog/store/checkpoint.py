@@ -217,7 +217,7 @@ def not_held(store: Store, wanted: dict[str, tuple[int, str]]) -> list[str]:
         )
     )
     found = {row.target: row.hash for row in store.scan(stmt)}
-    summaries = pruned.by_target([pruned.read(row) for row in store.scan(pruned.ALL)])
+    summaries = pruned.by_target(pruned.stored(store))
     problems = []
     for target, (seq, digest) in sorted(wanted.items()):
         rows = summaries.get(target, [])

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from watchdog.store.chain import canonical_json
+from watchdog.store.db import Store
 from watchdog.store.schema import pruned_segments
 
 FORMAT: Final = "prefecture-watchdog-pruned/1"
@@ -146,6 +147,19 @@ def read(row: sa.Row[Any]) -> Stored:
 
 
 ALL = sa.select(pruned_segments).order_by(pruned_segments.c.target, pruned_segments.c.first_seq)
+
+
+def stored(store: Store, where: sa.ColumnElement[bool] | None = None) -> list[Stored]:
+    """The summaries (all, or those `where` selects), in target and seq order; none on a store
+    of schema version 2 opened read-only (`show`), which has no such table yet."""
+    try:
+        with store.engine.connect() as conn:
+            if not sa.inspect(conn).has_table(pruned_segments.name):
+                return []
+    except sa.exc.SQLAlchemyError as exc:
+        raise store._failure("cannot read the store", exc) from exc
+    stmt = ALL if where is None else ALL.where(where)
+    return [read(row) for row in store.scan(stmt)]
 
 
 def by_target(rows: list[Stored]) -> dict[str, list[Stored]]:

@@ -347,10 +347,8 @@ def _hash_check(doc: str, digest: str) -> Check:
 
 def _pruned_before(store: Store, target: str, seq: int) -> pruned.Summary | None:
     """The summary of the pruned period that ends just before `seq`, if retention pruned it."""
-    stmt = pruned.ALL.where(
-        (pruned_segments.c.target == target) & (pruned_segments.c.last_seq == seq - 1)
-    )
-    found = [pruned.read(row) for row in store.scan(stmt)]
+    where = (pruned_segments.c.target == target) & (pruned_segments.c.last_seq == seq - 1)
+    found = pruned.stored(store, where)
     return found[0].summary if found else None
 
 

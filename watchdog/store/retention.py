@@ -150,7 +150,7 @@ def plan(
         row.target: row.seq
         for row in store.scan(sa.select(chain_heads).where(chain_heads.c.seq > 0))
     }
-    summaries = pruned.by_target([pruned.read(row) for row in store.scan(pruned.ALL)])
+    summaries = pruned.by_target(pruned.stored(store))
     if in_use_since is None:
         in_use_since = time.time() - BLOB_GRACE.total_seconds()
     result = Plan(in_use_since=in_use_since)
@@ -282,9 +282,7 @@ def pruned_in(
     wanted = sorted(set(targets))
     if not wanted:
         return []
-    rows = [
-        pruned.read(r) for r in store.scan(pruned.ALL.where(pruned_segments.c.target.in_(wanted)))
-    ]
+    rows = pruned.stored(store, pruned_segments.c.target.in_(wanted))
     return pruned.overlapping(rows, format_instant(since), format_instant(until))
 
 

@@ -401,7 +401,7 @@ def _verify_pruned(
     store: Store, report: VerifyReport, folder: Path
 ) -> dict[str, list[pruned.Stored]]:
     """Check each pruned period's summary; return them by target, in seq order."""
-    summaries = pruned.by_target([pruned.read(row) for row in store.scan(pruned.ALL)])
+    summaries = pruned.by_target(pruned.stored(store))
     if not summaries:
         return summaries
     try:
