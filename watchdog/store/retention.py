@@ -175,12 +175,10 @@ def _plan_target(
         return base
     cutoff = format_instant(now - found.keep)
     base = replace(base, cutoff=cutoff)
-    first_kept = store.scan(
-        sa.select(sa.func.min(observations.c.seq)).where(
-            (observations.c.target == target) & (observations.c.started_at >= cutoff)
-        )
+    first_kept = sa.select(sa.func.min(observations.c.seq).label("seq")).where(
+        (observations.c.target == target) & (observations.c.started_at >= cutoff)
     )
-    not_due = next(first_kept)[0]
+    (not_due,) = [row.seq for row in store.scan(first_kept)]
     last = min(head - 1, (not_due - 1) if not_due is not None else head)
     if last <= pruned_to:
         return base
