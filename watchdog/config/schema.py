@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import fnmatch
 import ipaddress
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
+    PlainValidator,
     PrivateAttr,
     ValidationInfo,
     field_validator,
@@ -24,7 +27,7 @@ from pydantic import (
 
 from watchdog import __version__
 from watchdog.config.notifications import NotificationSettings
-from watchdog.domain.durations import Duration
+from watchdog.domain.durations import Duration, format_duration, parse_duration
 from watchdog.domain.models import EngineChoice, Profile, Screenshots
 from watchdog.domain.target import MaintenanceWindow, PublicationProbes, Target
 
@@ -296,6 +299,60 @@ class CheckpointSettings(_Strict):
         return value
 
 
+MIN_ROLLING = timedelta(days=1)
+DEFAULT_ROLLING = timedelta(days=400)
+
+
+@dataclass(frozen=True)
+class RetentionClass:
+    """How long a target's observations are kept: `keep` (rolling), or for ever (hold)."""
+
+    keep: timedelta | None  # None: hold, never pruned
+
+    @property
+    def held(self) -> bool:
+        return self.keep is None
+
+    def __str__(self) -> str:
+        return "hold" if self.keep is None else f"rolling {format_duration(self.keep)}"
+
+
+def _retention_class(value: Any) -> RetentionClass:
+    """`hold`, or a mapping `{rolling: 400d}` (at least 1d)."""
+    if isinstance(value, RetentionClass):
+        return value
+    if value == "hold":
+        return RetentionClass(None)
+    if isinstance(value, dict) and set(value) == {"rolling"}:
+        keep = parse_duration(value["rolling"])
+        if keep < MIN_ROLLING:
+            raise ValueError(f"rolling must keep at least {format_duration(MIN_ROLLING)}")
+        return RetentionClass(keep)
+    raise ValueError("expected `hold` or `rolling: <duration>` (e.g. rolling: 400d)")
+
+
+def _retention_text(value: RetentionClass) -> Any:
+    return "hold" if value.keep is None else {"rolling": format_duration(value.keep)}
+
+
+Retention = Annotated[
+    RetentionClass, PlainValidator(_retention_class), PlainSerializer(_retention_text)
+]
+TargetId = Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=80)]
+
+
+class RetentionSettings(_Strict):
+    """Retention classes (README « Retention »): `watchdog retention plan|apply` prunes by them.
+
+    A target's class is `hold` when its own entry or any of its tags' says so; otherwise the
+    longest `rolling` among its entry and its tags', else `default`.
+    """
+
+    default: Retention = RetentionClass(DEFAULT_ROLLING)
+    targets: dict[TargetId, Retention] = Field(default_factory=dict)
+    tags: dict[str, Retention] = Field(default_factory=dict)
+
+
 class Config(_Strict):
     watchdog: WatchdogSettings = Field(default_factory=WatchdogSettings)
     browser: BrowserSettings = Field(default_factory=BrowserSettings)
@@ -307,6 +364,7 @@ class Config(_Strict):
     workers: WorkersSettings = Field(default_factory=WorkersSettings)
     assist: AssistSettings = Field(default_factory=AssistSettings)
     checkpoints: CheckpointSettings = Field(default_factory=CheckpointSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     # Host-wide windows, keyed by host name or host:port, on top of each target's own.
     maintenance: dict[str, list[MaintenanceWindow]] = Field(default_factory=dict)
     include: list[str] = Field(default_factory=list)
@@ -332,6 +390,16 @@ class Config(_Strict):
 
     def publication_for(self, target: Target) -> PublicationProbes:
         return target.publication or self.probing.publication
+
+    def retention_for(self, target: Target) -> RetentionClass:
+        """`target`'s retention class (RetentionSettings says how one is chosen)."""
+        rules = self.retention
+        found = [rules.targets[target.id]] if target.id in rules.targets else []
+        found += [rules.tags[tag] for tag in target.tags if tag in rules.tags]
+        if not found:
+            return rules.default
+        kept = [c.keep for c in found if c.keep is not None]
+        return RetentionClass(None if len(kept) < len(found) else max(kept))
 
 
 def host_allowed(host: str, patterns: list[str]) -> bool:

@@ -125,6 +125,10 @@ class Target(_Strict):
         Field(default_factory=list)
     )
     publication: PublicationProbes | None = None  # None: probing.publication
+    # Labels that group targets (a case, a campaign): `retention.tags` keys on them.
+    tags: list[Annotated[str, Field(pattern=r"^[a-z0-9]+([._-][a-z0-9]+)*$", max_length=80)]] = (
+        Field(default_factory=list)
+    )
 
     _parsed_options: BaseModel | None = PrivateAttr(default=None)
 
