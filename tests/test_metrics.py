@@ -15,7 +15,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.parser import text_string_to_metric_families
 
-from watchdog.domain.models import Env, Observation, Outcome
+from watchdog.domain.models import AssistRecord, Env, Observation, Outcome
 from watchdog.domain.target import Target
 from watchdog.evidence.network import NetworkFacts
 from watchdog.metrics.registry import Metrics
@@ -74,6 +74,10 @@ def fixed_metrics() -> Metrics:
     metrics.observe(obs(ain.id, 1, Outcome.NO_SLOT, 2.0), ain)
     metrics.observe(obs(ain.id, 2, Outcome.SITE_ERROR, 0.75), ain)
     metrics.observe(obs(ain.id, 3, Outcome.PROBE_ERROR, 130.0), ain)
+    # An assisted session solved 40 s after parking and ended by the site 400 s after that.
+    session = AssistRecord(session="01J", target=ain.id, solved_after_s=40.0, end="site_ended")
+    metrics.assisted_session(ain, obs(ain.id + ".assist", 4, Outcome.CAPTCHA, 440.0,
+                                      assist=session))  # fmt: skip
     return metrics
 
 

@@ -43,10 +43,10 @@ EVIDENCE_DIR = "preuves"
 EXTENSIONS = {
     "screenshot": "png", "framed": "png", "html": "html", "html_volatile": "json",
     "html_sha256": "html", "har": "har", "trace": "zip", "resources": "json",
-    "axe": "json",
+    "axe": "json", "captcha": "img",  # a captcha as served: its type is in the record
 }  # fmt: skip
 CSV_EVIDENCE = ("screenshot", "framed", "html", "har", "trace")
-EVIDENCE_NAME = re.compile(rf"^{EVIDENCE_DIR}/([0-9a-f]{{64}})\.(png|html|json|har|zip)$")
+EVIDENCE_NAME = re.compile(rf"^{EVIDENCE_DIR}/([0-9a-f]{{64}})\.(png|html|json|har|zip|img)$")
 SUM_LINE = re.compile(r"^([0-9a-f]{64})  (\S.*)$")
 
 CSV_COLUMNS_1 = (

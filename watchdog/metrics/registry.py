@@ -26,6 +26,8 @@ from watchdog.store.usage import Disk, StoreSize
 from watchdog.store.writes import WriteKind, WriteSnapshot
 
 DURATION_BUCKETS = (0.5, 1, 2, 3, 5, 8, 13, 21, 34, 60, 120)
+# An assisted session's life after the solve: RDV-Préfecture keeps one open for minutes.
+LIFETIME_BUCKETS = (60, 120, 300, 600, 900, 1200, 1800, 3600, 7200)
 TARGET = ("target",)
 
 
@@ -99,6 +101,16 @@ class Metrics:
             "Reads of the slot page in assisted sessions (a person answered the captcha), by "
             "outcome; also counted in watchdog_probe_outcomes.", "counter", ("target", "outcome"),
         )  # fmt: skip
+        self.sessions = Family(
+            "watchdog_assisted_sessions",
+            "Assisted sessions ended, by why they ended (site_ended, max_session, no_answer, "
+            "shutdown, left_journey, submit_failed, read_failed).", "counter", ("target", "end"),
+        )  # fmt: skip
+        self.lifetime = Family(
+            "watchdog_assisted_session_lifetime_seconds",
+            "Seconds from a person's solve to the end of the session (solved sessions only).",
+            "histogram", TARGET, LIFETIME_BUCKETS,
+        )  # fmt: skip
         self.timestamps = Family(
             "watchdog_timestamp_requests",
             "RFC 3161 timestamp requests for checkpoints, by result (ok, failed).",
@@ -114,7 +126,8 @@ class Metrics:
                                 self.earliest_days, self.last_seen, self.interval,
                                 self.info)  # fmt: skip
         self.sre = SreMetrics(version)  # build, store and disk, phases, certificates
-        self.families = (*self.target_families, self.a11y, self.assisted, self.write_errors,
+        self.families = (*self.target_families, self.a11y, self.assisted, self.sessions,
+                         self.lifetime, self.write_errors,
                          self.dropped, self.writable, self.timestamps,
                          *self.sre.families)  # fmt: skip
         self._info_key: dict[str, tuple[str, ...]] = {}
@@ -145,7 +158,7 @@ class Metrics:
                        self.interval):  # fmt: skip
             family.remove(target_id)
         self.duration.remove(target_id, platform)
-        for family in (self.outcomes, self.assisted):
+        for family in (self.outcomes, self.assisted, self.sessions, self.lifetime):
             for key in [k for k in family.series if k[0] == target_id]:
                 family.remove(*key)
         if target_id in self._info_key:
@@ -167,6 +180,16 @@ class Metrics:
                     counts[criterion, impact] += 1
         for (criterion, impact), n in counts.items():
             self.a11y.labels(target_id, criterion, impact).set(n)
+
+    def assisted_session(self, target: Target, record: Observation) -> None:
+        """An assisted session ended (its record, watchdog/assist/record.py); series are
+        created on a target's first session."""
+        if record.assist is None:
+            return
+        self.sessions.labels(target.id, record.assist.end).inc()
+        solved = record.assist.solved_after_s
+        if solved is not None:
+            self.lifetime.observe((target.id,), max(0.0, record.duration_s - solved))
 
     def observe(self, obs: Observation, target: Target) -> None:
         base = (target.id, target.department, target.procedure.value, target.platform)

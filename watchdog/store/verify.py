@@ -28,7 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from watchdog.domain.errors import StoreError
-from watchdog.domain.models import NOT_BLOBS
+from watchdog.domain.models import NOT_BLOBS, nested_blobs
 from watchdog.evidence.volatile import rebuild
 from watchdog.store import access, timestamps
 from watchdog.store import checkpoint as checkpoints
@@ -69,6 +69,8 @@ class VerifyReport:
     blobs: int = 0
     breaks: list[ChainBreak] = field(default_factory=list)
     blob_problems: list[BlobProblem] = field(default_factory=list)
+    sessions: int = 0  # assisted sessions' records (issue 16)
+    session_problems: list[str] = field(default_factory=list)
     temp_files: int = 0
     checkpoint: str | None = None  # the summary of the checkpoint checked against
     checkpoint_problem: str | None = None
@@ -81,7 +83,8 @@ class VerifyReport:
     @property
     def problem_count(self) -> int:
         return (
-            len(self.breaks) + len(self.blob_problems) + bool(self.checkpoint_problem)
+            len(self.breaks) + len(self.blob_problems) + len(self.session_problems)
+            + bool(self.checkpoint_problem)
             + len(self.timestamp_problems) + len(self.access_log.problems)
         )  # fmt: skip
 
@@ -113,6 +116,12 @@ class VerifyReport:
             lines.append(f"Checkpoint: {self.checkpoint_problem}.")
         lines.extend(_render_break(b) for b in self.breaks)
         lines.extend(_render_blob(p) for p in self.blob_problems)
+        lines.extend(f"Assisted session FAILED: {p}." for p in self.session_problems)
+        if self.sessions and not self.session_problems:
+            lines.append(
+                f"Assisted sessions: {self.sessions} record(s), each naming reads the store "
+                "holds with the hashes it names."
+            )
         lines.extend(f"Timestamp FAILED: {p}." for p in self.timestamp_problems)
         lines.extend(self.timestamps)
         lines.extend(f"Access log FAILED: {p}." for p in self.access_log.problems)
@@ -377,6 +386,7 @@ def _verify_chains(
     heads = {row.target: (row.seq, row.hash) for row in store.scan(sa.select(chain_heads))}
     missing: dict[str, list[str]] = {}
     pages = _PageCheck(store)
+    sessions = _SessionCheck()
     checks: list[_ChainCheck] = []
     for row in store.scan(_ROWS_IN_CHAIN_ORDER):
         if not checks or checks[-1].target != row.target:
@@ -388,6 +398,7 @@ def _verify_chains(
             if not SHA256_RE.fullmatch(sha) or not store.blobs.exists(sha):
                 missing.setdefault(sha, []).append(_describe(row, kind))
         pages.check(row, doc)
+        sessions.note(row, doc)
         if progress and report.observations % every == 0:
             progress(report.observations)
     seen = {check.target for check in checks}
@@ -406,6 +417,54 @@ def _verify_chains(
         for sha, names in sorted(missing.items())
     )
     report.blob_problems.extend(pages.problems)
+    report.sessions = sessions.records
+    report.session_problems.extend(sessions.problems())
+
+
+class _SessionCheck:
+    """An assisted session's record (issue 16) against its reads: each read it names must be
+    in the store with the hash it names, and each read that names the session must be in it
+    (a read removed, altered or slipped in is found)."""
+
+    def __init__(self) -> None:
+        self.records = 0
+        self.reads: dict[str, tuple[str, str, str]] = {}  # id -> (hash, session, where)
+        self.named: list[tuple[str, str, dict[str, Any]]] = []  # (session, where, read)
+        self.sessions: set[str] = set()
+
+    def note(self, row: sa.Row[Any], doc: dict[str, Any] | None) -> None:
+        env = doc.get("env") if doc else None
+        session = env.get("assisted_session") if isinstance(env, dict) else None
+        assist = doc.get("assist") if doc else None
+        if isinstance(session, str) and not isinstance(assist, dict):
+            self.reads[str(row.id)] = (str(row.hash), session, _describe(row, "read"))
+        if not isinstance(assist, dict):
+            return
+        self.records += 1
+        name = str(assist.get("session"))
+        self.sessions.add(name)
+        reads = assist.get("reads")
+        for read in reads if isinstance(reads, list) else []:
+            if isinstance(read, dict):
+                self.named.append((name, _describe(row, "record"), read))
+
+    def problems(self) -> list[str]:
+        found: list[str] = []
+        listed: set[str] = set()
+        for session, where, read in self.named:
+            ident, digest = str(read.get("id")), read.get("hash")
+            listed.add(ident)
+            held = self.reads.get(ident)
+            if held is None:
+                found.append(f"{session} ({where}) names read {ident}, which the store "
+                             "does not hold: a read was removed")  # fmt: skip
+            elif held[0] != digest:
+                found.append(f"{session} ({where}) names read {ident} with hash {digest}, "
+                             f"but the store holds it with {held[0]}")  # fmt: skip
+        for ident, (_digest, session, where) in sorted(self.reads.items()):
+            if session in self.sessions and ident not in listed:
+                found.append(f"{session}: read {where} is not in the session's record")
+        return found
 
 
 class _PageCheck:
@@ -480,8 +539,8 @@ _ROWS_IN_CHAIN_ORDER = sa.select(observations).order_by(observations.c.target, o
 
 
 def _evidence(doc: dict[str, Any] | None) -> Iterable[tuple[str, str]]:
-    """(sha, kind) of each evidence blob a hashed document references: its `evidence`, and
-    the captures of the pages an audit found in breach (`audit.pages[].screenshot|framed`)."""
+    """(sha, kind) of each evidence blob a hashed document references: its `evidence`, the
+    captures of the pages an audit found in breach, an assisted session's captcha frames."""
     evidence = doc.get("evidence") if doc else None
     if not isinstance(evidence, dict):
         return []
@@ -490,26 +549,7 @@ def _evidence(doc: dict[str, Any] | None) -> Iterable[tuple[str, str]]:
         for kind, sha in sorted(evidence.items())
         if sha is not None and kind not in NOT_BLOBS
     ]
-    audit = doc.get("audit") if doc else None
-    pages = audit.get("pages") if isinstance(audit, dict) else None
-    for index, page in enumerate(pages if isinstance(pages, list) else []):
-        where = f"audit page {index + 1}"
-        found += _shas(page, where)
-        violations = page.get("violations") if isinstance(page, dict) else None
-        for v in violations if isinstance(violations, list) else []:
-            rule = v.get("rule") if isinstance(v, dict) else None
-            shots = v.get("shots") if isinstance(v, dict) else None
-            for shot in shots if isinstance(shots, list) else []:
-                found += _shas(shot, f"{where} {rule} element")
-    return found
-
-
-def _shas(refs: object, where: str) -> list[tuple[str, str]]:
-    """The screenshot and framed SHA-256 an audit's page or element names, if any."""
-    if not isinstance(refs, dict):
-        return []
-    return [(str(refs[kind]), f"{where} {kind}") for kind in ("screenshot", "framed")
-            if refs.get(kind) is not None]  # fmt: skip
+    return found + [(sha, where) for sha, _kind, where in nested_blobs(doc)]
 
 
 def _parse(text: Any) -> dict[str, Any] | None:
