@@ -337,3 +337,29 @@ def test_a_read_past_a_persons_answer_neither_raises_nor_resolves_the_captcha_wa
         assert reading(IncidentKind.CAPTCHA_WALL, assisted) is Reading.NEUTRAL
         assert reading(IncidentKind.CAPTCHA_WALL, probe) is not Reading.NEUTRAL
         assert reading(IncidentKind.SITE_DOWN, assisted) is Reading.GOOD
+
+
+def test_a_reload_applies_the_assist_limits_to_the_sessions_parked_after_it(
+    simulator: str, tmp_path: Path
+) -> None:
+    """`assist:` limits follow a reload (SIGHUP); the desk's address stays until a restart."""
+    run = Run(tmp_path, simulator)
+    try:
+        bearer = {"Authorization": f"Bearer {TOKEN}"}
+
+        def parked() -> int:
+            return get(run.desk, bearer)[1].decode().count('href="/assistance/')
+
+        wait_until(lambda: parked() == 1, DEADLINE, "one parked session (max_parked: 1)")
+        config = yaml.safe_load(run.config.read_text(encoding="utf-8"))
+        config["assist"]["max_parked"] = 2
+        config["assist"]["port"] += 1  # not applied: the desk keeps its socket
+        run.config.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+        run.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: "reloaded:" in run.log(), DEADLINE, "the reload")
+        assert "assist.port changed; it takes effect at the next restart" in run.log()
+        wait_until(lambda: parked() == 2, DEADLINE, "both journeys parked (max_parked: 2)")
+        assert run.stop() == 0
+        assert run.log().count("ended (shutdown)") == 2
+    finally:
+        run.kill()
