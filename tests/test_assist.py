@@ -9,6 +9,7 @@ simulator accepts is its scenario's `captcha_answer`. Every wait is a poll again
 from __future__ import annotations
 
 import ast
+import base64
 import itertools
 import json
 import os
@@ -22,6 +23,7 @@ from typing import Any
 
 import pytest
 import yaml
+from notifyfix import HttpReceiver, receivers
 from playwright.sync_api import Browser, Page, sync_playwright
 from polling import wait_until
 
@@ -114,7 +116,13 @@ def target(key: str, base: str) -> dict[str, Any]:
 class Run:
     """One `watchdog run` subprocess with an assist desk."""
 
-    def __init__(self, folder: Path, simulator: str, wait_for_person: str = "5m") -> None:
+    def __init__(
+        self,
+        folder: Path,
+        simulator: str,
+        wait_for_person: str = "5m",
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         self.folder = folder
         self.data_dir = folder / "data"
         self.desk = f"http://127.0.0.1:{free_port()}/assistance"
@@ -128,6 +136,7 @@ class Run:
             "assist": {"port": int(self.desk.split(":")[2].split("/")[0]), "max_parked": 1,
                        "wait_for_person": wait_for_person, "max_session": "10m"},
             "targets": [target("assist-slots", simulator), target("assist-none", simulator)],
+            **(extra or {}),
         }  # fmt: skip
         self.config = folder / "watchdog.yaml"
         self.config.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
@@ -361,5 +370,48 @@ def test_a_reload_applies_the_assist_limits_to_the_sessions_parked_after_it(
         wait_until(lambda: parked() == 2, DEADLINE, "both journeys parked (max_parked: 2)")
         assert run.stop() == 0
         assert run.log().count("ended (shutdown)") == 2
+    finally:
+        run.kill()
+
+
+@pytest.fixture
+def http() -> Iterator[HttpReceiver]:
+    for _, receiver in receivers():
+        yield receiver
+
+
+def test_assist_needed_goes_to_the_departments_volunteers_with_the_parked_captcha(
+    simulator: str, tmp_path: Path, http: HttpReceiver
+) -> None:
+    """A volunteer list per département is a route of `assist_needed` for its départements;
+    where the service takes attachments (json:// here, a real local receiver), the notice
+    carries the captcha the parked page shows, framed."""
+    notifications = {"notifications": {
+        "routes": [
+            {"id": "volunteers-78", "audience": "investigator", "kinds": ["assist_needed"],
+             "departments": ["78"], "urls": [http.url("json", "/v78")]},
+            {"id": "volunteers-75", "audience": "investigator", "kinds": ["assist_needed"],
+             "departments": ["75"], "urls": [http.url("json", "/v75")]},
+        ],
+        "thresholds": {"assist_needed": {"open_after": 2, "resolve_after": 1}},
+        "delivery": {"poll": "200ms"},
+    }}  # fmt: skip
+    run = Run(tmp_path, simulator, extra=notifications)
+    try:
+
+        def attached() -> list[Any]:
+            return [r.json for r in http.received if "est joint, encadré" in r.json["message"]]
+
+        [notice, *_] = wait_until(attached, DEADLINE, "an assist_needed notice with a captcha")
+        assert run.desk in notice["message"]
+        [attachment] = notice["attachments"]
+        sent = base64.b64decode(attachment["base64"])
+        assert {r.path for r in http.received} == {"/v78"}  # not the 75 volunteers
+        assert run.stop() == 0
+        with Store.open(run.data_dir) as store:
+            frames = [f.framed for t in ("assist-slots", "assist-none")
+                      for o in store.iter_observations(f"{t}.assist") if o.assist
+                      for f in o.assist.frames]  # fmt: skip
+            assert sent in {store.blobs.get(sha) for sha in frames}
     finally:
         run.kill()

@@ -9,7 +9,8 @@ records each read as an observation) until the site ends the session or `max_ses
 out. At most `max_parked` sessions at a time; a page left unanswered `wait_for_person` is
 closed. Session ids are ours (ULIDs), never the site's.
 
-Each captcha image the person is shown is kept (the bytes as served, and a framed copy) and
+The captcha the page was parked with, and each new one the person is shown, is kept (the
+bytes as served, and a framed copy) and
 each read's sealed hash is noted (`note_read`); when the session ends, `recorder` (the
 daemon's) writes them, with its instants and end reason, as the session's record
 (watchdog/assist/record.py). A reload changes `settings` for the sessions parked after it.
@@ -256,6 +257,19 @@ class Desk:
                 return None
             await self._keep_frame(session, media, str(src))
         return media
+
+    async def keep_captcha(self, session: AssistedSession) -> None:
+        """Keep the captcha the page was parked with (as `captcha_image` keeps each one the
+        person is shown): the session's record and the `assist_needed` notice carry it."""
+        await self.captcha_image(session.id)
+
+    def captcha_shown(self, target_id: str) -> str | None:
+        """The framed copy (SHA-256) of the captcha a waiting session of `target_id` shows
+        now, if one was kept: the `assist_needed` notice attaches it."""
+        for session in list(self._sessions.values()):
+            if session.target.id == target_id and session.status is Status.WAITING:
+                return session.frames[-1].framed if session.frames else None
+        return None
 
     async def _keep_frame(self, session: AssistedSession, media: Media, url: str) -> None:
         """Keep the captcha the person is shown (once per image) for the session's record:

@@ -213,6 +213,8 @@ class Daemon:
         self.desk.budget = self.scheduler.take_budget
         self.desk.recorder = self._record_session
         self.desk.put_blob = self.store.blobs.put
+        if self.notifications is not None:  # `assist_needed` attaches the parked captcha
+            self.notifications.engine.captcha_of = self.desk.captcha_shown
         settings = self.config.assist
         token = os.environ.get(TOKEN_ENV) or None
         bound = binding(settings.host, settings.port, settings.expose, token)

@@ -296,8 +296,9 @@ def is_audit_chain(chain: str) -> bool:
 
 
 class AssistFrame(BaseModel):
-    """One captcha image a person was shown in an assisted session: the bytes as the site
-    served them (blob kind `captcha`) and a framed copy (`framed`, watchdog/evidence/frame.py),
+    """One captcha image the parked page showed in an assisted session (kept when the page
+    was parked, and each new one the person was shown): the bytes as the site served them
+    (blob kind `captcha`) and a framed copy (`framed`, watchdog/evidence/frame.py),
     `shown_after_s` seconds after the page was parked; `answer` is what became of the answer
     typed while it was shown (`solved`, `wrong`, `left`; None: none was sent)."""
 
