@@ -119,7 +119,8 @@ def test_exposition_values_read_back_through_the_prometheus_parser() -> None:
             ("platform", "legacy_booking")}  # fmt: skip
 
     def outcome(name: str) -> float:
-        return got[("watchdog_probe_outcomes_total", frozenset({*base, ("outcome", name)}))]
+        labels = frozenset({*base, ("outcome", name), ("method", "automatic")})
+        return got[("watchdog_probe_outcomes_total", labels)]
 
     assert [outcome(o) for o in ("available", "no_slot", "site_error", "probe_error")] == [1] * 4
     assert outcome("captcha") == 0
@@ -174,7 +175,8 @@ def test_forget_drops_every_series_of_the_target_and_declare_is_idempotent() -> 
     metrics.forget("gone", gone.platform)
     text = metrics.exposition().decode()
     assert 'target="gone"' not in text
-    assert text.count('watchdog_probe_outcomes_total{department="01",outcome="no_slot"') == 1
+    no_slot = 'watchdog_probe_outcomes_total{department="01",method="automatic",outcome="no_slot"'
+    assert text.count(no_slot) == 1
     kept_no_slot = 'outcome="no_slot",platform="legacy_booking",procedure="premiere_demande"'
     assert kept_no_slot + ',target="kept"} 1.0' in text
 
@@ -247,4 +249,5 @@ def test_assisted_reads_are_told_apart_and_counted_in_the_outcomes_too() -> None
                 ("outcome", "captcha") in k[1]]  # fmt: skip
     outcomes = {k: v for k, v in values.items() if k[0] == "watchdog_probe_outcomes_total"
                 and ("target", ain.id) in k[1] and ("outcome", "available") in k[1]}  # fmt: skip
-    assert list(outcomes.values()) == [2.0]
+    by_method = {dict(k[1])["method"]: v for k, v in outcomes.items()}
+    assert by_method == {"automatic": 1.0, "assisted": 1.0}  # the label tells them apart

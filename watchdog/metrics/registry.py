@@ -29,6 +29,7 @@ DURATION_BUCKETS = (0.5, 1, 2, 3, 5, 8, 13, 21, 34, 60, 120)
 # An assisted session's life after the solve: RDV-Préfecture keeps one open for minutes.
 LIFETIME_BUCKETS = (60, 120, 300, 600, 900, 1200, 1800, 3600, 7200)
 TARGET = ("target",)
+AUTOMATIC, ASSISTED = "automatic", "assisted"  # the outcome series' `method`
 
 
 class Metrics:
@@ -42,8 +43,10 @@ class Metrics:
         disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in the library
         self.registry = registry or CollectorRegistry(auto_describe=True)
         self.outcomes = Family(
-            "watchdog_probe_outcomes", "Probe results by outcome (docs/design.md §2 vocabulary).",
-            "counter", ("target", "department", "procedure", "platform", "outcome"),
+            "watchdog_probe_outcomes",
+            "Probe results by outcome (docs/design.md §2 vocabulary); method: automatic (a "
+            "probe) or assisted (a read after a person answered the captcha).",
+            "counter", ("target", "department", "procedure", "platform", "outcome", "method"),
         )  # fmt: skip
         self.duration = Family(
             "watchdog_probe_duration_seconds", "Wall time of one probe, evidence included.",
@@ -139,7 +142,7 @@ class Metrics:
         for t in targets:
             base = (t.id, t.department, t.procedure.value, t.platform)
             for outcome in Outcome:
-                self.outcomes.labels(*base, outcome.value)
+                self.outcomes.labels(*base, outcome.value, AUTOMATIC)  # assisted: on use
             self.duration.labels(t.id, t.platform)
             for gauge in (self.site_up, self.slots, self.last_seen):
                 gauge.labels(t.id)
@@ -193,7 +196,8 @@ class Metrics:
 
     def observe(self, obs: Observation, target: Target) -> None:
         base = (target.id, target.department, target.procedure.value, target.platform)
-        self.outcomes.labels(*base, obs.outcome.value).inc()
+        method = ASSISTED if obs.env.captcha_solved_by is not None else AUTOMATIC
+        self.outcomes.labels(*base, obs.outcome.value, method).inc()
         if obs.env.captcha_solved_by is not None:  # created on the first assisted read
             self.assisted.labels(target.id, obs.outcome.value).inc()
         self.duration.observe((target.id, target.platform), obs.duration_s)
