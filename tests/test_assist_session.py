@@ -46,7 +46,7 @@ from watchdog.simulator.media import captcha_png
 from watchdog.simulator.scenario import Scenario
 from watchdog.simulator.testing import running
 from watchdog.stats import Period, compute
-from watchdog.store import Store
+from watchdog.store import Store, record
 from watchdog.store.schema import observations
 from watchdog.store.verify import verify_store
 from watchdog.workbench.server import bind_socket, binding, server
@@ -301,6 +301,10 @@ def test_statistics_count_sessions_lifetimes_and_reads(played: Outcome_) -> None
     assert stats.session_reads_median == len(played.reads) / 2
     assert stats.session_ends == [("shutdown", 1), ("site_ended", 1)]
     assert stats.assisted == len(played.reads)
+    # Open data has the reads (attempts like any other), never a session's record.
+    with Store.open(played.data_dir) as store:
+        published = {row.target for row in record.published_rows(store, record.Selection())}
+    assert published == {KEY}
 
 
 def copy_of(played: Outcome_, tmp_path: Path) -> Path:
