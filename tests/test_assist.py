@@ -261,6 +261,12 @@ def test_a_person_answers_and_the_watchdog_reads_until_the_session_ends(  # noqa
         assert "ended (shutdown)" in run.log()
         with Store.open(run.data_dir) as store:
             assert verify_store(store).ok
+            [solved, *_] = [o.assist for o in store.iter_observations(f"{parked_key}.assist")]
+        # The session's record: the captchas the person saw, what became of each answer.
+        assert solved is not None and solved.session == session_id
+        assert [f.answer for f in solved.frames] == ["wrong", "solved"]
+        assert solved.wrong_answers == 1 and solved.end == "site_ended"
+        assert [r.id for r in solved.reads] == [o.id for o in reads]
     finally:
         context.close()
         run.kill()

@@ -265,8 +265,13 @@ class Desk:
 
     def captcha_shown(self, target_id: str) -> str | None:
         """The framed copy (SHA-256) of the captcha a waiting session of `target_id` shows
-        now, if one was kept: the `assist_needed` notice attaches it."""
-        for session in list(self._sessions.values()):
+        now, if one was kept: the `assist_needed` notice attaches it. Called from the
+        incident engine's thread: a desk changing meanwhile gives no captcha, never an error."""
+        try:
+            sessions = list(self._sessions.values())
+        except RuntimeError:  # the dict changed size while it was copied
+            return None
+        for session in sessions:
             if session.target.id == target_id and session.status is Status.WAITING:
                 return session.frames[-1].framed if session.frames else None
         return None
