@@ -32,6 +32,7 @@ import sqlalchemy as sa
 
 from watchdog import __version__
 from watchdog.domain.errors import StoreError, WatchdogError
+from watchdog.domain.models import assist_chain, nested_blobs
 from watchdog.domain.target import Target
 from watchdog.evidence.volatile import rebuild
 from watchdog.report.api import ReportOptions, build_report_async
@@ -156,6 +157,8 @@ def _export_observations(
                 jsonl.write(row.doc.encode("utf-8", "surrogatepass") + b"\n")
                 table.write(layout.csv_row(doc, row.seq, row.hash))
                 _pieces(doc.get("evidence") or {}, evidence)
+                for sha, kind, _where in nested_blobs(doc):  # an assisted session's captchas
+                    evidence.setdefault(sha, _Piece(kind))
                 count += 1
                 if count % TELL_EVERY == 0:
                     tell(count)
@@ -181,7 +184,8 @@ async def export_bundle_async(  # noqa: PLR0913 -- keyword-only options of one e
     `tsa_ca` (checkpoints.tsa_ca) is copied beside the timestamps, for a reader to check them.
     """
     ids = [t.id for t in targets]
-    chains = await asyncio.to_thread(spans, store, ids, since, until)
+    # Each journey's assisted-session records (issue 16) travel with its observations.
+    chains = await asyncio.to_thread(spans, store, [*ids, *map(assist_chain, ids)], since, until)
     if not chains:
         raise WatchdogError(
             "no observation of the selected targets in that period: nothing to bundle"

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from probes import options_of
 from watchdog import __version__
-from watchdog.assist.desk import AssistedSession, Desk, read_pace
+from watchdog.assist.desk import AssistedSession, Desk
+from watchdog.assist.record import session_record
 from watchdog.config.loader import Config, load_config
 from watchdog.daemon.listener import SchedulerMetrics, start_listener
 from watchdog.daemon.scheduler import Resume, Scheduler
@@ -64,7 +65,9 @@ RESTART_ONLY = (
     "watchdog.vantage",  # the network probes leave from: the browser is launched through it
     "watchdog.proxy",
     "listen",
-    "assist",
+    "assist.host",  # the desk's socket; its limits apply to the sessions parked after a reload
+    "assist.port",
+    "assist.expose",
     "browser.executable_path",
     "browser.headless",
     "checkpoints",  # the checkpointer's time-stamping authority
@@ -130,6 +133,8 @@ class Daemon:
     async def _record(self, obs: Observation, target: Target) -> None:
         loop = asyncio.get_running_loop()
         sealed = await loop.run_in_executor(self._writes, self.store.append, obs)
+        if self.desk is not None and sealed.env.assisted_session is not None:
+            self.desk.note_read(sealed)  # its hash goes in the session's record
         self.metrics.observe(sealed, target)
         self._slots_gone(sealed, target)
         if self.notifications is not None:  # returns promptly: delivery runs on its own
@@ -174,7 +179,8 @@ class Daemon:
     async def _run_with_store(self, minutes: float | None) -> int:
         config = self.config
         if any(_assisted(t) for t in config.targets):
-            self.desk = Desk(config.assist, config.host_allowed)
+            self.desk = Desk(config.assist, config.host_allowed,
+                             simulated=config.watchdog.simulated)  # fmt: skip
         self._runner = Runner(
             config, self.store.blobs.put, on_network=self.metrics.network, desk=self.desk
         )
@@ -228,7 +234,11 @@ class Daemon:
         from watchdog.workbench.server import TOKEN_ENV, address, bind_socket, binding, server
 
         self.desk.reader = self._assisted_read
-        self.desk.pace = self._assisted_pace
+        self.desk.budget = self.scheduler.take_budget
+        self.desk.recorder = self._record_session
+        self.desk.put_blob = self.store.blobs.put
+        if self.notifications is not None:  # `assist_needed` attaches the parked captcha
+            self.notifications.engine.captcha_of = self.desk.captcha_shown
         settings = self.config.assist
         token = os.environ.get(TOKEN_ENV) or None
         bound = binding(settings.host, settings.port, settings.expose, token)
@@ -250,11 +260,13 @@ class Daemon:
         on_slots = obs.final_url is not None and "/creneau/" in obs.final_url
         return on_slots and obs.outcome is not Outcome.CAPTCHA
 
-    async def _assisted_pace(self, target: Target) -> None:
-        """The journey's interval (never under a minute on a real site), then a start in its
-        host's budget, shared with the probes."""
-        await read_pace(target)
-        await self.scheduler.take_budget(target)
+    async def _record_session(self, session: AssistedSession) -> None:
+        """An ended assisted session's record, in its own chain (watchdog/assist/record.py)."""
+        obs = session_record(session, f"prefecture-watchdog {__version__}",
+                             simulated=self.config.watchdog.simulated)  # fmt: skip
+        loop = asyncio.get_running_loop()
+        sealed = await loop.run_in_executor(self._writes, self.store.append, obs)
+        self.metrics.assisted_session(session.target, sealed)
 
     async def _serve(self, minutes: float | None) -> int:
         self._install_signals()
@@ -364,7 +376,9 @@ class Daemon:
         kept = new.model_copy(update={"watchdog": new.watchdog.model_copy(
             update={"data_dir": old.watchdog.data_dir, "database_url": old.watchdog.database_url,
                     "vantage": old.watchdog.vantage, "proxy": old.watchdog.proxy}
-        ), "listen": old.listen, "assist": old.assist})  # fmt: skip
+        ), "listen": old.listen, "assist": new.assist.model_copy(
+            update={"host": old.assist.host, "port": old.assist.port, "expose": old.assist.expose}
+        )})  # fmt: skip
         kept._source = new.source
         return kept
 
@@ -384,6 +398,13 @@ class Daemon:
         self.scheduler.reload(kept, last_started)
         if self.notifications is not None:
             self.notifications.reload(kept)
+        if self.desk is not None:  # limits for the sessions parked from now on
+            self.desk.settings = kept.assist
+        elif any(_assisted(t) for t in kept.targets):
+            log.warning(
+                "reload: captcha: assisted needs the assist desk, which starts with "
+                "the daemon; those journeys record the captcha until the next restart"
+            )
         self.config = kept
         self.reloads += 1
         self.last_reload_error = None

@@ -325,6 +325,98 @@ def is_audit_chain(chain: str) -> bool:
     return chain.endswith(AUDIT_CHAIN_SUFFIX)
 
 
+class AssistFrame(BaseModel):
+    """One captcha image the parked page showed in an assisted session (kept when the page
+    was parked, and each new one the person was shown): the bytes as the site served them
+    (blob kind `captcha`) and a framed copy (`framed`, watchdog/evidence/frame.py),
+    `shown_after_s` seconds after the page was parked; `answer` is what became of the answer
+    typed while it was shown (`solved`, `wrong`, `left`; None: none was sent)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    shown_after_s: float
+    url: str  # the image's address on the site
+    media_type: str  # as the site served it; `how` says "screenshot" when photographed
+    how: str
+    image: str  # SHA-256 of the image as served (or of the element's screenshot)
+    framed: str  # SHA-256 of its framed copy
+    answer: str | None = None
+
+
+class AssistRead(BaseModel):
+    """One read of the slot page in an assisted session: its observation, in its target's
+    chain, and the hash it was sealed with."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    hash: str
+
+
+class AssistRecord(BaseModel):
+    """An assisted session as evidence of its own (issue 16), written when it ends into the
+    chain `assist_chain(target)`: the observation that holds it starts when the page was
+    parked at the captcha and finishes when the session ended. Instants inside are seconds
+    after the parking (a hashed document holds top-level instants only)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    session: str  # our id (a ULID), never the site's
+    target: str  # the journey's id
+    solved_after_s: float | None = None  # a person's answer opened the slot page
+    end: str  # why it ended: site_ended, max_session, no_answer, shutdown, …
+    wrong_answers: int = 0
+    frames: list[AssistFrame] = Field(default_factory=list)
+    reads: list[AssistRead] = Field(default_factory=list)
+
+
+ASSIST_CHAIN_SUFFIX = ".assist"  # never in a target id, like AUDIT_CHAIN_SUFFIX
+
+
+def assist_chain(target_id: str) -> str:
+    """The chain that holds `target_id`'s assisted-session records, beside its probes' chain
+    (the reads themselves stay in the probes' chain, as observations like any other)."""
+    return target_id + ASSIST_CHAIN_SUFFIX
+
+
+def is_assist_chain(chain: str) -> bool:
+    return chain.endswith(ASSIST_CHAIN_SUFFIX)
+
+
+def nested_blobs(doc: dict[str, object] | None) -> list[tuple[str, str, str]]:
+    """(SHA-256, blob kind, where) of each blob a hashed document names outside its
+    `evidence`: an audit's captures (`audit.pages[]`, their elements) and an assisted
+    session's captcha frames (`assist.frames[]`). Read from the raw document, as `verify`
+    and a bundle's reader see it; anything malformed names nothing."""
+    found: list[tuple[str, str, str]] = []
+    audit = doc.get("audit") if doc else None
+    pages = audit.get("pages") if isinstance(audit, dict) else None
+    for index, page in enumerate(pages if isinstance(pages, list) else []):
+        where = f"audit page {index + 1}"
+        found += _named(page, ("screenshot", "framed"), where)
+        violations = page.get("violations") if isinstance(page, dict) else None
+        for v in violations if isinstance(violations, list) else []:
+            rule = v.get("rule") if isinstance(v, dict) else None
+            shots = v.get("shots") if isinstance(v, dict) else None
+            for shot in shots if isinstance(shots, list) else []:
+                found += _named(shot, ("screenshot", "framed"), f"{where} {rule} element")
+    assist = doc.get("assist") if doc else None
+    frames = assist.get("frames") if isinstance(assist, dict) else None
+    for index, shown in enumerate(frames if isinstance(frames, list) else []):
+        found += _named(shown, ("image", "framed"), f"captcha frame {index + 1}")
+    return found
+
+
+_BLOB_KIND = {"image": "captcha"}  # a frame's `image` is a blob of kind `captcha`
+
+
+def _named(refs: object, keys: tuple[str, ...], where: str) -> list[tuple[str, str, str]]:
+    if not isinstance(refs, dict):
+        return []
+    return [(str(refs[key]), _BLOB_KIND.get(key, key), f"{where} {key}")
+            for key in keys if refs.get(key) is not None]  # fmt: skip
+
+
 class Observation(BaseModel):
     """One attempt at a booking journey; hashed into its target's chain."""
 
@@ -338,6 +430,7 @@ class Observation(BaseModel):
     dialogs: list[str] = Field(default_factory=list)  # alert()/confirm() texts, verbatim
     captcha: CaptchaSeen | None = None  # alternatives a captcha page offered (RGAA 1.5)
     audit: Audit | None = None  # set on an audit (issue 18), which is in its own chain
+    assist: AssistRecord | None = None  # set on an assisted session's record (issue 16)
     slots: int | None = None
     # The slots the page offered, one by one, where the probe reads them (None: not read).
     slots_seen: list[SlotSeen] | None = None

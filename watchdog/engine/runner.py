@@ -273,8 +273,12 @@ class Runner:
         if lent is not None:
             # Only a probe that ended normally leaves a page fit to wipe and lend again.
             await self.pages.give_back(lent, clean_end=capture.mapped is None)
-        elif context is not None and not self._park(capture, target, context, page, images):
-            await _quietly_close(context)
+        elif context is not None:
+            parked = self._park(capture, target, context, page, images)
+            if parked is None:
+                await _quietly_close(context)
+            elif self.desk is not None:  # its captcha, kept now (for the record, the notice)
+                await self.desk.keep_captcha(parked)
 
     def _assisted(self, target: Target) -> bool:
         """A journey in `captcha: assisted` mode whose platform can read on, with a desk."""
@@ -289,13 +293,13 @@ class Runner:
         context: BrowserContext,
         page: Page | None,
         images: CaptchaImages | None,
-    ) -> bool:
-        """Hand a page at the captcha to the assist desk; False: close it as always (not at
+    ) -> AssistedSession | None:
+        """Hand a page at the captcha to the assist desk; None: close it as always (not at
         the captcha, not assisted, or the desk full)."""
         at_captcha = capture.classification is not None and _outcome(capture) is Outcome.CAPTCHA
         if self.desk is None or images is None or page is None or not at_captcha:
-            return False
-        return self.desk.park(target, context, page, images) is not None
+            return None
+        return self.desk.park(target, context, page, images)
 
     async def read_assisted(self, parked: AssistedSession, first: bool) -> Observation:
         """One read of `creneau/` on a page a person's answer opened: the platform's

@@ -27,9 +27,12 @@ from watchdog.store.usage import Disk, StoreSize
 from watchdog.store.writes import WriteKind, WriteSnapshot
 
 DURATION_BUCKETS = (0.5, 1, 2, 3, 5, 8, 13, 21, 34, 60, 120)
+# An assisted session's life after the solve: RDV-Préfecture keeps one open for minutes.
+SESSION_BUCKETS = (60, 120, 300, 600, 900, 1200, 1800, 3600, 7200)
 TARGET = ("target",)
 # A slot's visible lifetime (issue 19): seconds to a day.
-LIFETIME_BUCKETS = (5, 15, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600)
+SLOT_LIFETIME_BUCKETS = (5, 15, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600)
+AUTOMATIC, ASSISTED = "automatic", "assisted"  # the outcome series' `method`
 
 
 class Metrics:
@@ -43,8 +46,10 @@ class Metrics:
         disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in the library
         self.registry = registry or CollectorRegistry(auto_describe=True)
         self.outcomes = Family(
-            "watchdog_probe_outcomes", "Probe results by outcome (docs/design.md §2 vocabulary).",
-            "counter", ("target", "department", "procedure", "platform", "outcome"),
+            "watchdog_probe_outcomes",
+            "Probe results by outcome (docs/design.md §2 vocabulary); method: automatic (a "
+            "probe) or assisted (a read after a person answered the captcha).",
+            "counter", ("target", "department", "procedure", "platform", "outcome", "method"),
         )  # fmt: skip
         self.duration = Family(
             "watchdog_probe_duration_seconds", "Wall time of one probe, evidence included.",
@@ -102,6 +107,16 @@ class Metrics:
             "Reads of the slot page in assisted sessions (a person answered the captcha), by "
             "outcome; also counted in watchdog_probe_outcomes.", "counter", ("target", "outcome"),
         )  # fmt: skip
+        self.sessions = Family(
+            "watchdog_assisted_sessions",
+            "Assisted sessions ended, by why they ended (site_ended, max_session, no_answer, "
+            "shutdown, left_journey, submit_failed, read_failed).", "counter", ("target", "end"),
+        )  # fmt: skip
+        self.lifetime = Family(
+            "watchdog_assisted_session_lifetime_seconds",
+            "Seconds from a person's solve to the end of the session (solved sessions only).",
+            "histogram", TARGET, SESSION_BUCKETS,
+        )  # fmt: skip
         self.timestamps = Family(
             "watchdog_timestamp_requests",
             "RFC 3161 timestamp requests for checkpoints, by result (ok, failed).",
@@ -122,7 +137,7 @@ class Metrics:
             "Upper bound of how long a slot stayed on the page, one sample per slot gone: from "
             "the observation before it was first seen to the end of the one that found it gone "
             "(watchdog/stats/slotlife.py).",
-            "histogram", TARGET, LIFETIME_BUCKETS,
+            "histogram", TARGET, SLOT_LIFETIME_BUCKETS,
         )  # fmt: skip
         for kind in WriteKind:
             self.write_errors.labels(kind.value)
@@ -135,8 +150,9 @@ class Metrics:
                                 self.info)  # fmt: skip
         self.sre = SreMetrics(version)  # build, store and disk, phases, certificates
         self.families = (*self.target_families, self.slot_lifetime, self.a11y, self.assisted,
-                         self.write_errors, self.dropped, self.writable, self.timestamps,
-                         self.canary_up, self.canary_checked, *self.sre.families)  # fmt: skip
+                         self.sessions, self.lifetime, self.write_errors, self.dropped,
+                         self.writable, self.timestamps, self.canary_up, self.canary_checked,
+                         *self.sre.families)  # fmt: skip
         self._info_key: dict[str, tuple[str, ...]] = {}
 
     def declare(self, targets: Iterable[Target]) -> None:
@@ -146,7 +162,7 @@ class Metrics:
         for t in targets:
             base = (t.id, t.department, t.procedure.value, t.platform)
             for outcome in Outcome:
-                self.outcomes.labels(*base, outcome.value)
+                self.outcomes.labels(*base, outcome.value, AUTOMATIC)  # assisted: on use
             self.duration.labels(t.id, t.platform)
             self.slot_lifetime.labels(t.id)
             for gauge in (self.site_up, self.slots, self.last_seen):
@@ -167,7 +183,7 @@ class Metrics:
             family.remove(target_id)
         self.duration.remove(target_id, platform)
         self.slot_lifetime.remove(target_id)
-        for family in (self.outcomes, self.assisted):
+        for family in (self.outcomes, self.assisted, self.sessions, self.lifetime):
             for key in [k for k in family.series if k[0] == target_id]:
                 family.remove(*key)
         if target_id in self._info_key:
@@ -190,9 +206,20 @@ class Metrics:
         for (criterion, impact), n in counts.items():
             self.a11y.labels(target_id, criterion, impact).set(n)
 
+    def assisted_session(self, target: Target, record: Observation) -> None:
+        """An assisted session ended (its record, watchdog/assist/record.py); series are
+        created on a target's first session."""
+        if record.assist is None:
+            return
+        self.sessions.labels(target.id, record.assist.end).inc()
+        solved = record.assist.solved_after_s
+        if solved is not None:
+            self.lifetime.observe((target.id,), max(0.0, record.duration_s - solved))
+
     def observe(self, obs: Observation, target: Target) -> None:
         base = (target.id, target.department, target.procedure.value, target.platform)
-        self.outcomes.labels(*base, obs.outcome.value).inc()
+        method = ASSISTED if obs.env.captcha_solved_by is not None else AUTOMATIC
+        self.outcomes.labels(*base, obs.outcome.value, method).inc()
         if obs.env.captcha_solved_by is not None:  # created on the first assisted read
             self.assisted.labels(target.id, obs.outcome.value).inc()
         self.duration.observe((target.id, target.platform), obs.duration_s)

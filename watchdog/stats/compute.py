@@ -23,7 +23,7 @@ from watchdog.stats.calendar import (
     parse_instant,
     site_hour,
 )
-from watchdog.stats.series import CaptureMode, DayCount, Run, SeriesStats, Span, merge
+from watchdog.stats.series import CaptureMode, DayCount, Run, SeriesStats, Session, Span, merge
 from watchdog.store.db import Store
 
 HOUR_S = 3600
@@ -55,6 +55,7 @@ def compute(
         _fill_leads(series, store.scan(queries.lead_times(targets, period)))
         _fill_captcha(series, store.scan(queries.captcha_offers(targets, period)))
         _fill_assisted(series, store.scan(queries.assisted(targets, period)))
+        _fill_sessions(series, store.scan(queries.assist_sessions(targets, period)))
         _fill_audits(series, store.scan(queries.audits(targets, period)))
         documents.result()
     return series
@@ -234,6 +235,19 @@ def _fill_assisted(series: dict[str, SeriesStats], rows: Iterable[Any]) -> None:
     """How many reads of each target came after a person answered the captcha."""
     for target, n in rows:
         series[target].assisted = int(n)
+
+
+def _fill_sessions(series: dict[str, SeriesStats], rows: Iterable[Any]) -> None:
+    """Each assisted session's end, lifetime after the solve and reads, from its record."""
+    for _chain, doc in rows:
+        record = Observation.model_validate_json(doc)
+        assist = record.assist
+        stats = series.get(assist.target) if assist is not None else None
+        if stats is None or assist is None:
+            continue
+        solved = assist.solved_after_s
+        lifetime = None if solved is None else max(0.0, record.duration_s - solved)
+        stats.sessions.append(Session(assist.end, lifetime, len(assist.reads)))
 
 
 def _fill_leads(series: dict[str, SeriesStats], rows: Iterable[Any]) -> None:
