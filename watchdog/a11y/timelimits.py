@@ -1,0 +1,85 @@
+"""Time limits of a journey (issue 18 item 3, RGAA 4.1 criterion 13.1): those an audit run sees
+on the pages it visits, and those the platform's documentation records.
+
+Seen on a page: a `<meta http-equiv="refresh">` with a delay (the page reloads or leaves on a
+timer the person cannot stop: not extendable), and a session the site ended, recognised by the
+platform's own documented marker in the address a step page came from (for RDV-Préfecture the
+redirect to `cgu/?error=errorSessionInvalide`). Documented: watchdog/data/a11y-time-limits.yaml,
+copied into every run, marked `seen: false`. Whether a session can be extended is never
+guessed: unless a page shows it, it is `unknown`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from watchdog.domain.models import Extendable, Step, TimeLimit
+
+TABLE = "a11y-time-limits.yaml"
+# The content of every meta refresh of the page, as the page carries it.
+META_REFRESH_JS = """() => Array.from(document.querySelectorAll('meta[http-equiv]'))
+  .filter(m => (m.getAttribute('http-equiv') || '').toLowerCase() === 'refresh')
+  .map(m => m.getAttribute('content') || '')"""
+_DELAY = re.compile(r"^\s*(\d+(?:\.\d+)?)")
+
+
+@dataclass(frozen=True)
+class Documented:
+    limit: TimeLimit
+    ended_by: str | None  # the marker that the session ended, in a step's address
+
+
+def parse(data: bytes) -> dict[str, list[Documented]]:
+    raw = yaml.safe_load(data)
+    table: dict[str, list[Documented]] = {}
+    for platform, entries in (raw.get("platforms") or {}).items():
+        table[str(platform)] = [_documented(dict(e)) for e in entries or []]
+    return table
+
+
+def _documented(entry: dict[str, Any]) -> Documented:
+    ended_by = entry.pop("ended_by", None)
+    limit = TimeLimit(seen=False, extendable=Extendable.UNKNOWN, **entry)
+    return Documented(limit, str(ended_by) if ended_by is not None else None)
+
+
+@cache
+def documented() -> dict[str, list[Documented]]:
+    return parse(resources.files("watchdog").joinpath("data", TABLE).read_bytes())
+
+
+def refresh_limit(step: str, contents: Iterable[str]) -> TimeLimit | None:
+    """The first meta refresh with a delay (a delay of 0 is a redirect, not a time limit)."""
+    for content in contents:
+        found = _DELAY.match(content)
+        if found is not None and float(found.group(1)) > 0:
+            return TimeLimit(
+                kind="refresh",
+                seen=True,
+                step=step,
+                seconds=float(found.group(1)),
+                extendable=Extendable.NO,  # a meta refresh offers the person no control
+                shown_as=f'<meta http-equiv="refresh" content="{content[:200]}">',
+            )
+    return None
+
+
+def limits_of(platform: str, steps: Iterable[Step], seen: Iterable[TimeLimit]) -> list[TimeLimit]:
+    """Every time limit of one run: those seen on its pages, a documented session end met in
+    its trail (then seen, on that step), and the documented ones it did not meet."""
+    found = list(seen)
+    trail = list(steps)
+    for doc in documented().get(platform, []):
+        step = next((s for s in trail if doc.ended_by and doc.ended_by in s.url), None)
+        if step is None:
+            found.append(doc.limit)
+        else:
+            found.append(doc.limit.model_copy(update={"seen": True, "step": step.name}))
+    return found
