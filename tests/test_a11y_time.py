@@ -102,9 +102,7 @@ def test_a_session_the_site_ended_is_seen_and_the_documented_limits_come_along(
     assert "15 minutes" in (confirmation.source or "")
 
 
-def test_profile_runs_record_their_conditions_and_each_steps_load(
-    sim: Sim, config: Config
-) -> None:
+def test_profile_runs_record_their_conditions_and_each_steps_load(sim: Sim, config: Config) -> None:
     mobile = audit(sim, config, "t", AuditProfile.MOBILE)
     slow = audit(sim, config, "t", AuditProfile.SLOW_3G)
     for run in (mobile, slow):
