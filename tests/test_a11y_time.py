@@ -9,17 +9,31 @@ emulation and the DevTools throttling, and their records say what was applied.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import zipfile
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from aiohttp import web
-from harness import Sim, loopback_site, target, write_config
+from harness import Sim, loopback_site, probe_and_store, target, write_config
+from test_bundle import rewrite
 
+from watchdog.bundle.check import verify_bundle
+from watchdog.bundle.export import export_bundle
 from watchdog.cli.main import main
 from watchdog.config.loader import Config
-from watchdog.domain.models import AuditProfile, Extendable, Observation, audit_chain
+from watchdog.domain.models import (
+    AuditProfile,
+    Extendable,
+    Observation,
+    audit_captures,
+    audit_chain,
+)
 from watchdog.engine.runner import Runner
+from watchdog.report.api import ReportOptions
 from watchdog.store import Store
 from watchdog.store.verify import verify_store
 
@@ -28,9 +42,11 @@ PAGE = """<!doctype html><html lang="fr"><head><meta charset="utf-8">{head}
 PAGES = {
     "/t/start": PAGE.format(head="", title="Accueil", body='<p><a id="next" href="/t/form">'
                             "Continuer</a></p>"),
-    # Planted: a page that reloads itself after 900 s (RGAA 13.1: a time limit not extendable).
+    # Planted: a page that reloads itself after 900 s (RGAA 13.1: a time limit not extendable),
+    # and a field without a label (RGAA 11.1), whose capture a bundle must carry.
     "/t/form": PAGE.format(head='<meta http-equiv="refresh" content="900">', title="Demande",
-                           body="<p>Aucun créneau disponible.</p>"),
+                           body='<p><input type="text" name="code"></p>'
+                           "<p>Aucun créneau disponible.</p>"),
 }  # fmt: skip
 OPTIONS = {
     "steps": [{"click": "#next"}],
@@ -135,3 +151,69 @@ def test_the_audit_command_takes_a_profile(
     assert "profile     mobile (viewport 390x844 mobile)" in out
     assert "load per step" in out and "  step_1" in out
     assert "engine" not in out  # no axe-core in a profile run
+
+
+def test_bundles_carry_the_audit_chains_and_their_captures_and_check_them_offline(
+    sim: Sim, config: Config, tmp_path: Path
+) -> None:
+    probe_and_store(sim, config, "t")
+    standard = audit(sim, config, "t")
+    audit(sim, config, "t", AuditProfile.MOBILE)
+    captures = audit_captures(json.loads(standard.model_dump_json()))
+    assert any("element" in where for _, _, where in captures)  # the unlabelled field's
+    found = config.target("t")
+    assert found is not None
+    out = tmp_path / "lot.zip"
+    now = datetime.now(UTC)
+    with Store.open(config.watchdog.data_dir) as store:
+        result = export_bundle(
+            store, [found], since=now - timedelta(hours=1), until=now + timedelta(minutes=1),
+            out=out, report=ReportOptions(formats=("html",)),
+        )  # fmt: skip
+    assert result.observations == 3 and not result.missing_evidence
+    archive = zipfile.ZipFile(out)
+    manifest = json.loads(archive.read("manifest.json"))
+    chains = {c["target"]: c["count"] for c in manifest["chains"]}
+    assert chains == {"t": 1, audit_chain("t"): 2}
+    names = set(archive.namelist())
+    assert all(f"preuves/{sha}.png" in names for sha, _, _ in captures)
+    assert standard.evidence.axe is not None and f"preuves/{standard.evidence.axe}.json" in names
+    assert verify_bundle(out).ok
+
+    # One element capture gone, and the bundle's lists rewritten to match: only the chain
+    # check can see it, and it names the audit and the capture.
+    sha = next(sha for sha, _, where in captures if "element" in where)
+    gone = f"preuves/{sha}.png"
+    sums: dict[str, str] = {}
+
+    def drop(name: str, data: bytes) -> bytes | None:
+        if name == gone:
+            return None
+        if name == "manifest.json":
+            doc = json.loads(data)
+            doc["files"] = [f for f in doc["files"] if f["path"] != gone]
+            data = (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode()
+            sums[name] = hashlib.sha256(data).hexdigest()
+        if name == "SHA256SUMS":
+            lines = [line for line in data.decode().splitlines() if not line.endswith(gone)]
+            return ("\n".join(lines) + "\n").encode()
+        return data
+
+    damaged = tmp_path / "damaged.zip"
+    rewrite(out, damaged, drop)
+    fixed = tmp_path / "fixed.zip"
+    rewrite(damaged, fixed, lambda name, data: _sums(name, data, sums))
+    check = verify_bundle(fixed)
+    assert not check.ok
+    assert [p for p in check.problems if sha in p] == check.problems
+    assert "element" in check.problems[0] and "is not in the bundle" in check.problems[0]
+
+
+def _sums(name: str, data: bytes, sums: dict[str, str]) -> bytes:
+    if name != "SHA256SUMS":
+        return data
+    lines = []
+    for line in data.decode().splitlines():
+        digest, path = line.split(maxsplit=1)
+        lines.append(f"{sums.get(path.lstrip('*'), digest)}  {path}")
+    return ("\n".join(lines) + "\n").encode()

@@ -13,6 +13,7 @@ import zipfile
 import zlib
 from typing import Any
 
+from watchdog.domain.models import audit_captures
 from watchdog.evidence.volatile import VolatileRecord, join_bytes
 
 from . import layout
@@ -171,6 +172,9 @@ class ChainWalk:
                 self.flag(
                     f"{ident}: its {_short(kind)} evidence {_short(sha)} is not in the bundle"
                 )
+        for sha, kind, where in audit_captures(doc):
+            if sha not in self.missing and layout.evidence_name(sha, kind) not in self.names:
+                self.flag(f"{ident}: its {_short(where)} {_short(sha)} is not in the bundle")
         self._page(evidence, ident)
 
     def _page(self, evidence: dict[str, Any], ident: str) -> None:

@@ -175,6 +175,11 @@ Une copie d'écran « rendue ultérieurement » (moteur de requêtes) n'a rien d
 « resources » est le fichier JSON des feuilles de style, images et polices obtenues pendant
 l'observation (adresse, statut, type, contenu en base64 et son empreinte), seules sources
 de ce rendu.
+Les audits d'accessibilité forment des séries à part, nommées « <série>.a11y » : ce ne sont
+pas des tentatives de prise de rendez-vous et ils n'entrent dans aucun taux. Chacun porte son
+résultat dans le champ « audit » ; « axe » est le fichier JSON des résultats d'axe-core, et les
+copies d'écran des pages et des éléments en infraction, que ce champ cite, sont aussi dans
+preuves/, sous leur empreinte.
 
 EVIDENCE BUNDLE — prefecture-watchdog
 -------------------------------------
@@ -207,4 +212,8 @@ inserting them back rebuilds the page exactly, which `watchdog verify` checks.
 A screenshot "rendered later" (request engine) asked the site for nothing: "resources" is the
 JSON file of the stylesheets, images and fonts fetched during the observation (URL, status,
 type, base64 body and its SHA-256), the rendering's only sources.
+Accessibility audits are series of their own, named "<series>.a11y": they are no attempt at
+booking and enter no rate. Each carries its findings in its "audit" field; "axe" is the JSON
+file of axe-core's results, and the captures of the pages and elements in breach that field
+names are in preuves/ too, under their SHA-256.
 """

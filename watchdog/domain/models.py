@@ -368,6 +368,33 @@ def is_audit_chain(chain: str) -> bool:
     return chain.endswith(AUDIT_CHAIN_SUFFIX)
 
 
+def audit_captures(doc: object) -> list[tuple[str, str, str]]:
+    """(SHA-256, kind, where) of each capture a hashed audit document names beyond its
+    `evidence`: the pages it found in breach (`audit.pages[].screenshot|framed`) and their
+    elements (`…violations[].shots[]`). Read from the stored JSON as it is (store verify and
+    the bundle's offline check share it), so a malformed document yields what it can."""
+    audit = doc.get("audit") if isinstance(doc, dict) else None
+    pages = audit.get("pages") if isinstance(audit, dict) else None
+    found: list[tuple[str, str, str]] = []
+    for index, page in enumerate(pages if isinstance(pages, list) else []):
+        where = f"audit page {index + 1}"
+        found += _captures(page, where)
+        violations = page.get("violations") if isinstance(page, dict) else None
+        for v in violations if isinstance(violations, list) else []:
+            rule = v.get("rule") if isinstance(v, dict) else None
+            shots = v.get("shots") if isinstance(v, dict) else None
+            for shot in shots if isinstance(shots, list) else []:
+                found += _captures(shot, f"{where} {rule} element")
+    return found
+
+
+def _captures(refs: object, where: str) -> list[tuple[str, str, str]]:
+    if not isinstance(refs, dict):
+        return []
+    return [(str(refs[kind]), kind, f"{where} {kind}") for kind in ("screenshot", "framed")
+            if refs.get(kind) is not None]  # fmt: skip
+
+
 class Observation(BaseModel):
     """One attempt at a booking journey; hashed into its target's chain."""
 
