@@ -20,6 +20,7 @@ import pytest
 from aiohttp import web
 from harness import Sim, loopback_site, probe_and_store, target, write_config
 from test_bundle import rewrite
+from test_report import visible_text
 
 from watchdog.bundle.check import verify_bundle
 from watchdog.bundle.export import export_bundle
@@ -33,7 +34,7 @@ from watchdog.domain.models import (
     audit_chain,
 )
 from watchdog.engine.runner import Runner
-from watchdog.report.api import ReportOptions
+from watchdog.report.api import ReportOptions, build_report_async
 from watchdog.store import Store
 from watchdog.store.verify import verify_store
 
@@ -217,3 +218,86 @@ def _sums(name: str, data: bytes, sums: dict[str, str]) -> bytes:
         digest, path = line.split(maxsplit=1)
         lines.append(f"{sums.get(path.lstrip('*'), digest)}  {path}")
     return ("\n".join(lines) + "\n").encode()
+
+
+def _reports(sim: Sim, config: Config, tmp_path: Path, ids: list[str]) -> dict[str, str]:
+    targets = [t for t in config.targets if t.id in ids]
+    until = datetime.now(UTC) + timedelta(seconds=1)
+    pages = {}
+    with Store.open(config.watchdog.data_dir) as store:
+        for lang in ("fr", "en"):
+            options = ReportOptions(formats=("html",), lang=lang, browser=sim.host, simulated=True)
+            (html,) = sim.loop.run(
+                build_report_async(
+                    store, targets, since=until - timedelta(hours=1), until=until,
+                    out_dir=tmp_path / "-".join(ids) / lang, options=options,
+                )
+            )  # fmt: skip
+            pages[lang] = visible_text(html.read_text(encoding="utf-8"))
+    return pages
+
+
+def test_the_report_gives_time_limits_and_load_times_and_recommends_under_13_1(
+    sim: Sim, config: Config, tmp_path: Path
+) -> None:
+    for target_id in ("t", "rdv"):
+        probe_and_store(sim, config, target_id)
+        audit(sim, config, target_id)
+    audit(sim, config, "t", AuditProfile.MOBILE)
+    audit(sim, config, "t", AuditProfile.SLOW_3G)
+    pages = _reports(sim, config, tmp_path, ["t", "rdv"])
+    fr, en = pages["fr"], pages["en"]
+    start = fr.index("4.8 L'accessibilité des parcours")
+    section = fr[start : fr.index("5. Analyse", start)]
+    for expected in (
+        "Limites de temps",
+        "critère 13.1 du RGAA 4.1",
+        "Une limite «\u00a0vue\u00a0»",
+        "fin de session durée non publiée inconnu vue à l'étape prendre_rdv",
+        "rafraîchissement automatique de la page 15\u00a0minutes non vue à l'étape step_1",
+        '<meta http-equiv="refresh" content="900">',
+        "fin de session durée non publiée inconnu vue à l'étape",
+        "cgu/?error=errorSessionInvalide",
+        "délai de confirmation 15\u00a0minutes inconnu documentée, non observée, après l'étape "
+        "où la disponibilité est visible, que l'audit ne franchit jamais",
+        "Temps de chargement par étape",
+        "ordinateur, réseau réel (fenêtre configurée)",
+        "mobile, réseau réel (fenêtre de 390\u00a0×\u00a0844, émulation mobile de Chromium)",
+        "latence ajoutée de 400\u00a0ms, débit de 400\u00a0kbit/s en réception et de "
+        "400\u00a0kbit/s en émission\u00a0; processeur ralenti 4\u00a0fois",
+        "non une statistique ni le temps vécu par un demandeur",
+    ):
+        assert expected in section, expected
+    ours = section[section.index("Limites de temps") :]
+    assert " :" not in ours and " ;" not in ours  # French spacing: no-break spaces
+    start = fr.rindex("6. Recommandations")
+    recommendations = fr[start : fr.index("7. Annexes", start)]
+    assert "notamment le moyen de la prolonger, conformément au critère 13.1 du RGAA 4.1" in (
+        recommendations
+    )
+    start = en.index("4.8 Accessibility of the journeys")
+    english = en[start : en.index("5. ", start)]
+    for expected in (
+        "Time limits",
+        "automatic page refresh 15\u00a0minutes no seen at step step_1",
+        "end of session length not published unknown seen at step",
+        "confirmation deadline 15\u00a0minutes unknown documented, not observed, after the step",
+        "Load time per step",
+        "mobile, slow network (390 × 844 window, Chromium's mobile emulation; 400 ms added "
+        "latency, 400 kbit/s down and 400 kbit/s up; CPU slowed 4 times)",
+    ):
+        assert expected in english, expected
+    assert "including a way to extend it, as RGAA 4.1 criterion 13.1 requires" in en
+
+
+def test_a_time_limit_whose_extension_is_unknown_only_gets_a_note(
+    sim: Sim, config: Config, tmp_path: Path
+) -> None:
+    probe_and_store(sim, config, "rdv")
+    audit(sim, config, "rdv")
+    fr = _reports(sim, config, tmp_path, ["rdv"])["fr"]
+    assert "conformément au critère 13.1 du RGAA 4.1" not in fr
+    assert (
+        "Aucune recommandation n'est formulée au titre du critère 13.1 du RGAA 4.1\u00a0: des "
+        "limites de temps ont été vues"
+    ) in fr

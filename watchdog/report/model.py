@@ -16,7 +16,7 @@ from watchdog.domain.models import Env, Outcome
 from watchdog.domain.rates import COUNTED, EXCLUDED
 from watchdog.domain.target import Target
 from watchdog.report import causes, charts, labels, support
-from watchdog.report.accessibility import Audited, audited
+from watchdog.report.accessibility import Audited, LoadRun, audited, load_runs
 from watchdog.report.examples import Example, pick_examples
 from watchdog.report.legal import LegalRefs
 from watchdog.report.policy import PolicyText, describe
@@ -145,6 +145,7 @@ class ReportData:
     charts: dict[str, Markup] = field(default_factory=dict)
     simulated_config: bool = False  # the configuration says its targets are simulated
     accessibility: list[Audited] = field(default_factory=list)  # last audit per journey
+    a11y_loads: list[LoadRun] = field(default_factory=list)  # load per step, by profile
 
     @property
     def simulated(self) -> bool:
@@ -289,6 +290,7 @@ def assemble(store: Store, inputs: Inputs) -> ReportData:
         policy=describe(total.capture_modes, typo),
         simulated_config=inputs.simulated,
         accessibility=audited(series, inputs.lang),
+        a11y_loads=load_runs(series),
     )
     data.charts = build_charts(data)
     return data
