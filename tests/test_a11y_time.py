@@ -9,6 +9,7 @@ emulation and the DevTools throttling, and their records say what was applied.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import zipfile
@@ -26,6 +27,7 @@ from watchdog.bundle.check import verify_bundle
 from watchdog.bundle.export import export_bundle
 from watchdog.cli.main import main
 from watchdog.config.loader import Config
+from watchdog.daemon.service import Daemon
 from watchdog.domain.models import (
     AuditProfile,
     Extendable,
@@ -301,3 +303,26 @@ def test_a_time_limit_whose_extension_is_unknown_only_gets_a_note(
         "Aucune recommandation n'est formulée au titre du critère 13.1 du RGAA 4.1\u00a0: des "
         "limites de temps ont été vues"
     ) in fr
+
+
+def test_the_daemon_reads_the_last_run_of_each_profile_for_its_metrics_and_schedule(
+    sim: Sim, config: Config
+) -> None:
+    standard = audit(sim, config, "t")
+    mobile = audit(sim, config, "t", AuditProfile.MOBILE)  # the chain's head: not axe-core's
+    daemon = Daemon(config)
+    daemon._store = Store.open(config.watchdog.data_dir)
+    try:
+        last = asyncio.run(daemon._refresh_audits())
+    finally:
+        daemon.store.close()
+    assert last == {
+        ("t", AuditProfile.STANDARD): standard.started_at.timestamp(),
+        ("t", AuditProfile.MOBILE): mobile.started_at.timestamp(),
+    }
+    text = daemon.metrics.exposition().decode()
+    # The violations stay those of the standard audit, though a mobile run came after it.
+    assert 'watchdog_a11y_violations{criterion="13.1",impact="critical",target="t"} 1.0' in text
+    for profile in ("standard", "mobile"):
+        labels = f'profile="{profile}",step="step_1",target="t"'
+        assert f"watchdog_a11y_step_load_seconds{{{labels}}}" in text

@@ -237,7 +237,8 @@ class Runner:
         page: Page | None = None
         listeners: Listeners = []
         tracing = False
-        assisted = self._assisted(target)
+        # An audit never parks its page for a person: assisted reads belong to the probes.
+        assisted = self._assisted(target) and auditor is None
         images = CaptchaImages() if assisted else None  # the captcha image, as served
         try:
             conditions = auditor.conditions if auditor is not None else None
