@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from watchdog.config.loader import Config
-from watchdog.daemon.scheduler import Scheduler
+from watchdog.daemon.scheduler import Scheduler, wake_or_sleep
 from watchdog.domain.models import AuditProfile, Observation
 from watchdog.domain.target import Target
 
@@ -104,19 +104,9 @@ class AuditSchedule:
             self._changed.clear()
             due = self.next_due()
             if due is None or due.at > self.clock.now():
-                await self._wait(due.at if due is not None else None)
+                await wake_or_sleep(self._changed, self.clock, due.at if due else None)
                 continue
             await self._run_one(due)
-
-    async def _wait(self, until: float | None) -> None:
-        waiters: list[asyncio.Task[object]] = [asyncio.create_task(self._changed.wait())]
-        if until is not None:
-            waiters.append(asyncio.create_task(self.clock.sleep_until(until)))
-        try:
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
 
     async def _run_one(self, due: Due) -> None:
         key = (due.target.id, due.profile)

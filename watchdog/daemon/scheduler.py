@@ -265,14 +265,7 @@ class Scheduler:
             await self._wait(wake)
 
     async def _wait(self, wake: float | None) -> None:
-        waiters: list[asyncio.Task[object]] = [asyncio.create_task(self._wake.wait())]
-        if wake is not None:
-            waiters.append(asyncio.create_task(self.clock.sleep_until(wake)))
-        try:
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
+        await wake_or_sleep(self._wake, self.clock, wake)
 
     async def _run_one(self, state: TargetState, host: HostState) -> None:
         target = state.target
@@ -432,6 +425,18 @@ class Scheduler:
             for h in sorted(self._hosts.values(), key=lambda h: h.key)
         ]
         return Snapshot(self.clock.now(), targets, hosts, self._active, self._stopping)
+
+
+async def wake_or_sleep(event: asyncio.Event, clock: Clock, until: float | None) -> None:
+    """Return when `event` is set or, if `until` is given, when the clock reaches it."""
+    waiters: list[asyncio.Task[object]] = [asyncio.create_task(event.wait())]
+    if until is not None:
+        waiters.append(asyncio.create_task(clock.sleep_until(until)))
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
 
 
 async def _shielded(record: Awaitable[None]) -> None:
