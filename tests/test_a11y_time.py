@@ -30,8 +30,10 @@ from watchdog.config.loader import Config
 from watchdog.daemon.service import Daemon
 from watchdog.domain.models import (
     AuditProfile,
+    Env,
     Extendable,
     Observation,
+    Outcome,
     audit_captures,
     audit_chain,
 )
@@ -336,3 +338,41 @@ def test_the_daemon_reads_the_last_run_of_each_profile_for_its_metrics_and_sched
     for profile in ("standard", "mobile"):
         labels = f'profile="{profile}",step="step_1",target="t"'
         assert f"watchdog_a11y_step_load_seconds{{{labels}}}" in text
+
+
+def _assisted_read(seconds: float, outcome: Outcome, detail: str) -> Observation:
+    solved = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    at = solved + timedelta(seconds=seconds)
+    env = Env(software="test", captcha_solved_by="person", assisted_session="s1",
+              since_solve_s=seconds)  # fmt: skip
+    return Observation(
+        id=f"read-{seconds:g}", target="rdv", outcome=outcome, detail=detail, started_at=at,
+        finished_at=at + timedelta(seconds=2), duration_s=2.0, env=env,
+    )  # fmt: skip
+
+
+def test_an_assisted_session_the_site_ended_gives_the_sessions_observed_length(
+    sim: Sim, config: Config, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A person answered the captcha; the slot page was read at 0, 300 and 600 s after, and the
+    # read at 900 s met the site's end of session (what watchdog/assist records).
+    with Store.open(config.watchdog.data_dir) as store:
+        for seconds in (0, 300, 600):
+            store.append(_assisted_read(seconds, Outcome.NO_SLOT, "no_slot_week"))
+        store.append(_assisted_read(900, Outcome.CAPTCHA, "session_expired"))
+    probe_and_store(sim, config, "rdv")
+    assert main(["audit", "rdv", "--json", "--config", str(config.source)]) == 0
+    found = Observation.model_validate_json(capsys.readouterr().out)
+    assert found.audit is not None
+    (session,) = [x for x in found.audit.time_limits if x.kind == "session"]
+    assert (session.seen, session.session, session.lasted_s, session.ended_s) == (
+        True, "s1", 600, 900,
+    )  # fmt: skip
+    assert session.seconds is None and session.extendable is Extendable.UNKNOWN
+    fr = _reports(sim, config, tmp_path, ["rdv"])["fr"]
+    assert (
+        "fin de session entre 10\u00a0minutes et 15\u00a0minutes inconnu vue lors d'une session "
+        "assistée (une personne a répondu au CAPTCHA)\u00a0: la session était encore ouverte "
+        "10\u00a0minutes après la réponse, close 15\u00a0minutes après (lecture du "
+        "1er\u00a0décembre 2026 à 10\u00a0h\u00a015) (cgu/?error=errorSessionInvalide)"
+    ) in fr

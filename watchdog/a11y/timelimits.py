@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from watchdog.domain.models import Extendable, Step, TimeLimit
+from watchdog.domain.models import Extendable, Observation, SessionEnd, Step, TimeLimit
 
 TABLE = "a11y-time-limits.yaml"
 # The content of every meta refresh of the page, as the page carries it.
@@ -83,3 +83,31 @@ def limits_of(platform: str, steps: Iterable[Step], seen: Iterable[TimeLimit]) -
         else:
             found.append(doc.limit.model_copy(update={"seen": True, "step": step.name}))
     return found
+
+
+def with_session_end(observation: Observation, end: SessionEnd | None) -> Observation:
+    """An audit with its platform's documented session limit (one whose marker the site
+    shows) marked seen in the last assisted session the site ended (`end`): how long it was
+    still open, and by when it had ended, after the person's answer. Unchanged otherwise."""
+    audit = observation.audit
+    if audit is None or end is None:
+        return observation
+    limits = []
+    for limit in audit.time_limits:
+        if limit.kind == "session" and limit.shown_as and _marker(limit.shown_as):
+            limit = limit.model_copy(update={
+                "seen": True, "session": end.session, "lasted_s": end.lasted_s,
+                "ended_s": end.ended_s, "ended_at": end.ended_at,
+            })  # fmt: skip
+        limits.append(limit)
+    updated = audit.model_copy(update={"time_limits": limits})
+    return observation.model_copy(update={"audit": updated})
+
+
+def _marker(shown_as: str) -> bool:
+    """Whether `shown_as` is a marker a step's address can carry (documented `ended_by`)."""
+    return any(
+        doc.ended_by is not None and doc.limit.shown_as == shown_as
+        for docs in documented().values()
+        for doc in docs
+    )

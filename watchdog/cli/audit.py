@@ -18,6 +18,7 @@ import time
 from collections import Counter
 
 from watchdog.a11y.rgaa import criterion_sort_key
+from watchdog.a11y.timelimits import with_session_end
 from watchdog.cli.tables import table
 from watchdog.cli.verbs import AddConfig, Loader, Subparsers, add_verb
 from watchdog.config.loader import Config
@@ -27,6 +28,7 @@ from watchdog.domain.models import Audit, AuditProfile, Observation, Outcome, Ti
 from watchdog.domain.target import Target
 from watchdog.engine.runner import Runner
 from watchdog.store import Store
+from watchdog.store.record import last_session_end
 
 
 def chosen(config: Config, ids: list[str]) -> list[Target]:
@@ -62,6 +64,8 @@ async def audit_all(
                 await asyncio.sleep(wait)
             bucket.take(time.monotonic())
             observation = await runner.probe(target, audit=True, profile=profile)
+            end = await asyncio.to_thread(last_session_end, store, target.id)
+            observation = with_session_end(observation, end)
             done.append(await asyncio.to_thread(store.append, observation))
     finally:
         await runner.close()

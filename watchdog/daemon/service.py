@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from probes import options_of
 from watchdog import __version__
+from watchdog.a11y.timelimits import with_session_end
 from watchdog.assist.desk import AssistedSession, Desk, read_pace
 from watchdog.config.loader import Config, load_config
 from watchdog.daemon.audits import AuditSchedule, Key
@@ -40,6 +41,7 @@ from watchdog.metrics.sre import add_process_collectors
 from watchdog.notify.service import Notifications
 from watchdog.store import Store
 from watchdog.store.checkpoint import Checkpointer
+from watchdog.store.record import last_session_end
 from watchdog.store.timestamps import Authority
 from watchdog.store.usage import StoreSize, disk, store_size
 from watchdog.store.writes import WriteSnapshot
@@ -422,6 +424,8 @@ class Daemon:
         gauges replaced."""
         assert self._runner is not None
         observation = await self._runner.probe(target, audit=True, profile=profile)
+        end = await asyncio.to_thread(last_session_end, self.store, target.id)
+        observation = with_session_end(observation, end)  # an assisted session's lifetime
         loop = asyncio.get_running_loop()
         sealed = await loop.run_in_executor(self._writes, self.store.append, observation)
         if sealed.audit is not None:

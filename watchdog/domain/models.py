@@ -329,6 +329,26 @@ class TimeLimit(BaseModel):
     shown_as: str | None = None  # the site's own marker, verbatim (a URL, a meta element)
     source: str | None = None  # where a documented limit comes from, and its reliability
     past_availability: bool = False
+    # A session the site ended after a person answered the captcha (an assisted session,
+    # watchdog/assist): still open `lasted_s` after the answer (its last read of the slot
+    # page), ended by `ended_s` (the read that met the site's marker), at `ended_at`.
+    lasted_s: float | None = None
+    ended_s: float | None = None
+    ended_at: datetime | None = None
+    session: str | None = None  # the assisted session's id
+
+
+class SessionEnd(BaseModel):
+    """The last assisted session of a target that the site ended (watchdog/store/record.py):
+    its reads of the slot page ran up to `lasted_s` after the person's answer (None: the site
+    ended it before any), and the read at `ended_s` met the site's end of session."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    session: str
+    lasted_s: float | None
+    ended_s: float
+    ended_at: datetime
 
 
 class Audit(BaseModel):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from watchdog.a11y.rgaa import criterion_sort_key, table
 from watchdog.domain.models import (
@@ -72,6 +72,8 @@ class LimitRow:
 
     kind: str
     seconds: float | None
+    length: str  # the limit's length as known: published, or bracketed by an assisted session
+    assisted: str | None  # how an assisted session showed it, when one did
     extendable: str
     fixed: bool  # seen, and the page gave the person no control over it
     seen: bool
@@ -84,6 +86,8 @@ class LimitRow:
         return cls(
             kind=limit_kind(limit, lang),
             seconds=limit.seconds,
+            length=_length(limit, Typo(lang)),
+            assisted=_assisted(limit, Typo(lang)),
             extendable=extendable(limit, lang),
             fixed=limit.seen and limit.extendable is Extendable.NO,
             seen=limit.seen,
@@ -148,6 +152,45 @@ EXTENDABLE = {
     Extendable.NO: ("non", "no"),
     Extendable.UNKNOWN: ("inconnu", "unknown"),
 }
+
+
+def _span(seconds: float, t: Typo) -> str:
+    """ "45 secondes", "10 minutes", "1 heure 5 minutes" (whole seconds under a minute)."""
+    if seconds < 60:
+        return (
+            t.unit(round(seconds), "seconde", "secondes")
+            if t.fr
+            else t.unit(round(seconds), "second", "seconds")
+        )
+    return t.duration(timedelta(seconds=seconds))
+
+
+def _length(limit: TimeLimit, t: Typo) -> str:
+    if limit.ended_s is not None:
+        ended = _span(limit.ended_s, t)
+        if limit.lasted_s is None:
+            return f"moins de {ended}" if t.fr else f"under {ended}"
+        lasted = _span(limit.lasted_s, t)
+        return f"entre {lasted} et {ended}" if t.fr else f"between {lasted} and {ended}"
+    if limit.seconds is not None:
+        return _span(limit.seconds, t)
+    return "durée non publiée" if t.fr else "length not published"
+
+
+def _assisted(limit: TimeLimit, t: Typo) -> str | None:
+    """The sentence of an assisted session the site ended (see TimeLimit)."""
+    if limit.ended_s is None or limit.ended_at is None:
+        return None
+    ended, when = _span(limit.ended_s, t), t.datetime(limit.ended_at)
+    if t.fr:
+        still = (f"la session était encore ouverte {_span(limit.lasted_s, t)} après la réponse, "
+                 if limit.lasted_s is not None else "")  # fmt: skip
+        return (f"vue lors d'une session assistée (une personne a répondu au CAPTCHA){NBSP}: "
+                f"{still}close {ended} après (lecture du {when})")  # fmt: skip
+    still = (f"still open {_span(limit.lasted_s, t)} after the answer, "
+             if limit.lasted_s is not None else "")  # fmt: skip
+    return (f"seen in an assisted session (a person answered the CAPTCHA): {still}ended "
+            f"{ended} after it (read of {when})")  # fmt: skip
 
 
 def limit_kind(limit: TimeLimit, lang: str) -> str:
