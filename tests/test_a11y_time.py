@@ -13,13 +13,14 @@ import asyncio
 import hashlib
 import json
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 from harness import Sim, loopback_site, probe_and_store, target, write_config
+from polling import until
 from test_bundle import rewrite
 from test_report import visible_text
 
@@ -27,6 +28,8 @@ from watchdog.bundle.check import verify_bundle
 from watchdog.bundle.export import export_bundle
 from watchdog.cli.main import main
 from watchdog.config.loader import Config
+from watchdog.daemon import service
+from watchdog.daemon.audits import Key
 from watchdog.daemon.service import Daemon
 from watchdog.domain.models import (
     AuditProfile,
@@ -376,3 +379,49 @@ def test_an_assisted_session_the_site_ended_gives_the_sessions_observed_length(
         "10\u00a0minutes après la réponse, close 15\u00a0minutes après (lecture du "
         "1er\u00a0décembre 2026 à 10\u00a0h\u00a015) (cgu/?error=errorSessionInvalide)"
     ) in fr
+
+
+def test_watchdog_run_stores_each_profiles_audit_when_due(
+    site: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = write_config(
+        tmp_path, [target("t", "steps", f"{site}/t/start", OPTIONS)],
+        audit={"enabled": True}, listen={"port": 0},
+    )  # fmt: skip
+
+    class DueNow(service.AuditSchedule):  # every audit due at start, not within its period
+        def reload(self, config: Config, last: Mapping[Key, float] | None = None) -> None:
+            super().reload(config, last)
+            for due in self._due.values():
+                due.at = self.clock.now()
+
+    monkeypatch.setattr(service, "AuditSchedule", DueNow)
+    daemon = Daemon(config)
+
+    async def run() -> str:
+        running = asyncio.create_task(daemon.run())
+        await until(lambda: daemon._audits is not None and daemon._audits.runs == 3, 300,
+                    "the three audits")  # fmt: skip
+        text = daemon.metrics.exposition().decode()
+        daemon.request_stop()
+        assert await running == 0
+        return text
+
+    text = asyncio.run(run())
+    with Store.open(config.watchdog.data_dir) as store:
+        audits = list(store.iter_observations(target=audit_chain("t")))
+        probes = store.count("t")
+        assert verify_store(store).ok
+    assert sorted(a.audit.profile.value for a in audits if a.audit) == [
+        "mobile", "slow-3g", "standard",
+    ]  # fmt: skip
+    for profile in ("standard", "mobile", "slow-3g"):
+        labels = f'profile="{profile}",step="step_1",target="t"'
+        assert f"watchdog_a11y_step_load_seconds{{{labels}}}" in text
+    # The probes' counters count the probes only: the audits are in no outcome.
+    counted = sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("watchdog_probe_outcomes_total{") and 'target="t"' in line
+    )
+    assert counted == probes
