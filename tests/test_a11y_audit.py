@@ -263,8 +263,8 @@ def test_the_report_has_an_accessibility_section_and_cites_the_criteria(
     section = fr[start : fr.index("5. Analyse", start)]
     for expected in (
         "1.1 — Images porteuses d’information",
-        "11.1 — Formulaires : chaque champ",
-        "3.2 — Couleurs : contraste",
+        "11.1 — Formulaires\u00a0: chaque champ",
+        "3.2 — Couleurs\u00a0: contraste",
         "critique",
         "sérieux",
         "step_1",

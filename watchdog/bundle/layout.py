@@ -181,6 +181,12 @@ a répondu elle-même au captcha, puis notre robot a relu la page des créneaux.
 type dans « media_type », et sa copie encadrée en .png) et l'identifiant et l'empreinte de
 chaque lecture, qui doit figurer dans la série du parcours avec cette empreinte.
 
+Les audits d'accessibilité forment des séries à part, nommées « <série>.a11y » : ce ne sont
+pas des tentatives de prise de rendez-vous et ils n'entrent dans aucun taux. Chacun porte son
+résultat dans le champ « audit » ; « axe » est le fichier JSON des résultats d'axe-core, et les
+copies d'écran des pages et des éléments en infraction, que ce champ cite, sont aussi dans
+preuves/, sous leur empreinte.
+
 EVIDENCE BUNDLE — prefecture-watchdog
 -------------------------------------
 Automated observations of prefecture booking sites, the evidence captured and a report.
@@ -216,6 +222,11 @@ A series "<journey>.assist" holds assisted sessions: in each, a person answered 
 themselves, then our robot re-read the slot page. Its "assist" field names the captchas shown
 (preuves/<sha256>.img, the image as served, its type in "media_type", and its framed copy as
 .png) and the id and hash of each read, which the journey's series must hold with that hash.
+
+Accessibility audits are series of their own, named "<series>.a11y": they are no attempt at
+booking and enter no rate. Each carries its findings in its "audit" field; "axe" is the JSON
+file of axe-core's results, and the captures of the pages and elements in breach that field
+names are in preuves/ too, under their SHA-256.
 """
 
 

@@ -25,15 +25,17 @@ from typing import TYPE_CHECKING, Any, cast
 
 from probes import options_of
 from watchdog import __version__
+from watchdog.a11y.timelimits import with_session_end
 from watchdog.assist.desk import AssistedSession, Desk
 from watchdog.assist.record import session_record
 from watchdog.config.loader import Config, load_config
+from watchdog.daemon.audits import AuditSchedule, Key
 from watchdog.daemon.listener import SchedulerMetrics, start_listener
 from watchdog.daemon.scheduler import Resume, Scheduler
 from watchdog.daemon.state import StateFile, build_state, read_state, state_path, write_state
 from watchdog.daemon.vantage import Vantage
 from watchdog.domain.errors import ConfigError, StoreError
-from watchdog.domain.models import Observation, Outcome, audit_chain
+from watchdog.domain.models import AuditProfile, Observation, Outcome, audit_chain
 from watchdog.domain.target import Target
 from watchdog.engine.runner import Runner
 from watchdog.metrics.registry import Metrics
@@ -42,6 +44,7 @@ from watchdog.notify.service import Notifications
 from watchdog.stats.slotlife import SlotTracker, reading_of
 from watchdog.store import Store
 from watchdog.store.checkpoint import Checkpointer
+from watchdog.store.record import last_session_end
 from watchdog.store.timestamps import Authority
 from watchdog.store.usage import StoreSize, disk, store_size
 from watchdog.store.writes import WriteSnapshot
@@ -56,6 +59,7 @@ STATE_EVERY_S = 2.0
 # thread of its own, this often. Free disk is read at each scrape (one statvfs).
 STORE_SIZE_EVERY_S = 300.0
 AUDITS_EVERY_S = 600.0  # how often the last audits are read for the metrics
+RECENT_AUDITS = 20  # the last runs of an audit chain read to find each profile's last
 # Threads for observation writes: SQLite takes one writer at a time, PostgreSQL a few.
 STORE_WRITERS = 4
 # Settings read once at start; a reload that changes them is applied at the next restart.
@@ -96,6 +100,7 @@ class Daemon:
         self._runner: Runner | None = None
         self._vantage: Vantage | None = None
         self._scheduler: Scheduler | None = None
+        self._audits: AuditSchedule | None = None  # audits inside `watchdog run` (issue 18)
         self._reloading = asyncio.Lock()
         self._background: set[asyncio.Task[bool]] = set()
         self.notifications: Notifications | None = None  # incidents and Apprise (issue 5)
@@ -205,7 +210,8 @@ class Daemon:
         )
         self.metrics.declare(config.targets)
         self.scheduler_metrics.declare(config.targets)
-        await self._refresh_audits()
+        last_audits = await self._refresh_audits()
+        self._audits = AuditSchedule(config, self._scheduler, self._audit, last=last_audits)
         self.notifications = await asyncio.to_thread(
             Notifications.for_daemon, config, self.store, self.metrics.registry
         )
@@ -278,6 +284,8 @@ class Daemon:
         dispatcher = asyncio.create_task(self.scheduler.run(), name="scheduler")
         writer = asyncio.create_task(self._write_state_forever(), name="state-writer")
         canary = asyncio.create_task(self._vantage.run(self._runner.host), name="canary")
+        assert self._audits is not None
+        audits = asyncio.create_task(self._audits.run(), name="audits")
         stop = asyncio.create_task(self._stop.wait())
         try:
             # The dispatcher only returns on stop(); if it dies, its error surfaces below.
@@ -288,6 +296,9 @@ class Daemon:
             )
             log.info("stopping: no new probes; %d in flight", self.scheduler.snapshot().in_flight)
             self.scheduler.stop()
+            audits.cancel()  # an audit under way writes nothing, as a cancelled probe
+            with contextlib.suppress(asyncio.CancelledError):
+                await audits
             await dispatcher
             grace = self.config.scheduler.grace_period.total_seconds()
             # A write still retrying (a locked or full store) gives up with the grace period.
@@ -297,6 +308,7 @@ class Daemon:
             stop.cancel()
             writer.cancel()
             canary.cancel()
+            audits.cancel()
             self._remove_signals()
         self._save_state(running=False)
         self.checkpoints.tick(self.scheduler.counters.recorded)  # the last ones recorded
@@ -396,6 +408,8 @@ class Daemon:
         if self._vantage is not None:
             self._vantage.config = kept  # the canary's URL and pace
         self.scheduler.reload(kept, last_started)
+        if self._audits is not None:
+            self._audits.reload(kept)
         if self.notifications is not None:
             self.notifications.reload(kept)
         if self.desk is not None:  # limits for the sessions parked from now on
@@ -431,20 +445,46 @@ class Daemon:
                 await self._refresh_audits()
             await asyncio.sleep(STATE_EVERY_S)
 
-    async def _refresh_audits(self) -> None:
-        """`watchdog_a11y_violations` from each target's last audit in the store (audits are
-        run by `watchdog audit`, another process): read at start, then every AUDITS_EVERY_S."""
+    async def _refresh_audits(self) -> dict[Key, float]:
+        """`watchdog_a11y_violations` and `watchdog_a11y_step_load_seconds` from each
+        target's last audit of each profile in the store (audits also run in other processes,
+        `watchdog audit`): read at start, then every AUDITS_EVERY_S. Returns when each
+        (target, profile) last ran, for the audit schedule to resume from."""
         self._audits_read = time.monotonic()
         ids = [t.id for t in self.config.targets]
         try:
-            last = await asyncio.to_thread(self.store.last_of, [audit_chain(i) for i in ids])
+            last = await asyncio.to_thread(self._last_audits, ids)
         except StoreError as exc:  # the gauges keep their values; read again next time
             log.warning("last accessibility audits not read: %s", exc)
-            return
-        for target_id in ids:
-            found = last.get(audit_chain(target_id))
-            if found is not None and found.audit is not None:
+            return {}
+        for (target_id, _profile), found in sorted(last.items(), key=lambda kv: kv[1].id):
+            if found.audit is not None:
                 self.metrics.audited(target_id, found.audit)
+        return {key: found.started_at.timestamp() for key, found in last.items()}
+
+    def _last_audits(self, ids: list[str]) -> dict[Key, Observation]:
+        """The last audit of each (target, profile) among its chain's last RECENT_AUDITS."""
+        found: dict[Key, Observation] = {}
+        for target_id in ids:
+            for obs in self.store.latest_of(audit_chain(target_id), RECENT_AUDITS):
+                if obs.audit is not None:
+                    found.setdefault((target_id, obs.audit.profile), obs)
+        return found
+
+    async def _audit(self, target: Target, profile: AuditProfile) -> Observation:
+        """One scheduled audit (AuditSchedule): run, stored in the target's audit chain, its
+        gauges replaced."""
+        assert self._runner is not None
+        observation = await self._runner.probe(target, audit=True, profile=profile)
+        end = await asyncio.to_thread(last_session_end, self.store, target.id)
+        observation = with_session_end(observation, end)  # an assisted session's lifetime
+        loop = asyncio.get_running_loop()
+        sealed = await loop.run_in_executor(self._writes, self.store.append, observation)
+        if sealed.audit is not None:
+            self.metrics.audited(target.id, sealed.audit)
+        log.info("%s: audit (%s) stored in %s: %s", target.id, profile.value, sealed.target,
+                 sealed.outcome)  # fmt: skip
+        return sealed
 
     def _save_state(self, *, running: bool) -> None:
         self._write(self._state(running=running))

@@ -298,18 +298,111 @@ class AuditedPage(BaseModel):
         return found
 
 
+class AuditProfile(StrEnum):
+    """The conditions an audit run browses under (issue 18 item 3; watchdog/a11y/profiles.py):
+    `standard` is the configured viewport on the real network, with axe-core; `mobile` and
+    `slow-3g` are runs of their own kind that measure each step's load and run no axe-core."""
+
+    STANDARD = "standard"
+    MOBILE = "mobile"
+    SLOW_3G = "slow-3g"
+
+
+class RunConditions(BaseModel):
+    """What a profile changed in the browser: the viewport, and the throttling applied through
+    the Chrome DevTools Protocol (Network.emulateNetworkConditions, Emulation.setCPUThrottlingRate).
+    The User-Agent is never changed: it stays the watchdog's own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    viewport: str  # "390x844"
+    mobile: bool = False  # Chromium's mobile emulation (meta viewport, touch)
+    latency_ms: int | None = None  # added to every request (None: not throttled)
+    download_kbps: int | None = None
+    upload_kbps: int | None = None
+    cpu_slowdown: float | None = None  # 4.0: the page's CPU runs four times slower
+
+
+class StepLoad(BaseModel):
+    """How long one step page took to load in an audit run: the trail's time from the
+    navigation to the `load` event, and the page's own navigation timing (seconds by phase,
+    watchdog/evidence/network.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    step: str
+    url: str
+    ms: int | None = None  # from the journey's action to the page's `load` (the trail's)
+    phases: dict[str, float] = Field(default_factory=dict)  # dns, connect, tls, first_byte, load
+
+
+class Extendable(StrEnum):
+    """Whether a time limit can be extended by the person (RGAA 4.1 criterion 13.1)."""
+
+    YES = "yes"
+    NO = "no"
+    UNKNOWN = "unknown"  # neither observed nor documented: never read as « no »
+
+
+class TimeLimit(BaseModel):
+    """A time limit of the journey (issue 18 item 3): one the audit saw on a page it visited
+    (`seen`), or one the platform's documentation records (watchdog/data/a11y-time-limits.yaml),
+    which the audit may never reach (`past_availability`: after the availability step)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str  # session, confirmation, refresh
+    seen: bool  # True: on a page of this run; False: documented only
+    step: str | None = None  # the step it was seen on
+    seconds: float | None = None  # the limit, when shown or documented (None: not known)
+    extendable: Extendable = Extendable.UNKNOWN
+    shown_as: str | None = None  # the site's own marker, verbatim (a URL, a meta element)
+    source: str | None = None  # where a documented limit comes from, and its reliability
+    past_availability: bool = False
+    # A session the site ended after a person answered the captcha (an assisted session,
+    # watchdog/assist): still open `lasted_s` after the answer (its last read of the slot
+    # page), ended by `ended_s` (the read that met the site's marker), at `ended_at`.
+    lasted_s: float | None = None
+    ended_s: float | None = None
+    ended_at: datetime | None = None
+    session: str | None = None  # the assisted session's id
+
+
+class SessionEnd(BaseModel):
+    """The last assisted session of a target that the site ended (watchdog/store/record.py):
+    its reads of the slot page ran up to `lasted_s` after the person's answer (None: the site
+    ended it before any), and the read at `ended_s` met the site's end of session."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    session: str
+    lasted_s: float | None
+    ended_s: float
+    ended_at: datetime
+
+
 class Audit(BaseModel):
     """An accessibility audit of a journey (issue 18): axe-core on every step page the probe
     visited, up to the availability step. The observation that holds it is an audit: it sits
-    in the audit chain of its target (`audit_chain`), outside every rate."""
+    in the audit chain of its target (`audit_chain`), outside every rate. A `mobile` or
+    `slow-3g` run (`profile`) runs no axe-core: its `pages` are empty and its `loads` are the
+    finding."""
 
     model_config = ConfigDict(extra="forbid")
 
     target: str  # the audited target's id
-    engine: str  # "axe-core 4.12.1"
-    mapping: str  # SHA-256 of the RGAA mapping table used
+    engine: str  # "axe-core 4.12.1"; "navigation timing" for a profile run without axe-core
+    mapping: str  # SHA-256 of the RGAA mapping table used ("" when axe-core did not run)
     tags: list[str] = Field(default_factory=list)  # the axe-core rule tags run
     pages: list[AuditedPage] = Field(default_factory=list)
+    profile: AuditProfile = AuditProfile.STANDARD
+    conditions: RunConditions | None = None  # a profile's viewport and throttling
+    loads: list[StepLoad] = Field(default_factory=list)  # each step page's load
+    time_limits: list[TimeLimit] = Field(default_factory=list)
+
+    @property
+    def axe_ran(self) -> bool:
+        return self.profile is AuditProfile.STANDARD
 
 
 AUDIT_CHAIN_SUFFIX = ".a11y"  # never in a target id (watchdog/domain/target.py: [a-z0-9-])

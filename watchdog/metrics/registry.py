@@ -102,6 +102,12 @@ class Metrics:
             "audit, by RGAA 4.1 criterion (none: no criterion mapped) and axe-core impact.",
             "gauge", ("target", "criterion", "impact"),
         )  # fmt: skip
+        self.a11y_load = Family(
+            "watchdog_a11y_step_load_seconds",
+            "Load time of each step page (from the journey's action to the page's load event) "
+            "in the target's last audit run under each profile (standard, mobile, slow-3g).",
+            "gauge", ("target", "profile", "step"),
+        )  # fmt: skip
         self.assisted = Family(
             "watchdog_assisted_reads",
             "Reads of the slot page in assisted sessions (a person answered the captcha), by "
@@ -149,9 +155,10 @@ class Metrics:
                                 self.earliest_days, self.last_seen, self.interval,
                                 self.info)  # fmt: skip
         self.sre = SreMetrics(version)  # build, store and disk, phases, certificates
-        self.families = (*self.target_families, self.slot_lifetime, self.a11y, self.assisted,
-                         self.sessions, self.lifetime, self.write_errors, self.dropped,
-                         self.writable, self.timestamps, self.canary_up, self.canary_checked,
+        self.families = (*self.target_families, self.slot_lifetime, self.a11y, self.a11y_load,
+                         self.assisted, self.sessions, self.lifetime, self.write_errors,
+                         self.dropped, self.writable, self.timestamps, self.canary_up,
+                         self.canary_checked,
                          *self.sre.families)  # fmt: skip
         self._info_key: dict[str, tuple[str, ...]] = {}
 
@@ -188,13 +195,23 @@ class Metrics:
                 family.remove(*key)
         if target_id in self._info_key:
             self.info.remove(*self._info_key.pop(target_id))
-        for key in [k for k in self.a11y.series if k[0] == target_id]:
-            self.a11y.remove(*key)
+        for family in (self.a11y, self.a11y_load):
+            for key in [k for k in family.series if k[0] == target_id]:
+                family.remove(*key)
 
     def audited(self, target_id: str, audit: Audit) -> None:
         """The target's last accessibility audit replaces the one before (issue 18). Series
         exist only for targets audited at least once; a criterion/impact pair the last audit
-        did not find reads 0 where an earlier audit had found it."""
+        did not find reads 0 where an earlier audit had found it. Each run, of any profile,
+        replaces its profile's step load times (a step it did not reach loses its series)."""
+        profile = audit.profile.value
+        for key in [k for k in self.a11y_load.series if k[:2] == (target_id, profile)]:
+            self.a11y_load.remove(*key)
+        for load in audit.loads:
+            if load.ms is not None:
+                self.a11y_load.labels(target_id, profile, load.step).set(load.ms / 1000)
+        if not audit.axe_ran:  # a mobile or slow-network run: no violations to replace
+            return
         for key in [k for k in self.a11y.series if k[0] == target_id]:
             self.a11y.labels(*key).set(0)
         counts: Counter[tuple[str, str]] = Counter()

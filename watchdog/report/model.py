@@ -16,7 +16,7 @@ from watchdog.domain.models import SLOT_LISTING_PLATFORMS, Env, Outcome
 from watchdog.domain.rates import COUNTED, EXCLUDED
 from watchdog.domain.target import Target
 from watchdog.report import causes, charts, labels, support
-from watchdog.report.accessibility import Audited, audited
+from watchdog.report.accessibility import Audited, LoadRun, audited, load_runs
 from watchdog.report.examples import Example, pick_examples
 from watchdog.report.legal import LegalRefs
 from watchdog.report.policy import PolicyText, describe
@@ -148,6 +148,7 @@ class ReportData:
     charts: dict[str, Markup] = field(default_factory=dict)
     simulated_config: bool = False  # the configuration says its targets are simulated
     accessibility: list[Audited] = field(default_factory=list)  # last audit per journey
+    a11y_loads: list[LoadRun] = field(default_factory=list)  # load per step, by profile
     # Slots first seen after an announced publication (issue 19), oldest first, per series.
     publications: list[tuple[TargetView, Publication]] = field(default_factory=list)
 
@@ -300,6 +301,7 @@ def assemble(store: Store, inputs: Inputs) -> ReportData:
         simulated_config=inputs.simulated,
         accessibility=audited(series, inputs.lang),
         publications=_publications(store, views, period),
+        a11y_loads=load_runs(series),
     )
     data.charts = build_charts(data)
     return data

@@ -23,7 +23,16 @@ from watchdog.stats.calendar import (
     parse_instant,
     site_hour,
 )
-from watchdog.stats.series import CaptureMode, DayCount, Run, SeriesStats, Session, Span, merge
+from watchdog.stats.series import (
+    CaptureMode,
+    DayCount,
+    ProfileRun,
+    Run,
+    SeriesStats,
+    Session,
+    Span,
+    merge,
+)
 from watchdog.store.db import Store
 
 HOUR_S = 3600
@@ -222,13 +231,18 @@ def _fill_captcha(series: dict[str, SeriesStats], rows: Iterable[Any]) -> None:
 
 
 def _fill_audits(series: dict[str, SeriesStats], rows: Iterable[Any]) -> None:
-    """The last accessibility audit of each target (rows in chain order)."""
+    """The last accessibility audit of each target, and its last run under each profile
+    (mobile, slow-3g), rows in chain order."""
     for _chain, doc in rows:
         audit = Observation.model_validate_json(doc)
         stats = series.get(audit.audit.target) if audit.audit is not None else None
         if stats is None or audit.audit is None:
             continue
-        stats.audit, stats.audited_at, stats.audit_id = audit.audit, audit.started_at, audit.id
+        if audit.audit.axe_ran:
+            stats.audit, stats.audited_at, stats.audit_id = audit.audit, audit.started_at, audit.id
+        else:
+            run = ProfileRun(audit.audit, audit.started_at, audit.id)
+            stats.profile_runs[audit.audit.profile] = run
 
 
 def _fill_assisted(series: dict[str, SeriesStats], rows: Iterable[Any]) -> None:

@@ -13,7 +13,14 @@ from datetime import UTC, date, datetime, timedelta
 from statistics import median
 
 from watchdog.domain import rates
-from watchdog.domain.models import DOWN_OUTCOMES, Audit, Engine, Outcome, Screenshots
+from watchdog.domain.models import (
+    DOWN_OUTCOMES,
+    Audit,
+    AuditProfile,
+    Engine,
+    Outcome,
+    Screenshots,
+)
 from watchdog.stats.calendar import Period, iso_week
 from watchdog.stats.intervals import Proportion, weighted_quantile
 
@@ -84,6 +91,15 @@ class DayCount:
         return self.attempts - self.slots
 
 
+@dataclass(frozen=True)
+class ProfileRun:
+    """A target's last audit run under a profile (mobile, slow-3g) in the period."""
+
+    audit: Audit
+    at: datetime
+    observation_id: str
+
+
 @dataclass
 class SeriesStats:
     """Counts gathered for one target (or a merge of several) over one period."""
@@ -115,6 +131,8 @@ class SeriesStats:
     audit: Audit | None = None
     audited_at: datetime | None = None
     audit_id: str | None = None
+    # The last mobile and slow-network runs (issue 18 item 3), by profile: each step's load.
+    profile_runs: dict[AuditProfile, ProfileRun] = field(default_factory=dict)
     # Every observation, whatever its outcome: the evidence policy applies to all of them.
     capture_modes: dict[CaptureMode, Span] = field(default_factory=dict)
 
