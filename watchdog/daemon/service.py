@@ -31,7 +31,7 @@ from watchdog.daemon.listener import SchedulerMetrics, start_listener
 from watchdog.daemon.scheduler import Resume, Scheduler
 from watchdog.daemon.state import StateFile, build_state, read_state, state_path, write_state
 from watchdog.domain.errors import ConfigError, StoreError
-from watchdog.domain.models import Observation, Outcome, audit_chain
+from watchdog.domain.models import Observation, Outcome, audit_chain, substitute_chain
 from watchdog.domain.target import Target
 from watchdog.engine.runner import Runner
 from watchdog.metrics.registry import Metrics
@@ -393,6 +393,21 @@ class Daemon:
             found = last.get(audit_chain(target_id))
             if found is not None and found.audit is not None:
                 self.metrics.audited(target_id, found.audit)
+        await self._refresh_substitute(ids)
+
+    async def _refresh_substitute(self, ids: list[str]) -> None:
+        """`watchdog_substitute_channel` from each target's last substitute channel check
+        (run by `watchdog substitute`, another process), read with the audits."""
+        chains = [substitute_chain(i) for i in ids]
+        try:
+            last = await asyncio.to_thread(self.store.last_of, chains)
+        except StoreError as exc:  # the gauges keep their values; read again next time
+            log.warning("last substitute channel checks not read: %s", exc)
+            return
+        for target_id, chain in zip(ids, chains, strict=True):
+            found = last.get(chain)
+            if found is not None and found.substitute is not None:
+                self.metrics.substitute_checked(target_id, found.substitute)
 
     def _save_state(self, *, running: bool) -> None:
         self._write(self._state(running=running))

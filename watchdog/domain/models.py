@@ -295,6 +295,78 @@ def is_audit_chain(chain: str) -> bool:
     return chain.endswith(AUDIT_CHAIN_SUFFIX)
 
 
+class ChannelKind(StrEnum):
+    """A way in for people who cannot book online (issue 18): what the substitute channel
+    check looks for on a prefecture's information page (watchdog/substitute)."""
+
+    FORM = "form"  # a contact form (its page is fetched once: reachable or not)
+    EMAIL = "email"  # an e-mail address: recorded, never written to
+    POSTAL = "postal"  # a postal address
+    PHONE = "phone"  # a telephone number
+
+
+class ChannelOutcome(StrEnum):
+    """The closed vocabulary of one channel kind in one check (docs/design.md §2)."""
+
+    PUBLISHED = "published"  # found on a page as served (a form: and its page answered)
+    NOT_FOUND = "not_found"  # every page was read, and none publishes it
+    UNREACHABLE = "unreachable"  # a form whose page did not answer, or a page not read
+
+
+class CheckedPage(BaseModel):
+    """One page fetched by a substitute channel check: the page as served is a blob."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str
+    role: str = "information"  # "information" (configured) or "form" (a form's page)
+    final_url: str | None = None
+    status: int | None = None
+    sha256: str | None = None  # the body as served (blob kind `html`)
+    ms: int = 0
+    error: str | None = None  # why it was not read (then nothing on it is known)
+
+
+class ChannelSeen(BaseModel):
+    """One channel kind in one check: its outcome, what was read, where."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: ChannelKind
+    outcome: ChannelOutcome
+    values: list[str] = Field(default_factory=list)  # addresses, numbers, form URLs, verbatim
+    page: str | None = None  # the information page that published it (first one)
+    excerpt: str | None = None  # the passage it was read in (page text, trimmed)
+    form_status: int | None = None  # a form's page: its HTTP status
+    checked: bool | None = None  # a form's page: fetched (False: its host is not allowed)
+
+
+class SubstituteCheck(BaseModel):
+    """A substitute channel check of one journey (issue 18 item 4): its target's configured
+    information pages, read as served, and each channel kind's outcome. The observation
+    that holds it sits in its own chain (`substitute_chain`), outside every rate."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    target: str
+    department: str
+    rules: str  # version of the recognition rules (watchdog/substitute/recognise.py)
+    pages: list[CheckedPage] = Field(default_factory=list)
+    channels: list[ChannelSeen] = Field(default_factory=list)
+
+    def blobs(self) -> dict[str, str]:
+        return {f"page {i + 1}": p.sha256 for i, p in enumerate(self.pages) if p.sha256}
+
+
+SUBSTITUTE_CHAIN_SUFFIX = ".substitute"  # never in a target id, like AUDIT_CHAIN_SUFFIX
+SIDE_CHAIN_SUFFIXES = (AUDIT_CHAIN_SUFFIX, SUBSTITUTE_CHAIN_SUFFIX)  # no booking attempt
+
+
+def substitute_chain(target_id: str) -> str:
+    """The chain of `target_id`'s substitute channel checks, beside its probes' chain."""
+    return target_id + SUBSTITUTE_CHAIN_SUFFIX
+
+
 class Observation(BaseModel):
     """One attempt at a booking journey; hashed into its target's chain."""
 
@@ -308,6 +380,7 @@ class Observation(BaseModel):
     dialogs: list[str] = Field(default_factory=list)  # alert()/confirm() texts, verbatim
     captcha: CaptchaSeen | None = None  # alternatives a captcha page offered (RGAA 1.5)
     audit: Audit | None = None  # set on an audit (issue 18), which is in its own chain
+    substitute: SubstituteCheck | None = None  # a substitute channel check (its own chain)
     slots: int | None = None
     earliest_slot: datetime | None = None
     published_next: datetime | None = None

@@ -17,7 +17,14 @@ from prometheus_client import CollectorRegistry, disable_created_metrics, genera
 
 from watchdog import __version__
 from watchdog.domain.clock import PARIS
-from watchdog.domain.models import Audit, Observation, Outcome, Platform
+from watchdog.domain.models import (
+    Audit,
+    ChannelOutcome,
+    Observation,
+    Outcome,
+    Platform,
+    SubstituteCheck,
+)
 from watchdog.domain.target import Target
 from watchdog.evidence.network import NetworkFacts
 from watchdog.metrics.exposition import Family, render
@@ -94,6 +101,12 @@ class Metrics:
             "audit, by RGAA 4.1 criterion (none: no criterion mapped) and axe-core impact.",
             "gauge", ("target", "criterion", "impact"),
         )  # fmt: skip
+        self.substitute = Family(
+            "watchdog_substitute_channel",
+            "The target's last substitute channel check: 1 on the outcome (published, "
+            "not_found, unreachable) of each channel kind (form, email, postal, phone), else 0.",
+            "gauge", ("target", "department", "channel", "outcome"),
+        )  # fmt: skip
         self.assisted = Family(
             "watchdog_assisted_reads",
             "Reads of the slot page in assisted sessions (a person answered the captcha), by "
@@ -114,7 +127,8 @@ class Metrics:
                                 self.earliest_days, self.last_seen, self.interval,
                                 self.info)  # fmt: skip
         self.sre = SreMetrics(version)  # build, store and disk, phases, certificates
-        self.families = (*self.target_families, self.a11y, self.assisted, self.write_errors,
+        self.families = (*self.target_families, self.a11y, self.substitute, self.assisted,
+                         self.write_errors,
                          self.dropped, self.writable, self.timestamps,
                          *self.sre.families)  # fmt: skip
         self._info_key: dict[str, tuple[str, ...]] = {}
@@ -150,8 +164,9 @@ class Metrics:
                 family.remove(*key)
         if target_id in self._info_key:
             self.info.remove(*self._info_key.pop(target_id))
-        for key in [k for k in self.a11y.series if k[0] == target_id]:
-            self.a11y.remove(*key)
+        for family in (self.a11y, self.substitute):
+            for key in [k for k in family.series if k[0] == target_id]:
+                family.remove(*key)
 
     def audited(self, target_id: str, audit: Audit) -> None:
         """The target's last accessibility audit replaces the one before (issue 18). Series
@@ -167,6 +182,19 @@ class Metrics:
                     counts[criterion, impact] += 1
         for (criterion, impact), n in counts.items():
             self.a11y.labels(target_id, criterion, impact).set(n)
+
+    def substitute_checked(self, target_id: str, check: SubstituteCheck) -> None:
+        """The target's last substitute channel check replaces the one before (issue 18):
+        each channel kind has one series per outcome, 1 on the one found. Series exist only
+        for targets checked at least once."""
+        kept = set()
+        for seen in check.channels:
+            for outcome in ChannelOutcome:
+                labels = (target_id, check.department, seen.kind.value, outcome.value)
+                self.substitute.labels(*labels).set(1 if seen.outcome is outcome else 0)
+                kept.add(labels)
+        for key in [k for k in self.substitute.series if k[0] == target_id and k not in kept]:
+            self.substitute.remove(*key)
 
     def observe(self, obs: Observation, target: Target) -> None:
         base = (target.id, target.department, target.procedure.value, target.platform)

@@ -27,6 +27,7 @@ from watchdog.report.recommend import (
     recommend,
     rule_notes,
 )
+from watchdog.report.substitute import Substituted, substituted
 from watchdog.report.typo import Typo
 from watchdog.stats import queries
 from watchdog.stats.calendar import Period, week_label
@@ -145,6 +146,7 @@ class ReportData:
     charts: dict[str, Markup] = field(default_factory=dict)
     simulated_config: bool = False  # the configuration says its targets are simulated
     accessibility: list[Audited] = field(default_factory=list)  # last audit per journey
+    substitute: list[Substituted] = field(default_factory=list)  # last check per journey
 
     @property
     def simulated(self) -> bool:
@@ -289,6 +291,7 @@ def assemble(store: Store, inputs: Inputs) -> ReportData:
         policy=describe(total.capture_modes, typo),
         simulated_config=inputs.simulated,
         accessibility=audited(series, inputs.lang),
+        substitute=substituted(series, inputs.lang),
     )
     data.charts = build_charts(data)
     return data

@@ -56,6 +56,7 @@ def compute(
         _fill_captcha(series, store.scan(queries.captcha_offers(targets, period)))
         _fill_assisted(series, store.scan(queries.assisted(targets, period)))
         _fill_audits(series, store.scan(queries.audits(targets, period)))
+        _fill_substitute(series, store.scan(queries.substitute_checks(targets, period)))
         documents.result()
     return series
 
@@ -234,6 +235,17 @@ def _fill_assisted(series: dict[str, SeriesStats], rows: Iterable[Any]) -> None:
     """How many reads of each target came after a person answered the captcha."""
     for target, n in rows:
         series[target].assisted = int(n)
+
+
+def _fill_substitute(series: dict[str, SeriesStats], rows: Iterable[Any]) -> None:
+    """The last substitute channel check of each target (rows in chain order)."""
+    for _chain, doc in rows:
+        check = Observation.model_validate_json(doc)
+        stats = series.get(check.substitute.target) if check.substitute is not None else None
+        if stats is None or check.substitute is None:
+            continue
+        stats.substitute, stats.substituted_at = check.substitute, check.started_at
+        stats.substitute_id = check.id
 
 
 def _fill_leads(series: dict[str, SeriesStats], rows: Iterable[Any]) -> None:

@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from watchdog.domain import rates
-from watchdog.domain.models import DOWN_OUTCOMES, Audit, Engine, Outcome, Screenshots
+from watchdog.domain.models import (
+    DOWN_OUTCOMES,
+    Audit,
+    Engine,
+    Outcome,
+    Screenshots,
+    SubstituteCheck,
+)
 from watchdog.stats.calendar import Period, iso_week
 from watchdog.stats.intervals import Proportion, weighted_quantile
 
@@ -103,6 +110,11 @@ class SeriesStats:
     audit: Audit | None = None
     audited_at: datetime | None = None
     audit_id: str | None = None
+    # The last substitute channel check of the target in the period (its own chain, issue 18):
+    # what its prefecture's pages published that day; None when none was run.
+    substitute: SubstituteCheck | None = None
+    substituted_at: datetime | None = None
+    substitute_id: str | None = None
     # Every observation, whatever its outcome: the evidence policy applies to all of them.
     capture_modes: dict[CaptureMode, Span] = field(default_factory=dict)
 

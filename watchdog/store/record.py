@@ -30,7 +30,7 @@ from sqlalchemy import event
 
 from watchdog.domain.clock import PARIS
 from watchdog.domain.errors import StoreError, WatchdogError
-from watchdog.domain.models import AUDIT_CHAIN_SUFFIX, EvidenceRefs, Observation, Outcome
+from watchdog.domain.models import SIDE_CHAIN_SUFFIXES, EvidenceRefs, Observation, Outcome
 from watchdog.domain.target import Target
 from watchdog.evidence.volatile import rebuild
 from watchdog.store import BlobStore, Store
@@ -203,8 +203,10 @@ def published_rows(store: Store, selection: Selection) -> Iterator[sa.Row[Any]]:
     as its chain links them."""
     columns = [observations.c[name] for name in PUBLISHED]
     stmt = _statement(selection, *columns).order_by(observations.c.target, observations.c.seq)
-    # Accessibility audits (their own chains, issue 18) are no attempt at a booking: no row.
-    stmt = stmt.where(observations.c.target.not_like(f"%{AUDIT_CHAIN_SUFFIX}"))
+    # Accessibility audits and substitute channel checks (their own chains, issue 18) are no
+    # attempt at a booking: no row.
+    for suffix in SIDE_CHAIN_SUFFIXES:
+        stmt = stmt.where(observations.c.target.not_like(f"%{suffix}"))
     return store.scan(stmt)
 
 

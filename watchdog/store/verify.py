@@ -480,8 +480,9 @@ _ROWS_IN_CHAIN_ORDER = sa.select(observations).order_by(observations.c.target, o
 
 
 def _evidence(doc: dict[str, Any] | None) -> Iterable[tuple[str, str]]:
-    """(sha, kind) of each evidence blob a hashed document references: its `evidence`, and
-    the captures of the pages an audit found in breach (`audit.pages[].screenshot|framed`)."""
+    """(sha, kind) of each evidence blob a hashed document references: its `evidence`, the
+    captures of the pages an audit found in breach (`audit.pages[].screenshot|framed`), and
+    the pages a substitute channel check read (`substitute.pages[].sha256`)."""
     evidence = doc.get("evidence") if doc else None
     if not isinstance(evidence, dict):
         return []
@@ -501,6 +502,12 @@ def _evidence(doc: dict[str, Any] | None) -> Iterable[tuple[str, str]]:
             shots = v.get("shots") if isinstance(v, dict) else None
             for shot in shots if isinstance(shots, list) else []:
                 found += _shas(shot, f"{where} {rule} element")
+    check = doc.get("substitute") if doc else None
+    checked = check.get("pages") if isinstance(check, dict) else None
+    for index, page in enumerate(checked if isinstance(checked, list) else []):
+        sha = page.get("sha256") if isinstance(page, dict) else None
+        if sha is not None:  # a page a substitute channel check read, as served
+            found.append((str(sha), f"substitute page {index + 1} html"))
     return found
 
 
