@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import urllib.request
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import Sim, probe_and_store, target, write_config
-from test_report import visible_text
+from harness import Sim, probe_and_store, report_texts, target, write_config
 
 from watchdog.cli.main import main
 from watchdog.config.loader import Config, load_config
@@ -32,7 +31,6 @@ from watchdog.domain.models import (
 )
 from watchdog.metrics.registry import Metrics
 from watchdog.opendata.export import rows
-from watchdog.report.api import ReportOptions, build_report_async
 from watchdog.report.recommend import load_rules, recommend, rule_notes
 from watchdog.simulator import prefecture_info
 from watchdog.stats.calendar import Period, paris_midnight
@@ -269,22 +267,8 @@ def test_the_report_gives_the_channel_and_recommends_publishing_one(
         for _ in range(2):
             probe_and_store(sim, config, target_id)
     assert main(["substitute", "--config", config.source, *ids]) == 1
-    store = Store.open(config.watchdog.data_dir)
-    until = datetime.now(UTC) + timedelta(seconds=1)
     chosen = [t for t in config.targets if t.id in ids]
-    try:
-        pages = {}
-        for lang in ("fr", "en"):
-            options = ReportOptions(formats=("html",), lang=lang, browser=sim.host, simulated=True)
-            (html,) = sim.loop.run(
-                build_report_async(
-                    store, chosen, since=until - timedelta(hours=1), until=until,
-                    out_dir=tmp_path / lang, options=options,
-                )
-            )  # fmt: skip
-            pages[lang] = visible_text(html.read_text(encoding="utf-8"))
-    finally:
-        store.close()
+    pages = report_texts(sim, config, chosen, tmp_path)
     fr, en = pages["fr"], pages["en"]
     start = fr.index("4.8 L'accessibilité des parcours")
     section = fr[start : fr.index("5. Analyse", start)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -223,12 +223,9 @@ def _fill_captcha(series: dict[str, SeriesStats], rows: Iterable[Any]) -> None:
 
 def _fill_audits(series: dict[str, SeriesStats], rows: Iterable[Any]) -> None:
     """The last accessibility audit of each target (rows in chain order)."""
-    for _chain, doc in rows:
-        audit = Observation.model_validate_json(doc)
-        stats = series.get(audit.audit.target) if audit.audit is not None else None
-        if stats is None or audit.audit is None:
-            continue
-        stats.audit, stats.audited_at, stats.audit_id = audit.audit, audit.started_at, audit.id
+    for target, obs, audit in _side_records(rows, "audit"):
+        if (stats := series.get(target)) is not None:
+            stats.audit, stats.audited_at, stats.audit_id = audit, obs.started_at, obs.id
 
 
 def _fill_assisted(series: dict[str, SeriesStats], rows: Iterable[Any]) -> None:
@@ -239,13 +236,23 @@ def _fill_assisted(series: dict[str, SeriesStats], rows: Iterable[Any]) -> None:
 
 def _fill_substitute(series: dict[str, SeriesStats], rows: Iterable[Any]) -> None:
     """The last substitute channel check of each target (rows in chain order)."""
+    for target, obs, check in _side_records(rows, "substitute"):
+        if (stats := series.get(target)) is not None:
+            stats.substitute, stats.substituted_at, stats.substitute_id = (
+                check,
+                obs.started_at,
+                obs.id,
+            )
+
+
+def _side_records(rows: Iterable[Any], field: str) -> Iterator[tuple[str, Observation, Any]]:
+    """(target id, observation, its `field` record) of each row of a side chain (audits,
+    substitute channel checks) that holds one; the record names its target."""
     for _chain, doc in rows:
-        check = Observation.model_validate_json(doc)
-        stats = series.get(check.substitute.target) if check.substitute is not None else None
-        if stats is None or check.substitute is None:
-            continue
-        stats.substitute, stats.substituted_at = check.substitute, check.started_at
-        stats.substitute_id = check.id
+        obs = Observation.model_validate_json(doc)
+        record = getattr(obs, field)
+        if record is not None:
+            yield record.target, obs, record
 
 
 def _fill_leads(series: dict[str, SeriesStats], rows: Iterable[Any]) -> None:
