@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import urllib.request
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import Sim, probe_and_store, report_texts, target, write_config
+from aiohttp import web
+from harness import Sim, loopback_site, probe_and_store, report_texts, target, write_config
 
 from watchdog.cli.main import main
 from watchdog.config.loader import Config, load_config
@@ -159,6 +161,71 @@ def test_a_host_that_answers_503_is_asked_nothing_more(sim: Sim, config: Config)
     assert page.status is None and page.sha256 is None
     assert page.error is not None and "back off" in page.error
     assert outcomes(after.substitute) == (U, U, U, U)  # not read: never « not found »
+
+
+PASSAGE = "<h2>Vous ne parvenez pas à prendre rendez-vous ?</h2>"
+
+
+@pytest.fixture
+def hostile(sim: Sim) -> Iterator[tuple[str, list[str]]]:
+    """Pages that misbehave, on loopback; the User-Agent of every request is kept."""
+    agents: list[str] = []
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        agents.append(request.headers.get("User-Agent", ""))
+        path = request.path
+        if path == "/away":
+            raise web.HTTPFound("http://elsewhere.example/info")
+        if path == "/loop":
+            raise web.HTTPFound("/loop")
+        if path == "/huge":
+            return web.Response(body=b"<p>" + b"x" * (6 * 1024 * 1024), content_type="text/html")
+        if path == "/latin":  # ISO-8859-1, as its header says
+            body = f"<html><body>{PASSAGE}<p>Appelez le 01 99 00 12 34.</p></body></html>"
+            latin = {"Content-Type": "text/html; charset=iso-8859-1"}
+            return web.Response(body=body.encode("iso-8859-1"), headers=latin)
+        if path == "/off-host-form":
+            link = '<a href="http://elsewhere.example/contact">formulaire de contact</a>'
+            return web.Response(text=f"<html><body>{PASSAGE}<p>{link}</p></body></html>",
+                                content_type="text/html")  # fmt: skip
+        raise web.HTTPNotFound()
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", handle)
+    with loopback_site(sim, app) as base:
+        yield base, agents
+
+
+def test_hostile_pages_are_refused_in_one_line(
+    sim: Sim, tmp_path: Path, hostile: tuple[str, list[str]]
+) -> None:
+    base, agents = hostile
+    paths = ["away", "loop", "huge", "latin", "off-host-form"]
+    specs = []
+    for path in paths:
+        spec = target(path, "legacy_booking", sim.entry_url("legacy-no-slot"))
+        spec["substitute_pages"] = [f"{base}/{path}"]
+        specs.append(spec)
+    config = write_config(tmp_path, specs, politeness={"per_host": {"requests_per_minute": 600}})
+    main(["substitute", "--config", config.source])
+    found = checks(config)
+    read = {path: found[path].substitute for path in paths}
+    errors = {path: check.pages[0].error for path, check in read.items() if check is not None}
+    assert errors["away"] == "not fetched: host 'elsewhere.example' is not in allowed_hosts"
+    assert errors["loop"] == "more than 5 redirects"
+    assert errors["huge"] == f"answer larger than {5 * 1024 * 1024} bytes: not read"
+    assert found["away"].outcome.value == "probe_error"  # ours: never the site's fault
+    for path in ("away", "loop", "huge"):
+        check = read[path]
+        assert check is not None and outcomes(check) == (U, U, U, U)  # not read: unknown
+    latin = read["latin"]
+    assert latin is not None and errors["latin"] is None
+    assert outcomes(latin) == (N, N, N, P)
+    off = read["off-host-form"]
+    assert off is not None and len(off.pages) == 1  # the form's host is not ours to ask
+    form = off.channels[0]
+    assert (form.outcome, form.checked, form.form_status) == (P, False, None)
+    assert agents and set(agents) == {config.watchdog.user_agent}
 
 
 def test_the_pages_are_kept_as_served_and_verify(sim: Sim, config: Config) -> None:
