@@ -79,7 +79,8 @@ class Checker:
                 pages.append(fetched.page)
                 if fetched.text is not None:
                     base = fetched.page.final_url or url
-                    read.append((fetched.page, recognise(fetched.text, base)))
+                    found = await asyncio.to_thread(recognise, fetched.text, base)
+                    read.append((fetched.page, found))
             forms = await self._forms(session, read, pages)
         channels = [_outcome(kind, pages, read, forms) for kind in ChannelKind]
         return SubstituteCheck(
