@@ -128,7 +128,7 @@ def measure(count: int, ports: list[int], args: argparse.Namespace) -> dict[str,
     config = write_config(folder, rendered, ports, args)
     workers = [
         subprocess.Popen(
-            [WATCHDOG, "worker", "--config", str(config), "--name", f"bench{n}"],
+            [WATCHDOG, "worker", "--config", str(config), "--name", f"bench{n}", "--port", "0"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

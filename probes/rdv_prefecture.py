@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from watchdog.domain.errors import ProbeError
-from watchdog.domain.models import Outcome
+from watchdog.domain.models import Outcome, SlotSeen
 from watchdog.probe.captcha import captcha_seen
 from watchdog.probe.dates import clock, numeric_date, paris
 from watchdog.probe.pagetext import sentence_containing
@@ -40,6 +40,13 @@ from watchdog.probe.session import (
 _CRITERE = re.compile(r"\"critere\"\s*:\s*(\{[^{}]*\})")
 _TRH = re.compile(r"<input\b[^>]*\bname=[\"']?trhId\b[^>]*>", re.I)
 _TRH_LABEL = re.compile(r"<label\b[^>]*\bfor=[\"']?trhId_[^>]*>([^<]*)<", re.I)
+# Reading each slot: the day columns' headings (class `celulleHeader`, weekday and DD/MM), the
+# radios (`id="trhId_<id>"`) and their labels (« 09h30 »), in the order of the page.
+_SLOT_PARTS = re.compile(r"<(?P<tag>div|input|label)\b(?P<attrs>[^>]*)>(?P<text>[^<]*)", re.I)
+_HEADER_CLASS = re.compile(r"\bclass=[\"'][^\"']*\bcelulleHeader\b", re.I)
+_RADIO_ID = re.compile(r"\bid=[\"']?trhId_([^\"'\s>]+)", re.I)
+_LABEL_FOR = re.compile(r"\bfor=[\"']?trhId_([^\"'\s>]+)", re.I)
+_DAY_MONTH = re.compile(r"\b(\d{2})/(\d{2})\b")
 _PROCHAINE = re.compile(
     r"Prochaine mise en ligne de nouveaux rendez-vous\s*:\s*"
     r"le (\d{2}/\d{2}/\d{4}) à (\d{1,2})\s*[:h]\s*(\d{2})"
@@ -174,6 +181,42 @@ def _first_slot(critere: dict[str, Any] | None, html: str) -> datetime | None:
     return paris(first_day, clock(label.group(1)) if label else None)
 
 
+def slots_seen(html: str, critere: dict[str, Any] | None) -> tuple[SlotSeen, ...]:
+    """Each `trhId` radio: its id, the day of its column (the `celulleHeader` DD/MM, placed in
+    the year of the week that starts at `critere.premierJour`), the time of its label. The
+    mobile day panels name no day in documented markup: there the day stays unknown."""
+    first = numeric_date(str((critere or {}).get("premierJour") or ""))
+    day: str | None = None
+    times: dict[str, str] = {}
+    order: list[tuple[str, str | None]] = []
+    for part in _SLOT_PARTS.finditer(html):
+        tag, attrs = part.group("tag").lower(), part.group("attrs")
+        if tag == "div" and _HEADER_CLASS.search(attrs):
+            day = _column_day(part.group("text"), first)
+        elif tag == "input" and re.search(r"\bname=[\"']?trhId\b", attrs, re.I):
+            found = _RADIO_ID.search(attrs)
+            if found is not None:
+                order.append((found.group(1), day))
+        elif tag == "label" and (found := _LABEL_FOR.search(attrs)) is not None:
+            at = clock(part.group("text"))
+            if at is not None:
+                times[found.group(1)] = f"{at:%H:%M}"
+    seen = {key: SlotSeen(key=key, day=on, time=times.get(key)) for key, on in order}
+    return tuple(seen.values())
+
+
+def _column_day(heading: str, first: date | None) -> str | None:
+    """A heading's DD/MM as an ISO day within the week from `first` (None: not placed)."""
+    match = _DAY_MONTH.search(heading)
+    if match is None or first is None:
+        return None
+    for offset in range(7):
+        day = first + timedelta(days=offset)
+        if (day.day, day.month) == (int(match.group(1)), int(match.group(2))):
+            return day.isoformat()
+    return None
+
+
 def _critere(html: str) -> dict[str, Any] | None:
     match = _CRITERE.search(html)
     if match is None:
@@ -223,7 +266,8 @@ def _slot_page(state: PageState) -> Classification | None:
     radios = len(_TRH.findall(state.html))
     if radios:
         earliest = _first_slot(critere, state.html)
-        return Classification(Outcome.AVAILABLE, "slots", None, radios, earliest, upcoming)
+        seen = slots_seen(state.html, critere)
+        return Classification(Outcome.AVAILABLE, "slots", None, radios, earliest, upcoming, seen)
     later = _later_week(state, critere)
     if later is not None:
         # "Prochaine disponibilité le …": nothing this week, but a later week has a slot.
@@ -236,7 +280,7 @@ def _slot_page(state: PageState) -> Classification | None:
     ):
         message = sentence_containing(state.lines, marker)
         if message is not None:
-            return Classification(Outcome.NO_SLOT, detail, message, 0, None, upcoming)
+            return Classification(Outcome.NO_SLOT, detail, message, 0, None, upcoming, ())
     if critere is not None:
         # The page's data says nothing is free, but no sentence shows it: not yet rendered.
         return Classification(

@@ -177,7 +177,8 @@ def watchdog_config(
                         "interval": interval})  # fmt: skip
     body = {
         "watchdog": {"data_dir": str(folder / "data"), "allowed_hosts": ["127.0.0.1"],
-                     "min_interval": "1s", "simulated": True},
+                     "min_interval": "1s", "simulated": True,
+                     "canary": {"url": f"{base}/__sim/canary", "every": "5s", "timeout": "2s"}},
         "browser": {"probe_timeout": "30s", "max_contexts": 2},
         "politeness": {"per_host": {"requests_per_minute": 600, "concurrent": 2}},
         "listen": {"port": port},

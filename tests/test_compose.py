@@ -65,7 +65,7 @@ def resolved(compose: Compose, *profiles: str) -> dict[str, Any]:
 
 
 def test_compose_config_passes(compose: Compose) -> None:
-    for profiles in ([], ["--profile", "demo"]):
+    for profiles in ([], ["--profile", "demo"], ["--profile", "demo", "--profile", "scale-out"]):
         result = run(compose, *profiles, "config", "-q")
         assert result.returncode == 0, result.stderr
 
@@ -88,7 +88,7 @@ def test_the_simulator_runs_only_in_the_demo_profile(compose: Compose) -> None:
 
 
 def test_every_service_listens_on_loopback_only(compose: Compose) -> None:
-    services = resolved(compose, "demo")["services"]
+    services = resolved(compose, "demo", "scale-out")["services"]
     for name, service in services.items():
         assert service["network_mode"] == "host", name
         assert not service.get("ports"), f"{name} publishes ports"
@@ -102,10 +102,13 @@ def test_every_service_listens_on_loopback_only(compose: Compose) -> None:
     assert mailpit["MP_UI_BIND_ADDR"].startswith("127.0.0.1:")
     demo = load_config(REPO / "config" / "compose" / "watchdog.yaml")
     assert demo.listen.host == "127.0.0.1"
+    assert "listen_addresses=127.0.0.1" in services["postgres"]["command"]
+    for name in ("worker-paris", "worker-lyon"):
+        assert _worker_config(services, name).listen.host == "127.0.0.1"
 
 
 def test_mounted_configuration_exists_and_the_addresses_agree(compose: Compose) -> None:
-    services = resolved(compose, "demo")["services"]
+    services = resolved(compose, "demo", "scale-out")["services"]
     for name, service in services.items():
         for volume in service.get("volumes", []):
             if volume["type"] == "bind":
@@ -170,3 +173,54 @@ def test_the_demo_delivers_every_alertmanager_receiver_somewhere(compose: Compos
     routed = {route["receiver"] for route in manager["route"]["routes"]}
     investigators = next(r for r in manager["receivers"] if r["name"] == "investigators")
     assert "investigators" in routed and investigators["email_configs"]
+
+
+def _worker_config(services: dict[str, Any], name: str) -> Any:
+    """The configuration a worker service runs with (WATCHDOG_CONFIG, in its bind mount)."""
+    service = services[name]
+    path = service["environment"]["WATCHDOG_CONFIG"]
+    [mount] = [v for v in service["volumes"] if path.startswith(v["target"] + "/")]
+    return load_config(Path(mount["source"]) / path.removeprefix(mount["target"] + "/"))
+
+
+def test_the_scale_out_profile_is_two_workers_on_two_vantages_on_postgresql(
+    compose: Compose,
+) -> None:
+    """Issue 17: PostgreSQL, two `watchdog worker` on the vantages paris and lyon over the demo
+    catalog (each journey asked from both), each found by Prometheus through its file_sd
+    entry; one notifier."""
+    assert not {"postgres", "worker-paris", "worker-lyon"} & set(resolved(compose)["services"])
+    services = resolved(compose, "demo", "scale-out")["services"]
+    configs = {name: _worker_config(services, name) for name in ("worker-paris", "worker-lyon")}
+    assert {c.watchdog.vantage for c in configs.values()} == {"paris", "lyon"}
+    assert [c.workers.notifier for c in configs.values()] == [True, False]
+    postgres = services["postgres"]["environment"]
+    for name, config in configs.items():
+        service = services[name]
+        assert service["command"][0] == "worker"
+        assert config.watchdog.database_url == (
+            f"postgresql://{postgres['POSTGRES_USER']}@127.0.0.1:5432/{postgres['POSTGRES_DB']}"
+        )
+        assert f"http://127.0.0.1:{config.listen.port}/healthz" in " ".join(
+            service["healthcheck"]["test"]
+        )
+        mounts = {v["target"]: v["source"] for v in service["volumes"]}
+        assert mounts["/data"] == "watchdog-data" and config.watchdog.data_dir == Path("/data")
+        assert mounts[str(config.workers.file_sd_dir)] == "watchdog-file-sd"
+        assert config.watchdog.canary.url == "http://127.0.0.1:8765/__sim/canary"
+        assert all(t.vantages == ["paris", "lyon"] for t in config.targets)
+    ports = {c.listen.port for c in configs.values()}
+    assert len(ports) == 2 and 9788 not in ports  # beside `watchdog run`, no clash
+    prometheus = {v["target"]: v["source"] for v in services["prometheus"]["volumes"]}
+    assert prometheus["/etc/prometheus/workers"] == "watchdog-file-sd"
+    prom = yaml.safe_load((REPO / "config/prometheus/prometheus.yml").read_text())
+    watchdog_job = next(j for j in prom["scrape_configs"] if j["job_name"] == "watchdog")
+    assert "workers/*.json" in watchdog_job["file_sd_configs"][0]["files"]
+    assert (REPO / "config/prometheus/workers").is_dir()  # the mount point exists
+
+    demo = load_config(REPO / "config" / "compose" / "watchdog.yaml")
+    paris = configs["worker-paris"]
+    strip = {"vantages"}
+    assert [t.model_dump(exclude=strip) for t in paris.targets] == [
+        t.model_dump(exclude=strip) for t in demo.targets
+    ], "config/compose/scale-out/catalog.yaml drifted from the demo catalog"

@@ -109,6 +109,31 @@ BAD_CASES = {
         + "      rules: [{text: 'x', outcome: no_slot}]\n",
         ":11: targets[0].options.steps[0].fill: Value error, fill looks like personal data",
     ),
+    # Vantages (issue 17)
+    "vantage_name": (
+        "watchdog: {vantage: 'Paris Nord'}\ntargets:\n" + GOOD_TARGET,
+        ":1: watchdog.vantage: String should match pattern",
+    ),
+    "proxy_scheme": (
+        "watchdog: {proxy: 'ftp://10.0.0.1:21'}\ntargets:\n" + GOOD_TARGET,
+        ":1: watchdog.proxy: Value error, 'ftp://10.0.0.1:21' is not an http://",
+    ),
+    "canary_url": (
+        "watchdog:\n  canary: {url: 'not a url'}\ntargets:\n" + GOOD_TARGET,
+        ":2: watchdog.canary.url: String should match pattern",
+    ),
+    "canary_timeout": (
+        "watchdog:\n  canary: {every: 5s, timeout: 10s}\ntargets:\n" + GOOD_TARGET,
+        ":2: watchdog.canary: Value error, timeout must be",
+    ),
+    "target_vantage": (
+        "targets:\n" + GOOD_TARGET + "    vantages: [paris, 'Lyon!']\n",
+        ":10: targets[0].vantages[1]: String should match pattern",
+    ),
+    "notifier_type": (
+        "workers: {notifier: maybe}\ntargets:\n" + GOOD_TARGET,
+        ":1: workers.notifier: Input should be a valid boolean",
+    ),
 }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -150,3 +151,43 @@ def test_watchdog_dashboards_build_writes_the_json_models(tmp_path: Path) -> Non
         text = (tmp_path / "out" / name).read_text(encoding="utf-8")
         assert json.loads(text) == BUILT[name]
         assert "créneau" in text or "sonde" in text  # French panel texts, kept unescaped
+
+
+def test_the_slot_lifetime_panel_reads_the_histogram_with_promtool(tmp_path: Path) -> None:
+    """The panel's own queries, run by Prometheus' engine (promtool) on the histogram as the
+    daemon exports it: two slots gone within a day, by 95 s and by 380 s (upper bounds)."""
+    from watchdog.metrics.registry import LIFETIME_BUCKETS
+
+    panel = next(p for p in panels(BUILT["prefecture.json"]) if "créneaux" in p["title"]
+                 and "Durée de vie" in p["title"])  # fmt: skip
+    exprs = [t["expr"].replace("$target", ".*") for t in panel["targets"]]
+    series = []
+    for le in [*LIFETIME_BUCKETS, "+Inf"]:
+        bound = float("inf") if le == "+Inf" else float(le)
+        gone = (bound >= 95) + (bound >= 380)
+        le_text = le if le == "+Inf" else f"{float(le)}"
+        labels = f'target="t",le="{le_text}"'
+        series.append({
+            "series": f"watchdog_slot_lifetime_seconds_bucket{{{labels}}}",
+            "values": f"0x5 {gone}x5",
+        })  # fmt: skip
+    expected = [120, 540]  # the median in (60, 120], the 90th centile in (300, 600]
+    tests = {
+        "evaluation_interval": "1m",
+        "tests": [{
+            "interval": "1m",
+            "input_series": series,
+            "promql_expr_test": [
+                {"expr": e, "eval_time": "10m", "exp_samples": [
+                    {"labels": '{target="t"}', "value": v}]}
+                for e, v in zip(exprs, expected, strict=True)
+            ],
+        }],
+    }  # fmt: skip
+    path = tmp_path / "panel_test.yml"
+    path.write_text(json.dumps(tests), encoding="utf-8")
+    promtool = shutil.which("promtool")
+    assert promtool is not None, "promtool (Debian package prometheus) is needed: make setup"
+    result = subprocess.run([promtool, "test", "rules", str(path)], capture_output=True,
+                            text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from watchdog.domain.models import Env, Observation, Outcome
 from watchdog.domain.target import Target
+from watchdog.domain.vantage import CanaryCheck
 from watchdog.evidence.network import NetworkFacts
 from watchdog.metrics.registry import Metrics
 from watchdog.store.usage import Disk, StoreSize
@@ -68,6 +69,7 @@ def fixed_metrics() -> Metrics:
     metrics.network(ain, NetworkFacts("elsewhere.gouv.fr", CERT_EXPIRY, {}))
     metrics.store_usage(StoreSize(database_bytes=1_234_567, evidence_bytes=89_000_000),
                         Disk(free_bytes=40_000_000_000, size_bytes=100_000_000_000))  # fmt: skip
+    metrics.canary(CanaryCheck("paris", T0, True, "https://canary.example/ok", 0.2, 200))
     first = T0 + timedelta(seconds=3.5)
     metrics.observe(obs(ain.id, 0, Outcome.AVAILABLE, 3.5, slots=2,
                         earliest_slot=first + timedelta(days=12.5)), ain)  # fmt: skip
@@ -244,3 +246,25 @@ def test_assisted_reads_are_told_apart_and_counted_in_the_outcomes_too() -> None
     outcomes = {k: v for k, v in values.items() if k[0] == "watchdog_probe_outcomes_total"
                 and ("target", ain.id) in k[1] and ("outcome", "available") in k[1]}  # fmt: skip
     assert list(outcomes.values()) == [2.0]
+
+
+def test_a_slot_gone_is_one_sample_of_its_upper_bound_and_forgotten_with_its_target() -> None:
+    rdv = make_target(
+        "val-de-marne-rdv", platform="rdv_prefecture",
+        url="https://rdv-prefecture.interieur.gouv.fr/rdvpref/reservation/demarche/16040/",
+    )  # fmt: skip
+    metrics = Metrics(CollectorRegistry(auto_describe=True))
+    metrics.declare([rdv, make_target("ain")])
+    metrics.slot_gone(rdv, 380.0)
+    metrics.slot_gone(rdv, None)  # there at the first observation: no upper bound, no sample
+    found = samples(metrics.exposition().decode())
+    name = "watchdog_slot_lifetime_seconds"
+
+    def value(suffix: str, target: str, **extra: str) -> float:
+        return found[(name + suffix, frozenset({"target": target, **extra}.items()))]
+
+    assert value("_count", rdv.id) == 1 and value("_sum", rdv.id) == 380.0
+    assert value("_bucket", rdv.id, le="300.0") == 0 and value("_bucket", rdv.id, le="600.0") == 1
+    assert value("_count", "ain") == 0  # pre-created: a quiet target reads 0
+    metrics.forget(rdv.id, rdv.platform)
+    assert f'{name}_count{{target="{rdv.id}"' not in metrics.exposition().decode()

@@ -103,7 +103,7 @@ def test_a_v1_store_is_upgraded_on_open(
     with caplog.at_level(logging.INFO, logger=schema.__name__):
         store = Store.open(data_dir, database_url)
     with store:
-        assert _version(store) == 2
+        assert _version(store) == schema.SCHEMA_VERSION
         assert _copies(store) == {
             "paris-a": [
                 (False, "every", "request", None),
@@ -159,6 +159,6 @@ def test_an_interrupted_upgrade_leaves_a_usable_v1_store(
     finally:
         engine.dispose()
     with Store.open(data_dir, database_url) as store:
-        assert _version(store) == 2
+        assert _version(store) == schema.SCHEMA_VERSION
         assert verify_store(store).ok
         assert store.count() == 9

@@ -6,7 +6,8 @@ English and 2025 wordings, mobile markup, collapsed rows, dialogs on top; see
 watchdog/simulator/variants.py). Each row of `CASES` is one simulated target; each runs
 through the real runner, real Chromium and, where the platform has one, the request engine
 (`auto`: the request engine, handing over to the browser what only a renderer can read).
-Every row asserts outcome, detail, message, slots, the earliest slot and `published_next`
+Every row asserts outcome, detail, message, slots (on RDV-Préfecture each slot read, too), the
+earliest slot and `published_next`
 as instants with their Europe/Paris offset (and, where given, every alert in order), and that
 the simulator saw no booking request. A new variant is one row. One row runs in a browser
 whose cookies are off (Chromium's own setting, by DevTools): the runner, probe and simulator
@@ -26,10 +27,12 @@ import pytest
 from conftest import SIM_NOW
 from harness import Sim, probe_and_store, simulating, target, write_config
 
-from watchdog.domain.models import AudioCheck, Observation
+from watchdog.domain.models import AudioCheck, Observation, SlotSeen
 from watchdog.engine.runner import Runner
 from watchdog.probe.session import ProbeSession
 from watchdog.simulator.app import entry_path
+from watchdog.simulator.availability import make_slots
+from watchdog.simulator.rdv_pages import trh_id
 from watchdog.simulator.scenario import Scenario
 
 if TYPE_CHECKING:
@@ -284,6 +287,8 @@ def _assert_reading(obs: Observation, case: Case) -> None:
     assert obs.published_next == case.published_next
     if obs.published_next is not None:
         assert obs.published_next.utcoffset() == CET
+    if case.platform == "rdv_prefecture":
+        assert obs.slots_seen == _rdv_slots_seen(case)
     if (case.platform, case.detail) == ("rdv_prefecture", "captcha_wall"):
         # What the captcha offers (RGAA 1.5) is read once its markup is there, late or not.
         seen = obs.captcha
@@ -291,6 +296,22 @@ def _assert_reading(obs: Observation, case: Case) -> None:
         assert (seen.rendered, seen.image, seen.audio, seen.audio_check) == (
             True, True, True, AudioCheck.AUDIO,
         )  # fmt: skip
+
+
+def _rdv_slots_seen(case: Case) -> list[SlotSeen] | None:
+    """Each slot RDV-Préfecture offered, read one by one (issue 19): its `trhId`, its column's
+    day (not on the mobile panels, whose day headers are not documented markup), its time.
+    A no-slot page reads an empty list; a page that shows no week's slots reads none."""
+    if case.outcome == "no_slot":
+        return []
+    if case.detail != "slots":
+        return None
+    days = int(case.rule["first_slot_in_days"])
+    mobile = "mobile" in case.variants
+    return [
+        SlotSeen(key=trh_id(s), day=None if mobile else s.date().isoformat(), time=f"{s:%H:%M}")
+        for s in make_slots(TODAY, int(case.rule["slots"]), days)
+    ]
 
 
 @dataclass

@@ -120,7 +120,7 @@ def _config(tmp_path: Path, pg_url: str, urls: dict[str, str]) -> Config:
 def _start_worker(config: Config, name: str, log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         return subprocess.Popen(
-            [WATCHDOG, "-v", "worker", "--config", config.source, "--name", name],
+            [WATCHDOG, "-v", "worker", "--config", config.source, "--name", name, "--port", "0"],
             stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
 

@@ -36,8 +36,9 @@ from watchdog.domain.target import Target
 from watchdog.evidence.volatile import rebuild
 from watchdog.report.api import ReportOptions, build_report_async
 from watchdog.report.steps import Steps, count_steps
+from watchdog.report.typo import Typo
 from watchdog.store import checkpoint as checkpoints
-from watchdog.store import record, timestamps
+from watchdog.store import record, retention, timestamps
 from watchdog.store.chain import format_instant
 from watchdog.store.db import Store
 
@@ -233,6 +234,42 @@ class _Progress:
         self._tell(self.observations_total + self.report_total + done)
 
 
+def _pruned(store: Store, targets: list[str], period: tuple[datetime, datetime]) -> str:
+    """What retention pruned of `targets` in `period`, for the readme (empty when nothing)."""
+    lines: dict[str, list[str]] = {"fr": [], "en": []}
+    for summary in retention.pruned_in(store, targets, *period):
+        first, last, on = map(
+            _instant, (summary.first_started_at, summary.last_started_at, summary.pruned_at)
+        )
+        for lang, template in _PRUNED_LINE.items():
+            typo = Typo(lang)
+            count = typo.unit(summary.observations, "observation", "observations")
+            lines[lang].append(
+                template.format(
+                    target=summary.target,
+                    a=summary.first_seq,
+                    b=summary.last_seq,
+                    count=count,
+                    first=typo.datetime(first),
+                    last=typo.datetime(last),
+                    on=typo.date(on),
+                    rule=summary.retention,
+                )
+            )
+    return layout.pruned_text(lines["fr"], lines["en"])
+
+
+_PRUNED_LINE = {
+    "fr": "  - {target}\u00a0: n°\u00a0{a} à {b}, {count}, du {first} au {last}, supprimées le "
+    "{on} («\u00a0{rule}\u00a0»)",
+    "en": "  - {target}: seq {a}–{b}, {count}, from {first} to {last}, pruned on {on} (“{rule}”)",
+}
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def _write_zip(  # noqa: PLR0913 -- the zip's parts and where to tell its progress
     store: Store,
     path: Path,
@@ -248,6 +285,7 @@ def _write_zip(  # noqa: PLR0913 -- the zip's parts and where to tell its progre
     with zipfile.ZipFile(path, "w", allowZip64=True) as archive:
         writer = _Writer(archive)
         readme = layout.README_TEXT.format(name=path.name.removesuffix(".partial"))
+        readme += _pruned(store, [c.target for c in chains], period)
         writer.add_bytes(layout.README, readme.encode("utf-8"))
         for name in (layout.JSONL, layout.CSV):
             with (work / name).open("rb") as source:

@@ -208,3 +208,28 @@ A screenshot "rendered later" (request engine) asked the site for nothing: "reso
 JSON file of the stylesheets, images and fonts fetched during the observation (URL, status,
 type, base64 body and its SHA-256), the rendering's only sources.
 """
+
+
+def pruned_text(fr: list[str], en: list[str]) -> str:
+    """The readme's paragraph on the periods retention pruned (one line each, per language)."""
+    if not fr:
+        return ""
+    return PRUNED_TEXT.format(fr="\n".join(fr), en="\n".join(en))
+
+
+PRUNED_TEXT = """
+Périodes supprimées par la politique de conservation
+----------------------------------------------------
+Avant la constitution de ce lot, la politique de conservation de l'émetteur a supprimé du
+registre les observations suivantes de la période du lot ; elles n'y figurent donc pas. Un
+résumé signé de chacune (empreintes de la première et de la dernière, nombre par résultat)
+en tient lieu dans le registre, et « watchdog verify » l'y contrôle :
+{fr}
+
+PERIODS PRUNED BY RETENTION
+---------------------------
+Before this bundle was made, the issuer's retention policy pruned these observations of the
+bundle's period from the record; they are not in it. A signed summary of each (the hashes of
+the first and last, counts by outcome) stands in the record, where `watchdog verify` checks it:
+{en}
+"""

@@ -30,7 +30,7 @@ from watchdog.report.dossier import DossierOptions, build_dossier
 from watchdog.report.steps import count_steps
 from watchdog.stats.calendar import Period
 from watchdog.stats.compute import observed_window
-from watchdog.store import Store
+from watchdog.store import Store, retention
 from watchdog.store.access import Access
 
 
@@ -76,10 +76,19 @@ def _observed(store: Store, targets: Sequence[Target], period: Period, allow_emp
     unless --allow-empty (a report over nothing would only say so)."""
     found = observed_window(store, [t.id for t in targets], period)
     asked = f"{period.first_day.isoformat()} to {period.last_day.isoformat()} (Paris)"
+    gone = retention.pruned_in(store, [t.id for t in targets], period.since, period.until)
+    for summary in gone:
+        print(
+            f"pruned by retention: {summary.target} {summary.seqs()}, {summary.observations} "
+            f"observation(s) from {summary.period()} (« {summary.retention} », on "
+            f"{summary.pruned_at}): not in this document",
+            file=sys.stderr,
+        )
     if found is None:
         if not allow_empty:
+            why = " (retention pruned it: see above)" if gone else ""
             raise WatchdogError(
-                f"no observation from {asked} for the target(s) selected; "
+                f"no observation from {asked} for the target(s) selected{why}; "
                 "pass --allow-empty to write a document that says so"
             )
         print(f"asked: {asked}; observed: nothing", file=sys.stderr)

@@ -61,6 +61,10 @@ VERBS: dict[str, Verb] = {
         "watchdog.cli.checkpoint",
         "sign the chain heads now (and timestamp them, with checkpoints.tsa_url)",
     ),
+    "retention": Verb(
+        "watchdog.cli.retention",
+        "prune by retention class (plan: dry run; apply), leaving signed summaries",
+    ),
     "report": Verb("watchdog.cli.report", "evidence report (HTML, PDF) over a period"),
     "dossier": Verb("watchdog.cli.report", "référé file for one target: every attempt by ISO week"),
     "bundle": Verb(

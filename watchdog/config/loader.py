@@ -408,8 +408,34 @@ def _exposure_problems(config: Config, where: Where, failed: set[str]) -> list[C
     return []
 
 
+def _retention_problems(config: Config, where: Where, failed: set[str]) -> list[ConfigProblem]:
+    """Every target and tag `retention` names must exist: a typo would lift a hold."""
+    if not _intact(failed, "retention"):
+        return []
+    main, _ = where[""]
+    ids = {t.id for t in config.targets}
+    tags = {tag for t in config.targets for tag in t.tags}
+    problems = [
+        _problem(main, ("retention", "targets", name), "no target has this id")
+        for name in config.retention.targets
+        if name not in ids
+    ]
+    problems += [
+        _problem(main, ("retention", "tags", name), "no target has this tag")
+        for name in config.retention.tags
+        if name not in tags
+    ]
+    return problems
+
+
 def _cross_checks(config: Config, where: Where, failed: set[str]) -> list[ConfigProblem]:
-    checks = (_floor_problems, _host_problems, _engine_problems, _exposure_problems)
+    checks = (
+        _floor_problems,
+        _host_problems,
+        _engine_problems,
+        _exposure_problems,
+        _retention_problems,
+    )
     return [problem for check in checks for problem in check(config, where, failed)]
 
 
@@ -447,6 +473,9 @@ def _resolve_paths(config: Config, root: Path) -> None:
     if config.checkpoints.tsa_ca is not None:
         tsa_ca = _relative_to(root, config.checkpoints.tsa_ca)
         config.checkpoints = config.checkpoints.model_copy(update={"tsa_ca": tsa_ca})
+    if config.workers.file_sd_dir is not None:
+        file_sd = _relative_to(root, config.workers.file_sd_dir)
+        config.workers = config.workers.model_copy(update={"file_sd_dir": file_sd})
     executable = config.browser.executable_path
     if executable and os.sep in executable:  # a bare name is looked up as a command
         resolved = str(_relative_to(root, Path(executable)))

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import fnmatch
 import ipaddress
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
+    PlainValidator,
     PrivateAttr,
     ValidationInfo,
     field_validator,
@@ -24,9 +27,9 @@ from pydantic import (
 
 from watchdog import __version__
 from watchdog.config.notifications import NotificationSettings
-from watchdog.domain.durations import Duration
+from watchdog.domain.durations import Duration, format_duration, parse_duration
 from watchdog.domain.models import EngineChoice, Profile, Screenshots
-from watchdog.domain.target import MaintenanceWindow, Target
+from watchdog.domain.target import MaintenanceWindow, PublicationProbes, Target
 
 DEFAULT_USER_AGENT = (
     f"prefecture-watchdog/{__version__} "
@@ -38,14 +41,56 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class CanarySettings(_Strict):
+    """The vantage's known-good page (issue 17, watchdog/domain/vantage.py): checked every
+    `every` through this vantage's network; a failure says « our network », not the site's."""
+
+    url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/\S*)?$", max_length=2000)] | None = None
+    every: Duration = timedelta(minutes=1)
+    timeout: Duration = timedelta(seconds=10)
+
+    @field_validator("every")
+    @classmethod
+    def _polite(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=1):
+            raise ValueError("must be at least 1s")
+        return value
+
+    @model_validator(mode="after")
+    def _answers_in_time(self) -> CanarySettings:
+        if not timedelta(seconds=1) <= self.timeout <= self.every:
+            raise ValueError("timeout must be at least 1s and at most `every`")
+        return self
+
+    @property
+    def stale_after(self) -> timedelta:
+        """A check older than this says nothing of the network now (two missed checks)."""
+        return 2 * self.every + self.timeout
+
+
 class WatchdogSettings(_Strict):
     data_dir: Path = Path("./data")  # relative: to the config file's folder (config.py)
     database_url: str | None = None
     user_agent: str = DEFAULT_USER_AGENT
     allowed_hosts: list[str] = Field(default_factory=lambda: ["*.gouv.fr"])
     min_interval: Duration = timedelta(minutes=2)
-    vantage: str = "default"
+    # The network probes leave from (issue 17): its name, its proxy, its canary page.
+    vantage: Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=40)] = "default"
+    proxy: str | None = None  # http://host:port, https://… or socks5://…; None: direct
+    canary: CanarySettings = Field(default_factory=CanarySettings)
     simulated: bool = False
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        scheme, sep, rest = value.partition("://")
+        if not sep or scheme.lower() not in ("http", "https", "socks5") or not rest.strip("/"):
+            raise ValueError(f"{value!r} is not an http://, https:// or socks5:// proxy URL")
+        if any(ord(c) <= 32 or ord(c) == 127 for c in value):
+            raise ValueError("a URL cannot hold spaces or control characters")
+        return value
 
     @field_validator("data_dir")
     @classmethod
@@ -135,6 +180,12 @@ class WorkersSettings(_Strict):
     dispatch_every: Duration = timedelta(seconds=5)  # how often due probes are enqueued
     heartbeat: Duration = timedelta(seconds=10)  # a worker's heartbeat in PostgreSQL
     stalled_after: Duration = timedelta(seconds=30)  # no heartbeat for this long: worker lost
+    # The one worker that sends notifications (outbox, reminders, digests); every worker opens
+    # and resolves incidents, which the store keeps unique (README « Scale-out »).
+    notifier: bool = False
+    # Where this worker writes its Prometheus file_sd entry (a JSON file per worker, e.g.
+    # /etc/prometheus/watchdog-workers/<name>.json); None: none written.
+    file_sd_dir: Path | None = None
 
     @field_validator("dispatch_every")
     @classmethod
@@ -159,6 +210,7 @@ class ProbingSettings(_Strict):
 
     engine: EngineChoice = EngineChoice.BROWSER
     screenshots: Screenshots = Screenshots.EVERY
+    publication: PublicationProbes = Field(default_factory=PublicationProbes)
 
 
 class AssistSettings(_Strict):
@@ -247,6 +299,60 @@ class CheckpointSettings(_Strict):
         return value
 
 
+MIN_ROLLING = timedelta(days=1)
+DEFAULT_ROLLING = timedelta(days=400)
+
+
+@dataclass(frozen=True)
+class RetentionClass:
+    """How long a target's observations are kept: `keep` (rolling), or for ever (hold)."""
+
+    keep: timedelta | None  # None: hold, never pruned
+
+    @property
+    def held(self) -> bool:
+        return self.keep is None
+
+    def __str__(self) -> str:
+        return "hold" if self.keep is None else f"rolling {format_duration(self.keep)}"
+
+
+def _retention_class(value: Any) -> RetentionClass:
+    """`hold`, or a mapping `{rolling: 400d}` (at least 1d)."""
+    if isinstance(value, RetentionClass):
+        return value
+    if value == "hold":
+        return RetentionClass(None)
+    if isinstance(value, dict) and set(value) == {"rolling"}:
+        keep = parse_duration(value["rolling"])
+        if keep < MIN_ROLLING:
+            raise ValueError(f"rolling must keep at least {format_duration(MIN_ROLLING)}")
+        return RetentionClass(keep)
+    raise ValueError("expected `hold` or `rolling: <duration>` (e.g. rolling: 400d)")
+
+
+def _retention_text(value: RetentionClass) -> Any:
+    return "hold" if value.keep is None else {"rolling": format_duration(value.keep)}
+
+
+Retention = Annotated[
+    RetentionClass, PlainValidator(_retention_class), PlainSerializer(_retention_text)
+]
+TargetId = Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=80)]
+
+
+class RetentionSettings(_Strict):
+    """Retention classes (README « Retention »): `watchdog retention plan|apply` prunes by them.
+
+    A target's class is `hold` when its own entry or any of its tags' says so; otherwise the
+    longest `rolling` among its entry and its tags', else `default`.
+    """
+
+    default: Retention = RetentionClass(DEFAULT_ROLLING)
+    targets: dict[TargetId, Retention] = Field(default_factory=dict)
+    tags: dict[str, Retention] = Field(default_factory=dict)
+
+
 class Config(_Strict):
     watchdog: WatchdogSettings = Field(default_factory=WatchdogSettings)
     browser: BrowserSettings = Field(default_factory=BrowserSettings)
@@ -258,6 +364,7 @@ class Config(_Strict):
     workers: WorkersSettings = Field(default_factory=WorkersSettings)
     assist: AssistSettings = Field(default_factory=AssistSettings)
     checkpoints: CheckpointSettings = Field(default_factory=CheckpointSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     # Host-wide windows, keyed by host name or host:port, on top of each target's own.
     maintenance: dict[str, list[MaintenanceWindow]] = Field(default_factory=dict)
     include: list[str] = Field(default_factory=list)
@@ -280,6 +387,19 @@ class Config(_Strict):
 
     def screenshots_for(self, target: Target) -> Screenshots:
         return target.screenshots or self.probing.screenshots
+
+    def publication_for(self, target: Target) -> PublicationProbes:
+        return target.publication or self.probing.publication
+
+    def retention_for(self, target: Target) -> RetentionClass:
+        """`target`'s retention class (RetentionSettings says how one is chosen)."""
+        rules = self.retention
+        found = [rules.targets[target.id]] if target.id in rules.targets else []
+        found += [rules.tags[tag] for tag in target.tags if tag in rules.tags]
+        if not found:
+            return rules.default
+        kept = [c.keep for c in found if c.keep is not None]
+        return RetentionClass(None if len(kept) < len(found) else max(kept))
 
 
 def host_allowed(host: str, patterns: list[str]) -> bool:

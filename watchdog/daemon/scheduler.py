@@ -7,6 +7,14 @@ token from its host's bucket, a free slot under the host's `concurrent` bound an
 `browser.max_contexts`. A host that answers `blocked`, `site_error`, `timeout` or
 `network_error` stretches its targets' cycles by factor**level up to the cap.
 
+When a target's page announces its next publication (`published_next`, issue 19), a few
+probes are planned around that instant (`probing.publication`, or the target's own
+`publication`): these alone may come closer together than the target's interval and the
+`min_interval` floor, never closer than 10 s, never beyond 30 minutes of the instant, and each
+still takes its host's token and a free slot under `concurrent`. A host in back-off gets no
+planned probe, and one more than `PLAN_LATE` late is dropped. A planned start also restarts the
+regular cycle, and its observation says so (`env.planned_for`, `env.planned_offset_s`).
+
 Time comes from an injectable `Clock` so tests run a simulated hour in milliseconds.
 """
 
@@ -28,7 +36,8 @@ from watchdog.daemon.maintenance import in_maintenance, tagged, windows_for
 from watchdog.daemon.politeness import HostState, cycle_delay
 from watchdog.domain.errors import WatchdogError
 from watchdog.domain.models import Observation, Outcome
-from watchdog.domain.target import Target
+from watchdog.domain.target import PLANNED_GAP, Target
+from watchdog.domain.vantage import wanted_here
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +45,9 @@ Probe = Callable[[Target], Awaitable[Observation]]
 Record = Callable[[Observation, Target], Awaitable[None]]
 StartHook = Callable[[Target, float, float], None]  # (target, planned, actual)
 LATENESS_SAMPLES = 100_000
+PLAN_LATE = 60.0  # a planned probe this late (budget, back-off, a probe in flight) is dropped
+PLANNED_INSTANTS_KEPT = 8  # announced instants remembered per target (no plan made twice)
+PUBLICATION = "publication"
 
 
 class Clock(Protocol):
@@ -72,6 +84,9 @@ class TargetState:
     runs: int = 0
     last_outcome: Outcome | None = None
     last_finished: float | None = None
+    # Probes planned around announced publication instants: (when, the instant), in order.
+    plan: list[tuple[float, float]] = field(default_factory=list)
+    announced: deque[float] = field(default_factory=lambda: deque(maxlen=PLANNED_INSTANTS_KEPT))
 
 
 @dataclass(frozen=True)
@@ -112,6 +127,7 @@ class Resume:
 
     last_started: Mapping[str, float] = field(default_factory=dict)
     backoff: Mapping[str, int] = field(default_factory=dict)
+    announced: Mapping[str, float] = field(default_factory=dict)  # the last `published_next`
 
 
 @dataclass
@@ -153,6 +169,9 @@ class Scheduler:
         self._stopping = False
         resume = resume or Resume()
         self._apply(config, resume.last_started, resume.backoff)
+        for target_id, instant in resume.announced.items():
+            if (state := self._targets.get(target_id)) is not None:
+                self._announce(state, instant, self.clock.now())
 
     # -- configuration ------------------------------------------------------------------
 
@@ -167,7 +186,7 @@ class Scheduler:
     ) -> None:
         now = self.clock.now()
         budget = config.politeness.per_host
-        wanted = {t.id: t for t in config.targets if t.enabled}
+        wanted = {t.id: t for t in config.targets if probed_here(config, t)}
         for target_id in set(self._targets) - set(wanted):
             del self._targets[target_id]
         for target in wanted.values():
@@ -202,6 +221,13 @@ class Scheduler:
     # -- schedule -----------------------------------------------------------------------
 
     def _due(self, state: TargetState) -> float:
+        regular = self._regular_due(state)
+        host = self._hosts.get(state.target.netloc)
+        if state.plan and (host is None or host.level == 0):
+            return min(regular, state.plan[0][0])
+        return regular
+
+    def _regular_due(self, state: TargetState) -> float:
         if state.anchor is None:
             return state.first_due
         backoff = self.config.politeness.backoff
@@ -215,6 +241,40 @@ class Scheduler:
         )
         return state.anchor + delay
 
+    def _announce(self, state: TargetState, instant: float, now: float) -> None:
+        """Plan the probes around a newly announced publication `instant` (merged with those
+        still planned; two closer than the least gap are one)."""
+        if instant in state.announced:
+            return
+        state.announced.append(instant)
+        offsets = self.config.publication_for(state.target).offsets_s()
+        wanted = sorted(state.plan + [(instant + o, instant) for o in offsets if instant + o > now])
+        state.plan = []
+        for when, announced in wanted:
+            if not state.plan or when - state.plan[-1][0] >= PLANNED_GAP.total_seconds():
+                state.plan.append((when, announced))
+
+    def _prune_plans(self, now: float) -> None:
+        """Drop planned probes that are too late to matter, or due while the host backs off."""
+        for state in self._targets.values():
+            if not state.plan:
+                continue
+            host = self._hosts.get(state.target.netloc)
+            backing_off = host is not None and host.level > 0
+            limit = now if backing_off else now - PLAN_LATE
+            while state.plan and state.plan[0][0] < limit:
+                state.plan.pop(0)
+
+    def _planned(self, state: TargetState, now: float) -> tuple[float, float] | None:
+        """The plan entry this start serves ((when, instant)), taking every one now due."""
+        host = self._hosts.get(state.target.netloc)
+        if not state.plan or state.plan[0][0] > now:
+            return None
+        served = state.plan[0]
+        while state.plan and state.plan[0][0] <= now:
+            state.plan.pop(0)
+        return None if host is not None and host.level > 0 else served
+
     def _waiting(self) -> list[tuple[float, TargetState]]:
         """Targets not in flight, earliest due first."""
         pending = [
@@ -225,6 +285,7 @@ class Scheduler:
 
     def _dispatch(self, now: float) -> float | None:
         """Start what may start now; return when to look again (None: on the next event)."""
+        self._prune_plans(now)
         wake: float | None = None
         for due, state in self._waiting():
             if due > now:
@@ -240,6 +301,8 @@ class Scheduler:
         return wake
 
     def _start(self, state: TargetState, host: HostState, planned: float, now: float) -> None:
+        served = self._planned(state, now)
+        offset = None if served is None else served[0] - served[1]
         state.in_flight = True
         self._in_flight.add(state.target.id)
         state.anchor, state.jitter = now, self._draw_jitter()
@@ -251,7 +314,9 @@ class Scheduler:
         self.counters.lateness.append(now - planned)
         if self._on_start is not None:
             self._on_start(state.target, planned, now)
-        task = asyncio.create_task(self._run_one(state, host), name=f"probe:{state.target.id}")
+        task = asyncio.create_task(
+            self._run_one(state, host, offset), name=f"probe:{state.target.id}"
+        )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -274,12 +339,19 @@ class Scheduler:
             for waiter in waiters:
                 waiter.cancel()
 
-    async def _run_one(self, state: TargetState, host: HostState) -> None:
+    async def _run_one(self, state: TargetState, host: HostState, offset: float | None) -> None:
         target = state.target
         outcome = Outcome.PROBE_ERROR
         try:
             obs = await self._probe_with_deadline(target)
             outcome = obs.outcome
+            if obs.published_next is not None:
+                self._announce(state, obs.published_next.timestamp(), self.clock.now())
+            if offset is not None:
+                env = obs.env.model_copy(
+                    update={"planned_for": PUBLICATION, "planned_offset_s": round(offset, 3)}
+                )
+                obs = obs.model_copy(update={"env": env})
             await _shielded(self._record_one(obs, target))
         except ProbeOverrun:
             outcome = Outcome.TIMEOUT
@@ -413,3 +485,8 @@ async def _shielded(record: Awaitable[None]) -> None:
 
 def to_datetime(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
+
+
+def probed_here(config: Config, target: Target) -> bool:
+    """Enabled, and asking for this process's vantage (or for none in particular)."""
+    return target.enabled and wanted_here(target.vantages, config.watchdog.vantage)

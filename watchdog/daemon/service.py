@@ -30,6 +30,7 @@ from watchdog.config.loader import Config, load_config
 from watchdog.daemon.listener import SchedulerMetrics, start_listener
 from watchdog.daemon.scheduler import Resume, Scheduler
 from watchdog.daemon.state import StateFile, build_state, read_state, state_path, write_state
+from watchdog.daemon.vantage import Vantage
 from watchdog.domain.errors import ConfigError, StoreError
 from watchdog.domain.models import Observation, Outcome, audit_chain, substitute_chain
 from watchdog.domain.target import Target
@@ -37,6 +38,7 @@ from watchdog.engine.runner import Runner
 from watchdog.metrics.registry import Metrics
 from watchdog.metrics.sre import add_process_collectors
 from watchdog.notify.service import Notifications
+from watchdog.stats.slotlife import SlotTracker, reading_of
 from watchdog.store import Store
 from watchdog.store.checkpoint import Checkpointer
 from watchdog.store.timestamps import Authority
@@ -59,6 +61,8 @@ STORE_WRITERS = 4
 RESTART_ONLY = (
     "watchdog.data_dir",
     "watchdog.database_url",
+    "watchdog.vantage",  # the network probes leave from: the browser is launched through it
+    "watchdog.proxy",
     "listen",
     "assist",
     "browser.executable_path",
@@ -87,6 +91,7 @@ class Daemon:
         self._stop = asyncio.Event()
         self._store: Store | None = None
         self._runner: Runner | None = None
+        self._vantage: Vantage | None = None
         self._scheduler: Scheduler | None = None
         self._reloading = asyncio.Lock()
         self._background: set[asyncio.Task[bool]] = set()
@@ -98,6 +103,7 @@ class Daemon:
         # Their own threads: a write waiting out a lock or a full disk (up to 2 minutes) must
         # not hold asyncio's default pool, which frames screenshots and writes the evidence.
         self._writes = ThreadPoolExecutor(STORE_WRITERS, thread_name_prefix="store-write")
+        self._slot_trackers: dict[str, SlotTracker] = {}
 
     # -- wiring ---------------------------------------------------------------------------
 
@@ -114,20 +120,32 @@ class Daemon:
     async def _probe(self, target: Target) -> Observation:
         assert self._runner is not None
         try:
-            return await self._runner.probe(target)
+            obs = await self._runner.probe(target)
         except StoreError as exc:  # its evidence could not be written (a full disk…)
             self.store.health.dropped(1)
             raise StoreError(f"{exc}; the observation is dropped") from exc
+        assert self._vantage is not None
+        return await self._vantage.attribute(obs, target)
 
     async def _record(self, obs: Observation, target: Target) -> None:
         loop = asyncio.get_running_loop()
         sealed = await loop.run_in_executor(self._writes, self.store.append, obs)
         self.metrics.observe(sealed, target)
+        self._slots_gone(sealed, target)
         if self.notifications is not None:  # returns promptly: delivery runs on its own
             await self.notifications.on_observation(sealed, target)
         tags = f" [{', '.join(sealed.tags)}]" if sealed.tags else ""
         log.info("%s: %s (%s) in %.1fs%s", target.id, sealed.outcome, sealed.detail,
                  sealed.duration_s, tags)  # fmt: skip
+
+    def _slots_gone(self, obs: Observation, target: Target) -> None:
+        """Follow the target's slots from reading to reading; each one gone is a sample of
+        `watchdog_slot_lifetime_seconds` (its bounds, watchdog/stats/slotlife.py)."""
+        if obs.slots_seen is None and obs.published_next is None:
+            return
+        tracker = self._slot_trackers.setdefault(target.id, SlotTracker())
+        for episode in tracker.feed(reading_of(obs)):
+            self.metrics.slot_gone(target, episode.upper_s)
 
     def _on_start(self, target: Target, planned: float, actual: float) -> None:
         self.scheduler_metrics.lateness.observe(max(actual - planned, 0.0))
@@ -160,6 +178,7 @@ class Daemon:
         self._runner = Runner(
             config, self.store.blobs.put, on_network=self.metrics.network, desk=self.desk
         )
+        self._vantage = await asyncio.to_thread(Vantage, config, self.store, self.metrics)
         self.checkpoints = Checkpointer(
             self.store, config.watchdog.data_dir, Authority.of(config), self.metrics.timestamped
         )
@@ -169,6 +188,11 @@ class Daemon:
         resume = Resume(
             last_started=await self._last_started(),
             backoff=previous.backoff() if previous is not None else {},
+            announced={
+                tid: obs.published_next.timestamp()
+                for tid, obs in last.items()
+                if obs.published_next is not None
+            },
         )
         self._scheduler = Scheduler(
             config, self._probe, self._record, resume=resume, on_start=self._on_start
@@ -237,8 +261,11 @@ class Daemon:
         log.info("watchdog %s running %d targets from %s; /healthz and /metrics on http://%s:%s",
                  __version__, len(self.config.targets), self.path, self.config.listen.host,
                  self.port)  # fmt: skip
+        assert self._vantage is not None and self._runner is not None
+        await self._vantage.check(self._runner.host)  # before any probe: is our network up?
         dispatcher = asyncio.create_task(self.scheduler.run(), name="scheduler")
         writer = asyncio.create_task(self._write_state_forever(), name="state-writer")
+        canary = asyncio.create_task(self._vantage.run(self._runner.host), name="canary")
         stop = asyncio.create_task(self._stop.wait())
         try:
             # The dispatcher only returns on stop(); if it dies, its error surfaces below.
@@ -257,6 +284,7 @@ class Daemon:
         finally:
             stop.cancel()
             writer.cancel()
+            canary.cancel()
             self._remove_signals()
         self._save_state(running=False)
         self.checkpoints.tick(self.scheduler.counters.recorded)  # the last ones recorded
@@ -334,7 +362,8 @@ class Daemon:
             if _setting(old, key) != _setting(new, key):
                 log.warning("reload: %s changed; it takes effect at the next restart", key)
         kept = new.model_copy(update={"watchdog": new.watchdog.model_copy(
-            update={"data_dir": old.watchdog.data_dir, "database_url": old.watchdog.database_url}
+            update={"data_dir": old.watchdog.data_dir, "database_url": old.watchdog.database_url,
+                    "vantage": old.watchdog.vantage, "proxy": old.watchdog.proxy}
         ), "listen": old.listen, "assist": old.assist})  # fmt: skip
         kept._source = new.source
         return kept
@@ -350,6 +379,8 @@ class Daemon:
         self.metrics.declare(kept.targets)
         self.scheduler_metrics.declare(kept.targets)
         self._runner = runner
+        if self._vantage is not None:
+            self._vantage.config = kept  # the canary's URL and pace
         self.scheduler.reload(kept, last_started)
         if self.notifications is not None:
             self.notifications.reload(kept)
@@ -448,6 +479,7 @@ class Daemon:
             "last_reload_error": self.last_reload_error,
             "last_reload": self.last_reload,
             "store": store_health(writes),
+            "vantage": vantage_health(self._vantage),
         }
 
     def _measure_store(self) -> None:
@@ -500,6 +532,18 @@ def store_health(writes: WriteSnapshot) -> dict[str, Any]:
         "write_errors": {kind.value: n for kind, n in writes.errors.items()},
         "observations_dropped": writes.dropped,
     }
+
+
+def vantage_health(vantage: Vantage | None) -> dict[str, Any] | None:
+    """The vantage part of /healthz: its name and its last canary check."""
+    if vantage is None:
+        return None
+    last = vantage.last
+    canary = None
+    if last is not None:
+        canary = {"url": last.url, "ok": last.ok, "at": last.at.isoformat(),
+                  "status": last.status, "detail": last.detail}  # fmt: skip
+    return {"name": vantage.name, "canary": canary}
 
 
 def _setting(config: Config, dotted: str) -> Any:

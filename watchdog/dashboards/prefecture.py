@@ -105,6 +105,27 @@ def slots_now() -> PanelBuilder:
     )
 
 
+def slot_lifetime() -> PanelBuilder:
+    """How long the slots that left the page had stayed there (issue 19), over 24 h."""
+    panel = (
+        timeseries.Panel()
+        .title("Durée de vie des créneaux (borne haute, 24 h)")
+        .description(
+            "Pour les créneaux disparus de la page sur les dernières 24 h : médiane et "
+            "90e centile de la borne haute de leur durée d'affichage (disparus au plus tard à "
+            "l'observation suivante). Une borne, pas une mesure exacte ; vide sans créneau "
+            "disparu. Plateformes qui lisent chaque créneau (RDV-Préfecture)."
+        )
+    )
+    for ref, q, name in (("A", "0.5", "médiane"), ("B", "0.9", "90e centile")):
+        expr = (
+            f"histogram_quantile({q}, sum by (target, le) (increase("
+            f"watchdog_slot_lifetime_seconds_bucket{{{TARGETS}}}[1d])))"
+        )
+        panel = panel.with_target(prom(expr, f"{{{{target}}}} · {name}", ref=ref))
+    return panel.unit("s").min(0).show_points(cm.VisibilityMode.ALWAYS).span_nulls(False)
+
+
 # The accessibility series have no procedure label: joined to the targets the filters keep.
 IN_FILTER = f"* on (target) group_left () max by (target) (watchdog_target_info{{{FILTER}}})"
 
@@ -178,6 +199,7 @@ def build() -> db.Dashboard:
             (lead_time(), 12, 9),
             (last_observation(), 12, 5),
             (slots_now(), 12, 5),
+            (slot_lifetime(), 24, 8),
             (a11y_by_criterion(), 12, 8),
             (substitute_channel(), 12, 8),
         ]

@@ -1,8 +1,11 @@
-"""SRE: is each site up, how long probes take per platform (and each phase of a page load),
-which errors the sites return, when their certificates expire; and the watchdog itself: its
-version, CPU and memory, the room its store takes and the disk left."""
+"""SRE: is each site up (and each vantage's own network), how long probes take per platform
+(and each phase of a page load), which errors the sites return, when their certificates
+expire; and the watchdog itself: its version, CPU and memory, the room its store takes and the
+disk left."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from grafana_foundation_sdk.builders import common as cb
 from grafana_foundation_sdk.builders import dashboard as db
@@ -27,6 +30,25 @@ SELF = 'job="watchdog"'  # the scrape job of config/prometheus/prometheus.yml
 DAY = 86400
 
 
+def _up_down(title: str, description: str, target: Any, down: str, up: str) -> PanelBuilder:
+    """A state timeline of a 0/1 series: red `down`, green `up`."""
+    mapping = dm.ValueMap(
+        options={
+            "0": dm.ValueMappingResult(text=down, color="red", index=0),
+            "1": dm.ValueMappingResult(text=up, color="green", index=1),
+        },
+    )
+    return (
+        statetimeline.Panel()
+        .title(title)
+        .description(description)
+        .with_target(target)
+        .mappings([mapping])
+        .unit("bool_on_off")
+        .show_value(cm.VisibilityMode.NEVER)
+    )
+
+
 def site_up() -> PanelBuilder:
     # Targets never observed since the worker started read 0 too: keep observed ones only.
     expr = (
@@ -34,24 +56,24 @@ def site_up() -> PanelBuilder:
         "max by (target) (watchdog_last_observation_timestamp_seconds) > 0 "
         f"and on (target) max by (target) (watchdog_target_info{{{PLATFORM}}})"
     )
-    mapping = dm.ValueMap(
-        options={
-            "0": dm.ValueMappingResult(text="hors service", color="red", index=0),
-            "1": dm.ValueMappingResult(text="en service", color="green", index=1),
-        },
-    )
-    return (
-        statetimeline.Panel()
-        .title("Site en service")
-        .description(
-            "En service : la dernière observation a obtenu une page fonctionnelle. Hors "
-            "service : erreur du site, délai dépassé, erreur réseau, blocage ou maintenance."
-        )
-        .with_target(prom(expr, "{{target}}"))
-        .mappings([mapping])
-        .unit("bool_on_off")
-        .show_value(cm.VisibilityMode.NEVER)
-    )
+    return _up_down(
+        "Site en service",
+        "En service : la dernière observation a obtenu une page fonctionnelle. Hors "
+        "service : erreur du site, délai dépassé, erreur réseau, blocage ou maintenance.",
+        prom(expr, "{{target}}"), "hors service", "en service",
+    )  # fmt: skip
+
+
+def vantages() -> PanelBuilder:
+    # Issue 17: a vantage whose canary fails is our network down, not the sites.
+    return _up_down(
+        "Réseau des points d'observation",
+        "Page témoin (canary) de chaque point d'observation, vérifiée par son propre réseau. "
+        "En panne : les échecs de ce point sont attribués à notre réseau (probe_error), "
+        "jamais aux sites.",
+        prom("max by (vantage) (watchdog_canary_up)", "{{vantage}}"),
+        "réseau en panne", "réseau en service",
+    )  # fmt: skip
 
 
 def durations() -> PanelBuilder:
@@ -210,7 +232,7 @@ def build() -> db.Dashboard:
         .with_variable(label_variable("platform", "Plateforme", "watchdog_target_info"))
     )  # fmt: skip
     panels = place(
-        [(site_up(), 24, 10), (durations(), 12, 8), (error_outcomes(), 12, 8),
+        [(site_up(), 24, 10), (vantages(), 24, 5), (durations(), 12, 8), (error_outcomes(), 12, 8),
          (worst_sites(), 24, 8), (phases(), 12, 8), (certificates(), 12, 8),
          (build_info(), 8, 6), (process(), 16, 6), (storage(), 16, 8), (disk_free(), 8, 8)]
     )  # fmt: skip

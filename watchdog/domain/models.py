@@ -175,6 +175,36 @@ class Env(BaseModel):
     captcha_solved_by: str | None = None
     assisted_session: str | None = None
     since_solve_s: float | None = None
+    # A probe the scheduler planned around an instant the site announced (issue 19):
+    # "publication", and its offset in seconds from the announced instant (−60: a minute
+    # before). None: a probe of the regular cycle.
+    planned_for: str | None = None
+    planned_offset_s: float | None = None
+
+
+# The platforms whose probe reads each slot it is offered (`Observation.slots_seen`): the only
+# ones whose slots have a lifetime to follow (issue 19).
+SLOT_LISTING_PLATFORMS = frozenset({"rdv_prefecture"})
+
+
+class SlotSeen(BaseModel):
+    """One slot the page offered, as the page names it (issue 19): the site's own key where it
+    shows one (RDV-Préfecture's `trhId`), the day (ISO `YYYY-MM-DD`, when the page gives it
+    with a year to place it) and the start time (`HH:MM`, local). Only what was read; never a
+    slot chosen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: str | None = None
+    day: str | None = None
+    time: str | None = None
+
+    @property
+    def identity(self) -> str:
+        """What tells this slot from another across observations of one target."""
+        if self.key is not None:
+            return self.key
+        return f"{self.day or '?'} {self.time or '?'}"
 
 
 class AudioCheck(StrEnum):
@@ -382,6 +412,8 @@ class Observation(BaseModel):
     audit: Audit | None = None  # set on an audit (issue 18), which is in its own chain
     substitute: SubstituteCheck | None = None  # a substitute channel check (its own chain)
     slots: int | None = None
+    # The slots the page offered, one by one, where the probe reads them (None: not read).
+    slots_seen: list[SlotSeen] | None = None
     earliest_slot: datetime | None = None
     published_next: datetime | None = None
     started_at: datetime

@@ -7,6 +7,7 @@ schema when the configuration is loaded (`probes.options_of`), so this module ne
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -59,6 +60,46 @@ class MaintenanceWindow(_Strict):
         return self
 
 
+MAX_PLANNED = 6  # probes around one announced instant
+PLANNED_REACH = timedelta(minutes=30)  # how far before or after it
+PLANNED_GAP = timedelta(seconds=10)  # the least time between two of them
+
+
+class PublicationProbes(_Strict):
+    """Extra probes around an instant the site announced for its next publication (issue 19):
+    `before` and `after` it, each one still taking its host's budget (docs/design.md §5).
+
+    The offsets are at most 6 in all, within 30 minutes of the instant and at least 10 s
+    apart; `enabled: false` (or both lists empty) plans none.
+    """
+
+    enabled: bool = True
+    before: list[Duration] = Field(default_factory=lambda: [timedelta(minutes=1)])
+    after: list[Duration] = Field(
+        default_factory=lambda: [timedelta(seconds=15), timedelta(minutes=1), timedelta(minutes=5)]
+    )
+
+    @model_validator(mode="after")
+    def _sane(self) -> PublicationProbes:
+        offsets = self.offsets_s(always=True)
+        if len(offsets) > MAX_PLANNED:
+            raise ValueError(f"at most {MAX_PLANNED} planned probes around one instant")
+        reach = PLANNED_REACH.total_seconds()
+        if any(abs(o) > reach for o in offsets):
+            raise ValueError(f"offsets must be within {PLANNED_REACH.seconds // 60}m of it")
+        gap = PLANNED_GAP.total_seconds()
+        if any(b - a < gap for a, b in pairwise(offsets)):
+            raise ValueError(f"planned probes must be at least {gap:g}s apart")
+        return self
+
+    def offsets_s(self, *, always: bool = False) -> list[float]:
+        """Seconds from the announced instant, in order (empty when disabled)."""
+        if not self.enabled and not always:
+            return []
+        before = [-d.total_seconds() for d in self.before]
+        return sorted(before + [d.total_seconds() for d in self.after])
+
+
 def clock_minutes(text: str) -> int:
     """Minutes since midnight of "HH:MM" (24:00 allowed as the end of the day)."""
     hours, minutes = (int(part) for part in text.split(":"))
@@ -106,6 +147,15 @@ class Target(_Strict):
     enabled: bool = True
     engine: EngineChoice | None = None  # None: probing.engine
     screenshots: Screenshots | None = None  # None: probing.screenshots
+    # The vantages that probe this target, each once per interval (issue 17); empty: any one.
+    vantages: list[Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=40)]] = (
+        Field(default_factory=list)
+    )
+    publication: PublicationProbes | None = None  # None: probing.publication
+    # Labels that group targets (a case, a campaign): `retention.tags` keys on them.
+    tags: list[Annotated[str, Field(pattern=r"^[a-z0-9]+([._-][a-z0-9]+)*$", max_length=80)]] = (
+        Field(default_factory=list)
+    )
     # The prefecture's page(s) that should publish a way in for people who cannot book
     # online (issue 18): `watchdog substitute` reads them (README « Substitute channel »).
     substitute_pages: Annotated[list[PageUrl], Field(max_length=5)] = Field(default_factory=list)

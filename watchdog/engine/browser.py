@@ -71,8 +71,12 @@ class BrowserHost:
         executable_path: str | None = None,
         headless: bool = True,
         allowed_hosts: list[str] | None = None,
+        proxy: str | None = None,
     ) -> None:
         self._configured = executable_path
+        # The vantage's network (watchdog.proxy); Playwright makes Chromium send loopback
+        # requests through it too, so a vantage's proxy covers the simulator as well.
+        self._proxy = proxy
         self._args = [*LAUNCH_ARGS, f"--host-resolver-rules={resolver_rules(allowed_hosts)}"]
         self._headless = headless
         self._playwright: Playwright | None = None
@@ -117,7 +121,10 @@ class BrowserHost:
             chromium = (await self._driver()).chromium
             path = find_chromium(self._configured, chromium.executable_path)
             self._browser = await chromium.launch(
-                executable_path=path, headless=self._headless, args=self._args
+                executable_path=path,
+                headless=self._headless,
+                args=self._args,
+                proxy={"server": self._proxy} if self._proxy else None,
             )
             self.launches += 1
             self.version = self._browser.version

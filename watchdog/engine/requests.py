@@ -73,8 +73,10 @@ class RequestEngine:
              "expires": -1, "httpOnly": False, "secure": False, "sameSite": "Lax"}
             for name, value in creds.cookies.items()
         ]  # fmt: skip
+        proxy = self.config.watchdog.proxy
         return await driver.request.new_context(
             user_agent=self.config.watchdog.user_agent,
+            proxy={"server": proxy} if proxy else None,
             extra_http_headers={
                 "Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
                 "Accept-Language": accept_language(self.config.browser.locale),

@@ -39,6 +39,7 @@ from watchdog.domain.models import (
     audit_chain,
 )
 from watchdog.domain.target import Target
+from watchdog.domain.vantage import proxy_label
 from watchdog.engine.browser import BrowserHost
 from watchdog.engine.pages import Lent, PagePool
 from watchdog.engine.rendering import render_later
@@ -120,7 +121,10 @@ class Runner:
         self.put_blob = put_blob
         self.on_network = on_network
         self.host = host or BrowserHost(
-            config.browser.executable_path, config.browser.headless, config.watchdog.allowed_hosts
+            config.browser.executable_path,
+            config.browser.headless,
+            config.watchdog.allowed_hosts,
+            config.watchdog.proxy,
         )
         self.memory = memory or EvidenceMemory()  # the evidence policy's per-target memory
         self.requests = RequestEngine(config, self.host)
@@ -494,8 +498,8 @@ class Runner:
             locale=self.config.browser.locale,
             timezone=self.config.browser.timezone,
             fresh_context=True,
-            proxy="none",
-            resolved_ip=await resolve(host_of(url)),
+            proxy=proxy_label(self.config.watchdog.proxy),
+            resolved_ip=await resolve(host_of(url)) if not self.config.watchdog.proxy else None,
             tls_fingerprint=certificate.fingerprint if certificate is not None else None,
             simulated=self.config.watchdog.simulated,
         )
@@ -520,7 +524,10 @@ class Runner:
         # Network facts of the page the probe ended on; of the target's own URL when it ended
         # on none (a browser error page after a refused certificate, a timeout…).
         url = final_url if final_url and final_url.startswith(("http:", "https:")) else target.url
-        certificate = await tls_certificate(url)
+        # Behind a vantage's proxy, the site's address and certificate are what the proxy saw:
+        # a direct look from this machine would describe another network, so none is kept.
+        direct = not self.config.watchdog.proxy
+        certificate = await tls_certificate(url) if direct else None
         self._report_network(target, url, certificate, capture.phases)
         steps = capture.steps
         chain, audit = target.id, None
@@ -539,6 +546,7 @@ class Runner:
             captcha=capture.session.captcha if capture.session is not None else None,
             audit=audit,
             slots=c.slots if c else None,
+            slots_seen=list(c.slots_seen) if c and c.slots_seen is not None else None,
             earliest_slot=c.earliest_slot if c else None,
             published_next=c.published_next if c else None,
             started_at=started,

@@ -26,6 +26,7 @@ from watchdog.domain.models import (
     SubstituteCheck,
 )
 from watchdog.domain.target import Target
+from watchdog.domain.vantage import CanaryCheck
 from watchdog.evidence.network import NetworkFacts
 from watchdog.metrics.exposition import Family, render
 from watchdog.metrics.sre import SreMetrics
@@ -34,6 +35,8 @@ from watchdog.store.writes import WriteKind, WriteSnapshot
 
 DURATION_BUCKETS = (0.5, 1, 2, 3, 5, 8, 13, 21, 34, 60, 120)
 TARGET = ("target",)
+# A slot's visible lifetime (issue 19): seconds to a day.
+LIFETIME_BUCKETS = (5, 15, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600)
 
 
 class Metrics:
@@ -117,6 +120,23 @@ class Metrics:
             "RFC 3161 timestamp requests for checkpoints, by result (ok, failed).",
             "counter", ("result",),
         )  # fmt: skip
+        self.canary_up = Family(
+            "watchdog_canary_up",
+            "1 when the vantage's last canary check (its known-good page) answered; 0 when it "
+            "failed: that vantage's network is down, not the sites it watches.",
+            "gauge", ("vantage",),
+        )  # fmt: skip
+        self.canary_checked = Family(
+            "watchdog_canary_checked_timestamp_seconds",
+            "Unix time of the vantage's last canary check.", "gauge", ("vantage",),
+        )  # fmt: skip
+        self.slot_lifetime = Family(
+            "watchdog_slot_lifetime_seconds",
+            "Upper bound of how long a slot stayed on the page, one sample per slot gone: from "
+            "the observation before it was first seen to the end of the one that found it gone "
+            "(watchdog/stats/slotlife.py).",
+            "histogram", TARGET, LIFETIME_BUCKETS,
+        )  # fmt: skip
         for kind in WriteKind:
             self.write_errors.labels(kind.value)
         for result in ("ok", "failed"):
@@ -127,10 +147,10 @@ class Metrics:
                                 self.earliest_days, self.last_seen, self.interval,
                                 self.info)  # fmt: skip
         self.sre = SreMetrics(version)  # build, store and disk, phases, certificates
-        self.families = (*self.target_families, self.a11y, self.substitute, self.assisted,
-                         self.write_errors,
-                         self.dropped, self.writable, self.timestamps,
-                         *self.sre.families)  # fmt: skip
+        self.families = (*self.target_families, self.slot_lifetime, self.a11y, self.substitute,
+                         self.assisted,
+                         self.write_errors, self.dropped, self.writable, self.timestamps,
+                         self.canary_up, self.canary_checked, *self.sre.families)  # fmt: skip
         self._info_key: dict[str, tuple[str, ...]] = {}
 
     def declare(self, targets: Iterable[Target]) -> None:
@@ -142,6 +162,7 @@ class Metrics:
             for outcome in Outcome:
                 self.outcomes.labels(*base, outcome.value)
             self.duration.labels(t.id, t.platform)
+            self.slot_lifetime.labels(t.id)
             for gauge in (self.site_up, self.slots, self.last_seen):
                 gauge.labels(t.id)
             if (t.id,) not in self.earliest_days.series:
@@ -159,6 +180,7 @@ class Metrics:
                        self.interval):  # fmt: skip
             family.remove(target_id)
         self.duration.remove(target_id, platform)
+        self.slot_lifetime.remove(target_id)
         for family in (self.outcomes, self.assisted):
             for key in [k for k in family.series if k[0] == target_id]:
                 family.remove(*key)
@@ -210,6 +232,12 @@ class Metrics:
             self.slots.labels(target.id).set(obs.slots or 0)
         self.earliest_days.labels(target.id).set(lead_days(obs))
 
+    def slot_gone(self, target: Target, upper_s: float | None) -> None:
+        """One slot left the page: the upper bound of its stay (None, no sample: the
+        observation before it is not known, e.g. it was there at the first one)."""
+        if upper_s is not None:
+            self.slot_lifetime.observe((target.id,), upper_s)
+
     def network(self, target: Target, facts: NetworkFacts) -> None:
         """A probe's page-load phases and the certificate it saw (the runner's callback)."""
         self.sre.network(target, facts)
@@ -226,6 +254,11 @@ class Metrics:
             self.write_errors.labels(kind.value).set(count)
         self.dropped.labels().set(snapshot.dropped)
         self.writable.labels().set(1 if snapshot.writable else 0)
+
+    def canary(self, check: CanaryCheck) -> None:
+        """The vantage's last canary check (issue 17): its network up or down."""
+        self.canary_up.labels(check.vantage).set(1 if check.ok else 0)
+        self.canary_checked.labels(check.vantage).set(check.at.timestamp())
 
     def timestamped(self, result: str) -> None:
         """Count one timestamp request of the checkpointer ("ok" or "failed")."""

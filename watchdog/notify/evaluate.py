@@ -49,6 +49,22 @@ def runs(kind: IncidentKind, newest_first: Sequence[Observation]) -> Runs:
     return Runs(bad, good)
 
 
+def dissenting_vantages(kind: IncidentKind, newest_first: Sequence[Observation]) -> list[str]:
+    """Vantages whose newest reading for `kind` is GOOD while another's is BAD (issue 17).
+
+    Empty when the vantages that saw the target lately agree (or there is only one): a kind
+    opens only then, so a site seen up from one network is not declared down from another.
+    """
+    newest: dict[str, Reading] = {}
+    for obs in newest_first:
+        value = reading(kind, obs)
+        if value is not Reading.NEUTRAL:
+            newest.setdefault(obs.vantage, value)
+    if Reading.BAD not in newest.values():
+        return []
+    return sorted(v for v, value in newest.items() if value is Reading.GOOD)
+
+
 def target_facts(target: Target) -> dict[str, Any]:
     return {
         "id": target.id,

@@ -97,6 +97,11 @@ class IncidentEngine:
         runs = ev.runs(kind, recent)
         current = self.repo.open_incident_for(kind, target.id)
         if current is None and len(runs.bad) >= rule.open_after:
+            if kind is IncidentKind.SITE_DOWN and (up := ev.dissenting_vantages(kind, recent)):
+                log.warning("%s: site_down not opened: vantage(s) %s see the site up; the "
+                            "failures are other vantages' networks", target.id,
+                            ", ".join(up))  # fmt: skip
+                return False
             facts = ev.streak_facts(target, runs.bad, rule)
             if kind is IncidentKind.ASSIST_NEEDED:
                 facts["assist_url"] = self._assist_url()

@@ -23,7 +23,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 from pydantic import BaseModel
 
 from watchdog.domain.errors import HostNotAllowed, ProbeError
-from watchdog.domain.models import CaptchaSeen, Engine, Outcome, Step
+from watchdog.domain.models import CaptchaSeen, Engine, Outcome, SlotSeen, Step
 from watchdog.probe import consent
 from watchdog.probe.pagetext import page_title, visible_lines
 
@@ -66,6 +66,7 @@ class Classification:
     slots: int | None = None
     earliest_slot: datetime | None = None
     published_next: datetime | None = None
+    slots_seen: tuple[SlotSeen, ...] | None = None  # each slot offered, where read
 
 
 class PlatformClassifier(Protocol):

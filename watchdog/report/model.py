@@ -12,7 +12,7 @@ from datetime import datetime
 from markupsafe import Markup
 
 from watchdog import __version__
-from watchdog.domain.models import Env, Outcome
+from watchdog.domain.models import SLOT_LISTING_PLATFORMS, Env, Outcome
 from watchdog.domain.rates import COUNTED, EXCLUDED
 from watchdog.domain.target import Target
 from watchdog.report import causes, charts, labels, support
@@ -34,7 +34,10 @@ from watchdog.stats.calendar import Period, week_label
 from watchdog.stats.compute import compute, compute_total
 from watchdog.stats.intervals import Difference, Proportion, difference
 from watchdog.stats.series import Run, SeriesStats
+from watchdog.stats.slotlife import Publication, lifetimes
 from watchdog.store.db import Store
+
+SHOWN_PUBLICATIONS = 5  # the latest announced publications the report describes one by one
 
 # Version of the measurement protocol the report applies: outcome vocabulary and rates of
 # docs/design.md §2, Cimade buckets, Wilson 95 % intervals, nearest-rank quantiles, Paris calendar.
@@ -147,6 +150,13 @@ class ReportData:
     simulated_config: bool = False  # the configuration says its targets are simulated
     accessibility: list[Audited] = field(default_factory=list)  # last audit per journey
     substitute: list[Substituted] = field(default_factory=list)  # last check per journey
+    # Slots first seen after an announced publication (issue 19), oldest first, per series.
+    publications: list[tuple[TargetView, Publication]] = field(default_factory=list)
+
+    @property
+    def shown_publications(self) -> list[tuple[TargetView, Publication]]:
+        """The latest few, described one by one (the others are counted)."""
+        return self.publications[-SHOWN_PUBLICATIONS:]
 
     @property
     def simulated(self) -> bool:
@@ -292,9 +302,23 @@ def assemble(store: Store, inputs: Inputs) -> ReportData:
         simulated_config=inputs.simulated,
         accessibility=audited(series, inputs.lang),
         substitute=substituted(series, inputs.lang),
+        publications=_publications(store, views, period),
     )
     data.charts = build_charts(data)
     return data
+
+
+def _publications(
+    store: Store, views: Sequence[TargetView], period: Period
+) -> list[tuple[TargetView, Publication]]:
+    """Per announced publication, the slots seen after it (series whose probe reads each slot)."""
+    listing = {v.target.id: v for v in views if v.target.platform in SLOT_LISTING_PLATFORMS}
+    found = [
+        (listing[target], publication)
+        for target, life in lifetimes(store, list(listing), period).items()
+        for publication in life.publications
+    ]
+    return sorted(found, key=lambda pair: (pair[1].instant, pair[0].target.id))
 
 
 def _booking(views: Sequence[TargetView]) -> set[str]:

@@ -105,6 +105,19 @@ async def _index(request: web.Request) -> web.Response:
     return web.Response(text=body, content_type="text/html")
 
 
+CANARY_PATH = ADMIN_PREFIX + "canary"
+
+
+async def _canary(request: web.Request) -> web.Response:
+    """A known-good page of our own (not a platform's): a vantage's canary in tests and the
+    demo (watchdog.canary.url), which answers whatever the simulated sites do."""
+    body = (
+        "<!DOCTYPE html><title>Simulator canary</title>"
+        "<h1>Page témoin du simulateur (canary) — simulator canary page</h1>"
+    )
+    return web.Response(text=body, content_type="text/html")
+
+
 async def _on_shutdown(app: web.Application) -> None:
     app[SIM_STATE].stopping.set()
 
@@ -130,6 +143,7 @@ def build_app(
     app.router.add_get(ADMIN_PREFIX + "log", _log)
     app.router.add_post(ADMIN_PREFIX + "reset", _reset)
     app.router.add_get(ADMIN_PREFIX + "health", _health)
+    app.router.add_get(CANARY_PATH, _canary)
     app.on_shutdown.append(_on_shutdown)
     return app
 

@@ -116,13 +116,26 @@ def make_slots(today: date, count: int, first_slot_in_days: int) -> tuple[dateti
 
 
 def published(publish: Publish, now: datetime) -> Availability:
-    """Slots within `lifetime` after the last publication instant, else none."""
+    """Slots within `lifetime` after the last publication instant (the `taken` share within
+    `taken.after`), else none."""
     last, nxt = publication_instants(publish, now)
     days = publish.first_slot_in_days
-    if last is not None and (now - last).total_seconds() < publish.lifetime:
-        slots = make_slots(last.date(), publish.slots, days)
-        return Availability(State.SLOTS, slots, last, nxt, days)
+    if last is not None:
+        age = (now - last).total_seconds()
+        slots = tuple(s for s, life in released(publish, last) if age < life)
+        if slots:
+            return Availability(State.SLOTS, slots, last, nxt, days)
     return Availability(State.NO_SLOT, (), last, nxt, days)
+
+
+def released(publish: Publish, instant: datetime) -> list[tuple[datetime, float]]:
+    """Each slot a publication at `instant` releases, with its seconds on the page."""
+    slots = make_slots(instant.date(), publish.slots, publish.first_slot_in_days)
+    quick = round(publish.taken.share * len(slots)) if publish.taken is not None else 0
+    return [
+        (slot, publish.taken.after if publish.taken is not None and i < quick else publish.lifetime)
+        for i, slot in enumerate(slots)
+    ]
 
 
 def publication_instants(publish: Publish, now: datetime) -> tuple[datetime | None, datetime]:

@@ -39,7 +39,8 @@ retired 200|403, error 200|500, blocked 403|429). `variant` picks a message (rdv
 week|last_week|hidden|day; eappointment no_slot: motifs|service; anef error: http|spa).
 
 `publish` releases `slots` at fixed local times (`at: ["09:00"]`) and/or every `every` from
-midnight (+`offset`); they stay for `lifetime`, otherwise the page says no slot and, on
+midnight (+`offset`); they stay for `lifetime` (`taken: {share: 0.5, after: 5s}`: the first
+half of them, earliest first, only for 5 s, as if captured), otherwise the page says no slot and, on
 RDV-Préfecture, shows the next and last publication instants.
 """
 
@@ -130,8 +131,17 @@ class RateLimit(_Model):
     ban: Duration = 0.0
 
 
+class Taken(_Model):
+    """A share of each publication's slots gone within seconds (captured, as the issue-19
+    constat measures): the first `share` of them, earliest first, vanish `after` the instant."""
+
+    share: float = Field(ge=0.0, le=1.0)
+    after: Duration = 5.0
+
+
 class Publish(_Model):
-    """Slots released at fixed instants, visible for `lifetime` after each."""
+    """Slots released at fixed instants, visible for `lifetime` after each (`taken`: a share of
+    them for only a few seconds)."""
 
     at: list[str] = Field(default_factory=list)
     every: Duration | None = None
@@ -139,11 +149,14 @@ class Publish(_Model):
     lifetime: Duration = 300.0
     slots: int = Field(default=3, ge=1, le=MAX_SLOTS)
     first_slot_in_days: int = Field(default=14, ge=0, le=365)
+    taken: Taken | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Publish:
         if not self.at and not self.every:
             raise ValueError("publish needs `at` (times of day) or `every` (a period)")
+        if self.taken is not None and self.taken.after >= self.lifetime:
+            raise ValueError("taken.after must be shorter than lifetime")
         for text in self.at:
             if parse_clock(text) >= 24 * 60:
                 raise ValueError(f"publication time {text!r} must be before 24:00")

@@ -14,7 +14,9 @@ from typing import Any, ParamSpec
 import aiohttp
 
 from watchdog.simulator.app import entry_path, serve
-from watchdog.simulator.scenario import Scenario, load_scenario
+from watchdog.simulator.availability import publication_instants, released, to_paris
+from watchdog.simulator.rdv_pages import trh_id
+from watchdog.simulator.scenario import Publish, Scenario, load_scenario
 from watchdog.simulator.state import SIM_STATE, SimState
 
 SCENARIO_DIR = Path(__file__).with_name("scenarios")
@@ -83,3 +85,32 @@ async def running(
         yield RunningSimulator(f"http://{host}:{port}", port, runner.app[SIM_STATE])
     finally:
         await runner.cleanup()
+
+
+@dataclass(frozen=True)
+class SlotLife:
+    """Ground truth (tests only): one slot a publication put on the page, and when it left."""
+
+    key: str  # its `trhId` on RDV-Préfecture's page
+    slot: datetime
+    appeared: datetime
+    vanished: datetime
+
+    @property
+    def lifetime(self) -> float:
+        return (self.vanished - self.appeared).total_seconds()
+
+
+def slot_lives(publish: Publish, since: datetime, until: datetime) -> list[SlotLife]:
+    """Every slot published in [since, until), with the instants it appeared and vanished:
+    the simulator's own log of what it showed, to check estimates made from its pages."""
+    lives: list[SlotLife] = []
+    moment = to_paris(since) - timedelta(microseconds=1)
+    while True:
+        _, instant = publication_instants(publish, moment)
+        if instant >= to_paris(until):
+            return lives
+        for slot, seconds in released(publish, instant):
+            gone = instant + timedelta(seconds=seconds)
+            lives.append(SlotLife(trh_id(slot), slot, instant, gone))
+        moment = instant

@@ -3,8 +3,9 @@
 Counts are grouped in the database, and the one per-attempt query (`attempts`, for runs) is
 streamed from its index, so memory follows the length of the period and the number of
 targets, never the number of observations. No query reads a document but `examples` and
-`recent` (a bounded few). Instants are canonical UTC text, so
-`substr(started_at, 1, 13)` is the UTC hour and text comparison is time comparison.
+`recent` (a bounded few) and `slot_readings` (only those of observations that offered
+slots). Instants are canonical UTC text, so `substr(started_at, 1, 13)` is the UTC hour and
+text comparison is time comparison.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from watchdog.store.schema import observations as obs
 
 EXCLUDED = [o.value for o in rates.EXCLUDED]
 AVAILABLE = Outcome.AVAILABLE.value
+NO_SLOT = Outcome.NO_SLOT.value
 # The column copies of document values that `facts` groups by (schema.ENV_COPIES).
 FACTS = ("simulated", "screenshots", "engine", "published_next")
 
@@ -187,6 +189,31 @@ def recent(target: str, period: Period, outcome: Outcome, limit: int) -> sa.Sele
         .where(*_where([target], period), obs.c.outcome == outcome.value)
         .order_by(obs.c.started_at.desc())
         .limit(limit)
+    )
+
+
+def slot_readings(targets: Sequence[str], period: Period) -> sa.Select[Any]:
+    """(target, started_at, finished_at, outcome, published_next, doc) in time order: what the
+    slot lifetimes read (watchdog/stats/slotlife.py). The document only of an observation that
+    offered slots (its `slots_seen`); a no-slot page and an announcement need none."""
+    offered = sa.case((obs.c.slots > 0, obs.c.doc), else_=sa.null()).label("doc")
+    return (
+        sa.select(
+            obs.c.target,
+            obs.c.started_at,
+            obs.c.finished_at,
+            obs.c.outcome,
+            obs.c.published_next,
+            offered,
+        )
+        .where(
+            *_where(targets, period),
+            sa.or_(
+                obs.c.outcome.in_([AVAILABLE, NO_SLOT]),
+                obs.c.published_next.is_not(None),
+            ),
+        )
+        .order_by(obs.c.target, obs.c.started_at)
     )
 
 

@@ -1,10 +1,11 @@
 """The access log: who exported what evidence, when (issue 19, item 2's access log).
 
 `access-log.jsonl` in the data directory gets one line per report, dossier, bundle or open-
-data export written from the record, by the CLI or downloaded from the workbench: who (the OS
-user; for the workbench behind a token, « workbench », as its one token has no name),
-when (UTC), the action, the period and targets, and each output file with its SHA-256 and
-size (and, for a bundle, the fingerprint it prints). Each line is the RFC 8785 canonical JSON
+data export written from the record, by the CLI or downloaded from the workbench, and one per
+period `watchdog retention apply` pruned: who (the OS user; for the workbench behind a token,
+« workbench », as its one token has no name), when (UTC), the action, the period and
+targets, and each output file with its SHA-256 and size (and, for a bundle, the fingerprint
+it prints; for a pruned period, its summary's digest). Each line is the RFC 8785 canonical JSON
 of its entry, `prev_hash` (the SHA-256 of the line before) and `seq` inside: the log is a
 hash chain like the observations', appended under an exclusive lock and fsynced, never
 rewritten. `watchdog verify` recomputes it.
@@ -36,7 +37,7 @@ from watchdog.store.chain import canonical_json, format_instant, sha256_hex
 
 FILE: Final = "access-log.jsonl"
 FORMAT: Final = "prefecture-watchdog-access/1"
-ACTIONS = ("report", "dossier", "bundle", "export")
+ACTIONS = ("report", "dossier", "bundle", "export", "retention")
 TAIL = 1 << 20  # the last line is looked for in the file's last MiB
 CHUNK = 1 << 20
 MAX_LINE = 1 << 20
@@ -73,7 +74,8 @@ class Entry(BaseModel):
     seq: Annotated[int, Field(ge=1)]
     at: Text
     who: Who
-    action: Literal["report", "dossier", "bundle", "export"]
+    # « retention »: a pruned period (no output; `fingerprint` is its summary's digest)
+    action: Literal["report", "dossier", "bundle", "export", "retention"]
     since: Text
     until: Text
     targets: list[Text]

@@ -7,9 +7,11 @@ into place, then the directory is fsynced: a crash leaves either no blob or a wh
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,6 +49,7 @@ class BlobStore:
             # Kept already: this evidence is not lost, so an earlier failure is over (with
             # de-duplicated pages, a new blob may not come for hours to say so).
             self.health.succeeded(WriteKind.EVIDENCE)
+            _touch(final)
             return sha
         try:
             self._make_dirs(final.parent)
@@ -108,6 +111,16 @@ class BlobStore:
     def _write_atomically(self, final: Path, data: bytes) -> None:
         write_atomically(final, data, prefix=TEMP_PREFIX, mode=READ_ONLY)
         _fsync_dir(final.parent)
+
+
+def _touch(path: Path) -> None:
+    """Say that a blob is in use again: retention keeps a blob reused lately, which the
+    observation about to be appended references (watchdog/store/retention.py). Only the
+    access time is set (the status-change time follows); the modification time still says
+    when the blob was written."""
+    # Not ours to touch (another user's store): retention then keeps it by its reference.
+    with contextlib.suppress(OSError):
+        os.utime(path, ns=(time.time_ns(), path.stat().st_mtime_ns))
 
 
 def _sorted_dirs(parent: Path) -> list[Path]:

@@ -46,7 +46,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from watchdog.domain.errors import StoreError, WatchdogError
-from watchdog.store import timestamps
+from watchdog.store import pruned, timestamps
 from watchdog.store.atomic import write_atomically
 from watchdog.store.chain import canonical_json, format_instant
 from watchdog.store.db import Store
@@ -181,10 +181,10 @@ def _check_signature(checkpoint: Checkpoint, key_path: Path) -> Loaded:
     except OSError as exc:
         note = f"the checkpoint's signature was not checked: {key_path}: {exc.strerror or exc}"
         return Loaded(checkpoint, note=note)
-    if _key_id(key) != checkpoint.key_id:
+    if key_id(key) != checkpoint.key_id:
         return Loaded(checkpoint, problem=f"the checkpoint is signed with key {checkpoint.key_id}"
-                      f", not with this data directory's key {_key_id(key)}")  # fmt: skip
-    if not hmac.compare_digest(_sign(key, checkpoint.body()), checkpoint.signature):
+                      f", not with this data directory's key {key_id(key)}")  # fmt: skip
+    if not hmac.compare_digest(sign(key, checkpoint.body()), checkpoint.signature):
         return Loaded(checkpoint, problem="the checkpoint's signature does not match its content")
     return Loaded(checkpoint)
 
@@ -217,9 +217,17 @@ def not_held(store: Store, wanted: dict[str, tuple[int, str]]) -> list[str]:
         )
     )
     found = {row.target: row.hash for row in store.scan(stmt)}
+    summaries = pruned.by_target(pruned.stored(store))
     problems = []
     for target, (seq, digest) in sorted(wanted.items()):
-        if target not in found:
+        rows = summaries.get(target, [])
+        if target not in found and seq <= pruned.pruned_until(rows)[0]:
+            if digest not in pruned.attested(rows).get(seq, set()):
+                problems.append(
+                    f"{target} seq {seq} was pruned and no summary of the pruned period names "
+                    f"the observation {digest}"
+                )
+        elif target not in found:
             problems.append(f"{target} no longer has seq {seq}")
         elif found[target] != digest:
             problems.append(f"{target} seq {seq} is no longer the observation {digest}")
@@ -251,15 +259,15 @@ def _write(folder: Path, heads: list[Head], *, keep_old: bool) -> Checkpoint:
     folder.mkdir(parents=True, exist_ok=True)
     key, created = _key(folder / KEY_FILE)
     created_at = format_instant(datetime.now(UTC))
-    key_id = _key_id(key)
-    body = _body(created_at, key_id, heads)
+    kid = key_id(key)
+    body = _body(created_at, kid, heads)
     checkpoint = Checkpoint(
         format=FORMAT,
         created_at=created_at,
-        key_id=key_id,
+        key_id=kid,
         heads=heads,
         digest=hashlib.sha256(body).hexdigest(),
-        signature=_sign(key, body),
+        signature=sign(key, body),
     )
     if keep_old:
         stamp = created_at.replace(":", "").replace(".", "-")
@@ -273,6 +281,11 @@ def _write(folder: Path, heads: list[Head], *, keep_old: bool) -> Checkpoint:
             (folder / KEY_FILE).unlink(missing_ok=True)
         raise
     return checkpoint
+
+
+def read_key(folder: Path) -> bytes:
+    """The data directory's checkpoint key (OSError when absent or unreadable)."""
+    return _read_key(folder / KEY_FILE)
 
 
 def _key(path: Path) -> tuple[bytes, bool]:
@@ -300,11 +313,11 @@ def _read_key(path: Path) -> bytes:
     return key
 
 
-def _key_id(key: bytes) -> str:
+def key_id(key: bytes) -> str:
     return hashlib.sha256(b"prefecture-watchdog checkpoint key\n" + key).hexdigest()[:16]
 
 
-def _sign(key: bytes, body: bytes) -> str:
+def sign(key: bytes, body: bytes) -> str:
     return hmac.new(key, body, hashlib.sha256).hexdigest()
 
 

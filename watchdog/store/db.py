@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
-from contextlib import closing
+from contextlib import AbstractContextManager, closing
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -184,6 +184,10 @@ class Store:
             else:
                 self.health.succeeded(WriteKind.OBSERVATION)
                 return result
+
+    def transaction(self) -> AbstractContextManager[sa.Connection]:
+        """A write transaction, as appends take (for the store's own writers: retention)."""
+        return self._writer.transaction(lock_wait_s=self.retry.lock_wait_s)
 
     # -- reading ------------------------------------------------------------------------
 

@@ -33,11 +33,11 @@ from watchdog.domain.errors import StoreError, WatchdogError
 from watchdog.domain.models import SIDE_CHAIN_SUFFIXES, EvidenceRefs, Observation, Outcome
 from watchdog.domain.target import Target
 from watchdog.evidence.volatile import rebuild
-from watchdog.store import BlobStore, Store
+from watchdog.store import BlobStore, Store, pruned
 from watchdog.store import connect as engines
 from watchdog.store.chain import format_datetime, format_instant, format_reading, sha256_hex
 from watchdog.store.db import EVIDENCE_DIR
-from watchdog.store.schema import chain_heads, observations
+from watchdog.store.schema import chain_heads, observations, pruned_segments
 
 BLOB_KINDS = tuple(k for k in EvidenceRefs.model_fields if k != "html_sha256")
 # The flat columns of one observation, in the order the CSV and JSON give them.
@@ -292,7 +292,7 @@ def inspect(store: Store, obs_id: str) -> Inspection:
     head = _head(store, target)
     obs = Observation.model_validate_json(row.doc).model_copy(update={"hash": row.hash})
     checks = [_hash_check(row.doc, row.hash)]
-    checks.append(_link_check(obs.prev_hash, previous, seq))
+    checks.append(_link_check(obs.prev_hash, previous, seq, _pruned_before(store, target, seq)))
     if following is not None:
         checks.append(_next_check(row.hash, following))
     checks += blob_checks(obs, store.blobs)
@@ -347,10 +347,25 @@ def _hash_check(doc: str, digest: str) -> Check:
     return Check("hash", False, f"the stored document hashes to {computed}, not {digest}")
 
 
-def _link_check(prev_hash: str | None, previous: sa.Row[Any] | None, seq: int) -> Check:
+def _pruned_before(store: Store, target: str, seq: int) -> pruned.Summary | None:
+    """The summary of the pruned period that ends just before `seq`, if retention pruned it."""
+    where = (pruned_segments.c.target == target) & (pruned_segments.c.last_seq == seq - 1)
+    found = pruned.stored(store, where)
+    return found[0].summary if found else None
+
+
+def _link_check(
+    prev_hash: str | None,
+    previous: sa.Row[Any] | None,
+    seq: int,
+    summary: pruned.Summary | None = None,
+) -> Check:
     if previous is None:
         if seq == 1 and prev_hash is None:
             return Check("previous link", True, "first of its chain (no previous hash)")
+        if summary is not None and summary.last_hash == prev_hash:
+            return Check("previous link", True, f"prev_hash names the last observation of "
+                         f"{summary.seqs()}, pruned by retention ({summary.period()})")  # fmt: skip
         return Check("previous link", False, f"seq {seq - 1} is missing from the store")
     if previous.hash == prev_hash:
         return Check("previous link", True, f"prev_hash names seq {seq - 1} ({previous.id})")

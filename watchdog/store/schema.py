@@ -11,6 +11,11 @@ Schema version 2 copies what the report's statistics read from `env` (`simulated
 `screenshots`, `engine`) and `published_next`, so that no report parses a document; a v1
 store is upgraded on open (`MIGRATIONS`), its copies filled from its documents by the same
 rule (`column_values`) in the transaction that adds them.
+
+Schema version 3 adds `pruned_segments`: one signed summary per pruned stretch of a chain
+(watchdog/store/retention.py). The table is created on open like every other; the version is
+raised so that an older watchdog, which would read a pruned chain as a cut one, refuses the
+store instead.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import sqlalchemy as sa
 
 from watchdog.domain.errors import StoreError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +84,19 @@ REPORT_INDEX = sa.Index(
     observations.c.published_next,
 )
 V1_INDEX = "ix_observations_target_started_outcome"  # (target, started_at, outcome)
+
+# A pruned stretch seq first_seq..last_seq of one chain: `doc` is the canonical JSON of its
+# summary (watchdog/store/retention.py), `signature` its HMAC under the checkpoint key.
+pruned_segments = sa.Table(
+    "pruned_segments",
+    metadata,
+    sa.Column("target", sa.String, primary_key=True),
+    sa.Column("first_seq", sa.Integer, primary_key=True),
+    sa.Column("last_seq", sa.Integer, nullable=False),
+    sa.Column("doc", sa.Text, nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("signature", sa.String(64), nullable=False),
+)
 
 schema_version = sa.Table(
     "schema_version",
@@ -192,7 +210,11 @@ def _document(text: str) -> dict[str, Any]:
 
 
 # version -> upgrade from version - 1; run in order inside one transaction.
-MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {2: _upgrade_to_2}
+def _upgrade_to_3(_conn: sa.Connection) -> None:
+    """Nothing to change: `create_all` has just made `pruned_segments`."""
+
+
+MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {2: _upgrade_to_2, 3: _upgrade_to_3}
 
 
 def ensure_schema(conn: sa.Connection) -> None:

@@ -12,13 +12,19 @@ checkpoint names; each token's line says which observations it is the first to c
 blob an observation references must exist, and every blob in the evidence store must hash to
 its name. A page kept as skeleton + volatile record (watchdog/evidence/volatile.py) must
 rebuild to the bytes its `html_sha256` names. The report names the first broken link per target.
+
+A chain that retention pruned (watchdog/store/pruned.py) starts after its last summary: each
+summary must hash to its digest, carry the checkpoint key's HMAC, and follow the one before
+from seq 1; the first kept observation must link to the last summary's `last_hash`; a
+checkpoint or timestamp naming a pruned observation holds when a summary names that head.
+The report says which period of which target was pruned.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Callable, Iterable
+import hmac
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
@@ -28,13 +34,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from watchdog.domain.errors import StoreError
-from watchdog.domain.models import NOT_BLOBS
 from watchdog.evidence.volatile import rebuild
-from watchdog.store import access, timestamps
+from watchdog.store import access, pruned, timestamps
 from watchdog.store import checkpoint as checkpoints
 from watchdog.store.blobs import SHA256_RE
 from watchdog.store.chain import format_instant, sha256_hex
 from watchdog.store.db import Store
+from watchdog.store.references import evidence_of as _evidence
+from watchdog.store.references import parse_document as _parse
 from watchdog.store.schema import DOC_COLUMNS, chain_heads, column_values, observations
 
 Progress = Callable[[int], None]  # called with the number of items checked so far
@@ -77,12 +84,16 @@ class VerifyReport:
     timestamp_problems: list[str] = field(default_factory=list)
     timestamp_notes: list[str] = field(default_factory=list)
     access_log: access.AccessCheck = field(default_factory=access.AccessCheck)
+    pruned: list[str] = field(default_factory=list)  # one line per pruned period
+    pruned_problems: list[str] = field(default_factory=list)
+    pruned_note: str | None = None
 
     @property
     def problem_count(self) -> int:
         return (
             len(self.breaks) + len(self.blob_problems) + bool(self.checkpoint_problem)
             + len(self.timestamp_problems) + len(self.access_log.problems)
+            + len(self.pruned_problems)
         )  # fmt: skip
 
     @property
@@ -113,6 +124,8 @@ class VerifyReport:
             lines.append(f"Checkpoint: {self.checkpoint_problem}.")
         lines.extend(_render_break(b) for b in self.breaks)
         lines.extend(_render_blob(p) for p in self.blob_problems)
+        lines.extend(f"Pruned period FAILED: {p}." for p in self.pruned_problems)
+        lines.extend(f"Pruned by retention: {p}." for p in self.pruned)
         lines.extend(f"Timestamp FAILED: {p}." for p in self.timestamp_problems)
         lines.extend(self.timestamps)
         lines.extend(f"Access log FAILED: {p}." for p in self.access_log.problems)
@@ -123,6 +136,8 @@ class VerifyReport:
             )
         if self.checkpoint_note:
             lines.append(f"Note: {self.checkpoint_note}.")
+        if self.pruned_note:
+            lines.append(f"Note: {self.pruned_note}.")
         lines.extend(f"Note: {n}." for n in self.timestamp_notes)
         if self.temp_files:
             lines.append(
@@ -147,11 +162,16 @@ def _render_blob(p: BlobProblem) -> str:
 class _ChainCheck:
     """Walks one target's rows in seq order, keeping the first problem and a count."""
 
-    def __init__(self, target: str, expect: tuple[int, str] | None = None) -> None:
+    def __init__(
+        self,
+        target: str,
+        expect: tuple[int, str] | None = None,
+        pruned_to: tuple[int, str | None] = (0, None),
+    ) -> None:
         self.target = target
         self.expect = expect  # (seq, hash) the last checkpoint names for this target
-        self.expected_seq = 1
-        self.links: tuple[str | None, ...] = (None,)  # hashes the next prev_hash may name
+        self.expected_seq = pruned_to[0] + 1  # retention pruned the seqs before
+        self.links: tuple[str | None, ...] = (pruned_to[1],)  # what the next prev_hash may name
         self.last: tuple[int, str, str] | None = None  # (seq, hash, id) of the last row
         self.first: ChainBreak | None = None
         self.further = 0
@@ -295,7 +315,17 @@ def verify_store(
     if loaded.checkpoint is not None:
         report.checkpoint = loaded.checkpoint.summary()
         expect = loaded.checkpoint.by_target()
-    _verify_chains(store, report, progress, every, expect)
+    summaries = _verify_pruned(store, report, folder)
+    starts = {target: pruned.pruned_until(rows) for target, rows in summaries.items()}
+    for target, (seq, digest) in sorted(expect.items()):
+        if seq <= starts.get(target, (0, None))[0]:
+            if digest not in pruned.attested(summaries[target]).get(seq, set()):
+                report.pruned_problems.append(
+                    f"the last checkpoint names {target} seq {seq} ({digest}), which was "
+                    "pruned, but no summary of the pruned period names that observation"
+                )
+            del expect[target]
+    _verify_chains(store, report, progress, every, expect, starts)
     _verify_blobs(store, report, blob_progress, every)
     _verify_timestamps(store, report, folder, tsa_ca, loaded.checkpoint)
     report.access_log = access.verify(folder)
@@ -367,12 +397,62 @@ def _observed_at(store: Store) -> timestamps.Describe:
     return when
 
 
+def _verify_pruned(
+    store: Store, report: VerifyReport, folder: Path
+) -> dict[str, list[pruned.Stored]]:
+    """Check each pruned period's summary; return them by target, in seq order."""
+    summaries = pruned.by_target(pruned.stored(store))
+    if not summaries:
+        return summaries
+    try:
+        key: bytes | None = checkpoints.read_key(folder)
+    except OSError as exc:
+        key = None
+        report.pruned_note = (
+            f"the signatures of the pruned periods' summaries were not checked: "
+            f"{folder / checkpoints.KEY_FILE}: {exc.strerror or exc}"
+        )
+    for target, rows in sorted(summaries.items()):
+        before: tuple[int, str | None] = (0, None)
+        for stored in rows:
+            where = f"the summary of {target} seq {stored.first_seq}–{stored.last_seq}"
+            problem = stored.problem or _pruned_problem(stored, key, before)
+            if problem is not None:
+                report.pruned_problems.append(f"{where}: {problem}")
+            elif stored.summary is not None:
+                report.pruned.append(stored.summary.describe())
+            before = (stored.last_seq, stored.summary.last_hash if stored.summary else None)
+    return summaries
+
+
+def _pruned_problem(
+    stored: pruned.Stored, key: bytes | None, before: tuple[int, str | None]
+) -> str | None:
+    summary = stored.summary
+    assert summary is not None
+    if key is not None and summary.key_id != checkpoints.key_id(key):
+        return f"it is signed with key {summary.key_id}, not with this data directory's key"
+    if key is not None and not hmac.compare_digest(
+        checkpoints.sign(key, stored.text.encode()), stored.signature
+    ):
+        return "its signature does not match its content: it was altered"
+    if summary.first_seq != before[0] + 1:
+        return f"it should start at seq {before[0] + 1}, after what was pruned before it"
+    if summary.first_prev_hash != before[1]:
+        return (
+            f"its first observation linked to {_show(summary.first_prev_hash)}, not to the "
+            f"observation before it ({_show(before[1])})"
+        )
+    return None
+
+
 def _verify_chains(
     store: Store,
     report: VerifyReport,
     progress: Progress | None,
     every: int,
     expect: dict[str, tuple[int, str]],
+    starts: dict[str, tuple[int, str | None]],
 ) -> None:
     heads = {row.target: (row.seq, row.hash) for row in store.scan(sa.select(chain_heads))}
     missing: dict[str, list[str]] = {}
@@ -380,7 +460,8 @@ def _verify_chains(
     checks: list[_ChainCheck] = []
     for row in store.scan(_ROWS_IN_CHAIN_ORDER):
         if not checks or checks[-1].target != row.target:
-            checks.append(_ChainCheck(row.target, expect.get(row.target)))
+            start = starts.get(row.target, (0, None))
+            checks.append(_ChainCheck(row.target, expect.get(row.target), start))
         doc = checks[-1].check_row(row)
         report.observations += 1
         for sha, kind in _evidence(doc):
@@ -392,7 +473,9 @@ def _verify_chains(
             progress(report.observations)
     seen = {check.target for check in checks}
     unseen = {t for t in heads if heads[t][0] != 0} | set(expect)
-    checks.extend(_ChainCheck(t, expect.get(t)) for t in sorted(unseen - seen))
+    checks.extend(
+        _ChainCheck(t, expect.get(t), starts.get(t, (0, None))) for t in sorted(unseen - seen)
+    )
     for check in checks:
         found = check.finish(heads.get(check.target))
         if found is not None:
@@ -477,54 +560,6 @@ def _references(store: Store, wanted: set[str]) -> dict[str, list[str]]:
 
 
 _ROWS_IN_CHAIN_ORDER = sa.select(observations).order_by(observations.c.target, observations.c.seq)
-
-
-def _evidence(doc: dict[str, Any] | None) -> Iterable[tuple[str, str]]:
-    """(sha, kind) of each evidence blob a hashed document references: its `evidence`, the
-    captures of the pages an audit found in breach (`audit.pages[].screenshot|framed`), and
-    the pages a substitute channel check read (`substitute.pages[].sha256`)."""
-    evidence = doc.get("evidence") if doc else None
-    if not isinstance(evidence, dict):
-        return []
-    found = [
-        (str(sha), kind)
-        for kind, sha in sorted(evidence.items())
-        if sha is not None and kind not in NOT_BLOBS
-    ]
-    audit = doc.get("audit") if doc else None
-    pages = audit.get("pages") if isinstance(audit, dict) else None
-    for index, page in enumerate(pages if isinstance(pages, list) else []):
-        where = f"audit page {index + 1}"
-        found += _shas(page, where)
-        violations = page.get("violations") if isinstance(page, dict) else None
-        for v in violations if isinstance(violations, list) else []:
-            rule = v.get("rule") if isinstance(v, dict) else None
-            shots = v.get("shots") if isinstance(v, dict) else None
-            for shot in shots if isinstance(shots, list) else []:
-                found += _shas(shot, f"{where} {rule} element")
-    check = doc.get("substitute") if doc else None
-    checked = check.get("pages") if isinstance(check, dict) else None
-    for index, page in enumerate(checked if isinstance(checked, list) else []):
-        sha = page.get("sha256") if isinstance(page, dict) else None
-        if sha is not None:  # a page a substitute channel check read, as served
-            found.append((str(sha), f"substitute page {index + 1} html"))
-    return found
-
-
-def _shas(refs: object, where: str) -> list[tuple[str, str]]:
-    """The screenshot and framed SHA-256 an audit's page or element names, if any."""
-    if not isinstance(refs, dict):
-        return []
-    return [(str(refs[kind]), f"{where} {kind}") for kind in ("screenshot", "framed")
-            if refs.get(kind) is not None]  # fmt: skip
-
-
-def _parse(text: Any) -> dict[str, Any] | None:
-    try:
-        doc = json.loads(text)
-    except (TypeError, ValueError):
-        return None
-    return doc if isinstance(doc, dict) else None
 
 
 def _describe(row: sa.Row[Any], kind: str) -> str:

@@ -6,7 +6,8 @@ Three tables beside the store's, created on a worker's start:
   back-off level, the last failure and since when it fails. A worker reserves a start under
   `SELECT … FOR UPDATE` and applies the very `TokenBucket`/`HostState` logic of
   watchdog/daemon/politeness.py to the row, so the budget holds across workers and machines.
-- `worker_targets`: one row per target: the start of its previous cycle (`anchor`) and the
+- `worker_targets`: one row per target (per target and vantage, `<id>@<vantage>`, for a
+  target that asks for vantages): the start of its previous cycle (`anchor`) and the
   jitter drawn for the next one: the dispatcher moves the anchor when it enqueues the probe,
   the probe when its host's token lets it start.
 - `worker_probes`: one row per probe job: which target, which worker (host:pid), since when,
@@ -118,7 +119,9 @@ def _save_host(conn: sa.Connection, state: HostState) -> None:
     )
 
 
-def reserve_start(engine: sa.Engine, job_id: int, target: Target, budget: PerHostBudget) -> float:
+def reserve_start(
+    engine: sa.Engine, job_id: int, target: Target, budget: PerHostBudget, key: str | None = None
+) -> float:
     """Take the host's next token: the time at which this probe may start (now or later).
 
     The bucket's `take` is politeness.TokenBucket's: starts to one host stay 60/rpm seconds
@@ -132,7 +135,8 @@ def reserve_start(engine: sa.Engine, job_id: int, target: Target, budget: PerHos
         start = max(now, state.bucket.next_free)
         state.bucket.take(now)
         _save_host(conn, state)
-        conn.execute(sa.update(targets).where(targets.c.target == target.id).values(anchor=start))
+        schedule = key or target.id
+        conn.execute(sa.update(targets).where(targets.c.target == schedule).values(anchor=start))
         conn.execute(sa.update(probes).where(probes.c.job_id == job_id).values(token_at=start))
     return start
 
@@ -156,10 +160,29 @@ def host_levels(conn: sa.Connection) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class Due:
-    """A target whose cycle has come, and when it came."""
+    """A target whose cycle has come (from `vantage`, None: from any), and when it came."""
 
     target: Target
     due: float
+    vantage: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Its row in `worker_targets`, and its queueing lock."""
+        return schedule_key(self.target.id, self.vantage)
+
+
+def schedule_key(target_id: str, vantage: str | None) -> str:
+    return f"{target_id}@{vantage}" if vantage else target_id
+
+
+def cycles(config: Config) -> list[tuple[Target, str | None]]:
+    """What is scheduled: each enabled target once per vantage it asks for, or once."""
+    found: list[tuple[Target, str | None]] = []
+    for target in config.targets:
+        if target.enabled:
+            found += [(target, v) for v in target.vantages] or [(target, None)]
+    return found
 
 
 def take_due(
@@ -177,16 +200,17 @@ def take_due(
     that a catalog never fires together (as watchdog/daemon/scheduler.py does).
     """
     conn.execute(sa.select(sa.func.pg_advisory_xact_lock(DISPATCH_LOCK_KEY)))
-    wanted = [t for t in config.targets if t.enabled]
+    wanted = [Due(t, 0.0, v) for t, v in cycles(config)]
     rows = {row.target: row for row in conn.execute(sa.select(targets).with_for_update())}
-    _add_new(conn, [t for t in wanted if t.id not in rows], now, last_started, rng, config)
+    _add_new(conn, [d for d in wanted if d.key not in rows], now, last_started, rng, config)
     rows = {row.target: row for row in conn.execute(sa.select(targets))}
     levels = host_levels(conn)
     backoff = config.politeness.backoff
     spread = config.politeness.jitter
     due: list[Due] = []
-    for target in wanted:
-        row = rows[target.id]
+    for cycle in wanted:
+        target = cycle.target
+        row = rows[cycle.key]
         when = row.first_due
         if row.anchor is not None:
             delay = cycle_delay(
@@ -198,7 +222,7 @@ def take_due(
             )
             when = row.anchor + delay
         if when <= now:
-            due.append(Due(target, when))
+            due.append(Due(target, when, cycle.vantage))
     if due:
         conn.execute(
             sa.update(targets)
@@ -206,20 +230,20 @@ def take_due(
             .values(anchor=sa.bindparam("b_anchor"), jitter=sa.bindparam("b_jitter")),
             [
                 {
-                    "b_target": d.target.id,
+                    "b_target": d.key,
                     "b_anchor": now,
                     "b_jitter": 1.0 + rng.uniform(-spread, spread),
                 }
                 for d in due
             ],
         )
-    due.sort(key=lambda d: (d.due, d.target.id))
+    due.sort(key=lambda d: (d.due, d.key))
     return due
 
 
 def _add_new(
     conn: sa.Connection,
-    new: Iterable[Target],
+    new: Iterable[Due],
     now: float,
     last_started: Mapping[str, float],
     rng: random.Random,
@@ -227,13 +251,13 @@ def _add_new(
 ) -> None:
     spread = config.politeness.jitter
     values = []
-    for target in new:
-        interval = target.interval.total_seconds()
-        last = last_started.get(target.id)
+    for cycle in new:
+        interval = cycle.target.interval.total_seconds()
+        last = last_started.get(cycle.target.id)
         jitter = 1.0 + rng.uniform(-spread, spread)
         anchor = last if last is not None and last + interval * jitter >= now else None
         values.append(
-            {"target": target.id, "anchor": anchor, "jitter": jitter,
+            {"target": cycle.key, "anchor": anchor, "jitter": jitter,
              "first_due": now + rng.uniform(0, interval)}
         )  # fmt: skip
     if values:

@@ -17,12 +17,25 @@ Two tasks, one app per worker process:
   that settles the claim in the same transaction as the chain append. The chain stays linear
   because `Store.append` locks the target's chain head row (SELECT … FOR UPDATE).
 
+Vantages (issue 17): a worker probes from `watchdog.vantage` and takes jobs from the queue
+`probes` (targets that ask for no vantage: any worker) and `probes@<its vantage>`; a target
+that asks for vantages gets one job per vantage and cycle, each on its vantage's queue. Each
+worker checks its vantage's canary and attributes its failures as `watchdog run` does
+(watchdog/daemon/vantage.py).
+
+Each worker serves `/healthz` and `/metrics` (`listen`, or `--port`), writes its Prometheus
+`file_sd` entry when `workers.file_sd_dir` is set, and opens and resolves incidents after its
+own observations (the store keeps one open incident per kind and target, whoever opens it);
+only the worker with `workers.notifier: true` sends them (outbox, reminders, digests).
+
 `watchdog run` (one process, no PostgreSQL needed) is unchanged; this mode is its scale-out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 import os
 import platform as host_platform
@@ -32,6 +45,7 @@ import time
 import zlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import procrastinate
@@ -44,13 +58,21 @@ from ulid import ULID
 
 from watchdog import __version__
 from watchdog.config.loader import Config
+from watchdog.daemon.listener import start_listener
 from watchdog.daemon.maintenance import in_maintenance, tagged, windows_for
+from watchdog.daemon.service import store_health, vantage_health
+from watchdog.daemon.vantage import Vantage
 from watchdog.domain.errors import StoreError, WatchdogError
 from watchdog.domain.models import Env, Observation, Outcome
 from watchdog.domain.target import Target
 from watchdog.engine.runner import Runner
+from watchdog.metrics.registry import Metrics
+from watchdog.metrics.sre import add_process_collectors
+from watchdog.notify.service import Notifications
 from watchdog.store import Store
 from watchdog.store import connect as engines
+from watchdog.store.atomic import write_atomically
+from watchdog.store.usage import disk
 from watchdog.workers import rows
 
 log = logging.getLogger(__name__)
@@ -81,6 +103,11 @@ def conninfo(config: Config) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+def probes_queue(vantage: str | None) -> str:
+    """The queue of a probe: `probes` (any worker), or `probes@<vantage>` (that vantage's)."""
+    return f"{PROBES_QUEUE}@{vantage}" if vantage else PROBES_QUEUE
+
+
 def host_lock(target: Target, concurrent: int) -> str:
     """The procrastinate lock of a probe of `target`: one of `concurrent` slots of its host."""
     slot = zlib.crc32(target.id.encode()) % concurrent
@@ -106,7 +133,17 @@ class Worker:
         self.config = config
         self.store = store
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
-        self.runner = Runner(config, store.blobs.put)
+        self.metrics = Metrics()
+        add_process_collectors(self.metrics.registry)
+        self.metrics.declare(t for t in config.targets if t.enabled)
+        self.runner = Runner(config, store.blobs.put, on_network=self.metrics.network)
+        self.started_at = datetime.now(UTC)
+        self.recorded = 0
+        self.lost = 0  # probes of lost workers this worker recorded as worker_lost
+        self.port: int | None = None
+        self.vantage: Vantage | None = None
+        self.notifications: Notifications | None = None
+        self.file_sd: Path | None = None
         self.rng = random.Random(config.scheduler.seed)
         self.app = procrastinate.App(
             connector=procrastinate.PsycopgConnector(
@@ -136,12 +173,32 @@ class Worker:
         await asyncio.to_thread(ensure_schema, self.engine)
         last = await asyncio.to_thread(self.store.last_per_target)
         await asyncio.to_thread(self.runner.memory.seed, last.values(), self.store.blobs.get)
-        workers = self.config.workers
-        log.info("worker %s: %d targets, %d jobs at once, on %s", self.name,
-                 len(self.config.targets), workers.concurrency, self.store.url)  # fmt: skip
+        config = self.config
+        workers = config.workers
+        self.vantage = await asyncio.to_thread(Vantage, config, self.store, self.metrics)
+        self.notifications = await asyncio.to_thread(
+            Notifications.for_daemon, config, self.store, self.metrics.registry
+        )
+        http, self.port = await start_listener(
+            config.listen.host, config.listen.port, self.health, self.exposition,
+            self.notifications.add_routes if workers.notifier else None,
+        )  # fmt: skip
+        if workers.notifier:
+            self.notifications.start()
+        canary: asyncio.Task[None] | None = None
+        queues = [DISPATCH_QUEUE, PROBES_QUEUE, probes_queue(config.watchdog.vantage)]
         try:
+            self.file_sd = await asyncio.to_thread(self._write_file_sd)
+            await self.vantage.check(self.runner.host)  # before any probe: is our network up?
+            canary = asyncio.create_task(self.vantage.run(self.runner.host), name="canary")
+            log.info("worker %s (vantage %s%s): %d targets, %d jobs at once, on %s; /healthz "
+                     "and /metrics on http://%s:%s", self.name, config.watchdog.vantage,
+                     ", notifier" if workers.notifier else "", len(config.targets),
+                     workers.concurrency, self.store.url, config.listen.host,
+                     self.port)  # fmt: skip
             async with self.app.open_async():
                 await self.app.run_worker_async(
+                    queues=queues,
                     name=self.name,
                     concurrency=workers.concurrency,
                     update_heartbeat_interval=workers.heartbeat.total_seconds(),
@@ -151,13 +208,23 @@ class Worker:
                     install_signal_handlers=True,
                 )
         finally:
+            if canary is not None:
+                canary.cancel()
+                with contextlib.suppress(BaseException):
+                    await canary
+            if self.file_sd is not None:
+                self.file_sd.unlink(missing_ok=True)
+            await self.notifications.stop()
+            await http.cleanup()
             await self.runner.close()
         log.info("worker %s stopped", self.name)
         return 0
 
     # -- the probe task -----------------------------------------------------------------
 
-    async def probe_job(self, context: JobContext, target: str, dispatched_at: float) -> None:
+    async def probe_job(
+        self, context: JobContext, target: str, dispatched_at: float, vantage: str | None = None
+    ) -> None:
         job_id = context.job.id
         assert job_id is not None
         found = self.config.target(target)
@@ -169,7 +236,8 @@ class Worker:
         await asyncio.to_thread(rows.claim, self.engine, job_id, target, self.name,
                                 os.getpid(), now)  # fmt: skip
         budget = self.config.politeness.per_host
-        start = await asyncio.to_thread(rows.reserve_start, self.engine, job_id, found, budget)
+        key = rows.schedule_key(target, vantage)
+        start = await asyncio.to_thread(rows.reserve_start, self.engine, job_id, found, budget, key)
         wait = start - time.time()
         if wait > 0:
             await asyncio.sleep(wait)
@@ -198,9 +266,15 @@ class Worker:
         except StoreError as exc:  # its evidence could not be written (a full disk…)
             self.store.health.dropped(1)
             raise StoreError(f"{exc}; the observation is dropped") from exc
+        if self.vantage is not None:
+            obs = await self.vantage.attribute(obs, target)
         obs = self._tagged(obs, target)
         guard = rows.settle_recorded(job_id, obs.id, time.time())
         sealed = await asyncio.to_thread(self.store.append, obs, guard)
+        self.recorded += 1
+        self.metrics.observe(sealed, target)
+        if self.notifications is not None:  # opens or resolves incidents; sends nothing here
+            await self.notifications.on_observation(sealed, target)
         tags = f" [{', '.join(sealed.tags)}]" if sealed.tags else ""
         log.info("%s: %s (%s) in %.1fs%s", target.id, sealed.outcome, sealed.detail,
                  sealed.duration_s, tags)  # fmt: skip
@@ -222,14 +296,16 @@ class Worker:
         concurrent = self.config.politeness.per_host.concurrent
         for item in due:
             deferrer = self.probe_task.configure(
-                queueing_lock=f"target:{item.target.id}",
+                queueing_lock=f"target:{item.key}",
                 lock=host_lock(item.target, concurrent),
+                queue=probes_queue(item.vantage),
             )
+            where = {"vantage": item.vantage} if item.vantage else {}
             try:
-                await deferrer.defer_async(target=item.target.id, dispatched_at=now)
+                await deferrer.defer_async(target=item.target.id, dispatched_at=now, **where)
             except AlreadyEnqueued:
                 log.warning("%s: its previous probe still waits for a worker; this cycle is "
-                            "skipped", item.target.id)  # fmt: skip
+                            "skipped", item.key)  # fmt: skip
 
     def _take_due(self, now: float) -> list[rows.Due]:
         with self.engine.begin() as conn:
@@ -266,6 +342,7 @@ class Worker:
             return False
         log.error("%s: worker %s lost during job %s: recorded as probe_error/%s, not retried",
                   target_id, worker, job.id, WORKER_LOST)  # fmt: skip
+        self.lost += 1
         return True
 
     def _lost_observation(
@@ -292,6 +369,63 @@ class Worker:
             ),
             vantage=self.config.watchdog.vantage,
         )
+
+    # -- what Prometheus and a load balancer see ------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        writes = self.store.health.snapshot()
+        return {
+            "status": "ok" if writes.writable else "unhealthy",
+            "role": "worker",
+            "version": __version__,
+            "worker": self.name,
+            "notifier": self.config.workers.notifier,
+            "started_at": self.started_at.isoformat(),
+            "targets": len(self.config.targets),
+            "observations_recorded": self.recorded,
+            "worker_lost_recorded": self.lost,
+            "store": store_health(writes),
+            "vantage": vantage_health(self.vantage),
+        }
+
+    def exposition(self) -> bytes:
+        self.metrics.store_health(self.store.health.snapshot())
+        self.metrics.store_usage(None, disk(self.config.watchdog.data_dir))
+        return self.metrics.exposition()
+
+    def _write_file_sd(self) -> Path | None:
+        """This worker's Prometheus file_sd entry, `workers.file_sd_dir`/<name>.json."""
+        folder = self.config.workers.file_sd_dir
+        if folder is None:
+            return None
+        assert self.port is not None
+        path = folder / f"{_file_name(self.name)}.json"
+        entry = file_sd_entry(self.config, self.name, self.port)
+        data = (json.dumps(entry, indent=2) + "\n").encode()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            write_atomically(path, data, prefix=".file-sd-")
+        except OSError as exc:  # Prometheus would never find this worker: say so, and stop
+            raise WatchdogError(
+                f"cannot write the Prometheus file_sd entry {path} (workers.file_sd_dir): "
+                f"{exc.strerror or exc}"
+            ) from exc
+        log.info("worker %s: Prometheus file_sd entry written to %s", self.name, path)
+        return path
+
+
+def file_sd_entry(config: Config, name: str, port: int) -> list[dict[str, Any]]:
+    """What Prometheus' file_sd reads for one worker: its address and labels."""
+    host = config.listen.host
+    if host in ("", "0.0.0.0", "::"):  # every interface: the name other machines use
+        host = socket.getfqdn()
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    labels = {"vantage": config.watchdog.vantage, "worker": name}
+    return [{"targets": [address], "labels": labels}]
+
+
+def _file_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
 class _LastStarted(Mapping[str, float]):
