@@ -35,7 +35,13 @@ from watchdog.daemon.scheduler import Resume, Scheduler
 from watchdog.daemon.state import StateFile, build_state, read_state, state_path, write_state
 from watchdog.daemon.vantage import Vantage
 from watchdog.domain.errors import ConfigError, StoreError
-from watchdog.domain.models import AuditProfile, Observation, Outcome, audit_chain
+from watchdog.domain.models import (
+    AuditProfile,
+    Observation,
+    Outcome,
+    audit_chain,
+    substitute_chain,
+)
 from watchdog.domain.target import Target
 from watchdog.engine.runner import Runner
 from watchdog.metrics.registry import Metrics
@@ -460,7 +466,22 @@ class Daemon:
         for (target_id, _profile), found in sorted(last.items(), key=lambda kv: kv[1].id):
             if found.audit is not None:
                 self.metrics.audited(target_id, found.audit)
+        await self._refresh_substitute(ids)
         return {key: found.started_at.timestamp() for key, found in last.items()}
+
+    async def _refresh_substitute(self, ids: list[str]) -> None:
+        """`watchdog_substitute_channel` from each target's last substitute channel check
+        (run by `watchdog substitute`, another process), read with the audits."""
+        chains = [substitute_chain(i) for i in ids]
+        try:
+            last = await asyncio.to_thread(self.store.last_of, chains)
+        except StoreError as exc:  # the gauges keep their values; read again next time
+            log.warning("last substitute channel checks not read: %s", exc)
+            return
+        for target_id, chain in zip(ids, chains, strict=True):
+            found = last.get(chain)
+            if found is not None and found.substitute is not None:
+                self.metrics.substitute_checked(target_id, found.substitute)
 
     def _last_audits(self, ids: list[str]) -> dict[Key, Observation]:
         """The last audit of each (target, profile) among its chain's last RECENT_AUDITS."""

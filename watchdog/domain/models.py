@@ -478,8 +478,9 @@ def is_assist_chain(chain: str) -> bool:
 
 def nested_blobs(doc: dict[str, object] | None) -> list[tuple[str, str, str]]:
     """(SHA-256, blob kind, where) of each blob a hashed document names outside its
-    `evidence`: an audit's captures (`audit.pages[]`, their elements) and an assisted
-    session's captcha frames (`assist.frames[]`). Read from the raw document, as `verify`
+    `evidence`: an audit's captures (`audit.pages[]`, their elements), an assisted
+    session's captcha frames (`assist.frames[]`) and the pages a substitute channel check
+    read (`substitute.pages[].sha256`). Read from the raw document, as `verify`
     and a bundle's reader see it; anything malformed names nothing."""
     found: list[tuple[str, str, str]] = []
     audit = doc.get("audit") if doc else None
@@ -497,6 +498,12 @@ def nested_blobs(doc: dict[str, object] | None) -> list[tuple[str, str, str]]:
     frames = assist.get("frames") if isinstance(assist, dict) else None
     for index, shown in enumerate(frames if isinstance(frames, list) else []):
         found += _named(shown, ("image", "framed"), f"captcha frame {index + 1}")
+    check = doc.get("substitute") if doc else None
+    checked = check.get("pages") if isinstance(check, dict) else None
+    for index, page in enumerate(checked if isinstance(checked, list) else []):
+        sha = page.get("sha256") if isinstance(page, dict) else None
+        if sha is not None:  # a page a substitute channel check read, as served
+            found.append((str(sha), "html", f"substitute page {index + 1} html"))
     return found
 
 
@@ -508,6 +515,80 @@ def _named(refs: object, keys: tuple[str, ...], where: str) -> list[tuple[str, s
         return []
     return [(str(refs[key]), _BLOB_KIND.get(key, key), f"{where} {key}")
             for key in keys if refs.get(key) is not None]  # fmt: skip
+
+
+class ChannelKind(StrEnum):
+    """A way in for people who cannot book online (issue 18): what the substitute channel
+    check looks for on a prefecture's information page (watchdog/substitute)."""
+
+    FORM = "form"  # a contact form (its page is fetched once: reachable or not)
+    EMAIL = "email"  # an e-mail address: recorded, never written to
+    POSTAL = "postal"  # a postal address
+    PHONE = "phone"  # a telephone number
+
+
+class ChannelOutcome(StrEnum):
+    """The closed vocabulary of one channel kind in one check (docs/design.md §2)."""
+
+    PUBLISHED = "published"  # found on a page as served (a form: and its page answered)
+    NOT_FOUND = "not_found"  # every page was read, and none publishes it
+    UNREACHABLE = "unreachable"  # a form whose page did not answer, or a page not read
+
+
+class CheckedPage(BaseModel):
+    """One page fetched by a substitute channel check: the page as served is a blob."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str
+    role: str = "information"  # "information" (configured) or "form" (a form's page)
+    final_url: str | None = None
+    status: int | None = None
+    sha256: str | None = None  # the body as served (blob kind `html`)
+    ms: int = 0
+    error: str | None = None  # why it was not read (then nothing on it is known)
+
+
+class ChannelSeen(BaseModel):
+    """One channel kind in one check: its outcome, what was read, where."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: ChannelKind
+    outcome: ChannelOutcome
+    values: list[str] = Field(default_factory=list)  # addresses, numbers, form URLs, verbatim
+    page: str | None = None  # the information page that published it (first one)
+    excerpt: str | None = None  # the passage it was read in (page text, trimmed)
+    form_status: int | None = None  # a form's page: its HTTP status
+    checked: bool | None = None  # a form's page: fetched (False: its host is not allowed)
+
+
+class SubstituteCheck(BaseModel):
+    """A substitute channel check of one journey (issue 18 item 4): its target's configured
+    information pages, read as served, and each channel kind's outcome. The observation
+    that holds it sits in its own chain (`substitute_chain`), outside every rate."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    target: str
+    department: str
+    rules: str  # version of the recognition rules (watchdog/substitute/recognise.py)
+    pages: list[CheckedPage] = Field(default_factory=list)
+    channels: list[ChannelSeen] = Field(default_factory=list)
+
+    def blobs(self) -> dict[str, str]:
+        return {f"page {i + 1}": p.sha256 for i, p in enumerate(self.pages) if p.sha256}
+
+
+SUBSTITUTE_CHAIN_SUFFIX = ".substitute"  # never in a target id, like AUDIT_CHAIN_SUFFIX
+# Chains of records that are no booking attempt: audits, substitute channel checks, assisted
+# sessions' records (their reads stay in the journey's own chain).
+SIDE_CHAIN_SUFFIXES = (AUDIT_CHAIN_SUFFIX, SUBSTITUTE_CHAIN_SUFFIX, ASSIST_CHAIN_SUFFIX)
+
+
+def substitute_chain(target_id: str) -> str:
+    """The chain of `target_id`'s substitute channel checks, beside its probes' chain."""
+    return target_id + SUBSTITUTE_CHAIN_SUFFIX
 
 
 class Observation(BaseModel):
@@ -524,6 +605,7 @@ class Observation(BaseModel):
     captcha: CaptchaSeen | None = None  # alternatives a captcha page offered (RGAA 1.5)
     audit: Audit | None = None  # set on an audit (issue 18), which is in its own chain
     assist: AssistRecord | None = None  # set on an assisted session's record (issue 16)
+    substitute: SubstituteCheck | None = None  # a substitute channel check (its own chain)
     slots: int | None = None
     # The slots the page offered, one by one, where the probe reads them (None: not read).
     slots_seen: list[SlotSeen] | None = None

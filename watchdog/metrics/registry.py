@@ -17,7 +17,14 @@ from prometheus_client import CollectorRegistry, disable_created_metrics, genera
 
 from watchdog import __version__
 from watchdog.domain.clock import PARIS
-from watchdog.domain.models import Audit, Observation, Outcome, Platform
+from watchdog.domain.models import (
+    Audit,
+    ChannelOutcome,
+    Observation,
+    Outcome,
+    Platform,
+    SubstituteCheck,
+)
 from watchdog.domain.target import Target
 from watchdog.domain.vantage import CanaryCheck
 from watchdog.evidence.network import NetworkFacts
@@ -108,6 +115,12 @@ class Metrics:
             "in the target's last audit run under each profile (standard, mobile, slow-3g).",
             "gauge", ("target", "profile", "step"),
         )  # fmt: skip
+        self.substitute = Family(
+            "watchdog_substitute_channel",
+            "The target's last substitute channel check: 1 on the outcome (published, "
+            "not_found, unreachable) of each channel kind (form, email, postal, phone), else 0.",
+            "gauge", ("target", "department", "channel", "outcome"),
+        )  # fmt: skip
         self.assisted = Family(
             "watchdog_assisted_reads",
             "Reads of the slot page in assisted sessions (a person answered the captcha), by "
@@ -156,10 +169,9 @@ class Metrics:
                                 self.info)  # fmt: skip
         self.sre = SreMetrics(version)  # build, store and disk, phases, certificates
         self.families = (*self.target_families, self.slot_lifetime, self.a11y, self.a11y_load,
-                         self.assisted, self.sessions, self.lifetime, self.write_errors,
-                         self.dropped, self.writable, self.timestamps, self.canary_up,
-                         self.canary_checked,
-                         *self.sre.families)  # fmt: skip
+                         self.substitute, self.assisted, self.sessions, self.lifetime,
+                         self.write_errors, self.dropped, self.writable, self.timestamps,
+                         self.canary_up, self.canary_checked, *self.sre.families)  # fmt: skip
         self._info_key: dict[str, tuple[str, ...]] = {}
 
     def declare(self, targets: Iterable[Target]) -> None:
@@ -195,7 +207,7 @@ class Metrics:
                 family.remove(*key)
         if target_id in self._info_key:
             self.info.remove(*self._info_key.pop(target_id))
-        for family in (self.a11y, self.a11y_load):
+        for family in (self.a11y, self.a11y_load, self.substitute):
             for key in [k for k in family.series if k[0] == target_id]:
                 family.remove(*key)
 
@@ -232,6 +244,19 @@ class Metrics:
         solved = record.assist.solved_after_s
         if solved is not None:
             self.lifetime.observe((target.id,), max(0.0, record.duration_s - solved))
+
+    def substitute_checked(self, target_id: str, check: SubstituteCheck) -> None:
+        """The target's last substitute channel check replaces the one before (issue 18):
+        each channel kind has one series per outcome, 1 on the one found. Series exist only
+        for targets checked at least once."""
+        kept = set()
+        for seen in check.channels:
+            for outcome in ChannelOutcome:
+                labels = (target_id, check.department, seen.kind.value, outcome.value)
+                self.substitute.labels(*labels).set(1 if seen.outcome is outcome else 0)
+                kept.add(labels)
+        for key in [k for k in self.substitute.series if k[0] == target_id and k not in kept]:
+            self.substitute.remove(*key)
 
     def observe(self, obs: Observation, target: Target) -> None:
         base = (target.id, target.department, target.procedure.value, target.platform)

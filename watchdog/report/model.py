@@ -27,6 +27,7 @@ from watchdog.report.recommend import (
     recommend,
     rule_notes,
 )
+from watchdog.report.substitute import Substituted, substituted
 from watchdog.report.typo import Typo
 from watchdog.stats import queries
 from watchdog.stats.calendar import Period, week_label
@@ -149,6 +150,7 @@ class ReportData:
     simulated_config: bool = False  # the configuration says its targets are simulated
     accessibility: list[Audited] = field(default_factory=list)  # last audit per journey
     a11y_loads: list[LoadRun] = field(default_factory=list)  # load per step, by profile
+    substitute: list[Substituted] = field(default_factory=list)  # last check per journey
     # Slots first seen after an announced publication (issue 19), oldest first, per series.
     publications: list[tuple[TargetView, Publication]] = field(default_factory=list)
 
@@ -300,6 +302,7 @@ def assemble(store: Store, inputs: Inputs) -> ReportData:
         policy=describe(total.capture_modes, typo),
         simulated_config=inputs.simulated,
         accessibility=audited(series, inputs.lang),
+        substitute=substituted(series, inputs.lang),
         publications=_publications(store, views, period),
         a11y_loads=load_runs(series),
     )

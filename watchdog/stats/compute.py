@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -66,6 +66,7 @@ def compute(
         _fill_assisted(series, store.scan(queries.assisted(targets, period)))
         _fill_sessions(series, store.scan(queries.assist_sessions(targets, period)))
         _fill_audits(series, store.scan(queries.audits(targets, period)))
+        _fill_substitute(series, store.scan(queries.substitute_checks(targets, period)))
         documents.result()
     return series
 
@@ -262,6 +263,27 @@ def _fill_sessions(series: dict[str, SeriesStats], rows: Iterable[Any]) -> None:
         solved = assist.solved_after_s
         lifetime = None if solved is None else max(0.0, record.duration_s - solved)
         stats.sessions.append(Session(assist.end, lifetime, len(assist.reads)))
+
+
+def _fill_substitute(series: dict[str, SeriesStats], rows: Iterable[Any]) -> None:
+    """The last substitute channel check of each target (rows in chain order)."""
+    for target, obs, check in _side_records(rows, "substitute"):
+        if (stats := series.get(target)) is not None:
+            stats.substitute, stats.substituted_at, stats.substitute_id = (
+                check,
+                obs.started_at,
+                obs.id,
+            )
+
+
+def _side_records(rows: Iterable[Any], field: str) -> Iterator[tuple[str, Observation, Any]]:
+    """(target id, observation, its `field` record) of each row of a side chain (audits,
+    substitute channel checks) that holds one; the record names its target."""
+    for _chain, doc in rows:
+        obs = Observation.model_validate_json(doc)
+        record = getattr(obs, field)
+        if record is not None:
+            yield record.target, obs, record
 
 
 def _fill_leads(series: dict[str, SeriesStats], rows: Iterable[Any]) -> None:

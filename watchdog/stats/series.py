@@ -20,6 +20,7 @@ from watchdog.domain.models import (
     Engine,
     Outcome,
     Screenshots,
+    SubstituteCheck,
 )
 from watchdog.stats.calendar import Period, iso_week
 from watchdog.stats.intervals import Proportion, weighted_quantile
@@ -133,6 +134,11 @@ class SeriesStats:
     audit_id: str | None = None
     # The last mobile and slow-network runs (issue 18 item 3), by profile: each step's load.
     profile_runs: dict[AuditProfile, ProfileRun] = field(default_factory=dict)
+    # The last substitute channel check of the target in the period (its own chain, issue 18):
+    # what its prefecture's pages published that day; None when none was run.
+    substitute: SubstituteCheck | None = None
+    substituted_at: datetime | None = None
+    substitute_id: str | None = None
     # Every observation, whatever its outcome: the evidence policy applies to all of them.
     capture_modes: dict[CaptureMode, Span] = field(default_factory=dict)
 

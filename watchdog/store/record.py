@@ -31,8 +31,7 @@ from sqlalchemy import event
 from watchdog.domain.clock import PARIS
 from watchdog.domain.errors import StoreError, WatchdogError
 from watchdog.domain.models import (
-    ASSIST_CHAIN_SUFFIX,
-    AUDIT_CHAIN_SUFFIX,
+    SIDE_CHAIN_SUFFIXES,
     EvidenceRefs,
     Observation,
     Outcome,
@@ -241,10 +240,10 @@ def published_rows(store: Store, selection: Selection) -> Iterator[sa.Row[Any]]:
     as its chain links them."""
     columns = [observations.c[name] for name in PUBLISHED]
     stmt = _statement(selection, *columns).order_by(observations.c.target, observations.c.seq)
-    # Accessibility audits (their own chains, issue 18) and assisted sessions' records (issue
-    # 16) are no attempt at a booking: no row.
-    stmt = stmt.where(observations.c.target.not_like(f"%{AUDIT_CHAIN_SUFFIX}"),
-                      observations.c.target.not_like(f"%{ASSIST_CHAIN_SUFFIX}"))  # fmt: skip
+    # Accessibility audits, substitute channel checks (issue 18) and assisted sessions'
+    # records (issue 16), each in its own chains, are no attempt at a booking: no row.
+    for suffix in SIDE_CHAIN_SUFFIXES:
+        stmt = stmt.where(observations.c.target.not_like(f"%{suffix}"))
     return store.scan(stmt)
 
 

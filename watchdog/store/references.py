@@ -12,7 +12,8 @@ from watchdog.domain.models import NOT_BLOBS, nested_blobs
 
 def evidence_of(doc: dict[str, Any] | None) -> Iterable[tuple[str, str]]:
     """(sha, kind) of each evidence blob a hashed document references: its `evidence`, the
-    captures of the pages an audit found in breach, an assisted session's captcha frames."""
+    captures of the pages an audit found in breach, an assisted session's captcha frames, the
+    pages a substitute channel check read."""
     evidence = doc.get("evidence") if doc else None
     if not isinstance(evidence, dict):
         return []
