@@ -72,7 +72,7 @@ from watchdog.notify.service import Notifications
 from watchdog.store import Store
 from watchdog.store import connect as engines
 from watchdog.store.atomic import write_atomically
-from watchdog.store.usage import disk
+from watchdog.store.usage import Sizer, disk
 from watchdog.workers import rows
 
 log = logging.getLogger(__name__)
@@ -144,6 +144,7 @@ class Worker:
         self.vantage: Vantage | None = None
         self.notifications: Notifications | None = None
         self.file_sd: Path | None = None
+        self.sizer = Sizer(store.engine, store.blobs.root)  # watchdog_store_bytes, as `run`
         self.rng = random.Random(config.scheduler.seed)
         self.app = procrastinate.App(
             connector=procrastinate.PsycopgConnector(
@@ -187,6 +188,7 @@ class Worker:
             self.notifications.start()
         canary: asyncio.Task[None] | None = None
         queues = [DISPATCH_QUEUE, PROBES_QUEUE, probes_queue(config.watchdog.vantage)]
+        self.sizer.start()
         try:
             self.file_sd = await asyncio.to_thread(self._write_file_sd)
             await self.vantage.check(self.runner.host)  # before any probe: is our network up?
@@ -208,6 +210,7 @@ class Worker:
                     install_signal_handlers=True,
                 )
         finally:
+            self.sizer.stop()
             if canary is not None:
                 canary.cancel()
                 with contextlib.suppress(BaseException):
@@ -337,9 +340,13 @@ class Worker:
             obs = self._tagged(obs, target)
         guard = rows.settle_lost(job.id, target_id, obs.id, now)
         try:
-            await asyncio.to_thread(self.store.append, obs, guard)
+            sealed = await asyncio.to_thread(self.store.append, obs, guard)
         except rows.AlreadySettled:
             return False
+        if target is not None:  # like any observation this process records: its series and
+            self.metrics.observe(sealed, target)  # the incident engine
+            if self.notifications is not None:
+                await self.notifications.on_observation(sealed, target)
         log.error("%s: worker %s lost during job %s: recorded as probe_error/%s, not retried",
                   target_id, worker, job.id, WORKER_LOST)  # fmt: skip
         self.lost += 1
@@ -390,7 +397,7 @@ class Worker:
 
     def exposition(self) -> bytes:
         self.metrics.store_health(self.store.health.snapshot())
-        self.metrics.store_usage(None, disk(self.config.watchdog.data_dir))
+        self.metrics.store_usage(self.sizer.last, disk(self.config.watchdog.data_dir))
         return self.metrics.exposition()
 
     def _write_file_sd(self) -> Path | None:
