@@ -376,7 +376,7 @@ class Daemon:
         self.scheduler_metrics.declare(kept.targets)
         self._runner = runner
         if self._vantage is not None:
-            self._vantage.config = kept  # the canary's URL and pace
+            self._vantage.reconfigure(kept)  # the canary's URL, pace and timeout
         self.scheduler.reload(kept, last_started)
         if self.notifications is not None:
             self.notifications.reload(kept)
