@@ -13,7 +13,6 @@ the announcements they came from, never on durations.
 from __future__ import annotations
 
 import random
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from itertools import pairwise
@@ -25,7 +24,7 @@ import sqlalchemy as sa
 import yaml
 from harness import LoopThread
 from polling import wait_until
-from test_workers import WATCHDOG, _claims, _observations, _stop
+from test_workers import _claims, _observations, _start_worker, _stop
 
 from watchdog.config.loader import Config, load_config
 from watchdog.daemon.scheduler import PLAN_LATE, PUBLICATION
@@ -176,13 +175,7 @@ def test_two_workers_plan_probes_around_the_simulators_publications(
                         "stalled_after": "5s"}  # fmt: skip
     config = _write(tmp_path, pg_url, target, workers=workers_settings,
                     scheduler={"grace_period": "5s"})  # fmt: skip
-    workers: dict[str, subprocess.Popen[bytes]] = {}
-    for name in ("w1", "w2"):
-        with (tmp_path / f"{name}.log").open("wb") as out:
-            workers[name] = subprocess.Popen(
-                [WATCHDOG, "-v", "worker", "--config", config.source, "--name", name,
-                 "--port", "0"], stdout=out, stderr=subprocess.STDOUT,
-            )  # fmt: skip
+    workers = {n: _start_worker(config, n, tmp_path / f"{n}.log") for n in ("w1", "w2")}
 
     def logs() -> str:
         return "\n".join((tmp_path / f"{n}.log").read_text(errors="replace") for n in workers)
