@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import signal
 import subprocess
 import urllib.request
 from collections.abc import Iterator
@@ -504,3 +505,62 @@ def test_a_file_sd_entry_that_cannot_be_written_stops_the_worker_in_one_line(
         result.stderr
     )
     assert "Traceback" not in result.stderr
+
+
+def test_a_reload_of_watchdog_run_applies_the_canary_settings(tmp_path: Path, sites: Sites) -> None:
+    """A canary added by SIGHUP is checked at once (not after its `every`, an hour here),
+    a changed URL replaces it, and a new `every` sets the pace; no restart."""
+    port = free_port()
+    path = tmp_path / "watchdog.yaml"
+
+    def write_config(canary: dict[str, str] | None) -> None:
+        body: dict[str, Any] = {
+            "watchdog": {"data_dir": str(tmp_path / "data"), "vantage": "lyon"}
+            | ({"canary": canary} if canary else {}),
+            "listen": {"port": port},
+            "scheduler": {"grace_period": "1s"},
+            "targets": [],
+        }
+        path.write_text(yaml.safe_dump(body), encoding="utf-8")
+
+    def health() -> dict[str, Any] | None:
+        try:
+            return dict(json.loads(_get(f"http://127.0.0.1:{port}/healthz")))
+        except OSError:
+            return None
+
+    def reload(canary: dict[str, str]) -> None:
+        before = (health() or {})["reloads"]
+        write_config(canary)
+        proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: (health() or {}).get("reloads") == before + 1, 60, "the reload")
+
+    def canary_of(url: str) -> dict[str, Any] | None:
+        assert proc.poll() is None, log.read_text(errors="replace")
+        found = (health() or {}).get("vantage", {}).get("canary")
+        return found if found is not None and found["url"] == url else None
+
+    write_config(None)
+    log = tmp_path / "run.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([WATCHDOG, "run", "--config", str(path)], stdout=out,
+                                stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        first = wait_until(health, 60, "/healthz")
+        assert first["vantage"] == {"name": "lyon", "canary": None}
+        reload({"url": sites.canary_url, "every": "1h", "timeout": "5s"})
+        added = wait_until(lambda: canary_of(sites.canary_url), 60, "the new canary checked")
+        assert added["ok"] is True
+
+        missing = sites.canary_url.replace("/canary", "/no-such-canary")
+        reload({"url": missing, "every": "2s", "timeout": "1s"})
+        changed = wait_until(lambda: canary_of(missing), 60, "the changed canary checked")
+        assert (changed["ok"], changed["status"]) == (False, 404)
+        wait_until(lambda: (canary_of(missing) or changed)["at"] != changed["at"], 60,
+                   "a second check at the new pace")  # fmt: skip
+        metrics = _get(f"http://127.0.0.1:{port}/metrics")
+        assert 'watchdog_canary_up{vantage="lyon"} 0' in metrics
+    finally:
+        proc.terminate()
+        proc.wait(60)
+    assert proc.returncode == 0, log.read_text(errors="replace")

@@ -12,10 +12,13 @@ observation in the store, and `watchdog verify` passing. Every wait is a poll wi
 from __future__ import annotations
 
 import itertools
+import json
+import math
 import os
 import signal
 import subprocess
 import time
+import urllib.request
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -29,6 +32,7 @@ import yaml
 from conftest import SIM_NOW
 from harness import REPO, LoopThread
 from polling import wait_until
+from prometheus_client.parser import text_string_to_metric_families
 
 from watchdog.config.loader import Config, WorkersSettings, load_config
 from watchdog.domain.models import Observation, Outcome
@@ -109,7 +113,7 @@ def _config(tmp_path: Path, pg_url: str, urls: dict[str, str]) -> Config:
         "scheduler": {"grace_period": "2s"},
         "probing": {"screenshots": "daily"},
         "workers": {"concurrency": 4, "dispatch_every": "1s", "heartbeat": "1s",
-                    "stalled_after": "3s"},
+                    "stalled_after": "3s", "file_sd_dir": str(tmp_path / "file_sd")},
         "targets": targets,
     }  # fmt: skip
     path = tmp_path / "watchdog.yaml"
@@ -155,6 +159,27 @@ class Run:
     claim: sa.Row[Any]
     observations: list[Observation]
     claims: list[sa.Row[Any]]
+    metrics: str  # the survivor's /metrics once the lost probe was recorded
+
+
+def _metrics_of(config: Config, name: str) -> str:
+    """A worker's /metrics, found through its Prometheus file_sd entry."""
+    assert config.workers.file_sd_dir is not None
+    [entry] = json.loads((config.workers.file_sd_dir / f"{name}.json").read_text())
+    [address] = entry["targets"]
+    with urllib.request.urlopen(f"http://{address}/metrics", timeout=10) as response:
+        return str(response.read().decode())
+
+
+def _sample(exposition: str, name: str, **labels: str) -> float:
+    """The value of the one sample `name` whose labels include `labels`."""
+    [value] = [
+        sample.value
+        for family in text_string_to_metric_families(exposition)
+        for sample in family.samples
+        if sample.name == name and labels.items() <= sample.labels.items()
+    ]
+    return float(value)
 
 
 def _stop(workers: dict[str, subprocess.Popen[bytes]]) -> None:
@@ -203,11 +228,12 @@ def _run_and_kill_one(tmp_path: Path, config: Config, engine: sa.Engine, quick: 
         wait_until(slow_lost, 60, "the lost probe recorded")
         wait_until(enough, 90, f"{CYCLES} observations of every quick target", every=0.5)
         alive()
+        (survivor,) = workers
+        metrics = _metrics_of(config, survivor)
     finally:
         _stop(workers)
-    (survivor,) = workers
     assert workers[survivor].returncode == 0, (tmp_path / f"{survivor}.log").read_text()
-    return Run(killed, killed_at, claim, _observations(config), _claims(engine))
+    return Run(killed, killed_at, claim, _observations(config), _claims(engine), metrics)
 
 
 def _assert_once_per_interval(series: dict[str, list[Observation]], quick: list[str]) -> None:
@@ -279,6 +305,17 @@ def test_two_workers_share_targets_budgets_and_chains_and_a_lost_probe_is_record
     assert slow_lost[0].outcome is Outcome.PROBE_ERROR
     assert f"worker {run.killed} " in (slow_lost[0].message or "")
     assert slow_lost[0].started_at.timestamp() == pytest.approx(run.claim.started_at, abs=0.01)
+
+    # Only the survivor dispatches after the kill: it recorded the lost probe, and its series
+    # count it like any observation (the killed one's is worker_lost, the slow no_slot others).
+    outcomes = "watchdog_probe_outcomes_total"
+    assert _sample(run.metrics, outcomes, target="slow", outcome="probe_error") == 1
+    assert _sample(run.metrics, outcomes, target="slow", outcome="unrecognized") == 0
+    # The worker measures its store as `watchdog run` does (at start, then every 5 minutes:
+    # the evidence was still empty then), and the free disk at each scrape.
+    assert _sample(run.metrics, "watchdog_store_bytes", part="database") > 0
+    assert not math.isnan(_sample(run.metrics, "watchdog_store_bytes", part="evidence"))
+    assert _sample(run.metrics, "watchdog_disk_free_bytes") > 0
 
     _assert_once_per_interval(series, quick)
     _assert_budgets(run, series, hosts)

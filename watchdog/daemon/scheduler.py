@@ -14,6 +14,8 @@ probes are planned around that instant (`probing.publication`, or the target's o
 still takes its host's token and a free slot under `concurrent`. A host in back-off gets no
 planned probe, and one more than `PLAN_LATE` late is dropped. A planned start also restarts the
 regular cycle, and its observation says so (`env.planned_for`, `env.planned_offset_s`).
+`PublicationPlan` holds these rules; the workers' dispatcher (watchdog/workers/rows.py) applies
+the same class to each target's row in PostgreSQL.
 
 Time comes from an injectable `Clock` so tests run a simulated hour in milliseconds.
 """
@@ -29,7 +31,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from watchdog.config.loader import Config
 from watchdog.daemon.maintenance import in_maintenance, tagged, windows_for
@@ -70,6 +72,64 @@ class SystemClock:
             await asyncio.sleep(delay)
 
 
+@dataclass
+class PublicationPlan:
+    """The probes planned around announced publication instants of one target (issue 19).
+
+    `entries` are (when, the announced instant), in order, never two closer than PLANNED_GAP;
+    `announced` remembers the last instants planned, so that reading one again plans nothing.
+    """
+
+    entries: list[tuple[float, float]] = field(default_factory=list)
+    announced: deque[float] = field(default_factory=lambda: deque(maxlen=PLANNED_INSTANTS_KEPT))
+
+    def announce(self, instant: float, offsets: list[float], now: float) -> bool:
+        """Plan the probes around a newly announced `instant` (merged with those still
+        planned; two closer than the least gap are one); False if it was already known."""
+        if instant in self.announced:
+            return False
+        self.announced.append(instant)
+        wanted = sorted(
+            self.entries + [(instant + o, instant) for o in offsets if instant + o > now]
+        )
+        self.entries = []
+        for when, announced in wanted:
+            if not self.entries or when - self.entries[-1][0] >= PLANNED_GAP.total_seconds():
+                self.entries.append((when, announced))
+        return True
+
+    def prune(self, now: float, backing_off: bool) -> None:
+        """Drop planned probes too late to matter (PLAN_LATE), or due while the host backs off."""
+        limit = now if backing_off else now - PLAN_LATE
+        while self.entries and self.entries[0][0] < limit:
+            self.entries.pop(0)
+
+    def next(self, backing_off: bool) -> float | None:
+        """When the next planned probe is due; None: none planned, or the host backs off."""
+        return self.entries[0][0] if self.entries and not backing_off else None
+
+    def serve(self, now: float, backing_off: bool) -> float | None:
+        """A start now serves every planned probe due by now: the offset from its instant of
+        the first one (None: it serves none, or the host backs off and they are dropped)."""
+        if not self.entries or self.entries[0][0] > now:
+            return None
+        when, instant = self.entries[0]
+        while self.entries and self.entries[0][0] <= now:
+            self.entries.pop(0)
+        return None if backing_off else when - instant
+
+    def to_json(self) -> dict[str, list[Any]]:
+        return {"entries": [list(e) for e in self.entries], "announced": list(self.announced)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> PublicationPlan:
+        plan = cls()
+        if data:
+            plan.entries = [(float(w), float(i)) for w, i in data.get("entries", [])]
+            plan.announced.extend(float(i) for i in data.get("announced", []))
+        return plan
+
+
 class ProbeOverrun(Exception):
     """The runner overran its own deadline by more than `scheduler.probe_overrun`."""
 
@@ -84,9 +144,7 @@ class TargetState:
     runs: int = 0
     last_outcome: Outcome | None = None
     last_finished: float | None = None
-    # Probes planned around announced publication instants: (when, the instant), in order.
-    plan: list[tuple[float, float]] = field(default_factory=list)
-    announced: deque[float] = field(default_factory=lambda: deque(maxlen=PLANNED_INSTANTS_KEPT))
+    plan: PublicationPlan = field(default_factory=PublicationPlan)  # around announced instants
 
 
 @dataclass(frozen=True)
@@ -222,10 +280,12 @@ class Scheduler:
 
     def _due(self, state: TargetState) -> float:
         regular = self._regular_due(state)
+        planned = state.plan.next(self._backing_off(state))
+        return regular if planned is None else min(regular, planned)
+
+    def _backing_off(self, state: TargetState) -> bool:
         host = self._hosts.get(state.target.netloc)
-        if state.plan and (host is None or host.level == 0):
-            return min(regular, state.plan[0][0])
-        return regular
+        return host is not None and host.level > 0
 
     def _regular_due(self, state: TargetState) -> float:
         if state.anchor is None:
@@ -242,38 +302,12 @@ class Scheduler:
         return state.anchor + delay
 
     def _announce(self, state: TargetState, instant: float, now: float) -> None:
-        """Plan the probes around a newly announced publication `instant` (merged with those
-        still planned; two closer than the least gap are one)."""
-        if instant in state.announced:
-            return
-        state.announced.append(instant)
         offsets = self.config.publication_for(state.target).offsets_s()
-        wanted = sorted(state.plan + [(instant + o, instant) for o in offsets if instant + o > now])
-        state.plan = []
-        for when, announced in wanted:
-            if not state.plan or when - state.plan[-1][0] >= PLANNED_GAP.total_seconds():
-                state.plan.append((when, announced))
+        state.plan.announce(instant, offsets, now)
 
     def _prune_plans(self, now: float) -> None:
-        """Drop planned probes that are too late to matter, or due while the host backs off."""
         for state in self._targets.values():
-            if not state.plan:
-                continue
-            host = self._hosts.get(state.target.netloc)
-            backing_off = host is not None and host.level > 0
-            limit = now if backing_off else now - PLAN_LATE
-            while state.plan and state.plan[0][0] < limit:
-                state.plan.pop(0)
-
-    def _planned(self, state: TargetState, now: float) -> tuple[float, float] | None:
-        """The plan entry this start serves ((when, instant)), taking every one now due."""
-        host = self._hosts.get(state.target.netloc)
-        if not state.plan or state.plan[0][0] > now:
-            return None
-        served = state.plan[0]
-        while state.plan and state.plan[0][0] <= now:
-            state.plan.pop(0)
-        return None if host is not None and host.level > 0 else served
+            state.plan.prune(now, self._backing_off(state))
 
     def _waiting(self) -> list[tuple[float, TargetState]]:
         """Targets not in flight, earliest due first."""
@@ -301,8 +335,7 @@ class Scheduler:
         return wake
 
     def _start(self, state: TargetState, host: HostState, planned: float, now: float) -> None:
-        served = self._planned(state, now)
-        offset = None if served is None else served[0] - served[1]
+        offset = state.plan.serve(now, self._backing_off(state))
         state.in_flight = True
         self._in_flight.add(state.target.id)
         state.anchor, state.jitter = now, self._draw_jitter()

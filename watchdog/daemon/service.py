@@ -52,7 +52,7 @@ from watchdog.store import Store
 from watchdog.store.checkpoint import Checkpointer
 from watchdog.store.record import last_session_end
 from watchdog.store.timestamps import Authority
-from watchdog.store.usage import StoreSize, disk, store_size
+from watchdog.store.usage import Sizer, disk
 from watchdog.store.writes import WriteSnapshot
 
 if TYPE_CHECKING:
@@ -61,9 +61,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STATE_EVERY_S = 2.0
-# The store's size needs a walk of the evidence directory (seconds for a million blobs): in a
-# thread of its own, this often. Free disk is read at each scrape (one statvfs).
-STORE_SIZE_EVERY_S = 300.0
 AUDITS_EVERY_S = 600.0  # how often the last audits are read for the metrics
 RECENT_AUDITS = 20  # the last runs of an audit chain read to find each profile's last
 # Threads for observation writes: SQLite takes one writer at a time, PostgreSQL a few.
@@ -93,8 +90,7 @@ class Daemon:
         self.metrics = Metrics()
         add_process_collectors(self.metrics.registry)  # process_*, python_info, python_gc_*
         self.scheduler_metrics = SchedulerMetrics(self.metrics.registry)
-        self.store_size: StoreSize | None = None  # the last measure (a thread of its own)
-        self._sizing_stop = threading.Event()
+        self._sizer: Sizer | None = None  # the store's size, in a thread of its own
         self.started_at = datetime.now(UTC)
         self.reloads = 0
         self._audits_read = 0.0  # monotonic time the last audits were read
@@ -177,12 +173,12 @@ class Daemon:
         self._store = await asyncio.to_thread(
             Store.open, config.watchdog.data_dir, config.watchdog.database_url
         )
-        sizing = threading.Thread(target=self._measure_store, name="store-size", daemon=True)
-        sizing.start()
+        self._sizer = Sizer(self.store.engine, self.store.blobs.root)
+        self._sizer.start()
         try:
             return await self._run_with_store(minutes)
         finally:
-            self._sizing_stop.set()  # a walk under way is left to finish on its own
+            self._sizer.stop()
             self.store.stop_retrying()  # past drain() only if run failed: do not wait 2 min
             self._writes.shutdown()
             self.store.close()
@@ -412,7 +408,7 @@ class Daemon:
         self.scheduler_metrics.declare(kept.targets)
         self._runner = runner
         if self._vantage is not None:
-            self._vantage.config = kept  # the canary's URL and pace
+            self._vantage.reconfigure(kept)  # the canary's URL, pace and timeout
         self.scheduler.reload(kept, last_started)
         if self._audits is not None:
             self._audits.reload(kept)
@@ -549,21 +545,11 @@ class Daemon:
             "vantage": vantage_health(self._vantage),
         }
 
-    def _measure_store(self) -> None:
-        """Every STORE_SIZE_EVERY_S, the database's and the evidence's size (own thread)."""
-        while True:
-            try:
-                self.store_size = store_size(self.store.engine, self.store.blobs.root)
-            except Exception:  # a metric, never a reason to stop
-                if not self._sizing_stop.is_set():  # not the store closing under it
-                    log.exception("cannot measure the store's size")
-            if self._sizing_stop.wait(STORE_SIZE_EVERY_S):
-                return
-
     def exposition(self) -> bytes:
         self.scheduler_metrics.refresh(self.scheduler.snapshot())
         self.metrics.store_health(self.store.health.snapshot())
-        self.metrics.store_usage(self.store_size, disk(self.config.watchdog.data_dir))
+        size = self._sizer.last if self._sizer is not None else None  # free disk: one statvfs
+        self.metrics.store_usage(size, disk(self.config.watchdog.data_dir))
         return self.metrics.exposition()
 
 

@@ -5,11 +5,17 @@ is fetched through the vantage's network (watchdog/engine/canary.py), the check 
 store's `canary_checks` (never an observation) and shown as `watchdog_canary_up{vantage}`.
 Before an observation is recorded, `attribute` turns a failure that is our network's into
 `probe_error` (watchdog/domain/vantage.py): out of every rate and every incident.
+
+A reload of `watchdog run` hands the new canary settings over (`reconfigure`): a new or changed
+URL is checked at once, a new `every` or `timeout` applies from that check on, and a canary
+removed stops being checked (its last check no longer speaks for the network). The vantage's
+name and its proxy are the network the process was started on: they change at a restart only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from watchdog.config.loader import Config
@@ -36,6 +42,7 @@ class Vantage:
         self.metrics = metrics
         self.canaries = Canaries(store.engine)
         self.last: CanaryCheck | None = None
+        self._changed = asyncio.Event()  # the canary's settings changed (a reload)
 
     @property
     def name(self) -> str:
@@ -58,14 +65,31 @@ class Vantage:
             log.warning("canary check of %s not stored: %s", self.name, exc)
         return check
 
+    def reconfigure(self, config: Config) -> None:
+        """Take a reloaded configuration (its canary settings; name and proxy stay)."""
+        before = self.config.watchdog.canary
+        self.config = config
+        after = config.watchdog.canary
+        if after == before:
+            return
+        if after.url != before.url:
+            self.last = None  # a check of another page, or of none, says nothing now
+        log.info("canary of vantage %s: %s", self.name,
+                 f"{after.url} every {after.every}" if after.url else "none")  # fmt: skip
+        self._changed.set()
+
     async def run(self, host: BrowserHost) -> None:
         """Check the canary every `watchdog.canary.every` until cancelled (the first check is
-        the caller's, made before any probe starts: `check`)."""
-        if self.config.watchdog.canary.url is None:
-            return
+        the caller's, made before any probe starts: `check`); with no canary, wait for a
+        reload that sets one, and check a new or changed one at once."""
         while True:
-            await asyncio.sleep(self.config.watchdog.canary.every.total_seconds())
-            await self.check(host)
+            settings = self.config.watchdog.canary
+            every = settings.every.total_seconds() if settings.url is not None else None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), every)
+            self._changed.clear()
+            if self.config.watchdog.canary.url is not None:
+                await self.check(host)
 
     async def attribute(self, obs: Observation, target: Target) -> Observation:
         """`obs`, or `obs` as this vantage's own failure (`probe_error`, kept out of rates)."""

@@ -2,8 +2,9 @@
 
 The database's size comes from the database (SQLite: its file with `-wal` and `-shm`;
 PostgreSQL: `pg_database_size`), the evidence's from a walk of the evidence directory (a
-million blobs take a few seconds: the daemon measures every few minutes in a thread), free
-space from the file system that holds `data_dir` (what an unprivileged user may still write).
+million blobs take a few seconds: `Sizer` measures every few minutes in a thread of its own,
+for `watchdog run` and for each `watchdog worker` alike), free space from the file system that
+holds `data_dir` (what an unprivileged user may still write).
 """
 
 from __future__ import annotations
@@ -11,12 +12,16 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
 
 log = logging.getLogger(__name__)
+
+# The evidence walk takes seconds for a million blobs: this often, in a thread of its own.
+SIZE_EVERY_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -85,3 +90,33 @@ def database_bytes(engine: sa.Engine) -> int | None:
 
 def store_size(engine: sa.Engine, evidence_root: Path) -> StoreSize:
     return StoreSize(database_bytes(engine), directory_bytes(evidence_root))
+
+
+class Sizer:
+    """The store's size, measured at start and every `every` seconds in a daemon thread;
+    `last` is the latest measure (None until the first one ends)."""
+
+    def __init__(self, engine: sa.Engine, evidence_root: Path, every: float = SIZE_EVERY_S):
+        self.engine = engine
+        self.evidence_root = evidence_root
+        self.every = every
+        self.last: StoreSize | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._measure, name="store-size", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """No further measure; a walk under way is left to finish on its own."""
+        self._stop.set()
+
+    def _measure(self) -> None:
+        while True:
+            try:
+                self.last = store_size(self.engine, self.evidence_root)
+            except Exception:  # a metric, never a reason to stop
+                if not self._stop.is_set():  # not the store closing under it
+                    log.exception("cannot measure the store's size")
+            if self._stop.wait(self.every):
+                return

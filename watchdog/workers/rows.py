@@ -9,7 +9,11 @@ Three tables beside the store's, created on a worker's start:
 - `worker_targets`: one row per target (per target and vantage, `<id>@<vantage>`, for a
   target that asks for vantages): the start of its previous cycle (`anchor`) and the
   jitter drawn for the next one: the dispatcher moves the anchor when it enqueues the probe,
-  the probe when its host's token lets it start.
+  the probe when its host's token lets it start. `plan` holds the probes planned around the
+  publication instants its pages announced (`published_next`, issue 19): the very
+  `PublicationPlan` of watchdog/daemon/scheduler.py, so the dispatcher plans, prunes and serves
+  them as `watchdog run` does — never for a host in back-off, each probe still taking its
+  host's token.
 - `worker_probes`: one row per probe job: which target, which worker (host:pid), since when,
   the start its host's token granted, and how it settled (`running`, `recorded`, `lost`,
   `recorded_late`, `abandoned`). A probe's row is settled in the transaction that chains its
@@ -23,14 +27,16 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from watchdog.config.loader import Config, PerHostBudget
 from watchdog.daemon.politeness import HostState, cycle_delay
+from watchdog.daemon.scheduler import PublicationPlan
 from watchdog.domain.models import Outcome
 from watchdog.domain.target import Target
 from watchdog.store.db import Guard
@@ -64,6 +70,7 @@ targets = sa.Table(
     sa.Column("anchor", sa.Float),  # start of the previous cycle; None: first_due applies
     sa.Column("first_due", sa.Float, nullable=False),
     sa.Column("jitter", sa.Float, nullable=False, server_default="1"),
+    sa.Column("plan", postgresql.JSONB),  # PublicationPlan.to_json(); None: nothing announced
 )
 
 probes = sa.Table(
@@ -86,6 +93,8 @@ def ensure_tables(engine: sa.Engine) -> None:
     with engine.begin() as conn:
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(TABLES_LOCK_KEY)))
         metadata.create_all(conn, checkfirst=True)
+        # Tables made by a version without publication plans get the column.
+        conn.execute(sa.text("ALTER TABLE worker_targets ADD COLUMN IF NOT EXISTS plan jsonb"))
 
 
 # -- hosts: the shared politeness budget -----------------------------------------------------
@@ -160,11 +169,13 @@ def host_levels(conn: sa.Connection) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class Due:
-    """A target whose cycle has come (from `vantage`, None: from any), and when it came."""
+    """A target whose cycle has come (from `vantage`, None: from any), and when it came;
+    `planned_offset`: this start serves a probe planned that far from an announced instant."""
 
     target: Target
     due: float
     vantage: str | None = None
+    planned_offset: float | None = None
 
     @property
     def key(self) -> str:
@@ -185,44 +196,72 @@ def cycles(config: Config) -> list[tuple[Target, str | None]]:
     return found
 
 
+@dataclass(frozen=True)
+class Seen:
+    """A target's last observation in the store: its start, and the publication it announced."""
+
+    started: float
+    announced: float | None = None
+
+
+LastSeen = Callable[[], Mapping[str, Seen]]  # read only when a target is new to the schedule
+
+
 def take_due(
-    conn: sa.Connection,
-    config: Config,
-    now: float,
-    last_started: Mapping[str, float],
-    rng: random.Random,
+    conn: sa.Connection, config: Config, now: float, last_seen: LastSeen, rng: random.Random
 ) -> list[Due]:
     """Targets due now, under the dispatch lock; each gets anchor = now (no second dispatch
     while its probe waits) and a new jitter, and its probe moves the anchor to its start.
 
-    A target seen for the first time resumes from its last observation (`last_started`) when
+    A target seen for the first time resumes from its last observation (`last_seen`) when
     that cycle has not passed yet, and otherwise starts at a random offset in its interval, so
-    that a catalog never fires together (as watchdog/daemon/scheduler.py does).
+    that a catalog never fires together (as watchdog/daemon/scheduler.py does); a publication
+    that observation announced is planned. A target is also due when a probe planned around an
+    announced instant is (`PublicationPlan`: none while its host backs off, none more than a
+    minute late); the start serves it, and `Due.planned_offset` says so.
     """
     conn.execute(sa.select(sa.func.pg_advisory_xact_lock(DISPATCH_LOCK_KEY)))
     wanted = [Due(t, 0.0, v) for t, v in cycles(config)]
     rows = {row.target: row for row in conn.execute(sa.select(targets).with_for_update())}
-    _add_new(conn, [d for d in wanted if d.key not in rows], now, last_started, rng, config)
-    rows = {row.target: row for row in conn.execute(sa.select(targets))}
+    new = [d for d in wanted if d.key not in rows]
+    if new:
+        _add_new(conn, new, now, last_seen(), rng, config)
+        rows = {row.target: row for row in conn.execute(sa.select(targets))}
     levels = host_levels(conn)
     backoff = config.politeness.backoff
     spread = config.politeness.jitter
     due: list[Due] = []
+    plans: dict[str, dict[str, Any]] = {}
     for cycle in wanted:
         target = cycle.target
         row = rows[cycle.key]
+        level = levels.get(target.netloc, 0)
         when = row.first_due
         if row.anchor is not None:
             delay = cycle_delay(
                 target.interval.total_seconds(),
                 row.jitter,
-                levels.get(target.netloc, 0),
+                level,
                 backoff.factor,
                 backoff.cap.total_seconds(),
             )
             when = row.anchor + delay
+        plan = PublicationPlan.from_json(row.plan)
+        plan.prune(now, level > 0)
+        planned = plan.next(level > 0)
+        if planned is not None:
+            when = min(when, planned)
         if when <= now:
-            due.append(Due(target, when, cycle.vantage))
+            due.append(Due(target, when, cycle.vantage, plan.serve(now, level > 0)))
+        if row.plan is not None and plan.to_json() != row.plan:
+            plans[cycle.key] = plan.to_json()
+    if plans:
+        conn.execute(
+            sa.update(targets)
+            .where(targets.c.target == sa.bindparam("b_target"))
+            .values(plan=sa.bindparam("b_plan")),
+            [{"b_target": key, "b_plan": plan} for key, plan in plans.items()],
+        )
     if due:
         conn.execute(
             sa.update(targets)
@@ -245,7 +284,7 @@ def _add_new(
     conn: sa.Connection,
     new: Iterable[Due],
     now: float,
-    last_started: Mapping[str, float],
+    last_seen: Mapping[str, Seen],
     rng: random.Random,
     config: Config,
 ) -> None:
@@ -253,15 +292,37 @@ def _add_new(
     values = []
     for cycle in new:
         interval = cycle.target.interval.total_seconds()
-        last = last_started.get(cycle.target.id)
+        seen = last_seen.get(cycle.target.id)
+        last = seen.started if seen is not None else None
         jitter = 1.0 + rng.uniform(-spread, spread)
         anchor = last if last is not None and last + interval * jitter >= now else None
+        plan = None
+        if seen is not None and seen.announced is not None:
+            found = PublicationPlan()
+            found.announce(seen.announced, config.publication_for(cycle.target).offsets_s(), now)
+            plan = found.to_json()
         values.append(
             {"target": cycle.key, "anchor": anchor, "jitter": jitter,
-             "first_due": now + rng.uniform(0, interval)}
+             "first_due": now + rng.uniform(0, interval), "plan": plan}
         )  # fmt: skip
     if values:
         conn.execute(postgresql.insert(targets).on_conflict_do_nothing(), values)
+
+
+def announce(engine: sa.Engine, key: str, instant: float, offsets: list[float], now: float) -> bool:
+    """Plan the probes around a publication `instant` a probe of schedule row `key` read
+    (nothing when that instant is already planned); False when nothing changed."""
+    with engine.begin() as conn:
+        row = conn.execute(
+            sa.select(targets.c.plan).where(targets.c.target == key).with_for_update()
+        ).first()
+        if row is None:  # the target left the schedule meanwhile
+            return False
+        plan = PublicationPlan.from_json(row.plan)
+        if not plan.announce(instant, offsets, now):
+            return False
+        conn.execute(sa.update(targets).where(targets.c.target == key).values(plan=plan.to_json()))
+    return True
 
 
 # -- probes: claims settled with the chain ---------------------------------------------------

@@ -17,6 +17,12 @@ Two tasks, one app per worker process:
   that settles the claim in the same transaction as the chain append. The chain stays linear
   because `Store.append` locks the target's chain head row (SELECT … FOR UPDATE).
 
+Announced publications (issue 19): a probe that reads the instant of the site's next
+publication (`published_next`) plans probes around it in its target's schedule row (the
+scheduler's `PublicationPlan`, watchdog/daemon/scheduler.py); the dispatcher enqueues them when
+they are due, with the same queueing lock and host lock as any probe, none while the host
+backs off, and the probe that serves one says so (`env.planned_for`, `env.planned_offset_s`).
+
 Vantages (issue 17): a worker probes from `watchdog.vantage` and takes jobs from the queue
 `probes` (targets that ask for no vantage: any worker) and `probes@<its vantage>`; a target
 that asks for vantages gets one job per vantage and cycle, each on its vantage's queue. Each
@@ -43,7 +49,6 @@ import random
 import socket
 import time
 import zlib
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -60,6 +65,7 @@ from watchdog import __version__
 from watchdog.config.loader import Config
 from watchdog.daemon.listener import start_listener
 from watchdog.daemon.maintenance import in_maintenance, tagged, windows_for
+from watchdog.daemon.scheduler import PUBLICATION
 from watchdog.daemon.service import store_health, vantage_health
 from watchdog.daemon.vantage import Vantage
 from watchdog.domain.errors import StoreError, WatchdogError
@@ -72,7 +78,7 @@ from watchdog.notify.service import Notifications
 from watchdog.store import Store
 from watchdog.store import connect as engines
 from watchdog.store.atomic import write_atomically
-from watchdog.store.usage import disk
+from watchdog.store.usage import Sizer, disk
 from watchdog.workers import rows
 
 log = logging.getLogger(__name__)
@@ -144,6 +150,7 @@ class Worker:
         self.vantage: Vantage | None = None
         self.notifications: Notifications | None = None
         self.file_sd: Path | None = None
+        self.sizer = Sizer(store.engine, store.blobs.root)  # watchdog_store_bytes, as `run`
         self.rng = random.Random(config.scheduler.seed)
         self.app = procrastinate.App(
             connector=procrastinate.PsycopgConnector(
@@ -187,6 +194,7 @@ class Worker:
             self.notifications.start()
         canary: asyncio.Task[None] | None = None
         queues = [DISPATCH_QUEUE, PROBES_QUEUE, probes_queue(config.watchdog.vantage)]
+        self.sizer.start()
         try:
             self.file_sd = await asyncio.to_thread(self._write_file_sd)
             await self.vantage.check(self.runner.host)  # before any probe: is our network up?
@@ -208,6 +216,7 @@ class Worker:
                     install_signal_handlers=True,
                 )
         finally:
+            self.sizer.stop()
             if canary is not None:
                 canary.cancel()
                 with contextlib.suppress(BaseException):
@@ -223,7 +232,12 @@ class Worker:
     # -- the probe task -----------------------------------------------------------------
 
     async def probe_job(
-        self, context: JobContext, target: str, dispatched_at: float, vantage: str | None = None
+        self,
+        context: JobContext,
+        target: str,
+        dispatched_at: float,
+        vantage: str | None = None,
+        planned_offset: float | None = None,
     ) -> None:
         job_id = context.job.id
         assert job_id is not None
@@ -243,7 +257,7 @@ class Worker:
             await asyncio.sleep(wait)
         outcome = Outcome.PROBE_ERROR
         try:
-            outcome = await self._probe_and_record(job_id, found)
+            outcome = await self._probe_and_record(job_id, found, key, planned_offset)
         except BaseException:  # cancelled past the grace period, or a fault outside the runner:
             # nothing recorded, and the claim says so (its job ends failed, not stalled)
             await asyncio.shield(
@@ -254,7 +268,9 @@ class Worker:
             await asyncio.to_thread(rows.note_outcome, self.engine, found.netloc, budget,
                                     outcome, time.time())  # fmt: skip
 
-    async def _probe_and_record(self, job_id: int, target: Target) -> Outcome:
+    async def _probe_and_record(
+        self, job_id: int, target: Target, key: str, planned_offset: float | None
+    ) -> Outcome:
         deadline = self.config.browser.probe_timeout + self.config.scheduler.probe_overrun
         try:
             obs = await asyncio.wait_for(self.runner.probe(target), deadline.total_seconds())
@@ -269,9 +285,21 @@ class Worker:
         if self.vantage is not None:
             obs = await self.vantage.attribute(obs, target)
         obs = self._tagged(obs, target)
+        if planned_offset is not None:
+            env = obs.env.model_copy(
+                update={"planned_for": PUBLICATION, "planned_offset_s": round(planned_offset, 3)}
+            )
+            obs = obs.model_copy(update={"env": env})
         guard = rows.settle_recorded(job_id, obs.id, time.time())
         sealed = await asyncio.to_thread(self.store.append, obs, guard)
         self.recorded += 1
+        if sealed.published_next is not None:
+            offsets = self.config.publication_for(target).offsets_s()
+            instant = sealed.published_next.timestamp()
+            if await asyncio.to_thread(rows.announce, self.engine, key, instant, offsets,
+                                       time.time()):  # fmt: skip
+                log.info("%s: publication announced for %s: %d probe(s) planned around it",
+                         key, sealed.published_next.isoformat(), len(offsets))  # fmt: skip
         self.metrics.observe(sealed, target)
         if self.notifications is not None:  # opens or resolves incidents; sends nothing here
             await self.notifications.on_observation(sealed, target)
@@ -300,7 +328,9 @@ class Worker:
                 lock=host_lock(item.target, concurrent),
                 queue=probes_queue(item.vantage),
             )
-            where = {"vantage": item.vantage} if item.vantage else {}
+            where: dict[str, Any] = {"vantage": item.vantage} if item.vantage else {}
+            if item.planned_offset is not None:
+                where["planned_offset"] = item.planned_offset
             try:
                 await deferrer.defer_async(target=item.target.id, dispatched_at=now, **where)
             except AlreadyEnqueued:
@@ -309,7 +339,17 @@ class Worker:
 
     def _take_due(self, now: float) -> list[rows.Due]:
         with self.engine.begin() as conn:
-            return rows.take_due(conn, self.config, now, _LastStarted(self.store), self.rng)
+            return rows.take_due(conn, self.config, now, self._last_seen, self.rng)
+
+    def _last_seen(self) -> dict[str, rows.Seen]:
+        """Each target's last start and announced publication in the store."""
+        return {
+            tid: rows.Seen(
+                obs.started_at.timestamp(),
+                obs.published_next.timestamp() if obs.published_next is not None else None,
+            )
+            for tid, obs in self.store.last_per_target().items()
+        }
 
     async def reap(self) -> int:
         """Record the probes of lost workers as `worker_lost` and fail their jobs; how many."""
@@ -337,9 +377,13 @@ class Worker:
             obs = self._tagged(obs, target)
         guard = rows.settle_lost(job.id, target_id, obs.id, now)
         try:
-            await asyncio.to_thread(self.store.append, obs, guard)
+            sealed = await asyncio.to_thread(self.store.append, obs, guard)
         except rows.AlreadySettled:
             return False
+        if target is not None:  # like any observation this process records: its series and
+            self.metrics.observe(sealed, target)  # the incident engine
+            if self.notifications is not None:
+                await self.notifications.on_observation(sealed, target)
         log.error("%s: worker %s lost during job %s: recorded as probe_error/%s, not retried",
                   target_id, worker, job.id, WORKER_LOST)  # fmt: skip
         self.lost += 1
@@ -390,7 +434,7 @@ class Worker:
 
     def exposition(self) -> bytes:
         self.metrics.store_health(self.store.health.snapshot())
-        self.metrics.store_usage(None, disk(self.config.watchdog.data_dir))
+        self.metrics.store_usage(self.sizer.last, disk(self.config.watchdog.data_dir))
         return self.metrics.exposition()
 
     def _write_file_sd(self) -> Path | None:
@@ -426,29 +470,6 @@ def file_sd_entry(config: Config, name: str, port: int) -> list[dict[str, Any]]:
 
 def _file_name(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-
-
-class _LastStarted(Mapping[str, float]):
-    """Each target's last start in the store, read only when a target is new to the schedule."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self._cache: dict[str, float] | None = None
-
-    def _read(self) -> dict[str, float]:
-        if self._cache is None:
-            last = self._store.last_per_target()
-            self._cache = {tid: obs.started_at.timestamp() for tid, obs in last.items()}
-        return self._cache
-
-    def __getitem__(self, key: str) -> float:
-        return self._read()[key]
-
-    def __iter__(self) -> Any:
-        return iter(self._read())
-
-    def __len__(self) -> int:
-        return len(self._read())
 
 
 def run_worker(config: Config, name: str | None = None) -> int:
