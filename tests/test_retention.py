@@ -246,6 +246,32 @@ def test_a_timestamp_over_a_pruned_head_still_verifies(filled: Fixture, tmp_path
     assert "1 valid timestamp(s):" in report.render()
 
 
+def test_a_token_set_aside_by_checkpoint_force_still_covers_its_heads(
+    filled: Fixture, tmp_path: Path
+) -> None:
+    store = filled.store
+    folder = checkpoints.data_dir_of(store)
+    fake = make_authority(tmp_path / "tsa")
+    served = LocalTSA(fake).start()
+    try:
+        authority = timestamps.Authority(served.url, fake.ca, 10.0, 60.0, "watchdog tests")
+        loaded = checkpoints.load(folder).checkpoint
+        assert loaded is not None
+        checkpoints.stamp(folder, loaded, authority)  # over the checkpoint naming seq 4
+    finally:
+        served.stop()
+    checkpoints.write(store, force=True)  # moves the token into timestamps-replaced-…/
+    (aside,) = folder.glob(f"{timestamps.DIR}-replaced-*")
+    assert timestamps.names_under(aside) == [loaded.digest]
+    assert timestamps.names_in(folder) == []
+    for replaced in folder.glob("checkpoint-replaced-*.json"):
+        replaced.unlink()  # the body beside the token is then the only copy of that checkpoint
+    done = _apply(store)
+    (covered,) = done.summaries[0].covered
+    assert (covered.checkpoint, covered.seq, covered.timestamped) == (loaded.digest, 4, True)
+    assert verify_store(store).ok
+
+
 def _tamper(store: Store, **values: Any) -> None:
     with store.engine.begin() as conn:
         conn.execute(sa.update(pruned_segments).values(**values))

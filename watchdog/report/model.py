@@ -20,6 +20,7 @@ from watchdog.report.accessibility import Audited, audited
 from watchdog.report.examples import Example, pick_examples
 from watchdog.report.legal import LegalRefs
 from watchdog.report.policy import PolicyText, describe
+from watchdog.report.pruned import PrunedPeriod, pruned_periods
 from watchdog.report.recommend import (
     Recommendation,
     RuleFile,
@@ -150,6 +151,8 @@ class ReportData:
     accessibility: list[Audited] = field(default_factory=list)  # last audit per journey
     # Slots first seen after an announced publication (issue 19), oldest first, per series.
     publications: list[tuple[TargetView, Publication]] = field(default_factory=list)
+    # Stretches retention pruned that meet the period: outside every rate (issue 19).
+    pruned: list[PrunedPeriod] = field(default_factory=list)
 
     @property
     def shown_publications(self) -> list[tuple[TargetView, Publication]]:
@@ -300,6 +303,13 @@ def assemble(store: Store, inputs: Inputs) -> ReportData:
         simulated_config=inputs.simulated,
         accessibility=audited(series, inputs.lang),
         publications=_publications(store, views, period),
+        pruned=pruned_periods(
+            store,
+            inputs.targets,
+            {v.target.id: v.name(inputs.lang) for v in views},
+            period,
+            inputs.lang,
+        ),
     )
     data.charts = build_charts(data)
     return data
