@@ -35,6 +35,7 @@ from watchdog.store import Store, access, retention, timestamps
 from watchdog.store import checkpoint as checkpoints
 from watchdog.store.record import inspect, open_read_only
 from watchdog.store.schema import observations, pruned_segments, schema_version
+from watchdog.store.usage import pruned_observations, store_size
 from watchdog.store.verify import verify_store
 
 MakeObs = Callable[..., Observation]
@@ -270,6 +271,15 @@ def test_a_token_set_aside_by_checkpoint_force_still_covers_its_heads(
     (covered,) = done.summaries[0].covered
     assert (covered.checkpoint, covered.seq, covered.timestamped) == (loaded.digest, 4, True)
     assert verify_store(store).ok
+
+
+def test_the_store_measure_counts_the_pruned_observations_per_target(filled: Fixture) -> None:
+    assert pruned_observations(filled.store.engine) == {}
+    _apply(filled.store)
+    later = NOW + 3 * DAY
+    retention.apply(filled.store, retention.plan(filled.store, CLASSES, later, ANY_TIME), later)
+    assert pruned_observations(filled.store.engine) == {ROLLING: 8}  # seq 1–5, then 6–8
+    assert store_size(filled.store.engine, filled.store.blobs.root).pruned == {ROLLING: 8}
 
 
 def _tamper(store: Store, **values: Any) -> None:
