@@ -21,7 +21,7 @@ import pytest
 import sqlalchemy as sa
 from polling import wait_until
 from reportdata import target
-from tsafix import LocalTSA, make_authority
+from tsafix import Authority, LocalTSA, make_authority
 
 from watchdog.bundle import export_bundle, verify_bundle
 from watchdog.cli.main import main
@@ -227,18 +227,24 @@ def test_a_checkpoint_naming_a_pruned_head_holds_by_its_summary(filled: Fixture)
     assert problems and "which was pruned, but no summary" in problems[0]
 
 
-def test_a_timestamp_over_a_pruned_head_still_verifies(filled: Fixture, tmp_path: Path) -> None:
-    store = filled.store
-    folder = checkpoints.data_dir_of(store)
+def _stamped(folder: Path, tmp_path: Path) -> tuple[Authority, checkpoints.Checkpoint]:
+    """A local TSA's token over the current checkpoint (the fixture's: it names seq 4)."""
     fake = make_authority(tmp_path / "tsa")
     served = LocalTSA(fake).start()
     try:
         authority = timestamps.Authority(served.url, fake.ca, 10.0, 60.0, "watchdog tests")
         loaded = checkpoints.load(folder).checkpoint
         assert loaded is not None
-        checkpoints.stamp(folder, loaded, authority)  # over the checkpoint naming seq 4
+        checkpoints.stamp(folder, loaded, authority)
     finally:
         served.stop()
+    return fake, loaded
+
+
+def test_a_timestamp_over_a_pruned_head_still_verifies(filled: Fixture, tmp_path: Path) -> None:
+    store = filled.store
+    folder = checkpoints.data_dir_of(store)
+    fake, _stamp = _stamped(folder, tmp_path)
     done = _apply(store)
     (covered,) = done.summaries[0].covered
     assert (covered.seq, covered.timestamped) == (4, True)
@@ -252,15 +258,7 @@ def test_a_token_set_aside_by_checkpoint_force_still_covers_its_heads(
 ) -> None:
     store = filled.store
     folder = checkpoints.data_dir_of(store)
-    fake = make_authority(tmp_path / "tsa")
-    served = LocalTSA(fake).start()
-    try:
-        authority = timestamps.Authority(served.url, fake.ca, 10.0, 60.0, "watchdog tests")
-        loaded = checkpoints.load(folder).checkpoint
-        assert loaded is not None
-        checkpoints.stamp(folder, loaded, authority)  # over the checkpoint naming seq 4
-    finally:
-        served.stop()
+    _tsa, loaded = _stamped(folder, tmp_path)
     checkpoints.write(store, force=True)  # moves the token into timestamps-replaced-…/
     (aside,) = folder.glob(f"{timestamps.DIR}-replaced-*")
     assert timestamps.names_under(aside) == [loaded.digest]
