@@ -443,6 +443,14 @@ def test_a_report_over_a_pruned_period_says_so_and_rates_only_what_is_kept(
         "Les taux, décomptes et graphiques de ce rapport portent sur les seules observations "
         "conservées : les observations supprimées n'y entrent pas."
     ) in fr
+    # The synthesis counts the kept attempts and says the pruned ones are not among them.
+    assert (
+        "un dispositif automatisé a effectué 21 tentatives de prise de rendez-vous sur 1 série "
+        "(une préfecture et une démarche), en observateur, sans jamais réserver de créneau, sans "
+        "compter les observations de la période que la politique de conservation a supprimées "
+        "depuis (section 3.4)."
+    ) in fr
+    assert "de la première observation conservée, le 8 novembre 2026 à 9 h 00" in fr
     # The rates are indeed those of the 21 attempts kept (17 without a slot), not of the 42.
     assert "(17 sur 21)" in fr and "sur 42)" not in fr
     cover = [b for b in blocks(printed["fr"].html) if b.startswith("Tentatives analysées")]
@@ -459,6 +467,11 @@ def test_a_report_over_a_pruned_period_says_so_and_rates_only_what_is_kept(
     assert "computed on the observations kept only: the pruned observations are not in them" in en
     assert "(17 of 21)" in en or "17 of 21" in en
     assert "supprim" not in en
+    assert (
+        "without ever booking a slot, not counting the observations of the period the retention "
+        "policy has since pruned (section 3.4)."
+    ) in en
+    assert "from the first observation kept, on 8 November 2026, 09:00" in en
     text = visible_text(printed["fr"].html)
     assert re.findall(r".{12}(?: [;:!?%»]|« ).{0,12}", text) == []
 
@@ -477,6 +490,10 @@ def test_a_dossier_over_a_pruned_period_says_so(pruned_store: Store, tmp_path: P
     assert (
         "Les décomptes de ce dossier (résumé, semaines, tentatives) portent sur les seules" in text
     )
+    assert (
+        "Période observée du 8 novembre 2026 à 9 h 00 au 14 novembre 2026 à 17 h 00 "
+        "(observations conservées)"
+    ) in text
     summary = [b for b in blocks(printed.html) if b.startswith("Tentatives retenues")]
     assert summary == ["Tentatives retenues21"]  # the kept week only
     visible = visible_text(printed.html)
@@ -495,13 +512,16 @@ def test_a_document_says_when_a_pruned_summary_fails_its_check_and_is_silent_aft
         (row,) = conn.execute(sa.select(pruned_segments)).all()
         conn.execute(sa.update(pruned_segments).values(signature="0" * 64))
     try:
-        period = Period.from_dates(PRUNED_FIRST, PRUNED_FIRST + timedelta(days=6))
+        period = Period.from_dates(date(2026, 11, 3), date(2026, 11, 10))  # the stretch began
         (path,) = build_dossier(pruned_store, PRUNED, since=period.since, until=period.until,
                                 out_dir=tmp_path / "altered",
                                 options=DossierOptions(generated_at=ISSUED, formats=("html",),
                                                        captures="none"))  # fmt: skip
         text = visible_text(path.read_text("utf-8")).replace("\u00a0", " ")
         assert "La vérification de son résumé signé a échoué à l'émission de ce document" in text
+        # The stretch began before this period: the count the cover gives is not all in it.
+        assert "21 observations supprimées par la politique de conservation, en partie" in text
+        assert "(en partie hors de la période de ce dossier)" in text
         assert "a été vérifié" not in text
     finally:
         with pruned_store.engine.begin() as conn:
