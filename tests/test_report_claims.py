@@ -500,14 +500,21 @@ def test_a_dossier_over_a_pruned_period_says_so(pruned_store: Store, tmp_path: P
     assert re.findall(r".{12}(?: [;:!?%»]|« ).{0,12}", visible) == []
 
 
-def test_a_document_says_when_a_pruned_summary_fails_its_check_and_is_silent_after_it(
+def test_a_pruned_previous_period_and_a_summary_that_fails_its_check_are_said(
     pruned_store: Store, tmp_path: Path
 ) -> None:
-    after = Period.from_dates(date(2026, 11, 9), date(2026, 11, 14))
+    after = Period.from_dates(date(2026, 11, 8), date(2026, 11, 14))  # the week before: pruned
     html_only = ReportOptions(generated_at=ISSUED, formats=("html",))
     (path,) = build_report(pruned_store, [PRUNED], since=after.since, until=after.until,
                            out_dir=tmp_path / "after", options=html_only)  # fmt: skip
-    assert "supprim" not in visible_text(path.read_text("utf-8"))
+    html = path.read_text("utf-8")
+    assert 'id="periodes-supprimees"' not in html and "Observations supprimées" not in html
+    assert (
+        "La politique de conservation a supprimé du registre des observations de la période "
+        "précédente : Seine-Saint-Denis — première demande, 21 observations du 1er novembre 2026 "
+        "à 9 h 00 au 7 novembre 2026 à 17 h 00. Elles n'entrent dans aucune comparaison."
+    ) in visible_text(html).replace("\u00a0", " ").replace("\u202f", " ")
+    assert re.findall(r".{12}(?: [;:!?%»]|« ).{0,12}", visible_text(html)) == []
     with pruned_store.engine.begin() as conn:
         (row,) = conn.execute(sa.select(pruned_segments)).all()
         conn.execute(sa.update(pruned_segments).values(signature="0" * 64))

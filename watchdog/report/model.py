@@ -153,6 +153,7 @@ class ReportData:
     publications: list[tuple[TargetView, Publication]] = field(default_factory=list)
     # Stretches retention pruned that meet the period: outside every rate (issue 19).
     pruned: list[PrunedPeriod] = field(default_factory=list)
+    pruned_previous: list[PrunedPeriod] = field(default_factory=list)  # the same, period before
 
     @property
     def shown_publications(self) -> list[tuple[TargetView, Publication]]:
@@ -272,8 +273,9 @@ def assemble(store: Store, inputs: Inputs) -> ReportData:
         TargetView(t, series[t.id], previous[t.id], chain_end(store, t.id, period))
         for t in inputs.targets
     ]
-    names = Counter(v.short_name(inputs.lang) for v in views)
-    views = [replace(v, distinguish=names[v.short_name(inputs.lang)] > 1) for v in views]
+    same = Counter(v.short_name(inputs.lang) for v in views)
+    views = [replace(v, distinguish=same[v.short_name(inputs.lang)] > 1) for v in views]
+    names = {v.target.id: v.name(inputs.lang) for v in views}
     total = compute_total(series, period)
     typo = Typo(inputs.lang)
     rules = inputs.rules
@@ -303,12 +305,9 @@ def assemble(store: Store, inputs: Inputs) -> ReportData:
         simulated_config=inputs.simulated,
         accessibility=audited(series, inputs.lang),
         publications=_publications(store, views, period),
-        pruned=pruned_periods(
-            store,
-            inputs.targets,
-            {v.target.id: v.name(inputs.lang) for v in views},
-            period,
-            inputs.lang,
+        pruned=pruned_periods(store, inputs.targets, names, period, inputs.lang),
+        pruned_previous=pruned_periods(
+            store, inputs.targets, names, period.previous(), inputs.lang
         ),
     )
     data.charts = build_charts(data)
