@@ -14,7 +14,7 @@ import urllib.request
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,8 +23,10 @@ from aiohttp import web
 
 from watchdog.config.loader import Config, load_config
 from watchdog.domain.models import Observation
+from watchdog.domain.target import Target
 from watchdog.engine.browser import BrowserHost
 from watchdog.engine.runner import Runner
+from watchdog.report.api import ReportOptions, build_report_async
 from watchdog.simulator.app import entry_path, serve
 from watchdog.simulator.scenario import Scenario
 from watchdog.simulator.state import SIM_STATE, SimState
@@ -149,3 +151,25 @@ def loopback_site(sim: Sim, app: web.Application) -> Iterator[str]:
         yield f"http://127.0.0.1:{runner.addresses[0][1]}"
     finally:
         sim.loop.run(runner.cleanup())
+
+
+def report_texts(sim: Sim, config: Config, targets: list[Target], out: Path) -> dict[str, str]:
+    """The visible text of the HTML report over the last hour of `targets`, by language."""
+    from test_report import visible_text  # a test module: imported only when needed
+
+    store = Store.open(config.watchdog.data_dir, config.watchdog.database_url)
+    until = datetime.now(UTC) + timedelta(seconds=1)
+    pages = {}
+    try:
+        for lang in ("fr", "en"):
+            options = ReportOptions(formats=("html",), lang=lang, browser=sim.host, simulated=True)
+            (html,) = sim.loop.run(
+                build_report_async(
+                    store, targets, since=until - timedelta(hours=1), until=until,
+                    out_dir=out / lang, options=options,
+                )
+            )  # fmt: skip
+            pages[lang] = visible_text(html.read_text(encoding="utf-8"))
+    finally:
+        store.close()
+    return pages

@@ -166,6 +166,9 @@ def watchdog_config(
          "options": {"postal_code": "94000", "motives": ["20"]} if key.startswith("eapp") else {}}
         for key, tid, dep, pref, proc in TARGETS
     ]  # fmt: skip
+    # The prefecture dashboard's substitute channel panel needs a check: one of our own
+    # prefecture information test pages (watchdog/simulator/prefecture_info.py).
+    targets[0]["substitute_pages"] = [f"{base}/prefecture-info/all"]
     if tls_port is not None:
         tid, dep, pref, proc = TLS_TARGET
         targets.append({"id": tid, "department": dep, "prefecture": pref, "procedure": proc,
@@ -220,6 +223,20 @@ def process(args: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
             proc.wait(10)
 
 
+AUDITED = "ain-no-slot"  # the target audited and checked before the daemon starts
+
+
+def side_checks(config: Path, folder: Path, target_id: str) -> None:
+    """`watchdog audit` and `watchdog substitute` of one target, stored before `watchdog run`
+    starts (it reads their last results for the accessibility and substitute gauges)."""
+    for verb in ("audit", "substitute"):
+        with (folder / f"{verb}.log").open("ab") as out:
+            done = subprocess.run([WATCHDOG, verb, target_id, "--config", str(config)],
+                                  stdout=out, stderr=subprocess.STDOUT, timeout=300)  # fmt: skip
+        if done.returncode != 0:
+            raise StackError(f"watchdog {verb} {target_id} exited with {done.returncode}")
+
+
 @contextmanager
 def running_stack(folder: Path, interval: str = "5s", demo: bool = False) -> Iterator[Stack]:
     """Simulator, watchdog and Prometheus up and answering (not yet holding data). `demo`:
@@ -242,6 +259,8 @@ def running_stack(folder: Path, interval: str = "5s", demo: bool = False) -> Ite
             if demo
             else watchdog_config(folder, stack.simulator, stack.watchdog, interval, tls_port)
         )
+        if not demo:  # the last audit and substitute check, which `watchdog run` reads at start
+            side_checks(config, folder, AUDITED)
         stop.enter_context(process([WATCHDOG, "run", "--config", str(config)],
                                    folder / "watchdog.log"))  # fmt: skip
         poll(lambda: http_get(f"http://127.0.0.1:{stack.watchdog}/healthz"), 30, "/healthz")

@@ -21,8 +21,7 @@ from typing import Any
 import pytest
 import yaml
 from aiohttp import web
-from harness import Sim, loopback_site, probe_and_store, target, write_config
-from test_report import visible_text
+from harness import Sim, loopback_site, probe_and_store, report_texts, target, write_config
 
 from watchdog.a11y import axe
 from watchdog.a11y.rgaa import table
@@ -33,7 +32,6 @@ from watchdog.domain.models import Impact, Observation, Outcome, audit_chain
 from watchdog.engine.runner import Runner
 from watchdog.metrics.registry import Metrics
 from watchdog.opendata.export import rows
-from watchdog.report.api import ReportOptions, build_report_async
 from watchdog.stats.calendar import Period
 from watchdog.stats.compute import compute
 from watchdog.store import Store
@@ -242,29 +240,14 @@ def test_the_report_has_an_accessibility_section_and_cites_the_criteria(
     for target_id in ("j", "c"):
         probe_and_store(sim, config, target_id)
         audit_and_store(sim, config, target_id)
-    store = Store.open(config.watchdog.data_dir)
-    until = datetime.now(UTC) + timedelta(seconds=1)
-    try:
-        pages = {}
-        for lang in ("fr", "en"):
-            options = ReportOptions(formats=("html",), lang=lang, browser=sim.host, simulated=True)
-            written = sim.loop.run(
-                build_report_async(
-                    store, config.targets, since=until - timedelta(hours=1), until=until,
-                    out_dir=tmp_path / lang, options=options,
-                )
-            )  # fmt: skip
-            (html,) = written
-            pages[lang] = visible_text(html.read_text(encoding="utf-8"))
-    finally:
-        store.close()
+    pages = report_texts(sim, config, config.targets, tmp_path)
     fr, en = pages["fr"], pages["en"]
     start = fr.index("4.8 L'accessibilité des parcours")
     section = fr[start : fr.index("5. Analyse", start)]
     for expected in (
         "1.1 — Images porteuses d’information",
-        "11.1 — Formulaires : chaque champ",
-        "3.2 — Couleurs : contraste",
+        "11.1 — Formulaires\u00a0: chaque champ",
+        "3.2 — Couleurs\u00a0: contraste",
         "critique",
         "sérieux",
         "step_1",

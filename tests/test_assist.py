@@ -9,6 +9,7 @@ simulator accepts is its scenario's `captcha_answer`. Every wait is a poll again
 from __future__ import annotations
 
 import ast
+import base64
 import itertools
 import json
 import os
@@ -22,6 +23,7 @@ from typing import Any
 
 import pytest
 import yaml
+from notifyfix import HttpReceiver, receivers
 from playwright.sync_api import Browser, Page, sync_playwright
 from polling import wait_until
 
@@ -114,7 +116,13 @@ def target(key: str, base: str) -> dict[str, Any]:
 class Run:
     """One `watchdog run` subprocess with an assist desk."""
 
-    def __init__(self, folder: Path, simulator: str, wait_for_person: str = "5m") -> None:
+    def __init__(
+        self,
+        folder: Path,
+        simulator: str,
+        wait_for_person: str = "5m",
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         self.folder = folder
         self.data_dir = folder / "data"
         self.desk = f"http://127.0.0.1:{free_port()}/assistance"
@@ -128,6 +136,7 @@ class Run:
             "assist": {"port": int(self.desk.split(":")[2].split("/")[0]), "max_parked": 1,
                        "wait_for_person": wait_for_person, "max_session": "10m"},
             "targets": [target("assist-slots", simulator), target("assist-none", simulator)],
+            **(extra or {}),
         }  # fmt: skip
         self.config = folder / "watchdog.yaml"
         self.config.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
@@ -252,6 +261,12 @@ def test_a_person_answers_and_the_watchdog_reads_until_the_session_ends(  # noqa
         assert "ended (shutdown)" in run.log()
         with Store.open(run.data_dir) as store:
             assert verify_store(store).ok
+            [solved, *_] = [o.assist for o in store.iter_observations(f"{parked_key}.assist")]
+        # The session's record: the captchas the person saw, what became of each answer.
+        assert solved is not None and solved.session == session_id
+        assert [f.answer for f in solved.frames] == ["wrong", "solved"]
+        assert solved.wrong_answers == 1 and solved.end == "site_ended"
+        assert [r.id for r in solved.reads] == [o.id for o in reads]
     finally:
         context.close()
         run.kill()
@@ -337,3 +352,72 @@ def test_a_read_past_a_persons_answer_neither_raises_nor_resolves_the_captcha_wa
         assert reading(IncidentKind.CAPTCHA_WALL, assisted) is Reading.NEUTRAL
         assert reading(IncidentKind.CAPTCHA_WALL, probe) is not Reading.NEUTRAL
         assert reading(IncidentKind.SITE_DOWN, assisted) is Reading.GOOD
+
+
+def test_a_reload_applies_the_assist_limits_to_the_sessions_parked_after_it(
+    simulator: str, tmp_path: Path
+) -> None:
+    """`assist:` limits follow a reload (SIGHUP); the desk's address stays until a restart."""
+    run = Run(tmp_path, simulator)
+    try:
+        bearer = {"Authorization": f"Bearer {TOKEN}"}
+
+        def parked() -> int:
+            return get(run.desk, bearer)[1].decode().count('href="/assistance/')
+
+        wait_until(lambda: parked() == 1, DEADLINE, "one parked session (max_parked: 1)")
+        config = yaml.safe_load(run.config.read_text(encoding="utf-8"))
+        config["assist"]["max_parked"] = 2
+        config["assist"]["port"] += 1  # not applied: the desk keeps its socket
+        run.config.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+        run.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: "reloaded:" in run.log(), DEADLINE, "the reload")
+        assert "assist.port changed; it takes effect at the next restart" in run.log()
+        wait_until(lambda: parked() == 2, DEADLINE, "both journeys parked (max_parked: 2)")
+        assert run.stop() == 0
+        assert run.log().count("ended (shutdown)") == 2
+    finally:
+        run.kill()
+
+
+@pytest.fixture
+def http() -> Iterator[HttpReceiver]:
+    for _, receiver in receivers():
+        yield receiver
+
+
+def test_assist_needed_goes_to_the_departments_volunteers_with_the_parked_captcha(
+    simulator: str, tmp_path: Path, http: HttpReceiver
+) -> None:
+    """A volunteer list per département is a route of `assist_needed` for its départements;
+    where the service takes attachments (json:// here, a real local receiver), the notice
+    carries the captcha the parked page shows, framed."""
+    notifications = {"notifications": {
+        "routes": [
+            {"id": "volunteers-78", "audience": "investigator", "kinds": ["assist_needed"],
+             "departments": ["78"], "urls": [http.url("json", "/v78")]},
+            {"id": "volunteers-75", "audience": "investigator", "kinds": ["assist_needed"],
+             "departments": ["75"], "urls": [http.url("json", "/v75")]},
+        ],
+        "thresholds": {"assist_needed": {"open_after": 2, "resolve_after": 1}},
+        "delivery": {"poll": "200ms"},
+    }}  # fmt: skip
+    run = Run(tmp_path, simulator, extra=notifications)
+    try:
+
+        def attached() -> list[Any]:
+            return [r.json for r in http.received if "est joint, encadré" in r.json["message"]]
+
+        [notice, *_] = wait_until(attached, DEADLINE, "an assist_needed notice with a captcha")
+        assert run.desk in notice["message"]
+        [attachment] = notice["attachments"]
+        sent = base64.b64decode(attachment["base64"])
+        assert {r.path for r in http.received} == {"/v78"}  # not the 75 volunteers
+        assert run.stop() == 0
+        with Store.open(run.data_dir) as store:
+            frames = [f.framed for t in ("assist-slots", "assist-none")
+                      for o in store.iter_observations(f"{t}.assist") if o.assist
+                      for f in o.assist.frames]  # fmt: skip
+            assert sent in {store.blobs.get(sha) for sha in frames}
+    finally:
+        run.kill()

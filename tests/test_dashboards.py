@@ -156,13 +156,13 @@ def test_watchdog_dashboards_build_writes_the_json_models(tmp_path: Path) -> Non
 def test_the_slot_lifetime_panel_reads_the_histogram_with_promtool(tmp_path: Path) -> None:
     """The panel's own queries, run by Prometheus' engine (promtool) on the histogram as the
     daemon exports it: two slots gone within a day, by 95 s and by 380 s (upper bounds)."""
-    from watchdog.metrics.registry import LIFETIME_BUCKETS
+    from watchdog.metrics.registry import SLOT_LIFETIME_BUCKETS
 
     panel = next(p for p in panels(BUILT["prefecture.json"]) if "créneaux" in p["title"]
                  and "Durée de vie" in p["title"])  # fmt: skip
     exprs = [t["expr"].replace("$target", ".*") for t in panel["targets"]]
     series = []
-    for le in [*LIFETIME_BUCKETS, "+Inf"]:
+    for le in [*SLOT_LIFETIME_BUCKETS, "+Inf"]:
         bound = float("inf") if le == "+Inf" else float(le)
         gone = (bound >= 95) + (bound >= 380)
         le_text = le if le == "+Inf" else f"{float(le)}"

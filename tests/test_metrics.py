@@ -15,7 +15,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.parser import text_string_to_metric_families
 
-from watchdog.domain.models import Env, Observation, Outcome
+from watchdog.domain.models import AssistRecord, Env, Observation, Outcome
 from watchdog.domain.target import Target
 from watchdog.domain.vantage import CanaryCheck
 from watchdog.evidence.network import NetworkFacts
@@ -79,6 +79,10 @@ def fixed_metrics() -> Metrics:
     metrics.observe(obs(ain.id, 1, Outcome.NO_SLOT, 2.0), ain)
     metrics.observe(obs(ain.id, 2, Outcome.SITE_ERROR, 0.75), ain)
     metrics.observe(obs(ain.id, 3, Outcome.PROBE_ERROR, 130.0), ain)
+    # An assisted session solved 40 s after parking and ended by the site 400 s after that.
+    session = AssistRecord(session="01J", target=ain.id, solved_after_s=40.0, end="site_ended")
+    metrics.assisted_session(ain, obs(ain.id + ".assist", 4, Outcome.CAPTCHA, 440.0,
+                                      assist=session))  # fmt: skip
     return metrics
 
 
@@ -120,7 +124,8 @@ def test_exposition_values_read_back_through_the_prometheus_parser() -> None:
             ("platform", "legacy_booking")}  # fmt: skip
 
     def outcome(name: str) -> float:
-        return got[("watchdog_probe_outcomes_total", frozenset({*base, ("outcome", name)}))]
+        labels = frozenset({*base, ("outcome", name), ("method", "automatic")})
+        return got[("watchdog_probe_outcomes_total", labels)]
 
     assert [outcome(o) for o in ("available", "no_slot", "site_error", "probe_error")] == [1] * 4
     assert outcome("captcha") == 0
@@ -175,7 +180,8 @@ def test_forget_drops_every_series_of_the_target_and_declare_is_idempotent() -> 
     metrics.forget("gone", gone.platform)
     text = metrics.exposition().decode()
     assert 'target="gone"' not in text
-    assert text.count('watchdog_probe_outcomes_total{department="01",outcome="no_slot"') == 1
+    no_slot = 'watchdog_probe_outcomes_total{department="01",method="automatic",outcome="no_slot"'
+    assert text.count(no_slot) == 1
     kept_no_slot = 'outcome="no_slot",platform="legacy_booking",procedure="premiere_demande"'
     assert kept_no_slot + ',target="kept"} 1.0' in text
 
@@ -248,7 +254,8 @@ def test_assisted_reads_are_told_apart_and_counted_in_the_outcomes_too() -> None
                 ("outcome", "captcha") in k[1]]  # fmt: skip
     outcomes = {k: v for k, v in values.items() if k[0] == "watchdog_probe_outcomes_total"
                 and ("target", ain.id) in k[1] and ("outcome", "available") in k[1]}  # fmt: skip
-    assert list(outcomes.values()) == [2.0]
+    by_method = {dict(k[1])["method"]: v for k, v in outcomes.items()}
+    assert by_method == {"automatic": 1.0, "assisted": 1.0}  # the label tells them apart
 
 
 def test_a_slot_gone_is_one_sample_of_its_upper_bound_and_forgotten_with_its_target() -> None:

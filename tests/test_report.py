@@ -15,7 +15,7 @@ import pytest
 from reportdata import Spec, fill, observation, paris, target
 
 from watchdog.domain.errors import WatchdogError
-from watchdog.domain.models import Outcome
+from watchdog.domain.models import AssistRead, AssistRecord, Env, Observation, Outcome, assist_chain
 from watchdog.domain.target import Target
 from watchdog.engine.browser import BrowserHost
 from watchdog.report import ReportOptions, build_report, select_targets
@@ -374,12 +374,24 @@ def test_assisted_reads_are_told_apart_in_the_method(tmp_path: Path) -> None:
             observation(T93.id, Spec(paris(2026, 11, 29, 20, minute), Outcome.NO_SLOT))
             for minute in (1, 3)
         ]
-        store.append_many([
+        reads = store.append_many([
             o.model_copy(update={"env": o.env.model_copy(update={
                 "captcha_solved_by": "person", "assisted_session": "01AS", "since_solve_s": 60.0,
             })})
             for o in assisted
         ])  # fmt: skip
+        # The session's record: parked 20:00, solved 30 s later, ended by the site at 20:10.
+        parked = paris(2026, 11, 29, 20).astimezone(UTC)
+        record = AssistRecord(session="01AS", target=T93.id, solved_after_s=30.0,
+                              end="site_ended", reads=[AssistRead(id=o.id, hash=o.hash or "")
+                                                       for o in reads])  # fmt: skip
+        store.append(Observation(
+            id="01AS", target=assist_chain(T93.id), outcome=Outcome.CAPTCHA,
+            detail="assisted_session", started_at=parked,
+            finished_at=parked + timedelta(minutes=10), duration_s=600.0,
+            env=Env(software="test", assisted_session="01AS", captcha_solved_by="person"),
+            assist=record,
+        ))  # fmt: skip
         paths = {
             lang: render(store, tmp_path / lang, lang=lang)[0].read_text("utf-8")
             for lang in ("fr", "en")
@@ -391,3 +403,15 @@ def test_assisted_reads_are_told_apart_in_the_method(tmp_path: Path) -> None:
     )
     assert "ne partent donc pas d'un état vierge" in paths["fr"]
     assert "2\u00a0reads of the period were made in <strong>assisted mode</strong>" in paths["en"]
+    # The sessions: how many, how long after the solve, how many reads, how they ended.
+    assert "Sessions assistées" not in plain.read_text("utf-8")
+    fr = re.sub(r"\s+", " ", paths["fr"].replace("\u00a0", " ").replace("\u202f", " "))
+    assert "1 session a été ouverte dans la période, dont 1 où une personne a résolu" in fr
+    assert "notre robot a ensuite relu la page des créneaux" in fr
+    assert "Durée médiane entre la résolution et la fin de la session : 9 minutes 30 secondes" in fr
+    assert "médiane 2,0, 2 lectures au total" in fr
+    assert "le site a clos la session (1)" in fr
+    en = re.sub(r"\s+", " ", paths["en"].replace("\u00a0", " "))
+    assert "1 session was opened in the period, in 1 of which a person solved" in en
+    assert "Median time from the solve to the end of the session: 9 minutes 30 seconds" in en
+    assert "median 2.0, 2 reads in all" in en and "the site closed the session (1)" in en

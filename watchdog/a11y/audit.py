@@ -7,6 +7,10 @@ axe-core itself fetches nothing. A page that broke a rule is photographed (full 
 so are its first elements in breach, each framed like any capture (watchdog/evidence/frame.py).
 A page axe-core could not run on keeps its error: that page is unknown, never « no
 violation ».
+
+On each page the auditor also reads the page's own navigation timing (its load, by phase) and
+any meta refresh with a delay (a time limit, watchdog/a11y/timelimits.py). A `mobile` or
+`slow-3g` run (watchdog/a11y/profiles.py) runs no axe-core: its findings are those loads.
 """
 
 from __future__ import annotations
@@ -21,8 +25,21 @@ from typing import TYPE_CHECKING, Any
 
 from watchdog.a11y import axe
 from watchdog.a11y.rgaa import RgaaTable, table
-from watchdog.domain.models import Audit, AuditedPage, ElementShot, Impact, Violation
+from watchdog.a11y.timelimits import META_REFRESH_JS, limits_of, refresh_limit
+from watchdog.domain.models import (
+    Audit,
+    AuditedPage,
+    AuditProfile,
+    ElementShot,
+    Impact,
+    RunConditions,
+    Step,
+    StepLoad,
+    TimeLimit,
+    Violation,
+)
 from watchdog.evidence.frame import Banner, frame
+from watchdog.evidence.network import NAVIGATION_JS, navigation_phases
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
@@ -47,16 +64,41 @@ class Auditor:
     observation_id: str
     put_blob: BlobPut
     simulated: bool = False
+    profile: AuditProfile = AuditProfile.STANDARD
+    conditions: RunConditions | None = None
     rgaa: RgaaTable = field(default_factory=table)
     pages: list[AuditedPage] = field(default_factory=list)
     raw: list[dict[str, Any]] = field(default_factory=list)  # axe-core's results, by page
+    loads: list[StepLoad] = field(default_factory=list)
+    limits: list[TimeLimit] = field(default_factory=list)  # seen on the pages
     _seen: set[tuple[str, str]] = field(default_factory=set)
+
+    @property
+    def runs_axe(self) -> bool:
+        return self.profile is AuditProfile.STANDARD
 
     async def visit(self, page: Page, step: str, url: str) -> None:
         """Audit `page`, the journey's step `step` loaded from `url` (once per step)."""
         if (step, url) in self._seen or page.is_closed():
             return
         self._seen.add((step, url))
+        await self._read_page(page, step, url)
+        if self.runs_axe:
+            await self._axe(page, step, url)
+
+    async def _read_page(self, page: Page, step: str, url: str) -> None:
+        """The page's navigation timing and meta refresh (best effort: one round trip each)."""
+        phases: dict[str, float] = {}
+        try:
+            phases = navigation_phases(await asyncio.wait_for(page.evaluate(NAVIGATION_JS), 10))
+            limit = refresh_limit(step, await asyncio.wait_for(page.evaluate(META_REFRESH_JS), 10))
+            if limit is not None:
+                self.limits.append(limit)
+        except Exception as exc:  # a page gone or hung: its load stays unknown
+            log.debug("timing of %s at %s not read: %s", self.target, step, exc)
+        self.loads.append(StepLoad(step=step, url=url, phases=phases))
+
+    async def _axe(self, page: Page, step: str, url: str) -> None:
         try:
             results = await asyncio.wait_for(axe.run(page), AXE_TIMEOUT_S)
         except Exception as exc:  # our tool failed on this page: unknown, not clean
@@ -132,14 +174,26 @@ class Auditor:
         document = {"axe_core": axe.version(), "tags": list(axe.TAGS), "pages": self.raw}
         return json.dumps(document, ensure_ascii=False, sort_keys=True).encode()
 
-    def record(self) -> Audit:
+    def record(self, platform: str, steps: list[Step]) -> Audit:
+        """The run's record; `steps` (the journey's trail) give each page's load time and any
+        documented session end the journey met."""
+        loads = [load.model_copy(update={"ms": _ms_of(load, steps)}) for load in self.loads]
         return Audit(
             target=self.target,
-            engine=f"axe-core {axe.version()}",
-            mapping=self.rgaa.sha256,
-            tags=list(axe.TAGS),
+            engine=f"axe-core {axe.version()}" if self.runs_axe else "navigation timing",
+            mapping=self.rgaa.sha256 if self.runs_axe else "",
+            tags=list(axe.TAGS) if self.runs_axe else [],
             pages=list(self.pages),
+            profile=self.profile,
+            conditions=self.conditions,
+            loads=loads,
+            time_limits=limits_of(platform, steps, self.limits),
         )
+
+
+def _ms_of(load: StepLoad, steps: list[Step]) -> int | None:
+    found = [s.ms for s in steps if s.name == load.step and s.url == load.url]
+    return found[-1] if found else None
 
 
 def _selector(node: dict[str, Any]) -> str:

@@ -8,6 +8,12 @@ accepts it, the session reads `creneau/` at the journey's pace (the daemon's `re
 records each read as an observation) until the site ends the session or `max_session` runs
 out. At most `max_parked` sessions at a time; a page left unanswered `wait_for_person` is
 closed. Session ids are ours (ULIDs), never the site's.
+
+The captcha the page was parked with, and each new one the person is shown, is kept (the
+bytes as served, and a framed copy) and
+each read's sealed hash is noted (`note_read`); when the session ends, `recorder` (the
+daemon's) writes them, with its instants and end reason, as the session's record
+(watchdog/assist/record.py). A reload changes `settings` for the sessions parked after it.
 """
 
 from __future__ import annotations
@@ -27,7 +33,9 @@ from playwright.async_api import Error as PlaywrightError
 from ulid import ULID
 
 from watchdog.config.loader import AssistSettings, is_loopback
+from watchdog.domain.models import AssistFrame, AssistRead, Observation
 from watchdog.domain.target import Target
+from watchdog.evidence.frame import Banner, frame
 from watchdog.probe.captcha import IMAGE, SOUND_LINK
 from watchdog.probe.session import host_of
 
@@ -46,8 +54,11 @@ PUBLIC_FLOOR_S = 60.0  # never faster than once a minute on a real site
 ENDED_KEPT = 20
 
 Reader = Callable[["AssistedSession", bool], Awaitable[bool]]
-Pace = Callable[[Target], Awaitable[None]]
+Budget = Callable[[Target], Awaitable[None]]
+Recorder = Callable[["AssistedSession"], Awaitable[None]]
+BlobPut = Callable[[bytes, str], str]
 Clock = Callable[[], datetime]
+Sleep = Callable[[float], Awaitable[None]]
 
 
 def utcnow() -> datetime:
@@ -147,6 +158,9 @@ class AssistedSession:
     wrong_answers: int = 0
     reads: int = 0
     ended_because: str | None = None
+    ended_at: datetime | None = None
+    frames: list[AssistFrame] = field(default_factory=list)  # the captchas the person saw
+    read_refs: list[AssistRead] = field(default_factory=list)  # each read, as sealed
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -166,12 +180,19 @@ class Desk:
         settings: AssistSettings,
         host_allowed: Callable[[str], bool],
         clock: Clock = utcnow,
+        sleep: Sleep = asyncio.sleep,
+        *,
+        simulated: bool = False,
     ) -> None:
-        self.settings = settings
+        self.settings = settings  # replaced on a reload: parked sessions keep their limits
         self.host_allowed = host_allowed
         self.clock = clock
+        self.sleep = sleep
+        self.simulated = simulated  # the framed captchas say so
         self.reader: Reader | None = None  # set by the daemon: one recorded read of creneau/
-        self.pace: Pace = read_pace  # waits between reads (the daemon adds its host budget)
+        self.budget: Budget | None = None  # set by the daemon: a start in the host's budget
+        self.recorder: Recorder | None = None  # set by the daemon: writes an ended session
+        self.put_blob: BlobPut | None = None  # set by the daemon: the evidence store's put
         self._sessions: dict[str, AssistedSession] = {}
         self.ended: deque[AssistedSession] = deque(maxlen=ENDED_KEPT)
         self.closing = False
@@ -227,12 +248,59 @@ class Desk:
                 src = await image.evaluate("e => e.currentSrc || e.src", timeout=ACTION_TIMEOUT_MS)
                 served = await session.images.get(str(src), IMAGE_WAIT_S)
                 if served is not None:
-                    return Media(served[0], served[1], "network")
-                shot = await image.screenshot(timeout=ACTION_TIMEOUT_MS)
+                    media = Media(served[0], served[1], "network")
+                else:
+                    shot = await image.screenshot(timeout=ACTION_TIMEOUT_MS)
+                    media = Media(shot, "image/png", "screenshot")
             except PlaywrightError as exc:
                 log.info("assist: %s: no captcha image: %s", session_id, exc)
                 return None
-        return Media(shot, "image/png", "screenshot")
+            await self._keep_frame(session, media, str(src))
+        return media
+
+    async def keep_captcha(self, session: AssistedSession) -> None:
+        """Keep the captcha the page was parked with (as `captcha_image` keeps each one the
+        person is shown): the session's record and the `assist_needed` notice carry it."""
+        await self.captcha_image(session.id)
+
+    def captcha_shown(self, target_id: str) -> str | None:
+        """The framed copy (SHA-256) of the captcha a waiting session of `target_id` shows
+        now, if one was kept: the `assist_needed` notice attaches it. Called from the
+        incident engine's thread: a desk changing meanwhile gives no captcha, never an error."""
+        try:
+            sessions = list(self._sessions.values())
+        except RuntimeError:  # the dict changed size while it was copied
+            return None
+        for session in sessions:
+            if session.target.id == target_id and session.status is Status.WAITING:
+                return session.frames[-1].framed if session.frames else None
+        return None
+
+    async def _keep_frame(self, session: AssistedSession, media: Media, url: str) -> None:
+        """Keep the captcha the person is shown (once per image) for the session's record:
+        its bytes and a framed copy. Evidence is best effort: the person still sees it."""
+        put = self.put_blob
+        if put is None or (session.frames and session.frames[-1].url == url):
+            return
+        now = self.clock()
+        try:
+            image = await asyncio.to_thread(put, media.body, "captcha")
+            banner = Banner(
+                url=url,
+                taken_at=now,
+                target=session.target.id,
+                observation_id=session.id,
+                raw_sha256=image,
+                simulated=self.simulated,
+            )
+            framed = await asyncio.to_thread(put, frame(media.body, banner), "framed")
+        except Exception as exc:  # an image the framer cannot read, a full disk
+            log.warning("assist: %s: captcha not kept: %s", session.id, exc)
+            return
+        session.frames.append(AssistFrame(
+            shown_after_s=round((now - session.parked_at).total_seconds(), 1), url=url,
+            media_type=media.media_type, how=media.how, image=image, framed=framed,
+        ))  # fmt: skip
 
     async def captcha_audio(self, session_id: str) -> Media | None:
         """The sound the captcha offers, fetched with the page's own cookies and passed on as
@@ -299,6 +367,13 @@ class Desk:
                 await self.end(session, "submit_failed")
                 return Answered.LEFT
             url = page.url
+        result = await self._answered(session, url, page)
+        if session.frames and session.frames[-1].answer is None:
+            session.frames[-1].answer = result.value
+        return result
+
+    async def _answered(self, session: AssistedSession, url: str, page: Page) -> Answered:
+        """What the site's answer to the person's code means for the session."""
         if "/creneau/" in url:
             session.solved_at = self.clock()
             session.status = Status.READING
@@ -314,7 +389,7 @@ class Desk:
     # -- life and end -------------------------------------------------------------------
 
     async def _expire_unanswered(self, session: AssistedSession) -> None:
-        await asyncio.sleep(max(0.0, (session.answer_by - self.clock()).total_seconds()))
+        await self.sleep(max(0.0, (session.answer_by - self.clock()).total_seconds()))
         if session.status is Status.WAITING:
             await self.end(session, "no_answer")
 
@@ -326,6 +401,8 @@ class Desk:
             while self.clock() < session.end_by and not self.closing:
                 if not first:
                     await self.pace(session.target)
+                    if self.clock() >= session.end_by or self.closing:
+                        break
                 if session.status is not Status.READING:
                     return
                 async with session.lock:
@@ -341,6 +418,20 @@ class Desk:
             log.error("assist: %s: reading failed: %s", session.id, exc, exc_info=exc)
             reason = "read_failed"
         await self.end(session, reason)
+
+    async def pace(self, target: Target) -> None:
+        """The wait between two reads: the journey's interval (never under a minute on a
+        real site), then a start in its host's budget, shared with the probes."""
+        await self.sleep(read_interval(target))
+        if self.budget is not None:
+            await self.budget(target)
+
+    def note_read(self, sealed: Observation) -> None:
+        """A read of an open session was sealed into its chain: its hash goes in the
+        session's record."""
+        session = self._sessions.get(sealed.env.assisted_session or "")
+        if session is not None and sealed.hash is not None:
+            session.read_refs.append(AssistRead(id=sealed.id, hash=sealed.hash))
 
     def _waiting(self, session_id: str) -> AssistedSession | None:
         session = self._sessions.get(session_id)
@@ -358,6 +449,7 @@ class Desk:
             return
         session.status = Status.ENDED
         session.ended_because = reason
+        session.ended_at = self.clock()
         self._sessions.pop(session.id, None)
         self.ended.append(session)
         current = asyncio.current_task()
@@ -368,6 +460,12 @@ class Desk:
         with contextlib.suppress(Exception):  # a crashed browser has nothing left to close
             await session.context.close()
         log.info("assist: %s ended (%s) after %d reads", session.id, reason, session.reads)
+        if self.recorder is not None:
+            try:
+                await self.recorder(session)
+            except Exception as exc:  # the reads are in their chain whatever happens here
+                log.error("assist: %s: the session's record was not written: %s", session.id,
+                          exc, exc_info=exc)  # fmt: skip
 
     async def close(self) -> None:
         """End every session (the daemon is stopping): no page outlives the process."""
@@ -376,13 +474,11 @@ class Desk:
             await self.end(session, "shutdown")
 
 
-async def read_pace(target: Target) -> None:
-    """The wait between two reads: the journey's interval, never under a minute on a site
+def read_interval(target: Target) -> float:
+    """Seconds between two reads: the journey's interval, never under a minute on a site
     that is not on loopback (the configuration's floors hold there)."""
     seconds = target.interval.total_seconds()
-    if not is_loopback(target.host):
-        seconds = max(seconds, PUBLIC_FLOOR_S)
-    await asyncio.sleep(seconds)
+    return seconds if is_loopback(target.host) else max(seconds, PUBLIC_FLOOR_S)
 
 
 async def _marked_as_a_person(route: Route) -> None:

@@ -1,7 +1,8 @@
 """The observation part of a bundle check: hash chains, evidence references, derived CSV.
 
 A page kept as skeleton + volatile record must rebuild (watchdog/evidence/volatile.py) to the bytes
-its `html_sha256` names; that file's own hash is checked with every other file.
+its `html_sha256` names; that file's own hash is checked with every other file. An assisted
+session's record (issue 16) must name its reads as the bundle holds them (`SessionReads`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import zipfile
 import zlib
 from typing import Any
 
+from watchdog.domain.models import ASSIST_CHAIN_SUFFIX, nested_blobs
 from watchdog.evidence.volatile import VolatileRecord, join_bytes
 
 from . import layout
@@ -54,6 +56,7 @@ class ChainWalk:
         self.previous: str | None = None
         self.in_chain = 0
         self.seen: set[str] = set()
+        self.sessions = SessionReads()
 
     def flag(self, problem: str) -> None:
         self.found += 1
@@ -68,6 +71,8 @@ class ChainWalk:
         except _UNREADABLE:
             return  # already reported as corrupted
         self._finish()
+        for problem in self.sessions.problems():
+            self.flag(problem)
         for target in sorted(set(self.chains) - self.seen, key=str):
             self.flag(f"{layout.JSONL}: the chain of {target} named in the manifest is absent")
         if self.found > MAX_CHAIN_PROBLEMS:
@@ -115,6 +120,7 @@ class ChainWalk:
                 f"observation ({self.previous}): an observation was altered, removed or moved"
             )
         self._evidence(doc, ident)
+        self.sessions.note(doc, digest, ident)
         self.csv.update(layout.csv_row(doc, self.seq, digest, self.columns))
         self.previous = digest
         self.seq += 1
@@ -171,6 +177,9 @@ class ChainWalk:
                 self.flag(
                     f"{ident}: its {_short(kind)} evidence {_short(sha)} is not in the bundle"
                 )
+        for sha, kind, where in nested_blobs(doc):
+            if sha not in self.missing and layout.evidence_name(sha, kind) not in self.names:
+                self.flag(f"{ident}: its {where} {_short(sha)} is not in the bundle")
         self._page(evidence, ident)
 
     def _page(self, evidence: dict[str, Any], ident: str) -> None:
@@ -211,6 +220,59 @@ class ChainWalk:
             self.problems.append(
                 f"{layout.CSV}: does not match the observations (re-derived from {layout.JSONL})"
             )
+
+
+class SessionReads:
+    """Assisted sessions' records against the reads the bundle holds: a read a record names
+    must be there with the hash it names, unless the bundle stops before the session ended
+    (no observation of the journey started after its end); a read that names a session whose
+    record is in the bundle must be in that record."""
+
+    def __init__(self) -> None:
+        self.reads: dict[str, tuple[str, str, str]] = {}  # id -> (hash, session, where)
+        self.records: list[tuple[str, str, str, str, list[Any]]] = []
+        self.latest: dict[str, str] = {}  # journey -> the latest started_at seen
+
+    def note(self, doc: dict[str, Any], digest: str, ident: str) -> None:
+        target, started = doc.get("target"), doc.get("started_at")
+        if isinstance(target, str) and isinstance(started, str):
+            self.latest[target] = max(self.latest.get(target, ""), started)
+        env, assist = doc.get("env"), doc.get("assist")
+        session = env.get("assisted_session") if isinstance(env, dict) else None
+        if not isinstance(assist, dict):
+            if isinstance(session, str):
+                self.reads[str(doc.get("id"))] = (digest, session, ident)
+            return
+        journey = str(target).removesuffix(ASSIST_CHAIN_SUFFIX)
+        reads = assist.get("reads")
+        self.records.append((str(assist.get("session")), journey, str(doc.get("finished_at")),
+                             ident, reads if isinstance(reads, list) else []))  # fmt: skip
+
+    def problems(self) -> list[str]:
+        found: list[str] = []
+        listed: set[str] = set()
+        for session, journey, ended, ident, reads in self.records:
+            complete = self.latest.get(journey, "") > ended
+            for read in reads:
+                name = _short(read.get("id")) if isinstance(read, dict) else _short(read)
+                listed.add(name)
+                held = self.reads.get(name)
+                digest = read.get("hash") if isinstance(read, dict) else None
+                if held is None and complete:
+                    found.append(
+                        f"{ident}: assisted session {_short(session)} names read "
+                        f"{name}, which is not in the bundle: a read was removed"
+                    )
+                elif held is not None and held[0] != digest:
+                    found.append(f"{ident}: assisted session {_short(session)} names read "
+                                 f"{name} with hash {_short(digest)}, but the bundle's is "
+                                 f"{held[0]}")  # fmt: skip
+        recorded = {record[0] for record in self.records}
+        for name, (_digest, session, ident) in sorted(self.reads.items()):
+            if session in recorded and name not in listed:
+                found.append(f"{ident}: a read of assisted session {_short(session)} that its "
+                             "record does not name")  # fmt: skip
+        return found
 
 
 def _short(value: object, limit: int = 120) -> str:

@@ -32,6 +32,7 @@ import sqlalchemy as sa
 
 from watchdog import __version__
 from watchdog.domain.errors import StoreError, WatchdogError
+from watchdog.domain.models import assist_chain, audit_chain, nested_blobs
 from watchdog.domain.target import Target
 from watchdog.evidence.volatile import rebuild
 from watchdog.report.api import ReportOptions, build_report_async
@@ -101,13 +102,18 @@ class _Piece:
     page: dict[str, Any] | None = None  # the evidence refs to rebuild the page from
 
 
-def _pieces(evidence: dict[str, Any], into: dict[str, _Piece]) -> None:
-    """Note the evidence files one observation references (RFC 8785 keys come sorted)."""
+def _pieces(doc: dict[str, Any], into: dict[str, _Piece]) -> None:
+    """Note the evidence files one observation references (RFC 8785 keys come sorted): its
+    `evidence`, an audit's captures of pages and elements in breach, an assisted session's
+    captchas."""
+    evidence = doc.get("evidence") or {}
     for kind, sha in evidence.items():
         if sha is None or sha in into:
             continue
         page = evidence if kind == "html_sha256" else None
         into[sha] = _Piece(kind, page)
+    for sha, kind, _where in nested_blobs(doc):
+        into.setdefault(sha, _Piece(kind, None))
 
 
 class _Writer:
@@ -155,7 +161,7 @@ def _export_observations(
                 span.head = row.hash
                 jsonl.write(row.doc.encode("utf-8", "surrogatepass") + b"\n")
                 table.write(layout.csv_row(doc, row.seq, row.hash))
-                _pieces(doc.get("evidence") or {}, evidence)
+                _pieces(doc, evidence)
                 count += 1
                 if count % TELL_EVERY == 0:
                     tell(count)
@@ -181,6 +187,9 @@ async def export_bundle_async(  # noqa: PLR0913 -- keyword-only options of one e
     `tsa_ca` (checkpoints.tsa_ca) is copied beside the timestamps, for a reader to check them.
     """
     ids = [t.id for t in targets]
+    # Each journey's assisted-session records (issue 16) and accessibility audits travel with
+    # its observations, each in a chain of its own.
+    ids = [*ids, *map(assist_chain, ids), *map(audit_chain, ids)]
     chains = await asyncio.to_thread(spans, store, ids, since, until)
     if not chains:
         raise WatchdogError(

@@ -46,10 +46,10 @@ EVIDENCE_DIR = "preuves"
 EXTENSIONS = {
     "screenshot": "png", "framed": "png", "html": "html", "html_volatile": "json",
     "html_sha256": "html", "har": "har", "trace": "zip", "resources": "json",
-    "axe": "json",
+    "axe": "json", "captcha": "img",  # a captcha as served: its type is in the record
 }  # fmt: skip
 CSV_EVIDENCE = ("screenshot", "framed", "html", "har", "trace")
-EVIDENCE_NAME = re.compile(rf"^{EVIDENCE_DIR}/([0-9a-f]{{64}})\.(png|html|json|har|zip)$")
+EVIDENCE_NAME = re.compile(rf"^{EVIDENCE_DIR}/([0-9a-f]{{64}})\.(png|html|json|har|zip|img)$")
 SUM_LINE = re.compile(r"^([0-9a-f]{64})  (\S.*)$")
 
 CSV_COLUMNS_1 = (
@@ -180,6 +180,17 @@ Une copie d'écran « rendue ultérieurement » (moteur de requêtes) n'a rien d
 « resources » est le fichier JSON des feuilles de style, images et polices obtenues pendant
 l'observation (adresse, statut, type, contenu en base64 et son empreinte), seules sources
 de ce rendu.
+Une série « <parcours>.assist » contient les sessions assistées : dans chacune, une personne
+a répondu elle-même au captcha, puis notre robot a relu la page des créneaux. Son champ
+« assist » nomme les captchas affichés (preuves/<empreinte>.img, l'image telle que servie, son
+type dans « media_type », et sa copie encadrée en .png) et l'identifiant et l'empreinte de
+chaque lecture, qui doit figurer dans la série du parcours avec cette empreinte.
+
+Les audits d'accessibilité forment des séries à part, nommées « <série>.a11y » : ce ne sont
+pas des tentatives de prise de rendez-vous et ils n'entrent dans aucun taux. Chacun porte son
+résultat dans le champ « audit » ; « axe » est le fichier JSON des résultats d'axe-core, et les
+copies d'écran des pages et des éléments en infraction, que ce champ cite, sont aussi dans
+preuves/, sous leur empreinte.
 
 EVIDENCE BUNDLE — prefecture-watchdog
 -------------------------------------
@@ -212,6 +223,15 @@ inserting them back rebuilds the page exactly, which `watchdog verify` checks.
 A screenshot "rendered later" (request engine) asked the site for nothing: "resources" is the
 JSON file of the stylesheets, images and fonts fetched during the observation (URL, status,
 type, base64 body and its SHA-256), the rendering's only sources.
+A series "<journey>.assist" holds assisted sessions: in each, a person answered the captcha
+themselves, then our robot re-read the slot page. Its "assist" field names the captchas shown
+(preuves/<sha256>.img, the image as served, its type in "media_type", and its framed copy as
+.png) and the id and hash of each read, which the journey's series must hold with that hash.
+
+Accessibility audits are series of their own, named "<series>.a11y": they are no attempt at
+booking and enter no rate. Each carries its findings in its "audit" field; "axe" is the JSON
+file of axe-core's results, and the captures of the pages and elements in breach that field
+names are in preuves/ too, under their SHA-256.
 """
 
 

@@ -36,6 +36,10 @@ VERBS: dict[str, Verb] = {
         "watchdog.cli.audit",
         "accessibility audit (axe-core, RGAA 4.1) of each journey's step pages, stored",
     ),
+    "substitute": Verb(
+        "watchdog.cli.substitute",
+        "substitute channel check: does the prefecture publish a way in besides online booking",
+    ),
     "run": Verb(
         "watchdog.cli.run",
         "probe the catalog on schedule, serve /healthz and /metrics (SIGHUP reloads)",

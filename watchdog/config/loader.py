@@ -18,6 +18,7 @@ import stat
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ValidationError
 
@@ -368,6 +369,12 @@ def _host_problems(config: Config, where: Where, failed: set[str]) -> list[Confi
             doc, path = where[target.id]
             why = f"host {target.host!r} is not in watchdog.allowed_hosts {hosts}"
             problems.append(_problem(doc, (*path, "url"), why))
+        for index, page in enumerate(target.substitute_pages):
+            host = (urlsplit(page).hostname or "").lower()
+            if not host_allowed(host, hosts):
+                doc, path = where[target.id]
+                why = f"host {host!r} is not in watchdog.allowed_hosts {hosts}"
+                problems.append(_problem(doc, (*path, "substitute_pages", index), why))
     return problems
 
 

@@ -28,7 +28,7 @@ from pydantic import (
 from watchdog import __version__
 from watchdog.config.notifications import NotificationSettings
 from watchdog.domain.durations import Duration, format_duration, parse_duration
-from watchdog.domain.models import EngineChoice, Profile, Screenshots
+from watchdog.domain.models import AuditProfile, EngineChoice, Profile, Screenshots
 from watchdog.domain.target import MaintenanceWindow, PublicationProbes, Target
 
 DEFAULT_USER_AGENT = (
@@ -244,6 +244,44 @@ class AssistSettings(_Strict):
         return self
 
 
+AUDIT_FLOOR = timedelta(hours=1)  # audits are rare by design: never more often than hourly
+
+
+def _default_profiles() -> dict[AuditProfile, timedelta]:
+    return {AuditProfile.MOBILE: timedelta(days=7), AuditProfile.SLOW_3G: timedelta(days=7)}
+
+
+class AuditSettings(_Strict):
+    """Accessibility audits inside `watchdog run` (issue 18; README « Accessibility audits »).
+
+    The standard audit (axe-core) of each enabled target every `every`, and the mobile and
+    slow-network runs every `profiles[<profile>]` (a profile left out is not run), one audit at
+    a time, each under its host's per-host budget. `enabled` unset: on, except in a simulated
+    deployment (`watchdog.simulated: true`: tests and the demo), where audits would only slow
+    the runs down; set it to force either way.
+    """
+
+    enabled: bool | None = None
+    every: Duration = timedelta(days=1)
+    profiles: dict[AuditProfile, Duration] = Field(default_factory=_default_profiles)
+
+    @field_validator("every")
+    @classmethod
+    def _rare(cls, value: timedelta) -> timedelta:
+        if value < AUDIT_FLOOR:
+            raise ValueError("audits run at most hourly: every must be at least 1h")
+        return value
+
+    @field_validator("profiles")
+    @classmethod
+    def _profiles(cls, value: dict[AuditProfile, timedelta]) -> dict[AuditProfile, timedelta]:
+        if AuditProfile.STANDARD in value:
+            raise ValueError("the standard audit's period is audit.every, not a profile")
+        if any(period < AUDIT_FLOOR for period in value.values()):
+            raise ValueError("audits run at most hourly: each profile's period must be 1h or more")
+        return value
+
+
 class CheckpointSettings(_Strict):
     """RFC 3161 timestamps of the checkpoints (watchdog/store/timestamps.py, README).
 
@@ -365,6 +403,7 @@ class Config(_Strict):
     assist: AssistSettings = Field(default_factory=AssistSettings)
     checkpoints: CheckpointSettings = Field(default_factory=CheckpointSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     # Host-wide windows, keyed by host name or host:port, on top of each target's own.
     maintenance: dict[str, list[MaintenanceWindow]] = Field(default_factory=dict)
     include: list[str] = Field(default_factory=list)
@@ -400,6 +439,12 @@ class Config(_Strict):
             return rules.default
         kept = [c.keep for c in found if c.keep is not None]
         return RetentionClass(None if len(kept) < len(found) else max(kept))
+
+    @property
+    def audits_scheduled(self) -> bool:
+        """Whether `watchdog run` schedules audits (AuditSettings: on unless simulated)."""
+        enabled = self.audit.enabled
+        return enabled if enabled is not None else not self.watchdog.simulated
 
 
 def host_allowed(host: str, patterns: list[str]) -> bool:

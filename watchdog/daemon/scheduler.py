@@ -26,7 +26,7 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -330,14 +330,7 @@ class Scheduler:
             await self._wait(wake)
 
     async def _wait(self, wake: float | None) -> None:
-        waiters: list[asyncio.Task[object]] = [asyncio.create_task(self._wake.wait())]
-        if wake is not None:
-            waiters.append(asyncio.create_task(self.clock.sleep_until(wake)))
-        try:
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
+        await wake_or_sleep(self._wake, self.clock, wake)
 
     async def _run_one(self, state: TargetState, host: HostState, offset: float | None) -> None:
         target = state.target
@@ -405,6 +398,40 @@ class Scheduler:
         if host is not None:
             host.bucket.take(self.clock.now())
 
+    @contextlib.asynccontextmanager
+    async def hold(self, target: Target) -> AsyncIterator[Callable[[Outcome], None]]:
+        """Run something outside the schedule on `target`'s host as a probe (an accessibility
+        audit, watchdog/daemon/audits.py): wait for a start in the host's budget, a slot under
+        its `concurrent` bound and one under `browser.max_contexts`, hold them while it runs,
+        and let the outcome it reports (through the callable yielded) drive the back-off."""
+        while True:
+            now = self.clock.now()
+            host = self._hosts.get(target.netloc)
+            free = self._active < self.config.browser.max_contexts
+            if host is None or (free and host.can_start(now)):
+                break
+            ready = host.bucket.next_free if host.active < host.concurrent else now + 1.0
+            await self.clock.sleep_until(max(ready, now + 0.001))
+        outcome: list[Outcome] = []
+        if host is not None:
+            host.active += 1
+            host.bucket.take(now)
+        self._active += 1
+        try:
+            yield outcome.append
+        finally:
+            self._active -= 1
+            if host is not None:
+                host.active -= 1
+                if outcome:
+                    host.note(outcome[-1], self.clock.now())
+            self._wake.set()
+
+    def backing_off(self, target: Target) -> bool:
+        """Whether `target`'s host is in back-off (its probes' cycles are stretched)."""
+        host = self._hosts.get(target.netloc)
+        return host is not None and host.level > 0
+
     async def record_read(self, obs: Observation, target: Target) -> None:
         """An observation made outside the schedule (an assisted session's read): tagged for
         maintenance windows and counted like a probe's."""
@@ -470,6 +497,18 @@ class Scheduler:
             for h in sorted(self._hosts.values(), key=lambda h: h.key)
         ]
         return Snapshot(self.clock.now(), targets, hosts, self._active, self._stopping)
+
+
+async def wake_or_sleep(event: asyncio.Event, clock: Clock, until: float | None) -> None:
+    """Return when `event` is set or, if `until` is given, when the clock reaches it."""
+    waiters: list[asyncio.Task[object]] = [asyncio.create_task(event.wait())]
+    if until is not None:
+        waiters.append(asyncio.create_task(clock.sleep_until(until)))
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
 
 
 async def _shielded(record: Awaitable[None]) -> None:

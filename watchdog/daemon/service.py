@@ -25,14 +25,23 @@ from typing import TYPE_CHECKING, Any, cast
 
 from probes import options_of
 from watchdog import __version__
-from watchdog.assist.desk import AssistedSession, Desk, read_pace
+from watchdog.a11y.timelimits import with_session_end
+from watchdog.assist.desk import AssistedSession, Desk
+from watchdog.assist.record import session_record
 from watchdog.config.loader import Config, load_config
+from watchdog.daemon.audits import AuditSchedule, Key
 from watchdog.daemon.listener import SchedulerMetrics, start_listener
 from watchdog.daemon.scheduler import Resume, Scheduler
 from watchdog.daemon.state import StateFile, build_state, read_state, state_path, write_state
 from watchdog.daemon.vantage import Vantage
 from watchdog.domain.errors import ConfigError, StoreError
-from watchdog.domain.models import Observation, Outcome, audit_chain
+from watchdog.domain.models import (
+    AuditProfile,
+    Observation,
+    Outcome,
+    audit_chain,
+    substitute_chain,
+)
 from watchdog.domain.target import Target
 from watchdog.engine.runner import Runner
 from watchdog.metrics.registry import Metrics
@@ -41,6 +50,7 @@ from watchdog.notify.service import Notifications
 from watchdog.stats.slotlife import SlotTracker, reading_of
 from watchdog.store import Store
 from watchdog.store.checkpoint import Checkpointer
+from watchdog.store.record import last_session_end
 from watchdog.store.timestamps import Authority
 from watchdog.store.usage import StoreSize, disk, store_size
 from watchdog.store.writes import WriteSnapshot
@@ -55,6 +65,7 @@ STATE_EVERY_S = 2.0
 # thread of its own, this often. Free disk is read at each scrape (one statvfs).
 STORE_SIZE_EVERY_S = 300.0
 AUDITS_EVERY_S = 600.0  # how often the last audits are read for the metrics
+RECENT_AUDITS = 20  # the last runs of an audit chain read to find each profile's last
 # Threads for observation writes: SQLite takes one writer at a time, PostgreSQL a few.
 STORE_WRITERS = 4
 # Settings read once at start; a reload that changes them is applied at the next restart.
@@ -64,7 +75,9 @@ RESTART_ONLY = (
     "watchdog.vantage",  # the network probes leave from: the browser is launched through it
     "watchdog.proxy",
     "listen",
-    "assist",
+    "assist.host",  # the desk's socket; its limits apply to the sessions parked after a reload
+    "assist.port",
+    "assist.expose",
     "browser.executable_path",
     "browser.headless",
     "checkpoints",  # the checkpointer's time-stamping authority
@@ -93,6 +106,7 @@ class Daemon:
         self._runner: Runner | None = None
         self._vantage: Vantage | None = None
         self._scheduler: Scheduler | None = None
+        self._audits: AuditSchedule | None = None  # audits inside `watchdog run` (issue 18)
         self._reloading = asyncio.Lock()
         self._background: set[asyncio.Task[bool]] = set()
         self.notifications: Notifications | None = None  # incidents and Apprise (issue 5)
@@ -130,6 +144,8 @@ class Daemon:
     async def _record(self, obs: Observation, target: Target) -> None:
         loop = asyncio.get_running_loop()
         sealed = await loop.run_in_executor(self._writes, self.store.append, obs)
+        if self.desk is not None and sealed.env.assisted_session is not None:
+            self.desk.note_read(sealed)  # its hash goes in the session's record
         self.metrics.observe(sealed, target)
         self._slots_gone(sealed, target)
         if self.notifications is not None:  # returns promptly: delivery runs on its own
@@ -174,7 +190,8 @@ class Daemon:
     async def _run_with_store(self, minutes: float | None) -> int:
         config = self.config
         if any(_assisted(t) for t in config.targets):
-            self.desk = Desk(config.assist, config.host_allowed)
+            self.desk = Desk(config.assist, config.host_allowed,
+                             simulated=config.watchdog.simulated)  # fmt: skip
         self._runner = Runner(
             config, self.store.blobs.put, on_network=self.metrics.network, desk=self.desk
         )
@@ -199,7 +216,8 @@ class Daemon:
         )
         self.metrics.declare(config.targets)
         self.scheduler_metrics.declare(config.targets)
-        await self._refresh_audits()
+        last_audits = await self._refresh_audits()
+        self._audits = AuditSchedule(config, self._scheduler, self._audit, last=last_audits)
         self.notifications = await asyncio.to_thread(
             Notifications.for_daemon, config, self.store, self.metrics.registry
         )
@@ -228,7 +246,11 @@ class Daemon:
         from watchdog.workbench.server import TOKEN_ENV, address, bind_socket, binding, server
 
         self.desk.reader = self._assisted_read
-        self.desk.pace = self._assisted_pace
+        self.desk.budget = self.scheduler.take_budget
+        self.desk.recorder = self._record_session
+        self.desk.put_blob = self.store.blobs.put
+        if self.notifications is not None:  # `assist_needed` attaches the parked captcha
+            self.notifications.engine.captcha_of = self.desk.captcha_shown
         settings = self.config.assist
         token = os.environ.get(TOKEN_ENV) or None
         bound = binding(settings.host, settings.port, settings.expose, token)
@@ -250,11 +272,13 @@ class Daemon:
         on_slots = obs.final_url is not None and "/creneau/" in obs.final_url
         return on_slots and obs.outcome is not Outcome.CAPTCHA
 
-    async def _assisted_pace(self, target: Target) -> None:
-        """The journey's interval (never under a minute on a real site), then a start in its
-        host's budget, shared with the probes."""
-        await read_pace(target)
-        await self.scheduler.take_budget(target)
+    async def _record_session(self, session: AssistedSession) -> None:
+        """An ended assisted session's record, in its own chain (watchdog/assist/record.py)."""
+        obs = session_record(session, f"prefecture-watchdog {__version__}",
+                             simulated=self.config.watchdog.simulated)  # fmt: skip
+        loop = asyncio.get_running_loop()
+        sealed = await loop.run_in_executor(self._writes, self.store.append, obs)
+        self.metrics.assisted_session(session.target, sealed)
 
     async def _serve(self, minutes: float | None) -> int:
         self._install_signals()
@@ -266,6 +290,8 @@ class Daemon:
         dispatcher = asyncio.create_task(self.scheduler.run(), name="scheduler")
         writer = asyncio.create_task(self._write_state_forever(), name="state-writer")
         canary = asyncio.create_task(self._vantage.run(self._runner.host), name="canary")
+        assert self._audits is not None
+        audits = asyncio.create_task(self._audits.run(), name="audits")
         stop = asyncio.create_task(self._stop.wait())
         try:
             # The dispatcher only returns on stop(); if it dies, its error surfaces below.
@@ -276,6 +302,9 @@ class Daemon:
             )
             log.info("stopping: no new probes; %d in flight", self.scheduler.snapshot().in_flight)
             self.scheduler.stop()
+            audits.cancel()  # an audit under way writes nothing, as a cancelled probe
+            with contextlib.suppress(asyncio.CancelledError):
+                await audits
             await dispatcher
             grace = self.config.scheduler.grace_period.total_seconds()
             # A write still retrying (a locked or full store) gives up with the grace period.
@@ -285,6 +314,7 @@ class Daemon:
             stop.cancel()
             writer.cancel()
             canary.cancel()
+            audits.cancel()
             self._remove_signals()
         self._save_state(running=False)
         self.checkpoints.tick(self.scheduler.counters.recorded)  # the last ones recorded
@@ -364,7 +394,9 @@ class Daemon:
         kept = new.model_copy(update={"watchdog": new.watchdog.model_copy(
             update={"data_dir": old.watchdog.data_dir, "database_url": old.watchdog.database_url,
                     "vantage": old.watchdog.vantage, "proxy": old.watchdog.proxy}
-        ), "listen": old.listen, "assist": old.assist})  # fmt: skip
+        ), "listen": old.listen, "assist": new.assist.model_copy(
+            update={"host": old.assist.host, "port": old.assist.port, "expose": old.assist.expose}
+        )})  # fmt: skip
         kept._source = new.source
         return kept
 
@@ -382,8 +414,17 @@ class Daemon:
         if self._vantage is not None:
             self._vantage.config = kept  # the canary's URL and pace
         self.scheduler.reload(kept, last_started)
+        if self._audits is not None:
+            self._audits.reload(kept)
         if self.notifications is not None:
             self.notifications.reload(kept)
+        if self.desk is not None:  # limits for the sessions parked from now on
+            self.desk.settings = kept.assist
+        elif any(_assisted(t) for t in kept.targets):
+            log.warning(
+                "reload: captcha: assisted needs the assist desk, which starts with "
+                "the daemon; those journeys record the captcha until the next restart"
+            )
         self.config = kept
         self.reloads += 1
         self.last_reload_error = None
@@ -410,20 +451,61 @@ class Daemon:
                 await self._refresh_audits()
             await asyncio.sleep(STATE_EVERY_S)
 
-    async def _refresh_audits(self) -> None:
-        """`watchdog_a11y_violations` from each target's last audit in the store (audits are
-        run by `watchdog audit`, another process): read at start, then every AUDITS_EVERY_S."""
+    async def _refresh_audits(self) -> dict[Key, float]:
+        """`watchdog_a11y_violations` and `watchdog_a11y_step_load_seconds` from each
+        target's last audit of each profile in the store (audits also run in other processes,
+        `watchdog audit`): read at start, then every AUDITS_EVERY_S. Returns when each
+        (target, profile) last ran, for the audit schedule to resume from."""
         self._audits_read = time.monotonic()
         ids = [t.id for t in self.config.targets]
         try:
-            last = await asyncio.to_thread(self.store.last_of, [audit_chain(i) for i in ids])
+            last = await asyncio.to_thread(self._last_audits, ids)
         except StoreError as exc:  # the gauges keep their values; read again next time
             log.warning("last accessibility audits not read: %s", exc)
-            return
-        for target_id in ids:
-            found = last.get(audit_chain(target_id))
-            if found is not None and found.audit is not None:
+            return {}
+        for (target_id, _profile), found in sorted(last.items(), key=lambda kv: kv[1].id):
+            if found.audit is not None:
                 self.metrics.audited(target_id, found.audit)
+        await self._refresh_substitute(ids)
+        return {key: found.started_at.timestamp() for key, found in last.items()}
+
+    async def _refresh_substitute(self, ids: list[str]) -> None:
+        """`watchdog_substitute_channel` from each target's last substitute channel check
+        (run by `watchdog substitute`, another process), read with the audits."""
+        chains = [substitute_chain(i) for i in ids]
+        try:
+            last = await asyncio.to_thread(self.store.last_of, chains)
+        except StoreError as exc:  # the gauges keep their values; read again next time
+            log.warning("last substitute channel checks not read: %s", exc)
+            return
+        for target_id, chain in zip(ids, chains, strict=True):
+            found = last.get(chain)
+            if found is not None and found.substitute is not None:
+                self.metrics.substitute_checked(target_id, found.substitute)
+
+    def _last_audits(self, ids: list[str]) -> dict[Key, Observation]:
+        """The last audit of each (target, profile) among its chain's last RECENT_AUDITS."""
+        found: dict[Key, Observation] = {}
+        for target_id in ids:
+            for obs in self.store.latest_of(audit_chain(target_id), RECENT_AUDITS):
+                if obs.audit is not None:
+                    found.setdefault((target_id, obs.audit.profile), obs)
+        return found
+
+    async def _audit(self, target: Target, profile: AuditProfile) -> Observation:
+        """One scheduled audit (AuditSchedule): run, stored in the target's audit chain, its
+        gauges replaced."""
+        assert self._runner is not None
+        observation = await self._runner.probe(target, audit=True, profile=profile)
+        end = await asyncio.to_thread(last_session_end, self.store, target.id)
+        observation = with_session_end(observation, end)  # an assisted session's lifetime
+        loop = asyncio.get_running_loop()
+        sealed = await loop.run_in_executor(self._writes, self.store.append, observation)
+        if sealed.audit is not None:
+            self.metrics.audited(target.id, sealed.audit)
+        log.info("%s: audit (%s) stored in %s: %s", target.id, profile.value, sealed.target,
+                 sealed.outcome)  # fmt: skip
+        return sealed
 
     def _save_state(self, *, running: bool) -> None:
         self._write(self._state(running=running))

@@ -126,6 +126,46 @@ def slot_lifetime() -> PanelBuilder:
     return panel.unit("s").min(0).show_points(cm.VisibilityMode.ALWAYS).span_nulls(False)
 
 
+# The accessibility series have no procedure label: joined to the targets the filters keep.
+IN_FILTER = f"* on (target) group_left () max by (target) (watchdog_target_info{{{FILTER}}})"
+
+
+def a11y_by_criterion() -> PanelBuilder:
+    expr = f"sum by (target, criterion) (watchdog_a11y_violations{{{TARGETS}}} {IN_FILTER})"
+    return (
+        table.Panel()
+        .title("Accessibilité : violations par critère RGAA 4.1 (dernier audit)")
+        .description(
+            "Dernier audit `watchdog audit` de chaque parcours : violations (une règle "
+            "axe-core enfreinte sur une page) par critère du RGAA 4.1 ; « none » : règle sans "
+            "critère associé. Un audit automatisé ne vérifie qu'une partie des critères : "
+            "l'absence de violation ne vaut pas conformité."
+        )
+        .with_target(prom(expr, instant=True))
+        .unit("none")
+    )
+
+
+def substitute_channel() -> PanelBuilder:
+    expr = (
+        "max by (target, department, channel, outcome) "
+        f"((watchdog_substitute_channel{{{TARGETS}}} == 1) {IN_FILTER})"
+    )
+    return (
+        table.Panel()
+        .title("Autre moyen de contact publié (dernière vérification)")
+        .description(
+            "Dernière vérification `watchdog substitute` : pour chaque moyen de contact "
+            "(formulaire, adresse électronique, adresse postale, téléphone) destiné à qui ne "
+            "peut pas prendre rendez-vous en ligne, « published » (la page l'indique), "
+            "« not_found » (aucune page lue ne l'indique) ou « unreachable » (page non lue, "
+            "ou page du formulaire sans réponse)."
+        )
+        .with_target(prom(expr, instant=True))
+        .unit("string")
+    )
+
+
 def build() -> db.Dashboard:
     info = "watchdog_target_info"
     board = (
@@ -160,6 +200,8 @@ def build() -> db.Dashboard:
             (last_observation(), 12, 5),
             (slots_now(), 12, 5),
             (slot_lifetime(), 24, 8),
+            (a11y_by_criterion(), 12, 8),
+            (substitute_channel(), 12, 8),
         ]
     )  # fmt: skip
     for panel in panels:

@@ -298,18 +298,111 @@ class AuditedPage(BaseModel):
         return found
 
 
+class AuditProfile(StrEnum):
+    """The conditions an audit run browses under (issue 18 item 3; watchdog/a11y/profiles.py):
+    `standard` is the configured viewport on the real network, with axe-core; `mobile` and
+    `slow-3g` are runs of their own kind that measure each step's load and run no axe-core."""
+
+    STANDARD = "standard"
+    MOBILE = "mobile"
+    SLOW_3G = "slow-3g"
+
+
+class RunConditions(BaseModel):
+    """What a profile changed in the browser: the viewport, and the throttling applied through
+    the Chrome DevTools Protocol (Network.emulateNetworkConditions, Emulation.setCPUThrottlingRate).
+    The User-Agent is never changed: it stays the watchdog's own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    viewport: str  # "390x844"
+    mobile: bool = False  # Chromium's mobile emulation (meta viewport, touch)
+    latency_ms: int | None = None  # added to every request (None: not throttled)
+    download_kbps: int | None = None
+    upload_kbps: int | None = None
+    cpu_slowdown: float | None = None  # 4.0: the page's CPU runs four times slower
+
+
+class StepLoad(BaseModel):
+    """How long one step page took to load in an audit run: the trail's time from the
+    navigation to the `load` event, and the page's own navigation timing (seconds by phase,
+    watchdog/evidence/network.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    step: str
+    url: str
+    ms: int | None = None  # from the journey's action to the page's `load` (the trail's)
+    phases: dict[str, float] = Field(default_factory=dict)  # dns, connect, tls, first_byte, load
+
+
+class Extendable(StrEnum):
+    """Whether a time limit can be extended by the person (RGAA 4.1 criterion 13.1)."""
+
+    YES = "yes"
+    NO = "no"
+    UNKNOWN = "unknown"  # neither observed nor documented: never read as « no »
+
+
+class TimeLimit(BaseModel):
+    """A time limit of the journey (issue 18 item 3): one the audit saw on a page it visited
+    (`seen`), or one the platform's documentation records (watchdog/data/a11y-time-limits.yaml),
+    which the audit may never reach (`past_availability`: after the availability step)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str  # session, confirmation, refresh
+    seen: bool  # True: on a page of this run; False: documented only
+    step: str | None = None  # the step it was seen on
+    seconds: float | None = None  # the limit, when shown or documented (None: not known)
+    extendable: Extendable = Extendable.UNKNOWN
+    shown_as: str | None = None  # the site's own marker, verbatim (a URL, a meta element)
+    source: str | None = None  # where a documented limit comes from, and its reliability
+    past_availability: bool = False
+    # A session the site ended after a person answered the captcha (an assisted session,
+    # watchdog/assist): still open `lasted_s` after the answer (its last read of the slot
+    # page), ended by `ended_s` (the read that met the site's marker), at `ended_at`.
+    lasted_s: float | None = None
+    ended_s: float | None = None
+    ended_at: datetime | None = None
+    session: str | None = None  # the assisted session's id
+
+
+class SessionEnd(BaseModel):
+    """The last assisted session of a target that the site ended (watchdog/store/record.py):
+    its reads of the slot page ran up to `lasted_s` after the person's answer (None: the site
+    ended it before any), and the read at `ended_s` met the site's end of session."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    session: str
+    lasted_s: float | None
+    ended_s: float
+    ended_at: datetime
+
+
 class Audit(BaseModel):
     """An accessibility audit of a journey (issue 18): axe-core on every step page the probe
     visited, up to the availability step. The observation that holds it is an audit: it sits
-    in the audit chain of its target (`audit_chain`), outside every rate."""
+    in the audit chain of its target (`audit_chain`), outside every rate. A `mobile` or
+    `slow-3g` run (`profile`) runs no axe-core: its `pages` are empty and its `loads` are the
+    finding."""
 
     model_config = ConfigDict(extra="forbid")
 
     target: str  # the audited target's id
-    engine: str  # "axe-core 4.12.1"
-    mapping: str  # SHA-256 of the RGAA mapping table used
+    engine: str  # "axe-core 4.12.1"; "navigation timing" for a profile run without axe-core
+    mapping: str  # SHA-256 of the RGAA mapping table used ("" when axe-core did not run)
     tags: list[str] = Field(default_factory=list)  # the axe-core rule tags run
     pages: list[AuditedPage] = Field(default_factory=list)
+    profile: AuditProfile = AuditProfile.STANDARD
+    conditions: RunConditions | None = None  # a profile's viewport and throttling
+    loads: list[StepLoad] = Field(default_factory=list)  # each step page's load
+    time_limits: list[TimeLimit] = Field(default_factory=list)
+
+    @property
+    def axe_ran(self) -> bool:
+        return self.profile is AuditProfile.STANDARD
 
 
 AUDIT_CHAIN_SUFFIX = ".a11y"  # never in a target id (watchdog/domain/target.py: [a-z0-9-])
@@ -325,6 +418,179 @@ def is_audit_chain(chain: str) -> bool:
     return chain.endswith(AUDIT_CHAIN_SUFFIX)
 
 
+class AssistFrame(BaseModel):
+    """One captcha image the parked page showed in an assisted session (kept when the page
+    was parked, and each new one the person was shown): the bytes as the site served them
+    (blob kind `captcha`) and a framed copy (`framed`, watchdog/evidence/frame.py),
+    `shown_after_s` seconds after the page was parked; `answer` is what became of the answer
+    typed while it was shown (`solved`, `wrong`, `left`; None: none was sent)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    shown_after_s: float
+    url: str  # the image's address on the site
+    media_type: str  # as the site served it; `how` says "screenshot" when photographed
+    how: str
+    image: str  # SHA-256 of the image as served (or of the element's screenshot)
+    framed: str  # SHA-256 of its framed copy
+    answer: str | None = None
+
+
+class AssistRead(BaseModel):
+    """One read of the slot page in an assisted session: its observation, in its target's
+    chain, and the hash it was sealed with."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    hash: str
+
+
+class AssistRecord(BaseModel):
+    """An assisted session as evidence of its own (issue 16), written when it ends into the
+    chain `assist_chain(target)`: the observation that holds it starts when the page was
+    parked at the captcha and finishes when the session ended. Instants inside are seconds
+    after the parking (a hashed document holds top-level instants only)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    session: str  # our id (a ULID), never the site's
+    target: str  # the journey's id
+    solved_after_s: float | None = None  # a person's answer opened the slot page
+    end: str  # why it ended: site_ended, max_session, no_answer, shutdown, …
+    wrong_answers: int = 0
+    frames: list[AssistFrame] = Field(default_factory=list)
+    reads: list[AssistRead] = Field(default_factory=list)
+
+
+ASSIST_CHAIN_SUFFIX = ".assist"  # never in a target id, like AUDIT_CHAIN_SUFFIX
+
+
+def assist_chain(target_id: str) -> str:
+    """The chain that holds `target_id`'s assisted-session records, beside its probes' chain
+    (the reads themselves stay in the probes' chain, as observations like any other)."""
+    return target_id + ASSIST_CHAIN_SUFFIX
+
+
+def is_assist_chain(chain: str) -> bool:
+    return chain.endswith(ASSIST_CHAIN_SUFFIX)
+
+
+def nested_blobs(doc: dict[str, object] | None) -> list[tuple[str, str, str]]:
+    """(SHA-256, blob kind, where) of each blob a hashed document names outside its
+    `evidence`: an audit's captures (`audit.pages[]`, their elements), an assisted
+    session's captcha frames (`assist.frames[]`) and the pages a substitute channel check
+    read (`substitute.pages[].sha256`). Read from the raw document, as `verify`
+    and a bundle's reader see it; anything malformed names nothing."""
+    found: list[tuple[str, str, str]] = []
+    audit = doc.get("audit") if doc else None
+    pages = audit.get("pages") if isinstance(audit, dict) else None
+    for index, page in enumerate(pages if isinstance(pages, list) else []):
+        where = f"audit page {index + 1}"
+        found += _named(page, ("screenshot", "framed"), where)
+        violations = page.get("violations") if isinstance(page, dict) else None
+        for v in violations if isinstance(violations, list) else []:
+            rule = v.get("rule") if isinstance(v, dict) else None
+            shots = v.get("shots") if isinstance(v, dict) else None
+            for shot in shots if isinstance(shots, list) else []:
+                found += _named(shot, ("screenshot", "framed"), f"{where} {rule} element")
+    assist = doc.get("assist") if doc else None
+    frames = assist.get("frames") if isinstance(assist, dict) else None
+    for index, shown in enumerate(frames if isinstance(frames, list) else []):
+        found += _named(shown, ("image", "framed"), f"captcha frame {index + 1}")
+    check = doc.get("substitute") if doc else None
+    checked = check.get("pages") if isinstance(check, dict) else None
+    for index, page in enumerate(checked if isinstance(checked, list) else []):
+        sha = page.get("sha256") if isinstance(page, dict) else None
+        if sha is not None:  # a page a substitute channel check read, as served
+            found.append((str(sha), "html", f"substitute page {index + 1} html"))
+    return found
+
+
+_BLOB_KIND = {"image": "captcha"}  # a frame's `image` is a blob of kind `captcha`
+
+
+def _named(refs: object, keys: tuple[str, ...], where: str) -> list[tuple[str, str, str]]:
+    if not isinstance(refs, dict):
+        return []
+    return [(str(refs[key]), _BLOB_KIND.get(key, key), f"{where} {key}")
+            for key in keys if refs.get(key) is not None]  # fmt: skip
+
+
+class ChannelKind(StrEnum):
+    """A way in for people who cannot book online (issue 18): what the substitute channel
+    check looks for on a prefecture's information page (watchdog/substitute)."""
+
+    FORM = "form"  # a contact form (its page is fetched once: reachable or not)
+    EMAIL = "email"  # an e-mail address: recorded, never written to
+    POSTAL = "postal"  # a postal address
+    PHONE = "phone"  # a telephone number
+
+
+class ChannelOutcome(StrEnum):
+    """The closed vocabulary of one channel kind in one check (docs/design.md §2)."""
+
+    PUBLISHED = "published"  # found on a page as served (a form: and its page answered)
+    NOT_FOUND = "not_found"  # every page was read, and none publishes it
+    UNREACHABLE = "unreachable"  # a form whose page did not answer, or a page not read
+
+
+class CheckedPage(BaseModel):
+    """One page fetched by a substitute channel check: the page as served is a blob."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str
+    role: str = "information"  # "information" (configured) or "form" (a form's page)
+    final_url: str | None = None
+    status: int | None = None
+    sha256: str | None = None  # the body as served (blob kind `html`)
+    ms: int = 0
+    error: str | None = None  # why it was not read (then nothing on it is known)
+
+
+class ChannelSeen(BaseModel):
+    """One channel kind in one check: its outcome, what was read, where."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: ChannelKind
+    outcome: ChannelOutcome
+    values: list[str] = Field(default_factory=list)  # addresses, numbers, form URLs, verbatim
+    page: str | None = None  # the information page that published it (first one)
+    excerpt: str | None = None  # the passage it was read in (page text, trimmed)
+    form_status: int | None = None  # a form's page: its HTTP status
+    checked: bool | None = None  # a form's page: fetched (False: its host is not allowed)
+
+
+class SubstituteCheck(BaseModel):
+    """A substitute channel check of one journey (issue 18 item 4): its target's configured
+    information pages, read as served, and each channel kind's outcome. The observation
+    that holds it sits in its own chain (`substitute_chain`), outside every rate."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    target: str
+    department: str
+    rules: str  # version of the recognition rules (watchdog/substitute/recognise.py)
+    pages: list[CheckedPage] = Field(default_factory=list)
+    channels: list[ChannelSeen] = Field(default_factory=list)
+
+    def blobs(self) -> dict[str, str]:
+        return {f"page {i + 1}": p.sha256 for i, p in enumerate(self.pages) if p.sha256}
+
+
+SUBSTITUTE_CHAIN_SUFFIX = ".substitute"  # never in a target id, like AUDIT_CHAIN_SUFFIX
+# Chains of records that are no booking attempt: audits, substitute channel checks, assisted
+# sessions' records (their reads stay in the journey's own chain).
+SIDE_CHAIN_SUFFIXES = (AUDIT_CHAIN_SUFFIX, SUBSTITUTE_CHAIN_SUFFIX, ASSIST_CHAIN_SUFFIX)
+
+
+def substitute_chain(target_id: str) -> str:
+    """The chain of `target_id`'s substitute channel checks, beside its probes' chain."""
+    return target_id + SUBSTITUTE_CHAIN_SUFFIX
+
+
 class Observation(BaseModel):
     """One attempt at a booking journey; hashed into its target's chain."""
 
@@ -338,6 +604,8 @@ class Observation(BaseModel):
     dialogs: list[str] = Field(default_factory=list)  # alert()/confirm() texts, verbatim
     captcha: CaptchaSeen | None = None  # alternatives a captcha page offered (RGAA 1.5)
     audit: Audit | None = None  # set on an audit (issue 18), which is in its own chain
+    assist: AssistRecord | None = None  # set on an assisted session's record (issue 16)
+    substitute: SubstituteCheck | None = None  # a substitute channel check (its own chain)
     slots: int | None = None
     # The slots the page offered, one by one, where the probe reads them (None: not read).
     slots_seen: list[SlotSeen] | None = None

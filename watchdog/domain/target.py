@@ -11,7 +11,15 @@ from itertools import pairwise
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 
 from watchdog.domain.clock import PARIS
 from watchdog.domain.durations import Duration
@@ -105,6 +113,25 @@ def in_paris(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=PARIS)
 
 
+def parsable_url(value: str) -> str:
+    """`value` when it names a host (and a valid port); else ValueError."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 -- raises ValueError on a port out of range or not a number
+    except ValueError as exc:  # `http://[/x`: an unclosed IPv6 bracket
+        raise ValueError(f"not a usable URL: {exc}") from exc
+    if not parts.hostname:
+        raise ValueError("not a usable URL: no host")
+    return value
+
+
+PageUrl = Annotated[
+    str,
+    Field(pattern=r"^https?://[^\s/]+(/\S*)?$", max_length=2000),
+    AfterValidator(parsable_url),
+]
+
+
 class Target(_Strict):
     id: Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=80)]
     department: Annotated[str, Field(pattern=r"^(0[1-9]|1\d|2[1-9]|[3-8]\d|9[0-5]|2A|2B|97[1-6])$")]
@@ -113,7 +140,7 @@ class Target(_Strict):
     procedure: Procedure
     label: str
     platform: Platform
-    url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/\S*)?$", max_length=2000)]
+    url: PageUrl
     interval: Duration = timedelta(minutes=15)
     options: dict[str, Any] = Field(default_factory=dict)
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
@@ -129,20 +156,18 @@ class Target(_Strict):
     tags: list[Annotated[str, Field(pattern=r"^[a-z0-9]+([._-][a-z0-9]+)*$", max_length=80)]] = (
         Field(default_factory=list)
     )
+    # The prefecture's page(s) that should publish a way in for people who cannot book
+    # online (issue 18): `watchdog substitute` reads them (README « Substitute channel »).
+    substitute_pages: Annotated[list[PageUrl], Field(max_length=5)] = Field(default_factory=list)
 
     _parsed_options: BaseModel | None = PrivateAttr(default=None)
 
-    @field_validator("url")
+    @field_validator("substitute_pages")
     @classmethod
-    def _parsable(cls, value: str) -> str:
-        try:
-            parts = urlsplit(value)
-            parts.port  # noqa: B018 -- raises ValueError on a port out of range or not a number
-        except ValueError as exc:  # `http://[/x`: an unclosed IPv6 bracket
-            raise ValueError(f"not a usable URL: {exc}") from exc
-        if not parts.hostname:
-            raise ValueError("not a usable URL: no host")
-        return value
+    def _pages(cls, values: list[str]) -> list[str]:
+        if len(set(values)) != len(values):
+            raise ValueError("a page is listed twice")
+        return values
 
     @property
     def host(self) -> str:

@@ -17,17 +17,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from playwright.async_api import BrowserContext, Dialog, Download, Page, Request, Route
 from ulid import ULID
 
 from probes import REGISTRY, options_of
 from watchdog import __version__
+from watchdog.a11y import profiles
 from watchdog.a11y.audit import ALLOWANCE_S, Auditor
 from watchdog.assist.desk import AssistedSession, CaptchaImages, Desk
 from watchdog.config.loader import Config
 from watchdog.domain.errors import SiteFault
 from watchdog.domain.models import (
+    AuditProfile,
     Engine,
     EngineChoice,
     Env,
@@ -143,18 +146,25 @@ class Runner:
         width, height = self.config.browser.viewport.split("x")
         return {"width": int(width), "height": int(height)}
 
-    async def _bare_context(self) -> BrowserContext:
+    async def _bare_context(self, auditor: Auditor | None = None) -> BrowserContext:
         browser = await self.host.get()
+        conditions = auditor.conditions if auditor is not None else None
+        emulation: dict[str, Any] = {}
+        if conditions is not None:  # an audit profile's viewport (watchdog/a11y/profiles.py)
+            emulation = {"is_mobile": conditions.mobile, "has_touch": conditions.mobile}
         return await browser.new_context(
-            user_agent=self.config.watchdog.user_agent,
-            viewport=self._viewport(),  # type: ignore[arg-type]
+            user_agent=self.config.watchdog.user_agent,  # never changed by a profile
+            viewport=profiles.viewport(conditions) if conditions else self._viewport(),  # type: ignore[arg-type]
             locale=self.config.browser.locale,
             timezone_id=self.config.browser.timezone,
             service_workers="block",
+            **emulation,
         )
 
-    async def _new_context(self, target: Target, creds: Credentials) -> BrowserContext:
-        context = await self._bare_context()
+    async def _new_context(
+        self, target: Target, creds: Credentials, auditor: Auditor | None = None
+    ) -> BrowserContext:
+        context = await self._bare_context(auditor)
         if creds.headers:
             # Interception costs every request a round trip through Python: only when
             # operator headers must be added. Off-list hosts are refused by Chromium's
@@ -181,18 +191,25 @@ class Runner:
 
         return route
 
-    async def probe(self, target: Target, audit: bool = False) -> Observation:
+    async def probe(
+        self, target: Target, audit: bool = False, profile: AuditProfile = AuditProfile.STANDARD
+    ) -> Observation:
         """Run `target`'s probe once (engine per config) and return the unsealed observation.
 
         `audit`: the same journey in the browser, with axe-core run on every step page it
         visits; the observation is an audit, for the target's audit chain (issue 18).
+        `profile` (with `audit`): a mobile or slow-network run, which measures each step's
+        load instead (watchdog/a11y/profiles.py).
         """
         obs_id = str(ULID())
         started = utcnow()
         spec = REGISTRY[target.platform]
         creds = spec.credentials(options_of(target))
         if audit:
-            auditor = Auditor(target.id, obs_id, self.put_blob, self.config.watchdog.simulated)
+            auditor = Auditor(
+                target.id, obs_id, self.put_blob, self.config.watchdog.simulated,
+                profile=profile, conditions=profiles.conditions_of(profile),
+            )  # fmt: skip
             return await self._browse(target, obs_id, started, creds, [], auditor)
         choice = self.config.engine_for(target)
         trail: list[Step] = []
@@ -224,17 +241,26 @@ class Runner:
         page: Page | None = None
         listeners: Listeners = []
         tracing = False
-        assisted = self._assisted(target)
+        # An audit never parks its page for a person: assisted reads belong to the probes.
+        assisted = self._assisted(target) and auditor is None
         images = CaptchaImages() if assisted else None  # the captcha image, as served
         try:
-            if self.config.browser.profile is Profile.CLEARED and not creds and not assisted:
+            conditions = auditor.conditions if auditor is not None else None
+            if (
+                self.config.browser.profile is Profile.CLEARED
+                and not creds
+                and not assisted
+                and conditions is None  # a profile's viewport is not the kept pages'
+            ):
                 lent = await self.pages.borrow()
                 context, page = lent.context, lent.page
                 capture.profile = Profile.CLEARED
             else:  # operator credentials never go into a page that outlives the probe
-                context = await self._new_context(target, creds)
+                context = await self._new_context(target, creds, auditor)
                 page = await context.new_page()
                 capture.profile = Profile.FRESH
+                if conditions is not None:
+                    await profiles.throttle(context, page, conditions)
                 if images is not None:
                     images.watch(page)
             tracing = not creds  # a trace records headers: never with operator secrets
@@ -243,6 +269,8 @@ class Runner:
             capture.session, listeners = self._session(page, target, auditor)
             deadline = self.config.browser.probe_timeout.total_seconds()
             deadline += ALLOWANCE_S if auditor is not None else 0  # axe-core's own time
+            if conditions is not None and conditions.latency_ms is not None:
+                deadline += profiles.SLOW_ALLOWANCE_S  # a throttled journey takes longer
             page.set_default_timeout(deadline * 1000)
             capture.state = await asyncio.wait_for(spec.probe(capture.session, options), deadline)
             capture.session.check_refused()
@@ -273,8 +301,12 @@ class Runner:
         if lent is not None:
             # Only a probe that ended normally leaves a page fit to wipe and lend again.
             await self.pages.give_back(lent, clean_end=capture.mapped is None)
-        elif context is not None and not self._park(capture, target, context, page, images):
-            await _quietly_close(context)
+        elif context is not None:
+            parked = self._park(capture, target, context, page, images)
+            if parked is None:
+                await _quietly_close(context)
+            elif self.desk is not None:  # its captcha, kept now (for the record, the notice)
+                await self.desk.keep_captcha(parked)
 
     def _assisted(self, target: Target) -> bool:
         """A journey in `captcha: assisted` mode whose platform can read on, with a desk."""
@@ -289,13 +321,13 @@ class Runner:
         context: BrowserContext,
         page: Page | None,
         images: CaptchaImages | None,
-    ) -> bool:
-        """Hand a page at the captcha to the assist desk; False: close it as always (not at
+    ) -> AssistedSession | None:
+        """Hand a page at the captcha to the assist desk; None: close it as always (not at
         the captcha, not assisted, or the desk full)."""
         at_captcha = capture.classification is not None and _outcome(capture) is Outcome.CAPTCHA
         if self.desk is None or images is None or page is None or not at_captcha:
-            return False
-        return self.desk.park(target, context, page, images) is not None
+            return None
+        return self.desk.park(target, context, page, images)
 
     async def read_assisted(self, parked: AssistedSession, first: bool) -> Observation:
         """One read of `creneau/` on a page a person's answer opened: the platform's
@@ -528,12 +560,14 @@ class Runner:
         # a direct look from this machine would describe another network, so none is kept.
         direct = not self.config.watchdog.proxy
         certificate = await tls_certificate(url) if direct else None
-        self._report_network(target, url, certificate, capture.phases)
+        if capture.auditor is None or capture.auditor.conditions is None:  # not throttled
+            self._report_network(target, url, certificate, capture.phases)
         steps = capture.steps
         chain, audit = target.id, None
         if capture.auditor is not None:
-            chain, audit = audit_chain(target.id), capture.auditor.record()
-            capture.evidence.axe = self.put_blob(capture.auditor.results_json(), "axe")
+            chain, audit = audit_chain(target.id), capture.auditor.record(target.platform, steps)
+            if capture.auditor.runs_axe:
+                capture.evidence.axe = self.put_blob(capture.auditor.results_json(), "axe")
         else:
             self.memory.remember(target.id, outcome, capture.fingerprint, capture.shot_at)
         obs = Observation(

@@ -17,7 +17,14 @@ from prometheus_client import CollectorRegistry, disable_created_metrics, genera
 
 from watchdog import __version__
 from watchdog.domain.clock import PARIS
-from watchdog.domain.models import Audit, Observation, Outcome, Platform
+from watchdog.domain.models import (
+    Audit,
+    ChannelOutcome,
+    Observation,
+    Outcome,
+    Platform,
+    SubstituteCheck,
+)
 from watchdog.domain.target import Target
 from watchdog.domain.vantage import CanaryCheck
 from watchdog.evidence.network import NetworkFacts
@@ -27,9 +34,12 @@ from watchdog.store.usage import Disk, StoreSize
 from watchdog.store.writes import WriteKind, WriteSnapshot
 
 DURATION_BUCKETS = (0.5, 1, 2, 3, 5, 8, 13, 21, 34, 60, 120)
+# An assisted session's life after the solve: RDV-Préfecture keeps one open for minutes.
+SESSION_BUCKETS = (60, 120, 300, 600, 900, 1200, 1800, 3600, 7200)
 TARGET = ("target",)
 # A slot's visible lifetime (issue 19): seconds to a day.
-LIFETIME_BUCKETS = (5, 15, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600)
+SLOT_LIFETIME_BUCKETS = (5, 15, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600)
+AUTOMATIC, ASSISTED = "automatic", "assisted"  # the outcome series' `method`
 
 
 class Metrics:
@@ -43,8 +53,10 @@ class Metrics:
         disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in the library
         self.registry = registry or CollectorRegistry(auto_describe=True)
         self.outcomes = Family(
-            "watchdog_probe_outcomes", "Probe results by outcome (docs/design.md §2 vocabulary).",
-            "counter", ("target", "department", "procedure", "platform", "outcome"),
+            "watchdog_probe_outcomes",
+            "Probe results by outcome (docs/design.md §2 vocabulary); method: automatic (a "
+            "probe) or assisted (a read after a person answered the captcha).",
+            "counter", ("target", "department", "procedure", "platform", "outcome", "method"),
         )  # fmt: skip
         self.duration = Family(
             "watchdog_probe_duration_seconds", "Wall time of one probe, evidence included.",
@@ -97,10 +109,32 @@ class Metrics:
             "audit, by RGAA 4.1 criterion (none: no criterion mapped) and axe-core impact.",
             "gauge", ("target", "criterion", "impact"),
         )  # fmt: skip
+        self.a11y_load = Family(
+            "watchdog_a11y_step_load_seconds",
+            "Load time of each step page (from the journey's action to the page's load event) "
+            "in the target's last audit run under each profile (standard, mobile, slow-3g).",
+            "gauge", ("target", "profile", "step"),
+        )  # fmt: skip
+        self.substitute = Family(
+            "watchdog_substitute_channel",
+            "The target's last substitute channel check: 1 on the outcome (published, "
+            "not_found, unreachable) of each channel kind (form, email, postal, phone), else 0.",
+            "gauge", ("target", "department", "channel", "outcome"),
+        )  # fmt: skip
         self.assisted = Family(
             "watchdog_assisted_reads",
             "Reads of the slot page in assisted sessions (a person answered the captcha), by "
             "outcome; also counted in watchdog_probe_outcomes.", "counter", ("target", "outcome"),
+        )  # fmt: skip
+        self.sessions = Family(
+            "watchdog_assisted_sessions",
+            "Assisted sessions ended, by why they ended (site_ended, max_session, no_answer, "
+            "shutdown, left_journey, submit_failed, read_failed).", "counter", ("target", "end"),
+        )  # fmt: skip
+        self.lifetime = Family(
+            "watchdog_assisted_session_lifetime_seconds",
+            "Seconds from a person's solve to the end of the session (solved sessions only).",
+            "histogram", TARGET, SESSION_BUCKETS,
         )  # fmt: skip
         self.timestamps = Family(
             "watchdog_timestamp_requests",
@@ -122,7 +156,7 @@ class Metrics:
             "Upper bound of how long a slot stayed on the page, one sample per slot gone: from "
             "the observation before it was first seen to the end of the one that found it gone "
             "(watchdog/stats/slotlife.py).",
-            "histogram", TARGET, LIFETIME_BUCKETS,
+            "histogram", TARGET, SLOT_LIFETIME_BUCKETS,
         )  # fmt: skip
         self.pruned = Family(
             "watchdog_retention_pruned_observations",
@@ -140,7 +174,8 @@ class Metrics:
                                 self.earliest_days, self.last_seen, self.interval,
                                 self.info, self.pruned)  # fmt: skip
         self.sre = SreMetrics(version)  # build, store and disk, phases, certificates
-        self.families = (*self.target_families, self.slot_lifetime, self.a11y, self.assisted,
+        self.families = (*self.target_families, self.slot_lifetime, self.a11y, self.a11y_load,
+                         self.substitute, self.assisted, self.sessions, self.lifetime,
                          self.write_errors, self.dropped, self.writable, self.timestamps,
                          self.canary_up, self.canary_checked, *self.sre.families)  # fmt: skip
         self._info_key: dict[str, tuple[str, ...]] = {}
@@ -152,7 +187,7 @@ class Metrics:
         for t in targets:
             base = (t.id, t.department, t.procedure.value, t.platform)
             for outcome in Outcome:
-                self.outcomes.labels(*base, outcome.value)
+                self.outcomes.labels(*base, outcome.value, AUTOMATIC)  # assisted: on use
             self.duration.labels(t.id, t.platform)
             self.slot_lifetime.labels(t.id)
             for gauge in (self.site_up, self.slots, self.last_seen):
@@ -175,18 +210,28 @@ class Metrics:
             family.remove(target_id)
         self.duration.remove(target_id, platform)
         self.slot_lifetime.remove(target_id)
-        for family in (self.outcomes, self.assisted):
+        for family in (self.outcomes, self.assisted, self.sessions, self.lifetime):
             for key in [k for k in family.series if k[0] == target_id]:
                 family.remove(*key)
         if target_id in self._info_key:
             self.info.remove(*self._info_key.pop(target_id))
-        for key in [k for k in self.a11y.series if k[0] == target_id]:
-            self.a11y.remove(*key)
+        for family in (self.a11y, self.a11y_load, self.substitute):
+            for key in [k for k in family.series if k[0] == target_id]:
+                family.remove(*key)
 
     def audited(self, target_id: str, audit: Audit) -> None:
         """The target's last accessibility audit replaces the one before (issue 18). Series
         exist only for targets audited at least once; a criterion/impact pair the last audit
-        did not find reads 0 where an earlier audit had found it."""
+        did not find reads 0 where an earlier audit had found it. Each run, of any profile,
+        replaces its profile's step load times (a step it did not reach loses its series)."""
+        profile = audit.profile.value
+        for key in [k for k in self.a11y_load.series if k[:2] == (target_id, profile)]:
+            self.a11y_load.remove(*key)
+        for load in audit.loads:
+            if load.ms is not None:
+                self.a11y_load.labels(target_id, profile, load.step).set(load.ms / 1000)
+        if not audit.axe_ran:  # a mobile or slow-network run: no violations to replace
+            return
         for key in [k for k in self.a11y.series if k[0] == target_id]:
             self.a11y.labels(*key).set(0)
         counts: Counter[tuple[str, str]] = Counter()
@@ -198,9 +243,33 @@ class Metrics:
         for (criterion, impact), n in counts.items():
             self.a11y.labels(target_id, criterion, impact).set(n)
 
+    def assisted_session(self, target: Target, record: Observation) -> None:
+        """An assisted session ended (its record, watchdog/assist/record.py); series are
+        created on a target's first session."""
+        if record.assist is None:
+            return
+        self.sessions.labels(target.id, record.assist.end).inc()
+        solved = record.assist.solved_after_s
+        if solved is not None:
+            self.lifetime.observe((target.id,), max(0.0, record.duration_s - solved))
+
+    def substitute_checked(self, target_id: str, check: SubstituteCheck) -> None:
+        """The target's last substitute channel check replaces the one before (issue 18):
+        each channel kind has one series per outcome, 1 on the one found. Series exist only
+        for targets checked at least once."""
+        kept = set()
+        for seen in check.channels:
+            for outcome in ChannelOutcome:
+                labels = (target_id, check.department, seen.kind.value, outcome.value)
+                self.substitute.labels(*labels).set(1 if seen.outcome is outcome else 0)
+                kept.add(labels)
+        for key in [k for k in self.substitute.series if k[0] == target_id and k not in kept]:
+            self.substitute.remove(*key)
+
     def observe(self, obs: Observation, target: Target) -> None:
         base = (target.id, target.department, target.procedure.value, target.platform)
-        self.outcomes.labels(*base, obs.outcome.value).inc()
+        method = ASSISTED if obs.env.captcha_solved_by is not None else AUTOMATIC
+        self.outcomes.labels(*base, obs.outcome.value, method).inc()
         if obs.env.captcha_solved_by is not None:  # created on the first assisted read
             self.assisted.labels(target.id, obs.outcome.value).inc()
         self.duration.observe((target.id, target.platform), obs.duration_s)

@@ -51,6 +51,8 @@ class IncidentEngine:
         self.link = link
         self.clock = clock
         self.queued = asyncio.Event()  # set when something was queued: wakes the worker
+        # `watchdog run`'s assist desk: the framed captcha a journey's parked page shows.
+        self.captcha_of: Callable[[str], str | None] | None = None
         self._rates_done: dict[str, date] = {}  # last day whose rates were evaluated
         self._digest_week: tuple[int, int] | None = None
 
@@ -105,6 +107,10 @@ class IncidentEngine:
             facts = ev.streak_facts(target, runs.bad, rule)
             if kind is IncidentKind.ASSIST_NEEDED:
                 facts["assist_url"] = self._assist_url()
+                shown = self.captcha_of(target.id) if self.captcha_of is not None else None
+                if shown is not None:  # the parked captcha itself, framed, comes first
+                    facts["evidence"] = [shown, *facts.get("evidence", [])]
+                    facts["captcha_attached"] = True
             return self._open(kind, target, runs.bad[-1].started_at, facts)
         if current is not None and len(runs.good) >= rule.resolve_after:
             return self._resolve(current, ev.streak_resolution(runs.good))

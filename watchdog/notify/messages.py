@@ -160,6 +160,9 @@ def _streak_opened(incident: Incident, lang: Lang) -> list[str]:
     if facts.get("assist_url"):  # where a volunteer answers the next captcha
         desk = _t(lang, "Répondre au prochain captcha", "Answer the next captcha")
         lines.append(f"{label(lang, desk)} {facts['assist_url']}")
+    if facts.get("captcha_attached"):
+        lines.append(_t(lang, "Le captcha qu'affiche la page en attente est joint, encadré.",
+                        "The captcha the waiting page shows is attached, framed."))  # fmt: skip
     return lines
 
 

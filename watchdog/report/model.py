@@ -16,7 +16,7 @@ from watchdog.domain.models import SLOT_LISTING_PLATFORMS, Env, Outcome
 from watchdog.domain.rates import COUNTED, EXCLUDED
 from watchdog.domain.target import Target
 from watchdog.report import causes, charts, labels, support
-from watchdog.report.accessibility import Audited, audited
+from watchdog.report.accessibility import Audited, LoadRun, audited, load_runs
 from watchdog.report.examples import Example, pick_examples
 from watchdog.report.legal import LegalRefs
 from watchdog.report.policy import PolicyText, describe
@@ -28,6 +28,7 @@ from watchdog.report.recommend import (
     recommend,
     rule_notes,
 )
+from watchdog.report.substitute import Substituted, substituted
 from watchdog.report.typo import Typo
 from watchdog.stats import queries
 from watchdog.stats.calendar import Period, week_label
@@ -149,6 +150,8 @@ class ReportData:
     charts: dict[str, Markup] = field(default_factory=dict)
     simulated_config: bool = False  # the configuration says its targets are simulated
     accessibility: list[Audited] = field(default_factory=list)  # last audit per journey
+    a11y_loads: list[LoadRun] = field(default_factory=list)  # load per step, by profile
+    substitute: list[Substituted] = field(default_factory=list)  # last check per journey
     # Slots first seen after an announced publication (issue 19), oldest first, per series.
     publications: list[tuple[TargetView, Publication]] = field(default_factory=list)
     # Stretches retention pruned that meet the period: outside every rate (issue 19).
@@ -304,7 +307,9 @@ def assemble(store: Store, inputs: Inputs) -> ReportData:
         policy=describe(total.capture_modes, typo),
         simulated_config=inputs.simulated,
         accessibility=audited(series, inputs.lang),
+        substitute=substituted(series, inputs.lang),
         publications=_publications(store, views, period),
+        a11y_loads=load_runs(series),
         pruned=pruned_periods(store, inputs.targets, names, period, inputs.lang),
         pruned_previous=pruned_periods(
             store, inputs.targets, names, period.previous(), inputs.lang

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from watchdog.domain.errors import WatchdogError
 from watchdog.domain.models import Outcome
-from watchdog.report import accessibility, support
+from watchdog.report import accessibility, substitute, support
 from watchdog.stats.calendar import Period, paris_midnight
 from watchdog.stats.intervals import Proportion
 from watchdog.stats.series import SeriesStats
@@ -174,6 +174,7 @@ def indicators(
         "lead_beyond_60_days": s.lead_beyond(60).value,
     }
     values.update(accessibility.indicators(s))  # the last audit's findings (issue 18)
+    values.update(substitute.indicators(s))  # the last substitute channel check (issue 18)
     if overall:
         values["targets_without_any_slot"] = float(
             sum(1 for t in per_target if t.attempts and not t.outcomes[Outcome.AVAILABLE])

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from watchdog.domain.errors import ConfigError
 from watchdog.domain.models import Platform
-from watchdog.simulator import anef, eappointment, legacy, rdv
+from watchdog.simulator import anef, eappointment, legacy, prefecture_info, rdv
 from watchdog.simulator.log import BookingRoute, RequestLog, detect_booking, open_entry
 from watchdog.simulator.scenario import Scenario, Target, load_scenario
 from watchdog.simulator.state import LOG_ENTRY, SIM_STATE, SimState, system_clock
@@ -138,6 +138,7 @@ def build_app(
     )
     for module in PLATFORM_MODULES.values():
         module.add_routes(app)
+    prefecture_info.add_routes(app)  # our own test pages (substitute channel check)
     app.router.add_get(ADMIN_PREFIX, _index)
     app.router.add_get(ADMIN_PREFIX + "log", _log)
     app.router.add_post(ADMIN_PREFIX + "reset", _reset)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -23,7 +23,16 @@ from watchdog.stats.calendar import (
     parse_instant,
     site_hour,
 )
-from watchdog.stats.series import CaptureMode, DayCount, Run, SeriesStats, Span, merge
+from watchdog.stats.series import (
+    CaptureMode,
+    DayCount,
+    ProfileRun,
+    Run,
+    SeriesStats,
+    Session,
+    Span,
+    merge,
+)
 from watchdog.store.db import Store
 
 HOUR_S = 3600
@@ -55,7 +64,9 @@ def compute(
         _fill_leads(series, store.scan(queries.lead_times(targets, period)))
         _fill_captcha(series, store.scan(queries.captcha_offers(targets, period)))
         _fill_assisted(series, store.scan(queries.assisted(targets, period)))
+        _fill_sessions(series, store.scan(queries.assist_sessions(targets, period)))
         _fill_audits(series, store.scan(queries.audits(targets, period)))
+        _fill_substitute(series, store.scan(queries.substitute_checks(targets, period)))
         documents.result()
     return series
 
@@ -221,19 +232,58 @@ def _fill_captcha(series: dict[str, SeriesStats], rows: Iterable[Any]) -> None:
 
 
 def _fill_audits(series: dict[str, SeriesStats], rows: Iterable[Any]) -> None:
-    """The last accessibility audit of each target (rows in chain order)."""
+    """The last accessibility audit of each target, and its last run under each profile
+    (mobile, slow-3g), rows in chain order."""
     for _chain, doc in rows:
         audit = Observation.model_validate_json(doc)
         stats = series.get(audit.audit.target) if audit.audit is not None else None
         if stats is None or audit.audit is None:
             continue
-        stats.audit, stats.audited_at, stats.audit_id = audit.audit, audit.started_at, audit.id
+        if audit.audit.axe_ran:
+            stats.audit, stats.audited_at, stats.audit_id = audit.audit, audit.started_at, audit.id
+        else:
+            run = ProfileRun(audit.audit, audit.started_at, audit.id)
+            stats.profile_runs[audit.audit.profile] = run
 
 
 def _fill_assisted(series: dict[str, SeriesStats], rows: Iterable[Any]) -> None:
     """How many reads of each target came after a person answered the captcha."""
     for target, n in rows:
         series[target].assisted = int(n)
+
+
+def _fill_sessions(series: dict[str, SeriesStats], rows: Iterable[Any]) -> None:
+    """Each assisted session's end, lifetime after the solve and reads, from its record."""
+    for _chain, doc in rows:
+        record = Observation.model_validate_json(doc)
+        assist = record.assist
+        stats = series.get(assist.target) if assist is not None else None
+        if stats is None or assist is None:
+            continue
+        solved = assist.solved_after_s
+        lifetime = None if solved is None else max(0.0, record.duration_s - solved)
+        stats.sessions.append(Session(assist.end, lifetime, len(assist.reads)))
+
+
+def _fill_substitute(series: dict[str, SeriesStats], rows: Iterable[Any]) -> None:
+    """The last substitute channel check of each target (rows in chain order)."""
+    for target, obs, check in _side_records(rows, "substitute"):
+        if (stats := series.get(target)) is not None:
+            stats.substitute, stats.substituted_at, stats.substitute_id = (
+                check,
+                obs.started_at,
+                obs.id,
+            )
+
+
+def _side_records(rows: Iterable[Any], field: str) -> Iterator[tuple[str, Observation, Any]]:
+    """(target id, observation, its `field` record) of each row of a side chain (audits,
+    substitute channel checks) that holds one; the record names its target."""
+    for _chain, doc in rows:
+        obs = Observation.model_validate_json(doc)
+        record = getattr(obs, field)
+        if record is not None:
+            yield record.target, obs, record
 
 
 def _fill_leads(series: dict[str, SeriesStats], rows: Iterable[Any]) -> None:

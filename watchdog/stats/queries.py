@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from watchdog.domain import rates
-from watchdog.domain.models import Outcome, audit_chain
+from watchdog.domain.models import Outcome, assist_chain, audit_chain, substitute_chain
 from watchdog.stats.calendar import HOUR_KEY_LEN, Period
 from watchdog.store.chain import format_instant
 from watchdog.store.schema import observations as obs
@@ -116,6 +116,24 @@ def assisted(targets: Sequence[str], period: Period) -> sa.Select[Any]:
         sa.select(obs.c.target, sa.func.count())
         .where(*_where(targets, period), obs.c.doc.like('%"captcha_solved_by":"person"%'))
         .group_by(obs.c.target)
+    )
+
+
+def assist_sessions(targets: Sequence[str], period: Period) -> sa.Select[Any]:
+    """(assist chain, doc) of the records of the assisted sessions of `targets` parked in the
+    period (issue 16): their own chains, which no other query reads."""
+    chains = [assist_chain(t) for t in targets]
+    return sa.select(obs.c.target, obs.c.doc).where(*_where(chains, period))
+
+
+def substitute_checks(targets: Sequence[str], period: Period) -> sa.Select[Any]:
+    """(chain, doc) of the substitute channel checks of `targets` in the period, in chain
+    order (issue 18): their own chains, which no other query reads."""
+    chains = [substitute_chain(t) for t in targets]
+    return (
+        sa.select(obs.c.target, obs.c.doc)
+        .where(*_where(chains, period))
+        .order_by(obs.c.target, obs.c.seq)
     )
 
 

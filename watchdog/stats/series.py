@@ -10,9 +10,18 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from statistics import median
 
 from watchdog.domain import rates
-from watchdog.domain.models import DOWN_OUTCOMES, Audit, Engine, Outcome, Screenshots
+from watchdog.domain.models import (
+    DOWN_OUTCOMES,
+    Audit,
+    AuditProfile,
+    Engine,
+    Outcome,
+    Screenshots,
+    SubstituteCheck,
+)
 from watchdog.stats.calendar import Period, iso_week
 from watchdog.stats.intervals import Proportion, weighted_quantile
 
@@ -20,6 +29,16 @@ TECHNICAL = (Outcome.SITE_ERROR, Outcome.TIMEOUT, Outcome.NETWORK_ERROR)
 # Cimade buckets (docs/design.md §2), 1-based as published.
 BUCKETS = (1, 2, 3, 4, 5)
 HOURS_PER_DAY = 24
+
+
+@dataclass(frozen=True)
+class Session:
+    """An assisted session of the period (its record, issue 16): why it ended, seconds from
+    the person's solve to the end (None: never solved), and how many reads it made."""
+
+    end: str
+    lifetime_s: float | None
+    reads: int
 
 
 @dataclass(frozen=True)
@@ -73,6 +92,15 @@ class DayCount:
         return self.attempts - self.slots
 
 
+@dataclass(frozen=True)
+class ProfileRun:
+    """A target's last audit run under a profile (mobile, slow-3g) in the period."""
+
+    audit: Audit
+    at: datetime
+    observation_id: str
+
+
 @dataclass
 class SeriesStats:
     """Counts gathered for one target (or a merge of several) over one period."""
@@ -97,16 +125,49 @@ class SeriesStats:
     captcha_rendered: int = 0
     # Reads made after a person answered the captcha (assisted sessions): env.captcha_solved_by.
     assisted: int = 0
+    sessions: list[Session] = field(default_factory=list)  # assisted sessions that ended
     captcha_without_alternative: int = 0
     # The last accessibility audit of the target in the period (its own chain, issue 18): a
     # finding on the pages as served that day, never a rate; None when none was run.
     audit: Audit | None = None
     audited_at: datetime | None = None
     audit_id: str | None = None
+    # The last mobile and slow-network runs (issue 18 item 3), by profile: each step's load.
+    profile_runs: dict[AuditProfile, ProfileRun] = field(default_factory=dict)
+    # The last substitute channel check of the target in the period (its own chain, issue 18):
+    # what its prefecture's pages published that day; None when none was run.
+    substitute: SubstituteCheck | None = None
+    substituted_at: datetime | None = None
+    substitute_id: str | None = None
     # Every observation, whatever its outcome: the evidence policy applies to all of them.
     capture_modes: dict[CaptureMode, Span] = field(default_factory=dict)
 
     # -- counts and rates -----------------------------------------------------------------
+
+    @property
+    def session_lifetime(self) -> timedelta | None:
+        """The median time from a person's solve to the end of an assisted session (solved
+        sessions only; None: none was solved)."""
+        lives = [s.lifetime_s for s in self.sessions if s.lifetime_s is not None]
+        return timedelta(seconds=round(median(lives))) if lives else None
+
+    @property
+    def sessions_solved(self) -> int:
+        return sum(1 for s in self.sessions if s.lifetime_s is not None)
+
+    @property
+    def session_reads(self) -> int:
+        return sum(s.reads for s in self.sessions)
+
+    @property
+    def session_reads_median(self) -> float | None:
+        return median(s.reads for s in self.sessions) if self.sessions else None
+
+    @property
+    def session_ends(self) -> list[tuple[str, int]]:
+        """Why the sessions ended, the most frequent first (then by name)."""
+        ends = Counter(s.end for s in self.sessions)
+        return sorted(ends.items(), key=lambda e: (-e[1], e[0]))
 
     @property
     def attempts(self) -> int:
@@ -233,6 +294,7 @@ def merge(target: str, parts: Iterable[SeriesStats], period: Period) -> SeriesSt
         total.simulated += part.simulated
         total.captcha_rendered += part.captcha_rendered
         total.assisted += part.assisted
+        total.sessions.extend(part.sessions)
         total.captcha_without_alternative += part.captcha_without_alternative
         for day, count in part.days.items():
             mine = total.days.setdefault(day, DayCount())

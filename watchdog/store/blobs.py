@@ -23,7 +23,8 @@ from watchdog.store.writes import WriteHealth, WriteKind
 SHA256_RE = re.compile(r"[0-9a-f]{64}")
 TEMP_PREFIX = ".tmp-"
 READ_ONLY = 0o444
-KINDS = frozenset(EvidenceRefs.model_fields)
+# `captcha`: a captcha image as the site served it, in an assisted session's record.
+KINDS = frozenset(EvidenceRefs.model_fields) | {"captcha"}
 
 
 class BlobStore:

@@ -94,6 +94,8 @@ def document(obs: Observation) -> dict[str, Any]:
                 f"observation {obs.id}: {name} {value.isoformat()} has no timezone (UTC expected)"
             )
     doc = obs.model_dump(mode="json", exclude={"hash"})
+    if doc.get("assist") is None:  # only a session's record has one: others stay as they were
+        doc.pop("assist", None)
     # Datetimes are top-level fields only (a test guards this); write them our way.
     for name, value in vars(obs).items():
         if isinstance(value, datetime):

@@ -206,6 +206,17 @@ class Store:
         stmt = _heads_join().where(chain_heads.c.target.in_(list(chains)))
         return {obs.target: obs for obs in self._observations(stmt)}
 
+    def latest_of(self, chain: str, limit: int) -> list[Observation]:
+        """The last `limit` observations of one chain, newest first (e.g. an audit chain,
+        where the last audit of each profile is among the last few runs)."""
+        stmt = (
+            sa.select(observations.c.doc, observations.c.hash)
+            .where(observations.c.target == chain)
+            .order_by(observations.c.seq.desc())
+            .limit(limit)
+        )
+        return list(self._observations(stmt))
+
     def iter_observations(
         self,
         target: str | None = None,

@@ -30,7 +30,13 @@ from sqlalchemy import event
 
 from watchdog.domain.clock import PARIS
 from watchdog.domain.errors import StoreError, WatchdogError
-from watchdog.domain.models import AUDIT_CHAIN_SUFFIX, EvidenceRefs, Observation, Outcome
+from watchdog.domain.models import (
+    SIDE_CHAIN_SUFFIXES,
+    EvidenceRefs,
+    Observation,
+    Outcome,
+    SessionEnd,
+)
 from watchdog.domain.target import Target
 from watchdog.evidence.volatile import rebuild
 from watchdog.store import BlobStore, Store, pruned
@@ -159,6 +165,37 @@ def recent(store: Store, target: str, limit: int) -> list[Observation]:
     return [Observation.model_validate_json(row.doc) for row in store.scan(stmt)]
 
 
+def last_session_end(store: Store, target: str, reads: int = 500) -> SessionEnd | None:
+    """The last assisted session among `target`'s last `reads` assisted reads that ended on
+    the site's own word (a read whose detail is `session_expired`), with how long it lasted.
+    The mark is in the document only (`env.assisted_session`)."""
+    obs = observations.c
+    stmt = (
+        sa.select(obs.doc)
+        .where(obs.target == target, obs.doc.like('%"assisted_session":"%'))
+        .order_by(obs.seq.desc())
+        .limit(reads)
+    )
+    by_session: dict[str, list[Observation]] = {}
+    for row in store.scan(stmt):
+        read = Observation.model_validate_json(row.doc)
+        if read.env.assisted_session is not None and read.env.since_solve_s is not None:
+            by_session.setdefault(read.env.assisted_session, []).append(read)
+    for session, found in by_session.items():  # the newest session first
+        ends = [r for r in found if r.detail == "session_expired"]
+        if not ends:
+            continue
+        end = min(ends, key=lambda r: r.env.since_solve_s or 0.0)
+        assert end.env.since_solve_s is not None
+        before = [r.env.since_solve_s for r in found
+                  if r.outcome in (Outcome.AVAILABLE, Outcome.NO_SLOT)
+                  and r.env.since_solve_s is not None
+                  and r.env.since_solve_s < end.env.since_solve_s]  # fmt: skip
+        return SessionEnd(session=session, lasted_s=max(before, default=None),
+                          ended_s=end.env.since_solve_s, ended_at=end.started_at)  # fmt: skip
+    return None
+
+
 def chain_spans(
     store: Store, targets: Sequence[str], since: datetime, until: datetime
 ) -> list[tuple[str, int, int]]:
@@ -203,8 +240,10 @@ def published_rows(store: Store, selection: Selection) -> Iterator[sa.Row[Any]]:
     as its chain links them."""
     columns = [observations.c[name] for name in PUBLISHED]
     stmt = _statement(selection, *columns).order_by(observations.c.target, observations.c.seq)
-    # Accessibility audits (their own chains, issue 18) are no attempt at a booking: no row.
-    stmt = stmt.where(observations.c.target.not_like(f"%{AUDIT_CHAIN_SUFFIX}"))
+    # Accessibility audits, substitute channel checks (issue 18) and assisted sessions'
+    # records (issue 16), each in its own chains, are no attempt at a booking: no row.
+    for suffix in SIDE_CHAIN_SUFFIXES:
+        stmt = stmt.where(observations.c.target.not_like(f"%{suffix}"))
     return store.scan(stmt)
 
 

@@ -7,12 +7,13 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from watchdog.domain.models import NOT_BLOBS
+from watchdog.domain.models import NOT_BLOBS, nested_blobs
 
 
 def evidence_of(doc: dict[str, Any] | None) -> Iterable[tuple[str, str]]:
-    """(sha, kind) of each evidence blob a hashed document references: its `evidence`, and
-    the captures of the pages an audit found in breach (`audit.pages[].screenshot|framed`)."""
+    """(sha, kind) of each evidence blob a hashed document references: its `evidence`, the
+    captures of the pages an audit found in breach, an assisted session's captcha frames, the
+    pages a substitute channel check read."""
     evidence = doc.get("evidence") if doc else None
     if not isinstance(evidence, dict):
         return []
@@ -21,26 +22,7 @@ def evidence_of(doc: dict[str, Any] | None) -> Iterable[tuple[str, str]]:
         for kind, sha in sorted(evidence.items())
         if sha is not None and kind not in NOT_BLOBS
     ]
-    audit = doc.get("audit") if doc else None
-    pages = audit.get("pages") if isinstance(audit, dict) else None
-    for index, page in enumerate(pages if isinstance(pages, list) else []):
-        where = f"audit page {index + 1}"
-        found += _shas(page, where)
-        violations = page.get("violations") if isinstance(page, dict) else None
-        for v in violations if isinstance(violations, list) else []:
-            rule = v.get("rule") if isinstance(v, dict) else None
-            shots = v.get("shots") if isinstance(v, dict) else None
-            for shot in shots if isinstance(shots, list) else []:
-                found += _shas(shot, f"{where} {rule} element")
-    return found
-
-
-def _shas(refs: object, where: str) -> list[tuple[str, str]]:
-    """The screenshot and framed SHA-256 an audit's page or element names, if any."""
-    if not isinstance(refs, dict):
-        return []
-    return [(str(refs[kind]), f"{where} {kind}") for kind in ("screenshot", "framed")
-            if refs.get(kind) is not None]  # fmt: skip
+    return found + [(sha, where) for sha, _kind, where in nested_blobs(doc)]
 
 
 def parse_document(text: Any) -> dict[str, Any] | None:

@@ -75,6 +75,8 @@ class VerifyReport:
     blobs: int = 0
     breaks: list[ChainBreak] = field(default_factory=list)
     blob_problems: list[BlobProblem] = field(default_factory=list)
+    sessions: int = 0  # assisted sessions' records (issue 16)
+    session_problems: list[str] = field(default_factory=list)
     temp_files: int = 0
     checkpoint: str | None = None  # the summary of the checkpoint checked against
     checkpoint_problem: str | None = None
@@ -90,7 +92,8 @@ class VerifyReport:
     @property
     def problem_count(self) -> int:
         return (
-            len(self.breaks) + len(self.blob_problems) + bool(self.checkpoint_problem)
+            len(self.breaks) + len(self.blob_problems) + len(self.session_problems)
+            + bool(self.checkpoint_problem)
             + len(self.timestamp_problems) + len(self.access_log.problems)
             + len(self.pruned_problems)
         )  # fmt: skip
@@ -125,6 +128,12 @@ class VerifyReport:
         lines.extend(_render_blob(p) for p in self.blob_problems)
         lines.extend(f"Pruned period FAILED: {p}." for p in self.pruned_problems)
         lines.extend(f"Pruned by retention: {p}." for p in self.pruned)
+        lines.extend(f"Assisted session FAILED: {p}." for p in self.session_problems)
+        if self.sessions and not self.session_problems:
+            lines.append(
+                f"Assisted sessions: {self.sessions} record(s), each naming reads the store "
+                "holds with the hashes it names."
+            )
         lines.extend(f"Timestamp FAILED: {p}." for p in self.timestamp_problems)
         lines.extend(self.timestamps)
         lines.extend(f"Access log FAILED: {p}." for p in self.access_log.problems)
@@ -435,6 +444,7 @@ def _verify_chains(
     heads = {row.target: (row.seq, row.hash) for row in store.scan(sa.select(chain_heads))}
     missing: dict[str, list[str]] = {}
     pages = _PageCheck(store)
+    sessions = _SessionCheck()
     checks: list[_ChainCheck] = []
     for row in store.scan(_ROWS_IN_CHAIN_ORDER):
         if not checks or checks[-1].target != row.target:
@@ -447,6 +457,7 @@ def _verify_chains(
             if not SHA256_RE.fullmatch(sha) or not store.blobs.exists(sha):
                 missing.setdefault(sha, []).append(_describe(row, kind))
         pages.check(row, doc)
+        sessions.note(row, doc)
         if progress and report.observations % every == 0:
             progress(report.observations)
     seen = {check.target for check in checks}
@@ -467,6 +478,54 @@ def _verify_chains(
         for sha, names in sorted(missing.items())
     )
     report.blob_problems.extend(pages.problems)
+    report.sessions = sessions.records
+    report.session_problems.extend(sessions.problems())
+
+
+class _SessionCheck:
+    """An assisted session's record (issue 16) against its reads: each read it names must be
+    in the store with the hash it names, and each read that names the session must be in it
+    (a read removed, altered or slipped in is found)."""
+
+    def __init__(self) -> None:
+        self.records = 0
+        self.reads: dict[str, tuple[str, str, str]] = {}  # id -> (hash, session, where)
+        self.named: list[tuple[str, str, dict[str, Any]]] = []  # (session, where, read)
+        self.sessions: set[str] = set()
+
+    def note(self, row: sa.Row[Any], doc: dict[str, Any] | None) -> None:
+        env = doc.get("env") if doc else None
+        session = env.get("assisted_session") if isinstance(env, dict) else None
+        assist = doc.get("assist") if doc else None
+        if isinstance(session, str) and not isinstance(assist, dict):
+            self.reads[str(row.id)] = (str(row.hash), session, _describe(row, "read"))
+        if not isinstance(assist, dict):
+            return
+        self.records += 1
+        name = str(assist.get("session"))
+        self.sessions.add(name)
+        reads = assist.get("reads")
+        for read in reads if isinstance(reads, list) else []:
+            if isinstance(read, dict):
+                self.named.append((name, _describe(row, "record"), read))
+
+    def problems(self) -> list[str]:
+        found: list[str] = []
+        listed: set[str] = set()
+        for session, where, read in self.named:
+            ident, digest = str(read.get("id")), read.get("hash")
+            listed.add(ident)
+            held = self.reads.get(ident)
+            if held is None:
+                found.append(f"{session} ({where}) names read {ident}, which the store "
+                             "does not hold: a read was removed")  # fmt: skip
+            elif held[0] != digest:
+                found.append(f"{session} ({where}) names read {ident} with hash {digest}, "
+                             f"but the store holds it with {held[0]}")  # fmt: skip
+        for ident, (_digest, session, where) in sorted(self.reads.items()):
+            if session in self.sessions and ident not in listed:
+                found.append(f"{session}: read {where} is not in the session's record")
+        return found
 
 
 class _PageCheck:
