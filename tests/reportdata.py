@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from PIL import Image, ImageDraw
 
-from watchdog.domain.models import Env, EvidenceRefs, Observation, Outcome
+from watchdog.domain.models import Env, EvidenceRefs, Observation, Outcome, SlotSeen
 from watchdog.domain.target import Target
 from watchdog.evidence.frame import Banner, frame
 from watchdog.store import Store
@@ -45,6 +45,7 @@ class Spec:
     detail: str | None = None
     message: str | None = None
     published_next: datetime | None = None
+    slots_seen: tuple[SlotSeen, ...] | None = None  # each slot offered, where the probe reads it
 
 
 def observation(
@@ -67,6 +68,7 @@ def observation(
         "slots": spec.slots,
         "earliest_slot": spec.earliest,
         "published_next": spec.published_next,
+        "slots_seen": None if spec.slots_seen is None else list(spec.slots_seen),
         "started_at": started,
         "finished_at": started + timedelta(seconds=3),
         "duration_s": 3.0,

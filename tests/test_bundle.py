@@ -19,7 +19,7 @@ from reportdata import Spec, fill, paris, target
 
 from watchdog.bundle import export_bundle, layout, verify_bundle
 from watchdog.cli.main import main
-from watchdog.domain.models import Outcome
+from watchdog.domain.models import Outcome, SlotSeen
 from watchdog.report import ReportOptions
 from watchdog.stats import Period
 from watchdog.store import Store
@@ -27,6 +27,10 @@ from watchdog.store import Store
 PERIOD = Period.from_dates(date(2026, 11, 2), date(2026, 11, 8))
 T1 = target("seine-saint-denis-premiere", "93", "Seine-Saint-Denis")
 T2 = target("ain-renouvellement", "01", "Ain", "renouvellement")
+SEEN = (
+    SlotSeen(key="trh-81", day="2026-11-20", time="09:30"),
+    SlotSeen(day="2026-11-21", time="10:00"),
+)
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +44,8 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         ]
         week.append(Spec(paris(2026, 11, 4, 15), Outcome.SITE_ERROR, detail="http_502"))
         fill(store, T1.id, before + week, captures=lambda s: s.at.day in (2, 4))
-        fill(store, T2.id, [Spec(paris(2026, 11, 3, 11), Outcome.AVAILABLE, 2)], captures=True)
+        offered = Spec(paris(2026, 11, 3, 11), Outcome.AVAILABLE, 2, slots_seen=SEEN)
+        fill(store, T2.id, [offered], captures=True)
         out = base / "lot.zip"
         result = export_bundle(
             store,
@@ -264,6 +269,36 @@ def _relabelled(bundle: Path, out: Path, table: bytes, fmt: str) -> Path:
     return out
 
 
+def _table(rows: list[list[str]]) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    return buffer.getvalue().encode()
+
+
+def test_format_3_lists_the_slots_seen_and_format_2_bundles_still_verify(
+    bundle: Path, tmp_path: Path
+) -> None:
+    archive = zipfile.ZipFile(bundle)
+    assert json.loads(archive.read("manifest.json"))["format"] == layout.FORMAT
+    table = list(csv.DictReader(io.StringIO(archive.read("observations.csv").decode())))
+    offered = next(row for row in table if row["target"] == T2.id)
+    assert json.loads(offered["slots_seen"]) == [s.model_dump() for s in SEEN]
+    assert {row["slots_seen"] for row in table if row["target"] == T1.id} == {""}
+    jsonl = [json.loads(line) for line in archive.read("observations.jsonl").splitlines()]
+    assert next(d for d in jsonl if d["target"] == T2.id)["slots_seen"] == json.loads(
+        offered["slots_seen"]
+    )
+    # The same bundle as format 2 wrote it: no `slots_seen` column.
+    rows = list(csv.reader(io.StringIO(archive.read("observations.csv").decode())))
+    at = rows[0].index("slots_seen")
+    old_table = _table([[*row[:at], *row[at + 1 :]] for row in rows])
+    check = verify_bundle(_relabelled(bundle, tmp_path / "v2.zip", old_table, layout.FORMAT_2))
+    assert check.ok, check.render()
+    mixed = _relabelled(bundle, tmp_path / "mixed.zip", old_table, layout.FORMAT)
+    check = verify_bundle(mixed)
+    assert not check.ok and "observations.csv: does not match the observations" in check.render()
+
+
 def test_format_2_has_no_har_column_and_format_1_bundles_still_verify(
     bundle: Path, tmp_path: Path
 ) -> None:
@@ -272,12 +307,15 @@ def test_format_2_has_no_har_column_and_format_1_bundles_still_verify(
     rows = list(csv.reader(io.StringIO(current.decode())))
     assert "har" not in rows[0]
     assert json.loads(archive.read("manifest.json"))["format"] == layout.FORMAT
-    # The same bundle as format 1 wrote it: a `har` column after `html`, always empty.
+    # The same bundle as format 1 wrote it: a `har` column after `html`, always empty, and
+    # no `slots_seen` column (format 3 added it).
     at = rows[0].index("html") + 1
-    old_rows = [[*row[:at], "har" if n == 0 else "", *row[at:]] for n, row in enumerate(rows)]
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerows(old_rows)
-    old_table = buffer.getvalue().encode()
+    seen = rows[0].index("slots_seen")
+    old_rows = [
+        [*row[:seen], *row[seen + 1 : at], "har" if n == 0 else "", *row[at:]]
+        for n, row in enumerate(rows)
+    ]
+    old_table = _table(old_rows)
     check = verify_bundle(_relabelled(bundle, tmp_path / "v1.zip", old_table, layout.FORMAT_1))
     assert check.ok, check.render()
     # Each format's table is checked against its own columns.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import sqlite3
 import subprocess
 from contextlib import closing
@@ -17,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 from recordfix import TOKEN, TRICKY_MESSAGE, MakeObs, Recorded, record, run_on_terminal
 
+from watchdog.domain.models import Outcome, SlotSeen
 from watchdog.opendata.export import DAILY_DEPARTEMENTS, DAILY_TARGETS, SCHEMA
 from watchdog.store import Store
 from watchdog.store.connect import SQLITE_FILE
@@ -239,3 +241,32 @@ def test_sqlite_holds_the_same_tables_typed(
             "SELECT day_paris, code_departement, attempts, no_slot_rate FROM daily_departements"
         ).fetchall()
         assert daily[:2] == [("2025-03-03", "75", 2, 0.5), ("2025-03-03", "93", 1, None)]
+
+
+def test_the_slots_seen_are_in_every_format(
+    tmp_path: Path, database_url: str | None, make_observation: MakeObs,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    seen = [SlotSeen(key="trh-«81»", day="2025-03-20", time="09:30"), SlotSeen(time="10:00")]
+    more = [("paris-a", 300, {"outcome": Outcome.AVAILABLE, "detail": "slots_offered",
+                              "message": None, "slots": 2, "slots_seen": seen})]  # fmt: skip
+    recorded = record(tmp_path, database_url, make_observation, more=more)
+    out = tmp_path / "open-data"
+    assert recorded.run("export", *PERIOD, "--format", "csv,parquet,sqlite", "--out", str(out)) == 0
+    capsys.readouterr()
+    expected = [s.model_dump() for s in seen]
+    listed = {r["observation_id"]: r["slots_seen"] for r in csv_rows(out / "observations.csv")}
+    (offered,) = recorded.ids["paris-a"][-1:]
+    assert json.loads(listed.pop(offered)) == expected
+    assert set(listed.values()) == {""}  # read one by one by no other attempt
+    parquet = pq.read_table(out / "observations.parquet")
+    assert parquet.schema.field("slots_seen").type == pa.string()
+    by_id = {r["observation_id"]: r["slots_seen"] for r in parquet.to_pylist()}
+    assert json.loads(by_id.pop(offered)) == expected and set(by_id.values()) == {None}
+    with closing(sqlite3.connect(out / "open-data.sqlite")) as conn:
+        (text,) = conn.execute(
+            "SELECT slots_seen FROM observations WHERE observation_id = ?", (offered,)
+        ).fetchone()
+    assert json.loads(text) == expected
+    readme = (out / "README.md").read_text("utf-8")
+    assert "| `slots_seen` | string | les créneaux proposés un à un" in readme

@@ -56,7 +56,9 @@ def obs(target: str, n: int, outcome: Outcome, duration: float, **fields: Any) -
 def fixed_metrics() -> Metrics:
     """Two targets; Ain offers 2 slots once (first in 12.5 days), then none, then a 502;
     Yvelines (quiet) is never observed. One https page load of Ain, its certificate, and a
-    certificate seen on a host no target names (not exported); the store's size and disk."""
+    certificate seen on a host no target names (not exported); the store's size and disk, and
+    21 observations retention pruned from Ain's chain (and 4 of a target no longer declared,
+    not exported)."""
     ain = make_target("ain-premiere-demande")
     quiet = make_target(
         "yvelines-titre", department="78", prefecture="Yvelines", procedure="renouvellement",
@@ -67,7 +69,8 @@ def fixed_metrics() -> Metrics:
     metrics.declare([ain, quiet])
     metrics.network(ain, NetworkFacts("www.ain.gouv.fr", CERT_EXPIRY, PHASES))
     metrics.network(ain, NetworkFacts("elsewhere.gouv.fr", CERT_EXPIRY, {}))
-    metrics.store_usage(StoreSize(database_bytes=1_234_567, evidence_bytes=89_000_000),
+    metrics.store_usage(StoreSize(database_bytes=1_234_567, evidence_bytes=89_000_000,
+                                  pruned={ain.id: 21, "removed-long-ago": 4}),
                         Disk(free_bytes=40_000_000_000, size_bytes=100_000_000_000))  # fmt: skip
     metrics.canary(CanaryCheck("paris", T0, True, "https://canary.example/ok", 0.2, 200))
     first = T0 + timedelta(seconds=3.5)
@@ -275,3 +278,22 @@ def test_a_slot_gone_is_one_sample_of_its_upper_bound_and_forgotten_with_its_tar
     assert value("_count", "ain") == 0  # pre-created: a quiet target reads 0
     metrics.forget(rdv.id, rdv.platform)
     assert f'{name}_count{{target="{rdv.id}"' not in metrics.exposition().decode()
+
+
+def test_pruned_observations_are_unknown_until_measured_then_per_declared_target() -> None:
+    ain, quiet = make_target("ain-premiere-demande"), make_target("yvelines-titre")
+    metrics = Metrics(CollectorRegistry(auto_describe=True))
+    metrics.declare([ain, quiet])
+    name = "watchdog_retention_pruned_observations"
+
+    def pruned() -> dict[str, float]:
+        got = samples(metrics.exposition().decode())
+        return {dict(labels)["target"]: v for (n, labels), v in got.items() if n == name}
+
+    assert all(math.isnan(v) for v in pruned().values()) and set(pruned()) == {ain.id, quiet.id}
+    metrics.store_usage(StoreSize(1, 2, pruned={ain.id: 7, "gone": 3}), None)
+    assert pruned() == {ain.id: 7, quiet.id: 0}
+    metrics.store_usage(StoreSize(1, 2, pruned=None), None)  # the database would not say
+    assert pruned() == {ain.id: 7, quiet.id: 0}
+    metrics.forget(quiet.id, quiet.platform)
+    assert pruned() == {ain.id: 7}

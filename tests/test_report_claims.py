@@ -15,9 +15,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from reportdata import Spec, observation, paris, target
 from test_report import visible_text
 
+from watchdog.config.schema import RetentionClass
 from watchdog.domain.models import Observation, Outcome
 from watchdog.domain.target import Target
 from watchdog.report import ReportOptions, build_report
@@ -25,7 +27,8 @@ from watchdog.report.dossier import DossierOptions, build_dossier
 from watchdog.report.labels import ENV_FIELDS
 from watchdog.report.legal import load_legal
 from watchdog.stats import Period
-from watchdog.store import Store
+from watchdog.store import Store, retention
+from watchdog.store.schema import pruned_segments
 
 FIRST = date(2026, 11, 2)  # a Monday: ISO week 45
 ISSUED = paris(2026, 12, 7, 10)
@@ -375,3 +378,158 @@ def test_french_typography_holds_in_the_dossier(claims_store: Store, tmp_path: P
     )
     text = visible_text(path.read_text("utf-8"))
     assert re.findall(r".{12}(?: [;:!?%»]|« ).{0,12}", text) == []
+
+
+# -- periods retention pruned (issue 19) ---------------------------------------------------
+
+PRUNED = target("claims-pruned", "93", "Seine-Saint-Denis")
+PRUNED_FIRST = date(2026, 11, 1)  # a 1st: « 1er novembre 2026 »
+PRUNED_DAYS = 14  # 3 attempts a day; retention prunes the first 7 days (21 attempts)
+
+
+def _pruned_outcome(index: int) -> Outcome:
+    return Outcome.AVAILABLE if index % 5 == 0 else Outcome.NO_SLOT
+
+
+@pytest.fixture(scope="module")
+def pruned_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    """PRUNED over two weeks, its first week pruned by « rolling » on the day of issue: kept,
+    17 « aucun créneau » of 21; pruned, 16 « aucun créneau » and 5 « créneau proposé »."""
+    store = Store.open(tmp_path_factory.mktemp("pruned") / "data")
+    made = []
+    for day in range(PRUNED_DAYS):
+        when = PRUNED_FIRST + timedelta(days=day)
+        for hour in HOURS:
+            outcome = _pruned_outcome(len(made))
+            spec = Spec(paris(when.year, when.month, when.day, hour), outcome,
+                        2 if outcome is Outcome.AVAILABLE else None)  # fmt: skip
+            made.append(observation(PRUNED.id, spec))
+    store.append_many(made)
+    cutoff = paris(2026, 11, 8, 0)  # the first week is due
+    classes = {PRUNED.id: RetentionClass(ISSUED - cutoff)}
+    done = retention.apply(store, retention.plan(store, classes, ISSUED, float("inf")), ISSUED)
+    assert [s.observations for s in done.summaries] == [21]
+    return store
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_a_report_over_a_pruned_period_says_so_and_rates_only_what_is_kept(
+    pruned_store: Store, tmp_path: Path
+) -> None:
+    period = Period.from_dates(PRUNED_FIRST, PRUNED_FIRST + timedelta(days=PRUNED_DAYS - 1))
+    printed = {}
+    for lang in ("fr", "en"):
+        paths = build_report(pruned_store, [PRUNED], since=period.since, until=period.until,
+                             out_dir=tmp_path / lang,
+                             options=ReportOptions(generated_at=ISSUED, lang=lang))  # fmt: skip
+        printed[lang] = _printed(paths)
+    fr = _flat(printed["fr"].pdf_text)
+    assert (
+        "la période de ce rapport recoupe une période dont la politique de conservation de "
+        "l'émetteur a supprimé les observations du registre avant l'émission de ce document"
+    ) in fr
+    assert (
+        "Seine-Saint-Denis — première demande (claims-pruned) : 21 observations du 1er novembre "
+        "2026 à 9 h 00 au 7 novembre 2026 à 17 h 00, dont 16 « aucun créneau » et 5 « créneau "
+        "proposé », supprimées le 7 décembre 2026 au titre de la classe de conservation"
+    ) in fr
+    assert "Son résumé signé a été vérifié à l'émission de ce document" in fr
+    assert "Le détail de ces observations (pages, captures" in fr
+    assert "n'est plus disponible" in fr
+    assert (
+        "Les taux, décomptes et graphiques de ce rapport portent sur les seules observations "
+        "conservées : les observations supprimées n'y entrent pas."
+    ) in fr
+    # The synthesis counts the kept attempts and says the pruned ones are not among them.
+    assert (
+        "un dispositif automatisé a effectué 21 tentatives de prise de rendez-vous sur 1 série "
+        "(une préfecture et une démarche), en observateur, sans jamais réserver de créneau, sans "
+        "compter les observations de la période que la politique de conservation a supprimées "
+        "depuis (section 3.4)."
+    ) in fr
+    assert "de la première observation conservée, le 8 novembre 2026 à 9 h 00" in fr
+    # The rates are indeed those of the 21 attempts kept (17 without a slot), not of the 42.
+    assert "(17 sur 21)" in fr and "sur 42)" not in fr
+    cover = [b for b in blocks(printed["fr"].html) if b.startswith("Tentatives analysées")]
+    assert cover and cover[0].startswith("Tentatives analysées21 ")
+    assert any(b.startswith("Observations supprimées21") for b in blocks(printed["fr"].html))
+    en = _flat(printed["en"].pdf_text)
+    assert (
+        "Seine-Saint-Denis — first application (claims-pruned): 21 observations from "
+        "1 November 2026, 09:00 to 7 November 2026, 17:00, of which 16 “no slot” and 5 “slot "
+        "offered”, pruned on 7 December 2026 under the retention class"
+    ) in en
+    assert "Its signed summary was verified when this document was made" in en
+    assert "is no longer available" in en
+    assert "computed on the observations kept only: the pruned observations are not in them" in en
+    assert "(17 of 21)" in en or "17 of 21" in en
+    assert "supprim" not in en
+    assert (
+        "without ever booking a slot, not counting the observations of the period the retention "
+        "policy has since pruned (section 3.4)."
+    ) in en
+    assert "from the first observation kept, on 8 November 2026, 09:00" in en
+    text = visible_text(printed["fr"].html)
+    assert re.findall(r".{12}(?: [;:!?%»]|« ).{0,12}", text) == []
+
+
+def test_a_dossier_over_a_pruned_period_says_so(pruned_store: Store, tmp_path: Path) -> None:
+    period = Period.from_dates(PRUNED_FIRST, PRUNED_FIRST + timedelta(days=PRUNED_DAYS - 1))
+    paths = build_dossier(pruned_store, PRUNED, since=period.since, until=period.until,
+                          out_dir=tmp_path,
+                          options=DossierOptions(generated_at=ISSUED, captures="none"))  # fmt: skip
+    printed = _printed(paths)
+    text = _flat(printed.pdf_text)
+    assert "la période de ce dossier recoupe une période" in text
+    assert "21 observations du 1er novembre 2026 à 9 h 00 au 7 novembre 2026 à 17 h 00" in text
+    assert "dont 16 « aucun créneau » et 5 « créneau proposé »" in text
+    assert "Son résumé signé a été vérifié à l'émission de ce document" in text
+    assert (
+        "Les décomptes de ce dossier (résumé, semaines, tentatives) portent sur les seules" in text
+    )
+    assert (
+        "Période observée du 8 novembre 2026 à 9 h 00 au 14 novembre 2026 à 17 h 00 "
+        "(observations conservées)"
+    ) in text
+    summary = [b for b in blocks(printed.html) if b.startswith("Tentatives retenues")]
+    assert summary == ["Tentatives retenues21"]  # the kept week only
+    visible = visible_text(printed.html)
+    assert re.findall(r".{12}(?: [;:!?%»]|« ).{0,12}", visible) == []
+
+
+def test_a_pruned_previous_period_and_a_summary_that_fails_its_check_are_said(
+    pruned_store: Store, tmp_path: Path
+) -> None:
+    after = Period.from_dates(date(2026, 11, 8), date(2026, 11, 14))  # the week before: pruned
+    html_only = ReportOptions(generated_at=ISSUED, formats=("html",))
+    (path,) = build_report(pruned_store, [PRUNED], since=after.since, until=after.until,
+                           out_dir=tmp_path / "after", options=html_only)  # fmt: skip
+    html = path.read_text("utf-8")
+    assert 'id="periodes-supprimees"' not in html and "Observations supprimées" not in html
+    assert (
+        "La politique de conservation a supprimé du registre des observations de la période "
+        "précédente : Seine-Saint-Denis — première demande, 21 observations du 1er novembre 2026 "
+        "à 9 h 00 au 7 novembre 2026 à 17 h 00. Elles n'entrent dans aucune comparaison."
+    ) in visible_text(html).replace("\u00a0", " ").replace("\u202f", " ")
+    assert re.findall(r".{12}(?: [;:!?%»]|« ).{0,12}", visible_text(html)) == []
+    with pruned_store.engine.begin() as conn:
+        (row,) = conn.execute(sa.select(pruned_segments)).all()
+        conn.execute(sa.update(pruned_segments).values(signature="0" * 64))
+    try:
+        period = Period.from_dates(date(2026, 11, 3), date(2026, 11, 10))  # the stretch began
+        (path,) = build_dossier(pruned_store, PRUNED, since=period.since, until=period.until,
+                                out_dir=tmp_path / "altered",
+                                options=DossierOptions(generated_at=ISSUED, formats=("html",),
+                                                       captures="none"))  # fmt: skip
+        text = visible_text(path.read_text("utf-8")).replace("\u00a0", " ")
+        assert "La vérification de son résumé signé a échoué à l'émission de ce document" in text
+        # The stretch began before this period: the count the cover gives is not all in it.
+        assert "21 observations supprimées par la politique de conservation, en partie" in text
+        assert "(en partie hors de la période de ce dossier)" in text
+        assert "a été vérifié" not in text
+    finally:
+        with pruned_store.engine.begin() as conn:
+            conn.execute(sa.update(pruned_segments).values(signature=row.signature))

@@ -21,7 +21,7 @@ import pytest
 import sqlalchemy as sa
 from polling import wait_until
 from reportdata import target
-from tsafix import LocalTSA, make_authority
+from tsafix import Authority, LocalTSA, make_authority
 
 from watchdog.bundle import export_bundle, verify_bundle
 from watchdog.cli.main import main
@@ -35,6 +35,7 @@ from watchdog.store import Store, access, retention, timestamps
 from watchdog.store import checkpoint as checkpoints
 from watchdog.store.record import inspect, open_read_only
 from watchdog.store.schema import observations, pruned_segments, schema_version
+from watchdog.store.usage import pruned_observations, store_size
 from watchdog.store.verify import verify_store
 
 MakeObs = Callable[..., Observation]
@@ -226,24 +227,57 @@ def test_a_checkpoint_naming_a_pruned_head_holds_by_its_summary(filled: Fixture)
     assert problems and "which was pruned, but no summary" in problems[0]
 
 
-def test_a_timestamp_over_a_pruned_head_still_verifies(filled: Fixture, tmp_path: Path) -> None:
-    store = filled.store
-    folder = checkpoints.data_dir_of(store)
+def _stamped(folder: Path, tmp_path: Path) -> tuple[Authority, checkpoints.Checkpoint]:
+    """A local TSA's token over the current checkpoint (the fixture's: it names seq 4)."""
     fake = make_authority(tmp_path / "tsa")
     served = LocalTSA(fake).start()
     try:
         authority = timestamps.Authority(served.url, fake.ca, 10.0, 60.0, "watchdog tests")
         loaded = checkpoints.load(folder).checkpoint
         assert loaded is not None
-        checkpoints.stamp(folder, loaded, authority)  # over the checkpoint naming seq 4
+        checkpoints.stamp(folder, loaded, authority)
     finally:
         served.stop()
+    return fake, loaded
+
+
+def test_a_timestamp_over_a_pruned_head_still_verifies(filled: Fixture, tmp_path: Path) -> None:
+    store = filled.store
+    folder = checkpoints.data_dir_of(store)
+    fake, _stamp = _stamped(folder, tmp_path)
     done = _apply(store)
     (covered,) = done.summaries[0].covered
     assert (covered.seq, covered.timestamped) == (4, True)
     report = verify_store(store, tsa_ca=fake.ca)
     assert report.ok, report.render()
     assert "1 valid timestamp(s):" in report.render()
+
+
+def test_a_token_set_aside_by_checkpoint_force_still_covers_its_heads(
+    filled: Fixture, tmp_path: Path
+) -> None:
+    store = filled.store
+    folder = checkpoints.data_dir_of(store)
+    _tsa, loaded = _stamped(folder, tmp_path)
+    checkpoints.write(store, force=True)  # moves the token into timestamps-replaced-…/
+    (aside,) = folder.glob(f"{timestamps.DIR}-replaced-*")
+    assert timestamps.names_under(aside) == [loaded.digest]
+    assert timestamps.names_in(folder) == []
+    for replaced in folder.glob("checkpoint-replaced-*.json"):
+        replaced.unlink()  # the body beside the token is then the only copy of that checkpoint
+    done = _apply(store)
+    (covered,) = done.summaries[0].covered
+    assert (covered.checkpoint, covered.seq, covered.timestamped) == (loaded.digest, 4, True)
+    assert verify_store(store).ok
+
+
+def test_the_store_measure_counts_the_pruned_observations_per_target(filled: Fixture) -> None:
+    assert pruned_observations(filled.store.engine) == {}
+    _apply(filled.store)
+    later = NOW + 3 * DAY
+    retention.apply(filled.store, retention.plan(filled.store, CLASSES, later, ANY_TIME), later)
+    assert pruned_observations(filled.store.engine) == {ROLLING: 8}  # seq 1–5, then 6–8
+    assert store_size(filled.store.engine, filled.store.blobs.root).pruned == {ROLLING: 8}
 
 
 def _tamper(store: Store, **values: Any) -> None:

@@ -247,9 +247,7 @@ def _pruned(store: Store, targets: list[str], period: tuple[datetime, datetime])
     """What retention pruned of `targets` in `period`, for the readme (empty when nothing)."""
     lines: dict[str, list[str]] = {"fr": [], "en": []}
     for summary in retention.pruned_in(store, targets, *period):
-        first, last, on = map(
-            _instant, (summary.first_started_at, summary.last_started_at, summary.pruned_at)
-        )
+        first, last, on = summary.instants()
         for lang, template in _PRUNED_LINE.items():
             typo = Typo(lang)
             count = typo.unit(summary.observations, "observation", "observations")
@@ -273,10 +271,6 @@ _PRUNED_LINE = {
     "{on} («\u00a0{rule}\u00a0»)",
     "en": "  - {target}: seq {a}–{b}, {count}, from {first} to {last}, pruned on {on} (“{rule}”)",
 }
-
-
-def _instant(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _write_zip(  # noqa: PLR0913 -- the zip's parts and where to tell its progress

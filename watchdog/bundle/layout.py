@@ -26,8 +26,11 @@ from collections.abc import Iterable
 from typing import Any
 
 # Format 2 drops the CSV's `har` column, which no observation ever filled (no probe records a
-# HAR): a column is a claim. Format 1 bundles still verify, with their own columns.
-FORMAT = "prefecture-watchdog-bundle/2"
+# HAR): a column is a claim. Format 3 adds `slots_seen` (issue 19), the slots a page offered
+# one by one, as the JSON of the hashed document. Bundles of formats 1 and 2 still verify,
+# each with its own columns.
+FORMAT = "prefecture-watchdog-bundle/3"
+FORMAT_2 = "prefecture-watchdog-bundle/2"
 FORMAT_1 = "prefecture-watchdog-bundle/1"
 README = "LISEZMOI.txt"
 MANIFEST = "manifest.json"
@@ -54,8 +57,10 @@ CSV_COLUMNS_1 = (
     "slots", "earliest_slot", "published_next", "final_url", "http_status", "duration_s",
     "screenshot", "framed", "html", "har", "trace", "simulated", "prev_hash", "hash",
 )  # fmt: skip
-CSV_COLUMNS = tuple(c for c in CSV_COLUMNS_1 if c != "har")
-COLUMNS_BY_FORMAT = {FORMAT: CSV_COLUMNS, FORMAT_1: CSV_COLUMNS_1}
+CSV_COLUMNS_2 = tuple(c for c in CSV_COLUMNS_1 if c != "har")
+_AT = CSV_COLUMNS_2.index("slots") + 1
+CSV_COLUMNS = (*CSV_COLUMNS_2[:_AT], "slots_seen", *CSV_COLUMNS_2[_AT:])
+COLUMNS_BY_FORMAT = {FORMAT: CSV_COLUMNS, FORMAT_2: CSV_COLUMNS_2, FORMAT_1: CSV_COLUMNS_1}
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

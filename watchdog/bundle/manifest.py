@@ -45,7 +45,11 @@ class Listed(_Strict):
 
 
 class Manifest(_Strict):
-    format: Literal["prefecture-watchdog-bundle/2", "prefecture-watchdog-bundle/1"]
+    format: Literal[
+        "prefecture-watchdog-bundle/3",
+        "prefecture-watchdog-bundle/2",
+        "prefecture-watchdog-bundle/1",
+    ]
     chains: list[Span]
     files: list[Listed]
     missing_evidence: list[Sha256] = []

@@ -81,7 +81,8 @@ def _observed(store: Store, targets: Sequence[Target], period: Period, allow_emp
         print(
             f"pruned by retention: {summary.target} {summary.seqs()}, {summary.observations} "
             f"observation(s) from {summary.period()} (« {summary.retention} », on "
-            f"{summary.pruned_at}): not in this document",
+            f"{summary.pruned_at}): its observations are not in this document, which names the "
+            "period and its signed summary",
             file=sys.stderr,
         )
     if found is None:

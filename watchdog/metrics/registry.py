@@ -158,6 +158,12 @@ class Metrics:
             "(watchdog/stats/slotlife.py).",
             "histogram", TARGET, SLOT_LIFETIME_BUCKETS,
         )  # fmt: skip
+        self.pruned = Family(
+            "watchdog_retention_pruned_observations",
+            "Observations `watchdog retention apply` pruned from the target's chain, each stretch "
+            "replaced by a signed summary; measured with the store's size (NaN until then).",
+            "gauge", TARGET,
+        )  # fmt: skip
         for kind in WriteKind:
             self.write_errors.labels(kind.value)
         for result in ("ok", "failed"):
@@ -166,7 +172,7 @@ class Metrics:
         self.writable.labels().set(1)
         self.target_families = (self.outcomes, self.duration, self.site_up, self.slots,
                                 self.earliest_days, self.last_seen, self.interval,
-                                self.info)  # fmt: skip
+                                self.info, self.pruned)  # fmt: skip
         self.sre = SreMetrics(version)  # build, store and disk, phases, certificates
         self.families = (*self.target_families, self.slot_lifetime, self.a11y, self.a11y_load,
                          self.substitute, self.assisted, self.sessions, self.lifetime,
@@ -188,6 +194,8 @@ class Metrics:
                 gauge.labels(t.id)
             if (t.id,) not in self.earliest_days.series:
                 self.earliest_days.labels(t.id).set(math.nan)  # no date seen is not "today"
+            if (t.id,) not in self.pruned.series:
+                self.pruned.labels(t.id).set(math.nan)  # not measured yet is not "none"
             self.interval.labels(t.id).set(t.interval.total_seconds())
             info = (t.id, t.department, t.prefecture, t.procedure.value, t.platform, t.label)
             if self._info_key.get(t.id, info) != info:
@@ -198,7 +206,7 @@ class Metrics:
     def forget(self, target_id: str, platform: Platform) -> None:
         """Drop a target removed from the catalog (on config reload)."""
         for family in (self.site_up, self.slots, self.earliest_days, self.last_seen,
-                       self.interval):  # fmt: skip
+                       self.interval, self.pruned):  # fmt: skip
             family.remove(target_id)
         self.duration.remove(target_id, platform)
         self.slot_lifetime.remove(target_id)
@@ -287,6 +295,9 @@ class Metrics:
         """The store's size (measured every few minutes) and the free disk (at each scrape)."""
         if size is not None:
             self.sre.store(size)
+            if size.pruned is not None:  # the declared targets only: a removed one stays gone
+                for key in self.pruned.series:
+                    self.pruned.labels(*key).set(size.pruned.get(key[0], 0))
         self.sre.disk(disk)
 
     def store_health(self, snapshot: WriteSnapshot) -> None:

@@ -47,6 +47,8 @@ from watchdog.store.record import Selection
 BATCH = 10_000
 _DURATION = re.compile(r'"duration_s":(-?[0-9][0-9.eE+-]*)[,}]')
 _MESSAGE = re.compile(r'"message":(null|"(?:[^"\\]|\\.)*")[,}]')
+_SLOTS_SEEN = '"slots_seen":'
+_DECODER = json.JSONDecoder()
 OUTCOMES = {o.value: o for o in Outcome}  # a dict lookup: Outcome(value) costs more per row
 NO_DATE_BUCKET = 5  # Cimade's « no date »: an attempt that met no slot
 HOUR_S = 3600.0
@@ -70,6 +72,7 @@ SCHEMA = pa.schema(
         ("detail", pa.string()),
         ("message", pa.string()),
         ("slots", pa.int32()),
+        ("slots_seen", pa.string()),
         ("earliest_slot", pa.timestamp("us")),
         ("lead_days", pa.float64()),
         ("cimade_bucket", pa.int8()),
@@ -135,17 +138,37 @@ def rows(store: Store, selection: Selection, catalog: dict[str, Target]) -> Iter
         yield _typed(values, _read(doc), known)
 
 
-def _read(doc: str) -> tuple[Any, Any]:
-    """(duration_s, message) of a stored document, without parsing all of it.
+def _read(doc: str) -> tuple[Any, Any, str | None]:
+    """(duration_s, message, slots_seen) of a stored document, without parsing all of it;
+    slots_seen as its canonical JSON text (None when the probe read no slot one by one).
 
-    A stored document is canonical JSON (sorted keys, no spaces); these two keys exist only
-    at its top level, and a key's quote cannot appear unescaped inside a string, so the first
-    match is the field. Anything unexpected falls back to the full parse."""
+    A stored document is canonical JSON (sorted keys, no spaces); these keys exist only at its
+    top level, and a key's quote cannot appear unescaped inside a string, so the first match
+    is the field. Anything unexpected falls back to the full parse."""
     duration, message = _DURATION.search(doc), _MESSAGE.search(doc)
     if duration is None or message is None:
         parsed = json.loads(doc)
-        return parsed.get("duration_s"), parsed.get("message")
-    return json.loads(duration.group(1)), json.loads(message.group(1))
+        seen = parsed.get("slots_seen")
+        listed = (
+            None
+            if seen is None
+            else json.dumps(seen, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+        )
+        return parsed.get("duration_s"), parsed.get("message"), listed
+    return json.loads(duration.group(1)), json.loads(message.group(1)), _slots_seen(doc)
+
+
+def _slots_seen(doc: str) -> str | None:
+    """The text of the document's `slots_seen` list (None when absent or null)."""
+    at = doc.find(_SLOTS_SEEN)
+    if at < 0:
+        return None  # recorded before issue 19, or the field was never set
+    start = at + len(_SLOTS_SEEN)
+    try:
+        value, end = _DECODER.raw_decode(doc, start)
+    except ValueError:
+        return None
+    return doc[start:end] if value is not None else None
 
 
 def _facts(target: Target | None, names: dict[str, str]) -> tuple[str | None, ...]:
@@ -161,7 +184,9 @@ def _facts(target: Target | None, names: dict[str, str]) -> tuple[str | None, ..
     )
 
 
-def _typed(values: tuple[Any, ...], read: tuple[Any, Any], facts: tuple[str | None, ...]) -> Row:
+def _typed(
+    values: tuple[Any, ...], read: tuple[Any, Any, str | None], facts: tuple[str | None, ...]
+) -> Row:
     """The row of one observation from its stored columns (watchdog/store/record.py's
     `PUBLISHED`, in that order)."""
     (obs_id, target, started_at, outcome_value, detail, slots, earliest_slot, published_next,
@@ -173,7 +198,8 @@ def _typed(values: tuple[Any, ...], read: tuple[Any, Any], facts: tuple[str | No
     lead_days, bucket = _lead(started_at, earliest, slots, outcome)
     return (
         obs_id, target, *facts, local.date(), local, started, read[0], outcome_value,
-        outcome.counts_in_rates, detail, read[1], slots, _wall_time(earliest_slot), lead_days,
+        outcome.counts_in_rates, detail, read[1], slots, read[2], _wall_time(earliest_slot),
+        lead_days,
         bucket, published_next, simulated, prev_hash, digest,
     )  # fmt: skip
 

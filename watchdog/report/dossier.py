@@ -36,6 +36,7 @@ from watchdog.report.examples import reduce_png
 from watchdog.report.legal import LegalRefs, load_legal
 from watchdog.report.pdf import footer, html_to_pdf
 from watchdog.report.policy import describe
+from watchdog.report.pruned import PrunedPeriod, pruned_periods
 from watchdog.report.render import SIMULATED_MARK, base_context, environment
 from watchdog.report.steps import Steps, ticker
 from watchdog.report.typo import Typo
@@ -221,6 +222,7 @@ class DossierData:
     applicant: Applicant = field(default_factory=empty)
     issuer: str | None = None
     place: str | None = None
+    pruned: list[PrunedPeriod] = field(default_factory=list)  # outside every count (issue 19)
 
     @property
     def books(self) -> bool:
@@ -253,7 +255,14 @@ def collect(store: Store, target: Target, period: Period, opts: DossierOptions) 
         applicant=opts.applicant or empty(),
         issuer=opts.issuer,
         place=opts.place or (opts.applicant.place if opts.applicant else None),
+        pruned=pruned_periods(
+            store, [target], {target.id: _name(target, opts.lang)}, period, opts.lang
+        ),
     )
+
+
+def _name(target: Target, lang: str) -> str:
+    return f"{target.prefecture} — {labels.procedure(lang, target.procedure)}"
 
 
 def render_dossier(data: DossierData, lang: str, legal: LegalRefs) -> str:
@@ -264,7 +273,7 @@ def render_dossier(data: DossierData, lang: str, legal: LegalRefs) -> str:
         s=data.summary,
         meta={"software": f"prefecture-watchdog {__version__}"},
         title=f"Dossier {data.number}",
-        target_name=f"{data.target.prefecture} — {labels.procedure(lang, data.target.procedure)}",
+        target_name=_name(data.target, lang),
         thresholds={"ce": CE_WEEKS, "practice": PRACTICE_WEEKS, "ideal": IDEAL_WEEKS},
         on=data.target.platform,
         policy=describe(data.capture_modes, typo),

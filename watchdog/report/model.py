@@ -20,6 +20,7 @@ from watchdog.report.accessibility import Audited, LoadRun, audited, load_runs
 from watchdog.report.examples import Example, pick_examples
 from watchdog.report.legal import LegalRefs
 from watchdog.report.policy import PolicyText, describe
+from watchdog.report.pruned import PrunedPeriod, pruned_periods
 from watchdog.report.recommend import (
     Recommendation,
     RuleFile,
@@ -153,6 +154,9 @@ class ReportData:
     substitute: list[Substituted] = field(default_factory=list)  # last check per journey
     # Slots first seen after an announced publication (issue 19), oldest first, per series.
     publications: list[tuple[TargetView, Publication]] = field(default_factory=list)
+    # Stretches retention pruned that meet the period: outside every rate (issue 19).
+    pruned: list[PrunedPeriod] = field(default_factory=list)
+    pruned_previous: list[PrunedPeriod] = field(default_factory=list)  # the same, period before
 
     @property
     def shown_publications(self) -> list[tuple[TargetView, Publication]]:
@@ -272,8 +276,9 @@ def assemble(store: Store, inputs: Inputs) -> ReportData:
         TargetView(t, series[t.id], previous[t.id], chain_end(store, t.id, period))
         for t in inputs.targets
     ]
-    names = Counter(v.short_name(inputs.lang) for v in views)
-    views = [replace(v, distinguish=names[v.short_name(inputs.lang)] > 1) for v in views]
+    same = Counter(v.short_name(inputs.lang) for v in views)
+    views = [replace(v, distinguish=same[v.short_name(inputs.lang)] > 1) for v in views]
+    names = {v.target.id: v.name(inputs.lang) for v in views}
     total = compute_total(series, period)
     typo = Typo(inputs.lang)
     rules = inputs.rules
@@ -305,6 +310,10 @@ def assemble(store: Store, inputs: Inputs) -> ReportData:
         substitute=substituted(series, inputs.lang),
         publications=_publications(store, views, period),
         a11y_loads=load_runs(series),
+        pruned=pruned_periods(store, inputs.targets, names, period, inputs.lang),
+        pruned_previous=pruned_periods(
+            store, inputs.targets, names, period.previous(), inputs.lang
+        ),
     )
     data.charts = build_charts(data)
     return data

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any, Final, Literal
 
 import sqlalchemy as sa
@@ -46,7 +47,7 @@ class Covered(BaseModel):
     created_at: Text
     seq: Seq
     hash: Sha256
-    timestamped: bool  # an RFC 3161 token of that checkpoint was in timestamps/
+    timestamped: bool  # an RFC 3161 token of that checkpoint was kept (timestamps/ or aside)
 
 
 class Summary(BaseModel):
@@ -82,6 +83,13 @@ class Summary(BaseModel):
 
     def period(self) -> str:
         return f"{self.first_started_at} → {self.last_started_at}"
+
+    def instants(self) -> tuple[datetime, datetime, datetime]:
+        """When the first and the last pruned observations started, and when they were pruned."""
+        return tuple(  # type: ignore[return-value]
+            datetime.fromisoformat(text.replace("Z", "+00:00"))
+            for text in (self.first_started_at, self.last_started_at, self.pruned_at)
+        )
 
     def seqs(self) -> str:
         return f"seq {self.first_seq}–{self.last_seq}"

@@ -24,6 +24,7 @@ the evidence of the damage.
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import time
@@ -277,11 +278,72 @@ def pruned_in(
     store: Store, targets: Iterable[str], since: datetime, until: datetime
 ) -> list[pruned.Summary]:
     """The pruned periods of `targets` that meet [since, until), in target and seq order."""
+    return [c.summary for c in checked_in(store, targets, since, until, check=False)]
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A pruned period as a document states it: its summary, and whether it verified."""
+
+    summary: pruned.Summary
+    problem: str | None  # why its summary does not verify (None: it does)
+    signature_checked: bool  # False when the data directory's key could not be read
+
+
+def checked_in(
+    store: Store, targets: Iterable[str], since: datetime, until: datetime, *, check: bool = True
+) -> list[Checked]:
+    """The pruned periods of `targets` that meet [since, until), in target and seq order,
+    each checked as `watchdog verify` checks it (digest, signature under the data
+    directory's key, and the link to the summary before it) when `check`."""
     wanted = sorted(set(targets))
     if not wanted:
         return []
     rows = pruned.stored(store, pruned_segments.c.target.in_(wanted))
-    return pruned.overlapping(rows, format_instant(since), format_instant(until))
+    key: bytes | None = None
+    if check and rows:
+        try:
+            key = checkpoints.read_key(checkpoints.data_dir_of(store))
+        except OSError:
+            key = None
+    start, end = format_instant(since), format_instant(until)
+    found: list[Checked] = []
+    for per_target in pruned.by_target(rows).values():
+        before: tuple[int, str | None] = (0, None)
+        for stored in per_target:
+            if stored.summary is not None and pruned.overlapping([stored], start, end):
+                problem = stored.problem or summary_problem(stored, key, before)
+                found.append(Checked(stored.summary, problem if check else None, key is not None))
+            before = (stored.last_seq, stored.summary.last_hash if stored.summary else None)
+    return found
+
+
+def summary_problem(
+    stored: pruned.Stored, key: bytes | None, before: tuple[int, str | None]
+) -> str | None:
+    """Why a readable summary does not hold: not signed with `key` (None: not checked), or
+    not following `before`, the (last seq, last hash) pruned before it."""
+    summary = stored.summary
+    assert summary is not None
+    if key is not None and summary.key_id != checkpoints.key_id(key):
+        return f"it is signed with key {summary.key_id}, not with this data directory's key"
+    if key is not None and not hmac.compare_digest(
+        checkpoints.sign(key, stored.text.encode()), stored.signature
+    ):
+        return "its signature does not match its content: it was altered"
+    if summary.first_seq != before[0] + 1:
+        return f"it should start at seq {before[0] + 1}, after what was pruned before it"
+    if summary.first_prev_hash != before[1]:
+        return (
+            f"its first observation linked to {_show(summary.first_prev_hash)}, not to the "
+            f"observation before it ({_show(before[1])})"
+        )
+    return None
+
+
+def _show(value: object) -> str:
+    """Hashes in full (a reader compares them with other copies), anything else as repr."""
+    return value if isinstance(value, str) else repr(value)
 
 
 # -- applying -------------------------------------------------------------------------------
@@ -428,21 +490,23 @@ def _prune(store: Store, summary: pruned.Summary, key: bytes) -> pruned.Summary 
 
 def _checkpoint_heads(folder: Path) -> list[tuple[str, str, bool, str, int, str]]:
     """(digest, created_at, timestamped, target, seq, hash) of every head that a checkpoint
-    of the data directory (current, replaced, or kept beside a token) names."""
+    of the data directory (current, replaced, or kept beside a token in `timestamps/` or in a
+    `timestamps-replaced-…/` that `checkpoint --force` set aside) names."""
     bodies: dict[str, bytes] = {}
     for path in [folder / checkpoints.FILE, *sorted(folder.glob("checkpoint-replaced-*.json"))]:
         parsed = _read_checkpoint(path)
         if parsed is not None:
             bodies[parsed.digest] = parsed.body()
     stamped = set()
-    for name in timestamps.names_in(folder):
-        where = folder / timestamps.DIR / name
-        if (where.with_suffix(".tsr")).is_file():
-            stamped.add(name)
-        try:
-            bodies.setdefault(name, where.with_suffix(".json").read_bytes())
-        except OSError:
-            continue
+    for tokens in timestamps.token_dirs(folder):  # set aside by `checkpoint --force` too
+        for name in timestamps.names_under(tokens):
+            where = tokens / name
+            if (where.with_suffix(".tsr")).is_file():
+                stamped.add(name)
+            try:
+                bodies.setdefault(name, where.with_suffix(".json").read_bytes())
+            except OSError:
+                continue
     found = []
     for digest, body in sorted(bodies.items()):
         try:

@@ -454,9 +454,20 @@ class Checked:
     roots_note: str | None = None
 
 
+def token_dirs(folder: Path) -> list[Path]:
+    """`folder/timestamps` and the folders `checkpoint --force` set aside (`set_aside`),
+    oldest first: every token the data directory keeps, checked or not."""
+    aside = sorted(p for p in folder.glob(f"{DIR}-replaced-*") if p.is_dir())
+    return [*aside, folder / DIR]
+
+
 def names_in(folder: Path) -> list[str]:
     """The digests that have a reply or a body in `folder/timestamps`."""
-    where = folder / DIR
+    return names_under(folder / DIR)
+
+
+def names_under(where: Path) -> list[str]:
+    """The digests that have a reply or a body in the token folder `where`."""
     if not where.is_dir():
         return []
     found = {

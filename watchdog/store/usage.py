@@ -4,7 +4,8 @@ The database's size comes from the database (SQLite: its file with `-wal` and `-
 PostgreSQL: `pg_database_size`), the evidence's from a walk of the evidence directory (a
 million blobs take a few seconds: `Sizer` measures every few minutes in a thread of its own,
 for `watchdog run` and for each `watchdog worker` alike), free space from the file system that
-holds `data_dir` (what an unprivileged user may still write).
+holds `data_dir` (what an unprivileged user may still write), and, with the sizes, how many
+observations retention pruned from each chain (issue 19).
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import logging
 import os
 import shutil
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
+
+from watchdog.store.schema import pruned_segments
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,9 @@ class Disk:
 class StoreSize:
     database_bytes: int | None  # None when the database would not say
     evidence_bytes: int
+    # target -> observations retention pruned from its chain (its signed summaries); None
+    # when the database would not say
+    pruned: dict[str, int] | None = field(default_factory=dict)
 
 
 def disk(data_dir: Path) -> Disk | None:
@@ -88,8 +94,28 @@ def database_bytes(engine: sa.Engine) -> int | None:
         return None
 
 
+def pruned_observations(engine: sa.Engine) -> dict[str, int] | None:
+    """target -> observations retention pruned from its chain, summed over its summaries
+    (a small table: one row per `retention apply` that pruned the target); None if it
+    cannot be read now."""
+    try:
+        with engine.connect() as conn:
+            if not sa.inspect(conn).has_table(pruned_segments.name):
+                return {}  # a store older than retention: nothing was pruned
+            count = sa.func.sum(pruned_segments.c.last_seq - pruned_segments.c.first_seq + 1)
+            rows = conn.execute(
+                sa.select(pruned_segments.c.target, count).group_by(pruned_segments.c.target)
+            ).all()
+    except sa.exc.SQLAlchemyError as exc:
+        log.warning("cannot count the pruned observations: %s", exc)
+        return None
+    return {str(target): int(n) for target, n in rows}
+
+
 def store_size(engine: sa.Engine, evidence_root: Path) -> StoreSize:
-    return StoreSize(database_bytes(engine), directory_bytes(evidence_root))
+    return StoreSize(
+        database_bytes(engine), directory_bytes(evidence_root), pruned_observations(engine)
+    )
 
 
 class Sizer:

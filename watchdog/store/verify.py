@@ -23,7 +23,6 @@ The report says which period of which target was pruned.
 from __future__ import annotations
 
 import hashlib
-import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -35,7 +34,7 @@ import sqlalchemy as sa
 
 from watchdog.domain.errors import StoreError
 from watchdog.evidence.volatile import rebuild
-from watchdog.store import access, pruned, timestamps
+from watchdog.store import access, pruned, retention, timestamps
 from watchdog.store import checkpoint as checkpoints
 from watchdog.store.blobs import SHA256_RE
 from watchdog.store.chain import format_instant, sha256_hex
@@ -425,34 +424,13 @@ def _verify_pruned(
         before: tuple[int, str | None] = (0, None)
         for stored in rows:
             where = f"the summary of {target} seq {stored.first_seq}–{stored.last_seq}"
-            problem = stored.problem or _pruned_problem(stored, key, before)
+            problem = stored.problem or retention.summary_problem(stored, key, before)
             if problem is not None:
                 report.pruned_problems.append(f"{where}: {problem}")
             elif stored.summary is not None:
                 report.pruned.append(stored.summary.describe())
             before = (stored.last_seq, stored.summary.last_hash if stored.summary else None)
     return summaries
-
-
-def _pruned_problem(
-    stored: pruned.Stored, key: bytes | None, before: tuple[int, str | None]
-) -> str | None:
-    summary = stored.summary
-    assert summary is not None
-    if key is not None and summary.key_id != checkpoints.key_id(key):
-        return f"it is signed with key {summary.key_id}, not with this data directory's key"
-    if key is not None and not hmac.compare_digest(
-        checkpoints.sign(key, stored.text.encode()), stored.signature
-    ):
-        return "its signature does not match its content: it was altered"
-    if summary.first_seq != before[0] + 1:
-        return f"it should start at seq {before[0] + 1}, after what was pruned before it"
-    if summary.first_prev_hash != before[1]:
-        return (
-            f"its first observation linked to {_show(summary.first_prev_hash)}, not to the "
-            f"observation before it ({_show(before[1])})"
-        )
-    return None
 
 
 def _verify_chains(
