@@ -29,7 +29,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from bench import micro, startup, table
+from bench import ingest, micro, startup, table
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PYTHON = sys.executable
@@ -142,8 +142,7 @@ def micro_figures(quick: bool, repeats: int) -> dict[str, Any]:
         "scheduler lateness (fake probes)": micro.lateness(*lateness),
         "scrape": micro.median_of([micro.scrape(2000, 10 if quick else 20)
                                    for _ in range(repeats)]),
-        "ingest": micro.median_of([micro.ingest(5000 if quick else 50_000, 500)
-                                   for _ in range(repeats)]),
+        **ingest.figures(5000 if quick else 50_000, 500, repeats),
         "startup": startup.startup(5 if quick else 21),
     }  # fmt: skip
 
