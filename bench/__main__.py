@@ -29,7 +29,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from bench import ingest, micro, startup, table
+from bench import ingest, micro, soak, startup, table
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PYTHON = sys.executable
@@ -148,6 +148,9 @@ def micro_figures(quick: bool, repeats: int) -> dict[str, Any]:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["soak"]:  # `python -m bench soak …`: bench/soak.py
+        soak.main(sys.argv[2:])
+        return
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one short run of each scenario")
     parser.add_argument("--repeats", type=int, help="runs per scenario (default 3, quick 1)")

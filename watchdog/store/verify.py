@@ -12,13 +12,22 @@ checkpoint names; each token's line says which observations it is the first to c
 blob an observation references must exist, and every blob in the evidence store must hash to
 its name. A page kept as skeleton + volatile record (watchdog/evidence/volatile.py) must
 rebuild to the bytes its `html_sha256` names. The report names the first broken link per target.
+
+A verify that finds everything sound against a signed checkpoint records it as verified
+(`verified.json`, watchdog/store/checkpoint.py). With `since_checkpoint`, a verify starts from
+that mark: each chain must still hold, at the marked seq, the very observation the mark names
+(its stored document hashing to the marked hash), and everything after it is checked as
+above, with the blobs those observations reference; the observations before the mark are not
+read. A change to one of them that keeps the marked observation breaks a link that only a full
+verify walks; one that rewrites up to the marked observation changes its hash, which the
+incremental verify sees (docs/runbook.md, « Incremental verify »).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
@@ -77,6 +86,9 @@ class VerifyReport:
     timestamp_problems: list[str] = field(default_factory=list)
     timestamp_notes: list[str] = field(default_factory=list)
     access_log: access.AccessCheck = field(default_factory=access.AccessCheck)
+    since: str | None = None  # the verified mark an incremental verify started from
+    marked: bool = False  # this verify recorded its checkpoint as verified
+    mark_note: str | None = None
 
     @property
     def problem_count(self) -> int:
@@ -92,9 +104,11 @@ class VerifyReport:
     def summary(self) -> str:
         """One line: what was checked, and the verdict (the last line `verify` prints)."""
         verdict = "OK" if self.ok else f"FAILED, {self.problem_count} problem(s)"
+        since = " since the verified mark" if self.since else ""
+        written = " but the verified mark" if self.marked else ""
         return (
-            f"verified {self.observations} observation(s) in {self.targets} chain(s) and "
-            f"{self.blobs} blob(s); nothing written: {verdict}"
+            f"verified {self.observations} observation(s){since} in {self.targets} chain(s) "
+            f"and {self.blobs} blob(s); nothing written{written}: {verdict}"
         )
 
     def render(self) -> str:
@@ -107,6 +121,12 @@ class VerifyReport:
             lines.append("OK: every chain links up and every blob matches its SHA-256.")
         else:
             lines.append(f"FAILED: {self.problem_count} problem(s) found.")
+        if self.since:
+            lines.append(
+                f"Incremental: from the {self.since}; the observations before it were checked "
+                "by that verify and are not read again (a change to them is found only by a "
+                "full `watchdog verify`)."
+            )
         if self.checkpoint:
             lines.append(f"Checked against the {self.checkpoint}.")
         if self.checkpoint_problem:
@@ -123,6 +143,11 @@ class VerifyReport:
             )
         if self.checkpoint_note:
             lines.append(f"Note: {self.checkpoint_note}.")
+        if self.mark_note:
+            lines.append(f"Note: {self.mark_note}.")
+        if self.marked:
+            lines.append("Recorded this checkpoint as verified (verified.json): "
+                         "`watchdog verify --since-checkpoint` starts from it.")  # fmt: skip
         lines.extend(f"Note: {n}." for n in self.timestamp_notes)
         if self.temp_files:
             lines.append(
@@ -147,11 +172,18 @@ def _render_blob(p: BlobProblem) -> str:
 class _ChainCheck:
     """Walks one target's rows in seq order, keeping the first problem and a count."""
 
-    def __init__(self, target: str, expect: tuple[int, str] | None = None) -> None:
+    def __init__(
+        self,
+        target: str,
+        expect: tuple[int, str] | None = None,
+        start: tuple[int, str] | None = None,
+    ) -> None:
         self.target = target
         self.expect = expect  # (seq, hash) the last checkpoint names for this target
-        self.expected_seq = 1
-        self.links: tuple[str | None, ...] = (None,)  # hashes the next prev_hash may name
+        self.start = start  # (seq, hash) of the verified mark: rows before it are not read
+        self.expected_seq = start[0] if start else 1
+        # Hashes the next prev_hash may name; None: not known (the marked row's predecessor).
+        self.links: tuple[str | None, ...] | None = None if start else (None,)
         self.last: tuple[int, str, str] | None = None  # (seq, hash, id) of the last row
         self.first: ChainBreak | None = None
         self.further = 0
@@ -175,11 +207,13 @@ class _ChainCheck:
                 f"its hash {_show(row.hash)} is not the SHA-256 of its "
                 f"stored document ({_show(computed)})",
             )
+        if self.start is not None and seq == self.start[0]:
+            self._check_start(row, seq, computed)
         doc = _parse(text)
         if doc is None:
             self.flag(seq, row.id, "its stored document is not a JSON object")
         else:
-            if not gap and doc.get("prev_hash") not in self.links:
+            if not gap and self.links is not None and doc.get("prev_hash") not in self.links:
                 self.flag(
                     seq,
                     row.id,
@@ -199,6 +233,17 @@ class _ChainCheck:
             self.expected_seq = seq + 1
             self.last = (seq, row.hash, row.id)
         return doc
+
+    def _check_start(self, row: sa.Row[Any], seq: int, computed: str) -> None:
+        assert self.start is not None
+        if row.hash != self.start[1] or computed != self.start[1]:
+            self.flag(
+                seq,
+                row.id,
+                f"it is no longer the observation {self.start[1]} that the verified mark "
+                f"names for this seq (stored hash {_show(row.hash)}, document hashing to "
+                f"{computed}): the chain was rewritten after it was verified",
+            )
 
     def _check_seq(self, row: sa.Row[Any], seq: int | None) -> bool:
         """Flag a seq that does not follow the previous one; True when rows are missing."""
@@ -241,6 +286,14 @@ class _ChainCheck:
     def finish(self, head: tuple[int, str | None] | None) -> ChainBreak | None:
         """Compare the chain head with the last row; return the first break, if any."""
         last_seq, last_hash, last_id = self.last or (0, None, None)
+        if self.start is not None and self.last is None:
+            self.flag(
+                self.start[0],
+                None,
+                f"seq {self.start[0]} ({self.start[1]}), which the verified mark names, is "
+                "no longer stored: the chain was cut after it was verified",
+            )
+            return replace(self.first, further_problems=self.further) if self.first else None
         if self.expect is not None and last_seq < self.expect[0]:
             self.flag(last_seq + 1, None, self._cut_short(last_seq))
         if head is None:
@@ -279,6 +332,7 @@ def verify_store(
     every: int = PROGRESS_EVERY,
     data_dir: Path | None = None,
     tsa_ca: Path | None = None,
+    since_checkpoint: bool = False,
 ) -> VerifyReport:
     """Recompute every chain and every blob of `store`; problems go in the report.
 
@@ -286,6 +340,8 @@ def verify_store(
     the end; `blob_progress` likewise with the number of blobs hashed. The checkpoint and
     its timestamps are read from `data_dir` (by default the store's own data directory);
     the timestamps are checked against the certificates of `tsa_ca` (checkpoints.tsa_ca).
+    With `since_checkpoint`, only what follows the verified mark is read (module docstring);
+    without a valid mark the verify is a full one, and says why.
     """
     report = VerifyReport()
     folder = data_dir or checkpoints.data_dir_of(store)
@@ -295,11 +351,41 @@ def verify_store(
     if loaded.checkpoint is not None:
         report.checkpoint = loaded.checkpoint.summary()
         expect = loaded.checkpoint.by_target()
-    _verify_chains(store, report, progress, every, expect)
-    _verify_blobs(store, report, blob_progress, every)
+    start = _start(folder, report) if since_checkpoint else None
+    _verify_chains(store, report, progress, every, expect, start)
+    if start is None:
+        _verify_blobs(store, report, blob_progress, every)
     _verify_timestamps(store, report, folder, tsa_ca, loaded.checkpoint)
     report.access_log = access.verify(folder)
+    if report.ok and loaded.checkpoint is not None and loaded.note is None:
+        try:
+            checkpoints.write_mark(folder, loaded.checkpoint)
+            report.marked = True
+        except OSError as exc:
+            report.mark_note = f"the checkpoint was not recorded as verified: {exc}"
     return report
+
+
+def _start(folder: Path, report: VerifyReport) -> dict[str, tuple[int, str]] | None:
+    """The heads of the verified mark, or None (said in the report) when there is none."""
+    mark = checkpoints.load_mark(folder)
+    if isinstance(mark, str):
+        report.mark_note = f"{mark}; this verify was a full one"
+        return None
+    report.since = (
+        f"verified mark of {mark.verified_at} (the checkpoint of {mark.checkpoint.created_at}, "
+        f"digest {mark.checkpoint.digest})"
+    )
+    return mark.checkpoint.by_target()
+
+
+def rows_after(store: Store, start: dict[str, tuple[int, str]]) -> int:
+    """How many observations an incremental verify from `start` reads (for a progress bar)."""
+    total = 0
+    for row in store.scan(sa.select(chain_heads.c.target, chain_heads.c.seq)):
+        first = start.get(row.target, (1, ""))[0]
+        total += max(row.seq - first + 1, 0)
+    return total
 
 
 MAX_TIMESTAMP_LINES = 30
@@ -373,26 +459,35 @@ def _verify_chains(
     progress: Progress | None,
     every: int,
     expect: dict[str, tuple[int, str]],
+    start: dict[str, tuple[int, str]] | None = None,
 ) -> None:
     heads = {row.target: (row.seq, row.hash) for row in store.scan(sa.select(chain_heads))}
     missing: dict[str, list[str]] = {}
+    referenced: set[str] = set()
     pages = _PageCheck(store)
     checks: list[_ChainCheck] = []
-    for row in store.scan(_ROWS_IN_CHAIN_ORDER):
+    begin = start or {}
+    rows = store.scan(_ROWS_IN_CHAIN_ORDER) if start is None else _rows_from(store, heads, begin)
+    for row in rows:
         if not checks or checks[-1].target != row.target:
-            checks.append(_ChainCheck(row.target, expect.get(row.target)))
+            checks.append(_ChainCheck(row.target, expect.get(row.target), begin.get(row.target)))
         doc = checks[-1].check_row(row)
         report.observations += 1
         for sha, kind in _evidence(doc):
             report.evidence_refs += 1
             if not SHA256_RE.fullmatch(sha) or not store.blobs.exists(sha):
                 missing.setdefault(sha, []).append(_describe(row, kind))
+            else:
+                referenced.add(sha)
         pages.check(row, doc)
         if progress and report.observations % every == 0:
             progress(report.observations)
     seen = {check.target for check in checks}
-    unseen = {t for t in heads if heads[t][0] != 0} | set(expect)
-    checks.extend(_ChainCheck(t, expect.get(t)) for t in sorted(unseen - seen))
+    unseen = {t for t in heads if heads[t][0] != 0} | set(expect) | set(begin)
+    checks.extend(_ChainCheck(t, expect.get(t), begin.get(t)) for t in sorted(unseen - seen))
+    if start is not None:
+        _check_before_start(store, report, expect, begin)
+        _verify_referenced(store, report, referenced)
     for check in checks:
         found = check.finish(heads.get(check.target))
         if found is not None:
@@ -406,6 +501,39 @@ def _verify_chains(
         for sha, names in sorted(missing.items())
     )
     report.blob_problems.extend(pages.problems)
+
+
+def _rows_from(
+    store: Store, heads: dict[str, tuple[int, str | None]], start: dict[str, tuple[int, str]]
+) -> Iterator[sa.Row[Any]]:
+    """Each chain's rows from its marked seq on (all of a chain the mark does not name)."""
+    for target in sorted(set(heads) | set(start)):
+        first = start.get(target, (1, ""))[0]
+        where = (observations.c.target == target) & (observations.c.seq >= first)
+        yield from store.scan(_ROWS_IN_CHAIN_ORDER.where(where))
+
+
+def _check_before_start(
+    store: Store,
+    report: VerifyReport,
+    expect: dict[str, tuple[int, str]],
+    start: dict[str, tuple[int, str]],
+) -> None:
+    """The checkpoint's heads that lie before the mark (not read by the walk) still held."""
+    before = {t: head for t, head in expect.items() if t in start and head[0] < start[t][0]}
+    for problem in checkpoints.not_held(store, before):
+        target = problem.split(" ", 1)[0]
+        report.breaks.append(ChainBreak(target, before[target][0], None, problem))
+
+
+def _verify_referenced(store: Store, report: VerifyReport, referenced: set[str]) -> None:
+    """Hash each blob the observations read reference (an incremental verify's blobs)."""
+    corrupt = []
+    for sha in sorted(referenced):
+        report.blobs += 1
+        if not store.blobs.verify(sha):
+            corrupt.append(sha)
+    _report_corrupt(store, report, corrupt)
 
 
 class _PageCheck:
@@ -458,12 +586,16 @@ def _verify_blobs(
             progress(report.blobs)
     if progress:
         progress(report.blobs)
+    _report_corrupt(store, report, corrupt)
+    report.temp_files = len(store.blobs.temp_files())
+
+
+def _report_corrupt(store: Store, report: VerifyReport, corrupt: list[str]) -> None:
     refs = _references(store, set(corrupt)) if corrupt else {}
     report.blob_problems.extend(
         BlobProblem(sha, "its content does not match its SHA-256 name", tuple(refs.get(sha, ())))
         for sha in corrupt
     )
-    report.temp_files = len(store.blobs.temp_files())
 
 
 def _references(store: Store, wanted: set[str]) -> dict[str, list[str]]:
