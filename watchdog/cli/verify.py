@@ -10,8 +10,8 @@ from watchdog.cli.progress import progress
 from watchdog.cli.report import verify_bundle_command
 from watchdog.cli.verbs import AddConfig, Loader, Subparsers, add_verb
 from watchdog.store import Store
-from watchdog.store.record import Selection, count
 from watchdog.store.checkpoint import data_dir_of, load_mark
+from watchdog.store.record import Selection, count
 from watchdog.store.verify import VerifyReport, rows_after, verify_store
 
 
