@@ -50,8 +50,9 @@ def kind(pid: int) -> str:
     if stat[stat.rindex(")") + 2] == "Z":
         return f"{name} <defunct>"
     if name.startswith("chrom"):
-        types = [a.decode(errors="replace") for a in argv if a.startswith(b"--type=")]
-        sub = [a.decode(errors="replace") for a in argv if a.startswith(b"--utility-sub-type=")]
+        words = b" ".join(argv).split()  # Chromium rewrites its title: one space-joined arg
+        types = [a.decode(errors="replace") for a in words if a.startswith(b"--type=")]
+        sub = [a.decode(errors="replace") for a in words if a.startswith(b"--utility-sub-type=")]
         label = types[0].removeprefix("--type=") if types else "browser"
         if sub:
             label += "/" + sub[0].removeprefix("--utility-sub-type=").split(".")[-1]

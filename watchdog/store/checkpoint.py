@@ -312,7 +312,7 @@ def _sign(key: bytes, body: bytes) -> str:
 # `watchdog verify` records, when it finds everything sound against a signed checkpoint, that
 # this checkpoint was verified: `verified.json`, signed with the same key over a body of its
 # own format (so a checkpoint, which the daemon signs every few seconds, can never pass for a
-# mark). `watchdog verify --since-checkpoint` starts from it (docs/runbook.md).
+# mark). `watchdog verify --since-checkpoint` starts from it (README « Evidence »).
 
 VERIFIED_FILE = "verified.json"
 VERIFIED_FORMAT: Final = "prefecture-watchdog-verified/1"

@@ -20,7 +20,7 @@ that mark: each chain must still hold, at the marked seq, the very observation t
 above, with the blobs those observations reference; the observations before the mark are not
 read. A change to one of them that keeps the marked observation breaks a link that only a full
 verify walks; one that rewrites up to the marked observation changes its hash, which the
-incremental verify sees (docs/runbook.md, « Incremental verify »).
+incremental verify sees (README « Evidence », « Incremental verify »).
 """
 
 from __future__ import annotations
