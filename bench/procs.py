@@ -161,6 +161,14 @@ class MemoryCgroup:
             return cls(path, peak_file)
         return None
 
+    def pids(self) -> list[str]:
+        """The processes in the group now (re-parented ones too, unlike a tree walk)."""
+        try:
+            with open(os.path.join(self.path, "cgroup.procs"), encoding="ascii") as procs:
+                return procs.read().split()
+        except OSError:
+            return []
+
     def join(self) -> None:
         """Move the calling process into the group (its later children are born in it)."""
         with open(os.path.join(self.path, "cgroup.procs"), "w", encoding="ascii") as procs:

@@ -34,6 +34,7 @@ from bench.procs import MemoryCgroup, tree, tree_memory
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TOLERANCE = 0.10
+TRENDS = ("pss_mb", "cgroup_anon_mb", "processes", "threads")
 MB = 2**20
 
 
@@ -60,16 +61,28 @@ def kind(pid: int) -> str:
     return name
 
 
+def threads(pid: int) -> int:
+    """Threads of one process (an executor's threads are threads, not processes)."""
+    try:
+        return len(os.listdir(f"/proc/{pid}/task"))
+    except OSError:
+        return 0
+
+
 def sample(root: int, group: MemoryCgroup | None, started: float) -> dict[str, Any]:
     memory = tree_memory(root)
     pids = tree(root)
     kinds = Counter(kind(pid) for pid in pids)
     kinds.pop("gone", None)
+    in_group = len(group.pids()) if group else None
     usage = group.usage_bytes() if group else None
     anon = group.anon_bytes() if group else None
     return {
         "minute": round((time.monotonic() - started) / 60, 2),
         "processes": sum(kinds.values()),
+        "processes_in_cgroup": in_group,  # crashpad handlers leave the tree (re-parented)
+        "threads": sum(threads(pid) for pid in pids),
+        "python_threads": threads(root),
         "pss_mb": round(memory.pss_bytes / MB, 1),
         "cgroup_mb": round(usage / MB, 1) if usage is not None else None,
         "cgroup_anon_mb": round(anon / MB, 1) if anon is not None else None,
@@ -96,11 +109,26 @@ def verdict(samples: list[dict[str, Any]], warmup: float) -> dict[str, Any]:
                        "last": values[-1], "within_10_percent": within}  # fmt: skip
         flat &= within
     counts = [s["processes"] for s in after]
-    grows = max(counts) > counts[0]
+    grows = counts[-1] > counts[0]
     result["processes"] = {"first": counts[0], "max": max(counts), "last": counts[-1],
                            "grows": grows}  # fmt: skip
     result["flat"] = flat and not grows
+    for key in TRENDS:
+        result[f"{key}_per_hour"] = _slope(after, key)
     return result
+
+
+def _slope(samples: list[dict[str, Any]], key: str) -> float | None:
+    """Least-squares trend of `key` per hour: a leak climbs, noise does not."""
+    points = [(s["minute"] / 60, s[key]) for s in samples if s.get(key) is not None]
+    if len(points) < 2:
+        return None
+    mean_t = sum(t for t, _ in points) / len(points)
+    mean_v = sum(v for _, v in points) / len(points)
+    spread = sum((t - mean_t) ** 2 for t, _ in points)
+    if not spread:
+        return None
+    return round(sum((t - mean_t) * (v - mean_v) for t, v in points) / spread, 1)
 
 
 def _free_port() -> int:
@@ -143,7 +171,8 @@ def run(minutes: float, every: float, warmup: float) -> dict[str, Any]:
 
 
 def _print_row(s: dict[str, Any]) -> None:
-    print(f"  {s['minute']:6.2f} min  {s['processes']:3d} processes  PSS {s['pss_mb']:7.1f} MB  "
+    print(f"  {s['minute']:6.2f} min  {s['processes']:3d} processes ({s['processes_in_cgroup']} in "
+          f"the cgroup, {s['threads']} threads)  PSS {s['pss_mb']:7.1f} MB  "
           f"cgroup {s['cgroup_mb']} MB (anon+shmem {s['cgroup_anon_mb']} MB)  load {s['load']}",
           file=sys.stderr, flush=True)  # fmt: skip
 
@@ -154,12 +183,14 @@ def render(result: dict[str, Any]) -> str:
         f"{result['every_s']:g} s, warm-up {result['warmup_min']:g} min; demo exit code "
         f"{result['exit_code']}",
         "",
-        "| minute | processes | PSS MB | cgroup MB | cgroup anon+shmem MB | load | kinds |",
-        "|---|---|---|---|---|---|---|",
+        "| minute | processes (cgroup) | threads (python) | PSS MB | cgroup MB "
+        "| cgroup anon+shmem MB | load | kinds |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for s in result["samples"]:
         kinds = ", ".join(f"{k} {v}" for k, v in s["kinds"].items())
-        lines.append(f"| {s['minute']:.1f} | {s['processes']} | {s['pss_mb']} | {s['cgroup_mb']} "
+        lines.append(f"| {s['minute']:.1f} | {s['processes']} ({s['processes_in_cgroup']}) "
+                     f"| {s['threads']} ({s['python_threads']}) | {s['pss_mb']} | {s['cgroup_mb']} "
                      f"| {s['cgroup_anon_mb']} | {s['load']} | {kinds} |")  # fmt: skip
     v = result["verdict"]
     lines.append("")
@@ -169,6 +200,9 @@ def render(result: dict[str, Any]) -> str:
         lines.append(f"verdict: {'FLAT' if v['flat'] else 'NOT FLAT'} after warm-up — "
                      + "; ".join(f"{k} {json.dumps(v[k])}" for k in
                                  ("pss_mb", "cgroup_anon_mb", "processes") if k in v))  # fmt: skip
+        trends = [(k, v.get(f"{k}_per_hour")) for k in TRENDS]
+        lines.append("trend per hour after warm-up: "
+                     + ", ".join(f"{k} {t:+}" for k, t in trends if t is not None))  # fmt: skip
     return "\n".join(lines)
 
 
