@@ -93,7 +93,8 @@ class MemoryReading:
     cpu_cost_s: float  # what the reading itself cost (subtract it from the tree's CPU)
 
 
-def _rollup(pid: int) -> tuple[int, int]:
+def rollup(pid: int) -> tuple[int, int]:
+    """(PSS, RSS) of one process in bytes; zeros for one that exited or is a zombie."""
     pss = rss = 0
     try:
         with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as handle:
@@ -111,7 +112,7 @@ def tree_memory(root: int | None = None) -> MemoryReading:
     """One reading of the tree's PSS and RSS (seconds on Chromium: call it rarely)."""
     started = time.thread_time()
     pids = tree(root or os.getpid())
-    readings = [_rollup(pid) for pid in pids]
+    readings = [rollup(pid) for pid in pids]
     return MemoryReading(
         pss_bytes=sum(p for p, _ in readings),
         rss_bytes=sum(r for _, r in readings),

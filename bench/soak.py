@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.procs import MemoryCgroup, tree, tree_memory
+from bench.procs import MemoryCgroup, rollup, tree
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TOLERANCE = 0.10
@@ -70,20 +70,24 @@ def threads(pid: int) -> int:
 
 
 def sample(root: int, group: MemoryCgroup | None, started: float) -> dict[str, Any]:
-    memory = tree_memory(root)
     pids = tree(root)
-    kinds = Counter(kind(pid) for pid in pids)
-    kinds.pop("gone", None)
+    named = {pid: kind(pid) for pid in pids}
+    pss = {pid: rollup(pid)[0] for pid in pids}  # one pass: the totals and each kind's share
+    kinds = Counter(name for name in named.values() if name != "gone")
+    by_kind: Counter[str] = Counter()
+    for pid, name in named.items():
+        by_kind[name] += pss[pid]
     in_group = len(group.pids()) if group else None
     usage = group.usage_bytes() if group else None
     anon = group.anon_bytes() if group else None
     return {
         "minute": round((time.monotonic() - started) / 60, 2),
+        "pss_mb_by_kind": {name: round(v / MB, 1) for name, v in sorted(by_kind.items()) if v},
         "processes": sum(kinds.values()),
         "processes_in_cgroup": in_group,  # crashpad handlers leave the tree (re-parented)
         "threads": sum(threads(pid) for pid in pids),
         "python_threads": threads(root),
-        "pss_mb": round(memory.pss_bytes / MB, 1),
+        "pss_mb": round(sum(pss.values()) / MB, 1),
         "cgroup_mb": round(usage / MB, 1) if usage is not None else None,
         "cgroup_anon_mb": round(anon / MB, 1) if anon is not None else None,
         "load": round(os.getloadavg()[0], 2),

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from bench import soak
+
 Row = dict[str, Any]
 MB = 2**20
 
@@ -186,5 +188,7 @@ def render(result: dict[str, Any]) -> str:
         parts += [*capture_table(result["capture"]), ""]
     for name, values in result.get("micro", {}).items():
         parts += [*kv_table(name, values), ""]
+    if result.get("soak"):
+        parts += [soak.render(result["soak"]), ""]
     parts += targets_table(result)
     return "\n".join(parts)
