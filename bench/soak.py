@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -162,9 +163,13 @@ def run(minutes: float, every: float, warmup: float) -> dict[str, Any]:
                 while child.poll() is None and time.monotonic() < deadline:
                     time.sleep(0.5)
             child.wait(timeout=minutes * 60 + 600)
-        finally:
+        finally:  # interrupted: the demo stops as on SIGTERM (its browser with it), then the group
             if child.poll() is None:
-                child.kill()
+                child.terminate()
+                try:
+                    child.wait(timeout=120)
+                except subprocess.TimeoutExpired:
+                    child.kill()
             log.close()
             if group:
                 group.leave()
@@ -218,6 +223,7 @@ def main(argv: list[str] | None = None) -> None:
                         "(default: a quarter of the run, at most 10)")  # fmt: skip
     args = parser.parse_args(argv)
     warmup = args.warmup if args.warmup is not None else min(args.minutes / 4, 10.0)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that `run` cleans up
     load_before = " ".join(f"{x:.1f}" for x in os.getloadavg())
     result = run(args.minutes, args.every, warmup)
     result |= {"date": datetime.now(UTC).isoformat(timespec="seconds"),
