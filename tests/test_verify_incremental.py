@@ -10,12 +10,13 @@ a full one, which says why.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from intruder import Sql
+from intruder import stored_row as _row
 
 from watchdog.cli.main import main
 from watchdog.domain.models import EvidenceRefs, Observation
@@ -26,7 +27,6 @@ from watchdog.store.schema import chain_heads, observations
 from watchdog.store.verify import verify_store
 
 MakeObs = Callable[..., Observation]
-Sql = Callable[[sa.Executable], None]
 MARKED = 4  # each chain's seq at the verified mark
 
 
@@ -45,27 +45,6 @@ def marked(store: Store, make_observation: MakeObs) -> Store:
             evidence = EvidenceRefs(screenshot=shot)
             store.append(make_observation(target, n, evidence=evidence))
     return store
-
-
-@pytest.fixture
-def sql(store: Store) -> Iterator[Sql]:
-    """SQL as an intruder runs it: a plain connection, foreign keys not enforced."""
-    engine = sa.create_engine(store.engine.url)
-
-    def run(stmt: sa.Executable) -> None:
-        with engine.begin() as conn:
-            if engine.dialect.name == "postgresql":
-                conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
-            conn.execute(stmt)
-
-    yield run
-    engine.dispose()
-
-
-def _row(store: Store, target: str, seq: int) -> sa.Row[Any]:
-    where = (observations.c.target == target) & (observations.c.seq == seq)
-    with store.engine.connect() as conn:
-        return conn.execute(sa.select(observations).where(where)).one()
 
 
 def _where(target: str, seq: int) -> sa.ColumnElement[bool]:

@@ -135,12 +135,16 @@ def parse(raw: bytes) -> Checkpoint | str:
     try:
         checkpoint = Checkpoint.model_validate_json(raw)
     except ValidationError as exc:
-        first = exc.errors(include_url=False, include_input=False)[0]
-        where = ".".join(str(p) for p in first["loc"]) or "the document"
-        return f"{where}: {first['msg']}"
+        return _first_error(exc)
     if hashlib.sha256(checkpoint.body()).hexdigest() != checkpoint.digest:
         return "its digest is not the SHA-256 of its content"
     return checkpoint
+
+
+def _first_error(exc: ValidationError) -> str:
+    first = exc.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(p) for p in first["loc"]) or "the document"
+    return f"{where}: {first['msg']}"
 
 
 def load(data_dir: Path) -> Loaded:
@@ -371,9 +375,7 @@ def load_mark(folder: Path) -> VerifiedMark | str:
     try:
         mark = VerifiedMark.model_validate_json(raw)
     except ValidationError as exc:
-        first = exc.errors(include_url=False, include_input=False)[0]
-        where = ".".join(str(p) for p in first["loc"]) or "the document"
-        return f"{path} is not a verified mark: {where}: {first['msg']}"
+        return f"{path} is not a verified mark: {_first_error(exc)}"
     checked = _check_signature(mark.checkpoint, folder / KEY_FILE)
     if checked.problem or checked.note:
         return f"{path}: {checked.problem or checked.note}"
