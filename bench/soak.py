@@ -36,6 +36,7 @@ from bench.procs import MemoryCgroup, rollup, tree
 RESULTS = Path(__file__).resolve().parent / "results"
 TOLERANCE = 0.10
 TRENDS = ("pss_mb", "cgroup_anon_mb", "processes", "threads")
+TREND_MINUTES = 10  # a trend per hour is shown only over at least this long after warm-up
 MB = 2**20
 
 
@@ -118,8 +119,9 @@ def verdict(samples: list[dict[str, Any]], warmup: float) -> dict[str, Any]:
     result["processes"] = {"first": counts[0], "max": max(counts), "last": counts[-1],
                            "grows": grows}  # fmt: skip
     result["flat"] = flat and not grows
-    for key in TRENDS:
-        result[f"{key}_per_hour"] = _slope(after, key)
+    if after[-1]["minute"] - after[0]["minute"] >= TREND_MINUTES:  # shorter: noise, not trend
+        for key in TRENDS:
+            result[f"{key}_per_hour"] = _slope(after, key)
     return result
 
 
@@ -210,8 +212,8 @@ def render(result: dict[str, Any]) -> str:
                      + "; ".join(f"{k} {json.dumps(v[k])}" for k in
                                  ("pss_mb", "cgroup_anon_mb", "processes") if k in v))  # fmt: skip
         trends = [(k, v.get(f"{k}_per_hour")) for k in TRENDS]
-        lines.append("trend per hour after warm-up: "
-                     + ", ".join(f"{k} {t:+}" for k, t in trends if t is not None))  # fmt: skip
+        shown = ", ".join(f"{k} {t:+}" for k, t in trends if t is not None)
+        lines.append(f"trend per hour after warm-up: {shown or f'none under {TREND_MINUTES} min'}")
     return "\n".join(lines)
 
 
