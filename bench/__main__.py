@@ -4,12 +4,14 @@
     python -m bench --quick         # one short run of each (≈ 3 min)
     python -m bench --only browser,floor --repeats 5
     python -m bench --render bench/results/bench-….json   # a saved run's table again
+    python -m bench soak --minutes 120   # the demo for two hours, memory and processes sampled
 
 It starts the simulator (its own process, not counted), runs each probe scenario in a fresh
 process for a fixed number of probes, then the request engine under the real scheduler
-across many simulated hosts, then the figures that need no browser. It prints one table
-and saves everything as JSON under bench/results/. Figures are never asserted in tests:
-on a shared machine they are noisy; trust medians and the ratios measured in one run.
+across many simulated hosts, then the figures that need no browser, last a short soak of
+the demo (bench/soak.py). It prints one table and saves everything as JSON under
+bench/results/. Figures are never asserted in tests: on a shared machine they are noisy;
+trust medians and the ratios measured in one run.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from bench import micro, startup, table
+from bench import ingest, micro, soak, startup, table
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PYTHON = sys.executable
@@ -142,19 +144,22 @@ def micro_figures(quick: bool, repeats: int) -> dict[str, Any]:
         "scheduler lateness (fake probes)": micro.lateness(*lateness),
         "scrape": micro.median_of([micro.scrape(2000, 10 if quick else 20)
                                    for _ in range(repeats)]),
-        "ingest": micro.median_of([micro.ingest(5000 if quick else 50_000, 500)
-                                   for _ in range(repeats)]),
+        **ingest.figures(5000 if quick else 50_000, 500, repeats),
         "startup": startup.startup(5 if quick else 21),
     }  # fmt: skip
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["soak"]:  # `python -m bench soak …`: bench/soak.py
+        soak.main(sys.argv[2:])
+        return
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one short run of each scenario")
     parser.add_argument("--repeats", type=int, help="runs per scenario (default 3, quick 1)")
     parser.add_argument("--only", help="comma-separated scenarios (naive, browser, floor, …)")
     parser.add_argument("--no-scheduled", action="store_true", help="skip the scheduler run")
     parser.add_argument("--no-micro", action="store_true", help="skip lateness/scrape/ingest")
+    parser.add_argument("--no-soak", action="store_true", help="skip the short soak of the demo")
     parser.add_argument("--render", metavar="JSON", help="print the table of a saved result")
     args = parser.parse_args()
     if args.render:
@@ -188,6 +193,10 @@ def main() -> None:
             result["capture"] = run_child("bench.capture", [], log)
         print("  lateness, /metrics, store ingest", file=sys.stderr, flush=True)
         result["micro"] = micro_figures(args.quick, repeats)
+    if not args.no_soak:  # the long one: `python -m bench soak --minutes 120`
+        minutes = 2.0 if args.quick else 5.0
+        print(f"  soak: the demo for {minutes:g} min", file=sys.stderr, flush=True)
+        result["soak"] = soak.run(minutes, 30.0, minutes / 4)
     result["machine"]["load_after"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
     result["elapsed_s"] = round(time.monotonic() - started)
     path = RESULTS / f"bench-{stamp}.json"

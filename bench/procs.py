@@ -60,6 +60,21 @@ def tree(root: int) -> list[int]:
     return found
 
 
+def names(pids: list[int]) -> list[str]:
+    """Each live process's command name, a zombie's as `name <defunct>`."""
+    found = []
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+                text = handle.read()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        state = text[text.rindex(")") + 2 :].split()[0]
+        found.append(f"{name} <defunct>" if state == "Z" else name)
+    return found
+
+
 def tree_cpu_seconds(root: int | None = None) -> float:
     """CPU seconds used so far by the tree under `root` (default: this process)."""
     total = 0
@@ -78,7 +93,8 @@ class MemoryReading:
     cpu_cost_s: float  # what the reading itself cost (subtract it from the tree's CPU)
 
 
-def _rollup(pid: int) -> tuple[int, int]:
+def rollup(pid: int) -> tuple[int, int]:
+    """(PSS, RSS) of one process in bytes; zeros for one that exited or is a zombie."""
     pss = rss = 0
     try:
         with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as handle:
@@ -96,7 +112,7 @@ def tree_memory(root: int | None = None) -> MemoryReading:
     """One reading of the tree's PSS and RSS (seconds on Chromium: call it rarely)."""
     started = time.thread_time()
     pids = tree(root or os.getpid())
-    readings = [_rollup(pid) for pid in pids]
+    readings = [rollup(pid) for pid in pids]
     return MemoryReading(
         pss_bytes=sum(p for p, _ in readings),
         rss_bytes=sum(r for _, r in readings),
@@ -121,19 +137,63 @@ class MemoryCgroup:
 
     @classmethod
     def enter(cls) -> MemoryCgroup | None:
+        """A new group holding this process, or None where that is refused."""
+        group = cls.create()
+        if group is not None:
+            try:
+                group.join()
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.rmdir(group.path)
+                return None
+        return group
+
+    @classmethod
+    def create(cls) -> MemoryCgroup | None:
+        """A new, empty group (a child joins it with `join` as it starts), or None."""
         for found in (cls._v1(), cls._v2()):
             if found is None:
                 continue
             path, peak_file = found
             try:
                 os.mkdir(path)
-                with open(os.path.join(path, "cgroup.procs"), "w", encoding="ascii") as procs:
-                    procs.write(str(os.getpid()))
-                return cls(path, peak_file)
             except OSError:
-                with contextlib.suppress(OSError):
-                    os.rmdir(path)
+                continue
+            return cls(path, peak_file)
         return None
+
+    def pids(self) -> list[str]:
+        """The processes in the group now (re-parented ones too, unlike a tree walk)."""
+        try:
+            with open(os.path.join(self.path, "cgroup.procs"), encoding="ascii") as procs:
+                return procs.read().split()
+        except OSError:
+            return []
+
+    def join(self) -> None:
+        """Move the calling process into the group (its later children are born in it)."""
+        with open(os.path.join(self.path, "cgroup.procs"), "w", encoding="ascii") as procs:
+            procs.write(str(os.getpid()))
+
+    def usage_bytes(self) -> int | None:
+        """What the group holds now, page cache included (v2 memory.current, v1 usage)."""
+        v2 = self._peak.endswith("memory.peak")
+        name = "memory.current" if v2 else "memory.usage_in_bytes"
+        try:
+            with open(os.path.join(self.path, name), encoding="ascii") as handle:
+                return int(handle.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def anon_bytes(self) -> int | None:
+        """Anonymous memory and shared memory now: what the processes hold, no file cache."""
+        try:
+            with open(os.path.join(self.path, "memory.stat"), encoding="ascii") as handle:
+                stat = dict(line.split() for line in handle if line.count(" ") == 1)
+        except (OSError, ValueError):
+            return None
+        keys = ("anon", "shmem") if "anon" in stat else ("total_rss", "total_shmem")
+        return sum(int(stat.get(key, 0)) for key in keys)
 
     @staticmethod
     def _v1() -> tuple[str, str] | None:

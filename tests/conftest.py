@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from harness import Sim, simulating
+from intruder import Sql, intruder_sql
 
 from watchdog.domain.models import Env, Observation, Outcome
 from watchdog.simulator.scenario import load_scenario
@@ -77,6 +78,13 @@ def store(data_dir: Path, database_url: str | None) -> Iterator[Store]:
     opened = Store.open(data_dir, database_url)
     yield opened
     opened.close()
+
+
+@pytest.fixture
+def sql(store: Store) -> Iterator[Sql]:
+    """SQL on the store's database as an intruder runs it (tests/intruder.py)."""
+    with intruder_sql(store) as run:
+        yield run
 
 
 @pytest.fixture

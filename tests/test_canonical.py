@@ -1,9 +1,10 @@
 """canonical_json writes exactly what the reference `rfc8785.dumps` writes, and fails alike.
 
-Three proofs: a table of edge cases with their RFC 8785 text; thousands of seeded random
-documents (nasty strings, controls, astral characters, floats of every magnitude, nesting)
-compared byte for byte with the reference; and observation documents, which must never need
-the reference (the fast path is the point).
+Three proofs, covering both tiers of the fast path (orjson, then the standard library's
+encoder): a table of edge cases with their RFC 8785 text; thousands of seeded random documents
+(nasty strings, controls, astral characters, floats of every magnitude, nesting) compared byte
+for byte with the reference; and observation documents, which must never need the reference
+nor the second tier (orjson writing them is the point).
 """
 
 from __future__ import annotations
@@ -254,9 +255,33 @@ def test_random_floats_agree_with_the_reference() -> None:
         assert canonical_json(doc) == rfc8785.dumps(doc), repr(doc["f"])
 
 
+class CountingEncoder:
+    """Stands in for chain's standard-library encoder (the fast path's second tier)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.real = chain._ENCODER
+
+    def encode(self, value: Any) -> str:
+        self.calls += 1
+        text: str = self.real.encode(value)
+        return text
+
+
+def test_large_whole_floats_take_the_second_tier(monkeypatch: pytest.MonkeyPatch) -> None:
+    """orjson refuses integers beyond 64 bits, which a float of 1e19 or more stands for."""
+    encoder = CountingEncoder()
+    monkeypatch.setattr(chain, "_ENCODER", encoder)
+    doc = {"f": 1.5e20, "g": 0.25}
+    assert canonical_json(doc) == rfc8785.dumps(doc) == b'{"f":150000000000000000000,"g":0.25}'
+    assert encoder.calls == 1
+
+
 def test_observations_take_the_fast_path(
-    make_observation: MakeObs, reference_calls: list[Any]
+    make_observation: MakeObs, reference_calls: list[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    encoder = CountingEncoder()
+    monkeypatch.setattr(chain, "_ENCODER", encoder)
     rng = random.Random(SEED)
     for _ in range(500):
         obs = make_observation(
@@ -272,3 +297,4 @@ def test_observations_take_the_fast_path(
         data = canonical(obs)
         assert data == REFERENCE(chain.document(obs))
     assert reference_calls == []
+    assert encoder.calls == 0  # orjson wrote them all

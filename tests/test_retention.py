@@ -606,3 +606,18 @@ def test_the_cli_plans_applies_and_logs(
     assert main(["bundle", *period, "--out", str(tmp_path / "lot.zip")]) == 0
     assert f"pruned by retention: {ROLLING} seq 1–5" in capsys.readouterr().err
     assert main(["verify", str(tmp_path / "lot.zip")]) == 0
+
+
+def test_an_incremental_verify_from_a_mark_retention_pruned_past_starts_after_the_summary(
+    filled: Fixture,
+) -> None:
+    store = filled.store
+    marked = verify_store(store)  # marks the checkpoint naming rolling-a seq 4
+    assert marked.ok and marked.marked, marked.render()
+    _apply(store)  # prunes rolling-a seq 1–5: the marked observation is gone
+    report = verify_store(store, since_checkpoint=True)
+    assert report.ok, report.render()
+    assert report.since is not None  # incremental, from the mark
+    # rolling-a from its first kept seq (6–10), held-b and removed-c from their marked seq.
+    assert report.observations == 5 + 1 + 1
+    assert "Pruned by retention: rolling-a seq 1–5" in report.render()

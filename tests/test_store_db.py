@@ -20,8 +20,10 @@ from watchdog.domain.errors import InvalidObservation, StoreError, StoreUnavaila
 from watchdog.domain.models import Observation, Outcome
 from watchdog.store import Store
 from watchdog.store.chain import canonical, compute_hash
+from watchdog.store.db import COPY_FROM
 from watchdog.store.schema import SCHEMA_VERSION, observations, schema_version
 from watchdog.store.verify import verify_store
+from watchdog.store.writes import WriteKind, WriteRetry
 
 MakeObs = Callable[..., Observation]
 
@@ -97,6 +99,67 @@ def test_append_many_keeps_order_within_each_target(
         assert [o.id for o in chain] == [o.id for o in batch if o.target == target]
         assert_linear(chain)
     assert store.append_many([]) == []
+
+
+def test_a_bulk_batch_is_stored_byte_for_byte_as_readers_get_it(
+    store: Store, make_observation: MakeObs
+) -> None:
+    """A batch large enough for the bulk path (COPY on PostgreSQL): every row's document is
+    the canonical text of what a reader gets, chains stay in batch order and verify."""
+    batch = [
+        make_observation(t, n, message=f"« {t} » n°{n}\u00a0: \x07\t🙂", duration_s=n / 7)
+        for n in range(3 * COPY_FROM)
+        for t in ("x", "y", "z")
+    ]
+    sealed = store.append_many(batch)
+    assert len(sealed) == len(batch) and [o.id for o in sealed] == [o.id for o in batch]
+    with store.engine.connect() as conn:
+        docs = dict(conn.execute(sa.select(observations.c.id, observations.c.doc)).all())
+    for obs in sealed:
+        read = store.get(obs.id)
+        assert read == obs
+        assert docs[obs.id].encode() == canonical(read)
+    for target in ("x", "y", "z"):
+        chain = _chain(store, target)
+        assert [o.id for o in chain] == [o.id for o in batch if o.target == target]
+        assert_linear(chain)
+    assert sealed[1:3] == [sealed[1], sealed[2]] and sealed[-1] is sealed[-1]
+    assert verify_store(store).ok
+
+
+def test_a_bulk_batch_with_a_duplicate_id_is_written_not_at_all(
+    store: Store, make_observation: MakeObs
+) -> None:
+    kept = store.append(make_observation(n=0))
+    batch = [make_observation(n=n) for n in range(1, 2 * COPY_FROM)]
+    batch[-1] = batch[-1].model_copy(update={"id": kept.id})
+    with pytest.raises(StoreError, match=f"cannot append {len(batch)} observation"):
+        store.append_many(batch)
+    assert store.count() == 1
+    assert store.append(make_observation(n=1)).prev_hash == kept.hash
+    assert verify_store(store).ok
+
+
+def test_a_bulk_batch_survives_a_lost_postgresql_connection(
+    data_dir: Path, pg_url: str, pg_server: sa.Engine, make_observation: MakeObs
+) -> None:
+    """The server drops the writer's session just before its COPY: the error is a lost
+    connection (retried on a new one), and the batch is stored once, in order."""
+    killed: list[int] = []
+
+    def drop_my_session(conn: sa.Connection) -> None:
+        if not killed:
+            killed.append(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+            with pg_server.connect() as admin:
+                admin.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": killed[0]})
+
+    batch = [make_observation("x", n) for n in range(2 * COPY_FROM)]
+    with Store.open(data_dir, pg_url, WriteRetry(first_delay_s=0.01)) as store:
+        sealed = store.append_many(batch, drop_my_session)
+        assert killed and store.health.snapshot().errors[WriteKind.OBSERVATION] == 1
+        assert [o.id for o in _chain(store, "x")] == [o.id for o in batch]
+        assert list(sealed) == _chain(store, "x")
+        assert verify_store(store).ok
 
 
 def test_reopening_continues_the_chain(

@@ -16,7 +16,7 @@ import resource
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +24,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from intruder import Sql
+from intruder import stored_row as _row
 from polling import wait_until
 
 from watchdog.cli.main import main
@@ -35,7 +37,6 @@ from watchdog.store.schema import chain_heads, observations
 from watchdog.store.verify import verify_store
 
 MakeObs = Callable[..., Observation]
-Sql = Callable[[sa.Executable], None]
 COLUMNS = (
     "id", "target", "seq", "started_at", "finished_at", "outcome", "detail", "slots",
     "earliest_slot", "tags", "prev_hash", "hash", "doc", "simulated", "screenshots", "engine",
@@ -66,27 +67,6 @@ def filled(store: Store, make_observation: MakeObs) -> Store:
     store.append_many([make_observation("paris-b", n) for n in range(3)])
     checkpoints.write(store)
     return store
-
-
-@pytest.fixture
-def sql(store: Store) -> Iterator[Sql]:
-    """SQL as an intruder runs it: a plain connection, foreign keys not enforced."""
-    engine = sa.create_engine(store.engine.url)
-
-    def run(stmt: sa.Executable) -> None:
-        with engine.begin() as conn:
-            if engine.dialect.name == "postgresql":
-                conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
-            conn.execute(stmt)
-
-    yield run
-    engine.dispose()
-
-
-def _row(store: Store, target: str, seq: int) -> sa.Row[Any]:
-    where = (observations.c.target == target) & (observations.c.seq == seq)
-    with store.engine.connect() as conn:
-        return conn.execute(sa.select(observations).where(where)).one()
 
 
 def _flip(value: Any) -> Any:

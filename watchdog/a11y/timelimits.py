@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -97,7 +98,8 @@ def with_session_end(observation: Observation, end: SessionEnd | None) -> Observ
         if limit.kind == "session" and limit.shown_as and _marker(limit.shown_as):
             limit = limit.model_copy(update={
                 "seen": True, "session": end.session, "lasted_s": end.lasted_s,
-                "ended_s": end.ended_s, "ended_at": end.ended_at,
+                "ended_s": end.ended_s,
+                "ended_at": end.ended_at.astimezone(UTC).isoformat(),
             })  # fmt: skip
         limits.append(limit)
     updated = audit.model_copy(update={"time_limits": limits})

@@ -361,10 +361,11 @@ class TimeLimit(BaseModel):
     past_availability: bool = False
     # A session the site ended after a person answered the captcha (an assisted session,
     # watchdog/assist): still open `lasted_s` after the answer (its last read of the slot
-    # page), ended by `ended_s` (the read that met the site's marker), at `ended_at`.
+    # page), ended by `ended_s` (the read that met the site's marker), at `ended_at` (that
+    # read's start, ISO 8601 in UTC: a hashed document holds datetimes at its top level only).
     lasted_s: float | None = None
     ended_s: float | None = None
-    ended_at: datetime | None = None
+    ended_at: str | None = None
     session: str | None = None  # the assisted session's id
 
 

@@ -181,7 +181,7 @@ def _assisted(limit: TimeLimit, t: Typo) -> str | None:
     """The sentence of an assisted session the site ended (see TimeLimit)."""
     if limit.ended_s is None or limit.ended_at is None:
         return None
-    ended, when = _span(limit.ended_s, t), t.datetime(limit.ended_at)
+    ended, when = _span(limit.ended_s, t), t.datetime(datetime.fromisoformat(limit.ended_at))
     if t.fr:
         still = (f"la session était encore ouverte {_span(limit.lasted_s, t)} après la réponse, "
                  if limit.lasted_s is not None else "")  # fmt: skip

@@ -15,14 +15,17 @@ re-canonicalises to the very same bytes, whatever pydantic's own formatting does
   text's date and hour stay the local ones the statistics group by);
 - `started_at` and `finished_at` are instants and must be timezone-aware.
 
-Canonical JSON is written by the standard library's C encoder whenever that yields the very
-bytes of RFC 8785 (`rfc8785.dumps`, the reference, stays the judge): sorted keys, compact
-separators and Python's escaping (`"`, `\\`, `\b \t \n \f \r`, other controls as lowercase
-`\u00xx`, nothing else) are RFC 8785's, and floats are passed so that `repr` prints ES6's text.
-Anything else, and every error, goes to the reference: keys with astral characters (UTF-16
-order differs from code point order), floats below 1e-4 whose ES6 form `repr` cannot print
-(never produced by the runner, which rounds `duration_s` to milliseconds), unsafe integers,
-NaN, infinities, lone surrogates, other types. `tests/test_canonical.py` proves the agreement.
+Canonical JSON is written by a fast path whenever that yields the very bytes of RFC 8785
+(`rfc8785.dumps`, the reference, stays the judge). A walk over the document checks that every
+value is one whose text is RFC 8785's in both encoders below, and converts floats so that the
+encoders print ES6's text; then orjson (sorted keys, compact, UTF-8, RFC 8785's escaping:
+`"`, `\\`, `\b \t \n \f \r`, other controls as lowercase `\u00xx`, nothing else) writes it, or,
+for what orjson refuses (integers beyond 64 bits that a large float stands for), the standard
+library's C encoder with the same settings. Anything else, and every error, goes to the
+reference: keys with astral characters (UTF-16 order differs from code point order), floats
+below 1e-4 whose ES6 form `repr` cannot print (never produced by the runner, which rounds
+`duration_s` to milliseconds), unsafe integers, NaN, infinities, lone surrogates, other types.
+`tests/test_canonical.py` proves the agreement.
 """
 
 from __future__ import annotations
@@ -30,12 +33,15 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
+import orjson
 import rfc8785
 
 from watchdog.domain.errors import InvalidObservation
@@ -47,20 +53,37 @@ SAFE_INTEGER = 2**53 - 1  # RFC 8785 numbers are IEEE doubles: larger integers a
 _ENCODER = json.JSONEncoder(
     ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":")
 )
+# The top-level fields that may hold a datetime (nested ones cannot: a test guards this).
+DATETIME_FIELDS = tuple(
+    name
+    for name, info in Observation.model_fields.items()
+    if datetime in (info.annotation, *typing.get_args(info.annotation))
+)
 
 
 @dataclass(frozen=True)
 class Sealed:
-    """A sealed observation with the exact document and bytes that were hashed."""
+    """A sealed observation with the exact document and bytes that were hashed.
 
-    observation: Observation
+    `observation` is parsed back from `canonical` when first read, so it is exactly what a
+    reader of the store will get; a bulk append that never reads it does not pay the parse.
+    """
+
     document: dict[str, Any]
     canonical: bytes
     hash: str
 
+    @cached_property
+    def observation(self) -> Observation:
+        sealed = Observation.model_validate_json(self.canonical)
+        sealed.hash = self.hash  # a fresh object of ours: no copy needed
+        return sealed
+
 
 def format_datetime(value: datetime) -> str:
     """The canonical text of a datetime (see the module docstring)."""
+    if value.tzinfo is UTC:  # the common case, in one call: `…+00:00` becomes `…Z`
+        return value.isoformat(timespec="microseconds")[:-6] + "Z"
     if value.tzinfo is None or value.utcoffset() is None:
         return value.isoformat(timespec="microseconds")
     utc = value.astimezone(UTC).replace(tzinfo=None)
@@ -93,12 +116,14 @@ def document(obs: Observation) -> dict[str, Any]:
             raise InvalidObservation(
                 f"observation {obs.id}: {name} {value.isoformat()} has no timezone (UTC expected)"
             )
-    doc = obs.model_dump(mode="json", exclude={"hash"})
+    doc = obs.model_dump(mode="json")
+    del doc["hash"]
     if doc.get("assist") is None:  # only a session's record has one: others stay as they were
         doc.pop("assist", None)
-    # Datetimes are top-level fields only (a test guards this); write them our way.
-    for name, value in vars(obs).items():
-        if isinstance(value, datetime):
+    values = vars(obs)
+    for name in DATETIME_FIELDS:  # written our way
+        value = values[name]
+        if value is not None:
             reading = name in READING_FIELDS
             doc[name] = format_reading(value) if reading else format_datetime(value)
     return doc
@@ -107,7 +132,11 @@ def document(obs: Observation) -> dict[str, Any]:
 def canonical_json(doc: dict[str, Any]) -> bytes:
     """RFC 8785 bytes of a JSON document (fast path, else the reference; see module doc)."""
     try:
-        return _ENCODER.encode(_encodable(doc)).encode()
+        encodable = _encodable(doc)
+        try:
+            return orjson.dumps(encodable, option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONEncodeError:  # an integer beyond 64 bits (a large float), a surrogate
+            return _ENCODER.encode(encodable).encode()
     except (_Unusual, UnicodeEncodeError):
         pass  # the reference writes it, or raises the error that names the problem
     try:
@@ -167,7 +196,8 @@ def _es6_number(value: float) -> float | int:
 def _object(value: dict[Any, Any]) -> dict[str, Any]:
     result = value  # copied on the first value that must change (most documents: none)
     for key, item in value.items():
-        # Code point order (Python's sort) is UTF-16 order (RFC 8785's) within the BMP.
+        # Code point order (orjson's and Python's sort) is UTF-16 order (RFC 8785's) within
+        # the BMP.
         if type(key) is not str or not (key.isascii() or max(key) <= "\uffff"):
             raise _Unusual
         if type(item) in _AS_IS:  # most values: no call (the walk's main cost)
@@ -227,10 +257,7 @@ def seal_document(obs: Observation, prev_hash: str | None) -> Sealed:
     doc = document(obs)
     doc["prev_hash"] = prev_hash
     data = canonical_json(doc)
-    digest = sha256_hex(data)
-    sealed = Observation.model_validate_json(data)
-    sealed.hash = digest  # a fresh object of ours: no copy needed
-    return Sealed(observation=sealed, document=doc, canonical=data, hash=digest)
+    return Sealed(document=doc, canonical=data, hash=sha256_hex(data))
 
 
 def seal(obs: Observation, prev_hash: str | None) -> Observation:

@@ -135,12 +135,16 @@ def parse(raw: bytes) -> Checkpoint | str:
     try:
         checkpoint = Checkpoint.model_validate_json(raw)
     except ValidationError as exc:
-        first = exc.errors(include_url=False, include_input=False)[0]
-        where = ".".join(str(p) for p in first["loc"]) or "the document"
-        return f"{where}: {first['msg']}"
+        return _first_error(exc)
     if hashlib.sha256(checkpoint.body()).hexdigest() != checkpoint.digest:
         return "its digest is not the SHA-256 of its content"
     return checkpoint
+
+
+def _first_error(exc: ValidationError) -> str:
+    first = exc.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(p) for p in first["loc"]) or "the document"
+    return f"{where}: {first['msg']}"
 
 
 def load(data_dir: Path) -> Loaded:
@@ -319,6 +323,81 @@ def key_id(key: bytes) -> str:
 
 def sign(key: bytes, body: bytes) -> str:
     return hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+# -- the verified mark ----------------------------------------------------------------------
+# `watchdog verify` records, when it finds everything sound against a signed checkpoint, that
+# this checkpoint was verified: `verified.json`, signed with the same key over a body of its
+# own format (so a checkpoint, which the daemon signs every few seconds, can never pass for a
+# mark). `watchdog verify --since-checkpoint` starts from it (README « Evidence »).
+
+VERIFIED_FILE = "verified.json"
+VERIFIED_FORMAT: Final = "prefecture-watchdog-verified/1"
+
+
+class VerifiedMark(BaseModel):
+    """A checkpoint that a verify found sound, when, and the signature over both."""
+
+    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+
+    format: Literal["prefecture-watchdog-verified/1"]
+    verified_at: Annotated[str, StringConstraints(max_length=64)]
+    checkpoint: Checkpoint
+    signature: Sha256
+
+    def body(self) -> bytes:
+        return _mark_body(self.verified_at, self.checkpoint)
+
+
+def _mark_body(verified_at: str, checkpoint: Checkpoint) -> bytes:
+    document = {
+        "format": VERIFIED_FORMAT,
+        "verified_at": verified_at,
+        "checkpoint_digest": checkpoint.digest,
+        "key_id": checkpoint.key_id,
+    }
+    return canonical_json(document)
+
+
+def write_mark(folder: Path, checkpoint: Checkpoint) -> VerifiedMark:
+    """Record that `checkpoint` was verified (OSError when the key or the file cannot be)."""
+    key = _read_key(folder / KEY_FILE)
+    if key_id(key) != checkpoint.key_id:
+        raise OSError(f"the checkpoint is signed with key {checkpoint.key_id}, not this one")
+    verified_at = format_instant(datetime.now(UTC))
+    mark = VerifiedMark(
+        format=VERIFIED_FORMAT,
+        verified_at=verified_at,
+        checkpoint=checkpoint,
+        signature=sign(key, _mark_body(verified_at, checkpoint)),
+    )
+    text = json.dumps(mark.model_dump(), ensure_ascii=False, indent=1) + "\n"
+    write_atomically(folder / VERIFIED_FILE, text.encode(), prefix=TEMP_PREFIX)
+    return mark
+
+
+def load_mark(folder: Path) -> VerifiedMark | str:
+    """The verified mark of `folder`, its signatures checked, or one line saying why not."""
+    path = folder / VERIFIED_FILE
+    try:
+        raw = _read_capped(path)
+    except FileNotFoundError:
+        return f"no verified mark yet ({path}): a full `watchdog verify` writes one"
+    except OSError as exc:
+        return f"{path} cannot be read: {exc}"
+    try:
+        mark = VerifiedMark.model_validate_json(raw)
+    except ValidationError as exc:
+        return f"{path} is not a verified mark: {_first_error(exc)}"
+    checked = _check_signature(mark.checkpoint, folder / KEY_FILE)
+    if checked.problem or checked.note:
+        return f"{path}: {checked.problem or checked.note}"
+    if hashlib.sha256(mark.checkpoint.body()).hexdigest() != mark.checkpoint.digest:
+        return f"{path}: its checkpoint's digest is not the SHA-256 of its content"
+    key = _read_key(folder / KEY_FILE)
+    if not hmac.compare_digest(sign(key, mark.body()), mark.signature):
+        return f"{path}: its signature does not match its content"
+    return mark
 
 
 # -- the daemon's writer --------------------------------------------------------------------

@@ -17,7 +17,7 @@ from contextlib import AbstractContextManager, closing
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, overload
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -26,7 +26,7 @@ from watchdog.domain.errors import StoreError, StoreUnavailable
 from watchdog.domain.models import Observation, Outcome
 from watchdog.store import connect as engines
 from watchdog.store.blobs import BlobStore
-from watchdog.store.chain import format_instant, seal_document
+from watchdog.store.chain import Sealed, format_instant, seal_document
 from watchdog.store.schema import chain_heads, column_values, ensure_schema, observations
 from watchdog.store.writes import (
     RetryClock,
@@ -54,7 +54,16 @@ _SELECT_HEADS = (
     .order_by(chain_heads.c.target)
     .with_for_update()
 )
-_INSERT_OBSERVATION = sa.insert(observations)
+# Rows are written as tuples in table order, straight to the driver: an executemany of one
+# prepared INSERT, or on PostgreSQL from COPY_FROM rows on, COPY (one stream for the batch).
+COLUMNS = tuple(column.name for column in observations.columns)
+COPY_FROM = 16
+_INSERT = "INSERT INTO observations ({}) VALUES ({})".format(", ".join(COLUMNS), "{}")
+_INSERTS = {  # by the driver's parameter style
+    "sqlite": _INSERT.format(", ".join("?" * len(COLUMNS))),
+    "postgresql": _INSERT.format(", ".join(["%s"] * len(COLUMNS))),
+}
+_PG_COPY = f"COPY observations ({', '.join(COLUMNS)}) FROM STDIN"
 _UPDATE_HEAD = (
     sa.update(chain_heads)
     .where(chain_heads.c.target == sa.bindparam("b_target"))
@@ -127,10 +136,11 @@ class Store:
         """Seal `obs` after its target's chain head and store it; return the sealed copy."""
         return self.append_many([obs], guard)[0]
 
-    def append_many(
-        self, batch: Sequence[Observation], guard: Guard | None = None
-    ) -> list[Observation]:
+    def append_many(self, batch: Sequence[Observation], guard: Guard | None = None) -> SealedBatch:
         """Append a batch in one transaction (all or nothing), in order within each target.
+
+        Returns the sealed copies, each parsed from its stored bytes when first read (a bulk
+        ingest that drops them never pays for it).
 
         A transient failure is retried (`retry`); when it persists, or for any other
         database error, the batch is counted as dropped and StoreError names it. `guard`
@@ -138,7 +148,7 @@ class Store:
         a database error) aborts the append and reaches the caller as it is.
         """
         if not batch:
-            return []
+            return SealedBatch([])
         targets = sorted({obs.target for obs in batch})
         what = f"cannot append {len(batch)} observation(s) for {', '.join(targets)}"
         try:
@@ -153,15 +163,15 @@ class Store:
 
     def _append_once(
         self, batch: Sequence[Observation], targets: list[str], guard: Guard | None
-    ) -> list[Observation]:
+    ) -> SealedBatch:
         with self._writer.transaction(lock_wait_s=self.retry.lock_wait_s) as conn:
             heads = _lock_heads(conn, targets)
             if guard is not None:
                 guard(conn)
             rows, sealed = _seal_rows(batch, heads)
-            conn.execute(_INSERT_OBSERVATION, rows)
+            _insert_rows(conn, rows)
             _update_heads(conn, heads)
-        return sealed
+        return SealedBatch(sealed)
 
     def _retrying(
         self, what: str, attempt: Callable[[], T], retry_on: Callable[[BaseException], bool]
@@ -313,19 +323,66 @@ def _lock_heads(conn: sa.Connection, targets: list[str]) -> dict[str, Head]:
 
 def _seal_rows(
     batch: Sequence[Observation], heads: dict[str, Head]
-) -> tuple[list[dict[str, Any]], list[Observation]]:
+) -> tuple[list[tuple[Any, ...]], list[Sealed]]:
     """Seal each observation after its target's head, advancing `heads` in place."""
-    rows: list[dict[str, Any]] = []
-    sealed: list[Observation] = []
+    rows: list[tuple[Any, ...]] = []
+    sealed: list[Sealed] = []
     for obs in batch:
         seq, prev_hash = heads[obs.target]
         result = seal_document(obs, prev_hash)
         row = column_values(result.document)
         row.update(seq=seq + 1, hash=result.hash, doc=result.canonical.decode())
-        rows.append(row)
-        sealed.append(result.observation)
+        rows.append(tuple(map(row.__getitem__, COLUMNS)))
+        sealed.append(result)
         heads[obs.target] = (seq + 1, result.hash)
     return rows, sealed
+
+
+def _insert_rows(conn: sa.Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Write the sealed rows in their order: executemany, or COPY for a PostgreSQL batch."""
+    if conn.dialect.name != "postgresql" or len(rows) < COPY_FROM:
+        conn.exec_driver_sql(_INSERTS[conn.dialect.name], rows)
+        return
+    driver = conn.connection.driver_connection
+    assert driver is not None  # an open transaction's connection
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    try:
+        with driver.cursor() as cursor, cursor.copy(_PG_COPY) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except dbapi_error as exc:  # raised by the driver itself: wrap it as SQLAlchemy would
+        lost = conn.dialect.is_disconnect(exc, driver, None)
+        if lost:
+            conn.invalidate(exc)
+        raise sa.exc.DBAPIError.instance(
+            _PG_COPY, None, exc, dbapi_error, connection_invalidated=lost
+        ) from exc
+
+
+class SealedBatch(Sequence[Observation]):
+    """The sealed copies of an appended batch, in its order, each parsed when first read."""
+
+    def __init__(self, sealed: list[Sealed]) -> None:
+        self._sealed = sealed
+
+    def __len__(self) -> int:
+        return len(self._sealed)
+
+    @overload
+    def __getitem__(self, index: int) -> Observation: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Observation]: ...
+    def __getitem__(self, index: int | slice) -> Observation | list[Observation]:
+        if isinstance(index, slice):
+            return [result.observation for result in self._sealed[index]]
+        return self._sealed[index].observation
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # compared by value, like a list
 
 
 def _update_heads(conn: sa.Connection, heads: dict[str, Head]) -> None:

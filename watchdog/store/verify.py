@@ -18,12 +18,21 @@ summary must hash to its digest, carry the checkpoint key's HMAC, and follow the
 from seq 1; the first kept observation must link to the last summary's `last_hash`; a
 checkpoint or timestamp naming a pruned observation holds when a summary names that head.
 The report says which period of which target was pruned.
+
+A verify that finds everything sound against a signed checkpoint records it as verified
+(`verified.json`, watchdog/store/checkpoint.py). With `since_checkpoint`, a verify starts from
+that mark: each chain must still hold, at the marked seq, the very observation the mark names
+(its stored document hashing to the marked hash), and everything after it is checked as
+above, with the blobs those observations reference; the observations before the mark are not
+read. A change to one of them that keeps the marked observation breaks a link that only a full
+verify walks; one that rewrites up to the marked observation changes its hash, which the
+incremental verify sees (README « Evidence », « Incremental verify »).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
@@ -88,6 +97,9 @@ class VerifyReport:
     pruned: list[str] = field(default_factory=list)  # one line per pruned period
     pruned_problems: list[str] = field(default_factory=list)
     pruned_note: str | None = None
+    since: str | None = None  # the verified mark an incremental verify started from
+    marked: bool = False  # this verify recorded its checkpoint as verified
+    mark_note: str | None = None
 
     @property
     def problem_count(self) -> int:
@@ -105,9 +117,11 @@ class VerifyReport:
     def summary(self) -> str:
         """One line: what was checked, and the verdict (the last line `verify` prints)."""
         verdict = "OK" if self.ok else f"FAILED, {self.problem_count} problem(s)"
+        since = " since the verified mark" if self.since else ""
+        written = " but the verified mark" if self.marked else ""
         return (
-            f"verified {self.observations} observation(s) in {self.targets} chain(s) and "
-            f"{self.blobs} blob(s); nothing written: {verdict}"
+            f"verified {self.observations} observation(s){since} in {self.targets} chain(s) "
+            f"and {self.blobs} blob(s); nothing written{written}: {verdict}"
         )
 
     def render(self) -> str:
@@ -120,13 +134,25 @@ class VerifyReport:
             lines.append("OK: every chain links up and every blob matches its SHA-256.")
         else:
             lines.append(f"FAILED: {self.problem_count} problem(s) found.")
+        if self.since:
+            lines.append(
+                f"Incremental: from the {self.since}; the observations before it were checked "
+                "by that verify and are not read again (a change to them is found only by a "
+                "full `watchdog verify`)."
+            )
         if self.checkpoint:
             lines.append(f"Checked against the {self.checkpoint}.")
         if self.checkpoint_problem:
             lines.append(f"Checkpoint: {self.checkpoint_problem}.")
         lines.extend(_render_break(b) for b in self.breaks)
         lines.extend(_render_blob(p) for p in self.blob_problems)
-        lines.extend(f"Pruned period FAILED: {p}." for p in self.pruned_problems)
+        lines.extend(self._records())
+        lines.extend(self._notes())
+        return "\n".join(lines)
+
+    def _records(self) -> list[str]:
+        """What the side records say: pruned periods, sessions, timestamps, the access log."""
+        lines = [f"Pruned period FAILED: {p}." for p in self.pruned_problems]
         lines.extend(f"Pruned by retention: {p}." for p in self.pruned)
         lines.extend(f"Assisted session FAILED: {p}." for p in self.session_problems)
         if self.sessions and not self.session_problems:
@@ -142,17 +168,21 @@ class VerifyReport:
                 f"Access log: {self.access_log.entries} entr"
                 f"{'y' if self.access_log.entries == 1 else 'ies'}, each linked to the one before."
             )
-        if self.checkpoint_note:
-            lines.append(f"Note: {self.checkpoint_note}.")
-        if self.pruned_note:
-            lines.append(f"Note: {self.pruned_note}.")
+        return lines
+
+    def _notes(self) -> list[str]:
+        notes = [self.checkpoint_note, self.pruned_note, self.mark_note]
+        lines = [f"Note: {n}." for n in notes if n]
+        if self.marked:
+            lines.append("Recorded this checkpoint as verified (verified.json): "
+                         "`watchdog verify --since-checkpoint` starts from it.")  # fmt: skip
         lines.extend(f"Note: {n}." for n in self.timestamp_notes)
         if self.temp_files:
             lines.append(
                 f"Note: {self.temp_files} temporary file(s) left by an interrupted evidence "
                 "write (harmless, safe to delete)."
             )
-        return "\n".join(lines)
+        return lines
 
 
 def _render_break(b: ChainBreak) -> str:
@@ -175,11 +205,15 @@ class _ChainCheck:
         target: str,
         expect: tuple[int, str] | None = None,
         pruned_to: tuple[int, str | None] = (0, None),
+        start: tuple[int, str] | None = None,
     ) -> None:
         self.target = target
         self.expect = expect  # (seq, hash) the last checkpoint names for this target
-        self.expected_seq = pruned_to[0] + 1  # retention pruned the seqs before
-        self.links: tuple[str | None, ...] = (pruned_to[1],)  # what the next prev_hash may name
+        self.start = start  # (seq, hash) of the verified mark: rows before it are not read
+        # Retention pruned the seqs up to pruned_to; a mark starts after them (_verify_chains).
+        self.expected_seq = start[0] if start else pruned_to[0] + 1
+        # Hashes the next prev_hash may name; None: not known (the marked row's predecessor).
+        self.links: tuple[str | None, ...] | None = None if start else (pruned_to[1],)
         self.last: tuple[int, str, str] | None = None  # (seq, hash, id) of the last row
         self.first: ChainBreak | None = None
         self.further = 0
@@ -203,11 +237,13 @@ class _ChainCheck:
                 f"its hash {_show(row.hash)} is not the SHA-256 of its "
                 f"stored document ({_show(computed)})",
             )
+        if self.start is not None and seq == self.start[0]:
+            self._check_start(row, seq, computed)
         doc = _parse(text)
         if doc is None:
             self.flag(seq, row.id, "its stored document is not a JSON object")
         else:
-            if not gap and doc.get("prev_hash") not in self.links:
+            if not gap and self.links is not None and doc.get("prev_hash") not in self.links:
                 self.flag(
                     seq,
                     row.id,
@@ -227,6 +263,17 @@ class _ChainCheck:
             self.expected_seq = seq + 1
             self.last = (seq, row.hash, row.id)
         return doc
+
+    def _check_start(self, row: sa.Row[Any], seq: int, computed: str) -> None:
+        assert self.start is not None
+        if row.hash != self.start[1] or computed != self.start[1]:
+            self.flag(
+                seq,
+                row.id,
+                f"it is no longer the observation {self.start[1]} that the verified mark "
+                f"names for this seq (stored hash {_show(row.hash)}, document hashing to "
+                f"{computed}): the chain was rewritten after it was verified",
+            )
 
     def _check_seq(self, row: sa.Row[Any], seq: int | None) -> bool:
         """Flag a seq that does not follow the previous one; True when rows are missing."""
@@ -269,6 +316,14 @@ class _ChainCheck:
     def finish(self, head: tuple[int, str | None] | None) -> ChainBreak | None:
         """Compare the chain head with the last row; return the first break, if any."""
         last_seq, last_hash, last_id = self.last or (0, None, None)
+        if self.start is not None and self.last is None:
+            self.flag(
+                self.start[0],
+                None,
+                f"seq {self.start[0]} ({self.start[1]}), which the verified mark names, is "
+                "no longer stored: the chain was cut after it was verified",
+            )
+            return replace(self.first, further_problems=self.further) if self.first else None
         if self.expect is not None and last_seq < self.expect[0]:
             self.flag(last_seq + 1, None, self._cut_short(last_seq))
         if head is None:
@@ -307,6 +362,7 @@ def verify_store(
     every: int = PROGRESS_EVERY,
     data_dir: Path | None = None,
     tsa_ca: Path | None = None,
+    since_checkpoint: bool = False,
 ) -> VerifyReport:
     """Recompute every chain and every blob of `store`; problems go in the report.
 
@@ -314,6 +370,8 @@ def verify_store(
     the end; `blob_progress` likewise with the number of blobs hashed. The checkpoint and
     its timestamps are read from `data_dir` (by default the store's own data directory);
     the timestamps are checked against the certificates of `tsa_ca` (checkpoints.tsa_ca).
+    With `since_checkpoint`, only what follows the verified mark is read (module docstring);
+    without a valid mark the verify is a full one, and says why.
     """
     report = VerifyReport()
     folder = data_dir or checkpoints.data_dir_of(store)
@@ -333,11 +391,41 @@ def verify_store(
                     "pruned, but no summary of the pruned period names that observation"
                 )
             del expect[target]
-    _verify_chains(store, report, progress, every, expect, starts)
-    _verify_blobs(store, report, blob_progress, every)
+    start = _start(folder, report) if since_checkpoint else None
+    _verify_chains(store, report, progress, every, expect, starts, start)
+    if start is None:
+        _verify_blobs(store, report, blob_progress, every)
     _verify_timestamps(store, report, folder, tsa_ca, loaded.checkpoint)
     report.access_log = access.verify(folder)
+    if report.ok and loaded.checkpoint is not None and loaded.note is None:
+        try:
+            checkpoints.write_mark(folder, loaded.checkpoint)
+            report.marked = True
+        except OSError as exc:
+            report.mark_note = f"the checkpoint was not recorded as verified: {exc}"
     return report
+
+
+def _start(folder: Path, report: VerifyReport) -> dict[str, tuple[int, str]] | None:
+    """The heads of the verified mark, or None (said in the report) when there is none."""
+    mark = checkpoints.load_mark(folder)
+    if isinstance(mark, str):
+        report.mark_note = f"{mark}; this verify was a full one"
+        return None
+    report.since = (
+        f"verified mark of {mark.verified_at} (the checkpoint of {mark.checkpoint.created_at}, "
+        f"digest {mark.checkpoint.digest})"
+    )
+    return mark.checkpoint.by_target()
+
+
+def rows_after(store: Store, start: dict[str, tuple[int, str]]) -> int:
+    """How many observations an incremental verify from `start` reads (for a progress bar)."""
+    total = 0
+    for row in store.scan(sa.select(chain_heads.c.target, chain_heads.c.seq)):
+        first = start.get(row.target, (1, ""))[0]
+        total += max(row.seq - first + 1, 0)
+    return total
 
 
 MAX_TIMESTAMP_LINES = 30
@@ -440,31 +528,45 @@ def _verify_chains(
     every: int,
     expect: dict[str, tuple[int, str]],
     starts: dict[str, tuple[int, str | None]],
+    start: dict[str, tuple[int, str]] | None = None,
 ) -> None:
     heads = {row.target: (row.seq, row.hash) for row in store.scan(sa.select(chain_heads))}
     missing: dict[str, list[str]] = {}
+    referenced: set[str] = set()
     pages = _PageCheck(store)
     sessions = _SessionCheck()
     checks: list[_ChainCheck] = []
-    for row in store.scan(_ROWS_IN_CHAIN_ORDER):
+    # A verified mark retention has since pruned past is no start: the chain starts after its
+    # last summary, as in a full verify.
+    begin = {t: mark for t, mark in (start or {}).items() if mark[0] > starts.get(t, (0, None))[0]}
+    rows = store.scan(_ROWS_IN_CHAIN_ORDER) if start is None else _rows_from(store, heads, begin)
+    for row in rows:
         if not checks or checks[-1].target != row.target:
-            start = starts.get(row.target, (0, None))
-            checks.append(_ChainCheck(row.target, expect.get(row.target), start))
+            pruned_to = starts.get(row.target, (0, None))
+            checks.append(
+                _ChainCheck(row.target, expect.get(row.target), pruned_to, begin.get(row.target))
+            )
         doc = checks[-1].check_row(row)
         report.observations += 1
         for sha, kind in _evidence(doc):
             report.evidence_refs += 1
             if not SHA256_RE.fullmatch(sha) or not store.blobs.exists(sha):
                 missing.setdefault(sha, []).append(_describe(row, kind))
+            else:
+                referenced.add(sha)
         pages.check(row, doc)
         sessions.note(row, doc)
         if progress and report.observations % every == 0:
             progress(report.observations)
     seen = {check.target for check in checks}
-    unseen = {t for t in heads if heads[t][0] != 0} | set(expect)
+    unseen = {t for t in heads if heads[t][0] != 0} | set(expect) | set(begin)
     checks.extend(
-        _ChainCheck(t, expect.get(t), starts.get(t, (0, None))) for t in sorted(unseen - seen)
+        _ChainCheck(t, expect.get(t), starts.get(t, (0, None)), begin.get(t))
+        for t in sorted(unseen - seen)
     )
+    if start is not None:
+        _check_before_start(store, report, expect, begin)
+        _verify_referenced(store, report, referenced)
     for check in checks:
         found = check.finish(heads.get(check.target))
         if found is not None:
@@ -479,7 +581,20 @@ def _verify_chains(
     )
     report.blob_problems.extend(pages.problems)
     report.sessions = sessions.records
-    report.session_problems.extend(sessions.problems())
+    lookup = None if start is None else _hash_lookup(store)
+    report.session_problems.extend(sessions.problems(lookup))
+
+
+def _hash_lookup(store: Store) -> Callable[[str], str | None]:
+    """The stored hash of an observation by its id (None: not stored)."""
+
+    def find(ident: str) -> str | None:
+        query = sa.select(observations.c.hash).where(observations.c.id == ident)
+        for row in store.scan(query):
+            return str(row.hash)
+        return None
+
+    return find
 
 
 class _SessionCheck:
@@ -509,13 +624,17 @@ class _SessionCheck:
             if isinstance(read, dict):
                 self.named.append((name, _describe(row, "record"), read))
 
-    def problems(self) -> list[str]:
+    def problems(self, lookup: Callable[[str], str | None] | None = None) -> list[str]:
+        """The problems found; `lookup` (an incremental verify's) finds the hash of a read
+        the walk did not see because it lies before the verified mark."""
         found: list[str] = []
         listed: set[str] = set()
         for session, where, read in self.named:
             ident, digest = str(read.get("id")), read.get("hash")
             listed.add(ident)
             held = self.reads.get(ident)
+            if held is None and lookup is not None and (before := lookup(ident)) is not None:
+                held = (before, session, "")
             if held is None:
                 found.append(f"{session} ({where}) names read {ident}, which the store "
                              "does not hold: a read was removed")  # fmt: skip
@@ -526,6 +645,39 @@ class _SessionCheck:
             if session in self.sessions and ident not in listed:
                 found.append(f"{session}: read {where} is not in the session's record")
         return found
+
+
+def _rows_from(
+    store: Store, heads: dict[str, tuple[int, str | None]], start: dict[str, tuple[int, str]]
+) -> Iterator[sa.Row[Any]]:
+    """Each chain's rows from its marked seq on (all of a chain the mark does not name)."""
+    for target in sorted(set(heads) | set(start)):
+        first = start.get(target, (1, ""))[0]
+        where = (observations.c.target == target) & (observations.c.seq >= first)
+        yield from store.scan(_ROWS_IN_CHAIN_ORDER.where(where))
+
+
+def _check_before_start(
+    store: Store,
+    report: VerifyReport,
+    expect: dict[str, tuple[int, str]],
+    start: dict[str, tuple[int, str]],
+) -> None:
+    """The checkpoint's heads that lie before the mark (not read by the walk) still held."""
+    before = {t: head for t, head in expect.items() if t in start and head[0] < start[t][0]}
+    for problem in checkpoints.not_held(store, before):
+        target = problem.split(" ", 1)[0]
+        report.breaks.append(ChainBreak(target, before[target][0], None, problem))
+
+
+def _verify_referenced(store: Store, report: VerifyReport, referenced: set[str]) -> None:
+    """Hash each blob the observations read reference (an incremental verify's blobs)."""
+    corrupt = []
+    for sha in sorted(referenced):
+        report.blobs += 1
+        if not store.blobs.verify(sha):
+            corrupt.append(sha)
+    _report_corrupt(store, report, corrupt)
 
 
 class _PageCheck:
@@ -578,12 +730,16 @@ def _verify_blobs(
             progress(report.blobs)
     if progress:
         progress(report.blobs)
+    _report_corrupt(store, report, corrupt)
+    report.temp_files = len(store.blobs.temp_files())
+
+
+def _report_corrupt(store: Store, report: VerifyReport, corrupt: list[str]) -> None:
     refs = _references(store, set(corrupt)) if corrupt else {}
     report.blob_problems.extend(
         BlobProblem(sha, "its content does not match its SHA-256 name", tuple(refs.get(sha, ())))
         for sha in corrupt
     )
-    report.temp_files = len(store.blobs.temp_files())
 
 
 def _references(store: Store, wanted: set[str]) -> dict[str, list[str]]:
