@@ -28,7 +28,7 @@ from conftest import SIM_NOW
 from harness import LoopThread
 from polling import wait_until
 from test_workers import WATCHDOG, _config, _observations, _scenario, _start_worker, _stop
-from tsafix import Authority, LocalTSA, make_authority
+from tsafix import Authority, LocalTSA
 
 from watchdog.config.loader import Config
 from watchdog.domain.models import Observation
@@ -40,18 +40,6 @@ from watchdog.store import checkpoint as checkpoints
 from watchdog.workers.checkpoints import ROLE_LOCK_KEY, CheckpointRole
 
 QUICK = ("c0", "c1", "c2")
-
-
-@pytest.fixture(scope="module")
-def authority(tmp_path_factory: pytest.TempPathFactory) -> Authority:
-    return make_authority(tmp_path_factory.mktemp("tsa"))
-
-
-@pytest.fixture
-def tsa(authority: Authority) -> Iterator[LocalTSA]:
-    served = LocalTSA(authority).start()
-    yield served
-    served.stop()
 
 
 def _tokens(data_dir: Path) -> list[Path]:
