@@ -21,6 +21,11 @@ one snapshot on PostgreSQL; each append updates its head row in the same transac
 inserts the observation (under the head row's lock), so every head read is a committed
 observation, and the chains only grow after it. The holder's count of what it covered is the
 sum of the head seqs (`checkpoint.heads_total`), which every append anywhere increments.
+
+The one window left: a holder whose session ends between its connection check and its write
+may still write once while the next holder writes too. Both checkpoints are sound (each names
+committed heads, each file is replaced atomically), the older may simply land last; the next
+one written extends it.
 """
 
 from __future__ import annotations

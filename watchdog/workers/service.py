@@ -244,7 +244,10 @@ class Worker:
     async def _checkpoint_forever(self) -> None:
         """Try for the checkpoint role, and checkpoint while holding it, every EVERY_S."""
         while True:
-            await asyncio.to_thread(self.checkpoints.tick)
+            try:
+                await asyncio.to_thread(self.checkpoints.tick)
+            except Exception:  # a fault of ours must not end the role's loop for good
+                log.exception("checkpoint role: unexpected failure; next try in %gs", EVERY_S)
             await asyncio.sleep(EVERY_S)
 
     # -- the probe task -----------------------------------------------------------------
