@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 from harness import Sim, simulating
 from intruder import Sql, intruder_sql
+from tsafix import Authority, LocalTSA, make_authority
 
 from watchdog.domain.models import Env, Observation, Outcome
 from watchdog.simulator.scenario import load_scenario
@@ -116,3 +117,17 @@ def sim() -> Iterator[Sim]:
     """The simulator (scenario all.yaml, frozen clock) and one Chromium, on one loop thread."""
     with simulating(load_scenario(SCENARIO_DIR / "all.yaml"), SIM_NOW) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def authority(tmp_path_factory: pytest.TempPathFactory) -> Authority:
+    """A throw-away RFC 3161 authority made with the openssl CLI (tests/tsafix.py)."""
+    return make_authority(tmp_path_factory.mktemp("tsa"))
+
+
+@pytest.fixture
+def tsa(authority: Authority) -> Iterator[LocalTSA]:
+    """`authority` served on loopback; `tsa.url`, `tsa.requests`."""
+    served = LocalTSA(authority).start()
+    yield served
+    served.stop()

@@ -19,13 +19,13 @@ import socket
 import subprocess
 import textwrap
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 import pytest
 from reportdata import Spec, fill, paris, target
-from tsafix import Authority, LocalTSA, make_authority
+from tsafix import Authority, LocalTSA
 
 from watchdog.bundle import export_bundle, layout, verify_bundle
 from watchdog.cli.main import main
@@ -37,18 +37,6 @@ from watchdog.store import Store, timestamps
 from watchdog.store import checkpoint as checkpoints
 
 MakeObs = Callable[..., Observation]
-
-
-@pytest.fixture(scope="module")
-def authority(tmp_path_factory: pytest.TempPathFactory) -> Authority:
-    return make_authority(tmp_path_factory.mktemp("tsa"))
-
-
-@pytest.fixture
-def tsa(authority: Authority) -> Iterator[LocalTSA]:
-    served = LocalTSA(authority).start()
-    yield served
-    served.stop()
 
 
 def closed_port() -> int:

@@ -97,11 +97,18 @@ def sites(tmp_path: Path) -> Iterator[tuple[list[Site], dict[str, str]]]:
         loop.stop()
 
 
-def _config(tmp_path: Path, pg_url: str, urls: dict[str, str]) -> Config:
+def _config(
+    tmp_path: Path,
+    pg_url: str,
+    urls: dict[str, str],
+    interval: float = INTERVAL,
+    **sections: dict[str, Any],
+) -> Config:
+    """Every URL a request-engine target probed each `interval`; `sections` added as given."""
     targets = [
         {"id": key, "department": "93", "prefecture": "Seine-Saint-Denis",
          "procedure": "premiere_demande", "label": f"Cas de test {key}",
-         "platform": "legacy_booking", "url": url, "interval": f"{INTERVAL:g}s",
+         "platform": "legacy_booking", "url": url, "interval": f"{interval:g}s",
          "engine": "request"}
         for key, url in urls.items()
     ]  # fmt: skip
@@ -115,7 +122,7 @@ def _config(tmp_path: Path, pg_url: str, urls: dict[str, str]) -> Config:
         "workers": {"concurrency": 4, "dispatch_every": "1s", "heartbeat": "1s",
                     "stalled_after": "3s", "file_sd_dir": str(tmp_path / "file_sd")},
         "targets": targets,
-    }  # fmt: skip
+    } | sections  # fmt: skip
     path = tmp_path / "watchdog.yaml"
     path.write_text(yaml.safe_dump(body, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return load_config(path)

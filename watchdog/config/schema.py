@@ -286,7 +286,8 @@ class CheckpointSettings(_Strict):
     """RFC 3161 timestamps of the checkpoints (watchdog/store/timestamps.py, README).
 
     With `tsa_url` set, each checkpoint `watchdog checkpoint` writes, and at most one per
-    `tsa_every` of those `watchdog run` writes, is sent (its SHA-256 only) to that time-stamping
+    `tsa_every` of those `watchdog run` (or, in the scale-out mode, the worker holding the
+    checkpoint role) writes, is sent (its SHA-256 only) to that time-stamping
     authority. `tsa_ca` is the PEM file of the certificate(s) its tokens must chain to.
     """
 

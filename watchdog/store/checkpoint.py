@@ -14,7 +14,8 @@ RFC 3161 timestamp covers (watchdog/store/timestamps.py): tokens are files of th
 `timestamps/`, named by that digest (the `timestamps` field stays empty).
 
 Who writes them: `watchdog run` after each batch of recorded observations (checked every few
-seconds) and when it stops; `watchdog checkpoint` on demand. A new checkpoint must extend the
+seconds) and when it stops; in the scale-out mode, the one worker holding the checkpoint role
+(watchdog/workers/checkpoints.py); `watchdog checkpoint` on demand. A new checkpoint must extend the
 last one: when a chain no longer holds what the last checkpoint names, none is written (the
 old one stays as the evidence) until an operator, having looked, runs `watchdog checkpoint
 --force`, which keeps the old file beside the new (and the tokens, in `timestamps-replaced-…`).
@@ -204,6 +205,13 @@ def current_heads(store: Store) -> list[Head]:
     except ValidationError as exc:  # a head no append writes: `verify` names it
         reason = exc.errors()[0]["msg"]
         raise CheckpointError(f"not written: a chain head is malformed ({reason})") from exc
+
+
+def heads_total(store: Store) -> int:
+    """The sum of every chain's head seq: it grows with each observation appended anywhere,
+    so a writer that sees it unchanged knows no checkpoint is due (StoreError)."""
+    stmt = sa.select(sa.func.coalesce(sa.func.sum(chain_heads.c.seq), 0))
+    return int(next(iter(store.scan(stmt)))[0])
 
 
 def not_extended(store: Store, previous: Checkpoint) -> list[str]:

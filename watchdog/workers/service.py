@@ -34,6 +34,10 @@ Each worker serves `/healthz` and `/metrics` (`listen`, or `--port`), writes its
 own observations (the store keeps one open incident per kind and target, whoever opens it);
 only the worker with `workers.notifier: true` sends them (outbox, reminders, digests).
 
+Checkpoints and their RFC 3161 timestamps (issue 19): written by exactly one worker, the one
+holding the checkpoint role, a PostgreSQL session advisory lock that passes to another worker
+when its holder's connection ends (watchdog/workers/checkpoints.py).
+
 `watchdog run` (one process, no PostgreSQL needed) is unchanged; this mode is its scale-out.
 """
 
@@ -78,8 +82,10 @@ from watchdog.notify.service import Notifications
 from watchdog.store import Store
 from watchdog.store import connect as engines
 from watchdog.store.atomic import write_atomically
+from watchdog.store.timestamps import Authority
 from watchdog.store.usage import Sizer, disk
 from watchdog.workers import rows
+from watchdog.workers.checkpoints import EVERY_S, CheckpointRole
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +158,7 @@ class Worker:
         self.file_sd: Path | None = None
         self.sizer = Sizer(store.engine, store.blobs.root)  # watchdog_store_bytes, as `run`
         self.rng = random.Random(config.scheduler.seed)
+        self.checkpoints = CheckpointRole(store, Authority.of(config), self.metrics, self.name)
         self.app = procrastinate.App(
             connector=procrastinate.PsycopgConnector(
                 conninfo=conninfo(config),
@@ -193,6 +200,7 @@ class Worker:
         if workers.notifier:
             self.notifications.start()
         canary: asyncio.Task[None] | None = None
+        checkpoints = asyncio.create_task(self._checkpoint_forever(), name="checkpoints")
         queues = [DISPATCH_QUEUE, PROBES_QUEUE, probes_queue(config.watchdog.vantage)]
         self.sizer.start()
         try:
@@ -217,6 +225,10 @@ class Worker:
                 )
         finally:
             self.sizer.stop()
+            checkpoints.cancel()
+            with contextlib.suppress(BaseException):
+                await checkpoints
+            await asyncio.to_thread(self.checkpoints.stop)  # covers this worker's last probes
             if canary is not None:
                 canary.cancel()
                 with contextlib.suppress(BaseException):
@@ -228,6 +240,15 @@ class Worker:
             await self.runner.close()
         log.info("worker %s stopped", self.name)
         return 0
+
+    async def _checkpoint_forever(self) -> None:
+        """Try for the checkpoint role, and checkpoint while holding it, every EVERY_S."""
+        while True:
+            try:
+                await asyncio.to_thread(self.checkpoints.tick)
+            except Exception:  # a fault of ours must not end the role's loop for good
+                log.exception("checkpoint role: unexpected failure; next try in %gs", EVERY_S)
+            await asyncio.sleep(EVERY_S)
 
     # -- the probe task -----------------------------------------------------------------
 
@@ -430,6 +451,15 @@ class Worker:
             "worker_lost_recorded": self.lost,
             "store": store_health(writes),
             "vantage": vantage_health(self.vantage),
+            "checkpoints": self._checkpoint_health(),
+        }
+
+    def _checkpoint_health(self) -> dict[str, Any]:
+        last = self.checkpoints.last
+        return {
+            "role": self.checkpoints.held,
+            "last_written": last.created_at if last is not None else None,
+            "last_digest": last.digest if last is not None else None,
         }
 
     def exposition(self) -> bytes:
