@@ -10,9 +10,11 @@ recommendation rule, the gauge, and change no rate and no open-data row.
 from __future__ import annotations
 
 import hashlib
+import json
 import urllib.request
+import zipfile
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ import pytest
 from aiohttp import web
 from harness import Sim, loopback_site, probe_and_store, report_texts, target, write_config
 
+from watchdog.bundle import export_bundle, layout, verify_bundle
 from watchdog.cli.main import main
 from watchdog.config.loader import Config, load_config
 from watchdog.domain.errors import ConfigError
@@ -33,6 +36,7 @@ from watchdog.domain.models import (
 )
 from watchdog.metrics.registry import Metrics
 from watchdog.opendata.export import rows
+from watchdog.report import ReportOptions
 from watchdog.report.recommend import load_rules, recommend, rule_notes
 from watchdog.simulator import prefecture_info
 from watchdog.stats.calendar import Period, paris_midnight
@@ -397,3 +401,57 @@ def test_another_config_is_loaded_unchanged(config: Config) -> None:
     assert [t.substitute_pages for t in again.targets] == [
         t.substitute_pages for t in config.targets
     ]
+
+
+def test_a_bundle_carries_the_checks_and_names_a_page_it_lacks(
+    sim: Sim, config: Config, tmp_path: Path
+) -> None:
+    """The substitute chain travels in the bundle with the pages as served; a forger who drops
+    a page and recomputes every hash is still named by the offline check."""
+    assert main(["substitute", "--config", config.source, "info-all"]) == 0
+    check = checks(config)["info-all"]
+    assert check.substitute is not None
+    shas = [p.sha256 for p in check.substitute.pages]
+    assert len(shas) == 2 and None not in shas
+    now = datetime.now(UTC)
+    out = tmp_path / "lot.zip"
+    with Store.open(config.watchdog.data_dir) as store:
+        served = {sha: store.blobs.get(sha) for sha in shas if sha is not None}
+        export_bundle(
+            store, [t for t in config.targets if t.id == "info-all"],
+            since=now - timedelta(days=1), until=now + timedelta(hours=1), out=out,
+            report=ReportOptions(formats=("html",)),
+        )  # fmt: skip
+    verified = verify_bundle(out)
+    assert verified.ok, verified.problems
+    archive = zipfile.ZipFile(out)
+    lines = [json.loads(line) for line in archive.read(layout.JSONL).splitlines()]
+    assert [d["id"] for d in lines if d["target"] == "info-all.substitute"] == [check.id]
+    for sha, page in served.items():
+        assert archive.read(f"preuves/{sha}.html") == page  # the page as served
+    readme = archive.read(layout.README).decode()
+    assert "«\u00a0<série>.substitute\u00a0»\u00a0: notre robot" in readme
+    assert readme.index("<série>.substitute") < readme.index('"<series>.substitute"')
+    dropped = f"preuves/{shas[1]}.html"  # the form's page
+    files = {n: archive.read(n) for n in archive.namelist()
+             if n not in (dropped, layout.MANIFEST, layout.SUMS)}  # fmt: skip
+    manifest = json.loads(archive.read(layout.MANIFEST))
+    manifest["files"] = [
+        {"path": n, "sha256": hashlib.sha256(d).hexdigest(), "size": len(d)}
+        for n, d in sorted(files.items())
+    ]
+    files[layout.MANIFEST] = json.dumps(manifest).encode()
+    files[layout.SUMS] = layout.sums_text(
+        {n: hashlib.sha256(d).hexdigest() for n, d in files.items()}
+    )
+    forged = tmp_path / "forged.zip"
+    with zipfile.ZipFile(forged, "w") as written:
+        for name, data in files.items():
+            written.writestr(name, data)
+    found = verify_bundle(forged)
+    assert not found.ok
+    assert any(
+        "info-all.substitute" in p
+        and f"its substitute page 2 html {shas[1]} is not in the bundle" in p
+        for p in found.problems
+    ), found.problems
