@@ -9,11 +9,12 @@ recommendation rule, the gauge, and change no rate and no open-data row.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import urllib.request
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,14 @@ from typing import Any
 import pytest
 from aiohttp import web
 from harness import Sim, loopback_site, probe_and_store, report_texts, target, write_config
+from polling import until
 
 from watchdog.bundle import export_bundle, layout, verify_bundle
 from watchdog.cli.main import main
 from watchdog.config.loader import Config, load_config
+from watchdog.daemon import service
+from watchdog.daemon.audits import SUBSTITUTE, Key
+from watchdog.daemon.service import Daemon
 from watchdog.domain.errors import ConfigError
 from watchdog.domain.models import (
     ChannelKind,
@@ -455,3 +460,46 @@ def test_a_bundle_carries_the_checks_and_names_a_page_it_lacks(
         and f"its substitute page 2 html {shas[1]} is not in the bundle" in p
         for p in found.problems
     ), found.problems
+
+
+def test_watchdog_run_checks_the_channel_when_due_and_resumes_from_the_store(
+    sim: Sim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon runs the check itself (audit.substitute, daily by default): stored in the
+    substitute chain, the gauge refreshed, and read back after a restart to resume from."""
+    config = write_config(
+        tmp_path, [journey("phone", sim)], audit={"enabled": True, "profiles": {}},
+        listen={"port": 0},
+    )  # fmt: skip
+
+    class CheckNow(service.AuditSchedule):  # the check due at start, the audit a day away
+        def reload(self, config: Config, last: Mapping[Key, float] | None = None) -> None:
+            super().reload(config, last)
+            for due in self._due.values():
+                due.at = self.clock.now() + (0 if due.profile == SUBSTITUTE else 86_400)
+
+    monkeypatch.setattr(service, "AuditSchedule", CheckNow)
+    daemon = Daemon(config)
+
+    async def run() -> str:
+        running = asyncio.create_task(daemon.run())
+        await until(lambda: daemon._audits is not None and daemon._audits.runs == 1, 120,
+                    "the substitute channel check")  # fmt: skip
+        text = daemon.metrics.exposition().decode()
+        daemon.request_stop()
+        assert await running == 0
+        return text
+
+    text = asyncio.run(run())
+    check = checks(config)["info-phone"]
+    assert check.substitute is not None and outcomes(check.substitute) == PLANTED["phone"]
+    labels = 'channel="phone",department="93",outcome="published",target="info-phone"'
+    assert f"watchdog_substitute_channel{{{labels}}} 1.0" in text
+    restarted = Daemon(config)
+    restarted._store = Store.open(config.watchdog.data_dir)
+    try:
+        last = asyncio.run(restarted._refresh_audits())
+        assert verify_store(restarted.store).ok
+    finally:
+        restarted.store.close()
+    assert last == {("info-phone", SUBSTITUTE): check.started_at.timestamp()}
