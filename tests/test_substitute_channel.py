@@ -14,7 +14,7 @@ import hashlib
 import json
 import urllib.request
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,16 +22,17 @@ from typing import Any
 import pytest
 from aiohttp import web
 from harness import Sim, loopback_site, probe_and_store, report_texts, target, write_config
-from polling import until
+from test_a11y_time import run_when_due
+from test_bundle import forge
 
 from watchdog.bundle import export_bundle, layout, verify_bundle
 from watchdog.cli.main import main
 from watchdog.config.loader import Config, load_config
-from watchdog.daemon import service
-from watchdog.daemon.audits import SUBSTITUTE, Key
+from watchdog.daemon.audits import SUBSTITUTE
 from watchdog.daemon.service import Daemon
 from watchdog.domain.errors import ConfigError
 from watchdog.domain.models import (
+    AuditProfile,
     ChannelKind,
     ChannelOutcome,
     ChannelSeen,
@@ -438,21 +439,8 @@ def test_a_bundle_carries_the_checks_and_names_a_page_it_lacks(
     assert "«\u00a0<série>.substitute\u00a0»\u00a0: notre robot" in readme
     assert readme.index("<série>.substitute") < readme.index('"<series>.substitute"')
     dropped = f"preuves/{shas[1]}.html"  # the form's page
-    files = {n: archive.read(n) for n in archive.namelist()
-             if n not in (dropped, layout.MANIFEST, layout.SUMS)}  # fmt: skip
-    manifest = json.loads(archive.read(layout.MANIFEST))
-    manifest["files"] = [
-        {"path": n, "sha256": hashlib.sha256(d).hexdigest(), "size": len(d)}
-        for n, d in sorted(files.items())
-    ]
-    files[layout.MANIFEST] = json.dumps(manifest).encode()
-    files[layout.SUMS] = layout.sums_text(
-        {n: hashlib.sha256(d).hexdigest() for n, d in files.items()}
-    )
     forged = tmp_path / "forged.zip"
-    with zipfile.ZipFile(forged, "w") as written:
-        for name, data in files.items():
-            written.writestr(name, data)
+    forge(out, forged, lambda name, data: None if name == dropped else data)
     found = verify_bundle(forged)
     assert not found.ok
     assert any(
@@ -472,25 +460,8 @@ def test_watchdog_run_checks_the_channel_when_due_and_resumes_from_the_store(
         listen={"port": 0},
     )  # fmt: skip
 
-    class CheckNow(service.AuditSchedule):  # the check due at start, the audit a day away
-        def reload(self, config: Config, last: Mapping[Key, float] | None = None) -> None:
-            super().reload(config, last)
-            for due in self._due.values():
-                due.at = self.clock.now() + (0 if due.profile == SUBSTITUTE else 86_400)
-
-    monkeypatch.setattr(service, "AuditSchedule", CheckNow)
-    daemon = Daemon(config)
-
-    async def run() -> str:
-        running = asyncio.create_task(daemon.run())
-        await until(lambda: daemon._audits is not None and daemon._audits.runs == 1, 120,
-                    "the substitute channel check")  # fmt: skip
-        text = daemon.metrics.exposition().decode()
-        daemon.request_stop()
-        assert await running == 0
-        return text
-
-    text = asyncio.run(run())
+    audits = frozenset(AuditProfile)  # the check due at start, the audits a day away
+    text = run_when_due(config, monkeypatch, 1, "the substitute channel check", audits)
     check = checks(config)["info-phone"]
     assert check.substitute is not None and outcomes(check.substitute) == PLANTED["phone"]
     labels = 'channel="phone",department="93",outcome="published",target="info-phone"'
