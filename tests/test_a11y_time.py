@@ -29,7 +29,7 @@ from watchdog.bundle.export import export_bundle
 from watchdog.cli.main import main
 from watchdog.config.loader import Config
 from watchdog.daemon import service
-from watchdog.daemon.audits import Key
+from watchdog.daemon.audits import Key, Kind
 from watchdog.daemon.service import Daemon
 from watchdog.domain.models import (
     AuditProfile,
@@ -381,6 +381,37 @@ def test_an_assisted_session_the_site_ended_gives_the_sessions_observed_length(
     ) in fr
 
 
+def run_when_due(
+    config: Config,
+    monkeypatch: pytest.MonkeyPatch,
+    runs: int,
+    what: str,
+    later: frozenset[Kind] = frozenset(),
+) -> str:
+    """`watchdog run` with each audit and check due at start (those of a kind in `later` a
+    day away) until `runs` of them are done, then stopped; the metrics it exposed then."""
+
+    class DueNow(service.AuditSchedule):  # due at start, not within its period
+        def reload(self, config: Config, last: Mapping[Key, float] | None = None) -> None:
+            super().reload(config, last)
+            for due in self._due.values():
+                due.at = self.clock.now() + (86_400 if due.profile in later else 0)
+
+    monkeypatch.setattr(service, "AuditSchedule", DueNow)
+    daemon = Daemon(config)
+
+    async def run() -> str:
+        running = asyncio.create_task(daemon.run())
+        await until(lambda: daemon._audits is not None and daemon._audits.runs == runs, 300,
+                    what)  # fmt: skip
+        text = daemon.metrics.exposition().decode()
+        daemon.request_stop()
+        assert await running == 0
+        return text
+
+    return asyncio.run(run())
+
+
 def test_watchdog_run_stores_each_profiles_audit_when_due(
     site: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -389,25 +420,7 @@ def test_watchdog_run_stores_each_profiles_audit_when_due(
         audit={"enabled": True}, listen={"port": 0},
     )  # fmt: skip
 
-    class DueNow(service.AuditSchedule):  # every audit due at start, not within its period
-        def reload(self, config: Config, last: Mapping[Key, float] | None = None) -> None:
-            super().reload(config, last)
-            for due in self._due.values():
-                due.at = self.clock.now()
-
-    monkeypatch.setattr(service, "AuditSchedule", DueNow)
-    daemon = Daemon(config)
-
-    async def run() -> str:
-        running = asyncio.create_task(daemon.run())
-        await until(lambda: daemon._audits is not None and daemon._audits.runs == 3, 300,
-                    "the three audits")  # fmt: skip
-        text = daemon.metrics.exposition().decode()
-        daemon.request_stop()
-        assert await running == 0
-        return text
-
-    text = asyncio.run(run())
+    text = run_when_due(config, monkeypatch, 3, "the three audits")
     with Store.open(config.watchdog.data_dir) as store:
         audits = list(store.iter_observations(target=audit_chain("t")))
         probes = store.count("t")

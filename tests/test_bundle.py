@@ -72,6 +72,26 @@ def rewrite(source: Path, target_path: Path, change: Callable[[str, bytes], byte
                 new.writestr(info, data)
 
 
+def forge(source: Path, target_path: Path, change: Callable[[str, bytes], bytes | None]) -> None:
+    """As `rewrite`, then manifest.json and SHA256SUMS recomputed as a forger would."""
+    with zipfile.ZipFile(source) as archive:
+        manifest = json.loads(archive.read(layout.MANIFEST))
+        changed = {n: change(n, archive.read(n)) for n in archive.namelist()
+                   if n not in (layout.MANIFEST, layout.SUMS)}  # fmt: skip
+    files = {n: d for n, d in changed.items() if d is not None}
+    manifest["files"] = [
+        {"path": n, "sha256": hashlib.sha256(d).hexdigest(), "size": len(d)}
+        for n, d in sorted(files.items())
+    ]
+    files[layout.MANIFEST] = json.dumps(manifest).encode()
+    files[layout.SUMS] = layout.sums_text(
+        {n: hashlib.sha256(d).hexdigest() for n, d in files.items()}
+    )
+    with zipfile.ZipFile(target_path, "w") as out:
+        for name, data in files.items():
+            out.writestr(name, data)
+
+
 def flip(data: bytes) -> bytes:
     middle = len(data) // 2
     return data[:middle] + bytes([data[middle] ^ 0x01]) + data[middle + 1 :]
@@ -157,23 +177,8 @@ def test_an_observation_removed_with_hashes_recomputed_breaks_the_chain(
     archive = zipfile.ZipFile(bundle)
     lines = archive.read("observations.jsonl").splitlines(keepends=True)
     forged_jsonl = b"".join(lines[:3] + lines[4:])
-    files = {
-        n: archive.read(n) for n in archive.namelist() if n not in ("manifest.json", "SHA256SUMS")
-    }
-    files["observations.jsonl"] = forged_jsonl
-    manifest = json.loads(archive.read("manifest.json"))
-    manifest["files"] = [
-        {"path": n, "sha256": hashlib.sha256(d).hexdigest(), "size": len(d)}
-        for n, d in sorted(files.items())
-    ]
-    files["manifest.json"] = json.dumps(manifest).encode()
-    files["SHA256SUMS"] = layout.sums_text(
-        {n: hashlib.sha256(d).hexdigest() for n, d in files.items()}
-    )
     forged = tmp_path / "forged.zip"
-    with zipfile.ZipFile(forged, "w") as out:
-        for name, data in files.items():
-            out.writestr(name, data)
+    forge(bundle, forged, lambda n, data: forged_jsonl if n == "observations.jsonl" else data)
     check = verify_bundle(forged)
     assert not check.ok
     assert check.problems[0].startswith("observations.jsonl line 4 ")

@@ -9,21 +9,30 @@ recommendation rule, the gauge, and change no rate and no open-data row.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import json
 import urllib.request
+import zipfile
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
 from harness import Sim, loopback_site, probe_and_store, report_texts, target, write_config
+from test_a11y_time import run_when_due
+from test_bundle import forge
 
+from watchdog.bundle import export_bundle, layout, verify_bundle
 from watchdog.cli.main import main
 from watchdog.config.loader import Config, load_config
+from watchdog.daemon.audits import SUBSTITUTE
+from watchdog.daemon.service import Daemon
 from watchdog.domain.errors import ConfigError
 from watchdog.domain.models import (
+    AuditProfile,
     ChannelKind,
     ChannelOutcome,
     ChannelSeen,
@@ -33,6 +42,7 @@ from watchdog.domain.models import (
 )
 from watchdog.metrics.registry import Metrics
 from watchdog.opendata.export import rows
+from watchdog.report import ReportOptions
 from watchdog.report.recommend import load_rules, recommend, rule_notes
 from watchdog.simulator import prefecture_info
 from watchdog.stats.calendar import Period, paris_midnight
@@ -397,3 +407,70 @@ def test_another_config_is_loaded_unchanged(config: Config) -> None:
     assert [t.substitute_pages for t in again.targets] == [
         t.substitute_pages for t in config.targets
     ]
+
+
+def test_a_bundle_carries_the_checks_and_names_a_page_it_lacks(
+    sim: Sim, config: Config, tmp_path: Path
+) -> None:
+    """The substitute chain travels in the bundle with the pages as served; a forger who drops
+    a page and recomputes every hash is still named by the offline check."""
+    assert main(["substitute", "--config", config.source, "info-all"]) == 0
+    check = checks(config)["info-all"]
+    assert check.substitute is not None
+    shas = [p.sha256 for p in check.substitute.pages]
+    assert len(shas) == 2 and None not in shas
+    now = datetime.now(UTC)
+    out = tmp_path / "lot.zip"
+    with Store.open(config.watchdog.data_dir) as store:
+        served = {sha: store.blobs.get(sha) for sha in shas if sha is not None}
+        export_bundle(
+            store, [t for t in config.targets if t.id == "info-all"],
+            since=now - timedelta(days=1), until=now + timedelta(hours=1), out=out,
+            report=ReportOptions(formats=("html",)),
+        )  # fmt: skip
+    verified = verify_bundle(out)
+    assert verified.ok, verified.problems
+    archive = zipfile.ZipFile(out)
+    lines = [json.loads(line) for line in archive.read(layout.JSONL).splitlines()]
+    assert [d["id"] for d in lines if d["target"] == "info-all.substitute"] == [check.id]
+    for sha, page in served.items():
+        assert archive.read(f"preuves/{sha}.html") == page  # the page as served
+    readme = archive.read(layout.README).decode()
+    assert "«\u00a0<série>.substitute\u00a0»\u00a0: notre robot" in readme
+    assert readme.index("<série>.substitute") < readme.index('"<series>.substitute"')
+    dropped = f"preuves/{shas[1]}.html"  # the form's page
+    forged = tmp_path / "forged.zip"
+    forge(out, forged, lambda name, data: None if name == dropped else data)
+    found = verify_bundle(forged)
+    assert not found.ok
+    assert any(
+        "info-all.substitute" in p
+        and f"its substitute page 2 html {shas[1]} is not in the bundle" in p
+        for p in found.problems
+    ), found.problems
+
+
+def test_watchdog_run_checks_the_channel_when_due_and_resumes_from_the_store(
+    sim: Sim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon runs the check itself (audit.substitute, daily by default): stored in the
+    substitute chain, the gauge refreshed, and read back after a restart to resume from."""
+    config = write_config(
+        tmp_path, [journey("phone", sim)], audit={"enabled": True, "profiles": {}},
+        listen={"port": 0},
+    )  # fmt: skip
+
+    audits = frozenset(AuditProfile)  # the check due at start, the audits a day away
+    text = run_when_due(config, monkeypatch, 1, "the substitute channel check", audits)
+    check = checks(config)["info-phone"]
+    assert check.substitute is not None and outcomes(check.substitute) == PLANTED["phone"]
+    labels = 'channel="phone",department="93",outcome="published",target="info-phone"'
+    assert f"watchdog_substitute_channel{{{labels}}} 1.0" in text
+    restarted = Daemon(config)
+    restarted._store = Store.open(config.watchdog.data_dir)
+    try:
+        last = asyncio.run(restarted._refresh_audits())
+        assert verify_store(restarted.store).ok
+    finally:
+        restarted.store.close()
+    assert last == {("info-phone", SUBSTITUTE): check.started_at.timestamp()}

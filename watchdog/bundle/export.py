@@ -32,7 +32,7 @@ import sqlalchemy as sa
 
 from watchdog import __version__
 from watchdog.domain.errors import StoreError, WatchdogError
-from watchdog.domain.models import assist_chain, audit_chain, nested_blobs
+from watchdog.domain.models import assist_chain, audit_chain, nested_blobs, substitute_chain
 from watchdog.domain.target import Target
 from watchdog.evidence.volatile import rebuild
 from watchdog.report.api import ReportOptions, build_report_async
@@ -187,9 +187,9 @@ async def export_bundle_async(  # noqa: PLR0913 -- keyword-only options of one e
     `tsa_ca` (checkpoints.tsa_ca) is copied beside the timestamps, for a reader to check them.
     """
     ids = [t.id for t in targets]
-    # Each journey's assisted-session records (issue 16) and accessibility audits travel with
-    # its observations, each in a chain of its own.
-    ids = [*ids, *map(assist_chain, ids), *map(audit_chain, ids)]
+    # Each journey's assisted-session records (issue 16), accessibility audits and substitute
+    # channel checks (issue 18) travel with its observations, each in a chain of its own.
+    ids = [*ids, *map(assist_chain, ids), *map(audit_chain, ids), *map(substitute_chain, ids)]
     chains = await asyncio.to_thread(spans, store, ids, since, until)
     if not chains:
         raise WatchdogError(

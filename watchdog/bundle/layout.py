@@ -192,6 +192,19 @@ résultat dans le champ « audit » ; « axe » est le fichier JSON des résulta
 copies d'écran des pages et des éléments en infraction, que ce champ cite, sont aussi dans
 preuves/, sous leur empreinte.
 
+Les vérifications du canal de substitution forment elles aussi des séries à part, nommées
+«\u00a0<série>.substitute\u00a0»\u00a0: notre robot y a lu une fois les pages d'information de la
+préfecture pour savoir si elles publient un formulaire de contact, une adresse électronique,
+une adresse postale ou un numéro de téléphone pour les personnes qui ne peuvent pas prendre
+rendez-vous en ligne\u00a0; il n'a rien envoyé ni écrit à personne. Ce ne sont pas des
+tentatives de prise de rendez-vous et elles n'entrent dans aucun taux. Le champ
+«\u00a0substitute\u00a0» donne, pour chaque canal, son résultat
+(«\u00a0published\u00a0»\u00a0: publié, «\u00a0not_found\u00a0»\u00a0: introuvable,
+«\u00a0unreachable\u00a0»\u00a0: injoignable) et, pour chaque page lue, son adresse, son statut
+HTTP et l'empreinte «\u00a0sha256\u00a0» de la page telle que servie, qui se trouve dans
+preuves/<empreinte>.html\u00a0; «\u00a0watchdog verify\u00a0» nomme toute page citée absente
+du lot.
+
 EVIDENCE BUNDLE — prefecture-watchdog
 -------------------------------------
 Automated observations of prefecture booking sites, the evidence captured and a report.
@@ -232,6 +245,14 @@ Accessibility audits are series of their own, named "<series>.a11y": they are no
 booking and enter no rate. Each carries its findings in its "audit" field; "axe" is the JSON
 file of axe-core's results, and the captures of the pages and elements in breach that field
 names are in preuves/ too, under their SHA-256.
+
+Substitute channel checks are series of their own too, named "<series>.substitute": our robot
+read the prefecture's information pages once to learn whether they publish a contact form, an
+e-mail address, a postal address or a phone number for people who cannot book online; it sent
+nothing and wrote to no one. They are no attempt at booking and enter no rate. The
+"substitute" field gives each channel's outcome ("published", "not_found", "unreachable") and,
+for each page read, its URL, HTTP status and the "sha256" of the page as served, which is
+preuves/<sha256>.html; `watchdog verify` names any page cited that the bundle lacks.
 """
 
 

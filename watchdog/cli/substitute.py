@@ -3,9 +3,9 @@ its own chain (`<target>.substitute`).
 
 Each target's `substitute_pages` are fetched once (watchdog/substitute), one request after
 another, and two requests to the same host start no closer than the host's budget allows
-(`politeness.per_host.requests_per_minute`), as in `watchdog run`. Run it on a schedule
-(cron, daily: README « Substitute channel »); `watchdog run` reads each target's last check
-for the `watchdog_substitute_channel` gauge.
+(`politeness.per_host.requests_per_minute`), as in `watchdog run`, which also runs the check
+itself (daily by default: `audit.substitute`, watchdog/daemon/audits.py) and reads each
+target's last check, wherever made, for the `watchdog_substitute_channel` gauge.
 """
 
 from __future__ import annotations

@@ -256,7 +256,9 @@ class AuditSettings(_Strict):
 
     The standard audit (axe-core) of each enabled target every `every`, and the mobile and
     slow-network runs every `profiles[<profile>]` (a profile left out is not run), one audit at
-    a time, each under its host's per-host budget. `enabled` unset: on, except in a simulated
+    a time, each under its host's per-host budget; and the substitute channel check
+    (watchdog/substitute/) of each enabled target that lists `substitute_pages` every
+    `substitute` (null: not scheduled). `enabled` unset: on, except in a simulated
     deployment (`watchdog.simulated: true`: tests and the demo), where audits would only slow
     the runs down; set it to force either way.
     """
@@ -264,6 +266,7 @@ class AuditSettings(_Strict):
     enabled: bool | None = None
     every: Duration = timedelta(days=1)
     profiles: dict[AuditProfile, Duration] = Field(default_factory=_default_profiles)
+    substitute: Duration | None = timedelta(days=1)
 
     @field_validator("every")
     @classmethod
@@ -279,6 +282,13 @@ class AuditSettings(_Strict):
             raise ValueError("the standard audit's period is audit.every, not a profile")
         if any(period < AUDIT_FLOOR for period in value.values()):
             raise ValueError("audits run at most hourly: each profile's period must be 1h or more")
+        return value
+
+    @field_validator("substitute")
+    @classmethod
+    def _rare_check(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value < AUDIT_FLOOR:
+            raise ValueError("substitute channel checks run at most hourly: at least 1h, or null")
         return value
 
 

@@ -35,7 +35,7 @@ from typing import Any, Protocol
 
 from watchdog.config.loader import Config
 from watchdog.daemon.maintenance import in_maintenance, tagged, windows_for
-from watchdog.daemon.politeness import HostState, cycle_delay
+from watchdog.daemon.politeness import HostState, TokenBucket, cycle_delay
 from watchdog.domain.errors import WatchdogError
 from watchdog.domain.models import Observation, Outcome
 from watchdog.domain.target import PLANNED_GAP, Target
@@ -220,6 +220,7 @@ class Scheduler:
         self._on_start = on_start
         self._targets: dict[str, TargetState] = {}
         self._hosts: dict[str, HostState] = {}
+        self._other_hosts: dict[str, TokenBucket] = {}  # hosts only requested outside probes
         self._tasks: set[asyncio.Task[None]] = set()
         self._active = 0  # probes holding a browser context (max_contexts)
         self._in_flight: set[str] = set()  # by id: a target removed and re-added mid-probe too
@@ -426,10 +427,25 @@ class Scheduler:
         """Wait for a start in `target`'s host budget and take it: an assisted session's read
         (watchdog/assist/) counts against the same per-host pace as the probes."""
         host = self._hosts.get(target.netloc)
-        while host is not None and not host.bucket.ready(self.clock.now()):
-            await self.clock.sleep_until(host.bucket.next_free)
         if host is not None:
-            host.bucket.take(self.clock.now())
+            await self._take(host.bucket)
+
+    async def take_netloc(self, netloc: str) -> None:
+        """As `take_budget`, for a request to any host:port (a substitute channel check's
+        pages, watchdog/substitute/): a host no target probes gets a budget of its own."""
+        host = self._hosts.get(netloc)
+        if host is not None:
+            await self._take(host.bucket)
+            return
+        per_minute = self.config.politeness.per_host.requests_per_minute
+        bucket = self._other_hosts.setdefault(netloc, TokenBucket(per_minute))
+        bucket.per_minute = per_minute  # a reloaded budget
+        await self._take(bucket)
+
+    async def _take(self, bucket: TokenBucket) -> None:
+        while not bucket.ready(self.clock.now()):
+            await self.clock.sleep_until(bucket.next_free)
+        bucket.take(self.clock.now())
 
     @contextlib.asynccontextmanager
     async def hold(self, target: Target) -> AsyncIterator[Callable[[Outcome], None]]:

@@ -29,7 +29,7 @@ from watchdog.a11y.timelimits import with_session_end
 from watchdog.assist.desk import AssistedSession, Desk
 from watchdog.assist.record import session_record
 from watchdog.config.loader import Config, load_config
-from watchdog.daemon.audits import AuditSchedule, Key
+from watchdog.daemon.audits import SUBSTITUTE, AuditSchedule, Key
 from watchdog.daemon.listener import SchedulerMetrics, start_listener
 from watchdog.daemon.scheduler import Resume, Scheduler
 from watchdog.daemon.state import StateFile, build_state, read_state, state_path, write_state
@@ -54,6 +54,7 @@ from watchdog.store.record import last_session_end
 from watchdog.store.timestamps import Authority
 from watchdog.store.usage import Sizer, disk
 from watchdog.store.writes import WriteSnapshot
+from watchdog.substitute.check import Checker
 
 if TYPE_CHECKING:
     import uvicorn
@@ -213,7 +214,9 @@ class Daemon:
         self.metrics.declare(config.targets)
         self.scheduler_metrics.declare(config.targets)
         last_audits = await self._refresh_audits()
-        self._audits = AuditSchedule(config, self._scheduler, self._audit, last=last_audits)
+        self._audits = AuditSchedule(
+            config, self._scheduler, self._audit, substitute=self._substitute, last=last_audits
+        )
         self.notifications = await asyncio.to_thread(
             Notifications.for_daemon, config, self.store, self.metrics.registry
         )
@@ -462,22 +465,26 @@ class Daemon:
         for (target_id, _profile), found in sorted(last.items(), key=lambda kv: kv[1].id):
             if found.audit is not None:
                 self.metrics.audited(target_id, found.audit)
-        await self._refresh_substitute(ids)
-        return {key: found.started_at.timestamp() for key, found in last.items()}
+        checked = await self._refresh_substitute(ids)
+        return {key: found.started_at.timestamp() for key, found in last.items()} | checked
 
-    async def _refresh_substitute(self, ids: list[str]) -> None:
+    async def _refresh_substitute(self, ids: list[str]) -> dict[Key, float]:
         """`watchdog_substitute_channel` from each target's last substitute channel check
-        (run by `watchdog substitute`, another process), read with the audits."""
+        (scheduled here, or run by `watchdog substitute`, another process), read with the
+        audits; returns when each target was last checked, for the schedule to resume from."""
         chains = [substitute_chain(i) for i in ids]
         try:
             last = await asyncio.to_thread(self.store.last_of, chains)
         except StoreError as exc:  # the gauges keep their values; read again next time
             log.warning("last substitute channel checks not read: %s", exc)
-            return
+            return {}
+        checked: dict[Key, float] = {}
         for target_id, chain in zip(ids, chains, strict=True):
             found = last.get(chain)
             if found is not None and found.substitute is not None:
                 self.metrics.substitute_checked(target_id, found.substitute)
+                checked[(target_id, SUBSTITUTE)] = found.started_at.timestamp()
+        return checked
 
     def _last_audits(self, ids: list[str]) -> dict[Key, Observation]:
         """The last audit of each (target, profile) among its chain's last RECENT_AUDITS."""
@@ -501,6 +508,27 @@ class Daemon:
             self.metrics.audited(target.id, sealed.audit)
         log.info("%s: audit (%s) stored in %s: %s", target.id, profile.value, sealed.target,
                  sealed.outcome)  # fmt: skip
+        return sealed
+
+    async def _substitute(self, target: Target) -> Observation:
+        """One scheduled substitute channel check (AuditSchedule, holding the target's host):
+        each page request paced by its host's budget, stored in the target's substitute chain,
+        its gauge replaced."""
+        first = [target.netloc]  # the hold took the first start on the booking host
+
+        async def pace(netloc: str) -> None:
+            if first and first.pop() == netloc:
+                return
+            await self.scheduler.take_netloc(netloc)
+
+        checker = Checker(self.config, self.store.blobs.put, pace)
+        observation = await checker.observe(target)
+        loop = asyncio.get_running_loop()
+        sealed = await loop.run_in_executor(self._writes, self.store.append, observation)
+        if sealed.substitute is not None:
+            self.metrics.substitute_checked(target.id, sealed.substitute)
+        log.info("%s: substitute channel check stored in %s: %s", target.id, sealed.target,
+                 sealed.detail)  # fmt: skip
         return sealed
 
     def _save_state(self, *, running: bool) -> None:
