@@ -120,6 +120,16 @@ def test_an_untouched_bundle_verifies(bundle: Path) -> None:
     assert "OK: every file matches" in check.render()
 
 
+def test_the_readme_is_french_first_with_french_spacing(bundle: Path) -> None:
+    readme = zipfile.ZipFile(bundle).read("LISEZMOI.txt").decode()
+    french, _, english = readme.partition("EVIDENCE BUNDLE —")
+    assert french.startswith("LOT DE PREUVES") and english
+    assert "Avec le logiciel\u00a0: «\u00a0watchdog verify" in french
+    for plain in ("« ", " »", " :", " ;"):
+        assert plain not in french, plain  # every one is a no-break space
+    assert "\u00a0" not in english  # English spacing stays plain
+
+
 def test_jsonl_lines_are_the_hashed_documents_and_the_chain_starts_at_its_anchor(
     bundle: Path,
 ) -> None:

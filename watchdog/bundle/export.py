@@ -287,7 +287,7 @@ def _write_zip(  # noqa: PLR0913 -- the zip's parts and where to tell its progre
     missing: list[str] = []
     with zipfile.ZipFile(path, "w", allowZip64=True) as archive:
         writer = _Writer(archive)
-        readme = layout.README_TEXT.format(name=path.name.removesuffix(".partial"))
+        readme = layout.readme_text(path.name.removesuffix(".partial"))
         readme += _pruned(store, [c.target for c in chains], period)
         writer.add_bytes(layout.README, readme.encode("utf-8"))
         for name in (layout.JSONL, layout.CSV):

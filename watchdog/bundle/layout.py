@@ -256,11 +256,25 @@ preuves/<sha256>.html; `watchdog verify` names any page cited that the bundle la
 """
 
 
+def readme_text(name: str) -> str:
+    """The readme of the bundle `name`, its French half with French spacing."""
+    return _french_first(README_TEXT.format(name=name), "EVIDENCE BUNDLE —")
+
+
 def pruned_text(fr: list[str], en: list[str]) -> str:
     """The readme's paragraph on the periods retention pruned (one line each, per language)."""
     if not fr:
         return ""
-    return PRUNED_TEXT.format(fr="\n".join(fr), en="\n".join(en))
+    text = PRUNED_TEXT.format(fr="\n".join(fr), en="\n".join(en))
+    return _french_first(text, "PERIODS PRUNED BY RETENTION")
+
+
+def _french_first(text: str, english: str) -> str:
+    """`text` with French spacing up to the heading `english`: a no-break space inside « »
+    and before : ; ! ? (the texts are written with plain spaces, easier to read and wrap)."""
+    french, heading, rest = text.partition(english)
+    french = french.replace("« ", "«\u00a0").replace(" »", "\u00a0»")
+    return re.sub(r" (?=[:;!?](?:\s|$))", "\u00a0", french) + heading + rest
 
 
 PRUNED_TEXT = """
