@@ -44,6 +44,7 @@ _TRH_LABEL = re.compile(r"<label\b[^>]*\bfor=[\"']?trhId_[^>]*>([^<]*)<", re.I)
 # radios (`id="trhId_<id>"`) and their labels (« 09h30 »), in the order of the page.
 _SLOT_PARTS = re.compile(r"<(?P<tag>div|input|label)\b(?P<attrs>[^>]*)>(?P<text>[^<]*)", re.I)
 _HEADER_CLASS = re.compile(r"\bclass=[\"'][^\"']*\bcelulleHeader\b", re.I)
+_TRH_NAME = re.compile(r"\bname=[\"']?trhId\b", re.I)
 _RADIO_ID = re.compile(r"\bid=[\"']?trhId_([^\"'\s>]+)", re.I)
 _LABEL_FOR = re.compile(r"\bfor=[\"']?trhId_([^\"'\s>]+)", re.I)
 _DAY_MONTH = re.compile(r"\b(\d{2})/(\d{2})\b")
@@ -193,7 +194,7 @@ def slots_seen(html: str, critere: dict[str, Any] | None) -> tuple[SlotSeen, ...
         tag, attrs = part.group("tag").lower(), part.group("attrs")
         if tag == "div" and _HEADER_CLASS.search(attrs):
             day = _column_day(part.group("text"), first)
-        elif tag == "input" and re.search(r"\bname=[\"']?trhId\b", attrs, re.I):
+        elif tag == "input" and _TRH_NAME.search(attrs):
             found = _RADIO_ID.search(attrs)
             if found is not None:
                 order.append((found.group(1), day))

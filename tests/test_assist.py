@@ -26,6 +26,7 @@ import yaml
 from notifyfix import HttpReceiver, receivers
 from playwright.sync_api import Browser, Page, sync_playwright
 from polling import wait_until
+from simproc import simulator_process
 
 from watchdog.domain.models import Observation, Outcome
 from watchdog.engine.browser import find_chromium
@@ -76,22 +77,8 @@ def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
 
 @pytest.fixture(scope="module")
 def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    folder = tmp_path_factory.mktemp("sim")
-    scenario = folder / "scenario.yaml"
-    scenario.write_text(yaml.safe_dump(SCENARIO, allow_unicode=True), encoding="utf-8")
-    port = free_port()
-    with (folder / "simulator.log").open("wb") as out:
-        proc = subprocess.Popen(
-            [WATCHDOG, "simulate", "--scenario", str(scenario), "--port", str(port)],
-            stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: get(base + "/__sim/health")[0] == 200, 20, "the simulator")
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with simulator_process(tmp_path_factory.mktemp("sim"), SCENARIO) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 import yaml
 from polling import holds_for, wait_until
+from simproc import simulator_process
 
 from watchdog.cli.status import collect, render
 from watchdog.config.loader import load_config
@@ -76,21 +77,8 @@ def get(url: str) -> tuple[int, str, bytes] | None:
 @pytest.fixture(scope="module")
 def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """`watchdog simulate` on a free port, with a quiet, a slow and a 502 journey."""
-    folder = tmp_path_factory.mktemp("sim")
-    scenario = folder / "scenario.yaml"
-    scenario.write_text(yaml.safe_dump(SCENARIO), encoding="utf-8")
-    port = free_port()
-    with (folder / "simulator.log").open("wb") as out:
-        proc = subprocess.Popen(
-            [WATCHDOG, "simulate", "--scenario", str(scenario), "--port", str(port)],
-            stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        poll(lambda: get(f"http://127.0.0.1:{port}/__sim/health"), 20, "the simulator")
+    with simulator_process(tmp_path_factory.mktemp("sim"), SCENARIO) as port:
         yield port
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def target(target_id: str, page: str, base: str, interval: str = "2s") -> dict[str, Any]:

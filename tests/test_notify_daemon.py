@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 from notifyfix import TOKEN, HttpReceiver, free_port, receivers, wait_for
+from simproc import simulator_process
 
 REPO = Path(__file__).resolve().parent.parent
 WATCHDOG = str(REPO / ".venv" / "bin" / "watchdog")
@@ -38,21 +39,8 @@ def fetch(url: str) -> str | None:
 
 @pytest.fixture(scope="module")
 def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    folder = tmp_path_factory.mktemp("notify-sim")
-    scenario = folder / "scenario.yaml"
-    scenario.write_text(yaml.safe_dump(SCENARIO), encoding="utf-8")
-    port = free_port()
-    with (folder / "simulator.log").open("wb") as out:
-        proc = subprocess.Popen(
-            [WATCHDOG, "simulate", "--scenario", str(scenario), "--port", str(port)],
-            stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        wait_for(lambda: fetch(f"http://127.0.0.1:{port}/__sim/health"), 20, "the simulator")
+    with simulator_process(tmp_path_factory.mktemp("notify-sim"), SCENARIO) as port:
         yield port
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 @pytest.fixture

@@ -105,13 +105,19 @@ def test_round_trip_checkpoint_then_verify_says_what_each_token_covers(
     assert "no timestamp" not in out
 
 
-def test_a_tampered_token_fails_verification(
-    tmp_path: Path, tsa: LocalTSA, make_observation: MakeObs, capsys: pytest.CaptureFixture[str]
-) -> None:
+def one_token(tmp_path: Path, tsa: LocalTSA, make_observation: MakeObs) -> tuple[str, Path]:
+    """A store of two chains, checkpointed once with a token: (config, the token's file)."""
     config = write_config(tmp_path, tsa.url, tsa.authority.ca)
     fill_store(tmp_path / "data", make_observation, range(2), range(1))
     assert main(["checkpoint", "--config", config]) == 0
     (token,) = tokens_in(tmp_path / "data")
+    return config, token
+
+
+def test_a_tampered_token_fails_verification(
+    tmp_path: Path, tsa: LocalTSA, make_observation: MakeObs, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, token = one_token(tmp_path, tsa, make_observation)
     raw = bytearray(token.read_bytes())
     raw[-10] ^= 0x01  # inside the TSA's signature
     token.write_bytes(bytes(raw))
@@ -125,10 +131,7 @@ def test_a_tampered_token_fails_verification(
 def test_a_token_over_another_digest_fails_verification(
     tmp_path: Path, tsa: LocalTSA, make_observation: MakeObs, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = write_config(tmp_path, tsa.url, tsa.authority.ca)
-    fill_store(tmp_path / "data", make_observation, range(2), range(1))
-    assert main(["checkpoint", "--config", config]) == 0
-    (token,) = tokens_in(tmp_path / "data")
+    config, token = one_token(tmp_path, tsa, make_observation)
     other = tsa.authority.token_over(b"another checkpoint", "other")  # valid, wrong imprint
     token.write_bytes(other)
     capsys.readouterr()
@@ -144,10 +147,7 @@ def test_a_token_over_another_digest_fails_verification(
 def test_a_body_left_without_its_token_is_a_note_not_a_failure(
     tmp_path: Path, tsa: LocalTSA, make_observation: MakeObs, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = write_config(tmp_path, tsa.url, tsa.authority.ca)
-    fill_store(tmp_path / "data", make_observation, range(2), range(1))
-    assert main(["checkpoint", "--config", config]) == 0
-    (token,) = tokens_in(tmp_path / "data")
+    config, token = one_token(tmp_path, tsa, make_observation)
     token.unlink()  # as a crash between the two atomic writes would leave it
     capsys.readouterr()
     assert main(["verify", "--config", config]) == 0

@@ -31,6 +31,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 from polling import wait_until
+from simproc import simulator_process
 
 from watchdog.domain.errors import StoreError, StoreUnavailable
 from watchdog.domain.models import Observation
@@ -203,21 +204,8 @@ def fetch(url: str) -> tuple[int, bytes] | None:
 
 @pytest.fixture(scope="module")
 def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    folder = tmp_path_factory.mktemp("sim")
-    scenario = folder / "scenario.yaml"
-    scenario.write_text(yaml.safe_dump(SCENARIO), encoding="utf-8")
-    port = free_port()
-    with (folder / "simulator.log").open("wb") as out:
-        proc = subprocess.Popen(
-            [WATCHDOG, "simulate", "--scenario", str(scenario), "--port", str(port)],
-            stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        wait_until(lambda: fetch(f"http://127.0.0.1:{port}/__sim/health"), 20, "the simulator")
+    with simulator_process(tmp_path_factory.mktemp("sim"), SCENARIO) as port:
         yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 class Daemon:
