@@ -19,6 +19,7 @@ from watchdog.store import Store, schema
 from watchdog.store import connect as engines
 from watchdog.store.chain import canonical_json, seal_document, sha256_hex
 from watchdog.store.schema import (
+    DOCUMENT_PARTS,
     ENV_COPIES,
     REPORT_INDEX,
     V1_INDEX,
@@ -57,6 +58,7 @@ def _fill(store: Store, make_observation: MakeObs) -> None:
 
 def _downgrade_to_v1(store: Store) -> None:
     """The v1 layout: no env copies, the (target, started_at, outcome) index, version 1."""
+    downgrade_to_v3(store)
     with store.engine.begin() as conn:
         conn.exec_driver_sql(f"DROP INDEX {REPORT_INDEX.name}")
         for name in NEW_COLUMNS:
@@ -68,8 +70,20 @@ def _downgrade_to_v1(store: Store) -> None:
         conn.execute(sa.insert(schema_version).values(version=1, applied_at="v1"))
 
 
+def downgrade_to_v3(store: Store) -> None:
+    """The v3 layout: documents as text only, no `doc_dicts` (the store must hold no
+    compressed document: fill it with `store.documents.enabled = False`)."""
+    with store.engine.begin() as conn:
+        for name in DOCUMENT_PARTS:
+            conn.exec_driver_sql(f"ALTER TABLE observations DROP COLUMN {name}")
+        conn.exec_driver_sql("DROP TABLE doc_dicts")
+        conn.execute(sa.delete(schema_version))
+        conn.execute(sa.insert(schema_version).values(version=3, applied_at="v3"))
+
+
 def _v1_store(data_dir: Path, url: str | None, make_observation: MakeObs) -> None:
     with Store.open(data_dir, url) as store:
+        store.documents.enabled = False  # version 1 stored every document as text
         _fill(store, make_observation)
         expected = _copies(store)
         _downgrade_to_v1(store)

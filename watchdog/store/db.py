@@ -29,7 +29,7 @@ from watchdog.domain.models import Observation, Outcome
 from watchdog.store import connect as engines
 from watchdog.store.blobs import BlobStore
 from watchdog.store.chain import Sealed, format_instant, seal_document
-from watchdog.store.documents import Dictionary, Documents, DocumentError
+from watchdog.store.documents import Dictionary, DocumentError, Documents
 from watchdog.store.schema import (
     DOCUMENT,
     DOCUMENT_PARTS,
@@ -336,7 +336,7 @@ class Store:
 def _document_row(keys: tuple[str, ...]) -> Any:
     """A named tuple type for rows of `keys` without the document's parts."""
     names = [k for k in keys if k not in DOCUMENT_PARTS]
-    return collections.namedtuple("DocumentRow", names, rename=True)  # type: ignore[misc]
+    return collections.namedtuple("DocumentRow", names, rename=True)
 
 
 def _heads_join() -> sa.Select[Any]:

@@ -140,7 +140,11 @@ class Documents:
     # -- writing ------------------------------------------------------------------------
 
     def pack(
-        self, conn: sa.Connection, target: str, canonical: bytes, created: list[tuple[str, Dictionary]]
+        self,
+        conn: sa.Connection,
+        target: str,
+        canonical: bytes,
+        created: list[tuple[str, Dictionary]],
     ) -> Packed:
         """The stored form of `canonical`. A dictionary looked up or inserted (through
         `conn`) is appended to `created`, for `commit` once the transaction is committed."""
@@ -167,9 +171,7 @@ class Documents:
                 self._by_id[made.id] = made.data
                 self._current[target] = made
 
-    def _pending(
-        self, created: list[tuple[str, Dictionary]], target: str
-    ) -> Dictionary | None | object:
+    def _pending(self, created: list[tuple[str, Dictionary]], target: str) -> Any:
         for name, made in reversed(created):
             if name == target:
                 return made
