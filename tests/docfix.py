@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from watchdog.store import Store
 from watchdog.store.chain import sha256_hex
 from watchdog.store.documents import Documents, compress
-from watchdog.store.schema import observations
+from watchdog.store.schema import DOCUMENT_PARTS, observations, schema_version
 
 
 def row_of(store: Store, target: str, seq: int) -> Any:
@@ -65,3 +65,14 @@ def edit_document(
         with store.engine.begin() as conn:
             conn.execute(stmt)
     return forged
+
+
+def downgrade_to_v3(store: Store) -> None:
+    """The v3 layout: documents as text only, no `doc_dicts` (the store must hold no
+    compressed document: fill it with `store.documents.enabled = False`)."""
+    with store.engine.begin() as conn:
+        for name in DOCUMENT_PARTS:
+            conn.exec_driver_sql(f"ALTER TABLE observations DROP COLUMN {name}")
+        conn.exec_driver_sql("DROP TABLE doc_dicts")
+        conn.execute(sa.delete(schema_version))
+        conn.execute(sa.insert(schema_version).values(version=3, applied_at="v3"))

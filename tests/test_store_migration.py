@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from docfix import downgrade_to_v3
 
 from watchdog.domain.errors import StoreError
 from watchdog.domain.models import Engine, Env, Observation, Screenshots
@@ -19,7 +20,6 @@ from watchdog.store import Store, schema
 from watchdog.store import connect as engines
 from watchdog.store.chain import canonical_json, seal_document, sha256_hex
 from watchdog.store.schema import (
-    DOCUMENT_PARTS,
     ENV_COPIES,
     REPORT_INDEX,
     V1_INDEX,
@@ -68,17 +68,6 @@ def _downgrade_to_v1(store: Store) -> None:
         )
         conn.execute(sa.delete(schema_version))
         conn.execute(sa.insert(schema_version).values(version=1, applied_at="v1"))
-
-
-def downgrade_to_v3(store: Store) -> None:
-    """The v3 layout: documents as text only, no `doc_dicts` (the store must hold no
-    compressed document: fill it with `store.documents.enabled = False`)."""
-    with store.engine.begin() as conn:
-        for name in DOCUMENT_PARTS:
-            conn.exec_driver_sql(f"ALTER TABLE observations DROP COLUMN {name}")
-        conn.exec_driver_sql("DROP TABLE doc_dicts")
-        conn.execute(sa.delete(schema_version))
-        conn.execute(sa.insert(schema_version).values(version=3, applied_at="v3"))
 
 
 def _v1_store(data_dir: Path, url: str | None, make_observation: MakeObs) -> None:
