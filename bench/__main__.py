@@ -31,7 +31,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from bench import ingest, micro, soak, startup, table
+from bench import ingest, micro, soak, startup, storage, table
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PYTHON = sys.executable
@@ -145,6 +145,9 @@ def micro_figures(quick: bool, repeats: int) -> dict[str, Any]:
         "scrape": micro.median_of([micro.scrape(2000, 10 if quick else 20)
                                    for _ in range(repeats)]),
         **ingest.figures(5000 if quick else 50_000, 500, repeats),
+        # bytes on disk per unchanged observation, text vs compressed (issue 20, item 1)
+        **{f"storage ({name})": values for name, values in
+           storage.run(10 if quick else 40, 30 if quick else 105, repeats).items()},
         "startup": startup.startup(5 if quick else 21),
     }  # fmt: skip
 
@@ -191,7 +194,7 @@ def main() -> None:
         print("  screenshot and framing formats", file=sys.stderr, flush=True)
         with (RESULTS / f"bench-{stamp}.log").open("a") as log:
             result["capture"] = run_child("bench.capture", [], log)
-        print("  lateness, /metrics, store ingest", file=sys.stderr, flush=True)
+        print("  lateness, /metrics, store ingest and size", file=sys.stderr, flush=True)
         result["micro"] = micro_figures(args.quick, repeats)
     if not args.no_soak:  # the long one: `python -m bench soak --minutes 120`
         minutes = 2.0 if args.quick else 5.0

@@ -143,6 +143,12 @@ CHECKS: list[Check] = [
     ("store ingest on PostgreSQL, observations/s (append_many by 500, COPY; wall)",
      "≥ 20,000", lambda r: (r.get("micro", {}).get("ingest (postgresql)") or {}).get(
          "per_second_batched"), lambda v: v >= 20_000),
+    ("bytes on disk per unchanged observation, database + evidence (SQLite, compressed)",
+     "≤ 300", lambda r: (r.get("micro", {}).get("storage (sqlite compressed)") or {}).get(
+         "bytes_per_obs"), lambda v: v <= 300),
+    ("the same, allocated blocks (a small evidence file takes a whole block)",
+     "≤ 300", lambda r: (r.get("micro", {}).get("storage (sqlite compressed)") or {}).get(
+         "allocated_per_obs"), lambda v: v <= 300),
     ("/metrics for 2,000 targets, ms", "< 100",
      lambda r: (r.get("micro", {}).get("scrape") or {}).get("median_ms"), lambda v: v < 100),
     ("`watchdog --help`, median s (baseline `python -c pass` in the startup row)", "< 0.5",

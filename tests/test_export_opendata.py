@@ -16,13 +16,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
+from docfix import edit_document
 from recordfix import TOKEN, TRICKY_MESSAGE, MakeObs, Recorded, record, run_on_terminal
 
 from watchdog.domain.models import Outcome, SlotSeen
 from watchdog.opendata.export import DAILY_DEPARTEMENTS, DAILY_TARGETS, SCHEMA
 from watchdog.store import Store
 from watchdog.store.connect import SQLITE_FILE
-from watchdog.store.schema import observations
+from watchdog.store.schema import DOCUMENT, observations
 
 PERIOD = ["--from", "2025-03-01", "--to", "2025-03-31"]
 FILES = [
@@ -108,7 +109,7 @@ def test_each_row_hash_is_the_chain_s(exported: Path, recorded: Recorded) -> Non
     """Each row's hash is the SHA-256 of its stored document; prev_hash links a target's rows."""
     watchdog = recorded.config.watchdog
     with Store.open(watchdog.data_dir, watchdog.database_url) as store:
-        docs = {r.id: r.doc for r in store.scan(sa.select(observations.c.id, observations.c.doc))}
+        docs = {r.id: r.doc for r in store.scan(sa.select(observations.c.id, *DOCUMENT))}
     last: dict[str, str | None] = {}
     for row in pq.read_table(exported / "observations.parquet").to_pylist():
         document = docs[row["observation_id"]].encode("utf-8")
@@ -189,12 +190,8 @@ def test_a_document_that_fails_its_hash_stops_the_export(
     victim = recorded.ids["bobigny-b"][0]
     watchdog = recorded.config.watchdog
     with Store.open(watchdog.data_dir, watchdog.database_url) as store:
-        doc = next(
-            iter(store.scan(sa.select(observations.c.doc).where(observations.c.id == victim)))
-        )[0]
-        with store.engine.begin() as conn:
-            conn.execute(sa.update(observations).where(observations.c.id == victim)
-                         .values(doc=doc.replace("http_502", "http_503")))  # fmt: skip
+        row = next(iter(store.scan(sa.select(observations).where(observations.c.id == victim))))
+        edit_document(store, row.target, row.seq, lambda doc: doc.replace("http_502", "http_503"))
     assert recorded.run("export", *PERIOD, "--out", str(tmp_path / "x")) == 1
     err = capsys.readouterr().err
     assert f"observation {victim} (bobigny-b): its stored document does not hash" in err

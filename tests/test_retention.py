@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from docfix import edit_document
 from polling import wait_until
 from reportdata import target
 from tsafix import Authority, LocalTSA, make_authority
@@ -34,7 +35,7 @@ from watchdog.report import ReportOptions
 from watchdog.store import Store, access, retention, timestamps
 from watchdog.store import checkpoint as checkpoints
 from watchdog.store.record import inspect, open_read_only
-from watchdog.store.schema import observations, pruned_segments, schema_version
+from watchdog.store.schema import DOCUMENT, observations, pruned_segments, schema_version
 from watchdog.store.usage import pruned_observations, store_size
 from watchdog.store.verify import verify_store
 
@@ -89,7 +90,7 @@ def filled(store: Store, make_observation: MakeObs) -> Fixture:
 
 
 def _docs(store: Store, target_id: str) -> list[str]:
-    stmt = sa.select(observations.c.doc).where(observations.c.target == target_id)
+    stmt = sa.select(*DOCUMENT).where(observations.c.target == target_id)
     return [row.doc for row in store.scan(stmt.order_by(observations.c.seq))]
 
 
@@ -416,12 +417,7 @@ def _later_than(instant: float) -> float | None:
 
 def test_a_stretch_that_does_not_verify_is_not_pruned(filled: Fixture) -> None:
     store = filled.store
-    with store.engine.begin() as conn:
-        conn.execute(
-            sa.update(observations)
-            .where((observations.c.target == ROLLING) & (observations.c.seq == 3))
-            .values(doc=sa.func.replace(observations.c.doc, "no_slot", "no_slo_"))
-        )
+    edit_document(store, ROLLING, 3, lambda text: text.replace("no_slot", "no_slo_"))
     planned = retention.plan(store, CLASSES, NOW, ANY_TIME)
     (refused,) = [t for t in planned.targets if t.refused]
     assert refused.target == ROLLING and "seq 3 does not verify" in str(refused.refused)
@@ -438,12 +434,8 @@ def test_a_blob_another_stretch_references_stays_while_that_stretch_is_refused(
     other = [fx.obs(make_observation, "other", n) for n in range(10)]
     other[0] = other[0].model_copy(update={"evidence": EvidenceRefs(screenshot=shot)})
     store.append_many(other)
-    with store.engine.begin() as conn:  # other's stretch will not verify: it is refused
-        conn.execute(
-            sa.update(observations)
-            .where((observations.c.target == "other") & (observations.c.seq == 3))
-            .values(doc=sa.func.replace(observations.c.doc, "no_slot", "no_slo_"))
-        )
+    # other's stretch will not verify: it is refused
+    edit_document(store, "other", 3, lambda text: text.replace("no_slot", "no_slo_"))
     classes = {ROLLING: RetentionClass(5 * DAY), "other": RetentionClass(5 * DAY)}
     done = retention.apply(store, retention.plan(store, classes, NOW, ANY_TIME), NOW)
     assert [s.target for s in done.summaries] == [ROLLING]

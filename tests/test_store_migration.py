@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from docfix import downgrade_to_v3
 
 from watchdog.domain.errors import StoreError
 from watchdog.domain.models import Engine, Env, Observation, Screenshots
@@ -57,6 +58,7 @@ def _fill(store: Store, make_observation: MakeObs) -> None:
 
 def _downgrade_to_v1(store: Store) -> None:
     """The v1 layout: no env copies, the (target, started_at, outcome) index, version 1."""
+    downgrade_to_v3(store)
     with store.engine.begin() as conn:
         conn.exec_driver_sql(f"DROP INDEX {REPORT_INDEX.name}")
         for name in NEW_COLUMNS:
@@ -70,6 +72,7 @@ def _downgrade_to_v1(store: Store) -> None:
 
 def _v1_store(data_dir: Path, url: str | None, make_observation: MakeObs) -> None:
     with Store.open(data_dir, url) as store:
+        store.documents.enabled = False  # version 1 stored every document as text
         _fill(store, make_observation)
         expected = _copies(store)
         _downgrade_to_v1(store)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from docfix import edit_document
 from intruder import Sql
 from intruder import stored_row as _row
 
@@ -29,7 +30,6 @@ from watchdog.domain.models import (
 )
 from watchdog.store import Store
 from watchdog.store import checkpoint as checkpoints
-from watchdog.store.chain import sha256_hex
 from watchdog.store.schema import chain_heads, observations
 from watchdog.store.verify import verify_store
 
@@ -60,9 +60,8 @@ def _where(target: str, seq: int) -> sa.ColumnElement[bool]:
 
 def _edit_message(store: Store, sql: Sql, target: str, seq: int) -> None:
     """Change one word of a stored document, the columns untouched (its hash now lies)."""
-    row = _row(store, target, seq)
-    sql(sa.update(observations).where(_where(target, seq)).values(
-        doc=row.doc.replace("Il n'existe plus", "Il existe", 1)))  # fmt: skip
+    edit_document(store, target, seq, lambda t: t.replace("Il n'existe plus", "Il existe", 1),
+                  run=sql)  # fmt: skip
 
 
 def test_an_incremental_verify_reads_only_what_follows_the_mark(marked: Store) -> None:
@@ -94,10 +93,8 @@ def test_tampering_before_the_mark_is_found_only_by_a_full_verify(marked: Store,
 def test_a_chain_rewritten_up_to_the_marked_observation_is_found(marked: Store, sql: Sql) -> None:
     """Forge the marked row with its hash recomputed: its successor's link and the mark's
     hash both disagree, and the incremental verify names the mark."""
-    row = _row(marked, "a", MARKED)
-    forged = row.doc.replace("Il n'existe plus", "Il existe", 1)
-    sql(sa.update(observations).where(_where("a", MARKED)).values(
-        doc=forged, hash=sha256_hex(forged.encode())))  # fmt: skip
+    edit_document(marked, "a", MARKED, lambda t: t.replace("Il n'existe plus", "Il existe", 1),
+                  rehash=True, run=sql)  # fmt: skip
     report = verify_store(marked, since_checkpoint=True)
     assert not report.ok and report.breaks[0].target == "a" and report.breaks[0].seq == MARKED
     assert "that the verified mark names" in report.breaks[0].problem

@@ -19,6 +19,7 @@ from watchdog.domain import rates
 from watchdog.domain.models import Outcome, assist_chain, audit_chain, substitute_chain
 from watchdog.stats.calendar import HOUR_KEY_LEN, Period
 from watchdog.store.chain import format_instant
+from watchdog.store.schema import DOCUMENT
 from watchdog.store.schema import observations as obs
 
 EXCLUDED = [o.value for o in rates.EXCLUDED]
@@ -91,7 +92,7 @@ def facts(targets: Sequence[str], period: Period) -> sa.Select[Any]:
 def captcha_offers(targets: Sequence[str], period: Period) -> sa.Select[Any]:
     """(target, doc) of the captcha observations that recorded what the captcha offered: the
     record is in the document only (canonical JSON writes `"captcha":{"…` when there is one)."""
-    return sa.select(obs.c.target, obs.c.doc).where(
+    return sa.select(obs.c.target, *DOCUMENT).where(
         *_where(targets, period),
         obs.c.outcome == _const(Outcome.CAPTCHA.value),
         obs.c.doc.like('%"captcha":{"%'),
@@ -103,7 +104,7 @@ def audits(targets: Sequence[str], period: Period) -> sa.Select[Any]:
     chain order (issue 18): they live in their own chains, which no other query reads."""
     chains = [audit_chain(t) for t in targets]
     return (
-        sa.select(obs.c.target, obs.c.doc)
+        sa.select(obs.c.target, *DOCUMENT)
         .where(*_where(chains, period))
         .order_by(obs.c.target, obs.c.seq)
     )
@@ -123,7 +124,7 @@ def assist_sessions(targets: Sequence[str], period: Period) -> sa.Select[Any]:
     """(assist chain, doc) of the records of the assisted sessions of `targets` parked in the
     period (issue 16): their own chains, which no other query reads."""
     chains = [assist_chain(t) for t in targets]
-    return sa.select(obs.c.target, obs.c.doc).where(*_where(chains, period))
+    return sa.select(obs.c.target, *DOCUMENT).where(*_where(chains, period))
 
 
 def substitute_checks(targets: Sequence[str], period: Period) -> sa.Select[Any]:
@@ -131,7 +132,7 @@ def substitute_checks(targets: Sequence[str], period: Period) -> sa.Select[Any]:
     order (issue 18): their own chains, which no other query reads."""
     chains = [substitute_chain(t) for t in targets]
     return (
-        sa.select(obs.c.target, obs.c.doc)
+        sa.select(obs.c.target, *DOCUMENT)
         .where(*_where(chains, period))
         .order_by(obs.c.target, obs.c.seq)
     )
@@ -177,7 +178,7 @@ def examples(
     """
     order = obs.c.started_at.desc() if latest else obs.c.started_at.asc()
     return (
-        sa.select(obs.c.doc, obs.c.hash, obs.c.seq)
+        sa.select(*DOCUMENT, obs.c.hash, obs.c.seq)
         .where(
             *_where([target], period),
             obs.c.outcome == outcome.value,
@@ -192,7 +193,7 @@ def recent(target: str, period: Period, outcome: Outcome, limit: int) -> sa.Sele
     """The latest `limit` observations of `target` with `outcome` (newest first): where to
     look for an example capture without scanning a whole period of documents."""
     return (
-        sa.select(obs.c.doc, obs.c.hash)
+        sa.select(*DOCUMENT, obs.c.hash)
         .where(*_where([target], period), obs.c.outcome == outcome.value)
         .order_by(obs.c.started_at.desc())
         .limit(limit)
@@ -203,7 +204,9 @@ def slot_readings(targets: Sequence[str], period: Period) -> sa.Select[Any]:
     """(target, started_at, finished_at, outcome, published_next, doc) in time order: what the
     slot lifetimes read (watchdog/stats/slotlife.py). The document only of an observation that
     offered slots (its `slots_seen`); a no-slot page and an announcement need none."""
-    offered = sa.case((obs.c.slots > 0, obs.c.doc), else_=sa.null()).label("doc")
+    offered = [
+        sa.case((obs.c.slots > 0, part), else_=sa.null()).label(part.name) for part in DOCUMENT
+    ]
     return (
         sa.select(
             obs.c.target,
@@ -211,7 +214,7 @@ def slot_readings(targets: Sequence[str], period: Period) -> sa.Select[Any]:
             obs.c.finished_at,
             obs.c.outcome,
             obs.c.published_next,
-            offered,
+            *offered,
         )
         .where(
             *_where(targets, period),

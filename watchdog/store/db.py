@@ -11,6 +11,8 @@ says whether writes succeed right now.
 
 from __future__ import annotations
 
+import collections
+import functools
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, closing
@@ -27,7 +29,15 @@ from watchdog.domain.models import Observation, Outcome
 from watchdog.store import connect as engines
 from watchdog.store.blobs import BlobStore
 from watchdog.store.chain import Sealed, format_instant, seal_document
-from watchdog.store.schema import chain_heads, column_values, ensure_schema, observations
+from watchdog.store.documents import Dictionary, DocumentError, Documents
+from watchdog.store.schema import (
+    DOCUMENT,
+    DOCUMENT_PARTS,
+    chain_heads,
+    column_values,
+    ensure_schema,
+    observations,
+)
 from watchdog.store.writes import (
     RetryClock,
     WriteHealth,
@@ -90,6 +100,8 @@ class Store:
         self._password = url.password
         self._writer = engines.Writer(engine)
         self._stop_retrying = threading.Event()
+        # Packs and unpacks the stored documents (schema version 4): the one way to read them.
+        self.documents = Documents(engine)
 
     @classmethod
     def open(
@@ -164,13 +176,15 @@ class Store:
     def _append_once(
         self, batch: Sequence[Observation], targets: list[str], guard: Guard | None
     ) -> SealedBatch:
+        learned: list[tuple[str, Dictionary]] = []
         with self._writer.transaction(lock_wait_s=self.retry.lock_wait_s) as conn:
             heads = _lock_heads(conn, targets)
             if guard is not None:
                 guard(conn)
-            rows, sealed = _seal_rows(batch, heads)
+            rows, sealed = _seal_rows(batch, heads, self.documents, conn, learned)
             _insert_rows(conn, rows)
             _update_heads(conn, heads)
+        self.documents.commit(learned)  # only now: a rolled-back dictionary does not exist
         return SealedBatch(sealed)
 
     def _retrying(
@@ -202,7 +216,7 @@ class Store:
     # -- reading ------------------------------------------------------------------------
 
     def get(self, obs_id: str) -> Observation | None:
-        stmt = sa.select(observations.c.doc, observations.c.hash).where(observations.c.id == obs_id)
+        stmt = sa.select(*DOCUMENT, observations.c.hash).where(observations.c.id == obs_id)
         return self._first(stmt)
 
     def last_for_target(self, target: str) -> Observation | None:
@@ -220,7 +234,7 @@ class Store:
         """The last `limit` observations of one chain, newest first (e.g. an audit chain,
         where the last audit of each profile is among the last few runs)."""
         stmt = (
-            sa.select(observations.c.doc, observations.c.hash)
+            sa.select(*DOCUMENT, observations.c.hash)
             .where(observations.c.target == chain)
             .order_by(observations.c.seq.desc())
             .limit(limit)
@@ -235,7 +249,7 @@ class Store:
         outcomes: Iterable[Outcome] | None = None,
     ) -> Iterator[Observation]:
         """Stream observations ordered by target then seq; `since` inclusive, `until` not."""
-        stmt = sa.select(observations.c.doc, observations.c.hash).order_by(
+        stmt = sa.select(*DOCUMENT, observations.c.hash).order_by(
             observations.c.target, observations.c.seq
         )
         if target is not None:
@@ -259,13 +273,40 @@ class Store:
         stmt = sa.select(chain_heads.c.target).where(chain_heads.c.seq > 0)
         return sorted(row.target for row in self.scan(stmt))
 
-    def scan(self, stmt: sa.Select[Any]) -> Generator[sa.Row[Any]]:
-        """Stream the rows of a read-only statement over the store's tables."""
+    def scan(self, stmt: sa.Select[Any], *, raw: bool = False) -> Generator[Any]:
+        """Stream the rows of a read-only statement over the store's tables.
+
+        A statement that selects the document's parts (DOCUMENT: `doc`, `zdoc`, `zdict`)
+        yields rows with `doc` the stored canonical text and no `zdoc`/`zdict` (DocumentError
+        when one cannot be read), unless `raw` (for `watchdog verify`, which names the row).
+        """
         try:
             with self.engine.connect() as conn:
-                yield from conn.execution_options(yield_per=STREAM_BATCH).execute(stmt)
+                result = conn.execution_options(yield_per=STREAM_BATCH).execute(stmt)
+                keys = tuple(result.keys())
+                if raw or not all(k in keys for k in ("doc", *DOCUMENT_PARTS)):
+                    yield from result
+                    return
+                yield from self._unpacked(result, keys)
         except sa.exc.SQLAlchemyError as exc:
             raise self._failure("cannot read the store", exc) from exc
+
+    def _unpacked(self, rows: Iterable[sa.Row[Any]], keys: tuple[str, ...]) -> Iterator[Any]:
+        """Rows with the document's text as `doc` (see `scan`)."""
+        kind = _document_row(keys)
+        doc, zdoc, zdict = (keys.index(k) for k in ("doc", *DOCUMENT_PARTS))
+        kept = [i for i, k in enumerate(keys) if k not in DOCUMENT_PARTS]
+        text = self.documents.text
+        for row in rows:
+            values = list(row)
+            if values[zdoc] is not None:
+                try:
+                    values[doc] = text(values[doc], values[zdoc], values[zdict])
+                except DocumentError as exc:
+                    raise DocumentError(
+                        f"a stored document cannot be read ({exc}): run `watchdog verify`"
+                    ) from exc
+            yield kind(*(values[i] for i in kept))
 
     def _observations(self, stmt: sa.Select[Any]) -> Generator[Observation]:
         for row in self.scan(stmt):
@@ -291,9 +332,16 @@ class Store:
         return StoreError(message)
 
 
+@functools.cache
+def _document_row(keys: tuple[str, ...]) -> Any:
+    """A named tuple type for rows of `keys` without the document's parts."""
+    names = [k for k in keys if k not in DOCUMENT_PARTS]
+    return collections.namedtuple("DocumentRow", names, rename=True)
+
+
 def _heads_join() -> sa.Select[Any]:
     return (
-        sa.select(observations.c.doc, observations.c.hash)
+        sa.select(*DOCUMENT, observations.c.hash)
         .join(
             chain_heads,
             sa.and_(
@@ -322,7 +370,11 @@ def _lock_heads(conn: sa.Connection, targets: list[str]) -> dict[str, Head]:
 
 
 def _seal_rows(
-    batch: Sequence[Observation], heads: dict[str, Head]
+    batch: Sequence[Observation],
+    heads: dict[str, Head],
+    documents: Documents,
+    conn: sa.Connection,
+    learned: list[tuple[str, Dictionary]],
 ) -> tuple[list[tuple[Any, ...]], list[Sealed]]:
     """Seal each observation after its target's head, advancing `heads` in place."""
     rows: list[tuple[Any, ...]] = []
@@ -331,7 +383,10 @@ def _seal_rows(
         seq, prev_hash = heads[obs.target]
         result = seal_document(obs, prev_hash)
         row = column_values(result.document)
-        row.update(seq=seq + 1, hash=result.hash, doc=result.canonical.decode())
+        packed = documents.pack(conn, obs.target, result.canonical, learned)
+        row.update(
+            seq=seq + 1, hash=result.hash, doc=packed.doc, zdoc=packed.zdoc, zdict=packed.zdict
+        )
         rows.append(tuple(map(row.__getitem__, COLUMNS)))
         sealed.append(result)
         heads[obs.target] = (seq + 1, result.hash)

@@ -43,7 +43,7 @@ from watchdog.store import BlobStore, Store, pruned
 from watchdog.store import connect as engines
 from watchdog.store.chain import format_datetime, format_instant, format_reading, sha256_hex
 from watchdog.store.db import EVIDENCE_DIR
-from watchdog.store.schema import chain_heads, observations, pruned_segments
+from watchdog.store.schema import DOCUMENT, chain_heads, observations, pruned_segments
 
 BLOB_KINDS = tuple(k for k in EvidenceRefs.model_fields if k != "html_sha256")
 # The flat columns of one observation, in the order the CSV and JSON give them.
@@ -140,7 +140,7 @@ def _statement(selection: Selection, *columns: sa.ColumnElement[Any]) -> sa.Sele
 
 def select(store: Store, selection: Selection) -> Iterator[Entry]:
     """The selected observations in time order (started_at, then id)."""
-    columns = (observations.c.seq, observations.c.doc, observations.c.hash)
+    columns = (observations.c.seq, *DOCUMENT, observations.c.hash)
     stmt = _statement(selection, *columns).order_by(observations.c.started_at, observations.c.id)
     for row in store.scan(stmt):
         obs = Observation.model_validate_json(row.doc).model_copy(update={"hash": row.hash})
@@ -157,7 +157,7 @@ def count(store: Store, selection: Selection) -> int:
 def recent(store: Store, target: str, limit: int) -> list[Observation]:
     """The target's last `limit` observations, newest first (by chain position)."""
     stmt = (
-        sa.select(observations.c.doc, observations.c.hash)
+        sa.select(*DOCUMENT, observations.c.hash)
         .where(observations.c.target == target)
         .order_by(observations.c.seq.desc())
         .limit(limit)
@@ -171,7 +171,7 @@ def last_session_end(store: Store, target: str, reads: int = 500) -> SessionEnd 
     The mark is in the document only (`env.assisted_session`)."""
     obs = observations.c
     stmt = (
-        sa.select(obs.doc)
+        sa.select(*DOCUMENT)
         .where(obs.target == target, obs.doc.like('%"assisted_session":"%'))
         .order_by(obs.seq.desc())
         .limit(reads)
@@ -222,7 +222,7 @@ def chain_rows(store: Store, target: str, first_seq: int, last_seq: int) -> Iter
     the exact stored bytes that were hashed."""
     obs = observations.c
     stmt = (
-        sa.select(obs.seq, obs.hash, obs.doc)
+        sa.select(obs.seq, obs.hash, *DOCUMENT)
         .where(obs.target == target, obs.seq.between(first_seq, last_seq))
         .order_by(obs.seq)
     )
@@ -238,7 +238,7 @@ def published_rows(store: Store, selection: Selection) -> Iterator[sa.Row[Any]]:
     """The `PUBLISHED` columns of the selected observations, in the chains' order (their
     unique index): no sort of a million documents, and each target's rows follow one another
     as its chain links them."""
-    columns = [observations.c[name] for name in PUBLISHED]
+    columns = [observations.c[name] for name in PUBLISHED] + list(DOCUMENT[1:])
     stmt = _statement(selection, *columns).order_by(observations.c.target, observations.c.seq)
     # Accessibility audits, substitute channel checks (issue 18) and assisted sessions'
     # records (issue 16), each in its own chains, are no attempt at a booking: no row.
@@ -365,7 +365,7 @@ def find(store: Store, obs_id: str) -> Entry | None:
 
 def _row(store: Store, where: sa.ColumnElement[bool]) -> sa.Row[Any] | None:
     stmt = sa.select(
-        observations.c.id, observations.c.target, observations.c.seq, observations.c.doc,
+        observations.c.id, observations.c.target, observations.c.seq, *DOCUMENT,
         observations.c.hash,
     ).where(where)  # fmt: skip
     return next(iter(list(store.scan(stmt))), None)

@@ -47,7 +47,7 @@ from watchdog.store.chain import format_instant, sha256_hex
 from watchdog.store.db import Store
 from watchdog.store.references import evidence_of
 from watchdog.store.references import parse_document as _parse
-from watchdog.store.schema import chain_heads, observations, pruned_segments
+from watchdog.store.schema import DOCUMENT, chain_heads, observations, pruned_segments
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +212,7 @@ def _with_blobs(store: Store, result: Plan) -> Plan:
     gone: dict[str, set[str]] = {target: set() for target in ranges}
     broken: dict[str, str] = {}
     links: dict[str, str | None] = {}
-    columns = (observations.c.target, observations.c.seq, observations.c.hash, observations.c.doc)
+    columns = (observations.c.target, observations.c.seq, observations.c.hash, *DOCUMENT)
     stmt = sa.select(*columns).order_by(observations.c.target, observations.c.seq)
     for row in store.scan(stmt):
         stretch = ranges.get(row.target)
@@ -451,7 +451,7 @@ def _prune(store: Store, summary: pruned.Summary, key: bytes) -> pruned.Summary 
                 sa.select(chain_heads.c.seq).where(chain_heads.c.target == target).with_for_update()
             )
             rows = conn.execute(
-                sa.select(observations.c.seq, observations.c.hash, observations.c.doc).where(
+                sa.select(observations.c.seq, observations.c.hash, *DOCUMENT).where(
                     (observations.c.target == target) & observations.c.seq.in_(sorted(wanted))
                 )
             ).all()
@@ -466,7 +466,9 @@ def _prune(store: Store, summary: pruned.Summary, key: bytes) -> pruned.Summary 
             signed = pruned.Summary.model_validate(
                 {
                     **summary.model_dump(),
-                    "first_prev_hash": (_parse(found[first].doc) or {}).get("prev_hash"),
+                    "first_prev_hash": (_parse(_text(store, conn, found[first])) or {}).get(
+                        "prev_hash"
+                    ),
                     "first_hash": found[first].hash,
                     "last_hash": found[last].hash,
                 }
@@ -597,11 +599,16 @@ def _remove_blobs(
     journal.unlink(missing_ok=True)
 
 
+def _text(store: Store, conn: sa.Connection, row: Any) -> str:
+    """The stored text of a row that selected DOCUMENT through `conn` (not `Store.scan`)."""
+    return store.documents.text(row.doc, row.zdoc, row.zdict, conn)
+
+
 def _referenced(store: Store, wanted: set[str]) -> set[str]:
     """Which of `wanted` an observation stored now references."""
     if not wanted:
         return set()
     found: set[str] = set()
-    for row in store.scan(sa.select(observations.c.doc)):
+    for row in store.scan(sa.select(*DOCUMENT)):
         found |= {sha for sha, _kind in evidence_of(_parse(row.doc))} & wanted
     return found

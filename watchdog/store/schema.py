@@ -16,6 +16,13 @@ Schema version 3 adds `pruned_segments`: one signed summary per pruned stretch o
 (watchdog/store/retention.py). The table is created on open like every other; the version is
 raised so that an older watchdog, which would read a pruned chain as a cut one, refuses the
 store instead.
+
+Schema version 4 stores a document compressed against a per-target dictionary
+(watchdog/store/documents.py): `doc` is then '' and `zdoc` holds the compressed canonical
+JSON, `zdict` the `doc_dicts.id` of the dictionary, kept once with its SHA-256. Rows written
+before keep their text in `doc` (`zdoc` NULL); the upgrade only adds the two columns and the
+table. Readers never read `doc` alone: they select DOCUMENT (the three columns) and
+`Store.scan` gives the text back under the name `doc`.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ import sqlalchemy as sa
 
 from watchdog.domain.errors import StoreError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +73,9 @@ observations = sa.Table(
     sa.Column("screenshots", sa.String(32), nullable=True),
     sa.Column("engine", sa.String(32), nullable=True),
     sa.Column("published_next", sa.String(32), nullable=True),
+    # Version 4 (watchdog/store/documents.py): the compressed document and its dictionary.
+    sa.Column("zdoc", sa.LargeBinary, nullable=True),
+    sa.Column("zdict", sa.Integer, nullable=True),
     sa.UniqueConstraint("target", "seq", name="uq_observations_target_seq"),
 )
 
@@ -97,6 +107,21 @@ pruned_segments = sa.Table(
     sa.Column("digest", sa.String(64), nullable=False),
     sa.Column("signature", sa.String(64), nullable=False),
 )
+
+# Compression dictionaries (version 4): `data` primes the DEFLATE of the documents whose
+# `zdict` names `id`; `sha256` is its SHA-256, which `watchdog verify` checks.
+doc_dicts = sa.Table(
+    "doc_dicts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("target", sa.String, nullable=False, index=True),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+
+# What a reader selects for an observation's document; `Store.scan` turns them into `doc`.
+DOCUMENT = (observations.c.doc, observations.c.zdoc, observations.c.zdict)
+DOCUMENT_PARTS = ("zdoc", "zdict")
 
 schema_version = sa.Table(
     "schema_version",
@@ -214,7 +239,20 @@ def _upgrade_to_3(_conn: sa.Connection) -> None:
     """Nothing to change: `create_all` has just made `pruned_segments`."""
 
 
-MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {2: _upgrade_to_2, 3: _upgrade_to_3}
+def _upgrade_to_4(conn: sa.Connection) -> None:
+    """Add the compressed-document columns (`create_all` has just made `doc_dicts`). Rows
+    stored so far keep their text in `doc`; new ones are compressed."""
+    preparer = conn.dialect.identifier_preparer
+    for name in DOCUMENT_PARTS:
+        kind = observations.c[name].type.compile(dialect=conn.dialect)
+        conn.exec_driver_sql(f"ALTER TABLE observations ADD COLUMN {preparer.quote(name)} {kind}")
+
+
+MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {
+    2: _upgrade_to_2,
+    3: _upgrade_to_3,
+    4: _upgrade_to_4,
+}
 
 
 def ensure_schema(conn: sa.Connection) -> None:

@@ -48,9 +48,10 @@ from watchdog.store import checkpoint as checkpoints
 from watchdog.store.blobs import SHA256_RE
 from watchdog.store.chain import format_instant, sha256_hex
 from watchdog.store.db import Store
+from watchdog.store.documents import Documents
 from watchdog.store.references import evidence_of as _evidence
 from watchdog.store.references import parse_document as _parse
-from watchdog.store.schema import DOC_COLUMNS, chain_heads, column_values, observations
+from watchdog.store.schema import DOC_COLUMNS, chain_heads, column_values, doc_dicts, observations
 
 Progress = Callable[[int], None]  # called with the number of items checked so far
 PROGRESS_EVERY = 10_000
@@ -97,6 +98,7 @@ class VerifyReport:
     pruned: list[str] = field(default_factory=list)  # one line per pruned period
     pruned_problems: list[str] = field(default_factory=list)
     pruned_note: str | None = None
+    dictionary_problems: list[str] = field(default_factory=list)  # schema version 4
     since: str | None = None  # the verified mark an incremental verify started from
     marked: bool = False  # this verify recorded its checkpoint as verified
     mark_note: str | None = None
@@ -107,7 +109,7 @@ class VerifyReport:
             len(self.breaks) + len(self.blob_problems) + len(self.session_problems)
             + bool(self.checkpoint_problem)
             + len(self.timestamp_problems) + len(self.access_log.problems)
-            + len(self.pruned_problems)
+            + len(self.pruned_problems) + len(self.dictionary_problems)
         )  # fmt: skip
 
     @property
@@ -152,7 +154,8 @@ class VerifyReport:
 
     def _records(self) -> list[str]:
         """What the side records say: pruned periods, sessions, timestamps, the access log."""
-        lines = [f"Pruned period FAILED: {p}." for p in self.pruned_problems]
+        lines = [f"Compression dictionary FAILED: {p}." for p in self.dictionary_problems]
+        lines += [f"Pruned period FAILED: {p}." for p in self.pruned_problems]
         lines.extend(f"Pruned by retention: {p}." for p in self.pruned)
         lines.extend(f"Assisted session FAILED: {p}." for p in self.session_problems)
         if self.sessions and not self.session_problems:
@@ -224,11 +227,13 @@ class _ChainCheck:
         else:
             self.further += 1
 
-    def check_row(self, row: sa.Row[Any]) -> dict[str, Any] | None:
+    def check_row(self, row: sa.Row[Any], documents: Documents) -> dict[str, Any] | None:
         """Check one row; return its parsed document when it is readable."""
         seq = row.seq if isinstance(row.seq, int) else None
         gap = self._check_seq(row, seq)
-        text = row.doc if isinstance(row.doc, str) else ""
+        text, unreadable = stored_text(documents, row)
+        if unreadable is not None:
+            self.flag(seq, row.id, unreadable)
         computed = sha256_hex(text.encode("utf-8", "surrogatepass"))
         if computed != row.hash:
             self.flag(
@@ -392,6 +397,7 @@ def verify_store(
                 )
             del expect[target]
     start = _start(folder, report) if since_checkpoint else None
+    _verify_dictionaries(store, report)
     _verify_chains(store, report, progress, every, expect, starts, start)
     if start is None:
         _verify_blobs(store, report, blob_progress, every)
@@ -535,18 +541,23 @@ def _verify_chains(
     referenced: set[str] = set()
     pages = _PageCheck(store)
     sessions = _SessionCheck()
+    documents = Documents(store.engine)  # dictionaries read afresh, not a writer's cache
     checks: list[_ChainCheck] = []
     # A verified mark retention has since pruned past is no start: the chain starts after its
     # last summary, as in a full verify.
     begin = {t: mark for t, mark in (start or {}).items() if mark[0] > starts.get(t, (0, None))[0]}
-    rows = store.scan(_ROWS_IN_CHAIN_ORDER) if start is None else _rows_from(store, heads, begin)
+    rows = (
+        store.scan(_ROWS_IN_CHAIN_ORDER, raw=True)
+        if start is None
+        else _rows_from(store, heads, begin)
+    )
     for row in rows:
         if not checks or checks[-1].target != row.target:
             pruned_to = starts.get(row.target, (0, None))
             checks.append(
                 _ChainCheck(row.target, expect.get(row.target), pruned_to, begin.get(row.target))
             )
-        doc = checks[-1].check_row(row)
+        doc = checks[-1].check_row(row, documents)
         report.observations += 1
         for sha, kind in _evidence(doc):
             report.evidence_refs += 1
@@ -654,7 +665,7 @@ def _rows_from(
     for target in sorted(set(heads) | set(start)):
         first = start.get(target, (1, ""))[0]
         where = (observations.c.target == target) & (observations.c.seq >= first)
-        yield from store.scan(_ROWS_IN_CHAIN_ORDER.where(where))
+        yield from store.scan(_ROWS_IN_CHAIN_ORDER.where(where), raw=True)
 
 
 def _check_before_start(
@@ -745,14 +756,39 @@ def _report_corrupt(store: Store, report: VerifyReport, corrupt: list[str]) -> N
 def _references(store: Store, wanted: set[str]) -> dict[str, list[str]]:
     """The observations that reference any of `wanted` (a second pass, only on failure)."""
     found: dict[str, list[str]] = {}
-    for row in store.scan(_ROWS_IN_CHAIN_ORDER):
-        for sha, kind in _evidence(_parse(row.doc)):
+    documents = Documents(store.engine)
+    for row in store.scan(_ROWS_IN_CHAIN_ORDER, raw=True):
+        for sha, kind in _evidence(_parse(stored_text(documents, row)[0])):
             if sha in wanted:
                 found.setdefault(sha, []).append(_describe(row, kind))
     return found
 
 
 _ROWS_IN_CHAIN_ORDER = sa.select(observations).order_by(observations.c.target, observations.c.seq)
+
+
+def stored_text(documents: Documents, row: sa.Row[Any]) -> tuple[str, str | None]:
+    """(the stored document's text, None) of a raw row, or ('', why it cannot be read)."""
+    doc, zdoc = row.doc, row.zdoc
+    if zdoc is None:
+        return (doc, None) if isinstance(doc, str) else ("", "its stored document is not text")
+    if doc != "":
+        return "", "it holds both a compressed document and a text in `doc`"
+    try:
+        return documents.text(doc, zdoc, row.zdict), None
+    except (StoreError, UnicodeDecodeError, sa.exc.SQLAlchemyError) as exc:
+        return "", f"its compressed document cannot be read: {exc}"
+
+
+def _verify_dictionaries(store: Store, report: VerifyReport) -> None:
+    """Each compression dictionary must hash to the SHA-256 recorded beside it."""
+    for row in store.scan(sa.select(doc_dicts).order_by(doc_dicts.c.id)):
+        data = bytes(row.data) if row.data is not None else b""
+        if hashlib.sha256(data).hexdigest() != row.sha256:
+            report.dictionary_problems.append(
+                f"dictionary {row.id} ({row.target}) does not hash to its recorded SHA-256 "
+                f"{_show(row.sha256)}"
+            )
 
 
 def _describe(row: sa.Row[Any], kind: str) -> str:
