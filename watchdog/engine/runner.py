@@ -71,7 +71,14 @@ BlobPut = Callable[[bytes, str], str]
 OnNetwork = Callable[[Target, NetworkFacts], None]  # the daemon's metrics, after each probe
 Listeners = list[tuple[str, Callable[..., object]]]
 CAPTURE_TIMEOUT_MS = 10_000
-KEEP_TRACE = frozenset({Outcome.UNRECOGNIZED, Outcome.PROBE_ERROR})
+# The probes whose trace is kept: our failures, unknown pages and the site's silences. Every
+# other probe's trace is dropped when it ends (stopped, never written).
+KEEP_TRACE = frozenset({Outcome.UNRECOGNIZED, Outcome.PROBE_ERROR, Outcome.TIMEOUT})
+# What the trace records: actions, network and console, not the DOM before and after each
+# action nor screenshots. DOM snapshots were a fifth of a kept-page probe's CPU and ≈ 60 MB of
+# the watchdog's peak at 4 contexts (issue 20), for every probe, to be kept for a few; the
+# page a probe ended on is kept as evidence anyway (its DOM, and its screenshot).
+TRACE_OPTIONS: dict[str, bool] = {"screenshots": False, "snapshots": False}
 
 
 def utcnow() -> datetime:
@@ -265,7 +272,7 @@ class Runner:
                     images.watch(page)
             tracing = not creds  # a trace records headers: never with operator secrets
             if tracing:
-                await context.tracing.start(screenshots=False, snapshots=True)
+                await context.tracing.start(**TRACE_OPTIONS)
             capture.session, listeners = self._session(page, target, auditor)
             deadline = self.config.browser.probe_timeout.total_seconds()
             deadline += ALLOWANCE_S if auditor is not None else 0  # axe-core's own time
@@ -446,7 +453,10 @@ class Runner:
         except Exception as exc:
             log.debug("navigation timing of %s not read: %s", target.id, exc)
         try:
-            html = await asyncio.wait_for(page.content(), CAPTURE_TIMEOUT_MS / 1000)
+            if capture.state is not None:  # the DOM the classifier read: kept as it read it
+                html = capture.state.html
+            else:
+                html = await asyncio.wait_for(page.content(), CAPTURE_TIMEOUT_MS / 1000)
             if len(html) > MAX_PAGE_BYTES:  # not a page to keep (nor to photograph whole)
                 log.info("capture of %s skipped: a page of %d characters", target.id, len(html))
                 return
