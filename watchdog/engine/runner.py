@@ -80,7 +80,7 @@ KEEP_TRACE = frozenset({Outcome.UNRECOGNIZED, Outcome.PROBE_ERROR, Outcome.TIMEO
 # (0.4 at 4 contexts) and ≈ 60 MB of the peak at 4 contexts (issue 20), to be kept for a few;
 # the page a probe ended on is kept as evidence anyway (its DOM and its screenshot), and the
 # trail of steps holds each page load's address and status.
-TRACE_OPTIONS: dict[str, bool] = {"screenshots": False, "snapshots": False}
+TRACE_SNAPSHOTS = False
 
 
 def utcnow() -> datetime:
@@ -274,7 +274,7 @@ class Runner:
                     images.watch(page)
             tracing = not creds  # a trace records headers: never with operator secrets
             if tracing:
-                await context.tracing.start(**TRACE_OPTIONS)
+                await context.tracing.start(screenshots=False, snapshots=TRACE_SNAPSHOTS)
             capture.session, listeners = self._session(page, target, auditor)
             deadline = self.config.browser.probe_timeout.total_seconds()
             deadline += ALLOWANCE_S if auditor is not None else 0  # axe-core's own time
