@@ -76,10 +76,10 @@ CAPTURE_TIMEOUT_MS = 10_000
 KEEP_TRACE = frozenset({Outcome.UNRECOGNIZED, Outcome.PROBE_ERROR, Outcome.TIMEOUT})
 # What the trace records: the journey's actions (each call, its parameters, timing and error)
 # and the console; not the DOM before and after each action, nor the network log Playwright
-# records only with those snapshots, nor screenshots. Snapshots cost every probe ≈ 0.2 CPU-s
-# (0.4 at 4 contexts) and ≈ 60 MB of the peak at 4 contexts (issue 20), to be kept for a few;
-# the page a probe ended on is kept as evidence anyway (its DOM and its screenshot), and the
-# trail of steps holds each page load's address and status.
+# records only with those snapshots, nor screenshots. Snapshots are recorded for every probe
+# to be kept for a few (single runs put them at 0.1-0.4 CPU-s a probe; README « Performance »,
+# issue 20, has the interleaved figures); the page a probe ended on is kept as evidence anyway
+# (its DOM and its screenshot), and the trail of steps holds each page load's status.
 TRACE_SNAPSHOTS = False
 
 
