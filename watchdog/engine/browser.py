@@ -26,6 +26,9 @@ DISABLED_FEATURES = (
 )
 LAUNCH_ARGS: tuple[str, ...] = (
     "--disable-gpu",
+    # Chromium composites in software here: its GPU process is one more process (and its
+    # memory) for work a thread of the browser process does (issue 20, README « Performance »).
+    "--in-process-gpu",
     f"--disable-features={','.join(DISABLED_FEATURES)}",
 )
 

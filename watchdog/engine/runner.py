@@ -71,7 +71,16 @@ BlobPut = Callable[[bytes, str], str]
 OnNetwork = Callable[[Target, NetworkFacts], None]  # the daemon's metrics, after each probe
 Listeners = list[tuple[str, Callable[..., object]]]
 CAPTURE_TIMEOUT_MS = 10_000
-KEEP_TRACE = frozenset({Outcome.UNRECOGNIZED, Outcome.PROBE_ERROR})
+# The probes whose trace is kept: our failures, unknown pages and the site's silences. Every
+# other probe's trace is dropped when it ends (stopped, never written).
+KEEP_TRACE = frozenset({Outcome.UNRECOGNIZED, Outcome.PROBE_ERROR, Outcome.TIMEOUT})
+# What the trace records: the journey's actions (each call, its parameters, timing and error)
+# and the console; not the DOM before and after each action, nor the network log Playwright
+# records only with those snapshots, nor screenshots. Snapshots are recorded for every probe
+# to be kept for a few (single runs put them at 0.1-0.4 CPU-s a probe; README « Performance »,
+# issue 20, has the interleaved figures); the page a probe ended on is kept as evidence anyway
+# (its DOM and its screenshot), and the trail of steps holds each page load's status.
+TRACE_SNAPSHOTS = False
 
 
 def utcnow() -> datetime:
@@ -265,7 +274,7 @@ class Runner:
                     images.watch(page)
             tracing = not creds  # a trace records headers: never with operator secrets
             if tracing:
-                await context.tracing.start(screenshots=False, snapshots=True)
+                await context.tracing.start(screenshots=False, snapshots=TRACE_SNAPSHOTS)
             capture.session, listeners = self._session(page, target, auditor)
             deadline = self.config.browser.probe_timeout.total_seconds()
             deadline += ALLOWANCE_S if auditor is not None else 0  # axe-core's own time
@@ -446,7 +455,10 @@ class Runner:
         except Exception as exc:
             log.debug("navigation timing of %s not read: %s", target.id, exc)
         try:
-            html = await asyncio.wait_for(page.content(), CAPTURE_TIMEOUT_MS / 1000)
+            if capture.state is not None:  # the DOM the classifier read: kept as it read it
+                html = capture.state.html
+            else:
+                html = await asyncio.wait_for(page.content(), CAPTURE_TIMEOUT_MS / 1000)
             if len(html) > MAX_PAGE_BYTES:  # not a page to keep (nor to photograph whole)
                 log.info("capture of %s skipped: a page of %d characters", target.id, len(html))
                 return
