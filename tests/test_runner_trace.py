@@ -1,7 +1,7 @@
 """Which browser probes keep a Playwright trace, and what it holds (issue 20).
 
-Every probe without operator secrets is traced (actions and console, without DOM snapshots
-nor the network log that comes with them); the trace is kept only for probes that end badly
+Every probe without operator secrets is traced (actions, console, DOM snapshots and the
+network log that comes with them); the trace is kept only for probes that end badly
 (`probe_error`, `unrecognized`, `timeout`) and dropped unwritten for the rest. Real Chromium
 against the simulator.
 """
@@ -49,7 +49,7 @@ def test_a_probe_that_ends_normally_keeps_no_trace(sim: Sim, tmp_path: Path) -> 
     assert obs.evidence.html and obs.evidence.screenshot and obs.evidence.framed
 
 
-def test_an_unrecognized_page_keeps_a_trace_without_dom_snapshots(sim: Sim, tmp_path: Path) -> None:
+def test_an_unrecognized_page_keeps_a_trace_with_dom_and_network(sim: Sim, tmp_path: Path) -> None:
     obs = _probe(sim, tmp_path, "legacy-redesign")
     assert obs.outcome.value == "unrecognized"
     files = _trace_files(tmp_path, obs)
@@ -58,10 +58,11 @@ def test_an_unrecognized_page_keeps_a_trace_without_dom_snapshots(sim: Sim, tmp_
     # The journey's actions, with their parameters and timing: the first page it asked for.
     gotos = [e["params"]["url"] for e in events if e["type"] == "before" and e["method"] == "goto"]
     assert gotos == [obs.steps[0].url] and "after" in kinds
-    # Neither the DOM before and after each action nor the network log (they come with
-    # snapshots, which cost every probe to keep a few).
-    assert "frame-snapshot" not in kinds
-    assert not any(e["type"] == "resource-snapshot" for e in _events(files["trace.network"]))
+    # The DOM around each action and the network log: the page the journey asked for is in it.
+    assert "frame-snapshot" in kinds
+    network = _events(files["trace.network"])
+    loaded = [e["snapshot"]["request"]["url"] for e in network if e["type"] == "resource-snapshot"]
+    assert obs.steps[0].url in loaded
     # The page it ended on is kept beside the trace, as for every probe.
     assert obs.evidence.html and obs.evidence.screenshot and obs.evidence.framed
 

@@ -74,13 +74,12 @@ CAPTURE_TIMEOUT_MS = 10_000
 # The probes whose trace is kept: our failures, unknown pages and the site's silences. Every
 # other probe's trace is dropped when it ends (stopped, never written).
 KEEP_TRACE = frozenset({Outcome.UNRECOGNIZED, Outcome.PROBE_ERROR, Outcome.TIMEOUT})
-# What the trace records: the journey's actions (each call, its parameters, timing and error)
-# and the console; not the DOM before and after each action, nor the network log Playwright
-# records only with those snapshots, nor screenshots. Snapshots are recorded for every probe
-# to be kept for a few (single runs put them at 0.1-0.4 CPU-s a probe; README « Performance »,
-# issue 20, has the interleaved figures); the page a probe ended on is kept as evidence anyway
-# (its DOM and its screenshot), and the trail of steps holds each page load's status.
-TRACE_SNAPSHOTS = False
+# What a kept trace records: the journey's actions (each call, its parameters, timing and
+# error), the console, the DOM before and after each action and the network log (Playwright
+# records the last two only with snapshots). Dropping the snapshots was measured (issue 20,
+# README « Performance »): the interleaved medians put the whole trace's cost within the
+# noise, so the diagnostic detail of the traces that are kept stays.
+TRACE_SNAPSHOTS = True
 
 
 def utcnow() -> datetime:
