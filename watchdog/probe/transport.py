@@ -22,9 +22,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from http.cookies import SimpleCookie
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
+from aiohttp.connector import Connection
 from yarl import URL
 
 if TYPE_CHECKING:
@@ -102,14 +103,26 @@ class PlaywrightTransport:
         await self.context.dispose()
 
 
+class _PeerConnector(aiohttp.TCPConnector):
+    """A connector that notes the address of the connection each request is sent on (a
+    small answer's connection is back in the pool before the response object is returned)."""
+
+    peer: str | None = None
+
+    async def connect(
+        self, req: aiohttp.ClientRequest, traces: list[Any], timeout: aiohttp.ClientTimeout
+    ) -> Connection:
+        connection = await super().connect(req, traces, timeout)
+        transport = connection.transport
+        address = transport.get_extra_info("peername") if transport is not None else None
+        self.peer = str(address[0]) if address else None
+        return connection
+
+
 class _AiohttpReply:
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
+    def __init__(self, response: aiohttp.ClientResponse, ip: str | None) -> None:
         self._response = response
-        # The peer of this connection (the proxy's, behind one: as the driver reports it).
-        connection = response.connection
-        peer = connection.transport.get_extra_info("peername") if connection and \
-            connection.transport else None  # fmt: skip
-        self._ip: str | None = str(peer[0]) if peer else None
+        self._ip = ip  # the peer's (the proxy's, behind one: as the driver reports it)
 
     @property
     def status(self) -> int:
@@ -161,10 +174,11 @@ class AiohttpTransport:
                 sanctioned[name]["path"] = "/"  # no domain attribute: this host only
             jar.update_cookies(sanctioned, URL(cookie_url).origin())
         self.proxy = proxy
+        self.connector = _PeerConnector(ssl=True, limit=0)
         self.session = aiohttp.ClientSession(
             headers=dict(headers),
             cookie_jar=jar,
-            connector=aiohttp.TCPConnector(ssl=True, limit=0),
+            connector=self.connector,
             trust_env=False,  # the network is `watchdog.proxy`, never the environment's
             auto_decompress=True,
         )
@@ -181,7 +195,7 @@ class AiohttpTransport:
             proxy=self.proxy,
             timeout=aiohttp.ClientTimeout(total=timeout_ms / 1000),
         )
-        return _AiohttpReply(response)
+        return _AiohttpReply(response, self.connector.peer)
 
     async def close(self) -> None:
         await self.session.close()
