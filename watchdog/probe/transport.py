@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from playwright.async_api import APIRequestContext, APIResponse
 
 READ_CHUNK = 64 * 1024
+MAX_HEADER_BYTES = 16 * 1024
 
 
 class Reply(Protocol):
@@ -181,6 +182,10 @@ class AiohttpTransport:
             connector=self.connector,
             trust_env=False,  # the network is `watchdog.proxy`, never the environment's
             auto_decompress=True,
+            # Node's (Playwright's) header limit, 16 KB, not aiohttp's 8 KB: a site's long
+            # cookie must not read as a broken answer on one client only.
+            max_line_size=MAX_HEADER_BYTES,
+            max_field_size=MAX_HEADER_BYTES,
         )
 
     async def fetch(
