@@ -29,6 +29,7 @@ from watchdog.config.schema import DEFAULT_USER_AGENT
 from watchdog.domain.errors import ConfigError
 from watchdog.domain.models import RequestClient
 from watchdog.engine.browser import BrowserHost
+from watchdog.engine.canary import check_canary
 from watchdog.engine.requests import RequestAttempt, RequestEngine
 from watchdog.probe.session import Credentials
 
@@ -337,3 +338,21 @@ def test_the_client_setting_is_checked(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as raised:
         write_config(tmp_path, targets, browser={"request_client": "curl"})
     assert "browser.request_client" in str(raised.value)
+
+
+def test_the_canary_uses_the_same_client(sim: Sim, recorder: Recorder, tmp_path: Path) -> None:
+    """The vantage's canary goes by `request_client` too: on aiohttp, no driver for it."""
+    canary = {"url": f"http://127.0.0.1:{recorder.port}/page", "every": "10s", "timeout": "5s"}
+    for client, started in (("aiohttp", False), ("playwright", True)):
+        before = len(recorder.seen)
+        url = f"http://127.0.0.1:{recorder.port}/start"
+        config = _config(tmp_path / client, url, client, canary=canary)
+        host = BrowserHost()
+        try:
+            check = sim.loop.run(check_canary(config, host))
+            assert check is not None and (check.ok, check.status) == (True, 200), check
+            assert host.driver_running is started, client
+        finally:
+            sim.loop.run(host.close())
+        [seen] = recorder.seen[before:]
+        assert (seen["path"], seen["headers"]["user-agent"]) == ("/page", DEFAULT_USER_AGENT)
