@@ -52,6 +52,7 @@ class Scenario:
     new_browser: bool = False  # baseline (a): a browser launched and closed per probe
     profile: str = "cleared"  # browser.profile: a kept page wiped clean, or a fresh context
     default_flags: bool = False  # Playwright's launch flags only, not watchdog/engine/browser.py's
+    client: str = "playwright"  # browser.request_client: the request engine's HTTP client
 
 
 SCENARIOS = {
@@ -63,8 +64,11 @@ SCENARIOS = {
     "browser_fresh": Scenario("browser", "every", profile="fresh"),
     "browser": Scenario("browser", "every"),
     "browser_on_change": Scenario("browser", "on_change"),
+    # The request engine on Playwright's APIRequestContext (as before issue 20) and on aiohttp.
     "request_every": Scenario("request", "every"),
     "request_on_change": Scenario("request", "on_change"),
+    "aiohttp_every": Scenario("request", "every", client="aiohttp"),
+    "aiohttp_on_change": Scenario("request", "on_change", client="aiohttp"),
     "floor": Scenario("floor"),
 }
 
@@ -74,7 +78,8 @@ def build_config(scenario: Scenario, urls: list[str], count: int, data_dir: Path
         {
             "watchdog": {"data_dir": str(data_dir), "allowed_hosts": ["127.0.0.1"],
                          "min_interval": "1s", "simulated": True},
-            "browser": {"max_contexts": 64, "probe_timeout": "60s", "profile": scenario.profile},
+            "browser": {"max_contexts": 64, "probe_timeout": "60s", "profile": scenario.profile,
+                        "request_client": scenario.client},
             "probing": {"engine": "browser" if scenario.engine == "floor" else scenario.engine,
                         "screenshots": scenario.screenshots},
         }

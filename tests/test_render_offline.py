@@ -27,6 +27,7 @@ from watchdog.engine.rendering import render_later
 from watchdog.evidence.volatile import rebuild
 from watchdog.probe.requesting import RequestSession
 from watchdog.probe.resources import Budget, Resource, from_json, page_references
+from watchdog.probe.transport import AiohttpTransport, PlaywrightTransport, Transport
 from watchdog.store import Store
 from watchdog.store.verify import verify_store
 
@@ -228,7 +229,8 @@ def test_a_rendering_makes_no_connection_to_the_site(sim: Sim, site: Site, tmp_p
     assert (site.connections, len(site.requests)) == seen
 
 
-def test_the_fetches_stay_within_their_budget(sim: Sim, site: Site) -> None:
+@pytest.mark.parametrize("client", ["aiohttp", "playwright"])
+def test_the_fetches_stay_within_their_budget(sim: Sim, site: Site, client: str) -> None:
     many = "".join(f'<img src="/static/img/{n}.png">' for n in range(30))
     html = f'<link rel="stylesheet" href="/static/css/style.css"><img src="/static/big.png">{many}'
     big = png(BLUE, size=400)
@@ -236,13 +238,16 @@ def test_the_fetches_stay_within_their_budget(sim: Sim, site: Site) -> None:
     site.files.update({f"/static/img/{n}.png": ("image/png", png(RED)) for n in range(30)})
 
     async def fetch(budget: Budget, seconds: float = 30) -> list[Resource]:
-        context = await (await sim.host.driver()).request.new_context(user_agent="watchdog")
-        session = RequestSession(context, f"{site.url}/p", "t", lambda host: True)
+        transport: Transport = AiohttpTransport({"User-Agent": "watchdog"})
+        if client == "playwright":
+            driver = await sim.host.driver()
+            transport = PlaywrightTransport(await driver.request.new_context(user_agent="watchdog"))
+        session = RequestSession(transport, f"{site.url}/p", "t", lambda host: True)
         session.html, session.page_url = html, f"{site.url}/p"
         try:
             return await session.resources(seconds, budget)
         finally:
-            await context.dispose()
+            await transport.close()
 
     before = len(site.requests)
     found = sim.loop.run(fetch(Budget(count=6, each=len(big) - 1, total=10 * len(big))))

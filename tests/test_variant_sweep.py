@@ -5,7 +5,8 @@ content delivered after `load`, legends reading « libre », several `h2`, other
 English and 2025 wordings, mobile markup, collapsed rows, dialogs on top; see
 watchdog/simulator/variants.py). Each row of `CASES` is one simulated target; each runs
 through the real runner, real Chromium and, where the platform has one, the request engine
-(`auto`: the request engine, handing over to the browser what only a renderer can read).
+(`auto`: the request engine, handing over to the browser what only a renderer can read), on
+each of the request engine's HTTP clients (`browser.request_client`: aiohttp, Playwright's).
 Every row asserts outcome, detail, message, slots (on RDV-Préfecture each slot read, too), the
 earliest slot and `published_next`
 as instants with their Europe/Paris offset (and, where given, every alert in order), and that
@@ -333,19 +334,26 @@ class CookielessRunner(Runner):
     session_class = CookielessSession
 
 
-RUNS = [(case, engine) for case in CASES for engine in case.engines]
+CLIENTS = ("aiohttp", "playwright")  # browser.request_client, for the request engine's rows
+RUNS = [
+    (case, run)
+    for case in CASES
+    for engine in case.engines
+    for run in ([engine] if engine == "browser" else [f"{engine}/{c}" for c in CLIENTS])
+]
 
 
 @pytest.mark.parametrize(("case", "engine"), RUNS, ids=[f"{c.key}-{e}" for c, e in RUNS])
 def test_variant_sweep(sweep_sim: Sim, tmp_path: Path, case: Case, engine: str) -> None:
     before = len(sweep_sim.requests())
+    engine, _, client = engine.partition("/")
     fields = {"engine": engine}
     # A deadline well under the default: a probe that waits on nothing (an expander pressed
     # over and over, a wait for content already there) ends as a timeout and fails its row.
     config = write_config(
         tmp_path,
         [{**target("t", case.platform, _entry(sweep_sim, case), case.options), **fields}],
-        browser={"probe_timeout": "25s"},
+        browser={"probe_timeout": "25s", **({"request_client": client} if client else {})},
     )
     obs = probe_and_store(sweep_sim, config, "t", CookielessRunner if case.cookies_off else Runner)
     _assert_reading(obs, case)

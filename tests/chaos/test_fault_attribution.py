@@ -4,7 +4,9 @@ The server misbehaves the ways a site can (hang, slowloris, reset, a 50 MB page,
 loop, redirects off `allowed_hosts` by HTTP, script and meta refresh, dialogs, popups, a
 download, a page load that never ends, a renderer crash). Each row says the outcome and
 detail the observation must carry, in the browser and, where it applies, the request engine
-(`engine: request`). Site faults are the site's; what we refused or could not do is ours.
+(`engine: request`) on each of its HTTP clients (`browser.request_client`: aiohttp and
+Playwright's, the same outcome from both). Site faults are the site's; what we refused or
+could not do is ours.
 """
 
 from __future__ import annotations
@@ -148,15 +150,17 @@ def fault_site(sim: Sim) -> Iterator[str]:
 def _probe(sim: Sim, tmp_path: Path, url: str, engine: str) -> Observation:
     rules = {"rules": [{"text": "Rendez-vous disponible", "outcome": "available"}]}
     platform, options = ("steps", rules) if engine == "browser" else ("legacy_booking", {})
+    browser = {"probe_timeout": "6s"}
+    if engine != "browser":  # request/aiohttp, request/playwright
+        engine, browser["request_client"] = engine.split("/")
     config = write_config(
-        tmp_path,
-        [{**target("t", platform, url, options), "engine": engine}],
-        browser={"probe_timeout": "6s"},
+        tmp_path, [{**target("t", platform, url, options), "engine": engine}], browser=browser
     )
     return probe_and_store(sim, config, "t")
 
 
-RUNS = [(f, "browser") for f in FAULTS] + [(f, "request") for f in FAULTS if f.request]
+CLIENTS = ("request/aiohttp", "request/playwright")
+RUNS = [(f, "browser") for f in FAULTS] + [(f, c) for f in FAULTS if f.request for c in CLIENTS]
 
 
 @pytest.mark.parametrize(("fault", "engine"), RUNS, ids=[f"{f.path[1:]}-{e}" for f, e in RUNS])
@@ -166,6 +170,7 @@ def test_each_fault_lands_on_its_side(
     obs = _probe(sim, tmp_path, fault_site + fault.path, engine)
     expected = fault.browser if engine == "browser" else fault.request
     assert (obs.outcome.value, obs.detail) == expected, (obs.message, obs.steps)
+    assert obs.env.engine.value == engine.split("/")[0]
     assert obs.dialogs == list(fault.dialogs)
     if fault.path == "/popup":
         assert "popup" in [s.name for s in obs.steps]

@@ -51,7 +51,7 @@ from watchdog.config.yamlpos import (
     raise_problem,
 )
 from watchdog.domain.errors import ConfigError, ConfigProblem
-from watchdog.domain.models import EngineChoice
+from watchdog.domain.models import EngineChoice, RequestClient
 from watchdog.domain.target import Target
 
 __all__ = [
@@ -392,6 +392,21 @@ def _engine_problems(config: Config, where: Where, failed: set[str]) -> list[Con
     return problems
 
 
+def _client_problems(config: Config, where: Where, failed: set[str]) -> list[ConfigProblem]:
+    """The aiohttp client speaks http:// and https:// proxies, not socks5://."""
+    if not _intact(failed, "browser.request_client", "watchdog.proxy"):
+        return []
+    proxy = (config.watchdog.proxy or "").lower()
+    if config.browser.request_client is RequestClient.AIOHTTP and proxy.startswith("socks5:"):
+        main, _ = where[""]
+        why = (
+            "aiohttp cannot use a socks5:// proxy (watchdog.proxy): use playwright, "
+            "or an http:// or https:// proxy"
+        )
+        return [_problem(main, ("browser", "request_client"), why)]
+    return []
+
+
 def _exposure_problems(config: Config, where: Where, failed: set[str]) -> list[ConfigProblem]:
     """An exposed listener takes Alertmanager webhooks only with a bearer token."""
     bridge = config.notifications.alertmanager
@@ -433,6 +448,7 @@ def _cross_checks(config: Config, where: Where, failed: set[str]) -> list[Config
         _floor_problems,
         _host_problems,
         _engine_problems,
+        _client_problems,
         _exposure_problems,
         _retention_problems,
     )

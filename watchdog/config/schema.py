@@ -28,7 +28,13 @@ from pydantic import (
 from watchdog import __version__
 from watchdog.config.notifications import NotificationSettings
 from watchdog.domain.durations import Duration, format_duration, parse_duration
-from watchdog.domain.models import AuditProfile, EngineChoice, Profile, Screenshots
+from watchdog.domain.models import (
+    AuditProfile,
+    EngineChoice,
+    Profile,
+    RequestClient,
+    Screenshots,
+)
 from watchdog.domain.target import MaintenanceWindow, PublicationProbes, Target
 
 DEFAULT_USER_AGENT = (
@@ -128,6 +134,9 @@ class BrowserSettings(_Strict):
     timezone: str = "Europe/Paris"
     # cleared: kept pages wiped between probes (half the CPU); fresh: a new profile each time
     profile: Profile = Profile.CLEARED
+    # The request engine's HTTP client (README « Performance », issue 20). Unset: aiohttp,
+    # unless watchdog.proxy is a socks5:// proxy, which only Playwright's client speaks.
+    request_client: RequestClient | None = None
 
 
 class PerHostBudget(_Strict):
@@ -431,6 +440,15 @@ class Config(_Strict):
 
     def host_allowed(self, host: str) -> bool:
         return host_allowed(host, self.watchdog.allowed_hosts)
+
+    @property
+    def request_client(self) -> RequestClient:
+        """The request engine's HTTP client (`browser.request_client`, or its default)."""
+        chosen = self.browser.request_client
+        if chosen is not None:
+            return chosen
+        socks = (self.watchdog.proxy or "").lower().startswith("socks5:")
+        return RequestClient.PLAYWRIGHT if socks else RequestClient.AIOHTTP
 
     def engine_for(self, target: Target) -> EngineChoice:
         return target.engine or self.probing.engine

@@ -94,6 +94,13 @@ class Screenshots(StrEnum):
     DAILY = "daily"
 
 
+class RequestClient(StrEnum):
+    """Config: the HTTP client of the request engine (watchdog/probe/transport.py)."""
+
+    AIOHTTP = "aiohttp"  # in the watchdog's own process
+    PLAYWRIGHT = "playwright"  # Playwright's APIRequestContext, in its driver process
+
+
 class Profile(StrEnum):
     """Config and env: the browser state a probe starts from. Both start with no cookie,
     storage, cache or history of an earlier probe (watchdog/engine/pages.py)."""

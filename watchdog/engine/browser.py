@@ -111,6 +111,12 @@ class BrowserHost:
         return self._playwright
 
     @property
+    def driver_running(self) -> bool:
+        """Whether Playwright's driver process was started (a browser needs it, and the
+        request engine on `request_client: playwright`; aiohttp's does not)."""
+        return self._playwright is not None
+
+    @property
     def launched(self) -> Browser | None:
         """The running browser, if one was launched (never launches one)."""
         return self._browser if self._browser is not None and self._browser.is_connected() else None

@@ -1,13 +1,15 @@
-"""The request engine: a platform's `request_probe` on Playwright's `APIRequestContext`.
+"""The request engine: a platform's `request_probe` over plain HTTP.
 
 No renderer runs: the journey is the HTTP requests a browser would send, and the page the
-classifier reads is the HTML the site served. Each attempt gets a new request context (a
-fresh cookie jar: nothing carried over from an earlier probe), the configured user agent and
-locale, and the operator's sanctioned header/cookie for the target host only. The runner
+classifier reads is the HTML the site served. Each attempt gets a new HTTP client (a fresh
+cookie jar: nothing carried over from an earlier probe), the configured user agent and
+locale, and the operator's sanctioned header/cookie for the target host only. The client is
+`browser.request_client` (watchdog/probe/transport.py): aiohttp in this process, or
+Playwright's `APIRequestContext` in its driver, which is then started on first use. The runner
 owns what happens next: evidence, the observation, and the browser re-check under `auto`.
 
 What a later rendering of the page needs (stylesheets, images, fonts) is fetched here, within
-the probe's deadline and by the same context, and travels with the page
+the probe's deadline and by the same client, and travels with the page
 (`resources.RenderablePage`): the rendering itself never touches the site.
 """
 
@@ -18,12 +20,10 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from playwright.async_api import APIRequestContext
-
 from probes import options_of
 from watchdog.config.loader import Config
 from watchdog.domain.errors import NeedsBrowser
-from watchdog.domain.models import EngineChoice, Outcome, Step
+from watchdog.domain.models import EngineChoice, Outcome, RequestClient, Step
 from watchdog.domain.target import Target
 from watchdog.engine.browser import BrowserHost
 from watchdog.probe.classify import classify
@@ -31,6 +31,7 @@ from watchdog.probe.outcomes import Mapped, outcome_of
 from watchdog.probe.requesting import RequestSession
 from watchdog.probe.resources import with_resources
 from watchdog.probe.session import Classification, Credentials, PageState, PlatformSpec
+from watchdog.probe.transport import AiohttpTransport, PlaywrightTransport, Transport
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +61,26 @@ def accept_language(locale: str) -> str:
 
 
 class RequestEngine:
-    """Runs request probes; shares Playwright's driver with the browser host."""
+    """Runs request probes; on `playwright`, shares Playwright's driver with the browser host."""
 
     def __init__(self, config: Config, host: BrowserHost) -> None:
         self.config = config
         self.host = host
 
-    async def _context(self, target: Target, creds: Credentials) -> APIRequestContext:
+    def _headers(self) -> dict[str, str]:
+        return {
+            "Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
+            "Accept-Language": accept_language(self.config.browser.locale),
+        }
+
+    async def _transport(self, target: Target, creds: Credentials) -> Transport:
+        if self.config.request_client is RequestClient.AIOHTTP:
+            return AiohttpTransport(
+                {"User-Agent": self.config.watchdog.user_agent, **self._headers()},
+                creds.cookies,
+                target.url,
+                self.config.watchdog.proxy,
+            )
         driver = await self.host.driver()
         cookies = [
             {"name": name, "value": value, "domain": target.host, "path": "/",
@@ -74,15 +88,13 @@ class RequestEngine:
             for name, value in creds.cookies.items()
         ]  # fmt: skip
         proxy = self.config.watchdog.proxy
-        return await driver.request.new_context(
+        context = await driver.request.new_context(
             user_agent=self.config.watchdog.user_agent,
             proxy={"server": proxy} if proxy else None,
-            extra_http_headers={
-                "Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
-                "Accept-Language": accept_language(self.config.browser.locale),
-            },
+            extra_http_headers=self._headers(),
             storage_state={"cookies": cookies, "origins": []},  # type: ignore[arg-type]
         )
+        return PlaywrightTransport(context)
 
     async def attempt(
         self, target: Target, spec: PlatformSpec, creds: Credentials
@@ -91,9 +103,9 @@ class RequestEngine:
         deadline = self.config.browser.probe_timeout.total_seconds()
         ends = time.monotonic() + deadline
         result = RequestAttempt()
-        context = await self._context(target, creds)
+        transport = await self._transport(target, creds)
         session = RequestSession(
-            context, target.url, target.id, self.config.host_allowed, target.host,
+            transport, target.url, target.id, self.config.host_allowed, target.host,
             dict(creds.headers), timeout_ms=deadline * 1000,
         )  # fmt: skip
         try:
@@ -102,7 +114,7 @@ class RequestEngine:
                 resources = await session.resources(ends - time.monotonic())
                 result.state = with_resources(result.state, resources)
         finally:
-            await context.dispose()
+            await transport.close()
         result.steps, result.server_ip = session.steps, session.server_ip
         return result
 

@@ -7,12 +7,15 @@ kind of exception is added here, in `MAPPERS` or the marker tables, and nowhere 
 
 from __future__ import annotations
 
+import errno
 import re
+import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
 
+import aiohttp
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
@@ -51,6 +54,16 @@ _NODE_CODES = {
     "CERT_": "tls_certificate",
     "certificate": "tls_certificate",
     "HPE_": "invalid_response",
+}
+# The same failures as the request engine's aiohttp client (watchdog/probe/transport.py) raises
+# them: by the system's error number, where the connection failed with one.
+_ERRNOS = {
+    errno.ECONNREFUSED: "connection_refused",
+    errno.ECONNRESET: "connection_reset",
+    errno.EPIPE: "connection_reset",
+    errno.EHOSTUNREACH: "address_unreachable",
+    errno.ENETUNREACH: "address_unreachable",
+    errno.ETIMEDOUT: "connect_timeout",
 }
 # What the site did, as Chromium and Playwright word it: not a page we could read, its doing.
 _SITE_FAULTS = {
@@ -107,6 +120,37 @@ def _map_playwright(exc: PlaywrightError) -> Mapped:
     return Mapped(Outcome.PROBE_ERROR, "playwright_error", _first_line(exc))
 
 
+def _aiohttp_network(exc: aiohttp.ClientError) -> Mapped | None:
+    """The `_NODE_CODES` reading of an aiohttp failure (same outcome, same detail)."""
+    detail: str | None = None
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        detail = "tls_certificate"
+    elif isinstance(exc, aiohttp.ClientSSLError):
+        detail = "tls_error"
+    elif isinstance(exc, aiohttp.ClientConnectorDNSError):
+        detail = "dns_failure"
+    elif isinstance(exc, aiohttp.ServerDisconnectedError):
+        detail = "connection_reset"  # closed before an answer: Node's « socket hang up » (reset)
+    elif isinstance(exc, aiohttp.ClientConnectorError) and isinstance(
+        exc.os_error, socket.gaierror
+    ):
+        detail = "dns_failure"
+    elif isinstance(exc, aiohttp.ClientOSError):
+        detail = _ERRNOS.get(exc.errno or 0)
+    elif isinstance(exc, aiohttp.ClientPayloadError):
+        detail = "connection_reset"  # the body was cut short
+    elif isinstance(exc, aiohttp.ClientResponseError) and exc.status == 400:
+        detail = "invalid_response"  # no HTTP answer aiohttp could parse (Node: HPE_…)
+    if detail is None:
+        return None
+    return Mapped(Outcome.NETWORK_ERROR, detail, _first_line(exc))
+
+
+def _map_aiohttp(exc: BaseException) -> Mapped:
+    network = _aiohttp_network(exc) if isinstance(exc, aiohttp.ClientError) else None
+    return network or _unknown(exc)
+
+
 MAPPERS: tuple[tuple[type[BaseException], Callable[[BaseException], Mapped]], ...] = (
     (TimeoutError, lambda e: Mapped(Outcome.TIMEOUT, "deadline", "no answer before the deadline")),
     (PlaywrightTimeout, lambda e: _map_timeout(e)),
@@ -119,6 +163,7 @@ MAPPERS: tuple[tuple[type[BaseException], Callable[[BaseException], Mapped]], ..
         PlaywrightError,
         lambda e: _map_playwright(e) if isinstance(e, PlaywrightError) else _unknown(e),
     ),
+    (aiohttp.ClientError, _map_aiohttp),
     (Exception, lambda e: _unknown(e)),
 )
 

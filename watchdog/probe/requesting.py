@@ -2,8 +2,9 @@
 
 A `RequestSession` is what a `request_probe` drives instead of a `ProbeSession`: the same
 step trail, the same allowed-hosts rule, the same user agent, the same `PageState` at the
-end (so the same classifier reads it). It runs on Playwright's `APIRequestContext`, one new
-context per probe, so no cookie survives from one probe to the next. Redirects are followed
+end (so the same classifier reads it). It sends its requests through a `Transport`
+(watchdog/probe/transport.py: aiohttp, or Playwright's `APIRequestContext`), a new one per
+probe, so no cookie survives from one probe to the next. Redirects are followed
 here, one hop at a time, so every hop is checked before it is requested. What the final
 page's later rendering needs is fetched the same way, once the journey is over
 (`RequestSession.resources`, see watchdog/probe/resources.py).
@@ -14,11 +15,12 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
+import aiohttp
 from playwright.async_api import Error as PlaywrightError
 
 from watchdog.domain.errors import HostNotAllowed, NeedsBrowser, ProbeError, SiteFault
@@ -26,9 +28,7 @@ from watchdog.domain.models import Step
 from watchdog.probe.forms import Field, Form, form_by_id
 from watchdog.probe.resources import Budget, Resource, css_references, page_references
 from watchdog.probe.session import HostCheck, PageState, host_of
-
-if TYPE_CHECKING:
-    from playwright.async_api import APIRequestContext, APIResponse
+from watchdog.probe.transport import Reply, Transport
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 10
@@ -48,6 +48,8 @@ ACCEPT = {
     "image": "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8",
     "css": "*/*",  # a font or a background image: Chromium's Accept for either
 }
+# What a resource fetch may fail with; the rendering shows that resource missing.
+_RESOURCE_FAILURES = (PlaywrightError, aiohttp.ClientError, TimeoutError, ProbeError, SiteFault)
 
 
 def _no_guard(url: str) -> None:
@@ -56,9 +58,9 @@ def _no_guard(url: str) -> None:
 
 @dataclass
 class RequestSession:
-    """A fresh request context plus the trail of steps; the cheap path's only handle."""
+    """A fresh HTTP client plus the trail of steps; the cheap path's only handle."""
 
-    request: APIRequestContext
+    transport: Transport
     url: str
     target_id: str
     host_allowed: HostCheck
@@ -106,8 +108,12 @@ class RequestSession:
         started = time.perf_counter()
         try:
             response, url, redirects = await self._follow(method, url, body, sent or {})
-            _refuse_non_page(response.headers, url)
-            raw = await response.body()
+            try:
+                _refuse_non_page(response.headers, url)
+                raw = await response.body(MAX_PAGE_BYTES)
+                server_ip = await response.server_ip()
+            finally:
+                await response.dispose()
             if len(raw) > MAX_PAGE_BYTES:
                 raise SiteFault(f"a page of {len(raw)} bytes", detail="page_too_large")
         except BaseException:
@@ -117,8 +123,7 @@ class RequestSession:
         self.html = decode(raw, response.headers.get("content-type", ""))
         self._follow_meta_refresh(url)
         self.page_url, self.last_status, self.last_redirects = url, response.status, redirects
-        self.server_ip = await _server_ip(response)
-        await response.dispose()
+        self.server_ip = server_ip
         self.steps.append(Step(name=step, url=url, status=response.status, ms=_ms(started)))
         return self.state()
 
@@ -128,7 +133,7 @@ class RequestSession:
         sent = {"accept": accept, "referer": _referer(page, url)}
         response, _, _ = await self._follow("GET", url, None, sent, timeout_ms)
         try:
-            body = await response.body()
+            body = await response.body(MAX_PAGE_BYTES)
         finally:
             await response.dispose()
         kind = response.headers.get("content-type", "")
@@ -141,17 +146,16 @@ class RequestSession:
         body: str | None,
         sent: dict[str, str],
         timeout_ms: float | None = None,
-    ) -> tuple[APIResponse, str, tuple[str, ...]]:
+    ) -> tuple[Reply, str, tuple[str, ...]]:
         redirects: list[str] = []
         while True:
             self._allow(url)
             headers = dict(sent)
             if body:
                 headers["content-type"] = "application/x-www-form-urlencoded"
-            response = await self.request.fetch(
-                url, method=method, data=body, headers=self._headers(url, headers),
-                max_redirects=0, timeout=timeout_ms or self.timeout_ms,
-            )  # fmt: skip
+            response = await self.transport.fetch(
+                url, method, body, self._headers(url, headers), timeout_ms or self.timeout_ms
+            )
             location = response.headers.get("location")
             if response.status not in REDIRECT_STATUSES or not location:
                 return response, url, tuple(redirects)
@@ -226,7 +230,7 @@ class _Fetch:
         self.tried.add(url)
         try:
             resource = await self.session.fetch_resource(url, ACCEPT[kind], left * 1000)
-        except (PlaywrightError, ProbeError) as exc:  # the rendering shows it missing
+        except _RESOURCE_FAILURES as exc:  # the rendering shows it missing
             log.info("resource %s not fetched: %s", url, exc)
             return None
         if len(resource.body) > min(self.budget.each, self.budget.total - self.size):
@@ -248,7 +252,7 @@ def press(form: Form, name: str) -> Field:
     return button
 
 
-def _refuse_non_page(headers: dict[str, str], url: str) -> None:
+def _refuse_non_page(headers: Mapping[str, str], url: str) -> None:
     """A file the site sends instead of a page (an attachment, a declared oversized body)."""
     if "attachment" in headers.get("content-disposition", "").lower():
         raise SiteFault(f"the site sent a file: {url}", detail="download")
@@ -268,11 +272,6 @@ def decode(raw: bytes, content_type: str) -> str:
         return raw.decode(charset, errors="replace")
     except LookupError:
         return raw.decode("utf-8", errors="replace")
-
-
-async def _server_ip(response: APIResponse) -> str | None:
-    address = await response.server_addr()
-    return address["ipAddress"] if address else None
 
 
 def _referer(page: str, url: str) -> str:
