@@ -15,13 +15,14 @@ from __future__ import annotations
 import ssl
 import subprocess
 from collections.abc import Iterator
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
 from dropproxy import DropProxy
-from harness import Sim, loopback_site, target, write_config
+from harness import Sim, loopback_site, probe_and_store, target, write_config
 
 from probes import REGISTRY
 from watchdog.config.loader import Config
@@ -356,3 +357,21 @@ def test_the_canary_uses_the_same_client(sim: Sim, recorder: Recorder, tmp_path:
             sim.loop.run(host.close())
         [seen] = recorder.seen[before:]
         assert (seen["path"], seen["headers"]["user-agent"]) == ("/page", DEFAULT_USER_AGENT)
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_the_record_names_the_client_that_made_the_requests(
+    sim: Sim, tmp_path: Path, client: str
+) -> None:
+    url = sim.entry_url("legacy-no-slot")
+    config = write_config(
+        tmp_path, [{**target("t", "legacy_booking", url), "engine": "request"}],
+        browser={"request_client": client},
+    )  # fmt: skip
+    obs = probe_and_store(sim, config, "t")
+    assert (obs.outcome.value, obs.env.engine.value) == ("no_slot", "request")
+    assert obs.env.http_client == f"{client} {version(client)}"
+    assert obs.env.browser is None
+    (tmp_path / "browser").mkdir()
+    browser = write_config(tmp_path / "browser", [target("t", "legacy_booking", url)])
+    assert probe_and_store(sim, browser, "t").env.http_client is None

@@ -187,6 +187,9 @@ class Env(BaseModel):
     # before). None: a probe of the regular cycle.
     planned_for: str | None = None
     planned_offset_s: float | None = None
+    # The request engine's HTTP client and its version (`browser.request_client`, issue 20):
+    # "aiohttp 3.11.18" or "playwright 1.65.2". None: a browser probe, or an older record.
+    http_client: str | None = None
 
 
 # The platforms whose probe reads each slot it is offered (`Observation.slots_seen`): the only

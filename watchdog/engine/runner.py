@@ -64,6 +64,7 @@ from watchdog.probe.requesting import MAX_PAGE_BYTES
 from watchdog.probe.resources import resources_of
 from watchdog.probe.resources import to_json as resources_json
 from watchdog.probe.session import Classification, Credentials, PageState, ProbeSession, host_of
+from watchdog.probe.transport import client_name
 
 log = logging.getLogger(__name__)
 
@@ -627,7 +628,8 @@ class Runner:
         }
         if capture.engine is Engine.REQUEST:
             update |= {"engine": Engine.REQUEST, "browser": None, "browser_version": None,
-                       "viewport": None, "timezone": None}  # fmt: skip
+                       "viewport": None, "timezone": None,
+                       "http_client": client_name(self.config.request_client.value)}  # fmt: skip
         return env.model_copy(update=update)
 
 

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from functools import cache
 from http.cookies import SimpleCookie
+from importlib.metadata import version
 from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
@@ -205,3 +207,9 @@ class AiohttpTransport:
     async def close(self) -> None:
         await self.session.close()
         await asyncio.sleep(0)  # let the connector's transports close (aiohttp's advice)
+
+
+@cache
+def client_name(client: str) -> str:
+    """What `env.http_client` records: the client's package and its installed version."""
+    return f"{client} {version(client)}"
