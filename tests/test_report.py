@@ -14,8 +14,17 @@ from pathlib import Path
 import pytest
 from reportdata import Spec, fill, observation, paris, target
 
+from watchdog import __version__
 from watchdog.domain.errors import WatchdogError
-from watchdog.domain.models import AssistRead, AssistRecord, Env, Observation, Outcome, assist_chain
+from watchdog.domain.models import (
+    AssistRead,
+    AssistRecord,
+    Engine,
+    Env,
+    Observation,
+    Outcome,
+    assist_chain,
+)
 from watchdog.domain.target import Target
 from watchdog.engine.browser import BrowserHost
 from watchdog.report import ReportOptions, build_report, select_targets
@@ -415,3 +424,31 @@ def test_assisted_reads_are_told_apart_in_the_method(tmp_path: Path) -> None:
     assert "1 session was opened in the period, in 1 of which a person solved" in en
     assert "Median time from the solve to the end of the session: 9 minutes 30 seconds" in en
     assert "median 2.0, 2 reads in all" in en and "the site closed the session (1)" in en
+
+
+def test_the_method_names_the_http_client_of_a_request_probe(tmp_path: Path) -> None:
+    """The environment sentence names the request engine's HTTP client when the observation it
+    describes was made by one, and says nothing of a client otherwise."""
+    specs = [Spec(paris(2026, 11, 2 + i, 11), Outcome.NO_SLOT) for i in range(28)]
+    with Store.open(tmp_path / "data") as store:
+        store.append_many([
+            o.model_copy(update={"env": o.env.model_copy(update={
+                "engine": Engine.REQUEST, "http_client": "aiohttp 3.11.18", "browser": None,
+                "browser_version": None})})
+            for o in (observation(T01.id, spec) for spec in specs)
+        ])  # fmt: skip
+        pages = {
+            lang: build_report(store, [T01], since=PERIOD.since, until=PERIOD.until,
+                               out_dir=tmp_path / lang, options=ReportOptions(
+                                   formats=("html",), generated_at=ISSUED, lang=lang,
+                               ))[0].read_text("utf-8")
+            for lang in ("fr", "en")
+        }  # fmt: skip
+    software = f"prefecture-watchdog {__version__}"
+    assert f"logiciel {software}, client HTTP aiohttp 3.11.18, système" in pages["fr"]
+    assert f"software {software}, HTTP client aiohttp 3.11.18, system" in pages["en"]
+    assert "navigateur" not in pages["fr"].split('id="environnement"')[1].split("</p>")[0]
+
+
+def test_a_browser_probe_names_no_http_client(html_report: str) -> None:
+    assert "client HTTP" not in html_report
