@@ -65,9 +65,10 @@ class Transport(Protocol):
     async def close(self) -> None: ...
 
 
-class _PlaywrightReply:
-    def __init__(self, response: APIResponse) -> None:
-        self._response = response
+class _Answer:
+    """What both clients' responses give alike: the status and the headers."""
+
+    _response: APIResponse | aiohttp.ClientResponse
 
     @property
     def status(self) -> int:
@@ -76,6 +77,11 @@ class _PlaywrightReply:
     @property
     def headers(self) -> Mapping[str, str]:
         return self._response.headers
+
+
+class _PlaywrightReply(_Answer):
+    def __init__(self, response: APIResponse) -> None:
+        self._response: APIResponse = response
 
     async def body(self, limit: int) -> bytes:
         return await self._response.body()  # read whole by the driver; the caller measures it
@@ -122,18 +128,10 @@ class _PeerConnector(aiohttp.TCPConnector):
         return connection
 
 
-class _AiohttpReply:
+class _AiohttpReply(_Answer):
     def __init__(self, response: aiohttp.ClientResponse, ip: str | None) -> None:
-        self._response = response
+        self._response: aiohttp.ClientResponse = response
         self._ip = ip  # the peer's (the proxy's, behind one: as the driver reports it)
-
-    @property
-    def status(self) -> int:
-        return self._response.status
-
-    @property
-    def headers(self) -> Mapping[str, str]:
-        return self._response.headers
 
     async def body(self, limit: int) -> bytes:
         chunks, size = [], 0
