@@ -48,9 +48,9 @@ from watchdog.store.chain import canonical_json, document, format_datetime, seal
 from watchdog.store.connect import SQLITE_FILE
 from watchdog.store.schema import column_values, observations
 
-LAYOUT = 1  # part of the default directory: a store of an older layout is not reused
+LAYOUT = 2  # part of the default directory: a store of an older layout is not reused
 CACHE = Path("/work/bench-10m")
-START = datetime(2026, 1, 1, tzinfo=UTC)
+START = datetime(2025, 11, 1, tzinfo=UTC)  # the year ends in the past: a report may cover it
 POLICY_CHANGE = timedelta(days=60)
 CHECKED = 3  # the first observations of each target re-sealed through the model
 OUTCOMES = (

@@ -45,7 +45,7 @@ def config_file(data: Path, targets: list[str]) -> Path:
     lines = ["watchdog:", f"  data_dir: {data}", '  allowed_hosts: ["*.gouv.fr"]', "targets:"]
     for n, target in enumerate(targets):
         lines += [
-            f"  - id: {target}", f'    department: "{n % 95 + 1:02d}"',
+            f"  - id: {target}", f'    department: "{_department(n)}"',
             f"    prefecture: Préfecture {n:03d}",
             f"    procedure: {('premiere_demande', 'renouvellement', 'etudiant')[n % 3]}",
             "    label: Titre de séjour", "    platform: legacy_booking",
@@ -54,6 +54,11 @@ def config_file(data: Path, targets: list[str]) -> Path:
     path = data.parent / f"{data.name}.yaml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def _department(n: int) -> str:
+    code = n % 95 + 1
+    return "2A" if code == 20 else f"{code:02d}"  # there is no département 20
 
 
 def timed(label: str, args: list[str], log: Path) -> dict[str, Any]:
