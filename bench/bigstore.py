@@ -44,7 +44,13 @@ from typing import Any
 
 from watchdog.domain.models import Env, Observation, Step
 from watchdog.store import Store
-from watchdog.store.chain import canonical_json, document, format_datetime, seal_document, sha256_hex
+from watchdog.store.chain import (
+    canonical_json,
+    document,
+    format_datetime,
+    seal_document,
+    sha256_hex,
+)
 from watchdog.store.connect import SQLITE_FILE
 from watchdog.store.schema import column_values, observations
 
@@ -107,7 +113,9 @@ def _rows(job: tuple[int, str, int, float]) -> tuple[str, list[tuple[Any, ...]],
         if outcome == "available":
             slots = rng.randint(1, 6)
             local = at + timedelta(hours=1, days=rng.randint(3, 100))
-            earliest = format_datetime(local.replace(tzinfo=None, minute=0, second=0, microsecond=0))
+            earliest = format_datetime(
+                local.replace(tzinfo=None, minute=0, second=0, microsecond=0)
+            )
         doc.update(
             id=f"{target}-{n:08d}", outcome=outcome, detail=outcome,
             message=NO_SLOT if outcome == "no_slot" else None, slots=slots,

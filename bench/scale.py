@@ -126,7 +126,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         (data / checkpoints.VERIFIED_FILE).unlink(missing_ok=True)
         with Store.open(data) as store:
             checkpoints.write(store, force=True)
-        result["verify_full"] = timed("verify", ["verify", "--config", str(config), "--progress"], log)
+        result["verify_full"] = timed(
+            "verify", ["verify", "--config", str(config), "--progress"], log
+        )
         append_round(data, targets, args.new, args.days)
         result["new"] = args.new
         result["verify_since_checkpoint"] = timed(
