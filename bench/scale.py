@@ -61,8 +61,9 @@ def _department(n: int) -> str:
     return "2A" if code == 20 else f"{code:02d}"  # there is no département 20
 
 
-def timed(label: str, args: list[str], log: Path) -> dict[str, Any]:
-    """Run `watchdog args` (this interpreter's) under GNU time; its figures, the load before it."""
+def timed(label: str, args: list[str], log: Path, code: Path | None = None) -> dict[str, Any]:
+    """Run `watchdog args` (this interpreter's; with `code`, the watchdog of that source
+    tree: a baseline) under GNU time; its figures, the load before it."""
     load = os.getloadavg()
     figures = log.with_suffix(f".{label}.time")
     command = ["/usr/bin/time", "-o", str(figures), "-f", TIME_FORMAT,
@@ -71,7 +72,8 @@ def timed(label: str, args: list[str], log: Path) -> dict[str, Any]:
     with log.open("a") as out:
         out.write(f"\n=== {label}: {' '.join(args)}\n")
         out.flush()
-        done = subprocess.run(command, stdout=out, stderr=out, check=False)
+        env = {**os.environ, "PYTHONPATH": str(code)} if code else None
+        done = subprocess.run(command, stdout=out, stderr=out, check=False, cwd=code, env=env)
     result: dict[str, Any] = json.loads(figures.read_text().strip().splitlines()[-1])
     result["cpu_s"] = round(result.pop("user_s") + result.pop("system_s"), 2)
     result["peak_rss_mb"] = round(result.pop("peak_rss_kb") / 1024, 1)
@@ -116,12 +118,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "cores": os.cpu_count(),
     }  # fmt: skip
     formats = "html,pdf" if args.pdf else "html"
-    for n in range(args.repeats):
-        result.setdefault("report", []).append(timed(
-            f"report{n}", ["report", "--config", str(config), "--from", first.isoformat(),
-                           "--to", last.isoformat(), "--format", formats,
-                           "--out", str(data.parent / f"{data.name}-report")], log,
-        ))  # fmt: skip
+    report = ["report", "--config", str(config), "--from", first.isoformat(),
+              "--to", last.isoformat(), "--format", formats,
+              "--out", str(data.parent / f"{data.name}-report")]  # fmt: skip
+    for n in range(0 if args.skip_report else args.repeats):  # the baseline and this tree alternate
+        if args.baseline:
+            result.setdefault("report_baseline", []).append(
+                timed(f"baseline{n}", report, log, args.baseline)
+            )
+        result.setdefault("report", []).append(timed(f"report{n}", report, log))
     if not args.skip_verify:
         (data / checkpoints.VERIFIED_FILE).unlink(missing_ok=True)
         with Store.open(data) as store:
@@ -157,6 +162,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1, help="report runs")
     parser.add_argument("--new", type=int, default=2000, help="appended before the incremental")
     parser.add_argument("--skip-verify", action="store_true")
+    parser.add_argument("--skip-report", action="store_true")
+    parser.add_argument(
+        "--baseline", type=Path, metavar="DIR",
+        help="a source tree of the watchdog (e.g. `git archive main | tar -x -C DIR`) whose "
+        "report runs before each of this tree's",
+    )  # fmt: skip
     run(parser.parse_args())
 
 
