@@ -105,7 +105,7 @@ def observed_window(
     if not targets:
         return None
     with closing(store.scan(queries.window(targets, period))) as rows:
-        count, first, last = next(rows)
+        count, first, last = tuple(next(rows))
     if not count or first is None or last is None:
         return None
     return int(count), parse_instant(first), parse_instant(last)

@@ -74,11 +74,12 @@ def hourly(targets: Sequence[str], period: Period) -> sa.Select[Any]:
 def window(targets: Sequence[str], period: Period) -> sa.Select[Any]:
     """(n, first, last) of every observation of `targets` in the period, whatever its outcome:
     one range scan of the (target, started_at) index, no grouping."""
-    return sa.select(
+    columns: list[sa.ColumnElement[Any]] = [
         sa.func.count().label("n"),
         sa.func.min(obs.c.started_at).label("first"),
         sa.func.max(obs.c.started_at).label("last"),
-    ).where(*_where(targets, period))
+    ]
+    return sa.select(*columns).where(*_where(targets, period))
 
 
 def facts(targets: Sequence[str], period: Period) -> sa.Select[Any]:
