@@ -3,6 +3,9 @@
     python -m bench.report_bench                       # 1 000 000 observations, 20 targets, 90 days
     python -m bench.report_bench --observations 200000 --pdf
 
+At the scale of issue 20 (10 M observations, 200 targets, a year), `python -m bench.scale`
+times the same commands over `python -m bench.bigstore`'s store, built once and kept.
+
 The store is generated once into --data (default /tmp/watchdog-report-bench-3) with direct
 batched inserts: documents are hash-chained and their column copies match (so `watchdog
 verify` accepts them), but they are sorted-key JSON rather than RFC 8785 text, which only

@@ -3,6 +3,9 @@
     python -m bench.verify_bench                        # 300,000 observations, 20 targets
     python -m bench.verify_bench --observations 1000000 --new 2000
 
+At the scale of issue 20 (10 M observations, 200 targets, a year), `python -m bench.scale`
+times the same commands over `python -m bench.bigstore`'s store, built once and kept.
+
 The store is report_bench's synthetic one (generated once into --data and reused; hash-chained,
 columns matching, so `verify` accepts it). A checkpoint of it is written, then a full verify
 runs (it records the checkpoint as verified); then `--new` observations are appended through

@@ -20,6 +20,7 @@ from watchdog.domain.clock import PARIS
 from watchdog.domain.models import Engine, Env, Observation, Outcome, Screenshots
 from watchdog.stats import Period, compute, compute_total
 from watchdog.stats.calendar import add_months
+from watchdog.stats.compute import observed_window
 from watchdog.stats.series import CaptureMode, DayCount, Run, SeriesStats, Span
 from watchdog.store import Store
 
@@ -182,3 +183,19 @@ def test_previous_period_line_reads_the_index_only(seeded: Store) -> None:
         assert (a.first_attempt, a.last_attempt) == (b.first_attempt, b.last_attempt)
         assert (a.no_slot_rate, a.failure_rate) == (b.no_slot_rate, b.failure_rate)
         assert not b.details and not b.capture_modes and b.longest_run is None
+
+
+def test_observed_window_counts_every_observation_of_the_period(seeded: Store) -> None:
+    """`watchdog report` states the observed window from one count over the index: the
+    count, first and last of every observation in the period, excluded outcomes included,
+    as one row at a time gives them; nothing for a period or a target without any."""
+    every = [o for t in TARGETS for o in seeded.iter_observations(t, PERIOD.since, PERIOD.until)]
+    assert any(not o.outcome.counts_in_rates for o in every)
+    starts = [o.started_at for o in every]
+    assert observed_window(seeded, list(TARGETS), PERIOD) == (len(every), min(starts), max(starts))
+    one = [o.started_at for o in seeded.iter_observations("sql-b", PERIOD.since, PERIOD.until)]
+    assert observed_window(seeded, ["sql-b"], PERIOD) == (len(one), min(one), max(one))
+    before = Period.from_dates(date(2026, 9, 1), date(2026, 9, 30))
+    assert observed_window(seeded, list(TARGETS), before) is None
+    assert observed_window(seeded, ["nobody"], PERIOD) is None
+    assert observed_window(seeded, [], PERIOD) is None

@@ -6,6 +6,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -55,20 +56,30 @@ def compute(
         _fill_hourly(series, store.scan(queries.hourly(targets, period)))
         return series
     facts = queries.facts(targets, period)
-    # The facts' pass runs in a thread of its own, on its own connection (the drivers release
-    # the GIL while the database works), and fills only fields no other query touches.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stats") as pool:
-        documents = pool.submit(_fill_facts, series, store.scan(facts))
+    # The facts' pass and the two that read documents run in threads of their own, each
+    # query on its own connection (the drivers release the GIL while the database works,
+    # and the document scans are mostly the database's reading), and each fills only fields
+    # no other query touches; the runs, the one pass that is Python's work, run meanwhile.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="stats") as pool:
+        grouped = pool.submit(_fill_facts, series, store.scan(facts))
+        documents = pool.submit(_fill_documents, store, series, targets, period)
         _fill_hourly(series, store.scan(queries.hourly(targets, period)))
         _fill_runs(series, store.scan(queries.attempts(targets, period)))
         _fill_leads(series, store.scan(queries.lead_times(targets, period)))
-        _fill_captcha(series, store.scan(queries.captcha_offers(targets, period)))
-        _fill_assisted(series, store.scan(queries.assisted(targets, period)))
         _fill_sessions(series, store.scan(queries.assist_sessions(targets, period)))
         _fill_audits(series, store.scan(queries.audits(targets, period)))
         _fill_substitute(series, store.scan(queries.substitute_checks(targets, period)))
+        grouped.result()
         documents.result()
     return series
+
+
+def _fill_documents(
+    store: Store, series: dict[str, SeriesStats], targets: Sequence[str], period: Period
+) -> None:
+    """The two counts that read documents: what captchas offered, the assisted reads."""
+    _fill_captcha(series, store.scan(queries.captcha_offers(targets, period)))
+    _fill_assisted(series, store.scan(queries.assisted(targets, period)))
 
 
 def compute_total(series: dict[str, SeriesStats], period: Period) -> SeriesStats:
@@ -89,14 +100,15 @@ def observed_window(
     store: Store, targets: Sequence[str], period: Period
 ) -> tuple[int, datetime, datetime] | None:
     """How many observations `targets` have in `period`, and the first and last of them
-    (whatever their outcome); None when there is none."""
-    spans = list(capture_modes(store, targets, period).values())
-    count = sum(s.observations for s in spans)
-    firsts = [s.first for s in spans if s.first is not None]
-    lasts = [s.last for s in spans if s.last is not None]
-    if not count or not firsts or not lasts:
+    (whatever their outcome); None when there is none. One count over the time index: the
+    same figures as the capture modes' spans, without their grouping."""
+    if not targets:
         return None
-    return count, min(firsts), max(lasts)
+    with closing(store.scan(queries.window(targets, period))) as rows:
+        count, first, last = tuple(next(rows))
+    if not count or first is None or last is None:
+        return None
+    return int(count), parse_instant(first), parse_instant(last)
 
 
 def daily_counts(store: Store, target: str, first: date, last: date) -> dict[date, Counter[str]]:

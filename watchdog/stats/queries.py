@@ -72,6 +72,17 @@ def hourly(targets: Sequence[str], period: Period) -> sa.Select[Any]:
     )
 
 
+def window(targets: Sequence[str], period: Period) -> sa.Select[Any]:
+    """(n, first, last) of every observation of `targets` in the period, whatever its outcome:
+    one range scan of the (target, started_at) index, no grouping."""
+    columns: list[sa.ColumnElement[Any]] = [
+        sa.func.count().label("n"),
+        sa.func.min(obs.c.started_at).label("first"),
+        sa.func.max(obs.c.started_at).label("last"),
+    ]
+    return sa.select(*columns).where(*_where(targets, period))
+
+
 def facts(targets: Sequence[str], period: Period) -> sa.Select[Any]:
     """(target, outcome, detail, simulated, screenshots, engine, published_next, n, first,
     last): what the report once parsed the documents for, grouped from their column copies
