@@ -30,6 +30,7 @@ not grow with the observation count the way rows do).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import multiprocessing
 import os
@@ -52,9 +53,10 @@ from watchdog.store.chain import (
     sha256_hex,
 )
 from watchdog.store.connect import SQLITE_FILE
+from watchdog.store.documents import DICT_MAX, RENEW_SHARE, SEARCHED, compress
 from watchdog.store.schema import column_values, observations
 
-LAYOUT = 2  # part of the default directory: a store of an older layout is not reused
+LAYOUT = 3  # part of the default directory: a store of an older layout is not reused
 CACHE = Path("/work/bench-10m")
 START = datetime(2025, 11, 1, tzinfo=UTC)  # the year ends in the past: a report may cover it
 POLICY_CHANGE = timedelta(days=60)
@@ -96,8 +98,14 @@ def _template(target: str, engine: str, policy: str) -> dict[str, Any]:
     return document(obs)
 
 
-def _rows(job: tuple[int, str, int, float]) -> tuple[str, list[tuple[Any, ...]], str | None]:
-    """Every row of one target's chain, in seq order (runs in a worker process)."""
+Rows = tuple[str, list[tuple[Any, ...]], list[bytes], str | None]
+
+
+def _rows(job: tuple[int, str, int, float]) -> Rows:
+    """Every row of one target's chain, in seq order, documents stored as the store packs
+    them (schema version 4), and the target's dictionaries; a row's `zdict` is the index of
+    its dictionary in that list until the writer knows the dictionary's id (runs in a worker
+    process)."""
     index, target, count, step_s = job
     rng = random.Random(index)
     engine = "request" if index % 5 == 0 else "browser"
@@ -105,6 +113,7 @@ def _rows(job: tuple[int, str, int, float]) -> tuple[str, list[tuple[Any, ...]],
     names, weights = [o for o, _ in OUTCOMES], [w for _, w in OUTCOMES]
     prev: str | None = None
     rows: list[tuple[Any, ...]] = []
+    dicts: list[bytes] = []
     for n in range(count):
         at = START + timedelta(seconds=step_s * n + rng.uniform(0, 30))
         outcome = rng.choices(names, weights)[0]
@@ -126,10 +135,22 @@ def _rows(job: tuple[int, str, int, float]) -> tuple[str, list[tuple[Any, ...]],
         digest = sha256_hex(data)
         if n < CHECKED:
             _check_sealing(doc, data, digest)
-        values = column_values(doc) | {"seq": n + 1, "hash": digest, "doc": data.decode()}
+        values = column_values(doc) | {"seq": n + 1, "hash": digest} | _packed(data, dicts)
         rows.append(tuple(_sql(name, values[name]) for name in COLUMNS))
         prev = digest
-    return target, rows, prev
+    return target, rows, dicts, prev
+
+
+def _packed(data: bytes, dicts: list[bytes]) -> dict[str, Any]:
+    """`doc`, `zdoc`, `zdict` by Documents.pack's rule (dictionaries appended to `dicts`)."""
+    if any(mark in data for mark in SEARCHED):
+        return {"doc": data.decode(), "zdoc": None, "zdict": None}
+    if dicts:
+        zdoc = compress(data, dicts[-1])
+        if len(zdoc) <= RENEW_SHARE * len(data):
+            return {"doc": "", "zdoc": zdoc, "zdict": len(dicts) - 1}
+    dicts.append(((dicts[-1] if dicts else b"") + data)[-DICT_MAX:])
+    return {"doc": "", "zdoc": compress(data, dicts[-1]), "zdict": len(dicts) - 1}
 
 
 def _sql(name: str, value: Any) -> Any:
@@ -166,14 +187,22 @@ def build(data: Path, count: int, targets: int, days: int, workers: int = 2) -> 
     for _, target, _, _ in todo:  # an interrupted target is written again, whole
         db.execute("DELETE FROM observations WHERE target = ?", (target,))
         db.execute("DELETE FROM chain_heads WHERE target = ?", (target,))
+        db.execute("DELETE FROM doc_dicts WHERE target = ?", (target,))
     db.executemany("INSERT INTO chain_heads VALUES (?, 0, NULL)", [(t,) for _, t, _, _ in todo])
     db.execute("COMMIT")
     started, cpu, written = time.monotonic(), time.process_time(), 0
     _log(f"generating {len(todo) * per_target:,} observations ({len(todo)} targets) into {data}")
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
-        for target, rows, last in _ordered(pool, todo):
+        for target, rows, dicts, last in _ordered(pool, todo):
             db.execute("BEGIN")
-            db.executemany(INSERT, rows)
+            ids = [
+                db.execute(
+                    "INSERT INTO doc_dicts (target, sha256, data) VALUES (?, ?, ?) RETURNING id",
+                    (target, hashlib.sha256(d).hexdigest(), d),
+                ).fetchone()[0]
+                for d in dicts
+            ]
+            db.executemany(INSERT, [_with_dict(row, ids) for row in rows])
             db.execute("UPDATE chain_heads SET seq = ?, hash = ? WHERE target = ?",
                        (len(rows), last, target))  # fmt: skip
             db.execute("COMMIT")
@@ -192,6 +221,14 @@ def build(data: Path, count: int, targets: int, days: int, workers: int = 2) -> 
     }, indent=1))  # fmt: skip
     _log(f"done: {size / 1e9:.2f} GB, {size / count:.0f} bytes per observation")
     return data
+
+
+ZDICT = COLUMNS.index("zdict")
+
+
+def _with_dict(row: tuple[Any, ...], ids: list[int]) -> tuple[Any, ...]:
+    local = row[ZDICT]
+    return row if local is None else (*row[:ZDICT], ids[local], *row[ZDICT + 1 :])
 
 
 def _ordered(pool: Any, jobs: list[tuple[int, str, int, float]]) -> Iterator[Any]:
