@@ -195,14 +195,14 @@ def build(data: Path, count: int, targets: int, days: int, workers: int = 2) -> 
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
         for target, rows, dicts, last in _ordered(pool, todo):
             db.execute("BEGIN")
-            ids = [
+            dict_ids = [
                 db.execute(
                     "INSERT INTO doc_dicts (target, sha256, data) VALUES (?, ?, ?) RETURNING id",
                     (target, hashlib.sha256(d).hexdigest(), d),
                 ).fetchone()[0]
                 for d in dicts
             ]
-            db.executemany(INSERT, [_with_dict(row, ids) for row in rows])
+            db.executemany(INSERT, [_with_dict(row, dict_ids) for row in rows])
             db.execute("UPDATE chain_heads SET seq = ?, hash = ? WHERE target = ?",
                        (len(rows), last, target))  # fmt: skip
             db.execute("COMMIT")
