@@ -9,8 +9,10 @@ a memory cgroup of its own and, every `--every` seconds, reads the whole process
 cgroup's usage (page cache included) and its anonymous + shared memory, the tree's PSS
 (/proc/<pid>/smaps_rollup: pages shared between Chromium's processes counted once), and the
 processes in it by kind (Python, Playwright's driver, Chromium by --type, zombies). It prints
-one row per sample, then a verdict: after the warm-up (`--warmup` minutes), memory stays
-within ±10 % of its first reading and the process count does not grow. Samples stop when
+one row per sample, then a verdict: after the warm-up (`--warmup` minutes), memory's medians
+over 10-minute windows stay within ±10 % of the first window's (a single sample swings with
+Chromium's captures; the samples' own spread is reported beside it) and the process count
+does not grow. Samples stop when
 the probing stops (the demo then writes its report, which is not the soak's concern).
 JSON under bench/results/. Figures are never asserted in tests.
 """
@@ -22,6 +24,7 @@ import json
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,6 +39,7 @@ from bench.procs import MemoryCgroup, rollup, tree
 RESULTS = Path(__file__).resolve().parent / "results"
 TOLERANCE = 0.10
 TRENDS = ("pss_mb", "cgroup_anon_mb", "processes", "threads")
+WINDOW_MINUTES = 10.0  # memory is judged by its median over windows this long
 TREND_MINUTES = 10  # a trend per hour is shown only over at least this long after warm-up
 MB = 2**20
 
@@ -98,36 +102,64 @@ def sample(root: int, group: MemoryCgroup | None, started: float) -> dict[str, A
 
 
 def verdict(samples: list[dict[str, Any]], warmup: float) -> dict[str, Any]:
-    """Flat after warm-up: memory within ±10 % of its first reading, no process growth."""
+    """Flat after warm-up: memory's medians over windows of WINDOW_MINUTES stay within ±10 %
+    of the first window's, and the process count does not grow.
+
+    Medians, not single samples: Chromium's browser process and renderers move by 40–70 MB
+    from one minute to the next as captures come and go, with no trend, so a rule on single
+    samples judges that swing rather than a leak. The single samples' spread is still
+    reported (`samples_within_10_percent`), and so is the trend per hour."""
     after = [s for s in samples if s["minute"] >= warmup]
     if len(after) < 2:
         return {"flat": None, "why": f"fewer than two samples after {warmup:g} min of warm-up"}
-    result: dict[str, Any] = {"samples_after_warmup": len(after)}
+    span = after[-1]["minute"] - after[0]["minute"]
+    window = min(WINDOW_MINUTES, span / 2) or 1.0  # at least two windows
+    result: dict[str, Any] = {"samples_after_warmup": len(after), "window_minutes": window}
     flat = True
     for key in ("pss_mb", "cgroup_anon_mb"):
-        values = [s[key] for s in after if s[key] is not None]
-        if not values:
+        timed = [(s["minute"], s[key]) for s in after if s[key] is not None]
+        if not timed:
             continue
-        first = values[0]
-        spread = (min(values) / first - 1, max(values) / first - 1)
-        within = spread[0] >= -TOLERANCE and spread[1] <= TOLERANCE
-        result[key] = {"first": first, "min": min(values), "max": max(values),
-                       "last": values[-1], "within_10_percent": within}  # fmt: skip
+        values = [v for _, v in timed]
+        medians = _window_medians(timed, after[0]["minute"], window)
+        base = medians[0]
+        within = all(abs(m / base - 1) <= TOLERANCE for m in medians)
+        result[key] = {
+            "first_window_median": base, "window_medians": medians,
+            "min": min(values), "max": max(values), "last": values[-1],
+            "within_10_percent": within,
+            "samples_within_10_percent": all(abs(v / values[0] - 1) <= TOLERANCE for v in values),
+        }  # fmt: skip
         flat &= within
     counts = [s["processes"] for s in after]
     grows = counts[-1] > counts[0]
     result["processes"] = {"first": counts[0], "max": max(counts), "last": counts[-1],
                            "grows": grows}  # fmt: skip
     result["flat"] = flat and not grows
-    if after[-1]["minute"] - after[0]["minute"] >= TREND_MINUTES:  # shorter: noise, not trend
+    if span >= TREND_MINUTES:  # shorter: noise, not trend
         for key in TRENDS:
             result[f"{key}_per_hour"] = _slope(after, key)
     return result
 
 
+def _window_medians(timed: list[tuple[float, float]], start: float, window: float) -> list[float]:
+    """The median of each consecutive `window`-minute stretch from `start` (empty ones skipped);
+    a last stretch shorter than half a window joins the one before."""
+    groups: dict[int, list[float]] = {}
+    for minute, value in timed:
+        groups.setdefault(int((minute - start) // window), []).append(value)
+    keys = sorted(groups)
+    last = keys[-1]
+    if len(keys) > 1 and timed[-1][0] - (start + last * window) < window / 2:
+        groups[keys[-2]] += groups.pop(last)
+    return [round(statistics.median(v), 1) for _, v in sorted(groups.items())]
+
+
 def _slope(samples: list[dict[str, Any]], key: str) -> float | None:
     """Least-squares trend of `key` per hour: a leak climbs, noise does not."""
-    points = [(s["minute"] / 60, s[key]) for s in samples if s.get(key) is not None]
+    points: list[tuple[float, float]] = [
+        (s["minute"] / 60, s[key]) for s in samples if s.get(key) is not None
+    ]
     if len(points) < 2:
         return None
     mean_t = sum(t for t, _ in points) / len(points)
