@@ -4,7 +4,7 @@
 # Used by docker-compose.yml. Not built by CI: no Docker engine runs there.
 FROM python:3.11-slim-bookworm
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends chromium fonts-dejavu \
+    && apt-get install -y --no-install-recommends chromium chromium-headless-shell fonts-dejavu \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml README.md ./

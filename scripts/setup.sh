@@ -4,6 +4,7 @@
 #
 #  1. Debian packages the tests use, installed only when missing:
 #       chromium, fonts-dejavu  headless browser for the probes, with fonts for screenshots/PDFs
+#       chromium-headless-shell the same build without its UI, for headless probes (optional)
 #       prometheus              promtool and prometheus, to check alert rules and dashboard queries
 #       prometheus-alertmanager amtool, to check the Alertmanager config and its routes
 #       poppler-utils           pdftotext/pdftoppm, to check the PDF reports
@@ -20,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 VENV=${VENV:-.venv}
 STAMP=$VENV/.watchdog-setup-stamp
-DEB_PACKAGES=(chromium fonts-dejavu prometheus prometheus-alertmanager poppler-utils pandoc openssl)
+DEB_PACKAGES=(chromium chromium-headless-shell fonts-dejavu prometheus prometheus-alertmanager poppler-utils pandoc openssl)
 SECONDS=0
 
 say() { printf '==> %s\n' "$*"; }
@@ -53,6 +54,7 @@ apt_install() {
 why() {
     case "$1" in
     chromium) echo "headless browser driven by the probes (Playwright, executable_path)" ;;
+    chromium-headless-shell) echo "the same Chromium without its UI: what headless probes run" ;;
     fonts-dejavu) echo "fonts for screenshots and PDF reports" ;;
     prometheus) echo "promtool and prometheus, to test alert rules and dashboard queries" ;;
     prometheus-alertmanager) echo "amtool, to check the Alertmanager routes" ;;
@@ -92,6 +94,16 @@ system_packages() {
         for pkg in "${missing[@]}"; do
             deb_installed "$pkg" || still+=("$pkg")
         done
+        local -a kept=()
+        for pkg in "${still[@]}"; do
+            # Optional (not packaged on every distribution): the full browser runs headless too.
+            if [[ "$pkg" == chromium-headless-shell ]]; then
+                warn "no chromium-headless-shell: headless probes will run the full browser"
+            else
+                kept+=("$pkg")
+            fi
+        done
+        still=("${kept[@]}")
         if [[ " ${still[*]} " == *" chromium "* ]]; then
             if scripts/find-chromium.sh >/dev/null ||
                 { say "no chromium package: trying Playwright's own download (needs internet)" &&
