@@ -163,3 +163,4 @@ def test_four_contexts_on_the_headless_shell_stay_apart_in_few_processes(
     assert set(ours.values()) == {os.path.realpath(shells[0])}
     assert len(ours) <= MAX_CHROMIUM_PROCESSES, sorted(ours.values())
     assert DRIVER_NODE_OPTIONS in driver_options.split()
+    assert host.product == "chromium-headless-shell"  # what `env.browser` records

@@ -141,4 +141,5 @@ def test_probe_case(sim: Sim, tmp_path: Path, case: Case) -> None:
     operator = (case.options or {}).get("captcha") == "operator"
     assert obs.env.profile is (Profile.FRESH if operator else Profile.CLEARED)
     assert obs.env.fresh_context is operator and obs.env.browser_version
+    assert obs.env.browser == "chromium-headless-shell"  # the build that rendered the page
     assert obs.hash and obs.steps

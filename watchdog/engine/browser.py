@@ -128,6 +128,9 @@ class BrowserHost:
         self._lock = asyncio.Lock()
         self.launches = 0
         self.version: str | None = None  # of the last browser launched, for `env`
+        # Which build the last launch ran, for `env.browser`: the record says which binary
+        # rendered the page ("chromium" also for Playwright's own download).
+        self.product = "chromium"
         self._pools: dict[tuple[object, ...], PagePool] = {}
 
     def pages(self, settings: tuple[object, ...], factory: ContextFactory, size: int) -> PagePool:
@@ -179,6 +182,11 @@ class BrowserHost:
             )
             self.launches += 1
             self.version = self._browser.version
+            self.product = (
+                "chromium-headless-shell"
+                if path is not None and "headless-shell" in Path(path).name
+                else "chromium"
+            )
             return self._browser
 
     async def close(self) -> None:

@@ -534,7 +534,7 @@ class Runner:
     async def _env(self, target: Target, url: str, certificate: Certificate | None) -> Env:
         return Env(
             software=f"prefecture-watchdog {__version__}",
-            browser="chromium",
+            browser=self.host.product,
             browser_version=self.host.version,
             os=host_platform.platform(),
             user_agent=self.config.watchdog.user_agent,
