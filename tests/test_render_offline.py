@@ -24,6 +24,7 @@ from PIL import Image
 from watchdog.config.loader import Config
 from watchdog.domain.models import Engine, Observation
 from watchdog.engine.rendering import render_later
+from watchdog.engine.runner import Runner
 from watchdog.evidence.volatile import rebuild
 from watchdog.probe.requesting import RequestSession
 from watchdog.probe.resources import Budget, Resource, from_json, page_references
@@ -316,3 +317,27 @@ def test_on_the_simulator_a_rendering_adds_nothing_to_its_log(sim: Sim, tmp_path
     for _ in range(2):
         assert Image.open(io.BytesIO(sim.loop.run(render()))).width >= 800
     assert sim.requests()[before:] == probed
+
+
+def test_an_unchanged_page_costs_the_site_no_resource_request(
+    sim: Sim, site: Site, tmp_path: Path
+) -> None:
+    config = write_config(
+        tmp_path,
+        [{**target("t", "anef", f"{site.url}/anef/portal"), "engine": "request",
+          "screenshots": "on_change"}],
+    )  # fmt: skip
+    found = config.target("t")
+    assert found is not None
+    store = Store.open(config.watchdog.data_dir)
+    try:
+        runner = Runner(config, store.blobs.put, sim.host)
+        first = sim.loop.run(runner.probe(found))
+        fetched = len(site.requests)
+        second = sim.loop.run(runner.probe(found))
+    finally:
+        store.close()
+    assert first.evidence.screenshot is not None and first.evidence.resources is not None
+    # The same page again: no rendering, so nothing fetched for one; the page itself only.
+    assert (second.evidence.screenshot, second.evidence.resources) == (None, None)
+    assert [path for path, _, _ in site.requests[fetched:]] == ["/anef/portal"]

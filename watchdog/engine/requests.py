@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from probes import options_of
@@ -34,6 +35,8 @@ from watchdog.probe.session import Classification, Credentials, PageState, Platf
 from watchdog.probe.transport import AiohttpTransport, PlaywrightTransport, Transport
 
 log = logging.getLogger(__name__)
+# Whether the attempt's page will be rendered (the runner's evidence policy).
+Renders = Callable[["RequestAttempt"], bool]
 
 
 @dataclass
@@ -45,6 +48,9 @@ class RequestAttempt:
     mapped: Mapped | None = None
     steps: list[Step] = field(default_factory=list)
     server_ip: str | None = None
+    # The evidence policy's answer, asked before fetching the rendering's resources
+    # (`attempt`'s `renders`); None when it was not asked.
+    render: bool | None = None
 
     @property
     def needs_browser(self) -> bool:
@@ -97,9 +103,13 @@ class RequestEngine:
         return PlaywrightTransport(context)
 
     async def attempt(
-        self, target: Target, spec: PlatformSpec, creds: Credentials
+        self, target: Target, spec: PlatformSpec, creds: Credentials, renders: Renders | None = None
     ) -> RequestAttempt:
-        """Run `target`'s request probe once, within the probe deadline."""
+        """Run `target`'s request probe once, within the probe deadline.
+
+        `renders`, asked once the journey is over: whether the page will be rendered. A page
+        that will not be needs none of its stylesheets or images (no request for them reaches
+        the site); without it, they are fetched whenever the page is kept."""
         deadline = self.config.browser.probe_timeout.total_seconds()
         ends = time.monotonic() + deadline
         result = RequestAttempt()
@@ -110,7 +120,7 @@ class RequestEngine:
         )  # fmt: skip
         try:
             await self._probe(target, spec, session, result)
-            if result.state is not None and self._keeps(target, result):
+            if result.state is not None and self._fetches(target, result, renders):
                 resources = await session.resources(ends - time.monotonic())
                 result.state = with_resources(result.state, resources)
         finally:
@@ -132,6 +142,10 @@ class RequestEngine:
             result.state = session.state() if session.html else None
             log.info("request probe %s: %s (%s)", target.id, result.mapped.outcome,
                      result.mapped.detail)  # fmt: skip
+
+    def _fetches(self, target: Target, result: RequestAttempt, renders: Renders | None) -> bool:
+        """Whether a rendering of this attempt's page may need its resources."""
+        return self._keeps(target, result) and (renders is None or renders(result))
 
     def _keeps(self, target: Target, result: RequestAttempt) -> bool:
         """Whether this attempt's page is the observation's (`auto` hands some to the browser,

@@ -103,11 +103,13 @@ class Capture:
     shot_at: datetime | None = None  # when its screenshot was taken, if one was
     phases: dict[str, float] = field(default_factory=dict)  # the last page load's (browser)
     auditor: Auditor | None = None  # an accessibility audit rides along (watchdog/a11y)
+    render: bool | None = None  # the evidence policy's answer, when asked during the probe
 
     @classmethod
     def of_request(cls, attempt: RequestAttempt) -> Capture:
         return cls(attempt.state, attempt.classification, attempt.mapped, None,
-                   engine=Engine.REQUEST, trail=list(attempt.steps))  # fmt: skip
+                   engine=Engine.REQUEST, trail=list(attempt.steps),
+                   render=attempt.render)  # fmt: skip
 
     @property
     def steps(self) -> list[Step]:
@@ -223,7 +225,7 @@ class Runner:
         choice = self.config.engine_for(target)
         trail: list[Step] = []
         if choice is not EngineChoice.BROWSER and spec.request_probe is not None:
-            attempt = await self.requests.attempt(target, spec, creds)
+            attempt = await self.requests.attempt(target, spec, creds, self._renders(target))
             if choice is EngineChoice.REQUEST or not attempt.needs_browser:
                 capture = Capture.of_request(attempt)
                 finished = utcnow()
@@ -508,14 +510,29 @@ class Runner:
         framed = await asyncio.to_thread(frame, raw, banner)
         capture.evidence.framed = self.put_blob(framed, "framed")
 
+    def _renders(self, target: Target) -> Callable[[RequestAttempt], bool]:
+        """The evidence policy, asked as a request probe's journey ends, before the resources
+        of a rendering are fetched: an unchanged page is not rendered and needs none."""
+
+        def renders(attempt: RequestAttempt) -> bool:
+            assert attempt.state is not None
+            capture = Capture.of_request(attempt)
+            attempt.render = self._wants_screenshot(capture, target, attempt.state.html)
+            return attempt.render
+
+        return renders
+
     async def _keep_request_evidence(self, capture: Capture, target: Target, obs_id: str) -> None:
         """The served HTML always; with a screenshot rendered from it when the policy asks, the
         resources the probe fetched for that rendering (which never reaches the site)."""
         state = capture.state
         if state is None:
             return
-        keep_page(capture.evidence, state.html, self.put_blob)  # skeleton + volatile record
-        if not self._wants_screenshot(capture, target, state.html):
+        # Off the event loop: the blobs' fsyncs wait for the disk, and every probe in flight
+        # would wait with them. The observation is built (and committed) only once they end.
+        await asyncio.to_thread(keep_page, capture.evidence, state.html, self.put_blob)
+        wanted = self._wants_screenshot(capture, target, state.html)
+        if not (wanted if capture.render is None else capture.render):
             return
         resources = resources_of(state)
         try:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from urllib.parse import urljoin
 
+from watchdog.probe.markup import read
+
 _CHECKABLE = frozenset({"checkbox", "radio"})
 _BUTTONS = frozenset({"submit", "image", "button", "reset"})
 _NOT_SENT = frozenset({"file", "reset", "button"})
@@ -137,8 +139,7 @@ def _control(tag: str, a: dict[str, str]) -> Field:
 def read_forms(html: str) -> list[Form]:
     """Every form of the document, in order."""
     reader = _FormReader()
-    reader.feed(html)
-    reader.close()
+    read(html, reader)
     return reader.forms
 
 

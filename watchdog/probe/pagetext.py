@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
+from watchdog.probe.markup import read
+
 _INVISIBLE = frozenset({"script", "style", "template", "noscript", "head", "svg"})
 _BLOCK = frozenset(
     {
@@ -78,8 +80,7 @@ class _TextExtractor(HTMLParser):
 def visible_lines(html: str) -> list[str]:
     """Non-empty lines of visible text, whitespace (including NBSP) collapsed."""
     parser = _TextExtractor()
-    parser.feed(html)
-    parser.close()
+    read(html, parser)
     text = "".join(parser.parts)
     lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
     return [line for line in lines if line]
@@ -87,8 +88,7 @@ def visible_lines(html: str) -> list[str]:
 
 def page_title(html: str) -> str:
     parser = _TextExtractor()
-    parser.feed(html)
-    parser.close()
+    read(html, parser)
     return _SPACES.sub(" ", parser.title).strip()
 
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import quote, urldefrag, urljoin, urlsplit, urlunsplit
 
+from watchdog.probe.markup import read
 from watchdog.probe.session import PageState
 
 FORMAT = "prefecture-watchdog-resources/1"
@@ -159,8 +160,7 @@ class PageReferences:
 def page_references(html: str, page_url: str) -> PageReferences:
     """What `html`, served from `page_url`, asks a renderer to fetch (its `<base>` honoured)."""
     parser = _References(page_url)
-    parser.feed(html)
-    parser.close()
+    read(html, parser)
     return PageReferences(parser.stylesheets, parser.css, parser.images)
 
 

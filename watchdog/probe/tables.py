@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
+from watchdog.probe.markup import read
+
 _SPACES = re.compile(r"[\s\u00a0\u202f]+")
 _INVISIBLE = frozenset({"script", "style", "template", "noscript"})
 
@@ -105,6 +107,5 @@ class _Parser(HTMLParser):
 def tables(html: str) -> list[Table]:
     """Every table of `html`, outermost first, in document order."""
     parser = _Parser()
-    parser.feed(html)
-    parser.close()
+    read(html, parser)
     return parser.tables
