@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import operator
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, closing
@@ -29,7 +30,7 @@ from watchdog.domain.models import Observation, Outcome
 from watchdog.store import connect as engines
 from watchdog.store.blobs import BlobStore
 from watchdog.store.chain import Sealed, format_instant, seal_document
-from watchdog.store.documents import Dictionary, DocumentError, Documents
+from watchdog.store.documents import Dictionary, DocumentError, Documents, Primed
 from watchdog.store.schema import (
     DOCUMENT,
     DOCUMENT_PARTS,
@@ -68,6 +69,7 @@ _SELECT_HEADS = (
 # prepared INSERT, or on PostgreSQL from COPY_FROM rows on, COPY (one stream for the batch).
 COLUMNS = tuple(column.name for column in observations.columns)
 COPY_FROM = 16
+_IN_TABLE_ORDER = operator.itemgetter(*COLUMNS)  # a row's values as the tuple the driver takes
 _INSERT = "INSERT INTO observations ({}) VALUES ({})".format(", ".join(COLUMNS), "{}")
 _INSERTS = {  # by the driver's parameter style
     "sqlite": _INSERT.format(", ".join("?" * len(COLUMNS))),
@@ -379,15 +381,16 @@ def _seal_rows(
     """Seal each observation after its target's head, advancing `heads` in place."""
     rows: list[tuple[Any, ...]] = []
     sealed: list[Sealed] = []
+    primed = Primed()  # this batch's primed compressors, dropped on return
     for obs in batch:
         seq, prev_hash = heads[obs.target]
         result = seal_document(obs, prev_hash)
         row = column_values(result.document)
-        packed = documents.pack(conn, obs.target, result.canonical, learned)
+        packed = documents.pack(conn, obs.target, result.canonical, learned, primed)
         row.update(
             seq=seq + 1, hash=result.hash, doc=packed.doc, zdoc=packed.zdoc, zdict=packed.zdict
         )
-        rows.append(tuple(map(row.__getitem__, COLUMNS)))
+        rows.append(_IN_TABLE_ORDER(row))
         sealed.append(result)
         heads[obs.target] = (seq + 1, result.hash)
     return rows, sealed
