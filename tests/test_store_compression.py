@@ -16,10 +16,9 @@ from watchdog.domain.errors import StoreError
 from watchdog.domain.models import Env, EvidenceRefs, Observation
 from watchdog.stats import queries
 from watchdog.stats.calendar import Period
-from watchdog.store import Store, documents
+from watchdog.store import Store
 from watchdog.store.chain import canonical, sha256_hex
 from watchdog.store.db import COPY_FROM
-from watchdog.store.documents import Dictionary, Primed
 from watchdog.store.schema import SCHEMA_VERSION, doc_dicts, observations, schema_version
 from watchdog.store.verify import verify_store
 
@@ -214,23 +213,3 @@ def test_bulk_and_single_appends_share_the_target_dictionary(
         assert conn.execute(sa.select(sa.func.count()).select_from(doc_dicts)).scalar() == 1
         zdicts = conn.execute(sa.select(observations.c.zdict).distinct()).scalars().all()
     assert len(zdicts) == 1
-
-
-def test_primed_copies_write_the_bytes_of_a_fresh_compressor() -> None:
-    """A batch's primed compressors (copied, not primed again) write exactly what `compress`
-    writes, whatever the order of dictionaries and beyond PRIMED_MAX of them."""
-    dictionaries = [
-        Dictionary(n, (f"dictionary {n} ".encode() + bytes(range(256))) * 20)
-        for n in range(documents.PRIMED_MAX + 3)
-    ]
-    texts = [
-        f"{message} #{n}".encode(errors="surrogatepass") for n, message in enumerate(ODD_MESSAGES)
-    ]
-    primed = Primed()
-    for round_ in range(3):
-        for dictionary in dictionaries:
-            for text in texts:
-                data = text + dictionary.data[round_ : round_ + 300]
-                packed = primed.compress(data, dictionary)
-                assert packed == documents.compress(data, dictionary.data)
-                assert documents.decompress(packed, dictionary.data) == data

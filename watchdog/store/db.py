@@ -30,7 +30,7 @@ from watchdog.domain.models import Observation, Outcome
 from watchdog.store import connect as engines
 from watchdog.store.blobs import BlobStore
 from watchdog.store.chain import Sealed, format_instant, seal_document
-from watchdog.store.documents import Dictionary, DocumentError, Documents, Primed
+from watchdog.store.documents import Dictionary, DocumentError, Documents
 from watchdog.store.schema import (
     DOCUMENT,
     DOCUMENT_PARTS,
@@ -381,12 +381,11 @@ def _seal_rows(
     """Seal each observation after its target's head, advancing `heads` in place."""
     rows: list[tuple[Any, ...]] = []
     sealed: list[Sealed] = []
-    primed = Primed()  # this batch's primed compressors, dropped on return
     for obs in batch:
         seq, prev_hash = heads[obs.target]
         result = seal_document(obs, prev_hash)
         row = column_values(result.document)
-        packed = documents.pack(conn, obs.target, result.canonical, learned, primed)
+        packed = documents.pack(conn, obs.target, result.canonical, learned)
         row.update(
             seq=seq + 1, hash=result.hash, doc=packed.doc, zdoc=packed.zdoc, zdict=packed.zdict
         )

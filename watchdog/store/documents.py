@@ -26,7 +26,6 @@ its last DICT_MAX bytes; so documents alternating between two shapes both find t
 from __future__ import annotations
 
 import hashlib
-import re
 import threading
 import zlib
 from collections.abc import Iterable
@@ -46,11 +45,9 @@ SEARCHED = (
     b'"framed":"',
     b'"assisted_session":"',
 )
-_SEARCHED = re.compile(b"|".join(map(re.escape, SEARCHED)))  # one pass over the text
 LEVEL = 6
 WBITS = -13  # raw DEFLATE, 8 KiB window: a document and its dictionary fit in it
 MEM_LEVEL = 8
-PRIMED_MAX = 64  # primed compressors one batch keeps (`Primed`)
 DICT_MAX = 6144  # bytes of dictionary kept (the most recent documents' text)
 RENEW_SHARE = 0.2  # compressed above this share of the text: the target gets a new dictionary
 
@@ -60,40 +57,12 @@ class DocumentError(StoreError):
 
 
 def compress(data: bytes, zdict: bytes) -> bytes:
-    packer = _compressor(zdict)
-    return packer.compress(data) + packer.flush()  # type: ignore[no-any-return]
-
-
-def _compressor(zdict: bytes) -> Any:
-    if zdict:
-        return zlib.compressobj(
-            LEVEL, zlib.DEFLATED, WBITS, MEM_LEVEL, zlib.Z_DEFAULT_STRATEGY, zdict
-        )
-    return zlib.compressobj(LEVEL, zlib.DEFLATED, WBITS, MEM_LEVEL)
-
-
-class Primed:
-    """Compressors primed with a dictionary, for one batch of appends (then dropped).
-
-    Priming hashes the dictionary's 6 KB; a copy of a primed compressor (`copy()`) skips
-    that and writes the very bytes `compress` writes. A dictionary's first document in the
-    batch is compressed as `compress` does; from its second on, they copy one primed
-    compressor (≈ 160 KB each at MEM_LEVEL 8: at most PRIMED_MAX of them, then as before).
-    """
-
-    def __init__(self) -> None:
-        self._primed: dict[int, Any] = {}
-        self._seen: set[int] = set()
-
-    def compress(self, data: bytes, dictionary: Dictionary) -> bytes:
-        primed = self._primed.get(dictionary.id)
-        if primed is None:
-            if dictionary.id not in self._seen or len(self._primed) >= PRIMED_MAX:
-                self._seen.add(dictionary.id)
-                return compress(data, dictionary.data)
-            primed = self._primed[dictionary.id] = _compressor(dictionary.data)
-        packer = primed.copy()
-        return packer.compress(data) + packer.flush()  # type: ignore[no-any-return]
+    packer = (
+        zlib.compressobj(LEVEL, zlib.DEFLATED, WBITS, MEM_LEVEL, zlib.Z_DEFAULT_STRATEGY, zdict)
+        if zdict
+        else zlib.compressobj(LEVEL, zlib.DEFLATED, WBITS, MEM_LEVEL)
+    )
+    return packer.compress(data) + packer.flush()
 
 
 def decompress(data: bytes, zdict: bytes) -> bytes:
@@ -176,12 +145,10 @@ class Documents:
         target: str,
         canonical: bytes,
         created: list[tuple[str, Dictionary]],
-        primed: Primed | None = None,
     ) -> Packed:
         """The stored form of `canonical`. A dictionary looked up or inserted (through
-        `conn`) is appended to `created`, for `commit` once the transaction is committed.
-        `primed`, one per batch, saves priming a dictionary again for each document."""
-        if not self.enabled or _SEARCHED.search(canonical) is not None:
+        `conn`) is appended to `created`, for `commit` once the transaction is committed."""
+        if not self.enabled or any(mark in canonical for mark in SEARCHED):
             return Packed(canonical.decode(), None, None)
         current = self._pending(created, target)
         if current is _UNKNOWN:
@@ -189,11 +156,7 @@ class Documents:
             if current is not None:
                 created.append((target, current))  # cached on commit: no second look-up
         if current is not None:
-            zdoc = (
-                primed.compress(canonical, current)
-                if primed is not None
-                else compress(canonical, current.data)
-            )
+            zdoc = compress(canonical, current.data)
             if len(zdoc) <= RENEW_SHARE * len(canonical):
                 return Packed("", zdoc, current.id)
         data = ((current.data if current is not None else b"") + canonical)[-DICT_MAX:]
