@@ -82,10 +82,11 @@ class Sealed:
 
 def format_datetime(value: datetime) -> str:
     """The canonical text of a datetime (see the module docstring)."""
-    if value.tzinfo is UTC:  # the common case, in one call: `…+00:00` becomes `…Z`
-        return value.isoformat(timespec="microseconds")[:-6] + "Z"
-    if value.tzinfo is None or value.utcoffset() is None:
+    offset = value.utcoffset()  # None when naive
+    if offset is None:
         return value.isoformat(timespec="microseconds")
+    if not offset:  # UTC, or pydantic's parsed `Z`: `…+00:00` becomes `…Z`, same wall time
+        return value.isoformat(timespec="microseconds")[:-6] + "Z"
     utc = value.astimezone(UTC).replace(tzinfo=None)
     return utc.isoformat(timespec="microseconds") + "Z"
 
@@ -108,6 +109,9 @@ def format_instant(value: datetime) -> str:
     return format_datetime(value)
 
 
+_DUMPED_APART = {"hash", *DATETIME_FIELDS}  # never mutated
+
+
 def document(obs: Observation) -> dict[str, Any]:
     """The JSON document that is hashed: every field but `hash`, datetimes canonical."""
     for name in INSTANT_FIELDS:
@@ -116,16 +120,19 @@ def document(obs: Observation) -> dict[str, Any]:
             raise InvalidObservation(
                 f"observation {obs.id}: {name} {value.isoformat()} has no timezone (UTC expected)"
             )
-    doc = obs.model_dump(mode="json")
-    del doc["hash"]
+    # `hash` is not hashed; datetimes are written our way below, not pydantic's.
+    doc = obs.model_dump(mode="json", exclude=_DUMPED_APART)
     if doc.get("assist") is None:  # only a session's record has one: others stay as they were
         doc.pop("assist", None)
     values = vars(obs)
-    for name in DATETIME_FIELDS:  # written our way
+    for name in DATETIME_FIELDS:
         value = values[name]
-        if value is not None:
-            reading = name in READING_FIELDS
-            doc[name] = format_reading(value) if reading else format_datetime(value)
+        if value is None:
+            doc[name] = None
+        elif name in READING_FIELDS:
+            doc[name] = format_reading(value)
+        else:
+            doc[name] = format_datetime(value)
     return doc
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import operator
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, closing
@@ -68,6 +69,7 @@ _SELECT_HEADS = (
 # prepared INSERT, or on PostgreSQL from COPY_FROM rows on, COPY (one stream for the batch).
 COLUMNS = tuple(column.name for column in observations.columns)
 COPY_FROM = 16
+_IN_TABLE_ORDER = operator.itemgetter(*COLUMNS)  # a row's values as the tuple the driver takes
 _INSERT = "INSERT INTO observations ({}) VALUES ({})".format(", ".join(COLUMNS), "{}")
 _INSERTS = {  # by the driver's parameter style
     "sqlite": _INSERT.format(", ".join("?" * len(COLUMNS))),
@@ -387,7 +389,7 @@ def _seal_rows(
         row.update(
             seq=seq + 1, hash=result.hash, doc=packed.doc, zdoc=packed.zdoc, zdict=packed.zdict
         )
-        rows.append(tuple(map(row.__getitem__, COLUMNS)))
+        rows.append(_IN_TABLE_ORDER(row))
         sealed.append(result)
         heads[obs.target] = (seq + 1, result.hash)
     return rows, sealed
