@@ -43,7 +43,7 @@ import sqlalchemy as sa
 
 from watchdog.domain.errors import StoreError
 from watchdog.evidence.volatile import rebuild
-from watchdog.store import access, pruned, retention, timestamps
+from watchdog.store import access, pruned, retention, rollup, timestamps
 from watchdog.store import checkpoint as checkpoints
 from watchdog.store.blobs import SHA256_RE
 from watchdog.store.chain import format_instant, sha256_hex
@@ -99,6 +99,8 @@ class VerifyReport:
     pruned_problems: list[str] = field(default_factory=list)
     pruned_note: str | None = None
     dictionary_problems: list[str] = field(default_factory=list)  # schema version 4
+    counts: int = 0  # the report's counts compared with their rows (schema version 5)
+    count_problems: list[str] = field(default_factory=list)
     since: str | None = None  # the verified mark an incremental verify started from
     marked: bool = False  # this verify recorded its checkpoint as verified
     mark_note: str | None = None
@@ -110,6 +112,7 @@ class VerifyReport:
             + bool(self.checkpoint_problem)
             + len(self.timestamp_problems) + len(self.access_log.problems)
             + len(self.pruned_problems) + len(self.dictionary_problems)
+            + len(self.count_problems)
         )  # fmt: skip
 
     @property
@@ -155,6 +158,12 @@ class VerifyReport:
     def _records(self) -> list[str]:
         """What the side records say: pruned periods, sessions, timestamps, the access log."""
         lines = [f"Compression dictionary FAILED: {p}." for p in self.dictionary_problems]
+        lines += [f"Report counts FAILED: {p}." for p in self.count_problems]
+        if self.count_problems:
+            lines.append(
+                "Report counts: once the cause is known, `watchdog verify --recount` counts "
+                "them again from the rows."
+            )
         lines += [f"Pruned period FAILED: {p}." for p in self.pruned_problems]
         lines.extend(f"Pruned by retention: {p}." for p in self.pruned)
         lines.extend(f"Assisted session FAILED: {p}." for p in self.session_problems)
@@ -399,6 +408,7 @@ def verify_store(
     start = _start(folder, report) if since_checkpoint else None
     _verify_dictionaries(store, report)
     _verify_chains(store, report, progress, every, expect, starts, start)
+    _verify_counts(store, report, start)
     if start is None:
         _verify_blobs(store, report, blob_progress, every)
     _verify_timestamps(store, report, folder, tsa_ca, loaded.checkpoint)
@@ -778,6 +788,20 @@ def stored_text(documents: Documents, row: sa.Row[Any]) -> tuple[str, str | None
         return documents.text(doc, zdoc, row.zdict), None
     except (StoreError, UnicodeDecodeError, sa.exc.SQLAlchemyError) as exc:
         return "", f"its compressed document cannot be read: {exc}"
+
+
+def _verify_counts(
+    store: Store, report: VerifyReport, start: dict[str, tuple[int, str]] | None
+) -> None:
+    """The counts the reports read (watchdog/store/rollup.py) must be those of the rows they
+    summarise: all of them, or after an incremental verify's mark the hours from the first
+    row it reads on."""
+    since = None
+    if start is not None:
+        heads = store.scan(sa.select(chain_heads.c.target))
+        since = {row.target: start.get(row.target, (0, ""))[0] for row in heads}
+    with store.engine.connect() as conn:
+        report.counts, report.count_problems = rollup.check(conn, since)
 
 
 def _verify_dictionaries(store: Store, report: VerifyReport) -> None:
