@@ -259,6 +259,48 @@ def _solved_by(text: str) -> str | None:
     return _copies(doc, V5_COPIES)["captcha_solved_by"] if isinstance(doc, dict) else None
 
 
+class Tally:
+    """The counts of one chain's rows as a full verify reads them (in chain order, every
+    column): `compare` then checks them against the stored counts of that target, with no
+    second pass over the rows."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.counts: dict[Key, list[Any]] = {}
+
+    def add(self, row: Sequence[Any]) -> None:
+        at = row[_I["started_at"]]
+        seen = self.counts.get(k := key(row))
+        if seen is None:
+            self.counts[k] = [1, at, at]
+        else:
+            seen[0] += 1
+            seen[1], seen[2] = min(seen[1], at), max(seen[2], at)
+
+    def compare(self, conn: sa.Connection) -> tuple[int, list[str]]:
+        c = observation_counts.c
+        stored = {
+            tuple(r[:-3]): tuple(r[-3:])
+            for r in conn.execute(sa.select(observation_counts).where(c.target == self.target))
+        }
+        rows = {k: tuple(v) for k, v in self.counts.items()}
+        return len(stored), _differences(rows, stored)
+
+
+def _differences(
+    rows: dict[tuple[Any, ...], tuple[Any, ...]], stored: dict[tuple[Any, ...], tuple[Any, ...]]
+) -> list[str]:
+    problems = []
+    for k in sorted(set(rows) | set(stored)):
+        want, have = rows.get(k), stored.get(k)
+        if want != have:
+            problems.append(
+                f"the counts of {k[0]} at hour {k[1]} ({_describe(k)}) say "
+                f"{_span(have)}, the rows they summarise {_span(want)}"
+            )
+    return problems
+
+
 def check(conn: sa.Connection, since: dict[str, int] | None = None) -> tuple[int, list[str]]:
     """Compare the counts with the rows they summarise: (how many counts were compared, a
     line per disagreement). With `since` ({target: seq}), only the hours from the first row

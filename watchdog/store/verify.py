@@ -51,7 +51,14 @@ from watchdog.store.db import Store
 from watchdog.store.documents import Documents
 from watchdog.store.references import evidence_of as _evidence
 from watchdog.store.references import parse_document as _parse
-from watchdog.store.schema import DOC_COLUMNS, chain_heads, column_values, doc_dicts, observations
+from watchdog.store.schema import (
+    DOC_COLUMNS,
+    chain_heads,
+    column_values,
+    doc_dicts,
+    observation_counts,
+    observations,
+)
 
 Progress = Callable[[int], None]  # called with the number of items checked so far
 PROGRESS_EVERY = 10_000
@@ -561,6 +568,7 @@ def _verify_chains(
         if start is None
         else _rows_from(store, heads, begin)
     )
+    counts = _CountCheck(store, report, full=start is None)
     for row in rows:
         if not checks or checks[-1].target != row.target:
             pruned_to = starts.get(row.target, (0, None))
@@ -568,6 +576,7 @@ def _verify_chains(
                 _ChainCheck(row.target, expect.get(row.target), pruned_to, begin.get(row.target))
             )
         doc = checks[-1].check_row(row, documents)
+        counts.note(row)
         report.observations += 1
         for sha, kind in _evidence(doc):
             report.evidence_refs += 1
@@ -579,6 +588,7 @@ def _verify_chains(
         sessions.note(row, doc)
         if progress and report.observations % every == 0:
             progress(report.observations)
+    counts.finish()
     seen = {check.target for check in checks}
     unseen = {t for t in heads if heads[t][0] != 0} | set(expect) | set(begin)
     checks.extend(
@@ -790,17 +800,55 @@ def stored_text(documents: Documents, row: sa.Row[Any]) -> tuple[str, str | None
         return "", f"its compressed document cannot be read: {exc}"
 
 
+class _CountCheck:
+    """A full verify tallies each chain's rows as it reads them, and compares the tally with
+    the chain's stored counts (watchdog/store/rollup.py) when the chain ends."""
+
+    def __init__(self, store: Store, report: VerifyReport, *, full: bool) -> None:
+        self.store, self.report, self.full = store, report, full
+        self.tally: rollup.Tally | None = None
+
+    def note(self, row: sa.Row[Any]) -> None:
+        if not self.full:
+            return
+        if self.tally is None or self.tally.target != row.target:
+            self.finish()
+            self.tally = rollup.Tally(row.target)
+        self.tally.add(row)
+
+    def finish(self) -> None:
+        if self.tally is None:
+            return
+        with self.store.engine.connect() as conn:
+            compared, problems = self.tally.compare(conn)
+        self.tally = None
+        self.report.counts += compared
+        room = max(0, rollup.MAX_PROBLEMS - len(self.report.count_problems))
+        self.report.count_problems.extend(problems[:room])
+
+
 def _verify_counts(
     store: Store, report: VerifyReport, start: dict[str, tuple[int, str]] | None
 ) -> None:
     """The counts the reports read (watchdog/store/rollup.py) must be those of the rows they
-    summarise: all of them, or after an incremental verify's mark the hours from the first
-    row it reads on."""
-    since = None
-    if start is not None:
-        heads = store.scan(sa.select(chain_heads.c.target))
-        since = {row.target: start.get(row.target, (0, ""))[0] for row in heads}
+    summarise. A full verify compares each chain's as it reads it (`_verify_chains`), and
+    here only the counts of targets with no row left; an incremental one the hours from the
+    first row after its mark on."""
+    c = observation_counts.c
     with store.engine.connect() as conn:
+        if start is None:
+            heads = {r[0] for r in conn.execute(sa.select(observations.c.target).distinct())}
+            for target in sorted({r[0] for r in conn.execute(sa.select(c.target).distinct())}):
+                if target not in heads:
+                    tally = rollup.Tally(target)
+                    compared, problems = tally.compare(conn)
+                    report.counts += compared
+                    report.count_problems.extend(problems)
+            return
+        since = {
+            r.target: start.get(r.target, (0, ""))[0]
+            for r in conn.execute(sa.select(chain_heads.c.target))
+        }
         report.counts, report.count_problems = rollup.check(conn, since)
 
 
