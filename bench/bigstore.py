@@ -2,6 +2,7 @@
 
     python -m bench.bigstore                                 # 10 M, 200 targets, a year
     python -m bench.bigstore --observations 200000 --targets 20 --days 90 --data /tmp/x
+    python -m bench.bigstore --upgrade --data DIR            # a layout 3 store to this one
 
 The store goes into --data (default /work/bench-10m/store-<layout>-<count>-<targets>-<days>,
 outside the repository) and is reused by the next run when its `complete.json` names the
@@ -12,13 +13,14 @@ Every document is sealed the store's way: its dict is the one `watchdog.store.ch
 makes of a real `Observation` (a template per target and evidence policy, built from the
 model, with the per-row fields set), its bytes are `canonical_json` (RFC 8785) of it, its
 hash their SHA-256, `prev_hash` the hash of the one before, and its column copies come from
-`column_values`, the store's own rule. The first observations of every target are parsed back
-through the model and re-sealed, and must give the very same bytes: so `watchdog verify`
-checks a real chain. What is skipped is the per-row pydantic round trip of `Store.append_many`
-(≈ 11,000 observations per CPU-second, a quarter of an hour of CPU at 10 M): documents are
-built by worker processes (one whole target each, as chains are per target), and written by
-this one with the standard library's sqlite3, in (target, seq) order, so every index grows at
-its end.
+`column_values`, the store's own rule, and the report's counts (schema version 5) are made
+by the very SQL the upgrade runs (`rollup.fill`), target by target. The first observations of
+every target are parsed back through the model and re-sealed, and must give the very same
+bytes: so `watchdog verify` checks a real chain. What is skipped is the per-row pydantic
+round trip of `Store.append_many` (≈ 11,000 observations per CPU-second, a quarter of an
+hour of CPU at 10 M): documents are built by worker processes (one whole target each, as
+chains are per target), and written by this one with the standard library's sqlite3, in
+(target, seq) order, so every index grows at its end.
 
 Each target is probed every year/50,000 ≈ 10.5 min; outcomes are drawn as in report_bench
 (a saturated prefecture), engines and evidence policy too (one target in five by request;
@@ -32,9 +34,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import logging
 import multiprocessing
 import os
 import random
+import resource
 import sqlite3
 import sys
 import time
@@ -43,8 +47,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+
 from watchdog.domain.models import Env, Observation, Step
-from watchdog.store import Store
+from watchdog.store import Store, rollup
 from watchdog.store.chain import (
     canonical_json,
     document,
@@ -54,9 +61,9 @@ from watchdog.store.chain import (
 )
 from watchdog.store.connect import SQLITE_FILE
 from watchdog.store.documents import DICT_MAX, RENEW_SHARE, SEARCHED, compress
-from watchdog.store.schema import column_values, observations
+from watchdog.store.schema import column_values, observation_counts, observations
 
-LAYOUT = 3  # part of the default directory: a store of an older layout is not reused
+LAYOUT = 4  # part of the default directory: a store of an older layout is not reused
 CACHE = Path("/work/bench-10m")
 START = datetime(2025, 11, 1, tzinfo=UTC)  # the year ends in the past: a report may cover it
 POLICY_CHANGE = timedelta(days=60)
@@ -70,6 +77,13 @@ NO_SLOT = "Il n'existe plus de plage horaire libre pour votre demande de rendez-
 COLUMNS = tuple(column.name for column in observations.columns)
 INSERT = f"INSERT INTO observations ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 BOOLEAN = frozenset(c.name for c in observations.columns if c.type.python_type is bool)
+# The report's counts of one target's rows (schema version 5), by the upgrade's own SQL.
+COUNT = str(
+    rollup.fill(observations.c.target == sa.bindparam("target")).compile(
+        dialect=sqlite_dialect.dialect()
+    )
+)
+UNCOUNT = f"DELETE FROM {observation_counts.name} WHERE target = ?"
 
 
 def default_dir(count: int, targets: int, days: int) -> Path:
@@ -188,6 +202,7 @@ def build(data: Path, count: int, targets: int, days: int, workers: int = 2) -> 
         db.execute("DELETE FROM observations WHERE target = ?", (target,))
         db.execute("DELETE FROM chain_heads WHERE target = ?", (target,))
         db.execute("DELETE FROM doc_dicts WHERE target = ?", (target,))
+        db.execute(UNCOUNT, (target,))
     db.executemany("INSERT INTO chain_heads VALUES (?, 0, NULL)", [(t,) for _, t, _, _ in todo])
     db.execute("COMMIT")
     started, cpu, written = time.monotonic(), time.process_time(), 0
@@ -203,6 +218,7 @@ def build(data: Path, count: int, targets: int, days: int, workers: int = 2) -> 
                 for d in dicts
             ]
             db.executemany(INSERT, [_with_dict(row, dict_ids) for row in rows])
+            db.execute(COUNT, (target,))  # its one parameter
             db.execute("UPDATE chain_heads SET seq = ?, hash = ? WHERE target = ?",
                        (len(rows), last, target))  # fmt: skip
             db.execute("COMMIT")
@@ -235,6 +251,25 @@ def _ordered(pool: Any, jobs: list[tuple[int, str, int, float]]) -> Iterator[Any
     yield from pool.imap(_rows, jobs)
 
 
+def upgrade(data: Path) -> None:
+    """Open a store of the previous layout (schema version 4) with this watchdog, which
+    upgrades it in place (schema version 5: the `captcha_solved_by` copy and the report's
+    counts), timed; its `complete.json` then names this layout, so the benches reuse it."""
+    done_file = data / "complete.json"
+    done = json.loads(done_file.read_text())
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    started, cpu = time.monotonic(), time.process_time()
+    _log(f"upgrading {data} (load {os.getloadavg()[0]:.1f})")
+    Store.open(data).close()
+    wall, used = time.monotonic() - started, time.process_time() - cpu
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    _log(f"upgraded in {wall:.1f} s wall, {used:.1f} CPU-s, peak RSS {peak:.0f} MB, "
+         f"load {os.getloadavg()[0]:.1f}")  # fmt: skip
+    done["params"]["layout"] = LAYOUT
+    done["upgraded"] = {"wall_s": round(wall, 1), "cpu_s": round(used, 1), "peak_mb": round(peak)}
+    done_file.write_text(json.dumps(done, indent=1))
+
+
 def _log(message: str) -> None:
     print(f"{datetime.now(UTC):%H:%M:%S} bigstore: {message}", file=sys.stderr, flush=True)
 
@@ -249,8 +284,14 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--data", type=Path)
+    parser.add_argument(
+        "--upgrade", action="store_true", help="upgrade the store of --data in place, timed"
+    )
     args = parser.parse_args()
     data = args.data or default_dir(args.observations, args.targets, args.days)
+    if args.upgrade:
+        upgrade(data)
+        return
     build(data, args.observations, args.targets, args.days, args.workers)
 
 

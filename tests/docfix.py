@@ -1,4 +1,4 @@
-"""Reading and forging stored documents as an intruder with SQL would (schema version 4).
+"""Reading and forging stored documents as an intruder with SQL would (schema version 4 and on).
 
 A stored document is either text in `doc` or DEFLATE in `zdoc` against the dictionary `zdict`
 names (watchdog/store/documents.py). These helpers read its text and write an edited one back
@@ -67,9 +67,19 @@ def edit_document(
     return forged
 
 
+def downgrade_to_v4(store: Store) -> None:
+    """The v4 layout: no `captcha_solved_by` column, no `observation_counts`."""
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE observations DROP COLUMN captcha_solved_by")
+        conn.exec_driver_sql("DROP TABLE observation_counts")
+        conn.execute(sa.delete(schema_version))
+        conn.execute(sa.insert(schema_version).values(version=4, applied_at="v4"))
+
+
 def downgrade_to_v3(store: Store) -> None:
     """The v3 layout: documents as text only, no `doc_dicts` (the store must hold no
     compressed document: fill it with `store.documents.enabled = False`)."""
+    downgrade_to_v4(store)
     with store.engine.begin() as conn:
         for name in DOCUMENT_PARTS:
             conn.exec_driver_sql(f"ALTER TABLE observations DROP COLUMN {name}")

@@ -4,25 +4,34 @@ A seeded store of several hundred observations (eight outcomes, probe errors and
 pages included, simulated and announced values, two evidence policies and both engines,
 the end of summer time inside the period) is read both ways: `compute` (SQL) and a reference
 written from the definitions of docs/design.md §2 over `iter_observations` (one pydantic object per
-row). Every figure of SeriesStats must agree, on SQLite and PostgreSQL.
+row). Every figure of SeriesStats must agree, on SQLite and PostgreSQL: read from the counts kept
+at ingest (schema version 5) and the rows at a period's edges, after appends one by one and in
+batches, after retention, and after the upgrade from version 4.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from docfix import downgrade_to_v4
 from reportdata import Spec, observation
 
+from watchdog.config.schema import RetentionClass
 from watchdog.domain.clock import PARIS
 from watchdog.domain.models import Engine, Env, Observation, Outcome, Screenshots
-from watchdog.stats import Period, compute, compute_total
+from watchdog.stats import Period, compute, compute_total, queries
 from watchdog.stats.calendar import add_months
 from watchdog.stats.compute import observed_window
 from watchdog.stats.series import CaptureMode, DayCount, Run, SeriesStats, Span
-from watchdog.store import Store
+from watchdog.store import Store, retention, rollup
+from watchdog.store.schema import observation_counts, observations
+from watchdog.store.verify import verify_store
 
 TARGETS = ("sql-a", "sql-b", "sql-c")
 START = datetime(2026, 10, 10, 6, 0, tzinfo=UTC)
@@ -68,7 +77,10 @@ def _env(obs: Observation, target: str, at: datetime, rng: random.Random) -> Env
     policy: Screenshots | None = Screenshots.ON_CHANGE if at < POLICY_CHANGE else Screenshots.EVERY
     if target == "sql-a" and at < START + timedelta(days=4):
         policy = None  # recorded before the policy was
-    return obs.env.model_copy(update={"engine": engine, "screenshots": policy})
+    solved = "person" if target != "sql-c" and rng.random() < 0.1 else None  # assisted reads
+    return obs.env.model_copy(
+        update={"engine": engine, "screenshots": policy, "captcha_solved_by": solved}
+    )
 
 
 @pytest.fixture
@@ -90,6 +102,7 @@ def reference(store: Store, target: str, period: Period) -> SeriesStats:
         stats.outcomes[obs.outcome] += 1
         stats.details[(obs.outcome, obs.detail)] += 1
         stats.simulated += obs.env.simulated
+        stats.assisted += obs.env.captcha_solved_by == "person"
         if obs.published_next is not None:
             stats.announced[obs.published_next.replace(tzinfo=PARIS)] += 1
         if obs.outcome.counts_in_rates:
@@ -141,20 +154,27 @@ def _runs(stats: SeriesStats, attempts: Sequence[Observation]) -> None:
 FIELDS = (
     "outcomes", "details", "simulated", "days", "heat", "first_attempt", "last_attempt",
     "longest_run", "releases", "last_release", "lead_hours", "buckets", "announced",
-    "capture_modes",
+    "capture_modes", "assisted",
 )  # fmt: skip
 
 
-def test_sql_statistics_equal_a_count_of_the_observations(seeded: Store) -> None:
-    series = compute(seeded, list(TARGETS), PERIOD)
+def _assert_equal_to_reference(store: Store, period: Period) -> dict[str, SeriesStats]:
+    series = compute(store, list(TARGETS), period)
     for target in TARGETS:
-        expected = reference(seeded, target, PERIOD)
+        expected = reference(store, target, period)
         got = series[target]
-        assert expected.attempts > 100 and expected.excluded > 10  # a non-trivial store
+        assert expected.attempts > 40 and expected.excluded > 5  # a non-trivial store
         for name in FIELDS:
             assert getattr(got, name) == getattr(expected, name), (target, name)
+    return series
+
+
+def test_sql_statistics_equal_a_count_of_the_observations(seeded: Store) -> None:
+    series = _assert_equal_to_reference(seeded, PERIOD)
+    assert sum(s.attempts for s in series.values()) > 300
     total = compute_total(series, PERIOD)
     assert total.simulated > 0 and total.announced and total.longest_run is not None
+    assert total.assisted > 0 and series["sql-c"].assisted == 0
     assert total.releases and total.lead_hours and total.buckets[4]
     assert {m.screenshots for m in total.capture_modes} == {
         None,
@@ -199,3 +219,111 @@ def test_observed_window_counts_every_observation_of_the_period(seeded: Store) -
     assert observed_window(seeded, list(TARGETS), before) is None
     assert observed_window(seeded, ["nobody"], PERIOD) is None
     assert observed_window(seeded, [], PERIOD) is None
+
+
+# -- the counts kept at ingest (schema version 5, watchdog/store/rollup.py) --------------
+
+
+def test_a_period_cut_inside_hours_reads_its_edges_from_the_rows(seeded: Store) -> None:
+    """Whole hours come from the counts, the partial hours at either edge from the rows: the
+    figures are those of the observations one by one all the same."""
+    cut = Period(
+        datetime(2026, 10, 14, 7, 17, 3, tzinfo=UTC), datetime(2026, 11, 5, 15, 42, tzinfo=UTC)
+    )
+    hours, edges = queries.split(cut)
+    assert hours == ("2026-10-14T08", "2026-11-05T15") and len(edges) == 2
+    _assert_equal_to_reference(seeded, cut)
+    inside = Period(
+        datetime(2026, 10, 14, 7, 5, tzinfo=UTC), datetime(2026, 10, 14, 7, 55, tzinfo=UTC)
+    )
+    assert queries.split(inside) == (None, [inside])
+    light = compute(seeded, list(TARGETS), cut, full=False)
+    full = compute(seeded, list(TARGETS), cut)
+    assert all(light[t].outcomes == full[t].outcomes for t in TARGETS)
+
+
+def _counts_agree(store: Store) -> None:
+    with store.engine.connect() as conn:
+        compared, problems = rollup.check(conn)
+    assert compared > 100 and problems == []
+
+
+def test_the_counts_follow_appends_one_by_one_and_in_batches(store: Store) -> None:
+    """Single appends and batches add to the same counts (UPSERT), first and last kept."""
+    rng = random.Random(11)
+    for target in TARGETS:
+        built = _observations(target, rng)
+        store.append_many(built[:100])
+        for obs in built[100:140]:
+            store.append(obs)
+        store.append_many(built[140:])
+    _counts_agree(store)
+    _assert_equal_to_reference(store, PERIOD)
+
+
+def test_the_counts_follow_retention(seeded: Store) -> None:
+    """A prune deletes rows and counts their hours again in its transaction: the figures of
+    what is left equal a count of what is left, and verify finds the counts right."""
+    now = datetime(2026, 10, 30, 12, 17, tzinfo=UTC)  # the cut falls inside an hour
+    classes = {t: RetentionClass(timedelta(days=10)) for t in TARGETS}
+    before = seeded.count()
+    done = retention.apply(seeded, retention.plan(seeded, classes, now, float("inf")), now)
+    assert done.summaries and seeded.count() < before
+    _counts_agree(seeded)
+    _assert_equal_to_reference(seeded, Period.from_dates(date(2026, 10, 19), date(2026, 11, 8)))
+    report = verify_store(seeded)
+    assert report.ok and report.counts > 100, report.render()
+
+
+def test_the_upgrade_to_version_5_counts_the_rows_and_copies_the_mark(
+    data_dir: Path, database_url: str | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A version 4 store (no `captcha_solved_by`, no counts; documents compressed and text)
+    is upgraded on open: the mark copied from every document, the counts made from the
+    rows, with progress; the figures are the rows' one by one, and verify finds it all."""
+    rng = random.Random(7)
+    with Store.open(data_dir, database_url) as store:
+        for target in TARGETS:
+            store.append_many(_observations(target, rng))
+        downgrade_to_v4(store)
+    with caplog.at_level(logging.INFO, logger=rollup.__name__):
+        store = Store.open(data_dir, database_url)
+    with store:
+        marked = store.scan(
+            sa.select(sa.func.count()).where(observations.c.captcha_solved_by == "person")
+        )
+        assert (
+            next(marked)[0]
+            == sum(
+                o.env.captcha_solved_by == "person"
+                for t in TARGETS
+                for o in store.iter_observations(t)
+            )
+            > 0
+        )
+        _counts_agree(store)
+        series = _assert_equal_to_reference(store, PERIOD)
+        assert sum(s.assisted for s in series.values()) > 0
+        report = verify_store(store)
+        assert report.ok, report.render()
+    said = [r.getMessage() for r in caplog.records]
+    assert any("document(s) read" in m for m in said)
+    assert "schema upgrade to version 5: 3 of 3 chain(s) counted" in said
+
+
+def test_verify_names_a_count_that_disagrees_with_its_rows(seeded: Store) -> None:
+    """A report is evidence: a count edited alone is named, with its target and hour."""
+    c = observation_counts.c
+    with seeded.engine.begin() as conn:
+        row = conn.execute(
+            sa.select(observation_counts).where(c.target == "sql-b").order_by(c.hour).limit(1)
+        ).one()
+        conn.execute(
+            sa.update(observation_counts)
+            .where(*[c[k] == row._mapping[k] for k in rollup.KEYS])
+            .values(n=row.n + 1)
+        )
+    report = verify_store(seeded)
+    assert not report.ok and len(report.count_problems) == 1
+    assert f"the counts of sql-b at hour {row.hour}" in report.render()
+    assert f"say {row.n + 1} observation(s)" in report.render()

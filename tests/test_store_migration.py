@@ -20,9 +20,9 @@ from watchdog.store import Store, schema
 from watchdog.store import connect as engines
 from watchdog.store.chain import canonical_json, seal_document, sha256_hex
 from watchdog.store.schema import (
-    ENV_COPIES,
     REPORT_INDEX,
     V1_INDEX,
+    V2_COPIES,
     chain_heads,
     observations,
     schema_version,
@@ -30,7 +30,7 @@ from watchdog.store.schema import (
 from watchdog.store.verify import verify_store
 
 MakeObs = Callable[..., Observation]
-NEW_COLUMNS = [name for name, _path, _kind in ENV_COPIES]
+NEW_COLUMNS = [name for name, _path, _kind in V2_COPIES]
 OLD = "old-doc"  # a target whose document predates env.engine, env.screenshots, simulated
 
 

@@ -40,6 +40,7 @@ def filled(store: Store, make_observation: MakeObs) -> Store:
                     engine=Engine.REQUEST,
                     screenshots=Screenshots.ON_CHANGE,
                     simulated=True,
+                    captcha_solved_by="person",
                 ),
             )
         store.append(make_observation("paris-a", n, **fields))
@@ -126,6 +127,7 @@ def test_an_empty_store_verifies(store: Store) -> None:
         "published_next",
         "zdoc",
         "zdict",
+        "captcha_solved_by",
     ],
 )
 def test_flipping_one_byte_of_any_column_is_found(
@@ -168,6 +170,7 @@ def test_every_column_is_covered_by_the_flip_test() -> None:
         "published_next",
         "zdoc",
         "zdict",
+        "captcha_solved_by",
     }
     assert set(observations.c.keys()) == tested
 

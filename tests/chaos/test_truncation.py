@@ -31,17 +31,17 @@ from polling import wait_until
 
 from watchdog.cli.main import main
 from watchdog.domain.models import Engine, Env, EvidenceRefs, Observation, Screenshots
-from watchdog.store import Store
+from watchdog.store import Store, rollup
 from watchdog.store import checkpoint as checkpoints
 from watchdog.store.chain import sha256_hex
-from watchdog.store.schema import chain_heads, observations
+from watchdog.store.schema import chain_heads, observation_counts, observations
 from watchdog.store.verify import verify_store
 
 MakeObs = Callable[..., Observation]
 COLUMNS = (
     "id", "target", "seq", "started_at", "finished_at", "outcome", "detail", "slots",
     "earliest_slot", "tags", "prev_hash", "hash", "doc", "simulated", "screenshots", "engine",
-    "published_next", "zdoc", "zdict",
+    "published_next", "zdoc", "zdict", "captcha_solved_by",
 )  # fmt: skip
 
 
@@ -62,6 +62,7 @@ def filled(store: Store, make_observation: MakeObs) -> Store:
                     engine=Engine.REQUEST,
                     screenshots=Screenshots.ON_CHANGE,
                     simulated=True,
+                    captcha_solved_by="person",
                 ),
             )
         store.append(make_observation("paris-a", n, **fields))
@@ -180,10 +181,10 @@ TAMPERS = [
 ]  # fmt: skip
 
 
-def test_the_table_holds_the_19_column_flips_and_the_truncations() -> None:
+def test_the_table_holds_the_20_column_flips_and_the_truncations() -> None:
     assert set(COLUMNS) == set(observations.c.keys())
     names = [t.name for t in TAMPERS]
-    assert len(names) == len(set(names)) == 31
+    assert len(names) == len(set(names)) == 32
     assert {"tail-1-head-back", "whole-chain"} <= set(names)
 
 
@@ -216,9 +217,14 @@ def test_without_the_checkpoint_a_cut_tail_would_pass(
     store: Store, make_observation: MakeObs, sql: Sql
 ) -> None:
     """The gap the checkpoint closes, shown: an existing store without one still verifies,
-    says that it has none, and a tail cut then goes unseen."""
+    says that it has none, and a tail cut then goes unseen once the intruder has also
+    counted the report's counts again (schema version 5): cut alone, the counts name it."""
     store.append_many([make_observation("paris-b", n) for n in range(3)])
     _cut_tail(store, sql, "paris-b", 2)
+    left = verify_store(store)
+    assert not left.ok and "Report counts FAILED: the counts of paris-b" in left.render()
+    sql(sa.delete(observation_counts).where(observation_counts.c.target == "paris-b"))
+    sql(rollup.fill(observations.c.target == "paris-b"))
     report = verify_store(store)
     assert report.ok, report.render()
     assert "Note: no checkpoint yet: a removed tail" in report.render()
@@ -237,6 +243,11 @@ def test_a_checkpoint_is_never_written_over_a_cut_chain(filled: Store, sql: Sql)
     assert "its last 2 observation(s) were removed" in verify_store(filled).render()
     forced = checkpoints.write(filled, force=True)  # after an investigation
     assert forced.by_target()["paris-b"][0] == 1
+    counts = verify_store(filled)  # the report's counts still count the cut rows
+    assert counts.count_problems and not counts.breaks, counts.render()
+    assert "`watchdog verify --recount`" in counts.render()
+    with filled.transaction() as conn:  # what `watchdog verify --recount` does first
+        rollup.recount(conn)
     assert verify_store(filled).ok
     kept = list(path.parent.glob("checkpoint-replaced-*.json"))
     assert len(kept) == 1 and kept[0].read_bytes() == before

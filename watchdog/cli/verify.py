@@ -9,7 +9,7 @@ from pathlib import Path
 from watchdog.cli.progress import progress
 from watchdog.cli.report import verify_bundle_command
 from watchdog.cli.verbs import AddConfig, Loader, Subparsers, add_verb
-from watchdog.store import Store
+from watchdog.store import Store, rollup
 from watchdog.store.checkpoint import data_dir_of, load_mark
 from watchdog.store.record import Selection, count
 from watchdog.store.verify import VerifyReport, rows_after, verify_store
@@ -48,6 +48,9 @@ def register(sub: Subparsers, load: Loader, add_config: AddConfig) -> None:
         store = Store.open(config.watchdog.data_dir, config.watchdog.database_url)
         tsa_ca = config.checkpoints.tsa_ca
         try:
+            if args.recount:
+                with store.transaction() as conn:
+                    rollup.recount(conn)
             since = args.since_checkpoint
             if args.progress:  # plain lines, for a log
                 report = verify_store(
@@ -72,5 +75,11 @@ def register(sub: Subparsers, load: Loader, add_config: AddConfig) -> None:
         "verify recorded (verified.json) to the chain heads, and the blobs those "
         "observations reference; a change to an observation before it is found only by a "
         "full verify (without a mark, the verify is a full one)",
+    )
+    p.add_argument(
+        "--recount",
+        action="store_true",
+        help="first count the report's counts (schema version 5) again from the rows, "
+        "once the cause of a disagreement the last verify named is known",
     )
     p.set_defaults(handler=cmd_verify)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any, TypeVar
+
+import sqlalchemy as sa
 
 from watchdog.domain import rates
 from watchdog.domain.clock import PARIS
@@ -52,20 +54,22 @@ def compute(
     series = {t: SeriesStats(t, period) for t in targets}
     if not targets:
         return series
+    counted = _Counted(store, targets, period)
     if not full:
-        _fill_hourly(series, store.scan(queries.hourly(targets, period)))
+        _fill_hourly(series, counted.rows(queries.hourly_counts, queries.hourly))
         return series
-    facts = queries.facts(targets, period)
+    facts = counted.rows(queries.facts_counts, queries.facts)
     # The facts' pass and the two that read documents run in threads of their own, each
     # query on its own connection (the drivers release the GIL while the database works,
     # and the document scans are mostly the database's reading), and each fills only fields
     # no other query touches; the runs, the one pass that is Python's work, run meanwhile.
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="stats") as pool:
-        grouped = pool.submit(_fill_facts, series, store.scan(facts))
+        grouped = pool.submit(_fill_facts, series, facts)
         documents = pool.submit(_fill_documents, store, series, targets, period)
-        _fill_hourly(series, store.scan(queries.hourly(targets, period)))
+        _fill_hourly(series, counted.rows(queries.hourly_counts, queries.hourly))
+        _fill_assisted(series, counted.rows(queries.assisted_counts, queries.assisted))
         _fill_runs(series, store.scan(queries.attempts(targets, period)))
-        _fill_leads(series, store.scan(queries.lead_times(targets, period)))
+        _fill_leads(series, counted.rows(queries.lead_counts, queries.lead_times))
         _fill_sessions(series, store.scan(queries.assist_sessions(targets, period)))
         _fill_audits(series, store.scan(queries.audits(targets, period)))
         _fill_substitute(series, store.scan(queries.substitute_checks(targets, period)))
@@ -77,9 +81,28 @@ def compute(
 def _fill_documents(
     store: Store, series: dict[str, SeriesStats], targets: Sequence[str], period: Period
 ) -> None:
-    """The two counts that read documents: what captchas offered, the assisted reads."""
+    """The one count that reads documents (of captcha pages only): what captchas offered."""
     _fill_captcha(series, store.scan(queries.captcha_offers(targets, period)))
-    _fill_assisted(series, store.scan(queries.assisted(targets, period)))
+
+
+Query = Callable[[Sequence[str], Any], sa.Select[Any]]
+
+
+@dataclass(frozen=True)
+class _Counted:
+    """A statistic's rows: its whole hours from the counts kept at ingest
+    (watchdog/store/rollup.py), its partial hours at the period's edges from the rows."""
+
+    store: Store
+    targets: Sequence[str]
+    period: Period
+
+    def rows(self, from_counts: Query, from_rows: Query) -> Iterator[Any]:
+        hours, edges = queries.split(self.period)
+        if hours is not None:
+            yield from self.store.scan(from_counts(self.targets, hours))
+        for edge in edges:
+            yield from self.store.scan(from_rows(self.targets, edge))
 
 
 def compute_total(series: dict[str, SeriesStats], period: Period) -> SeriesStats:
@@ -92,7 +115,9 @@ def capture_modes(store: Store, targets: Sequence[str], period: Period) -> dict[
     `compute` alone), with how many observations and the first and last of them."""
     series = {t: SeriesStats(t, period) for t in targets}
     if targets:
-        _fill_facts(series, store.scan(queries.facts(targets, period)))
+        _fill_facts(
+            series, _Counted(store, targets, period).rows(queries.facts_counts, queries.facts)
+        )
     return merge("*", series.values(), period).capture_modes
 
 
@@ -115,8 +140,8 @@ def daily_counts(store: Store, target: str, first: date, last: date) -> dict[dat
     """Outcome counts (by stored value) per Paris day of `target`, from `first` to `last` (both
     included): what the daily-rate incident rules read (watchdog/notify/evaluate.py)."""
     days: dict[date, Counter[str]] = {}
-    hourly = queries.hourly([target], Period.from_dates(first, last))
-    for row in store.scan(hourly):
+    counted = _Counted(store, [target], Period.from_dates(first, last))
+    for row in counted.rows(queries.hourly_counts, queries.hourly):
         days.setdefault(local_hour(row.hour).date(), Counter())[row.outcome] += row.n
     return days
 
@@ -261,7 +286,7 @@ def _fill_audits(series: dict[str, SeriesStats], rows: Iterable[Any]) -> None:
 def _fill_assisted(series: dict[str, SeriesStats], rows: Iterable[Any]) -> None:
     """How many reads of each target came after a person answered the captcha."""
     for target, n in rows:
-        series[target].assisted = int(n)
+        series[target].assisted += int(n)
 
 
 def _fill_sessions(series: dict[str, SeriesStats], rows: Iterable[Any]) -> None:

@@ -11,6 +11,7 @@ text comparison is time comparison.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,11 +21,13 @@ from watchdog.domain.models import Outcome, assist_chain, audit_chain, substitut
 from watchdog.stats.calendar import HOUR_KEY_LEN, Period
 from watchdog.store.chain import format_instant
 from watchdog.store.schema import DOCUMENT
+from watchdog.store.schema import observation_counts as counts
 from watchdog.store.schema import observations as obs
 
 EXCLUDED = [o.value for o in rates.EXCLUDED]
 AVAILABLE = Outcome.AVAILABLE.value
 NO_SLOT = Outcome.NO_SLOT.value
+PERSON = "person"  # env.captcha_solved_by of a read after a person answered the captcha
 # The column copies of document values that `facts` groups by (schema.ENV_COPIES).
 FACTS = ("simulated", "screenshots", "engine", "published_next")
 
@@ -122,11 +125,11 @@ def audits(targets: Sequence[str], period: Period) -> sa.Select[Any]:
 
 
 def assisted(targets: Sequence[str], period: Period) -> sa.Select[Any]:
-    """(target, n) of the reads made after a person answered the captcha: the mark is in the
-    document only (`env.captcha_solved_by`, written `"captcha_solved_by":"person"`)."""
+    """(target, n) of the reads made after a person answered the captcha: the column copy of
+    `env.captcha_solved_by` (schema version 5), no document read."""
     return (
         sa.select(obs.c.target, sa.func.count())
-        .where(*_where(targets, period), obs.c.doc.like('%"captcha_solved_by":"person"%'))
+        .where(*_where(targets, period), obs.c.captcha_solved_by == _const(PERSON))
         .group_by(obs.c.target)
     )
 
@@ -259,4 +262,87 @@ def chain_end(target: str, period: Period, from_seq: int = 0) -> sa.Select[Any]:
         .where(*_where([target], period), obs.c.seq >= from_seq)
         .order_by(obs.c.seq.desc())
         .limit(1)
+    )
+
+
+# -- the same figures from the counts kept at ingest (schema version 5, store/rollup.py) --
+#
+# A period is read as its whole UTC hours, from `observation_counts`, and its partial hours
+# at either edge, from the rows with the queries above: `split` cuts it. Each query below
+# gives the rows of its row-based namesake, in the same shape, so that `compute` folds the
+# two alike.
+
+
+def split(period: Period) -> tuple[tuple[str, str] | None, list[Period]]:
+    """The whole UTC hours of `period` as [first, end) hour keys (None: not one), and the
+    partial hours before and after them as periods read from the rows."""
+    since, until = period.since.astimezone(UTC), period.until.astimezone(UTC)
+    floor = since.replace(minute=0, second=0, microsecond=0)
+    first = floor if floor == since else floor + timedelta(hours=1)
+    end = until.replace(minute=0, second=0, microsecond=0)
+    if first >= end:
+        return None, [period]
+    edges = []
+    if since < first:
+        edges.append(Period(since, first))
+    if end < until:
+        edges.append(Period(end, until))
+    return (_hour_key(first), _hour_key(end)), edges
+
+
+def _hour_key(moment: datetime) -> str:
+    return format_instant(moment)[:HOUR_KEY_LEN]
+
+
+def _in_hours(targets: Sequence[str], hours: tuple[str, str]) -> list[sa.ColumnElement[bool]]:
+    return [counts.c.target.in_(list(targets)), counts.c.hour >= hours[0], counts.c.hour < hours[1]]
+
+
+def _span_columns() -> list[sa.ColumnElement[Any]]:
+    return [
+        sa.func.sum(counts.c.n).label("n"),
+        sa.func.min(counts.c.first).label("first"),
+        sa.func.max(counts.c.last).label("last"),
+    ]
+
+
+def hourly_counts(targets: Sequence[str], hours: tuple[str, str]) -> sa.Select[Any]:
+    """`hourly`'s rows over whole hours, from the counts (in their key's order: no sort)."""
+    c = counts.c
+    return (
+        sa.select(c.target, c.hour, c.outcome, *_span_columns())
+        .where(*_in_hours(targets, hours))
+        .group_by(c.target, c.hour, c.outcome)
+    )
+
+
+def facts_counts(targets: Sequence[str], hours: tuple[str, str]) -> sa.Select[Any]:
+    """`facts`'s rows over whole hours, from the counts ('' back to NULL)."""
+    c = counts.c
+    blank = _const("")
+    keys = [c.target, c.outcome, c.detail, c.simulated, c.screenshots, c.engine, c.published_next]
+    values = [
+        *keys[:4],
+        *(sa.func.nullif(k, blank).label(k.name) for k in keys[4:]),
+    ]
+    return sa.select(*values, *_span_columns()).where(*_in_hours(targets, hours)).group_by(*keys)
+
+
+def lead_counts(targets: Sequence[str], hours: tuple[str, str]) -> sa.Select[Any]:
+    """`lead_times`'s rows over whole hours, from the counts."""
+    c = counts.c
+    return (
+        sa.select(c.target, c.hour, c.earliest, c.several, sa.func.sum(c.n).label("n"))
+        .where(*_in_hours(targets, hours), c.earliest != _const(""))
+        .group_by(c.target, c.hour, c.earliest, c.several)
+    )
+
+
+def assisted_counts(targets: Sequence[str], hours: tuple[str, str]) -> sa.Select[Any]:
+    """`assisted`'s rows over whole hours, from the counts."""
+    c = counts.c
+    return (
+        sa.select(c.target, sa.func.sum(c.n))
+        .where(*_in_hours(targets, hours), c.solved_by == _const(PERSON))
+        .group_by(c.target)
     )

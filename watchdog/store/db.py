@@ -28,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from watchdog.domain.errors import StoreError, StoreUnavailable
 from watchdog.domain.models import Observation, Outcome
 from watchdog.store import connect as engines
+from watchdog.store import rollup
 from watchdog.store.blobs import BlobStore
 from watchdog.store.chain import Sealed, format_instant, seal_document
 from watchdog.store.documents import Dictionary, DocumentError, Documents
@@ -185,6 +186,7 @@ class Store:
                 guard(conn)
             rows, sealed = _seal_rows(batch, heads, self.documents, conn, learned)
             _insert_rows(conn, rows)
+            rollup.add(conn, rows)  # the report's counts, in the same transaction
             _update_heads(conn, heads)
         self.documents.commit(learned)  # only now: a rolled-back dictionary does not exist
         return SealedBatch(sealed)

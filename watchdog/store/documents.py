@@ -8,7 +8,8 @@ then holds:
 
 - `doc` = the canonical JSON text, `zdoc` and `zdict` NULL: a document stored as text (rows
   written before version 4, and documents that contain one of `SEARCHED`, which SQL finds
-  with LIKE: a captcha record, a framed capture, an assisted read or session);
+  with LIKE: a captcha record, a framed capture, an assisted session's read or record; an
+  assisted read's mark, `env.captcha_solved_by`, has had its column since schema version 5);
 - `doc` = '' and `zdoc` = the compressed bytes, `zdict` = the dictionary's `id` (NULL: none).
 
 `text` (and `Store.scan`, which calls it for every row that selects `zdoc`) gives back the very
@@ -41,7 +42,6 @@ from watchdog.store.schema import doc_dicts
 # watchdog/store/record.py): a document containing one is stored as text, so they still find it.
 SEARCHED = (
     b'"captcha":{"',
-    b'"captcha_solved_by":"person"',
     b'"framed":"',
     b'"assisted_session":"',
 )

@@ -41,7 +41,7 @@ from pydantic import ValidationError
 from watchdog.config.schema import RetentionClass
 from watchdog.domain.errors import StoreError, WatchdogError
 from watchdog.store import checkpoint as checkpoints
-from watchdog.store import pruned, timestamps
+from watchdog.store import pruned, rollup, timestamps
 from watchdog.store.atomic import write_atomically
 from watchdog.store.chain import format_instant, sha256_hex
 from watchdog.store.db import Store
@@ -484,7 +484,7 @@ def _prune(store: Store, summary: pruned.Summary, key: bytes) -> pruned.Summary 
                     signature=checkpoints.sign(key, body),
                 )
             )
-            conn.execute(sa.delete(observations).where(in_stretch))
+            rollup.delete(conn, target, in_stretch)  # and counts their hours again
     except sa.exc.SQLAlchemyError as exc:
         raise StoreError(f"cannot prune {target} seq {first}–{last}: {exc}") from exc
     return signed

@@ -23,6 +23,12 @@ JSON, `zdict` the `doc_dicts.id` of the dictionary, kept once with its SHA-256. 
 before keep their text in `doc` (`zdoc` NULL); the upgrade only adds the two columns and the
 table. Readers never read `doc` alone: they select DOCUMENT (the three columns) and
 `Store.scan` gives the text back under the name `doc`.
+
+Schema version 5 copies `env.captcha_solved_by` into a column (no query reads a document with
+LIKE for it) and keeps `observation_counts` (watchdog/store/rollup.py): the observations
+counted per target × UTC hour × the values the report groups by, written in the transaction
+of every append and of every prune, so that a report reads counts instead of every row. The
+upgrade fills the column from the documents and the counts from the rows, with progress.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ import sqlalchemy as sa
 
 from watchdog.domain.errors import StoreError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +82,8 @@ observations = sa.Table(
     # Version 4 (watchdog/store/documents.py): the compressed document and its dictionary.
     sa.Column("zdoc", sa.LargeBinary, nullable=True),
     sa.Column("zdict", sa.Integer, nullable=True),
+    # Version 5: env.captcha_solved_by (who answered the captcha before this read).
+    sa.Column("captcha_solved_by", sa.String(32), nullable=True),
     sa.UniqueConstraint("target", "seq", name="uq_observations_target_seq"),
 )
 
@@ -119,6 +127,30 @@ doc_dicts = sa.Table(
     sa.Column("data", sa.LargeBinary, nullable=False),
 )
 
+# Version 5 (watchdog/store/rollup.py): how many observations of `target` started in the UTC
+# `hour` ("YYYY-MM-DDTHH") with these values, and the first and last of them. The key holds no
+# NULL (a primary key cannot): '' stands for a missing text, `simulated` is 1 or 0, and
+# `earliest` (the hour of earliest_slot) and `several` (slots >= 2) are set for an `available`
+# observation with an earliest slot only ('' and 0 otherwise): what the lead times count.
+observation_counts = sa.Table(
+    "observation_counts",
+    metadata,
+    sa.Column("target", sa.String, primary_key=True),
+    sa.Column("hour", sa.String(16), primary_key=True),
+    sa.Column("outcome", sa.String(32), primary_key=True),
+    sa.Column("detail", sa.Text, primary_key=True),
+    sa.Column("simulated", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("screenshots", sa.String(32), primary_key=True),
+    sa.Column("engine", sa.String(32), primary_key=True),
+    sa.Column("published_next", sa.String(32), primary_key=True),
+    sa.Column("solved_by", sa.String(32), primary_key=True),
+    sa.Column("earliest", sa.String(16), primary_key=True),
+    sa.Column("several", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("n", sa.Integer, nullable=False),
+    sa.Column("first", sa.String(32), nullable=False),
+    sa.Column("last", sa.String(32), nullable=False),
+)
+
 # What a reader selects for an observation's document; `Store.scan` turns them into `doc`.
 DOCUMENT = (observations.c.doc, observations.c.zdoc, observations.c.zdict)
 DOCUMENT_PARTS = ("zdoc", "zdict")
@@ -146,14 +178,20 @@ DOC_COLUMNS = (
     "screenshots",
     "engine",
     "published_next",
+    "captcha_solved_by",
 )
 # Version 2's copies: (column, path in the document, the type a value must have).
-ENV_COPIES: tuple[tuple[str, tuple[str, ...], type], ...] = (
+V2_COPIES: tuple[tuple[str, tuple[str, ...], type], ...] = (
     ("simulated", ("env", "simulated"), bool),
     ("screenshots", ("env", "screenshots"), str),
     ("engine", ("env", "engine"), str),
     ("published_next", ("published_next",), str),
 )
+# Version 5's copy (the report's assisted reads).
+V5_COPIES: tuple[tuple[str, tuple[str, ...], type], ...] = (
+    ("captcha_solved_by", ("env", "captcha_solved_by"), str),
+)
+ENV_COPIES = V2_COPIES + V5_COPIES
 MIGRATION_BATCH = 5000
 MIGRATION_LOG_EVERY = 100_000
 
@@ -172,11 +210,13 @@ def column_values(doc: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _copies(doc: dict[str, Any]) -> dict[str, Any]:
+def _copies(
+    doc: dict[str, Any], copies: tuple[tuple[str, tuple[str, ...], type], ...] = ENV_COPIES
+) -> dict[str, Any]:
     """The ENV_COPIES of `doc`: None where a value is missing or not of its column's type
     (a document written by the model always has the type; a damaged one fails its hash)."""
     values: dict[str, Any] = {}
-    for name, path, kind in ENV_COPIES:
+    for name, path, kind in copies:
         value: Any = doc
         for key in path:
             value = value.get(key) if isinstance(value, dict) else None
@@ -185,9 +225,9 @@ def _copies(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _upgrade_to_2(conn: sa.Connection) -> None:
-    """Add the ENV_COPIES columns, fill them from the documents, swap in REPORT_INDEX."""
+    """Add the V2_COPIES columns, fill them from the documents, swap in REPORT_INDEX."""
     preparer = conn.dialect.identifier_preparer
-    for name, _path, _kind in ENV_COPIES:
+    for name, _path, _kind in V2_COPIES:
         column = observations.c[name]
         kind = column.type.compile(dialect=conn.dialect)
         conn.exec_driver_sql(f"ALTER TABLE observations ADD COLUMN {preparer.quote(name)} {kind}")
@@ -210,12 +250,15 @@ def _backfill(conn: sa.Connection) -> None:
     update = (
         sa.update(observations)
         .where(observations.c.id == sa.bindparam("b_id"))
-        .values({name: sa.bindparam(f"b_{name}") for name, _path, _kind in ENV_COPIES})
+        .values({name: sa.bindparam(f"b_{name}") for name, _path, _kind in V2_COPIES})
     )
     done, after = 0, ""
     while rows := conn.execute(select, {"after": after}).all():
         params = [
-            {"b_id": row.id, **{f"b_{k}": v for k, v in _copies(_document(row.doc)).items()}}
+            {
+                "b_id": row.id,
+                **{f"b_{k}": v for k, v in _copies(_document(row.doc), V2_COPIES).items()},
+            }
             for row in rows
         ]
         conn.execute(update, params)
@@ -248,10 +291,23 @@ def _upgrade_to_4(conn: sa.Connection) -> None:
         conn.exec_driver_sql(f"ALTER TABLE observations ADD COLUMN {preparer.quote(name)} {kind}")
 
 
+def _upgrade_to_5(conn: sa.Connection) -> None:
+    """Add `captcha_solved_by`, fill it from the documents, count the rows into
+    `observation_counts` (`create_all` has just made it): watchdog/store/rollup.py."""
+    from watchdog.store import rollup  # it reads this module's tables
+
+    preparer = conn.dialect.identifier_preparer
+    for name, _path, _kind in V5_COPIES:
+        kind = observations.c[name].type.compile(dialect=conn.dialect)
+        conn.exec_driver_sql(f"ALTER TABLE observations ADD COLUMN {preparer.quote(name)} {kind}")
+    rollup.upgrade(conn)
+
+
 MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {
     2: _upgrade_to_2,
     3: _upgrade_to_3,
     4: _upgrade_to_4,
+    5: _upgrade_to_5,
 }
 
 

@@ -43,7 +43,7 @@ import sqlalchemy as sa
 
 from watchdog.domain.errors import StoreError
 from watchdog.evidence.volatile import rebuild
-from watchdog.store import access, pruned, retention, timestamps
+from watchdog.store import access, pruned, retention, rollup, timestamps
 from watchdog.store import checkpoint as checkpoints
 from watchdog.store.blobs import SHA256_RE
 from watchdog.store.chain import format_instant, sha256_hex
@@ -51,7 +51,14 @@ from watchdog.store.db import Store
 from watchdog.store.documents import Documents
 from watchdog.store.references import evidence_of as _evidence
 from watchdog.store.references import parse_document as _parse
-from watchdog.store.schema import DOC_COLUMNS, chain_heads, column_values, doc_dicts, observations
+from watchdog.store.schema import (
+    DOC_COLUMNS,
+    chain_heads,
+    column_values,
+    doc_dicts,
+    observation_counts,
+    observations,
+)
 
 Progress = Callable[[int], None]  # called with the number of items checked so far
 PROGRESS_EVERY = 10_000
@@ -99,6 +106,8 @@ class VerifyReport:
     pruned_problems: list[str] = field(default_factory=list)
     pruned_note: str | None = None
     dictionary_problems: list[str] = field(default_factory=list)  # schema version 4
+    counts: int = 0  # the report's counts compared with their rows (schema version 5)
+    count_problems: list[str] = field(default_factory=list)
     since: str | None = None  # the verified mark an incremental verify started from
     marked: bool = False  # this verify recorded its checkpoint as verified
     mark_note: str | None = None
@@ -110,6 +119,7 @@ class VerifyReport:
             + bool(self.checkpoint_problem)
             + len(self.timestamp_problems) + len(self.access_log.problems)
             + len(self.pruned_problems) + len(self.dictionary_problems)
+            + len(self.count_problems)
         )  # fmt: skip
 
     @property
@@ -155,6 +165,12 @@ class VerifyReport:
     def _records(self) -> list[str]:
         """What the side records say: pruned periods, sessions, timestamps, the access log."""
         lines = [f"Compression dictionary FAILED: {p}." for p in self.dictionary_problems]
+        lines += [f"Report counts FAILED: {p}." for p in self.count_problems]
+        if self.count_problems:
+            lines.append(
+                "Report counts: once the cause is known, `watchdog verify --recount` counts "
+                "them again from the rows."
+            )
         lines += [f"Pruned period FAILED: {p}." for p in self.pruned_problems]
         lines.extend(f"Pruned by retention: {p}." for p in self.pruned)
         lines.extend(f"Assisted session FAILED: {p}." for p in self.session_problems)
@@ -399,6 +415,7 @@ def verify_store(
     start = _start(folder, report) if since_checkpoint else None
     _verify_dictionaries(store, report)
     _verify_chains(store, report, progress, every, expect, starts, start)
+    _verify_counts(store, report, start)
     if start is None:
         _verify_blobs(store, report, blob_progress, every)
     _verify_timestamps(store, report, folder, tsa_ca, loaded.checkpoint)
@@ -551,6 +568,7 @@ def _verify_chains(
         if start is None
         else _rows_from(store, heads, begin)
     )
+    counts = _CountCheck(store, report, full=start is None)
     for row in rows:
         if not checks or checks[-1].target != row.target:
             pruned_to = starts.get(row.target, (0, None))
@@ -558,6 +576,7 @@ def _verify_chains(
                 _ChainCheck(row.target, expect.get(row.target), pruned_to, begin.get(row.target))
             )
         doc = checks[-1].check_row(row, documents)
+        counts.note(row)
         report.observations += 1
         for sha, kind in _evidence(doc):
             report.evidence_refs += 1
@@ -569,6 +588,7 @@ def _verify_chains(
         sessions.note(row, doc)
         if progress and report.observations % every == 0:
             progress(report.observations)
+    counts.finish()
     seen = {check.target for check in checks}
     unseen = {t for t in heads if heads[t][0] != 0} | set(expect) | set(begin)
     checks.extend(
@@ -778,6 +798,58 @@ def stored_text(documents: Documents, row: sa.Row[Any]) -> tuple[str, str | None
         return documents.text(doc, zdoc, row.zdict), None
     except (StoreError, UnicodeDecodeError, sa.exc.SQLAlchemyError) as exc:
         return "", f"its compressed document cannot be read: {exc}"
+
+
+class _CountCheck:
+    """A full verify tallies each chain's rows as it reads them, and compares the tally with
+    the chain's stored counts (watchdog/store/rollup.py) when the chain ends."""
+
+    def __init__(self, store: Store, report: VerifyReport, *, full: bool) -> None:
+        self.store, self.report, self.full = store, report, full
+        self.tally: rollup.Tally | None = None
+
+    def note(self, row: sa.Row[Any]) -> None:
+        if not self.full:
+            return
+        if self.tally is None or self.tally.target != row.target:
+            self.finish()
+            self.tally = rollup.Tally(row.target)
+        self.tally.add(row)
+
+    def finish(self) -> None:
+        if self.tally is None:
+            return
+        with self.store.engine.connect() as conn:
+            compared, problems = self.tally.compare(conn)
+        self.tally = None
+        self.report.counts += compared
+        room = max(0, rollup.MAX_PROBLEMS - len(self.report.count_problems))
+        self.report.count_problems.extend(problems[:room])
+
+
+def _verify_counts(
+    store: Store, report: VerifyReport, start: dict[str, tuple[int, str]] | None
+) -> None:
+    """The counts the reports read (watchdog/store/rollup.py) must be those of the rows they
+    summarise. A full verify compares each chain's as it reads it (`_verify_chains`), and
+    here only the counts of targets with no row left; an incremental one the hours from the
+    first row after its mark on."""
+    c = observation_counts.c
+    with store.engine.connect() as conn:
+        if start is None:
+            heads = {r[0] for r in conn.execute(sa.select(observations.c.target).distinct())}
+            for target in sorted({r[0] for r in conn.execute(sa.select(c.target).distinct())}):
+                if target not in heads:
+                    tally = rollup.Tally(target)
+                    compared, problems = tally.compare(conn)
+                    report.counts += compared
+                    report.count_problems.extend(problems)
+            return
+        since = {
+            r.target: start.get(r.target, (0, ""))[0]
+            for r in conn.execute(sa.select(chain_heads.c.target))
+        }
+        report.counts, report.count_problems = rollup.check(conn, since)
 
 
 def _verify_dictionaries(store: Store, report: VerifyReport) -> None:
