@@ -275,12 +275,20 @@ def test_the_counts_follow_retention(seeded: Store) -> None:
     assert report.ok and report.counts > 100, report.render()
 
 
+@pytest.mark.parametrize("batch", [None, 7], ids=["one-page", "pages-of-7"])
 def test_the_upgrade_to_version_5_counts_the_rows_and_copies_the_mark(
-    data_dir: Path, database_url: str | None, caplog: pytest.LogCaptureFixture
+    data_dir: Path,
+    database_url: str | None,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    batch: int | None,
 ) -> None:
     """A version 4 store (no `captcha_solved_by`, no counts; documents compressed and text)
-    is upgraded on open: the mark copied from every document, the counts made from the
-    rows, with progress; the figures are the rows' one by one, and verify finds it all."""
+    is upgraded on open: the mark copied from every document, read a page at a time (a
+    store's documents do not fit in memory), the counts made from the rows, with progress;
+    the figures are the rows' one by one, and verify finds it all."""
+    if batch is not None:
+        monkeypatch.setattr(rollup, "MIGRATION_BATCH", batch)
     rng = random.Random(7)
     with Store.open(data_dir, database_url) as store:
         for target in TARGETS:
