@@ -11,6 +11,7 @@ checkpoints as it goes, and a full disk while checkpointing, must leave a store 
 
 from __future__ import annotations
 
+import itertools
 import json
 import resource
 import signal
@@ -33,6 +34,7 @@ from watchdog.cli.main import main
 from watchdog.domain.models import Engine, Env, EvidenceRefs, Observation, Screenshots
 from watchdog.store import Store, rollup
 from watchdog.store import checkpoint as checkpoints
+from watchdog.store import verify as verify_module
 from watchdog.store.chain import sha256_hex
 from watchdog.store.schema import chain_heads, observation_counts, observations
 from watchdog.store.verify import verify_store
@@ -276,12 +278,19 @@ def test_the_cli_writes_a_checkpoint_and_verify_names_a_cut(
     assert "Wrote the checkpoint of " in capsys.readouterr().out
     assert oct((data / checkpoints.KEY_FILE).stat().st_mode & 0o777) == "0o600"
     assert main(["verify", "--config", str(config)]) == 0
+    capsys.readouterr()
     with Store.open(data) as store, sa.create_engine(store.engine.url).begin() as conn:
         conn.execute(sa.delete(observations).where(observations.c.seq == 3))
         conn.execute(sa.update(chain_heads).values(seq=2, hash=_row(store, "paris-b", 2).hash))
     assert main(["verify", "--config", str(config)]) == 1
     out = capsys.readouterr().out
     assert "Chain 'paris-b' first breaks at seq 3" in out and "were removed" in out
+    assert main(["verify", "--jobs", "2", "--config", str(config)]) == 1
+    assert capsys.readouterr().out == out  # two processes read the chains, same report
+    with pytest.raises(SystemExit) as refused:
+        main(["verify", "--jobs", "0", "--config", str(config)])
+    assert refused.value.code == 2
+    assert "give a number of processes from 1 to 64" in capsys.readouterr().err
     assert main(["checkpoint", "--config", str(config)]) == 1
     assert "not written: the store no longer extends" in capsys.readouterr().err
 
@@ -408,3 +417,56 @@ def test_watchdog_run_checkpoints_at_start_and_refuses_over_a_cut(
     assert (data / checkpoints.FILE).read_bytes() == before
     refusals = [r for r in caplog.records if "no longer extends" in r.getMessage()]
     assert len(refusals) == 1, [r.getMessage() for r in caplog.records]
+
+
+def test_chains_read_by_worker_processes_give_the_same_report(
+    filled: Store, sql: Sql, make_observation: MakeObs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large store's chains are read in several processes (`verify --jobs`): whatever their
+    number, the report is the one a single process writes, every problem in it once."""
+    for target in ("lyon-c", "nice-d", "tours-e"):
+        for n in range(4):
+            shot = filled.blobs.put(b"PNG %s %d" % (target.encode(), n), "screenshot")
+            evidence = EvidenceRefs(screenshot=shot)
+            filled.append(make_observation(target, n, evidence=evidence))
+    checkpoints.write(filled)
+    _flip_column("outcome")(filled, sql)  # paris-a seq 3
+    _cut_tail(filled, sql, "paris-b", 2)  # only the checkpoint sees it
+    middle = (observations.c.target == "nice-d") & (observations.c.seq == 2)
+    sql(sa.delete(observations).where(middle))
+    _alter_blob(filled, sql)
+    sql(sa.update(observation_counts).where(observation_counts.c.target == "tours-e")
+        .values(n=observation_counts.c.n + 1))  # fmt: skip
+    ran: list[int] = []
+    parallel = verify_module._walk_parallel
+    monkeypatch.setattr(verify_module, "_walk_parallel",
+                        lambda *a, **k: ran.append(a[2]) or parallel(*a, **k))  # fmt: skip
+
+    one = verify_store(filled, jobs=1)
+    assert ran == []
+    text = one.render()
+    for problem in ("paris-a", "its last 1 observation(s) were removed", "nice-d",
+                    "does not match its SHA-256 name", "tours-e"):  # fmt: skip
+        assert problem in text, text
+    for jobs in (2, 3):
+        progress: list[int] = []
+        report = verify_store(filled, jobs=jobs, progress=progress.append)
+        assert report.render() == text and report.summary() == one.summary()
+        assert (report.observations, report.counts) == (one.observations, one.counts)
+        assert progress[-1] == one.observations
+    assert ran == [2, 3]
+
+
+def test_a_large_store_is_read_by_one_process_per_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    heads = {f"t{n:03}": (n * 1000, "h") for n in range(1, 41)}  # 820,000 rows
+    monkeypatch.setattr(verify_module.os, "sched_getaffinity", lambda _pid: {0, 1})
+    assert verify_module._jobs(None, heads, {}) == 2
+    small = {t: (seq // 100, h) for t, (seq, h) in heads.items()}  # 8,200 rows
+    assert verify_module._jobs(None, small, {}) == 1
+    assert verify_module._jobs(3, small, {}) == 3
+    assert verify_module._jobs(3, {"a": (5, "h")}, {}) == 1
+    ranges = verify_module._ranges(heads, 4)
+    assert ranges[0][0] is None and ranges[-1][1] is None and len(ranges) == 4
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
+    # each range starts at the first target after a quarter of the rows (205 k, 410 k, 615 k)
+    assert [r[0] for r in ranges[1:]] == ["t021", "t030", "t036"]

@@ -101,6 +101,7 @@ class Store:
         self.retry = retry or WriteRetry()
         self.health = health or WriteHealth()
         self._password = url.password
+        self._url = url  # unmasked: only ever handed to a reading process (reader_spec)
         self._writer = engines.Writer(engine)
         self._stop_retrying = threading.Event()
         # Packs and unpacks the stored documents (schema version 4): the one way to read them.
@@ -122,6 +123,17 @@ class Store:
             store.close()
             raise
         return store
+
+    def reader_spec(self) -> tuple[str, str]:
+        """What another process needs to read this store (`Store.reader`): its database URL,
+        password included (never to be logged), and its evidence directory."""
+        return self._url.render_as_string(hide_password=False), str(self.blobs.root)
+
+    @classmethod
+    def reader(cls, spec: tuple[str, str]) -> Store:
+        """The store `reader_spec` describes, opened to read as it is (no schema change)."""
+        url = sa.make_url(spec[0])
+        return cls(engines.create(url), BlobStore(Path(spec[1])), url)
 
     def _ensure_schema(self) -> None:
         with self._writer.transaction(schema_change=True) as conn:

@@ -29,6 +29,6 @@ def parse_document(text: Any) -> dict[str, Any] | None:
     """A stored document as a dict, or None when it is not a JSON object."""
     try:
         doc = json.loads(text)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):  # too deep: forged, never written by us
         return None
     return doc if isinstance(doc, dict) else None

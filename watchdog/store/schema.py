@@ -42,6 +42,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from watchdog.domain.errors import StoreError
+from watchdog.store.references import parse_document
 
 SCHEMA_VERSION = 5
 
@@ -270,11 +271,7 @@ def _backfill(conn: sa.Connection) -> None:
 
 def _document(text: str) -> dict[str, Any]:
     """A stored document, or {} when it is not a JSON object (verify names that one)."""
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        return {}
-    return doc if isinstance(doc, dict) else {}
+    return parse_document(text) or {}
 
 
 # version -> upgrade from version - 1; run in order inside one transaction.

@@ -32,7 +32,11 @@ incremental verify sees (README « Evidence », « Incremental verify »).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+import itertools
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
@@ -262,7 +266,9 @@ class _ChainCheck:
             self._check_start(row, seq, computed)
         doc = _parse(text)
         if doc is None:
-            self.flag(seq, row.id, "its stored document is not a JSON object")
+            self.flag(
+                seq, row.id, "its stored document is not a JSON object (or nests too deep to read)"
+            )
         else:
             if not gap and self.links is not None and doc.get("prev_hash") not in self.links:
                 self.flag(
@@ -325,6 +331,10 @@ class _ChainCheck:
             self.flag(seq, row.id, f"its document has unreadable values: {exc}")
             return
         mapping = row._mapping
+        stored = tuple(mapping[name] for name in DOC_COLUMNS)
+        hashed = tuple(expected[name] for name in DOC_COLUMNS)
+        if stored == hashed and tuple(map(type, stored)) == tuple(map(type, hashed)):
+            return  # the usual case, in one comparison; else find the columns that differ
         for name in DOC_COLUMNS:
             if mapping[name] != expected[name] or type(mapping[name]) is not type(expected[name]):
                 self.flag(
@@ -375,7 +385,7 @@ class _ChainCheck:
         )
 
 
-def verify_store(
+def verify_store(  # noqa: PLR0913 -- keyword-only options of one verify
     store: Store,
     progress: Progress | None = None,
     *,
@@ -384,6 +394,7 @@ def verify_store(
     data_dir: Path | None = None,
     tsa_ca: Path | None = None,
     since_checkpoint: bool = False,
+    jobs: int | None = None,
 ) -> VerifyReport:
     """Recompute every chain and every blob of `store`; problems go in the report.
 
@@ -392,7 +403,9 @@ def verify_store(
     its timestamps are read from `data_dir` (by default the store's own data directory);
     the timestamps are checked against the certificates of `tsa_ca` (checkpoints.tsa_ca).
     With `since_checkpoint`, only what follows the verified mark is read (module docstring);
-    without a valid mark the verify is a full one, and says why.
+    without a valid mark the verify is a full one, and says why. A full verify reads its
+    chains in `jobs` processes (by default one per core for a large store, `_jobs`); the
+    report is the same whatever their number.
     """
     report = VerifyReport()
     folder = data_dir or checkpoints.data_dir_of(store)
@@ -414,7 +427,7 @@ def verify_store(
             del expect[target]
     start = _start(folder, report) if since_checkpoint else None
     _verify_dictionaries(store, report)
-    _verify_chains(store, report, progress, every, expect, starts, start)
+    _verify_chains(store, report, progress, every, expect, starts, start, jobs)
     _verify_counts(store, report, start)
     if start is None:
         _verify_blobs(store, report, blob_progress, every)
@@ -544,7 +557,7 @@ def _verify_pruned(
     return summaries
 
 
-def _verify_chains(
+def _verify_chains(  # noqa: PLR0913 -- the verify's options and what it checks against
     store: Store,
     report: VerifyReport,
     progress: Progress | None,
@@ -552,68 +565,233 @@ def _verify_chains(
     expect: dict[str, tuple[int, str]],
     starts: dict[str, tuple[int, str | None]],
     start: dict[str, tuple[int, str]] | None = None,
+    jobs: int | None = None,
 ) -> None:
     heads = {row.target: (row.seq, row.hash) for row in store.scan(sa.select(chain_heads))}
-    missing: dict[str, list[str]] = {}
-    referenced: set[str] = set()
-    pages = _PageCheck(store)
-    sessions = _SessionCheck()
-    documents = Documents(store.engine)  # dictionaries read afresh, not a writer's cache
-    checks: list[_ChainCheck] = []
     # A verified mark retention has since pruned past is no start: the chain starts after its
     # last summary, as in a full verify.
     begin = {t: mark for t, mark in (start or {}).items() if mark[0] > starts.get(t, (0, None))[0]}
-    rows = (
-        store.scan(_ROWS_IN_CHAIN_ORDER, raw=True)
-        if start is None
-        else _rows_from(store, heads, begin)
-    )
-    counts = _CountCheck(store, report, full=start is None)
-    for row in rows:
-        if not checks or checks[-1].target != row.target:
-            pruned_to = starts.get(row.target, (0, None))
-            checks.append(
-                _ChainCheck(row.target, expect.get(row.target), pruned_to, begin.get(row.target))
-            )
-        doc = checks[-1].check_row(row, documents)
-        counts.note(row)
-        report.observations += 1
-        for sha, kind in _evidence(doc):
-            report.evidence_refs += 1
-            if not SHA256_RE.fullmatch(sha) or not store.blobs.exists(sha):
-                missing.setdefault(sha, []).append(_describe(row, kind))
-            else:
-                referenced.add(sha)
-        pages.check(row, doc)
-        sessions.note(row, doc)
-        if progress and report.observations % every == 0:
-            progress(report.observations)
-    counts.finish()
-    seen = {check.target for check in checks}
-    unseen = {t for t in heads if heads[t][0] != 0} | set(expect) | set(begin)
-    checks.extend(
-        _ChainCheck(t, expect.get(t), starts.get(t, (0, None)), begin.get(t))
-        for t in sorted(unseen - seen)
-    )
+    plan = _Plan(heads, expect, starts, begin, full=start is None)
+    if start is None:
+        workers = _jobs(jobs, heads, starts)
+        if workers > 1:
+            walk = _walk_parallel(store, plan, workers, progress, every)
+        else:
+            walk = _walk(store, plan, store.scan(_ROWS_IN_CHAIN_ORDER, raw=True), progress, every)
+    else:
+        walk = _walk(store, plan, _rows_from(store, heads, begin), progress, every)
+    report.observations += walk.observations
+    report.evidence_refs += walk.evidence_refs
+    report.counts += walk.counts
+    report.count_problems.extend(walk.count_problems[: rollup.MAX_PROBLEMS])
     if start is not None:
         _check_before_start(store, report, expect, begin)
-        _verify_referenced(store, report, referenced)
-    for check in checks:
-        found = check.finish(heads.get(check.target))
-        if found is not None:
-            report.breaks.append(found)
+        _verify_referenced(store, report, walk.referenced)
+    report.breaks.extend(walk.breaks)
+    seen = set(walk.seen)
+    unseen = {t for t in heads if heads[t][0] != 0} | set(expect) | set(begin)
+    for target in sorted(unseen - seen):
+        report.breaks.extend(_finished(plan.check(target), plan))
     report.breaks.sort(key=lambda b: b.target)
     report.targets = len(seen | set(heads) | set(expect))
     if progress:
         progress(report.observations)
     report.blob_problems.extend(
         BlobProblem(sha, "it is missing from the evidence store", tuple(names))
-        for sha, names in sorted(missing.items())
+        for sha, names in sorted(walk.missing.items())
     )
-    report.blob_problems.extend(pages.problems)
-    report.sessions = sessions.records
+    report.blob_problems.extend(walk.page_problems)
+    report.sessions = walk.sessions.records
     lookup = None if start is None else _hash_lookup(store)
-    report.session_problems.extend(sessions.problems(lookup))
+    report.session_problems.extend(walk.sessions.problems(lookup))
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What each chain is checked against: its head, the checkpoint's seq and hash, where
+    retention pruned it to, and (incremental) the verified mark it starts from."""
+
+    heads: dict[str, tuple[int, str | None]]
+    expect: dict[str, tuple[int, str]]
+    starts: dict[str, tuple[int, str | None]]
+    begin: dict[str, tuple[int, str]]
+    full: bool
+
+    def check(self, target: str) -> _ChainCheck:
+        pruned_to = self.starts.get(target, (0, None))
+        return _ChainCheck(target, self.expect.get(target), pruned_to, self.begin.get(target))
+
+
+@dataclass
+class _Walk:
+    """What reading some chains, in chain order, found (pickled back from a worker)."""
+
+    observations: int = 0
+    evidence_refs: int = 0
+    counts: int = 0
+    count_problems: list[str] = field(default_factory=list)
+    breaks: list[ChainBreak] = field(default_factory=list)  # of the chains read
+    seen: list[str] = field(default_factory=list)  # the targets read, in order
+    missing: dict[str, list[str]] = field(default_factory=dict)  # blob -> who names it
+    referenced: set[str] = field(default_factory=set)
+    page_problems: list[BlobProblem] = field(default_factory=list)
+    sessions: _SessionCheck = field(default_factory=lambda: _SessionCheck())
+
+    def extend(self, other: _Walk) -> None:
+        """Add the walk of the chains after this walk's (results stay in chain order)."""
+        self.observations += other.observations
+        self.evidence_refs += other.evidence_refs
+        self.counts += other.counts
+        self.count_problems.extend(other.count_problems)
+        self.breaks.extend(other.breaks)
+        self.seen.extend(other.seen)
+        for sha, names in other.missing.items():
+            self.missing.setdefault(sha, []).extend(names)
+        self.referenced |= other.referenced
+        self.page_problems.extend(other.page_problems)
+        self.sessions.extend(other.sessions)
+
+
+def _walk(
+    store: Store,
+    plan: _Plan,
+    rows: Iterable[sa.Row[Any]],
+    progress: Progress | None,
+    every: int,
+) -> _Walk:
+    """Check `rows` (whole chains, in chain order): links, columns, evidence, sessions."""
+    walk = _Walk()
+    pages = _PageCheck(store)
+    documents = Documents(store.engine)  # dictionaries read afresh, not a writer's cache
+    counts = _CountCheck(store, walk, full=plan.full)
+    check: _ChainCheck | None = None
+    for row in rows:
+        if check is None or check.target != row.target:
+            if check is not None:
+                walk.breaks.extend(_finished(check, plan))
+            check = plan.check(row.target)
+            walk.seen.append(row.target)
+        doc = check.check_row(row, documents)
+        counts.note(row)
+        walk.observations += 1
+        for sha, kind in _evidence(doc):
+            walk.evidence_refs += 1
+            if not SHA256_RE.fullmatch(sha) or not store.blobs.exists(sha):
+                walk.missing.setdefault(sha, []).append(_describe(row, kind))
+            else:
+                walk.referenced.add(sha)
+        pages.check(row, doc)
+        walk.sessions.note(row, doc)
+        if progress and walk.observations % every == 0:
+            progress(walk.observations)
+    if check is not None:
+        walk.breaks.extend(_finished(check, plan))
+    counts.finish()
+    walk.page_problems = pages.problems
+    return walk
+
+
+def _finished(check: _ChainCheck, plan: _Plan) -> list[ChainBreak]:
+    found = check.finish(plan.heads.get(check.target))
+    return [] if found is None else [found]
+
+
+# A full verify of at least this many observations reads its chains in worker processes
+# (one per core, at most MAX_JOBS): below it, starting them costs more than it saves.
+PARALLEL_FROM = 200_000
+MAX_JOBS = 4
+GROUPS_PER_JOB = 4  # ranges of chains per worker: a long chain does not leave a core idle
+
+
+def _jobs(
+    jobs: int | None, heads: dict[str, tuple[int, str | None]],
+    starts: dict[str, tuple[int, str | None]],
+) -> int:  # fmt: skip
+    """How many processes read the chains: `jobs` when given, else one per available core
+    (at most MAX_JOBS) for a store of at least PARALLEL_FROM observations."""
+    if jobs is not None:
+        return max(1, min(jobs, len(heads)))
+    rows = sum(max(seq - starts.get(t, (0, None))[0], 0) for t, (seq, _h) in heads.items())
+    if rows < PARALLEL_FROM:
+        return 1
+    return max(1, min(len(os.sched_getaffinity(0)), MAX_JOBS, len(heads)))
+
+
+def _ranges(
+    heads: dict[str, tuple[int, str | None]], parts: int
+) -> list[tuple[str | None, str | None]]:
+    """Consecutive target ranges [low, high) of about equal row counts, covering every
+    target (None: unbounded), so a row of a target with no head is read too."""
+    targets = sorted(heads)
+    total = sum(max(heads[t][0], 1) for t in targets)
+    bounds: list[str | None] = [None]
+    done = 0
+    for target in targets:
+        if done >= total * len(bounds) / parts:
+            bounds.append(target)
+        done += max(heads[target][0], 1)
+    bounds.append(None)
+    return list(itertools.pairwise(bounds))
+
+
+def _in_range(low: str | None, high: str | None) -> sa.Select[Any]:
+    target = observations.c.target
+    query = _ROWS_IN_CHAIN_ORDER
+    if low is not None:
+        query = query.where(target >= low)
+    if high is not None:
+        query = query.where(target < high)
+    return query
+
+
+def _walk_parallel(
+    store: Store, plan: _Plan, jobs: int, progress: Progress | None, every: int
+) -> _Walk:
+    """Read the chains in `jobs` processes, range by range, and join their walks in chain
+    order: the report is the one a single process makes."""
+    context = multiprocessing.get_context("spawn")  # no copy of this process's connections
+    done = context.Value("q", 0)
+    walk = _Walk()
+    with ProcessPoolExecutor(
+        jobs, mp_context=context, initializer=_worker_start, initargs=(store.reader_spec(), done)
+    ) as pool:
+        ranges = _ranges(plan.heads, jobs * GROUPS_PER_JOB)
+        futures = [pool.submit(_worker_walk, plan, low, high, every) for low, high in ranges]
+        reported = 0
+        pending = set(futures)
+        while pending:
+            _done, pending = wait(pending, timeout=0.5, return_when=FIRST_EXCEPTION)
+            if progress and done.value - reported >= every:
+                reported = done.value
+                progress(reported)
+        for future in futures:
+            walk.extend(future.result())
+    return walk
+
+
+_worker_store: Store | None = None
+_worker_done: Any = None
+
+
+def _worker_start(spec: tuple[str, str], done: Any) -> None:
+    global _worker_store, _worker_done
+    _worker_store, _worker_done = Store.reader(spec), done
+
+
+def _worker_walk(plan: _Plan, low: str | None, high: str | None, every: int) -> _Walk:
+    assert _worker_store is not None
+    counted = 0
+
+    def tick(n: int) -> None:
+        nonlocal counted
+        with _worker_done.get_lock():
+            _worker_done.value += n - counted
+        counted = n
+
+    walk = _walk(_worker_store, plan, _worker_store.scan(_in_range(low, high), raw=True),
+                 tick, every)  # fmt: skip
+    tick(walk.observations)
+    return walk
 
 
 def _hash_lookup(store: Store) -> Callable[[str], str | None]:
@@ -654,6 +832,13 @@ class _SessionCheck:
         for read in reads if isinstance(reads, list) else []:
             if isinstance(read, dict):
                 self.named.append((name, _describe(row, "record"), read))
+
+    def extend(self, other: _SessionCheck) -> None:
+        """Add what another walk (of other chains) noted."""
+        self.records += other.records
+        self.reads.update(other.reads)
+        self.named.extend(other.named)
+        self.sessions |= other.sessions
 
     def problems(self, lookup: Callable[[str], str | None] | None = None) -> list[str]:
         """The problems found; `lookup` (an incremental verify's) finds the hash of a read
@@ -804,7 +989,7 @@ class _CountCheck:
     """A full verify tallies each chain's rows as it reads them, and compares the tally with
     the chain's stored counts (watchdog/store/rollup.py) when the chain ends."""
 
-    def __init__(self, store: Store, report: VerifyReport, *, full: bool) -> None:
+    def __init__(self, store: Store, report: _Walk, *, full: bool) -> None:
         self.store, self.report, self.full = store, report, full
         self.tally: rollup.Tally | None = None
 
