@@ -44,19 +44,30 @@ def _stat(pid: int) -> list[str] | None:
     return text[text.rindex(")") + 2 :].split()
 
 
-def tree(root: int) -> list[int]:
-    """`root` and every descendant, zombies included (their CPU is still readable)."""
+def _by_parent() -> dict[int, list[int]]:
+    """Every process's children, from one read of /proc."""
     children: dict[int, list[int]] = defaultdict(list)
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             fields = _stat(int(entry))
             if fields is not None:
                 children[int(fields[1])].append(int(entry))
+    return children
+
+
+def children(pid: int) -> list[int]:
+    """The direct children of `pid`."""
+    return _by_parent().get(pid, [])
+
+
+def tree(root: int) -> list[int]:
+    """`root` and every descendant, zombies included (their CPU is still readable)."""
+    by_parent = _by_parent()
     found, queue = [], [root]
     while queue:
         pid = queue.pop()
         found.append(pid)
-        queue.extend(children.get(pid, ()))
+        queue.extend(by_parent.get(pid, ()))
     return found
 
 

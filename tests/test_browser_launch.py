@@ -17,6 +17,7 @@ import pytest
 from aiohttp import web
 from harness import Sim, loopback_site
 
+from bench import procs
 from watchdog.domain.errors import WatchdogError
 from watchdog.engine import browser as browser_module
 from watchdog.engine.browser import (
@@ -76,28 +77,10 @@ def test_configured_path_and_playwright_download_come_first(
         find_chromium(str(tmp_path / "missing"), None, headless=True)
 
 
-def _descendants(root: int) -> list[int]:
-    parents: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
-                    text = handle.read()
-            except OSError:
-                continue
-            parents.setdefault(int(text[text.rindex(")") + 2 :].split()[1]), []).append(int(entry))
-    found, queue = [], list(parents.get(root, []))
-    while queue:
-        pid = queue.pop()
-        found.append(pid)
-        queue.extend(parents.get(pid, []))
-    return found
-
-
 def _processes(name: str) -> dict[int, str]:
     """Processes under this one whose binary's name contains `name`: pid → binary."""
     found = {}
-    for pid in _descendants(os.getpid()):
+    for pid in procs.tree(os.getpid())[1:]:  # [0] is this process
         try:
             exe = os.readlink(f"/proc/{pid}/exe")
         except OSError:

@@ -18,6 +18,7 @@ from aiohttp import web
 from harness import Sim, loopback_site, target, write_config
 from polling import wait_until
 
+from bench import procs
 from watchdog.config.loader import Config
 from watchdog.engine.browser import BrowserHost
 from watchdog.engine.runner import Runner
@@ -29,33 +30,10 @@ ROUNDS = 4
 SETTLE_S = 60  # how long a closed page's renderer may take to exit on a loaded machine
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
-                    text = handle.read()
-            except OSError:
-                continue
-            if int(text[text.rindex(")") + 2 :].split()[1]) == pid:
-                found.append(int(entry))
-    return found
-
-
-def _tree(root: int) -> list[int]:
-    found, queue = [], [root]
-    while queue:
-        pid = queue.pop()
-        found.append(pid)
-        queue.extend(_children(pid))
-    return found
-
-
 def _kinds(root: int) -> Counter[str]:
     """The processes under `root` by kind: chromium's --type (utility services as one kind)."""
     kinds: Counter[str] = Counter()
-    for pid in _tree(root):
+    for pid in procs.tree(root):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as handle:
                 words = handle.read().replace(b"\0", b" ").split()
@@ -81,7 +59,7 @@ def test_rounds_of_probes_leave_no_process_behind(sim: Sim, tmp_path: Path) -> N
 
     app = web.Application()
     app.router.add_get("/rdv", page)
-    drivers_before = set(_children(os.getpid()))
+    drivers_before = set(procs.children(os.getpid()))
     host = BrowserHost(allowed_hosts=["127.0.0.1"])  # its own Chromium, counted alone
     with loopback_site(sim, app) as base:
         kept = _config(tmp_path, f"{base}/rdv", "kept")
@@ -97,12 +75,12 @@ def test_rounds_of_probes_leave_no_process_behind(sim: Sim, tmp_path: Path) -> N
                     for index in (1, 0)  # failing (its page is closed), then kept
                 ]
                 assert [o.outcome.value for o in outcomes] == ["timeout", "no_slot"] * 2
-                (driver,) = set(_children(os.getpid())) - drivers_before
+                (driver,) = set(procs.children(os.getpid())) - drivers_before
                 baseline = _settled(driver, baseline)
         finally:
             sim.loop.run(host.close())
             store.close()
-    assert set(_children(os.getpid())) == drivers_before  # the driver and Chromium are gone
+    assert set(procs.children(os.getpid())) == drivers_before  # the driver and Chromium are gone
 
 
 def _settled(driver: int, baseline: Counter[str] | None) -> Counter[str]:
