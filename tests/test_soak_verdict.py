@@ -66,3 +66,25 @@ def test_a_short_run_still_has_two_windows_and_a_short_tail_joins_the_last() -> 
 
 def test_too_few_samples_are_not_judged() -> None:
     assert verdict(samples([440.0, 450.0]), warmup=1)["flat"] is None
+
+
+def test_the_cgroup_judges_and_a_step_of_pss_alone_is_reported_beside_it() -> None:
+    """Shared pages re-divided (other Chromium processes ended): PSS steps up, the cgroup's
+    memory does not; the verdict follows the cgroup and still shows PSS outside ±10 %."""
+    found = samples(swinging(120))
+    for s in found[61:]:
+        s["pss_mb"] += 120  # 650 -> 770 MB at the 61st minute, as in the second soak
+    result = verdict(found, warmup=10)
+    assert result["judged_by"] == "cgroup_anon_mb"
+    assert result["pss_mb"]["within_10_percent"] is False
+    assert result["cgroup_anon_mb"]["within_10_percent"] is True
+    assert result["flat"] is True
+
+
+def test_without_a_cgroup_pss_judges() -> None:
+    found = samples([400 + 1.0 * m for m in range(120)])
+    for s in found:
+        s["cgroup_anon_mb"] = None
+    result = verdict(found, warmup=10)
+    assert result["judged_by"] == "pss_mb" and "cgroup_anon_mb" not in result
+    assert result["flat"] is False
