@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import multiprocessing
 import resource
 import signal
 import subprocess
@@ -31,6 +32,7 @@ from intruder import stored_row as _row
 from polling import wait_until
 
 from watchdog.cli.main import main
+from watchdog.domain.errors import StoreError
 from watchdog.domain.models import Engine, Env, EvidenceRefs, Observation, Screenshots
 from watchdog.store import Store, rollup
 from watchdog.store import checkpoint as checkpoints
@@ -470,3 +472,15 @@ def test_a_large_store_is_read_by_one_process_per_core(monkeypatch: pytest.Monke
     assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
     # each range starts at the first target after a quarter of the rows (205 k, 410 k, 615 k)
     assert [r[0] for r in ranges[1:]] == ["t021", "t030", "t036"]
+
+
+def test_a_worker_that_cannot_read_fails_the_verify_with_the_reason(
+    filled: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker's error reaches the command as the store's own error (the CLI prints it),
+    at once, and no worker is left behind."""
+    gone = tmp_path / "no-such-dir" / "watchdog.sqlite3"
+    monkeypatch.setattr(filled, "reader_spec", lambda: (f"sqlite+pysqlite:///{gone}", "x"))
+    with pytest.raises(StoreError, match="cannot read the store"):
+        verify_store(filled, jobs=2)
+    assert multiprocessing.active_children() == []

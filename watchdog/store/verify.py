@@ -35,6 +35,7 @@ import hashlib
 import itertools
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, replace
@@ -701,6 +702,7 @@ def _finished(check: _ChainCheck, plan: _Plan) -> list[ChainBreak]:
 PARALLEL_FROM = 200_000
 MAX_JOBS = 4
 GROUPS_PER_JOB = 4  # ranges of chains per worker: a long chain does not leave a core idle
+WORKER_EXIT_S = 10.0  # how long a stopped worker may take to exit
 
 
 def _jobs(
@@ -748,24 +750,38 @@ def _walk_parallel(
     store: Store, plan: _Plan, jobs: int, progress: Progress | None, every: int
 ) -> _Walk:
     """Read the chains in `jobs` processes, range by range, and join their walks in chain
-    order: the report is the one a single process makes."""
+    order: the report is the one a single process makes. A worker's error is raised here at
+    once, and on any exit but success (an error, Ctrl-C) the workers are stopped, not waited
+    for: they ignore SIGINT, this process decides."""
     context = multiprocessing.get_context("spawn")  # no copy of this process's connections
     done = context.Value("q", 0)
-    walk = _Walk()
-    with ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         jobs, mp_context=context, initializer=_worker_start, initargs=(store.reader_spec(), done)
-    ) as pool:
+    )
+    try:
         ranges = _ranges(plan.heads, jobs * GROUPS_PER_JOB)
         futures = [pool.submit(_worker_walk, plan, low, high, every) for low, high in ranges]
-        reported = 0
-        pending = set(futures)
+        reported, pending = 0, set(futures)
         while pending:
-            _done, pending = wait(pending, timeout=0.5, return_when=FIRST_EXCEPTION)
+            finished, pending = wait(pending, timeout=0.5, return_when=FIRST_EXCEPTION)
+            for future in finished:
+                future.result()  # raises a worker's error now, not after the others
             if progress and done.value - reported >= every:
                 reported = done.value
                 progress(reported)
+        walk = _Walk()
         for future in futures:
             walk.extend(future.result())
+    except BaseException:
+        workers = list((pool._processes or {}).values())  # None once shut down
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in workers:
+            process.terminate()
+        for process in workers:
+            process.join(WORKER_EXIT_S)
+        raise
+    finally:
+        pool.shutdown(wait=True)
     return walk
 
 
@@ -775,6 +791,7 @@ _worker_done: Any = None
 
 def _worker_start(spec: tuple[str, str], done: Any) -> None:
     global _worker_store, _worker_done
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops us
     _worker_store, _worker_done = Store.reader(spec), done
 
 
