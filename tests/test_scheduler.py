@@ -538,3 +538,15 @@ def test_bad_windows_and_scheduler_keys_are_located_in_the_file(tmp_path: Path) 
     assert problems[0].startswith(f"{path}:3: maintenance.www.ain.gouv.fr[0]: ")
     assert "hours: an empty range" in problems[0]
     assert problems[1].startswith(f"{path}:4: scheduler.grace_period: ")
+
+
+def test_the_host_key_follows_the_url_however_the_target_was_made() -> None:
+    """`netloc` and `host` are kept per URL text (the dispatcher asks them of every waiting
+    target): a copy with another URL, or a URL changed in place, gets its own."""
+    first = make_target("t1", host="A.test:8443")
+    assert (first.netloc, first.host) == ("a.test:8443", "a.test")
+    moved = first.model_copy(update={"url": "https://b.test/t1"})
+    assert (moved.netloc, moved.host) == ("b.test", "b.test")
+    first.url = "https://c.test:81/t1"
+    assert (first.netloc, first.host) == ("c.test:81", "c.test")
+    assert make_target("t2", host="A.test:8443").netloc == "a.test:8443"

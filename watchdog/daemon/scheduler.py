@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import logging
 import random
 import time
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 Probe = Callable[[Target], Awaitable[Observation]]
 Record = Callable[[Observation, Target], Awaitable[None]]
 StartHook = Callable[[Target, float, float], None]  # (target, planned, actual)
+Backing = frozenset[str] | None  # the host keys backing off now; None: look each one up
 LATENESS_SAMPLES = 100_000
 PLAN_LATE = 60.0  # a planned probe this late (budget, back-off, a probe in flight) is dropped
 PLANNED_INSTANTS_KEPT = 8  # announced instants remembered per target (no plan made twice)
@@ -258,9 +260,10 @@ class Scheduler:
                 self._targets[target.id] = self._new_state(target, last_started.get(target.id), now)
             else:
                 state.target = target
+        in_use = {t.netloc for t in wanted.values()}
         for key, host in list(self._hosts.items()):
             host.apply_budget(budget)
-            if host.active == 0 and not any(t.netloc == key for t in wanted.values()):
+            if host.active == 0 and key not in in_use:
                 del self._hosts[key]
 
     def _new_state(self, target: Target, last: float | None, now: float) -> TargetState:
@@ -279,20 +282,29 @@ class Scheduler:
 
     # -- schedule -----------------------------------------------------------------------
 
-    def _due(self, state: TargetState) -> float:
-        regular = self._regular_due(state)
-        planned = state.plan.next(self._backing_off(state))
+    def _due(self, state: TargetState, backing: Backing = None) -> float:
+        """When `state`'s next probe is due. `backing`: the hosts backing off now, when the
+        caller has gathered them (a dispatch asks this of every waiting target)."""
+        off = self._backing_off(state, backing)
+        regular = self._regular_due(state, off)
+        planned = state.plan.next(off)
         return regular if planned is None else min(regular, planned)
 
-    def _backing_off(self, state: TargetState) -> bool:
+    def _backing_off(self, state: TargetState, backing: Backing = None) -> bool:
+        if backing is not None:
+            return bool(backing) and state.target.netloc in backing
         host = self._hosts.get(state.target.netloc)
         return host is not None and host.level > 0
 
-    def _regular_due(self, state: TargetState) -> float:
+    def _backing_hosts(self) -> frozenset[str]:
+        """The hosts backing off now (their level above 0): usually none."""
+        return frozenset(key for key, host in self._hosts.items() if host.level > 0)
+
+    def _regular_due(self, state: TargetState, backing_off: bool) -> float:
         if state.anchor is None:
             return state.first_due
         backoff = self.config.politeness.backoff
-        host = self._hosts.get(state.target.netloc)
+        host = self._hosts.get(state.target.netloc) if backing_off else None
         delay = cycle_delay(
             state.target.interval.total_seconds(),
             state.jitter,
@@ -306,23 +318,32 @@ class Scheduler:
         offsets = self.config.publication_for(state.target).offsets_s()
         state.plan.announce(instant, offsets, now)
 
-    def _prune_plans(self, now: float) -> None:
+    def _prune_plans(self, now: float, backing: Backing = None) -> None:
         for state in self._targets.values():
-            state.plan.prune(now, self._backing_off(state))
+            if state.plan.entries:
+                state.plan.prune(now, self._backing_off(state, backing))
 
-    def _waiting(self) -> list[tuple[float, TargetState]]:
-        """Targets not in flight, earliest due first."""
-        pending = [
-            (self._due(s), s) for s in self._targets.values() if s.target.id not in self._in_flight
+    def _waiting(self, backing: Backing = None) -> list[tuple[float, str, TargetState]]:
+        """Targets not in flight as (due, id, state), in no order: a heap's input."""
+        return [
+            (self._due(s, backing), s.target.id, s)
+            for s in self._targets.values()
+            if s.target.id not in self._in_flight
         ]
-        pending.sort(key=lambda pair: (pair[0], pair[1].target.id))
-        return pending
 
     def _dispatch(self, now: float) -> float | None:
-        """Start what may start now; return when to look again (None: on the next event)."""
-        self._prune_plans(now)
+        """Start what may start now; return when to look again (None: on the next event).
+
+        Every waiting target's due time is computed, but they are not sorted: a heap gives
+        them earliest first (ties by id) only as far as this dispatch goes, which is rarely
+        past the few that are due."""
+        backing = self._backing_hosts()
+        self._prune_plans(now, backing)
         wake: float | None = None
-        for due, state in self._waiting():
+        pending = self._waiting(backing)
+        heapq.heapify(pending)
+        while pending:
+            due, _id, state = heapq.heappop(pending)
             if due > now:
                 return due if wake is None else min(wake, due)
             if self._active >= self.config.browser.max_contexts:
