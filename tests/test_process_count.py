@@ -31,7 +31,9 @@ SETTLE_S = 60  # how long a closed page's renderer may take to exit on a loaded 
 
 
 def _kinds(root: int) -> Counter[str]:
-    """The processes under `root` by kind: chromium's --type (utility services as one kind)."""
+    """The processes under `root` by kind: chromium's --type (utility services as one kind).
+    A zombie (an exited process its parent has not reaped yet: no command line) is not
+    counted: it holds nothing, and whether a sample catches one is a matter of timing."""
     kinds: Counter[str] = Counter()
     for pid in procs.tree(root):
         try:
@@ -39,8 +41,10 @@ def _kinds(root: int) -> Counter[str]:
                 words = handle.read().replace(b"\0", b" ").split()
         except OSError:
             continue
+        if not words:
+            continue
         types = [w.decode().removeprefix("--type=") for w in words if w.startswith(b"--type=")]
-        kinds[types[0] if types else os.path.basename(words[0].decode()) if words else "?"] += 1
+        kinds[types[0] if types else os.path.basename(words[0].decode())] += 1
     return kinds
 
 

@@ -779,6 +779,9 @@ def _walk_parallel(
             process.terminate()
         for process in workers:
             process.join(WORKER_EXIT_S)
+            if process.is_alive():  # SIGTERM not heeded in time: no worker outlives the verify
+                process.kill()
+                process.join(WORKER_EXIT_S)
         raise
     finally:
         pool.shutdown(wait=True)
