@@ -100,8 +100,7 @@ class Store:
         self.url = engines.mask(url)
         self.retry = retry or WriteRetry()
         self.health = health or WriteHealth()
-        self._password = url.password
-        self._url = url  # unmasked: only ever handed to a reading process (reader_spec)
+        self._url = url  # unmasked: its password is masked in errors, handed only to readers
         self._writer = engines.Writer(engine)
         self._stop_retrying = threading.Event()
         # Packs and unpacks the stored documents (schema version 4): the one way to read them.
@@ -340,8 +339,8 @@ class Store:
         """A StoreError naming the database (password masked) and the driver's reason."""
         orig = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
         reason = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
-        if self._password:
-            reason = reason.replace(self._password, "***")
+        if self._url.password:
+            reason = reason.replace(self._url.password, "***")
         message = f"{what} ({self.url}): {reason}"
         if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
             return StoreUnavailable(message)

@@ -35,13 +35,13 @@ from watchdog.domain.models import Outcome
 from watchdog.store.documents import decompress
 from watchdog.store.schema import (
     MIGRATION_BATCH,
-    MIGRATION_LOG_EVERY,
     V5_COPIES,
     _copies,
     chain_heads,
     doc_dicts,
     observation_counts,
     observations,
+    pages_by_id,
 )
 
 log = logging.getLogger(__name__)
@@ -230,40 +230,27 @@ def _copy_solved_by(conn: sa.Connection) -> None:
         log.info("schema upgrade to version 5: reading %d compressed document(s)", total)
     dicts = {d.id: bytes(d.data) for d in conn.execute(sa.select(doc_dicts))}
     needle = mark.encode()
-    # A page of rows at a time, in id order: a store's compressed documents do not fit in
-    # memory (a driver may buffer a whole result, streamed or not).
-    page = (
-        sa.select(o.id, o.zdoc, o.zdict)
-        .where(o.zdoc.is_not(None), o.id > sa.bindparam("after"))
-        .order_by(o.id)
-        .limit(MIGRATION_BATCH)
-    )
     update = (
         sa.update(observations)
         .where(o.id == sa.bindparam("b_id"))
         .values(captcha_solved_by=sa.bindparam("b_value"))
     )
-    done, after = 0, ""
-    while rows := conn.execute(page, {"after": after}).all():
+    compressed = sa.select(o.id, o.zdoc, o.zdict).where(o.zdoc.is_not(None))
+    progress = "schema upgrade to version 5: %d of %d document(s) read"
+    for rows in pages_by_id(conn, compressed, total, progress, MIGRATION_BATCH, log):
         for row in rows:
             data = decompress(bytes(row.zdoc), dicts.get(row.zdict, b"") if row.zdict else b"")
             if needle in data:
                 found.append({"b_id": row.id, "b_value": _solved_by(data.decode())})
-        before, done, after = done, done + len(rows), rows[-1].id
-        if done // MIGRATION_LOG_EVERY > before // MIGRATION_LOG_EVERY or done == total:
-            log.info("schema upgrade to version 5: %d of %d document(s) read", done, total)
-        found = _write_solved_by(conn, update, found)
-    _write_solved_by(conn, update, found)
+        _write_solved_by(conn, update, found)  # a page's finds, not the store's, in memory
+        found.clear()
+    _write_solved_by(conn, update, found)  # the text documents' when none is compressed
 
 
-def _write_solved_by(
-    conn: sa.Connection, update: sa.Update, found: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """Write the values found so far; what is left to write (nothing)."""
+def _write_solved_by(conn: sa.Connection, update: sa.Update, found: list[dict[str, Any]]) -> None:
     values = [f for f in found if f["b_value"] is not None]
     if values:
         conn.execute(update, values)
-    return []
 
 
 def _solved_by(text: str) -> str | None:

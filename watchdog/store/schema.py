@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -242,19 +242,14 @@ def _backfill(conn: sa.Connection) -> None:
     total = conn.execute(sa.select(sa.func.count()).select_from(observations)).scalar() or 0
     if total:
         log.info("schema upgrade to version 2: filling %d observation(s)", total)
-    select = (
-        sa.select(observations.c.id, observations.c.doc)
-        .where(observations.c.id > sa.bindparam("after"))
-        .order_by(observations.c.id)
-        .limit(MIGRATION_BATCH)
-    )
+    select = sa.select(observations.c.id, observations.c.doc)
     update = (
         sa.update(observations)
         .where(observations.c.id == sa.bindparam("b_id"))
         .values({name: sa.bindparam(f"b_{name}") for name, _path, _kind in V2_COPIES})
     )
-    done, after = 0, ""
-    while rows := conn.execute(select, {"after": after}).all():
+    progress = "schema upgrade to version 2: %d of %d observation(s) filled"
+    for rows in pages_by_id(conn, select, total, progress):
         params = [
             {
                 "b_id": row.id,
@@ -263,10 +258,30 @@ def _backfill(conn: sa.Connection) -> None:
             for row in rows
         ]
         conn.execute(update, params)
+
+
+def pages_by_id(
+    conn: sa.Connection,
+    select: sa.Select[Any],
+    total: int,
+    progress: str,
+    batch: int | None = None,
+    logger: logging.Logger = log,
+) -> Iterator[Sequence[sa.Row[Any]]]:
+    """The rows of `select` (of `observations`) a page of `batch` at a time, in id order
+    (keyset: a store's rows do not fit in memory, and a driver may buffer a whole result,
+    streamed or not), logging `progress` (% done, % total) to `logger` every
+    MIGRATION_LOG_EVERY rows and at the end. `batch`: MIGRATION_BATCH when the call is made.
+    An upgrade's loop: each page is handled before the next is read."""
+    page = select.where(observations.c.id > sa.bindparam("after"))
+    page = page.order_by(observations.c.id).limit(batch or MIGRATION_BATCH)
+    done, after = 0, ""
+    while rows := conn.execute(page, {"after": after}).all():
+        yield rows
         after = rows[-1].id
         previous, done = done, done + len(rows)
         if done // MIGRATION_LOG_EVERY > previous // MIGRATION_LOG_EVERY or done == total:
-            log.info("schema upgrade to version 2: %d of %d observation(s) filled", done, total)
+            logger.info(progress, done, total)
 
 
 def _document(text: str) -> dict[str, Any]:

@@ -1009,8 +1009,8 @@ class _CountCheck:
     """A full verify tallies each chain's rows as it reads them, and compares the tally with
     the chain's stored counts (watchdog/store/rollup.py) when the chain ends."""
 
-    def __init__(self, store: Store, report: _Walk, *, full: bool) -> None:
-        self.store, self.report, self.full = store, report, full
+    def __init__(self, store: Store, walk: _Walk, *, full: bool) -> None:
+        self.store, self.walk, self.full = store, walk, full
         self.tally: rollup.Tally | None = None
 
     def note(self, row: sa.Row[Any]) -> None:
@@ -1027,9 +1027,9 @@ class _CountCheck:
         with self.store.engine.connect() as conn:
             compared, problems = self.tally.compare(conn)
         self.tally = None
-        self.report.counts += compared
-        room = max(0, rollup.MAX_PROBLEMS - len(self.report.count_problems))
-        self.report.count_problems.extend(problems[:room])
+        self.walk.counts += compared
+        room = max(0, rollup.MAX_PROBLEMS - len(self.walk.count_problems))
+        self.walk.count_problems.extend(problems[:room])
 
 
 def _verify_counts(
