@@ -28,7 +28,14 @@ from watchdog.probe.dates import any_date, clock, long_date, paris
 from watchdog.probe.forms import read_forms
 from watchdog.probe.pagetext import sentence_containing
 from watchdog.probe.requesting import RequestSession, press
-from watchdog.probe.session import Classification, Labels, PageState, PlatformSpec, ProbeSession
+from watchdog.probe.session import (
+    ACT_MS,
+    Classification,
+    Labels,
+    PageState,
+    PlatformSpec,
+    ProbeSession,
+)
 
 _OPTIONS = re.compile(r"<option\b([^>]*)>([^<]*)</option>", re.I)
 _VALUE = re.compile(r"\bvalue=[\"']?([^\"'>\s]*)", re.I)
@@ -63,8 +70,12 @@ async def _route_postal_code(session: ProbeSession, options: Options) -> bool:
         return True
     if options.postal_code is None:
         return False
-    field = await session.ready_to_act(session.page.locator("input#CPId"), "the postal code field")
-    await field.fill(options.postal_code)
+    code = options.postal_code
+    await session.act(
+        session.page.locator("input#CPId"),
+        "the postal code field",
+        lambda field: field.fill(code, timeout=ACT_MS),
+    )
     button = session.page.locator("input[type='button'][value='Continuer']")
     # The routing script either leaves for the site of that code or refuses the code with an
     # alert() and stays: whichever comes first is the site's answer.

@@ -19,7 +19,7 @@ import json
 import re
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -29,6 +29,7 @@ from watchdog.probe.captcha import captcha_seen
 from watchdog.probe.dates import clock, numeric_date, paris
 from watchdog.probe.pagetext import sentence_containing
 from watchdog.probe.session import (
+    ACT_MS,
     Classification,
     Credentials,
     Labels,
@@ -36,6 +37,9 @@ from watchdog.probe.session import (
     PlatformSpec,
     ProbeSession,
 )
+
+if TYPE_CHECKING:
+    from playwright.async_api import Locator
 
 _CRITERE = re.compile(r"\"critere\"\s*:\s*(\{[^{}]*\})")
 _TRH = re.compile(r"<input\b[^>]*\bname=[\"']?trhId\b[^>]*>", re.I)
@@ -163,14 +167,17 @@ async def _show_every_slot(session: ProbeSession) -> None:
             return
         before = await page.evaluate(_PROGRESS)
         try:
-            element = await session.ready_to_act(target, "a slot expander")
+            await session.act(target, "a slot expander", _press)
         except ProbeError:
             # A dialog on top, say: read what is already on the page rather than guess.
             session.steps.append(session.steps[-1].model_copy(update={"name": "expand_skipped"}))
             return
-        await element.click(timeout=5_000, no_wait_after=True)
         if not await session.wait_for_content(f"() => ({_PROGRESS})() !== {int(before)}", 2_000):
             expanders.remove(target)
+
+
+async def _press(expander: Locator) -> None:
+    await expander.click(timeout=ACT_MS, no_wait_after=True)
 
 
 def _first_slot(critere: dict[str, Any] | None, html: str) -> datetime | None:

@@ -22,7 +22,7 @@ from pydantic import (
 
 from watchdog.domain.models import Outcome
 from watchdog.probe.session import (
-    TRIAL_MS,
+    ACT_MS,
     Classification,
     Labels,
     PageState,
@@ -150,16 +150,27 @@ async def _run(session: ProbeSession, index: int, action: Action) -> None:
         if action.navigates:
             await session.click_to(page.locator(action.click), name, what)
         else:
-            target = await session.ready_to_act(page.locator(action.click), what)
-            await target.click(timeout=TRIAL_MS, no_wait_after=True)
+            await session.act(
+                page.locator(action.click),
+                what,
+                lambda element: element.click(timeout=ACT_MS, no_wait_after=True),
+            )
     elif isinstance(action, Check):
         await session.tick(page.locator(action.check), f"step {index} ({action.check})")
     elif isinstance(action, Select):
-        target = await session.ready_to_act(page.locator(action.select), f"step {index}")
-        await target.select_option(action.value, timeout=TRIAL_MS)
+        value = action.value
+        await session.act(
+            page.locator(action.select),
+            f"step {index}",
+            lambda element: element.select_option(value, timeout=ACT_MS),
+        )
     elif isinstance(action, Fill):
-        target = await session.ready_to_act(page.locator(action.fill), f"step {index}")
-        await target.fill(action.value, timeout=TRIAL_MS)
+        text = action.value
+        await session.act(
+            page.locator(action.fill),
+            f"step {index}",
+            lambda element: element.fill(text, timeout=ACT_MS),
+        )
     else:
         await page.locator(action.wait_for).first.wait_for(timeout=action.timeout_s * 1000)
 

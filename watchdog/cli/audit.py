@@ -52,7 +52,7 @@ async def audit_all(
     store = await asyncio.to_thread(
         Store.open, config.watchdog.data_dir, config.watchdog.database_url
     )
-    runner = Runner(config, store.blobs.put)
+    runner = Runner(config, store.blobs.put, full_traces=True)
     buckets: dict[str, TokenBucket] = {}
     per_minute = config.politeness.per_host.requests_per_minute
     done: list[Observation] = []

@@ -60,7 +60,7 @@ async def probe_once(config: Config, target_id: str, *, as_json: bool, debug: bo
     store = await asyncio.to_thread(
         Store.open, config.watchdog.data_dir, config.watchdog.database_url
     )
-    runner = Runner(config, store.blobs.put)
+    runner = Runner(config, store.blobs.put, full_traces=True)
     try:
         observation = await runner.probe(target)
         sealed = await asyncio.to_thread(store.append, observation)
@@ -97,7 +97,7 @@ async def dry_run(
     if target is None:
         known = ", ".join(t.id for t in config.targets) or "none"
         raise TargetNotFound(f"no target {target_id!r} in {config.source} (known: {known})")
-    runner = Runner(config, _hash_only, host)
+    runner = Runner(config, _hash_only, host, full_traces=True)
     try:
         obs = await runner.probe(target)
     finally:

@@ -75,12 +75,19 @@ CAPTURE_TIMEOUT_MS = 10_000
 # The probes whose trace is kept: our failures, unknown pages and the site's silences. Every
 # other probe's trace is dropped when it ends (stopped, never written).
 KEEP_TRACE = frozenset({Outcome.UNRECOGNIZED, Outcome.PROBE_ERROR, Outcome.TIMEOUT})
-# What a kept trace records: the journey's actions (each call, its parameters, timing and
-# error), the console, the DOM before and after each action and the network log (Playwright
-# records the last two only with snapshots). Dropping the snapshots was measured (issue 20,
-# README « Performance »): the interleaved medians put the whole trace's cost within the
-# noise, so the diagnostic detail of the traces that are kept stays.
-TRACE_SNAPSHOTS = True
+
+
+def trace_snapshots(previous: Outcome | None) -> bool:
+    """Whether a probe's trace records the DOM before and after each action and the network
+    log (Playwright records both only with snapshots), given the target's previous outcome.
+
+    Every browser probe is traced: its actions (each call, its parameters, timing and
+    error) and the console, which cost next to nothing. The snapshots cost about a fifth of
+    a probe's CPU (issue 20, README « Performance »), so they are recorded only once the
+    target is in trouble: after a probe of it whose trace was kept, until one ends well. A
+    fault's first probe keeps the actions' trace, every probe after it the full one.
+    """
+    return previous in KEEP_TRACE
 
 
 def utcnow() -> datetime:
@@ -129,8 +136,13 @@ class Runner:
         memory: EvidenceMemory | None = None,
         on_network: OnNetwork | None = None,
         desk: Desk | None = None,
+        *,
+        full_traces: bool = False,
     ) -> None:
         self.config = config
+        # A one-off probe (`watchdog probe`, an audit) has a person waiting for it: its trace
+        # records everything; the daemon's record the snapshots only for targets in trouble.
+        self.full_traces = full_traces
         self.desk = desk  # parks `captcha: assisted` pages for a person (watchdog/assist/)
         self.put_blob = put_blob
         self.on_network = on_network
@@ -276,7 +288,10 @@ class Runner:
                     images.watch(page)
             tracing = not creds  # a trace records headers: never with operator secrets
             if tracing:
-                await context.tracing.start(screenshots=False, snapshots=TRACE_SNAPSHOTS)
+                snapshots = self.full_traces or trace_snapshots(
+                    self.memory.last_outcome(target.id)
+                )
+                await context.tracing.start(screenshots=False, snapshots=snapshots)
             capture.session, listeners = self._session(page, target, auditor)
             deadline = self.config.browser.probe_timeout.total_seconds()
             deadline += ALLOWANCE_S if auditor is not None else 0  # axe-core's own time

@@ -67,6 +67,11 @@ class EvidenceMemory:
             # The policy gave the run its screenshot when it started: the run has one.
             self._seen[obs.target] = Seen(obs.outcome, fingerprint, shot, run_shot=True)
 
+    def last_outcome(self, target_id: str) -> Outcome | None:
+        """The outcome of the target's previous observation (None: none remembered)."""
+        seen = self._seen.get(target_id)
+        return None if seen is None else seen.outcome
+
     def wants_screenshot(
         self,
         target_id: str,

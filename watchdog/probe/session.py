@@ -18,7 +18,6 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
-from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 from pydantic import BaseModel
 
@@ -179,6 +178,8 @@ class ProbeSession:
             async with self.page.expect_navigation(wait_until="load") as navigation:
                 await action()
             response = await navigation.value
+        except ProbeError:  # we could not act: no step was taken
+            raise
         except BaseException as exc:
             self._failed(step, self.page.url, started)
             self.check_refused(exc)
@@ -214,38 +215,50 @@ class ProbeSession:
             ms = int((time.perf_counter() - started) * 1000)
             self.steps.append(Step(name=answered.step_name, url=self.page.url, status=None, ms=ms))
 
-    async def ready_to_act(self, target: Locator, what: str) -> Locator:
-        """`target`'s first element, once nothing stops a person from clicking it.
+    async def act(
+        self, target: Locator, what: str, action: Callable[[Locator], Awaitable[object]]
+    ) -> None:
+        """`action` on `target`'s first element, as a person would: once any known consent
+        banner is answered, and once more if a banner came up over it meanwhile.
 
-        Anything that does (no such element, hidden, covered by an overlay we could not
-        dismiss) is our failure to act, `probe_error` with a precise detail, never a
-        site timeout: the site has answered, we could not go on.
+        Anything that stops it (no such element, hidden, disabled, covered by an overlay we
+        could not dismiss) is our failure to act, `probe_error` with a precise detail, never
+        a site timeout: the site has answered, we could not go on. The action's own checks
+        say so (Playwright waits until the element can take it, and its timeout's call log
+        says why it could not): no trial run before it.
         """
+        await self._act(await self._element(target, what), what, action)
+
+    async def _element(self, target: Locator, what: str) -> Locator:
+        """`target`'s first element, once any known consent banner is answered."""
         if await target.count() == 0:
             raise ProbeError(f"{what}: no such element on the page", "element_missing")
-        element = target.first
-        for attempt in range(2):
+        await self.dismiss_consent()
+        return target.first
+
+    async def _act(
+        self, element: Locator, what: str, action: Callable[[Locator], Awaitable[object]]
+    ) -> None:
+        try:
+            await action(element)
+            return
+        except PlaywrightTimeout as exc:
+            detail, error = not_actionable(str(exc)), exc
+        if detail == "click_intercepted":  # a banner may have appeared since we looked
             await self.dismiss_consent()
             try:
-                await element.click(trial=True, timeout=TRIAL_MS)
-                return element
-            except PlaywrightError as exc:
-                detail = not_actionable(str(exc))
-                if attempt == 0 and detail == "click_intercepted":
-                    continue  # a banner may have appeared since we looked
-                raise ProbeError(f"{what}: {detail.replace('_', ' ')}", detail) from exc
-        raise AssertionError("unreachable")
+                await action(element)
+                return
+            except PlaywrightTimeout as exc:
+                detail, error = not_actionable(str(exc)), exc
+        raise ProbeError(f"{what}: {detail.replace('_', ' ')}", detail) from error
 
     async def click_to(self, target: Locator, step: str, what: str) -> None:
         """Click `target` (a link or a submit) and record the navigation it causes."""
-        element = await self.ready_to_act(target, what)
-
-        async def click() -> None:
-            # The click returns once dispatched: waiting for the site's answer is the
-            # navigation's wait (the probe's deadline), never the click's.
-            await element.click(timeout=TRIAL_MS, no_wait_after=True)
-
-        await self.navigate_by(lambda: self._once_more_if_covered(click), step)
+        element = await self._element(target, what)
+        # The click returns once dispatched: waiting for the site's answer is the
+        # navigation's wait (the probe's deadline), never the click's.
+        await self.navigate_by(lambda: self._act(element, what, _click), step)
 
     async def click_answered(self, target: Locator, step: str, what: str) -> bool:
         """Click `target` (a button whose script may refuse what we typed) and wait for the
@@ -254,21 +267,21 @@ class ProbeSession:
         alert is in `dialogs`). An alert the next page opens while loading does not count:
         the address has changed by then, so the navigation is still waited for.
         """
-        element = await self.ready_to_act(target, what)
+        element = await self._element(target, what)
         started = time.perf_counter()
         address = self.page.url
         self._dialog_came.clear()
         try:
             async with self.page.expect_navigation(wait_until="load") as navigation:
-                await self._once_more_if_covered(
-                    lambda: element.click(timeout=TRIAL_MS, no_wait_after=True)
-                )
+                await self._act(element, what, _click)
                 if not await self._navigates(navigation.value, address):
                     self._failed(step, self.page.url, started)
                     raise _Refused  # leaving the block abandons the navigation wait
             response = await navigation.value
         except _Refused:
             return False
+        except ProbeError:  # we could not click: no step was taken
+            raise
         except BaseException as exc:
             self._failed(step, self.page.url, started)
             self.check_refused(exc)
@@ -298,18 +311,7 @@ class ProbeSession:
 
     async def tick(self, target: Locator, what: str) -> None:
         """Check a checkbox or a radio button, as a person would."""
-        element = await self.ready_to_act(target, what)
-        await self._once_more_if_covered(lambda: element.check(timeout=TRIAL_MS))
-
-    async def _once_more_if_covered(self, action: Callable[[], Awaitable[None]]) -> None:
-        """`action`, again once if a banner came up over it since it was checked."""
-        try:
-            await action()
-        except PlaywrightTimeout as exc:
-            if not_actionable(str(exc)) != "click_intercepted":
-                raise
-            await self.dismiss_consent()
-            await action()
+        await self.act(target, what, lambda element: element.check(timeout=ACT_MS))
 
     async def wait_for_content(self, condition: str, timeout_ms: float) -> bool:
         """Wait until the page's script says `condition` (a JS expression) holds.
@@ -337,8 +339,12 @@ class _Refused(Exception):
     """The site answered a click with an alert instead of a navigation."""
 
 
+async def _click(element: Locator) -> None:
+    await element.click(timeout=ACT_MS, no_wait_after=True)
+
+
 ProbeFunction = Callable[[ProbeSession, Any], Awaitable[PageState]]
-TRIAL_MS = 5_000
+ACT_MS = 5_000  # how long an action waits for its element to be able to take it
 NOT_PAGES = ("consent:", "popup", "expand_skipped", "captcha:")  # trail steps that load no page
 _NOT_ACTIONABLE = (
     ("intercepts pointer events", "click_intercepted"),
