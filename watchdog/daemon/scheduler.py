@@ -2,7 +2,10 @@
 
 One dispatcher loop decides every start; probes run as tasks. A target is due every
 `interval` (± jitter), its first run at a random offset in [0, interval) so a catalog never
-fires together; after a restart it resumes from its last observation. A start also needs a
+fires together; after a restart it resumes from its last observation. Each random draw (the
+first offset, each cycle's jitter) is the best of a few: the one that falls due farthest from
+the other targets of its host, so that a host's targets come due apart and its budget's
+spacing seldom makes one wait. A start also needs a
 token from its host's bucket, a free slot under the host's `concurrent` bound and one under
 `browser.max_contexts`. A host that answers `blocked`, `site_error`, `timeout` or
 `network_error` stretches its targets' cycles by factor**level up to the cap.
@@ -23,6 +26,7 @@ Time comes from an injectable `Clock` so tests run a simulated hour in milliseco
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import heapq
 import logging
@@ -52,6 +56,10 @@ LATENESS_SAMPLES = 100_000
 PLAN_LATE = 60.0  # a planned probe this late (budget, back-off, a probe in flight) is dropped
 PLANNED_INSTANTS_KEPT = 8  # announced instants remembered per target (no plan made twice)
 PUBLICATION = "publication"
+# Random draws per offset or jitter, of which the one farthest from the host's other targets'
+# due times is kept: still random in its range, seldom on top of another (issue 20, item 2).
+SPREAD_DRAWS = 16
+_DRAWS = range(SPREAD_DRAWS)
 
 
 class Clock(Protocol):
@@ -221,6 +229,7 @@ class Scheduler:
         self._record = record
         self._on_start = on_start
         self._targets: dict[str, TargetState] = {}
+        self._by_host: dict[str, list[TargetState]] = {}  # the targets of each host key
         self._hosts: dict[str, HostState] = {}
         self._other_hosts: dict[str, TokenBucket] = {}  # hosts only requested outside probes
         self._tasks: set[asyncio.Task[None]] = set()
@@ -250,6 +259,7 @@ class Scheduler:
         wanted = {t.id: t for t in config.targets if probed_here(config, t)}
         for target_id in set(self._targets) - set(wanted):
             del self._targets[target_id]
+        self._by_host = {}
         for target in wanted.values():
             host = self._hosts.get(target.netloc)
             if host is None:
@@ -257,9 +267,11 @@ class Scheduler:
                 self._hosts[target.netloc] = host
             state = self._targets.get(target.id)
             if state is None:
-                self._targets[target.id] = self._new_state(target, last_started.get(target.id), now)
+                state = self._new_state(target, last_started.get(target.id), now)
+                self._targets[target.id] = state
             else:
                 state.target = target
+            self._by_host.setdefault(target.netloc, []).append(state)
         in_use = {t.netloc for t in wanted.values()}
         for key, host in list(self._hosts.items()):
             host.apply_budget(budget)
@@ -269,9 +281,14 @@ class Scheduler:
     def _new_state(self, target: Target, last: float | None, now: float) -> TargetState:
         """Resume from the last observation; a new or long-overdue target gets a random offset."""
         interval = target.interval.total_seconds()
-        state = TargetState(target, first_due=now + self.rng.uniform(0, interval))
+        state = TargetState(target, first_due=now)
+        dues = self._host_dues(state)
+        offset = self._spread(
+            lambda: self.rng.uniform(0, interval), lambda d: now + d, dues, interval
+        )
+        state.first_due = now + offset
         if last is not None:
-            state.anchor, state.jitter = last, self._draw_jitter()
+            state.anchor, state.jitter = last, self._cycle_jitter(state, last, dues, now)
             if self._due(state) < now:  # missed while we were down: spread, no herd
                 state.anchor = None
         return state
@@ -279,6 +296,51 @@ class Scheduler:
     def _draw_jitter(self) -> float:
         spread = self.config.politeness.jitter
         return 1.0 + self.rng.uniform(-spread, spread)
+
+    def _cycle_jitter(
+        self, state: TargetState, anchor: float, dues: list[float], now: float | None = None
+    ) -> float:
+        interval = state.target.interval.total_seconds()
+
+        def due(jitter: float) -> float:
+            return anchor + interval * jitter
+
+        return self._spread(self._draw_jitter, due, dues, interval, now)
+
+    def _host_dues(self, state: TargetState) -> list[float]:
+        """The regular due times of the other targets of `state`'s host."""
+        others = self._by_host.get(state.target.netloc, ())
+        return [self._regular_due(o, False) for o in others if o is not state]
+
+    @staticmethod
+    def _spread(
+        draw: Callable[[], float],
+        due_of: Callable[[float], float],
+        dues: list[float],
+        period: float,
+        not_before: float | None = None,
+    ) -> float:
+        """One `draw()`; with other targets on the host (`dues`), the best of a few: the one
+        whose due time (`due_of`) lies farthest from its nearest neighbour's, as phases of
+        `period` (the target's interval: a due time recurs, so the distance wraps around,
+        and no part of the range is favoured), the first of equals; not before `not_before`
+        where a draw allows it (a resumed target is not made overdue by the choice). The
+        value stays within the range of one draw, and the targets of a host fall due apart.
+        """
+        if not dues or period <= 0:
+            return draw()
+        phases = sorted(due % period for due in dues)
+
+        def room(value: float) -> tuple[bool, float]:
+            at = due_of(value)
+            phase, i = at % period, bisect.bisect_left(phases, at % period)
+            nearest = min(
+                min(gap, period - gap)
+                for gap in (abs(phase - phases[i - 1]), abs(phase - phases[i % len(phases)]))
+            )
+            return not_before is None or at >= not_before, nearest
+
+        return max((draw() for _ in _DRAWS), key=room)
 
     # -- schedule -----------------------------------------------------------------------
 
@@ -360,7 +422,7 @@ class Scheduler:
         offset = state.plan.serve(now, self._backing_off(state))
         state.in_flight = True
         self._in_flight.add(state.target.id)
-        state.anchor, state.jitter = now, self._draw_jitter()
+        state.anchor, state.jitter = now, self._cycle_jitter(state, now, self._host_dues(state))
         state.runs += 1
         host.active += 1
         self._active += 1
