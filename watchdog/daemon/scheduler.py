@@ -5,10 +5,10 @@ One dispatcher loop decides every start; probes run as tasks. A target is due ev
 fires together; after a restart it resumes from its last observation. Each random draw (the
 first offset, each cycle's jitter) is the best of a few: the one that falls due farthest from
 the other targets of its host, so that a host's targets come due apart and its budget's
-spacing seldom makes one wait. A start also needs a
-token from its host's bucket, a free slot under the host's `concurrent` bound and one under
-`browser.max_contexts`. A host that answers `blocked`, `site_error`, `timeout` or
-`network_error` stretches its targets' cycles by factor**level up to the cap.
+spacing seldom makes one wait. A start also needs a token from its host's bucket, a free
+slot under the host's `concurrent` bound and one under `browser.max_contexts`. A host that
+answers `blocked`, `site_error`, `timeout` or `network_error` stretches its targets' cycles
+by factor**level up to the cap.
 
 When a target's page announces its next publication (`published_next`, issue 19), a few
 probes are planned around that instant (`probing.publication`, or the target's own

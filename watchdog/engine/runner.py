@@ -82,10 +82,10 @@ def trace_snapshots(previous: Outcome | None) -> bool:
     log (Playwright records both only with snapshots), given the target's previous outcome.
 
     Every browser probe is traced: its actions (each call, its parameters, timing and
-    error) and the console, which cost next to nothing. The snapshots cost about a fifth of
-    a probe's CPU (issue 20, README « Performance »), so they are recorded only once the
-    target is in trouble: after a probe of it whose trace was kept, until one ends well. A
-    fault's first probe keeps the actions' trace, every probe after it the full one.
+    error) and the console, which cost next to nothing. The snapshots cost a fifth to a
+    quarter of a probe's CPU (issue 20, README « Performance »), so they are recorded only
+    once the target is in trouble: after a probe of it whose trace was kept, until one ends
+    well. A fault's first probe keeps the actions' trace, every probe after it the full one.
     """
     return previous in KEEP_TRACE
 
@@ -288,9 +288,7 @@ class Runner:
                     images.watch(page)
             tracing = not creds  # a trace records headers: never with operator secrets
             if tracing:
-                snapshots = self.full_traces or trace_snapshots(
-                    self.memory.last_outcome(target.id)
-                )
+                snapshots = self.full_traces or trace_snapshots(self.memory.last_outcome(target.id))
                 await context.tracing.start(screenshots=False, snapshots=snapshots)
             capture.session, listeners = self._session(page, target, auditor)
             deadline = self.config.browser.probe_timeout.total_seconds()
