@@ -76,6 +76,9 @@ def test_a_probe_that_cannot_act_is_a_probe_error(
     # Told apart well before the probe's deadline: nothing waited for the site.
     assert obs.duration_s < 30
     assert obs.steps[0].status == 200 and obs.http_status == 200
+    # A click or a tick that could not happen is no step of the journey: the trail holds the
+    # pages the site served, never a step with no answer for an action we did not make.
+    assert all(step.status == 200 for step in obs.steps), obs.steps
     store = Store.open(tmp_path / "data")
     try:
         assert obs.evidence.trace is not None and store.blobs.get(obs.evidence.trace)
